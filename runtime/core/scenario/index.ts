@@ -1,0 +1,4 @@
+export * from './schema.ts';
+export * from './presets.ts';
+export * from './load.ts';
+export * from './resolve.ts';

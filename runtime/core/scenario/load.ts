@@ -1,0 +1,109 @@
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { z } from 'zod';
+import { InputError } from '../errors.ts';
+import { presets, presetNames, type PresetName } from './presets.ts';
+import { ScenarioConfig, type ScenarioConfigInput } from './schema.ts';
+
+/** Parses YAML text (inference-perf's `config.yml`) into a validated scenario config. */
+export function parseScenarioYaml(text: string, source: string): ScenarioConfig {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text, { prettyErrors: true, uniqueKeys: true });
+  } catch (err) {
+    const detail = err instanceof YAMLParseError ? err.message.split('\n')[0] : String(err);
+    throw new InputError(source, [`is not valid YAML: ${detail}`], 'correct the YAML syntax at the line shown.');
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new InputError(source, ['must be a YAML mapping with keys api, data, load, server, …'], 'start from `inference-baseline run --scenario baseline` and its config.yml.');
+  }
+  return parseScenario(raw, source);
+}
+
+/** Validates an already-parsed object; every problem is reported at once, by path. */
+export function parseScenario(raw: unknown, source: string): ScenarioConfig {
+  const result = ScenarioConfig.safeParse(raw);
+  if (result.success) return checkSemantics(result.data, source);
+  throw new InputError(
+    source,
+    result.error.issues.map((issue) => describeIssue(issue)),
+    'see README.md "Scenario config" for the supported inference-perf keys.',
+  );
+}
+
+export function presetConfig(name: string): ScenarioConfigInput {
+  if (!(presetNames as string[]).includes(name)) {
+    throw new InputError('--scenario', [`unknown scenario "${name}"`], `use one of: ${presetNames.join(', ')}.`);
+  }
+  return structuredClone(presets[name as PresetName]) as ScenarioConfigInput;
+}
+
+/**
+ * Deep-merges `overrides` (a partial inference-perf config) onto `base`. Arrays are replaced, not
+ * merged: `load.stages` given in an override is the whole stage list (Helm's list-override trap,
+ * where `stages[0].duration` silently dropped `rate`, is exactly what this avoids).
+ */
+export function mergeConfig(base: unknown, overrides: unknown): unknown {
+  if (!isPlainObject(base) || !isPlainObject(overrides)) return overrides === undefined ? base : overrides;
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(overrides)) out[key] = mergeConfig(base[key], value);
+  return out;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function pathText(path: ReadonlyArray<PropertyKey>): string {
+  return path.reduce<string>((acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)), '');
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const at = pathText(issue.path) || '(top level)';
+  if (issue.code === 'unrecognized_keys') {
+    const supported = supportedKeysAt(issue.path);
+    const keys = issue.keys.map((k) => pathText([...issue.path, k]));
+    return `${keys.join(', ')}: unknown or unsupported key${keys.length > 1 ? 's' : ''}; supported keys at ${at}: ${supported.join(', ')}`;
+  }
+  if (issue.code === 'invalid_value') {
+    return `${at}: unsupported value; supported: ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+  }
+  if (issue.code === 'invalid_type' && issue.input === undefined) return `${at}: required`;
+  return `${at}: ${issue.message}`;
+}
+
+/** The keys the schema accepts at `path` (for "unknown key" messages). */
+export function supportedKeysAt(path: ReadonlyArray<PropertyKey>): string[] {
+  let schema: z.ZodType = ScenarioConfig;
+  for (const key of path) {
+    schema = unwrap(schema);
+    if (schema instanceof z.ZodObject) schema = (schema.shape as Record<string, z.ZodType>)[String(key)] ?? schema;
+    else if (schema instanceof z.ZodArray) schema = schema.element as z.ZodType;
+  }
+  schema = unwrap(schema);
+  return schema instanceof z.ZodObject ? Object.keys(schema.shape) : [];
+}
+
+function unwrap(schema: z.ZodType): z.ZodType {
+  let s = schema;
+  while (s instanceof z.ZodOptional || s instanceof z.ZodDefault || s instanceof z.ZodNullable) {
+    s = s.unwrap() as z.ZodType;
+  }
+  return s;
+}
+
+/** Rules that need more than one field. */
+function checkSemantics(config: ScenarioConfig, source: string): ScenarioConfig {
+  const problems: string[] = [];
+  for (const [name, d] of [
+    ['data.input_distribution', config.data.input_distribution],
+    ['data.output_distribution', config.data.output_distribution],
+  ] as const) {
+    if (!d) continue;
+    if (d.min !== undefined && d.max !== undefined && d.min > d.max) problems.push(`${name}: min (${d.min}) is greater than max (${d.max})`);
+    if (d.min !== undefined && d.mean < d.min) problems.push(`${name}: mean (${d.mean}) is below min (${d.min})`);
+    if (d.max !== undefined && d.mean > d.max) problems.push(`${name}: mean (${d.mean}) is above max (${d.max})`);
+  }
+  if (config.api.type === 'chat' && config.data.type === 'mock') problems.push('data.type: "mock" is not supported with api.type "chat"; use "synthetic"');
+  if (problems.length > 0) throw new InputError(source, problems, 'correct the values named above.');
+  return config;
+}

@@ -1,0 +1,78 @@
+import type { Distribution, ScenarioConfig } from './schema.ts';
+
+/** A token-count distribution with its shape decided (inference-perf leaves it implicit). */
+export type TokenDistribution =
+  | { kind: 'fixed'; value: number }
+  | { kind: 'normal'; mean: number; stdDev: number; min: number; max: number }
+  | { kind: 'uniform'; min: number; max: number };
+
+export type Arrival = 'even' | 'normalized-exponential' | 'poisson';
+
+/** The scenario in the form the runner and the metrics use: defaults applied, shapes decided. */
+export interface ResolvedScenario {
+  api: { type: 'completion' | 'chat'; streaming: boolean; headers: Record<string, string> };
+  input: TokenDistribution;
+  output: TokenDistribution;
+  load: {
+    arrival: Arrival;
+    stages: Array<{ rate: number; duration: number }>;
+    /** Seconds of idle between stages (inference-perf's `load.interval`). */
+    intervalS: number;
+    seed: number;
+    /** In-flight cap; requests it delays show up in schedule delay. null = pure open loop. */
+    maxInFlight: number | null;
+    maxConnections: number;
+    /** Longest silence allowed on a response before it is failed as `timeout`. */
+    requestTimeoutMs: number;
+  };
+  server: { baseUrl: string; model: string | undefined; ignoreEos: boolean; apiKey: string | undefined };
+  validity: { maxScheduleDelayP99Ms: number; maxRateDeviation: number; maxErrorRate: number };
+}
+
+/** inference-perf's defaults where the config is silent (mock data is 10..1024, mean 512). */
+const defaultInput: Distribution = { min: 10, max: 1024, mean: 512, std_dev: 200 };
+const defaultOutput: Distribution = { min: 10, max: 1024, mean: 512, std_dev: 200 };
+
+export function resolveDistribution(d: Distribution): TokenDistribution {
+  const min = d.min ?? 1;
+  const max = d.max ?? Number.MAX_SAFE_INTEGER;
+  const stdDev = d.std_dev ?? (d.variance !== undefined ? Math.sqrt(d.variance) : 0);
+  if (d.type === 'fixed' || (d.type === undefined && (stdDev === 0 || min === max))) {
+    return { kind: 'fixed', value: d.type === 'fixed' ? d.mean : min === max ? min : d.mean };
+  }
+  if (d.type === 'uniform') return { kind: 'uniform', min, max };
+  return { kind: 'normal', mean: d.mean, stdDev, min, max };
+}
+
+export function resolveScenario(config: ScenarioConfig): ResolvedScenario {
+  const load = config.load;
+  const arrival: Arrival = load.arrival ?? (load.type === 'poisson' ? 'poisson' : 'even');
+  const maxInFlight =
+    load.worker_max_concurrency !== undefined ? load.worker_max_concurrency * (load.num_workers ?? 1) : null;
+  const v = config.validity;
+  return {
+    api: { type: config.api.type, streaming: config.api.streaming, headers: config.api.headers ?? {} },
+    input: resolveDistribution(config.data.input_distribution ?? defaultInput),
+    output: resolveDistribution(config.data.output_distribution ?? defaultOutput),
+    load: {
+      arrival,
+      stages: load.stages.map((s) => ({ rate: s.rate, duration: s.duration })),
+      intervalS: load.interval,
+      seed: load.base_seed ?? 0,
+      maxInFlight,
+      maxConnections: load.worker_max_tcp_connections ?? 2500,
+      requestTimeoutMs: (load.request_timeout ?? 300) * 1000,
+    },
+    server: {
+      baseUrl: config.server.base_url.replace(/\/+$/, ''),
+      model: config.server.model_name,
+      ignoreEos: config.server.ignore_eos,
+      apiKey: config.server.api_key,
+    },
+    validity: {
+      maxScheduleDelayP99Ms: v?.max_schedule_delay_p99_ms ?? 10,
+      maxRateDeviation: v?.max_rate_deviation ?? 0.05,
+      maxErrorRate: v?.max_error_rate ?? 0,
+    },
+  };
+}

@@ -1,0 +1,114 @@
+import { z } from 'zod';
+
+/**
+ * The scenario config: the inference-perf YAML keys this project supports, so an existing
+ * inference-perf `config.yml` (the seed's ConfigMap) parses unchanged. Objects are strict: an
+ * unknown or unsupported key is an error naming its path and the supported keys (silently ignored
+ * keys are how benchmark configs go wrong). `validity` is this project's own addition.
+ */
+
+const positiveInt = z.number().int().positive();
+
+export const Distribution = z.strictObject({
+  /** inference-perf ≥ 0.5 names the shape; older configs imply it from std_dev. */
+  type: z.enum(['fixed', 'normal', 'uniform']).optional(),
+  min: positiveInt.optional(),
+  max: positiveInt.optional(),
+  mean: positiveInt,
+  std_dev: z.number().nonnegative().optional(),
+  variance: z.number().nonnegative().optional(),
+  total_count: positiveInt.optional(),
+});
+export type Distribution = z.infer<typeof Distribution>;
+
+export const Stage = z.strictObject({
+  rate: z.number().positive(),
+  duration: z.number().positive(),
+});
+
+export const ScenarioConfig = z.strictObject({
+  api: z
+    .strictObject({
+      type: z.enum(['completion', 'chat']).default('completion'),
+      streaming: z.boolean().default(false),
+      headers: z.record(z.string(), z.string()).optional(),
+    })
+    .default({ type: 'completion', streaming: false }),
+  data: z
+    .strictObject({
+      type: z.enum(['synthetic', 'random', 'mock']).default('synthetic'),
+      input_distribution: Distribution.optional(),
+      output_distribution: Distribution.optional(),
+    })
+    .default({ type: 'synthetic' }),
+  load: z.strictObject({
+    type: z.enum(['constant', 'poisson']).default('constant'),
+    /**
+     * This project's addition. `even` = evenly spaced (what "constant" means to a reader, and the
+     * default for constant); `normalized-exponential` = inference-perf's "constant" (exponential gaps
+     * rescaled to the stage duration); `poisson` = exponential gaps at the rate (default for poisson).
+     */
+    arrival: z.enum(['even', 'normalized-exponential', 'poisson']).optional(),
+    stages: z.array(Stage).min(1),
+    interval: z.number().nonnegative().default(1),
+    num_workers: positiveInt.optional(),
+    worker_max_concurrency: positiveInt.optional(),
+    worker_max_tcp_connections: positiveInt.optional(),
+    request_timeout: z.number().positive().optional(),
+    base_seed: z.number().int().nonnegative().optional(),
+  }),
+  server: z.strictObject({
+    type: z.enum(['vllm', 'sglang', 'tgi']).default('vllm'),
+    base_url: z.url({ protocol: /^https?$/ }),
+    model_name: z.string().min(1).optional(),
+    ignore_eos: z.boolean().default(true),
+    api_key: z.string().optional(),
+  }),
+  tokenizer: z
+    .strictObject({
+      pretrained_model_name_or_path: z.string().min(1),
+      trust_remote_code: z.boolean().optional(),
+      token: z.string().optional(),
+    })
+    .optional(),
+  storage: z
+    .strictObject({
+      local_storage: z
+        .strictObject({ path: z.string().optional(), report_file_prefix: z.string().optional() })
+        .optional(),
+      simple_storage_service: z
+        .strictObject({
+          bucket_name: z.string().min(1),
+          path: z.string().optional(),
+          report_file_prefix: z.string().optional(),
+          endpoint_url: z.string().optional(),
+          region_name: z.string().optional(),
+          addressing_style: z.enum(['auto', 'virtual', 'path']).optional(),
+        })
+        .optional(),
+    })
+    .optional(),
+  report: z
+    .strictObject({
+      request_lifecycle: z
+        .strictObject({
+          summary: z.boolean().optional(),
+          per_stage: z.boolean().optional(),
+          per_request: z.boolean().optional(),
+          percentiles: z.array(z.number().min(0).max(100)).optional(),
+          use_server_output_tokens: z.boolean().optional(),
+        })
+        .optional(),
+    })
+    .optional(),
+  /** This project's addition: the rules that make a run a valid baseline (DESIGN.md §3). */
+  validity: z
+    .strictObject({
+      max_schedule_delay_p99_ms: z.number().positive().default(10),
+      max_rate_deviation: z.number().positive().max(1).default(0.05),
+      max_error_rate: z.number().min(0).max(1).default(0),
+    })
+    .optional(),
+});
+export type ScenarioConfig = z.infer<typeof ScenarioConfig>;
+export type ScenarioConfigInput = z.input<typeof ScenarioConfig>;

@@ -1,0 +1,118 @@
+import type { Clock } from './clock.ts';
+
+/**
+ * Sleeps until an absolute time on `clock` with sub-millisecond lateness.
+ *
+ * `setTimeout` alone fires 1–2 ms late (and later under load), which would put the load generator's
+ * own error into schedule delay and the simulator's into its ITL. We sleep with a timer until
+ * `spinMs` before the deadline, then yield with `setImmediate` until it passes: the event loop keeps
+ * serving I/O (other requests' chunks are still timestamped) while we wait for the last fraction.
+ * The cost is CPU for at most `spinMs` per wait.
+ */
+export function sleepUntil(deadline: number, clock: Clock, spinMs = 1.5): Promise<void> {
+  return new Promise((resolve) => {
+    const spin = (): void => {
+      if (clock() >= deadline) resolve();
+      else setImmediate(spin);
+    };
+    const remaining = deadline - clock();
+    if (remaining > spinMs) setTimeout(spin, remaining - spinMs);
+    else spin();
+  });
+}
+
+/**
+ * One timer loop for many deadlines (the simulator writes thousands of chunks a second): a min-heap
+ * of due callbacks served by a single `sleepUntil`-style waiter, so spinning costs one loop, not one
+ * per stream.
+ */
+export class PreciseScheduler {
+  private readonly heap: Array<{ at: number; seq: number; fn: () => void }> = [];
+  private seq = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly spinMs = 1.5,
+  ) {}
+
+  at(deadline: number, fn: () => void): void {
+    this.push({ at: deadline, seq: this.seq++, fn });
+    this.arm();
+  }
+
+  /** Drops every pending callback (server shutdown). */
+  clear(): void {
+    this.heap.length = 0;
+    this.disarm();
+  }
+
+  get pending(): number {
+    return this.heap.length;
+  }
+
+  private disarm(): void {
+    if (this.timer) clearTimeout(this.timer);
+    if (this.immediate) clearImmediate(this.immediate);
+    this.timer = undefined;
+    this.immediate = undefined;
+  }
+
+  private arm(): void {
+    this.disarm();
+    const next = this.heap[0];
+    if (!next) return;
+    const remaining = next.at - this.clock();
+    if (remaining > this.spinMs) this.timer = setTimeout(() => this.run(), remaining - this.spinMs);
+    else this.immediate = setImmediate(() => this.run());
+  }
+
+  private run(): void {
+    this.timer = undefined;
+    this.immediate = undefined;
+    const now = this.clock();
+    while (this.heap.length > 0 && this.heap[0]!.at <= now) {
+      const item = this.pop();
+      item.fn();
+    }
+    this.arm();
+  }
+
+  private push(item: { at: number; seq: number; fn: () => void }): void {
+    const h = this.heap;
+    h.push(item);
+    let i = h.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (less(h[p]!, h[i]!)) break;
+      [h[p], h[i]] = [h[i]!, h[p]!];
+      i = p;
+    }
+  }
+
+  private pop(): { at: number; seq: number; fn: () => void } {
+    const h = this.heap;
+    const top = h[0]!;
+    const last = h.pop()!;
+    if (h.length > 0) {
+      h[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && less(h[l]!, h[m]!)) m = l;
+        if (r < h.length && less(h[r]!, h[m]!)) m = r;
+        if (m === i) break;
+        [h[m], h[i]] = [h[i]!, h[m]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
+
+function less(a: { at: number; seq: number }, b: { at: number; seq: number }): boolean {
+  return a.at < b.at || (a.at === b.at && a.seq < b.seq);
+}
