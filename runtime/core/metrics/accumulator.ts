@@ -1,0 +1,213 @@
+import { errorTypes, type ErrorType, type RequestRecord } from '../records/record.ts';
+import { requestMetrics } from './definitions.ts';
+import { Distribution, type EncodedDistribution } from './histogram.ts';
+import type { RunIdentity, RunRequest, StageLoad, Summary } from './summary.ts';
+import { judgeValidity } from './validity.ts';
+
+const latencyNames = ['ttft', 'itl', 'tpot', 'ntpot', 'e2e', 'schedule_delay'] as const;
+type LatencyName = (typeof latencyNames)[number];
+
+interface StageSpan {
+  sent: number;
+  firstSent: number;
+  lastSent: number;
+  firstScheduled: number;
+  lastScheduled: number;
+  scheduledKnown: number;
+}
+
+/**
+ * Folds per-request records into distributions and counters, one record at a time, so a run of any
+ * size is summarized in bounded memory and shards merge exactly (records from every shard go into
+ * one accumulator, or accumulators merge by adding histograms — never by averaging percentiles).
+ */
+export class RunAccumulator {
+  readonly dists: Record<LatencyName, Distribution> = {
+    ttft: Distribution.empty(),
+    itl: Distribution.empty(),
+    tpot: Distribution.empty(),
+    ntpot: Distribution.empty(),
+    e2e: Distribution.empty(),
+    schedule_delay: Distribution.empty(),
+  };
+  private readonly errors = new Map<ErrorType, number>();
+  private readonly stages = new Map<number, StageSpan>();
+  records = 0;
+  sent = 0;
+  succeeded = 0;
+  failed = 0;
+  inputTokens = 0;
+  outputTokens = 0;
+  inputMismatches = 0;
+  outputMismatches = 0;
+  clientServerOutputMismatches = 0;
+  missingServerUsage = 0;
+  firstSentAt = Number.POSITIVE_INFINITY;
+  lastDoneAt = Number.NEGATIVE_INFINITY;
+
+  constructor(private readonly ignoreEos: boolean) {}
+
+  add(r: RequestRecord): void {
+    this.records += 1;
+    const m = requestMetrics(r);
+    if (r.sentAt !== null) {
+      this.sent += 1;
+      this.firstSentAt = Math.min(this.firstSentAt, r.sentAt);
+      this.trackStage(r.stage, r.sentAt, r.scheduledAt);
+    }
+    if (r.doneAt !== null) this.lastDoneAt = Math.max(this.lastDoneAt, r.doneAt);
+    // Schedule delay is a property of the load generator, so failures count too.
+    if (m.scheduleDelay !== null) this.dists.schedule_delay.recordMs(m.scheduleDelay);
+    if (r.error !== null) {
+      this.failed += 1;
+      this.errors.set(r.error.type, (this.errors.get(r.error.type) ?? 0) + 1);
+      return;
+    }
+    if (r.sentAt === null || r.doneAt === null) return;
+    this.succeeded += 1;
+    if (m.ttft !== null) this.dists.ttft.recordMs(m.ttft);
+    for (const gap of m.itl) this.dists.itl.recordMs(gap);
+    if (m.tpot !== null) this.dists.tpot.recordMs(m.tpot);
+    if (m.ntpot !== null) this.dists.ntpot.recordMs(m.ntpot);
+    if (m.e2e !== null) this.dists.e2e.recordMs(m.e2e);
+    this.checkTokens(r);
+  }
+
+  /** Adds another accumulator's state (e.g. one per shard, merged by the aggregator). */
+  merge(other: RunAccumulator): void {
+    for (const name of latencyNames) this.dists[name].merge(other.dists[name]);
+    for (const [type, n] of other.errors) this.errors.set(type, (this.errors.get(type) ?? 0) + n);
+    for (const [stage, s] of other.stages) {
+      const mine = this.stages.get(stage);
+      if (!mine) this.stages.set(stage, { ...s });
+      else {
+        mine.sent += s.sent;
+        mine.scheduledKnown += s.scheduledKnown;
+        mine.firstSent = Math.min(mine.firstSent, s.firstSent);
+        mine.lastSent = Math.max(mine.lastSent, s.lastSent);
+        mine.firstScheduled = Math.min(mine.firstScheduled, s.firstScheduled);
+        mine.lastScheduled = Math.max(mine.lastScheduled, s.lastScheduled);
+      }
+    }
+    for (const key of ['records', 'sent', 'succeeded', 'failed', 'inputTokens', 'outputTokens', 'inputMismatches', 'outputMismatches', 'clientServerOutputMismatches', 'missingServerUsage'] as const) {
+      this[key] += other[key];
+    }
+    this.firstSentAt = Math.min(this.firstSentAt, other.firstSentAt);
+    this.lastDoneAt = Math.max(this.lastDoneAt, other.lastDoneAt);
+  }
+
+  encodedHistograms(): Record<LatencyName, EncodedDistribution> {
+    return Object.fromEntries(latencyNames.map((n) => [n, this.dists[n].encode()])) as Record<LatencyName, EncodedDistribution>;
+  }
+
+  summarize(identity: RunIdentity, request: RunRequest, totals: { scheduled: number; partial: boolean }): Summary {
+    const stageLoads = this.stageLoads(request);
+    const durationS = this.sent > 0 && this.lastDoneAt > this.firstSentAt ? (this.lastDoneAt - this.firstSentAt) / 1000 : null;
+    const perS = (n: number): number | null => (durationS ? round(n / durationS, 3) : null);
+    const errors: Summary['requests']['errors'] = {};
+    for (const t of errorTypes) if (this.errors.get(t)) errors[t] = this.errors.get(t)!;
+    const sendDurationS = stageLoads.reduce<number | null>((acc, s) => (s.sendDurationS === null ? acc : (acc ?? 0) + s.sendDurationS), null);
+    const achieved = stageLoads.length === 1 ? stageLoads[0]!.achievedRate : sendDurationS ? round((this.sent - stageLoads.length) / sendDurationS, 4) : null;
+    const summary: Summary = {
+      v: 1,
+      run: {
+        ...identity,
+        startedAt: Number.isFinite(this.firstSentAt) ? new Date(this.firstSentAt).toISOString() : null,
+        endedAt: Number.isFinite(this.lastDoneAt) ? new Date(this.lastDoneAt).toISOString() : null,
+        partial: totals.partial,
+      },
+      requests: { scheduled: totals.scheduled, sent: this.sent, succeeded: this.succeeded, failed: this.failed, errors },
+      load: {
+        arrival: request.arrival,
+        requestedRate: request.stages.length === 1 ? request.stages[0]!.rate : weightedRate(request.stages),
+        achievedRate: achieved,
+        sendDurationS: sendDurationS === null ? null : round(sendDurationS, 3),
+        stages: stageLoads,
+        schedule_delay: this.dists.schedule_delay.stats(),
+      },
+      latency: {
+        ttft: this.dists.ttft.stats(),
+        itl: this.dists.itl.stats(),
+        tpot: this.dists.tpot.stats(),
+        ntpot: this.dists.ntpot.stats(),
+        e2e: this.dists.e2e.stats(),
+      },
+      throughput: {
+        durationS: durationS === null ? null : round(durationS, 3),
+        requestsPerS: perS(this.succeeded),
+        inputTokensPerS: perS(this.inputTokens),
+        outputTokensPerS: perS(this.outputTokens),
+      },
+      tokens: {
+        inputTokens: this.inputTokens,
+        outputTokens: this.outputTokens,
+        inputMismatches: this.inputMismatches,
+        outputMismatches: this.outputMismatches,
+        clientServerOutputMismatches: this.clientServerOutputMismatches,
+        missingServerUsage: this.missingServerUsage,
+      },
+      validity: { valid: false, reasons: [] },
+    };
+    summary.validity = judgeValidity(summary, request);
+    return summary;
+  }
+
+  private trackStage(stage: number, sentAt: number, scheduledAt: number | null): void {
+    let s = this.stages.get(stage);
+    if (!s) {
+      s = { sent: 0, firstSent: sentAt, lastSent: sentAt, firstScheduled: Number.POSITIVE_INFINITY, lastScheduled: Number.NEGATIVE_INFINITY, scheduledKnown: 0 };
+      this.stages.set(stage, s);
+    }
+    s.sent += 1;
+    s.firstSent = Math.min(s.firstSent, sentAt);
+    s.lastSent = Math.max(s.lastSent, sentAt);
+    if (scheduledAt !== null) {
+      s.scheduledKnown += 1;
+      s.firstScheduled = Math.min(s.firstScheduled, scheduledAt);
+      s.lastScheduled = Math.max(s.lastScheduled, scheduledAt);
+    }
+  }
+
+  /**
+   * Achieved rate = (n − 1) / (last send − first send): the rate at which requests actually left.
+   * It is compared with the same quantity of the schedule, so an evenly spaced 1 req/s stage that
+   * was kept exactly gives 1.000, and a Poisson draw is judged against its own realized rate.
+   */
+  private stageLoads(request: RunRequest): StageLoad[] {
+    return request.stages.map((cfg, stage) => {
+      const s = this.stages.get(stage);
+      if (!s || s.sent < 2) return { stage, requestedRate: cfg.rate, scheduledRate: null, achievedRate: null, sent: s?.sent ?? 0, sendDurationS: null };
+      const sendSpan = (s.lastSent - s.firstSent) / 1000;
+      const schedSpan = s.scheduledKnown === s.sent ? (s.lastScheduled - s.firstScheduled) / 1000 : 0;
+      return {
+        stage,
+        requestedRate: cfg.rate,
+        scheduledRate: schedSpan > 0 ? round((s.sent - 1) / schedSpan, 4) : null,
+        achievedRate: sendSpan > 0 ? round((s.sent - 1) / sendSpan, 4) : null,
+        sent: s.sent,
+        sendDurationS: round(sendSpan, 3),
+      };
+    });
+  }
+
+  private checkTokens(r: RequestRecord): void {
+    const inServer = r.inputTokens.server;
+    const outServer = r.outputTokens.server;
+    if (inServer === null || outServer === null) this.missingServerUsage += 1;
+    this.inputTokens += inServer ?? r.inputTokens.client ?? 0;
+    this.outputTokens += outServer ?? r.outputTokens.client ?? 0;
+    if (inServer !== null && inServer !== r.inputTokens.requested) this.inputMismatches += 1;
+    if (this.ignoreEos && outServer !== null && outServer !== r.outputTokens.requested) this.outputMismatches += 1;
+    if (outServer !== null && r.outputTokens.client !== null && r.outputTokens.client !== outServer) this.clientServerOutputMismatches += 1;
+  }
+}
+
+function weightedRate(stages: Array<{ rate: number; duration: number }>): number {
+  const total = stages.reduce((a, s) => a + s.duration, 0);
+  return round(stages.reduce((a, s) => a + s.rate * s.duration, 0) / total, 4);
+}
+
+function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}

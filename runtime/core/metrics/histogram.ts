@@ -1,0 +1,117 @@
+import * as hdr from 'hdr-histogram-js';
+
+/**
+ * A latency distribution: an HDR histogram of integer microseconds (1 µs .. 1 h, 3 significant
+ * digits) plus the exact count, sum, min and max, so the mean and extremes are exact and only the
+ * percentiles carry HDR's 0.1 % quantization. Merging adds histograms; percentiles are never averaged.
+ */
+export class Distribution {
+  private constructor(
+    readonly histogram: hdr.Histogram,
+    public count: number,
+    public sumUs: number,
+    public minUs: number,
+    public maxUs: number,
+  ) {}
+
+  static empty(): Distribution {
+    return new Distribution(newHistogram(), 0, 0, Number.POSITIVE_INFINITY, 0);
+  }
+
+  /** Records a duration given in milliseconds; negative values are clamped to 0 by the caller's contract. */
+  recordMs(ms: number): void {
+    const us = Math.max(0, Math.round(ms * 1000));
+    this.histogram.recordValue(Math.min(us, HIGHEST_US));
+    this.count += 1;
+    this.sumUs += us;
+    if (us < this.minUs) this.minUs = us;
+    if (us > this.maxUs) this.maxUs = us;
+  }
+
+  merge(other: Distribution): void {
+    this.histogram.add(other.histogram);
+    this.count += other.count;
+    this.sumUs += other.sumUs;
+    this.minUs = Math.min(this.minUs, other.minUs);
+    this.maxUs = Math.max(this.maxUs, other.maxUs);
+  }
+
+  /** Percentile in ms; HDR returns the highest value equivalent to the bucket, clamped to the exact max. */
+  percentileMs(p: number): number {
+    return Math.min(this.histogram.getValueAtPercentile(p), this.maxUs) / 1000;
+  }
+
+  stats(): DistributionStats {
+    if (this.count === 0) return emptyStats();
+    return {
+      count: this.count,
+      mean: round3(this.sumUs / this.count / 1000),
+      min: this.minUs / 1000,
+      p50: this.percentileMs(50),
+      p90: this.percentileMs(90),
+      p95: this.percentileMs(95),
+      p99: this.percentileMs(99),
+      p999: this.percentileMs(99.9),
+      max: this.maxUs / 1000,
+    };
+  }
+
+  encode(): EncodedDistribution {
+    return {
+      hdr: hdr.encodeIntoCompressedBase64(this.histogram),
+      count: this.count,
+      sumUs: this.sumUs,
+      minUs: this.count === 0 ? null : this.minUs,
+      maxUs: this.count === 0 ? null : this.maxUs,
+    };
+  }
+
+  static decode(e: EncodedDistribution): Distribution {
+    const h = hdr.decodeFromCompressedBase64(e.hdr, 'packed', false);
+    const d = new Distribution(newHistogram(), e.count, e.sumUs, e.minUs ?? Number.POSITIVE_INFINITY, e.maxUs ?? 0);
+    d.histogram.add(h);
+    return d;
+  }
+}
+
+/** Summary numbers of one distribution, in milliseconds; all null when nothing was recorded. */
+export interface DistributionStats {
+  count: number;
+  mean: number | null;
+  min: number | null;
+  p50: number | null;
+  p90: number | null;
+  p95: number | null;
+  p99: number | null;
+  p999: number | null;
+  max: number | null;
+}
+
+export interface EncodedDistribution {
+  /** `encodeIntoCompressedBase64`: interoperable with HdrHistogram's Java/Rust encodings. */
+  hdr: string;
+  count: number;
+  sumUs: number;
+  minUs: number | null;
+  maxUs: number | null;
+}
+
+const HIGHEST_US = 3_600_000_000;
+
+function newHistogram(): hdr.Histogram {
+  return hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: HIGHEST_US,
+    numberOfSignificantValueDigits: 3,
+    bitBucketSize: 'packed',
+    useWebAssembly: false,
+  });
+}
+
+function emptyStats(): DistributionStats {
+  return { count: 0, mean: null, min: null, p50: null, p90: null, p95: null, p99: null, p999: null, max: null };
+}
+
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}

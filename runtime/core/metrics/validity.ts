@@ -1,0 +1,62 @@
+import type { RunRequest, Summary } from './summary.ts';
+
+/**
+ * The rules that make a run a valid baseline (DESIGN.md §3). A run that breaks one is still stored
+ * and published — as invalid, with reasons a person can act on, never as a baseline.
+ */
+export function judgeValidity(s: Omit<Summary, 'validity'>, request: RunRequest): { valid: boolean; reasons: string[] } {
+  const reasons: string[] = [];
+  const rules = request.validity;
+  const { requests, tokens } = s;
+
+  if (s.run.partial) {
+    reasons.push(`The run was interrupted after sending ${requests.sent} of ${requests.scheduled} scheduled requests: a partial run is not a baseline. Run it again to completion.`);
+  } else if (requests.sent < requests.scheduled) {
+    reasons.push(`Only ${requests.sent} of ${requests.scheduled} scheduled requests were sent: results are missing. Check the runner's logs and that every shard wrote its results.`);
+  }
+  if (requests.succeeded === 0) {
+    reasons.push(`No request succeeded (${requests.failed} failed${errorList(requests.errors)}): there is nothing to measure. Check that the target is up and serves the model.`);
+  }
+
+  const delayP99 = s.load.schedule_delay.p99;
+  if (delayP99 !== null && delayP99 >= rules.maxScheduleDelayP99Ms) {
+    reasons.push(`Schedule delay p99 was ${fmt(delayP99)} ms (limit ${rules.maxScheduleDelayP99Ms} ms): the load generator could not send on time, so it measured itself. Give the runner more CPU or spread the load over more shards.`);
+  }
+
+  for (const st of s.load.stages) {
+    const expected = st.scheduledRate ?? st.requestedRate;
+    if (st.achievedRate === null) continue;
+    const deviation = Math.abs(st.achievedRate - expected) / expected;
+    if (deviation > rules.maxRateDeviation) {
+      const where = s.load.stages.length > 1 ? ` in stage ${st.stage}` : '';
+      reasons.push(`The achieved rate${where} was ${fmt(st.achievedRate)} req/s, ${fmt(deviation * 100)} % off the scheduled ${fmt(expected)} req/s (limit ${fmt(rules.maxRateDeviation * 100)} %): the runner could not keep its schedule. Give it more CPU, raise its in-flight cap, or spread the load over more shards.`);
+    }
+  }
+
+  if (requests.sent > 0 && requests.failed > 0) {
+    const rate = requests.failed / requests.sent;
+    if (rate > rules.maxErrorRate) {
+      reasons.push(`${requests.failed} of ${requests.sent} requests failed (${fmt(rate * 100)} %, allowed ${fmt(rules.maxErrorRate * 100)} %)${errorList(requests.errors)}. See the error messages in the request records; a baseline needs a healthy target.`);
+    }
+  }
+
+  if (tokens.missingServerUsage > 0) {
+    reasons.push(`${tokens.missingServerUsage} successful requests came back without the server's usage, so their token counts cannot be verified. Use a server that honours stream_options.include_usage (vLLM does).`);
+  }
+  if (tokens.outputMismatches > 0 && request.ignoreEos) {
+    reasons.push(`${tokens.outputMismatches} successful requests returned a different number of output tokens than requested (server usage): the server stopped early or ignored max_tokens. Check that it honours ignore_eos and that max_model_len leaves room for the output.`);
+  }
+  if (tokens.inputMismatches > 0) {
+    reasons.push(`${tokens.inputMismatches} successful requests had a prompt length (server usage) different from the requested one: prompt calibration did not match the server's tokenizer. Check that the target's /tokenize endpoint serves the same model.`);
+  }
+  return { valid: reasons.length === 0, reasons };
+}
+
+function errorList(errors: Partial<Record<string, number>>): string {
+  const parts = Object.entries(errors).map(([t, n]) => `${n} ${t}`);
+  return parts.length ? `: ${parts.join(', ')}` : '';
+}
+
+function fmt(x: number): string {
+  return Number.isInteger(x) ? String(x) : x.toFixed(x < 10 ? 2 : 1);
+}
