@@ -6,6 +6,11 @@ import { ScenarioConfig, type ScenarioConfigInput } from './schema.ts';
 
 /** Parses YAML text (inference-perf's `config.yml`) into a validated scenario config. */
 export function parseScenarioYaml(text: string, source: string): ScenarioConfig {
+  return parseScenario(readScenarioYaml(text, source), source);
+}
+
+/** YAML text → a plain mapping, not yet validated (flags and overrides are merged onto it first). */
+export function readScenarioYaml(text: string, source: string): Record<string, unknown> {
   let raw: unknown;
   try {
     raw = parseYaml(text, { prettyErrors: true, uniqueKeys: true });
@@ -16,7 +21,7 @@ export function parseScenarioYaml(text: string, source: string): ScenarioConfig 
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new InputError(source, ['must be a YAML mapping with keys api, data, load, server, …'], 'start from `inference-baseline run --scenario baseline` and its config.yml.');
   }
-  return parseScenario(raw, source);
+  return raw as Record<string, unknown>;
 }
 
 /** Validates an already-parsed object; every problem is reported at once, by path. */

@@ -1,0 +1,142 @@
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import cliProgress from 'cli-progress';
+import { stringify } from 'yaml';
+import { InputError } from '../../core/errors.ts';
+import { makeRunId, runIdPattern } from '../../core/run-id.ts';
+import { mergeConfig, parseScenario, presetConfig, readScenarioYaml } from '../../core/scenario/load.ts';
+import { resolveScenario } from '../../core/scenario/resolve.ts';
+import { runBenchmark, type RunStatus } from '../../runner/run.ts';
+import { startSimulator, type RunningSimulator } from '../../simulator/index.ts';
+import type { Clock } from '../../timing/clock.ts';
+import { formatSummary } from '../table.ts';
+
+export interface RunCommandOptions {
+  target?: string;
+  model?: string;
+  scenario: string;
+  config?: string;
+  duration?: number;
+  rate?: number;
+  out: string;
+  runId?: string;
+  shard: { index: number; count: number };
+  grace: number;
+  zone?: string;
+}
+
+export interface RunCommandIo {
+  clock: Clock;
+  now: () => Date;
+  random: () => number;
+  interrupt: AbortSignal;
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+/**
+ * `inference-baseline run`: resolve the scenario (preset or file + flags), start the simulator when
+ * no --target is given, run, print the table and verdict. Returns the exit code: 0 valid, 3 invalid
+ * (a gate for CI and cron), 130 interrupted.
+ */
+export async function runCommand(opts: RunCommandOptions, io: RunCommandIo): Promise<number> {
+  const { raw, source } = await loadRawConfig(opts);
+  const overrides: Record<string, unknown> = {};
+  const rawLoad = (raw as { load?: { stages?: Array<Record<string, unknown>> } }).load;
+  if ((opts.duration !== undefined || opts.rate !== undefined) && Array.isArray(rawLoad?.stages)) {
+    overrides.load = {
+      stages: rawLoad.stages.map((s) => ({ ...s, ...(opts.rate !== undefined ? { rate: opts.rate } : {}), ...(opts.duration !== undefined ? { duration: opts.duration } : {}) })),
+    };
+  }
+  if (opts.model) overrides.server = { model_name: opts.model };
+  if (opts.runId !== undefined && !runIdPattern.test(opts.runId) && !/^[a-z0-9][a-z0-9-]{0,62}$/.test(opts.runId)) {
+    throw new InputError('--run-id', [`"${opts.runId}" is not a valid run id`], 'use lower-case letters, digits and dashes (at most 63), or omit it to get a time-based id.');
+  }
+
+  let sim: RunningSimulator | undefined;
+  try {
+    if (!opts.target) {
+      const model = opts.model ?? (raw as { server?: { model_name?: string } }).server?.model_name ?? 'qwen3-8b';
+      sim = await startSimulator({ models: [model] });
+      io.stderr.write(`target: the built-in vLLM-compatible simulator at ${sim.url} (pass --target URL to measure a real server)\n`);
+    }
+    overrides.server = { ...(overrides.server as object), base_url: opts.target ?? sim!.url };
+    const merged = mergeConfig(raw, overrides);
+    const config = parseScenario(merged, source);
+    const scenario = resolveScenario(config);
+    const runId = opts.runId ?? makeRunId(io.now(), io.random);
+    const outDir = resolve(join(opts.out, runId));
+    const progress = statusPrinter(io);
+    const result = await runBenchmark({
+      scenario,
+      scenarioName: opts.config ? (opts.scenario === 'baseline' ? 'custom' : opts.scenario) : opts.scenario,
+      configYaml: stringify(merged),
+      runId,
+      outDir,
+      shard: opts.shard,
+      zone: opts.zone ?? null,
+      clock: io.clock,
+      interrupt: io.interrupt,
+      graceMs: opts.grace * 1000,
+      onStatus: progress.update,
+      onNote: (line) => progress.note(line),
+    });
+    progress.stop();
+    io.stdout.write(`${formatSummary(result.summary)}\n`);
+    io.stdout.write(`results: ${result.dir}\n`);
+    if (result.manifest.partial) return 130;
+    return result.summary.validity.valid ? 0 : 3;
+  } finally {
+    await sim?.close();
+  }
+}
+
+async function loadRawConfig(opts: RunCommandOptions): Promise<{ raw: unknown; source: string }> {
+  if (!opts.config) return { raw: presetConfig(opts.scenario), source: `scenario "${opts.scenario}"` };
+  let text: string;
+  try {
+    text = await readFile(opts.config, 'utf8');
+  } catch (err) {
+    throw new InputError(`--config ${opts.config}`, [`cannot be read: ${(err as Error).message}`], 'check the path.');
+  }
+  // Validated after flags are merged in, but reported against the file (--target may supply base_url).
+  return { raw: readScenarioYaml(text, opts.config), source: opts.config };
+}
+
+/** A live progress bar on a terminal; a JSON status line every 10 s otherwise (Kubernetes logs). */
+function statusPrinter(io: RunCommandIo): { update: (s: RunStatus) => void; note: (line: string) => void; stop: () => void } {
+  if (io.stderr.isTTY) {
+    const bar = new cliProgress.SingleBar(
+      { format: '{bar} {percentage}% | {value}/{total} sent | in flight {inFlight} | ok {succeeded} | failed {failed} | {elapsedS}s', stream: io.stderr, hideCursor: true, clearOnComplete: false },
+      cliProgress.Presets.shades_classic,
+    );
+    let started = false;
+    return {
+      update: (s) => {
+        const payload = { inFlight: s.inFlight, succeeded: s.succeeded, failed: s.failed, elapsedS: Math.round(s.elapsedS) };
+        if (!started) {
+          bar.start(s.scheduled, s.sent, payload);
+          started = true;
+        } else bar.update(s.sent, payload);
+      },
+      // The bar redraws itself on its next update, so a note just takes the current line.
+      note: (line) => io.stderr.write(started ? `\r\x1b[K${line}\n` : `${line}\n`),
+      stop: () => started && bar.stop(),
+    };
+  }
+  let lastPrinted = -Infinity;
+  return {
+    update: (s) => {
+      if (s.phase === 'done' || s.elapsedS - lastPrinted >= 10) {
+        lastPrinted = s.elapsedS;
+        io.stderr.write(`${JSON.stringify({ status: s.phase, elapsed_s: round1(s.elapsedS), total_s: round1(s.totalS), scheduled: s.scheduled, sent: s.sent, in_flight: s.inFlight, succeeded: s.succeeded, failed: s.failed })}\n`);
+      }
+    },
+    note: (line) => io.stderr.write(`${JSON.stringify({ note: line })}\n`),
+    stop: () => undefined,
+  };
+}
+
+function round1(x: number): number {
+  return Math.round(x * 10) / 10;
+}

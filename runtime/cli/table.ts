@@ -1,0 +1,39 @@
+import type { DistributionStats } from '../core/metrics/histogram.ts';
+import type { Summary } from '../core/metrics/summary.ts';
+
+const columns = ['p50', 'p90', 'p95', 'p99', 'max'] as const;
+
+/** The percentile table and verdict a person reads at the end of a run (plain text, no colours). */
+export function formatSummary(s: Summary): string {
+  const rows: Array<[string, DistributionStats]> = [
+    ['ttft', s.latency.ttft],
+    ['itl', s.latency.itl],
+    ['tpot', s.latency.tpot],
+    ['ntpot', s.latency.ntpot],
+    ['e2e', s.latency.e2e],
+    ['schedule_delay', s.load.schedule_delay],
+  ];
+  const header = ['metric (ms)', 'count', ...columns, 'mean'];
+  const body = rows.map(([name, d]) => [name, String(d.count), ...columns.map((c) => num(d[c])), num(d.mean)]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const r = s.requests;
+  const errors = Object.entries(r.errors).map(([t, n]) => `${t} ${n}`).join(', ');
+  const out = [
+    `run ${s.run.runId}  scenario ${s.run.scenario}  model ${s.run.model}  target ${s.run.target}`,
+    `requests: ${r.scheduled} scheduled, ${r.sent} sent, ${r.succeeded} succeeded, ${r.failed} failed${errors ? ` (${errors})` : ''}`,
+    `load: requested ${s.load.requestedRate} req/s, achieved ${s.load.achievedRate ?? '–'} req/s; throughput ${s.throughput.outputTokensPerS ?? '–'} output tokens/s`,
+    `tokens: ${s.tokens.inputMismatches} input and ${s.tokens.outputMismatches} output mismatches against the request, ${s.tokens.missingServerUsage} without server usage`,
+    '',
+    line(header),
+    ...body.map(line),
+    '',
+    s.validity.valid ? 'verdict: valid' : `verdict: INVALID\n${s.validity.reasons.map((x) => `  - ${x}`).join('\n')}`,
+  ];
+  return out.join('\n');
+}
+
+function num(x: number | null): string {
+  if (x === null) return '–';
+  return x >= 100 ? x.toFixed(1) : x.toFixed(3);
+}

@@ -1,0 +1,205 @@
+import { RunAccumulator } from '../metrics/accumulator.ts';
+import type { DistributionStats, EncodedDistribution } from '../metrics/histogram.ts';
+import type { RunIdentity, RunRequest, StageLoad, Summary } from '../metrics/summary.ts';
+import { judgeValidity } from '../metrics/validity.ts';
+import { InputTally, inputReasons, type InputReport } from '../records/input-report.ts';
+import type { RequestRecord } from '../records/record.ts';
+import type { RunManifest, ShardManifest } from '../records/run-manifest.ts';
+import { Timeline } from './timeline.ts';
+
+/** Where `load.schedule_delay` came from. */
+export type ScheduleDelaySource = 'records' | 'inference-perf-summary' | 'unavailable';
+
+/**
+ * summary.json as the aggregator writes it: the core `Summary` plus, backward-compatibly,
+ * `input` (what was read and what could not be used) and `load.scheduleDelaySource`.
+ */
+export type AggregateSummary = Summary & {
+  load: Summary['load'] & { scheduleDelaySource: ScheduleDelaySource };
+  input: InputReport;
+};
+
+/** histograms.json: the merged HDR histograms (µs, compressed base64), so runs can be re-merged later. */
+export interface HistogramsFile {
+  v: 1;
+  runId: string;
+  unit: 'us';
+  metrics: Record<string, EncodedDistribution>;
+}
+
+/**
+ * Everything read from one run (or one file of it): the accumulator, the timeline for the report,
+ * and the input tally. One per file while reading; merged into one (order does not matter:
+ * histograms add, counters sum).
+ */
+export class RunAggregation {
+  readonly acc: RunAccumulator;
+  readonly timeline = new Timeline();
+  readonly tally: InputTally;
+
+  constructor(
+    readonly ignoreEos: boolean,
+    source: InputReport['source'],
+  ) {
+    this.acc = new RunAccumulator(ignoreEos);
+    this.tally = new InputTally(source);
+  }
+
+  /** A record that already passed its checks (schema + times). */
+  add(r: RequestRecord): void {
+    this.acc.add(r);
+    this.timeline.add(r);
+    this.tally.recordUsed();
+  }
+
+  merge(other: RunAggregation): void {
+    this.acc.merge(other.acc);
+    this.timeline.merge(other.timeline);
+    this.tally.merge(other.tally);
+  }
+
+  histograms(runId: string): HistogramsFile {
+    return { v: 1, runId, unit: 'us', metrics: this.acc.encodedHistograms() };
+  }
+}
+
+/**
+ * Native run: identity and request from run.json; a shard whose `requests/shard-<i>.json` is missing
+ * died before finishing (the run is partial); parts it lists but that are absent are named.
+ */
+export function finalizeNative(input: {
+  manifest: RunManifest;
+  shardManifests: Map<number, ShardManifest>;
+  partFiles: string[];
+  agg: RunAggregation;
+}): AggregateSummary {
+  const { manifest, shardManifests, agg } = input;
+  const extra: string[] = [];
+  const missingShards: number[] = [];
+  let partial = false;
+  for (let shard = 0; shard < manifest.shards; shard++) {
+    const sm = shardManifests.get(shard);
+    if (!sm) {
+      missingShards.push(shard);
+      partial = true;
+      continue;
+    }
+    if (sm.partial) partial = true;
+    const present = new Set(input.partFiles);
+    const missingParts = sm.parts.filter((p) => !present.has(p));
+    for (const p of missingParts) agg.tally.problem(`requests/${p}`, `listed by requests/shard-${String(shard).padStart(4, '0')}.json but absent`);
+    if (missingParts.length > 0) {
+      extra.push(`Shard ${shard} lists ${missingParts.length} result file(s) that are missing (${missingParts.slice(0, 3).join(', ')}): their requests are not in the numbers. Upload them from the runner's output or run again.`);
+    }
+  }
+  if (missingShards.length > 0) {
+    for (const s of missingShards) agg.tally.problem(`requests/shard-${String(s).padStart(4, '0')}.json`, 'missing: the shard did not finish');
+    extra.push(`${missingShards.length} of ${manifest.shards} shard(s) never wrote their manifest (shard ${missingShards.slice(0, 5).join(', ')}): they did not finish, so the run is partial. Check those pods' logs (kubectl logs job/<name> --all-containers) and run again.`);
+  }
+  const base = agg.acc.summarize(manifest.identity, manifest.request, { scheduled: manifest.scheduled, partial });
+  return finish(base, manifest.request, agg.tally.report(), agg.acc.dists.schedule_delay.count > 0 ? 'records' : 'unavailable', extra);
+}
+
+/** inference-perf facts that are not in its records. */
+export interface InferencePerfLoadFacts {
+  /** `summary_lifecycle_metrics.json`, null when missing or unreadable. */
+  summary: { count: number; scheduleDelay: DistributionStats | null; successes: number | null; failures: number | null } | null;
+  /** `stage_<i>_lifecycle_metrics.json` by stage index. */
+  stages: Map<number, { count: number; sendDurationS: number | null; requestedRate: number | null }>;
+  /** Epoch ms when the run ended (its per-request file's upload/modification time); see `anchorRunTimes`. */
+  endEpochMs: number | null;
+}
+
+/**
+ * inference-perf run: latency from its per-request records; schedule delay and per-stage rates from
+ * its summary files (its records carry neither a scheduled time nor a stage).
+ *
+ * - `load.schedule_delay` = its summary's percentiles (count, mean, min, median → p50, p90, p95, p99,
+ *   p99.9, max; seconds → ms); `scheduleDelaySource: 'inference-perf-summary'`. The p99 rule then
+ *   applies as for native runs. Missing summary → schedule delay unknown → invalid.
+ * - Stage achieved rate = (count − 1) / send_duration from each stage file, our definition (its own
+ *   `achieved_rate` is count / send_duration). Without stage files a one-stage run uses the records.
+ * - A per-request file with fewer records than its summary counted is truncated → invalid.
+ */
+export function finalizeInferencePerf(input: {
+  identity: RunIdentity;
+  request: RunRequest;
+  agg: RunAggregation;
+  facts: InferencePerfLoadFacts;
+}): AggregateSummary {
+  const { identity, request, agg, facts } = input;
+  const extra: string[] = [];
+  const scheduled = facts.summary?.count ?? agg.acc.records;
+  const base = agg.acc.summarize(identity, request, { scheduled, partial: false });
+  anchorRunTimes(base, agg.acc, facts.endEpochMs);
+
+  let source: ScheduleDelaySource = 'unavailable';
+  if (facts.summary?.scheduleDelay) {
+    base.load.schedule_delay = facts.summary.scheduleDelay;
+    source = 'inference-perf-summary';
+  } else {
+    extra.push(
+      facts.summary
+        ? "inference-perf's summary has no schedule delay, so the load generator's own lateness is unknown. Re-run with report.request_lifecycle.summary: true."
+        : "inference-perf's summary_lifecycle_metrics.json is missing or unreadable, so schedule delay (whether the load generator kept its schedule) is unknown. Check that the run finished and uploaded all its files (its uploads fail silently), then aggregate again.",
+    );
+  }
+
+  if (facts.stages.size > 0) {
+    base.load.stages = request.stages.map((cfg, stage): StageLoad => {
+      const st = facts.stages.get(stage);
+      if (!st) return { stage, requestedRate: cfg.rate, scheduledRate: null, achievedRate: null, sent: 0, sendDurationS: null };
+      const achieved = st.sendDurationS && st.sendDurationS > 0 && st.count > 1 ? round((st.count - 1) / st.sendDurationS, 4) : null;
+      return { stage, requestedRate: st.requestedRate ?? cfg.rate, scheduledRate: null, achievedRate: achieved, sent: st.count, sendDurationS: st.sendDurationS === null ? null : round(st.sendDurationS, 3) };
+    });
+    const durations = base.load.stages.filter((s) => s.sendDurationS !== null);
+    const sendS = durations.reduce((a, s) => a + (s.sendDurationS ?? 0), 0);
+    base.load.sendDurationS = durations.length ? round(sendS, 3) : null;
+    base.load.achievedRate =
+      base.load.stages.length === 1 ? base.load.stages[0]!.achievedRate : sendS > 0 ? round((base.requests.sent - base.load.stages.length) / sendS, 4) : null;
+  } else if (request.stages.length > 1) {
+    base.load.stages = base.load.stages.map((s) => ({ ...s, achievedRate: null, scheduledRate: null, sendDurationS: null }));
+    base.load.achievedRate = null;
+    extra.push("inference-perf's per-stage files (stage_<i>_lifecycle_metrics.json) are missing and its records carry no stage, so the achieved rate of each stage is unknown. Re-run with report.request_lifecycle.per_stage: true.");
+  }
+
+  if (facts.summary && facts.summary.count !== agg.acc.records) {
+    extra.push(`inference-perf's summary counted ${facts.summary.count} requests but its per-request file holds ${agg.acc.records} readable records: the per-request file is incomplete. Check the upload and the file's size; run again if it was cut short.`);
+  }
+  return finish(base, request, agg.tally.report(), source, extra);
+}
+
+/**
+ * inference-perf times have no epoch: the run's end instant is taken from its per-request file's
+ * modification/upload time (written right after the run, so seconds late at most), and the start is
+ * that minus the run's exact duration. Without an anchor both stay null.
+ */
+export function anchorRunTimes(s: Summary, acc: RunAccumulator, endEpochMs: number | null): void {
+  if (endEpochMs === null || !Number.isFinite(acc.firstSentAt) || !Number.isFinite(acc.lastDoneAt)) {
+    s.run.startedAt = null;
+    s.run.endedAt = null;
+    return;
+  }
+  s.run.endedAt = new Date(endEpochMs).toISOString();
+  s.run.startedAt = new Date(endEpochMs - (acc.lastDoneAt - acc.firstSentAt)).toISOString();
+}
+
+function finish(base: Summary, request: RunRequest, input: InputReport, source: ScheduleDelaySource, extra: string[]): AggregateSummary {
+  const { validity: _old, ...rest } = base;
+  const judged = judgeValidity(rest, request);
+  const reasons = [...judged.reasons, ...extra, ...inputReasons(input)];
+  if (source === 'unavailable' && base.requests.sent > 0 && base.run.runner.kind === 'native') {
+    reasons.push('No record carried a scheduled time, so schedule delay is unknown. Check the runner version that wrote the records.');
+  }
+  return {
+    ...rest,
+    load: { ...base.load, scheduleDelaySource: source },
+    input,
+    validity: { valid: reasons.length === 0, reasons },
+  };
+}
+
+function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}

@@ -1,0 +1,32 @@
+import type { RunSpec } from '../run-spec.ts';
+import { commonLabels, runLabels } from './labels.ts';
+import { runnerConfigYaml } from './runner-config.ts';
+
+/** The runner's ServiceAccount (shared by every run; its EKS Pod Identity association grants S3 writes under `runs/`). */
+export function renderServiceAccount(spec: RunSpec) {
+  return {
+    apiVersion: 'v1',
+    kind: 'ServiceAccount',
+    metadata: {
+      name: spec.names.serviceAccount,
+      namespace: spec.cluster.benchmarkNamespace,
+      labels: commonLabels(),
+    },
+  };
+}
+
+export const CONFIG_FILE = 'config.yml';
+
+/** The run's `config.yml`, mounted read-only into the runner. */
+export function renderConfigMap(spec: RunSpec) {
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: {
+      name: spec.names.configMap,
+      namespace: spec.cluster.benchmarkNamespace,
+      labels: runLabels(spec),
+    },
+    data: { [CONFIG_FILE]: runnerConfigYaml(spec) },
+  };
+}

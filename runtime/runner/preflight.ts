@@ -1,0 +1,91 @@
+import type { Dispatcher } from 'undici';
+import { InputError } from '../core/errors.ts';
+import type { Clock } from '../timing/clock.ts';
+import { tokenizeCounter, type TokenCounter } from './prompts.ts';
+import { requestBody, requestHeaders, requestPath, sendRequest, type RequestTemplate } from './request.ts';
+
+export interface TargetInfo {
+  model: string;
+  models: string[];
+  count: TokenCounter;
+  tokenizer: 'tokenize-endpoint' | 'usage-probe';
+}
+
+/**
+ * Checks the target before anything is created: reachable, OpenAI-compatible, serving the model,
+ * and how to count its tokens. Every failure is an InputError naming the input and the fix.
+ */
+export async function inspectTarget(dispatcher: Dispatcher, baseUrl: string, t: Omit<RequestTemplate, 'model'>, model: string | undefined): Promise<TargetInfo> {
+  const models = await listModels(dispatcher, baseUrl, t);
+  let chosen = model;
+  if (chosen === undefined) {
+    chosen = models[0];
+    if (chosen === undefined) throw new InputError('--target', [`${baseUrl} serves no model (GET /v1/models returned an empty list)`], 'start the server with a model loaded.');
+  } else if (!models.includes(chosen)) {
+    throw new InputError('--model', [`model "${chosen}" is not served by ${baseUrl}; it serves: ${models.join(', ')}`], `pass --model ${models[0]} (or set server.model_name in the config).`);
+  }
+  const template: RequestTemplate = { ...t, model: chosen };
+  const headers = requestHeaders(template);
+  const tokenize = tokenizeCounter(dispatcher, t.api, chosen, headers);
+  try {
+    await tokenize('hello');
+    return { model: chosen, models, count: tokenize, tokenizer: 'tokenize-endpoint' };
+  } catch {
+    const overhead = await probePromptOverhead(dispatcher, template);
+    // Without /tokenize, assume one token per word (the word list is chosen for that) and let the
+    // server's usage check every prompt afterwards: mismatches make the run invalid, never silent.
+    return { model: chosen, models, count: async (p) => p.split(/\s+/).filter(Boolean).length + overhead, tokenizer: 'usage-probe' };
+  }
+}
+
+async function listModels(dispatcher: Dispatcher, baseUrl: string, t: Omit<RequestTemplate, 'model'>): Promise<string[]> {
+  let status: number;
+  let text: string;
+  try {
+    const res = await dispatcher.request({ path: '/v1/models', method: 'GET', headers: requestHeaders({ ...t, model: '' }), headersTimeout: 10_000, bodyTimeout: 10_000 });
+    status = res.statusCode;
+    text = await res.body.text();
+  } catch (err) {
+    const e = err as { code?: string; message?: string; cause?: { code?: string } };
+    throw new InputError('--target', [`cannot reach ${baseUrl}: ${e.code ?? e.cause?.code ?? ''} ${e.message ?? String(err)}`.trim()], 'check the URL and that the server is running and reachable from here.');
+  }
+  if (status === 401 || status === 403) {
+    throw new InputError('--target', [`${baseUrl} refused the request (HTTP ${status})`], 'set server.api_key in the config to the key the server expects.');
+  }
+  let ids: string[] | undefined;
+  try {
+    const obj = JSON.parse(text) as { data?: Array<{ id?: unknown }> };
+    if (status === 200 && Array.isArray(obj.data)) ids = obj.data.map((m) => String(m.id));
+  } catch {
+    ids = undefined;
+  }
+  if (!ids) {
+    throw new InputError('--target', [`${baseUrl} is not an OpenAI-compatible server: GET /v1/models answered HTTP ${status} ${text.slice(0, 120)}`], "point --target at the server's base URL without /v1, e.g. http://host:8000.");
+  }
+  return ids;
+}
+
+/** Tokens the server adds to any prompt (BOS, chat template), from one non-streamed 1-token request. */
+async function probePromptOverhead(dispatcher: Dispatcher, t: RequestTemplate): Promise<number> {
+  const res = await dispatcher.request({ path: requestPath(t.api), method: 'POST', headers: requestHeaders(t), body: JSON.stringify({ ...requestBody({ ...t, streaming: false }, 'hello', 1) }), headersTimeout: 60_000, bodyTimeout: 60_000 });
+  const text = await res.body.text();
+  try {
+    const tokens = (JSON.parse(text) as { usage?: { prompt_tokens?: number } }).usage?.prompt_tokens;
+    if (res.statusCode === 200 && typeof tokens === 'number') return Math.max(0, tokens - 1);
+  } catch {
+    // fall through to the error below
+  }
+  throw new InputError('--target', [`POST ${requestPath(t.api)} answered HTTP ${res.statusCode} without usage.prompt_tokens: ${text.slice(0, 200)}`], 'use a server that has /tokenize or reports usage (vLLM, SGLang), or check api.type.');
+}
+
+/**
+ * One real request before the run: proves the generation endpoint works end to end (before any
+ * result directory exists) and estimates e2e latency for sizing the connection pool.
+ */
+export async function warmUp(dispatcher: Dispatcher, t: RequestTemplate, prompt: string, promptTokens: number, maxTokens: number, clock: Clock): Promise<number> {
+  const r = await sendRequest(dispatcher, t, { runId: 'warmup', shard: 0, seq: 0, stage: 0, scheduledAt: clock(), prompt, promptTokens, maxTokens }, clock);
+  if (r.error) {
+    throw new InputError('--target', [`a warm-up request to POST ${requestPath(t.api)} failed (${r.error.type}): ${r.error.message}`], 'check api.type (completion or chat) and that the server can generate for this model.');
+  }
+  return (r.doneAt ?? clock()) - (r.sentAt ?? clock());
+}

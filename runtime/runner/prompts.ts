@@ -1,0 +1,99 @@
+import type { Dispatcher } from 'undici';
+import type { TokenDistribution } from '../core/scenario/resolve.ts';
+import { InputError } from '../core/errors.ts';
+import { mulberry32 } from './pacer.ts';
+import { words } from './words.ts';
+
+/** How many tokens a prompt is, as the target counts it (chat templates included). */
+export type TokenCounter = (prompt: string) => Promise<number>;
+
+/** Draws one length from a token distribution (seeded). */
+export function sampleLength(d: TokenDistribution, random: () => number): number {
+  if (d.kind === 'fixed') return d.value;
+  if (d.kind === 'uniform') return d.min + Math.floor(random() * (d.max - d.min + 1));
+  // Box–Muller, clamped to [min, max].
+  const u = Math.max(random(), Number.MIN_VALUE);
+  const z = Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
+  return Math.min(d.max, Math.max(d.min, Math.round(d.mean + d.stdDev * z)));
+}
+
+/**
+ * Makes a prompt of exactly `tokens` tokens by the target's own count: random common words (so no
+ * two prompts share a prefix and the server's prefix cache cannot shorten TTFT), then words are
+ * added or removed until the count is exact. Fails loudly when the count cannot be hit.
+ */
+export async function calibratedPrompt(tokens: number, random: () => number, count: TokenCounter, overhead: number): Promise<string> {
+  const draw = (): string => words[Math.floor(random() * words.length)]!;
+  const list = Array.from({ length: Math.max(1, tokens - overhead) }, draw);
+  for (let attempt = 0; attempt < 12; attempt++) {
+    const n = await count(list.join(' '));
+    if (n === tokens) return list.join(' ');
+    if (n > tokens) {
+      // Every word is at least one token: removing (n − tokens) words can only undershoot.
+      const drop = Math.max(1, Math.min(n - tokens, list.length - 1));
+      if (list.length <= 1) break;
+      list.splice(list.length - drop, drop);
+    } else {
+      for (let i = 0; i < tokens - n; i++) list.push(draw());
+    }
+    // Near the target a word that tokenizes to two tokens can oscillate: swap the last word.
+    if (attempt >= 6) list[list.length - 1] = draw();
+  }
+  throw new InputError(
+    'prompt calibration',
+    [`could not build a prompt of exactly ${tokens} tokens with the target's tokenizer`],
+    'check that the target tokenizes plain English text, or lower data.input_distribution.',
+  );
+}
+
+/** The target's token counter: vLLM's `/tokenize` (not under /v1), which applies chat templates too. */
+export function tokenizeCounter(dispatcher: Dispatcher, api: 'completion' | 'chat', model: string, headers: Record<string, string>): TokenCounter {
+  return async (prompt) => {
+    const body = api === 'chat' ? { model, messages: [{ role: 'user', content: prompt }] } : { model, prompt };
+    const res = await dispatcher.request({ path: '/tokenize', method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const text = await res.body.text();
+    if (res.statusCode !== 200) throw new Error(`/tokenize answered HTTP ${res.statusCode}: ${text.slice(0, 200)}`);
+    const obj = JSON.parse(text) as { count?: unknown };
+    if (typeof obj.count !== 'number') throw new Error(`/tokenize answered without a count: ${text.slice(0, 200)}`);
+    return obj.count;
+  };
+}
+
+export interface PromptPlan {
+  prompt: string;
+  promptTokens: number;
+  maxTokens: number;
+}
+
+/**
+ * Prepares every request's prompt and output length before the run starts, so no tokenizer call or
+ * string building happens inside the load loop. Calibration calls run a few at a time.
+ */
+export async function planPrompts(
+  n: number,
+  input: TokenDistribution,
+  output: TokenDistribution,
+  seed: number,
+  count: TokenCounter,
+  onProgress?: (done: number) => void,
+): Promise<PromptPlan[]> {
+  const lengths = mulberry32(seed ^ 0x5eed);
+  const targets = Array.from({ length: n }, () => ({ input: sampleLength(input, lengths), output: sampleLength(output, lengths) }));
+  // Tokens the target adds around any prompt (BOS, chat template), measured once on a 1-word prompt.
+  const overhead = Math.max(0, (await count(words[0]!)) - 1);
+  const plans: PromptPlan[] = new Array(n);
+  let next = 0;
+  let done = 0;
+  const worker = async (): Promise<void> => {
+    while (next < n) {
+      const i = next++;
+      const t = targets[i]!;
+      const prompt = await calibratedPrompt(t.input, mulberry32(seed * 1_000_003 + i), count, overhead);
+      plans[i] = { prompt, promptTokens: t.input, maxTokens: t.output };
+      done += 1;
+      if (onProgress && done % 100 === 0) onProgress(done);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(16, n) }, worker));
+  return plans;
+}

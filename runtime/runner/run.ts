@@ -1,0 +1,241 @@
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Pool } from 'undici';
+import { InputError } from '../core/errors.ts';
+import type { RequestRecord } from '../core/records/record.ts';
+import { shardManifestName, type RunManifest, type ShardManifest } from '../core/records/run-manifest.ts';
+import { RunAccumulator } from '../core/metrics/accumulator.ts';
+import type { Summary } from '../core/metrics/summary.ts';
+import type { ResolvedScenario } from '../core/scenario/resolve.ts';
+import type { Clock } from '../timing/clock.ts';
+import { sleepUntil } from '../timing/precise-timer.ts';
+import { buildSchedule, pace, shardSlice, type Slot } from './pacer.ts';
+import { inspectTarget, warmUp } from './preflight.ts';
+import { planPrompts, type PromptPlan } from './prompts.ts';
+import { sendRequest, type RequestTemplate } from './request.ts';
+import { ShardWriter } from './shard-writer.ts';
+
+export const RUNNER_VERSION = '0.1.0';
+
+export interface RunOptions {
+  scenario: ResolvedScenario;
+  scenarioName: string;
+  /** The config as the user wrote it (stored beside the results). */
+  configYaml: string;
+  runId: string;
+  /** The run's directory; must not exist or be empty. */
+  outDir: string;
+  shard: { index: number; count: number };
+  zone: string | null;
+  clock: Clock;
+  /** Aborting it stops scheduling; in-flight requests get `graceMs`, then are cancelled. */
+  interrupt: AbortSignal;
+  graceMs: number;
+  onStatus?: (s: RunStatus) => void;
+  /** Extra log lines (calibration progress, notes). */
+  onNote?: (line: string) => void;
+}
+
+export interface RunStatus {
+  phase: 'preparing' | 'running' | 'draining' | 'done';
+  elapsedS: number;
+  totalS: number;
+  scheduled: number;
+  sent: number;
+  inFlight: number;
+  succeeded: number;
+  failed: number;
+}
+
+export interface RunResult {
+  summary: Summary;
+  dir: string;
+  manifest: ShardManifest;
+}
+
+/**
+ * One shard of a benchmark run, start to finish: inspect the target (nothing is created if that
+ * fails), plan the schedule and prompts, warm connections, send open-loop, record every request,
+ * and write the shard's files. The summary is computed from the same records that were written.
+ */
+export async function runBenchmark(o: RunOptions): Promise<RunResult> {
+  const sc = o.scenario;
+  const baseUrl = sc.server.baseUrl;
+  const pool = new Pool(baseUrl, {
+    connections: sc.load.maxConnections,
+    pipelining: 1,
+    keepAliveTimeout: 60_000,
+    keepAliveMaxTimeout: 600_000,
+    connect: { timeout: 10_000 },
+  });
+  try {
+    return await runWithPool(o, pool);
+  } finally {
+    await pool.close().catch(() => undefined);
+  }
+}
+
+async function runWithPool(o: RunOptions, pool: Pool): Promise<RunResult> {
+  const sc = o.scenario;
+  const base: Omit<RequestTemplate, 'model'> = {
+    api: sc.api.type,
+    streaming: sc.api.streaming,
+    ignoreEos: sc.server.ignoreEos,
+    headers: sc.api.headers,
+    apiKey: sc.server.apiKey,
+    timeoutMs: sc.load.requestTimeoutMs,
+  };
+  const target = await inspectTarget(pool, sc.server.baseUrl, base, sc.server.model);
+  const template: RequestTemplate = { ...base, model: target.model };
+  const schedule = buildSchedule(sc.load.stages, sc.load.arrival, sc.load.intervalS, sc.load.seed);
+  const slots = shardSlice(schedule, o.shard.index, o.shard.count);
+  o.onNote?.(`target ${sc.server.baseUrl} model ${target.model}; prompts calibrated with ${target.tokenizer}`);
+  const plans = await planPrompts(schedule.length, sc.input, sc.output, sc.load.seed, async (p) => target.count(p), (n) => o.onNote?.(`calibrated ${n} prompts`));
+  const first = plans[slots[0]?.seq ?? 0]!;
+  const e2eEstimate = await warmUp(pool, template, first.prompt, first.promptTokens, first.maxTokens, o.clock);
+
+  await createRunDir(o.outDir);
+  const manifest: RunManifest = {
+    v: 1,
+    identity: runIdentity(o, target.model),
+    request: { arrival: sc.load.arrival, stages: sc.load.stages, ignoreEos: sc.server.ignoreEos, validity: sc.validity },
+    scheduled: schedule.length,
+    shards: o.shard.count,
+  };
+  await writeFile(join(o.outDir, 'config.yml'), o.configYaml, { flag: 'wx' });
+  if (o.shard.index === 0) await writeFile(join(o.outDir, 'run.json'), `${JSON.stringify(manifest, null, 2)}\n`, { flag: 'wx' });
+
+  const maxRate = Math.max(...sc.load.stages.map((s) => s.rate));
+  await warmConnections(pool, Math.min(sc.load.maxConnections, Math.ceil((maxRate / o.shard.count) * (e2eEstimate / 1000) * 1.5) + 2), template);
+
+  const writer = new ShardWriter(join(o.outDir, 'requests'), o.shard.index);
+  const acc = new RunAccumulator(sc.server.ignoreEos);
+  const startedAt = new Date().toISOString();
+  const { sent, interrupted } = await loadLoop(o, pool, template, slots, plans, (r) => {
+    writer.write(r);
+    acc.add(r);
+  });
+  await writer.close();
+
+  const shardManifest: ShardManifest = {
+    v: 1,
+    runId: o.runId,
+    shard: o.shard.index,
+    shards: o.shard.count,
+    scheduled: slots.length,
+    sent,
+    records: writer.records,
+    parts: writer.parts,
+    partial: interrupted,
+    startedAt,
+    endedAt: new Date().toISOString(),
+  };
+  await writeFile(join(o.outDir, 'requests', shardManifestName(o.shard.index)), `${JSON.stringify(shardManifest, null, 2)}\n`, { flag: 'wx' });
+  const summary = acc.summarize(manifest.identity, manifest.request, { scheduled: slots.length, partial: interrupted });
+  // One shard's summary is the run's summary; with several, the aggregator merges all shards.
+  if (o.shard.count === 1) await writeFile(join(o.outDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  return { summary, dir: o.outDir, manifest: shardManifest };
+}
+
+function runIdentity(o: RunOptions, model: string): RunManifest['identity'] {
+  return {
+    runId: o.runId,
+    scenario: o.scenarioName,
+    model,
+    target: o.scenario.server.baseUrl,
+    zone: o.zone,
+    runner: { kind: 'native', version: RUNNER_VERSION },
+    api: o.scenario.api.type,
+    streaming: o.scenario.api.streaming,
+  };
+}
+
+/** Refuses to write into a directory that already holds files: raw results are never overwritten. */
+async function createRunDir(dir: string): Promise<void> {
+  const existing = await readdir(dir).catch(() => null);
+  if (existing && existing.length > 0) {
+    throw new InputError('--out', [`${dir} already exists and is not empty`], 'choose another --out or --run-id; results of earlier runs are never overwritten.');
+  }
+  await mkdir(join(dir, 'requests'), { recursive: true });
+}
+
+/** Opens `n` connections before the first scheduled request so TCP setup never lands in TTFT. */
+async function warmConnections(pool: Pool, n: number, t: RequestTemplate): Promise<void> {
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      const res = await pool.request({ path: '/v1/models', method: 'GET', headers: t.apiKey ? { authorization: `Bearer ${t.apiKey}` } : {} });
+      await res.body.dump();
+    }),
+  );
+}
+
+/**
+ * The open loop. Requests are sent when the schedule says, whether or not earlier ones finished;
+ * the optional in-flight cap delays a send (and that delay is recorded as schedule delay, never
+ * hidden). The pacer decides; this loop only waits, sends and counts.
+ */
+async function loadLoop(
+  o: RunOptions,
+  pool: Pool,
+  t: RequestTemplate,
+  slots: Slot[],
+  plans: PromptPlan[],
+  onRecord: (r: RequestRecord) => void,
+): Promise<{ sent: number; interrupted: boolean }> {
+  const clock = o.clock;
+  const cancel = new AbortController();
+  const inFlight = new Set<Promise<void>>();
+  const cap = o.scenario.load.maxInFlight ?? Number.POSITIVE_INFINITY;
+  let sent = 0;
+  let succeeded = 0;
+  let failed = 0;
+  let phase: RunStatus['phase'] = 'running';
+  const totalS = ((slots[slots.length - 1]?.offsetMs ?? 0) / 1000) + 1;
+  // A short lead so the first request is not late because of the setup just done.
+  const start = clock() + 50;
+  const status = (): RunStatus => ({ phase, elapsedS: Math.max(0, (clock() - start) / 1000), totalS, scheduled: slots.length, sent, inFlight: inFlight.size, succeeded, failed });
+  const ticker = setInterval(() => o.onStatus?.(status()), 1000);
+  let interrupted = o.interrupt.aborted;
+  const stop = new Promise<void>((resolve) => o.interrupt.addEventListener('abort', () => resolve(), { once: true }));
+  try {
+    while (!interrupted) {
+      const d = pace(slots, clock() - start, sent);
+      if (d.kind === 'stop') break;
+      if (d.kind === 'wait') {
+        await Promise.race([sleepUntil(start + slots[sent]!.offsetMs, clock), stop]);
+        interrupted = o.interrupt.aborted;
+        continue;
+      }
+      while (inFlight.size >= cap && !interrupted) {
+        await Promise.race([...inFlight, stop]);
+        interrupted = o.interrupt.aborted;
+      }
+      if (interrupted) break;
+      const slot = d.slot;
+      const plan = plans[slot.seq]!;
+      const p = sendRequest(pool, t, { runId: o.runId, shard: o.shard.index, seq: slot.seq, stage: slot.stage, scheduledAt: start + slot.offsetMs, prompt: plan.prompt, promptTokens: plan.promptTokens, maxTokens: plan.maxTokens }, clock, cancel.signal).then((r) => {
+        if (r.error) failed += 1;
+        else succeeded += 1;
+        onRecord(r);
+        inFlight.delete(p);
+      });
+      inFlight.add(p);
+      sent += 1;
+    }
+    phase = 'draining';
+    await Promise.race([Promise.all(inFlight), stop]);
+    if (inFlight.size > 0) {
+      // Interrupted (before or after the last send): in-flight requests get a bounded grace period.
+      o.onNote?.(`interrupted: waiting up to ${Math.round(o.graceMs / 1000)} s for ${inFlight.size} requests in flight`);
+      const grace = new Promise<void>((resolve) => setTimeout(resolve, o.graceMs).unref());
+      await Promise.race([Promise.all(inFlight), grace]);
+      cancel.abort();
+      await Promise.all(inFlight);
+    }
+    phase = 'done';
+    o.onStatus?.(status());
+    return { sent, interrupted };
+  } finally {
+    clearInterval(ticker);
+  }
+}

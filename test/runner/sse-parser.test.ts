@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest';
+import { interpretEvent } from '../../runtime/runner/openai-events.ts';
+import { SseParser } from '../../runtime/runner/sse.ts';
+
+const completionChunk = (text: string, finish: string | null = null): string =>
+  `data: {"id":"cmpl-1","object":"text_completion","created":1764320000,"model":"qwen3-8b","choices":[{"index":0,"text":${JSON.stringify(text)},"logprobs":null,"finish_reason":${JSON.stringify(finish)},"stop_reason":null}],"usage":null}\n\n`;
+const usageChunk = 'data: {"id":"cmpl-1","object":"text_completion","created":1764320000,"model":"qwen3-8b","choices":[],"usage":{"prompt_tokens":512,"total_tokens":640,"completion_tokens":128}}\n\n';
+const done = 'data: [DONE]\n\n';
+
+function feed(parts: Array<string | Uint8Array>): string[] {
+  const p = new SseParser();
+  return [...parts.flatMap((x) => p.push(x)), ...p.end()];
+}
+
+describe('SseParser', () => {
+  const stream = completionChunk(' the') + completionChunk(' cat', 'length') + usageChunk + done;
+  const whole = feed([stream]);
+
+  it('finds every event of a vLLM stream delivered in one chunk', () => {
+    expect(whole).toHaveLength(4);
+    expect(whole[3]).toBe('[DONE]');
+  });
+
+  it('gives the same events whatever the split, byte by byte included', () => {
+    const bytes = new TextEncoder().encode(stream);
+    for (const size of [1, 2, 3, 7, 64, 1000]) {
+      const parts: Uint8Array[] = [];
+      for (let i = 0; i < bytes.length; i += size) parts.push(bytes.subarray(i, i + size));
+      expect(feed(parts)).toEqual(whole);
+    }
+  });
+
+  it('dispatches an event only when its blank line arrives', () => {
+    const p = new SseParser();
+    expect(p.push('data: {"a":1}\n')).toEqual([]);
+    expect(p.push('\n')).toEqual(['{"a":1}']);
+  });
+
+  it('keeps a multi-byte UTF-8 character split across chunks intact', () => {
+    const bytes = new TextEncoder().encode(completionChunk(' 안녕'));
+    const cut = bytes.indexOf(0xec) + 1; // inside the first Hangul syllable
+    const events = feed([bytes.subarray(0, cut), bytes.subarray(cut)]);
+    expect(JSON.parse(events[0]!).choices[0].text).toBe(' 안녕');
+  });
+
+  it('accepts CRLF and CR line ends, also split between \\r and \\n', () => {
+    expect(feed(['data: a\r\n\r\ndata: b\r\r'])).toEqual(['a', 'b']);
+    expect(feed(['data: a\r', '\n\r', '\n'])).toEqual(['a']);
+  });
+
+  it('ignores comments, other fields and blank keep-alives', () => {
+    expect(feed([': ping\n\nevent: message\nid: 7\nretry: 100\ndata: x\n\n\n\n'])).toEqual(['x']);
+  });
+
+  it('joins multi-line data with newlines and takes "data:" without a space', () => {
+    expect(feed(['data:one\ndata: two\n\n'])).toEqual(['one\ntwo']);
+  });
+
+  it('does not dispatch an unterminated event at the end of the stream', () => {
+    expect(feed(['data: a\n\ndata: b'])).toEqual(['a']);
+  });
+});
+
+describe('interpretEvent', () => {
+  const data = (chunk: string): string => chunk.slice('data: '.length).trimEnd();
+
+  it('a completion chunk with text is content', () => {
+    expect(interpretEvent(data(completionChunk(' the')))).toEqual({ kind: 'chunk', content: true, finish: null, usage: null });
+  });
+
+  it('a chunk with empty text is not content, unless it carries token ids', () => {
+    expect(interpretEvent(data(completionChunk(''))).kind === 'chunk' && interpretEvent(data(completionChunk(''))).content).toBe(false);
+    const withTokens = '{"choices":[{"index":0,"text":"","token_ids":[1234],"finish_reason":null}]}';
+    expect(interpretEvent(withTokens)).toMatchObject({ kind: 'chunk', content: true });
+  });
+
+  it('the usage-only final chunk (choices: []) is not content and carries the usage', () => {
+    expect(interpretEvent(data(usageChunk))).toEqual({ kind: 'chunk', content: false, finish: null, usage: { promptTokens: 512, completionTokens: 128 } });
+  });
+
+  it('the chat role chunk is not content; delta.content and reasoning are', () => {
+    expect(interpretEvent('{"object":"chat.completion.chunk","choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}')).toMatchObject({ content: false });
+    expect(interpretEvent('{"choices":[{"index":0,"delta":{"content":" hi"},"finish_reason":null}]}')).toMatchObject({ content: true });
+    expect(interpretEvent('{"choices":[{"index":0,"delta":{"reasoning_content":"hmm"},"finish_reason":null}]}')).toMatchObject({ content: true });
+    expect(interpretEvent('{"choices":[{"index":0,"delta":{"reasoning":"hmm","reasoning_content":null},"finish_reason":null}]}')).toMatchObject({ content: true });
+  });
+
+  it('[DONE] ends the stream', () => {
+    expect(interpretEvent('[DONE]')).toEqual({ kind: 'done' });
+  });
+
+  it('an in-band error (vLLM sends it with HTTP 200), new and old shapes', () => {
+    expect(interpretEvent('{"error": {"message": "boom", "type": "BadRequestError", "param": null, "code": 400}}')).toEqual({ kind: 'error', message: 'BadRequestError: boom' });
+    expect(interpretEvent('{"object": "error", "message": "old", "type": "InternalServerError"}')).toEqual({ kind: 'error', message: 'InternalServerError: old' });
+  });
+
+  it('non-JSON data is a protocol problem, not a crash', () => {
+    expect(interpretEvent('{"choices": [')).toMatchObject({ kind: 'invalid' });
+    expect(interpretEvent('42')).toMatchObject({ kind: 'invalid' });
+  });
+});
