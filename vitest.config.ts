@@ -1,12 +1,12 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // Timing-agreement tests run alone afterwards (vitest.timing.config.ts): see that file's comment.
+    exclude: [...configDefaults.exclude, 'test/**/*.timing.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
-    // Loopback timing tests measure agreement, not speed, but they still want a quiet CPU.
-    fileParallelism: true,
     pool: 'forks',
   },
 });

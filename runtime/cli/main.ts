@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { InputError } from '../core/errors.ts';
+import { Interrupted } from '../runner/run.ts';
 import { systemClock } from '../timing/clock.ts';
 import { httpUrl, nonNegativeNumber, port, positiveNumber, probability, shardSpec } from './options.ts';
 import { runCommand } from './commands/run.ts';
@@ -103,5 +104,8 @@ try {
   if (err instanceof InputError) {
     process.stderr.write(`error: ${err.message}\n`);
     process.exitCode = 2;
+  } else if (err instanceof Interrupted) {
+    process.stderr.write(`${err.message}\n`);
+    process.exitCode = 130;
   } else throw err;
 }

@@ -1,5 +1,6 @@
 import type { Dispatcher } from 'undici';
 import { InputError } from '../core/errors.ts';
+import type { RequestRecord } from '../core/records/record.ts';
 import type { Clock } from '../timing/clock.ts';
 import { tokenizeCounter, type TokenCounter } from './prompts.ts';
 import { requestBody, requestHeaders, requestPath, sendRequest, type RequestTemplate } from './request.ts';
@@ -80,12 +81,19 @@ async function probePromptOverhead(dispatcher: Dispatcher, t: RequestTemplate): 
 
 /**
  * One real request before the run: proves the generation endpoint works end to end (before any
- * result directory exists) and estimates e2e latency for sizing the connection pool.
+ * result directory exists) and estimates e2e latency for sizing the connection pool. A 4xx answer is
+ * the user's to fix at once; transient failures (5xx, dropped streams) are retried a few times, since
+ * a flaky target is still worth measuring — the run itself will count its failures.
  */
-export async function warmUp(dispatcher: Dispatcher, t: RequestTemplate, prompt: string, promptTokens: number, maxTokens: number, clock: Clock): Promise<number> {
-  const r = await sendRequest(dispatcher, t, { runId: 'warmup', shard: 0, seq: 0, stage: 0, scheduledAt: clock(), prompt, promptTokens, maxTokens }, clock);
-  if (r.error) {
-    throw new InputError('--target', [`a warm-up request to POST ${requestPath(t.api)} failed (${r.error.type}): ${r.error.message}`], 'check api.type (completion or chat) and that the server can generate for this model.');
+export async function warmUp(dispatcher: Dispatcher, t: RequestTemplate, prompt: string, promptTokens: number, maxTokens: number, clock: Clock, attempts = 8): Promise<number> {
+  let last: RequestRecord | undefined;
+  for (let i = 0; i < attempts; i++) {
+    const r = await sendRequest(dispatcher, t, { runId: 'warmup', shard: 0, seq: i, stage: 0, scheduledAt: clock(), prompt, promptTokens, maxTokens }, clock);
+    if (!r.error) return (r.doneAt ?? clock()) - (r.sentAt ?? clock());
+    last = r;
+    const clientError = r.error.type === 'http_status' && r.status !== null && r.status >= 400 && r.status < 500;
+    if (clientError || r.error.type === 'protocol' || r.error.type === 'connect') break;
   }
-  return (r.doneAt ?? clock()) - (r.sentAt ?? clock());
+  const e = last!.error!;
+  throw new InputError('--target', [`a warm-up request to POST ${requestPath(t.api)} failed (${e.type}): ${e.message}`], 'check api.type (completion or chat) and that the server can generate for this model.');
 }

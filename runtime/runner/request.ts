@@ -47,11 +47,15 @@ export function requestHeaders(t: RequestTemplate, requestId?: string): Record<s
 }
 
 /**
- * Sends one request and measures it. The body is serialized before the send timestamp; each network
- * chunk is stamped once, on arrival, before it is parsed, and that stamp goes to every
- * content-bearing event it completes. Never throws: every outcome becomes a record.
+ * Sends one request and measures it, on undici's dispatch handler rather than a body stream so
+ * nothing sits between the socket and the timestamps:
+ * - sent = `onRequestStart`, which undici calls in the same synchronous block that writes the
+ *   request to the socket (after any wait for a free connection — that wait is schedule delay);
+ * - each network chunk is stamped once on arrival, before it is parsed, and that stamp goes to
+ *   every content-bearing event the chunk completes.
+ * Never throws: every outcome becomes a record.
  */
-export async function sendRequest(
+export function sendRequest(
   dispatcher: Dispatcher,
   t: RequestTemplate,
   p: PlannedRequest,
@@ -61,32 +65,82 @@ export async function sendRequest(
   const body = JSON.stringify(requestBody(t, p.prompt, p.maxTokens));
   const headers = requestHeaders(t, `${p.runId}-${p.seq}`);
   const m = new Measurement(p, t.streaming);
-  m.sentAt = clock();
-  let res: Dispatcher.ResponseData;
-  try {
-    res = await dispatcher.request({
-      path: requestPath(t.api),
-      method: 'POST',
-      headers,
-      body,
-      headersTimeout: t.timeoutMs,
-      bodyTimeout: t.timeoutMs,
-      signal,
-    });
-  } catch (err) {
-    return m.fail(clock(), classify(err, false), describe(err));
-  }
-  m.status = res.statusCode;
-  const contentType = String(res.headers['content-type'] ?? '');
-  if (res.statusCode < 200 || res.statusCode >= 300) {
-    const text = await readText(res.body, clock, m).catch(() => '');
-    return m.fail(m.lastByteAt ?? clock(), 'http_status', `HTTP ${res.statusCode}: ${httpErrorText(text)}`);
-  }
-  if (t.streaming && !contentType.includes('text/event-stream')) {
-    const text = await readText(res.body, clock, m).catch(() => '');
-    return m.fail(m.lastByteAt ?? clock(), 'protocol', `expected an event stream, got content-type "${contentType}": ${text.slice(0, 200)}`);
-  }
-  return t.streaming ? readStream(res.body, clock, m) : readJson(res.body, clock, m);
+  return new Promise((resolve) => {
+    let settled = false;
+    const settle = (r: RequestRecord): void => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener('abort', onAbort);
+      resolve(r);
+    };
+    let controller: Dispatcher.DispatchController | undefined;
+    const onAbort = (): void => controller?.abort(Object.assign(new Error('the run was interrupted'), { name: 'AbortError' }));
+    signal?.addEventListener('abort', onAbort, { once: true });
+
+    let mode: 'stream' | 'json' | 'http_error' | 'protocol' = 'json';
+    let contentType = '';
+    const parser = new SseParser();
+    const text: Buffer[] = [];
+    let textBytes = 0;
+    let failure: { type: ErrorType; message: string } | null = null;
+    const handle = (events: string[], at: number): void => {
+      for (const data of events) {
+        if (m.done || failure) return;
+        const ev = interpretEvent(data);
+        if (ev.kind === 'done') m.done = true;
+        else if (ev.kind === 'error') failure = { type: 'in_band', message: ev.message };
+        else if (ev.kind === 'invalid') failure = { type: 'protocol', message: ev.message };
+        else {
+          if (ev.content) m.contentTimes.push(at);
+          if (ev.usage) m.usage = ev.usage;
+        }
+      }
+    };
+
+    const dispatchedAt = clock();
+    dispatcher.dispatch(
+      { path: requestPath(t.api), method: 'POST', headers, body, headersTimeout: t.timeoutMs, bodyTimeout: t.timeoutMs },
+      {
+        onRequestStart(c) {
+          controller = c;
+          m.sentAt = clock();
+          if (signal?.aborted) onAbort();
+        },
+        onResponseStart(_c, statusCode, resHeaders) {
+          m.status = statusCode;
+          contentType = String(resHeaders['content-type'] ?? '');
+          if (statusCode < 200 || statusCode >= 300) mode = 'http_error';
+          else if (t.streaming) mode = contentType.includes('text/event-stream') ? 'stream' : 'protocol';
+          else mode = 'json';
+        },
+        onResponseData(_c, chunk) {
+          const at = clock();
+          m.lastByteAt = at;
+          if (mode === 'stream') handle(parser.push(chunk), at);
+          else if (textBytes < 4 << 20) {
+            // Non-streamed bodies and error bodies are read whole (bounded).
+            text.push(chunk);
+            textBytes += chunk.length;
+          }
+        },
+        onResponseEnd() {
+          const at = m.lastByteAt ?? clock();
+          const bodyText = (): string => Buffer.concat(text).toString('utf8');
+          if (mode === 'http_error') return settle(m.fail(at, 'http_status', `HTTP ${m.status}: ${httpErrorText(bodyText())}`));
+          if (mode === 'protocol') return settle(m.fail(at, 'protocol', `expected an event stream, got content-type "${contentType}": ${bodyText().slice(0, 200)}`));
+          if (mode === 'json') return settle(finishJson(m, bodyText(), at));
+          handle(parser.end(), at);
+          if (failure) settle(m.fail(at, failure.type, failure.message));
+          else if (!m.done) settle(m.fail(at, 'aborted', 'the stream ended before [DONE]'));
+          else settle(m.record(at, null));
+        },
+        onResponseError(_c, err) {
+          if (m.sentAt === null) m.sentAt = dispatchedAt;
+          settle(m.fail(clock(), failure?.type ?? classify(err, m.status !== null), failure?.message ?? describe(err)));
+        },
+      },
+    );
+  });
 }
 
 class Measurement {
@@ -131,64 +185,15 @@ class Measurement {
   }
 }
 
-function readStream(body: Dispatcher.ResponseData['body'], clock: Clock, m: Measurement): Promise<RequestRecord> {
-  const parser = new SseParser();
-  return new Promise((resolve) => {
-    let failure: { type: ErrorType; message: string } | null = null;
-    const handle = (events: string[], at: number): void => {
-      for (const data of events) {
-        if (m.done || failure) return;
-        const ev = interpretEvent(data);
-        if (ev.kind === 'done') m.done = true;
-        else if (ev.kind === 'error') failure = { type: 'in_band', message: ev.message };
-        else if (ev.kind === 'invalid') failure = { type: 'protocol', message: ev.message };
-        else {
-          if (ev.content) m.contentTimes.push(at);
-          if (ev.usage) m.usage = ev.usage;
-        }
-      }
-    };
-    body.on('data', (chunk: Buffer) => {
-      const at = clock();
-      m.lastByteAt = at;
-      handle(parser.push(chunk), at);
-    });
-    body.on('end', () => {
-      handle(parser.end(), m.lastByteAt ?? clock());
-      if (failure) resolve(m.fail(m.lastByteAt ?? clock(), failure.type, failure.message));
-      else if (!m.done) resolve(m.fail(m.lastByteAt ?? clock(), 'aborted', 'the stream ended before [DONE]'));
-      else resolve(m.record(m.lastByteAt, null));
-    });
-    body.on('error', (err: unknown) => {
-      resolve(m.fail(clock(), failure?.type ?? classify(err, true), failure?.message ?? describe(err)));
-    });
-  });
-}
-
-async function readJson(body: Dispatcher.ResponseData['body'], clock: Clock, m: Measurement): Promise<RequestRecord> {
-  let text: string;
-  try {
-    text = await readText(body, clock, m);
-  } catch (err) {
-    return m.fail(clock(), classify(err, true), describe(err));
-  }
+function finishJson(m: Measurement, text: string, at: number): RequestRecord {
   try {
     const obj = JSON.parse(text) as Record<string, unknown>;
-    if (obj.error) return m.fail(m.lastByteAt ?? clock(), 'in_band', errorMessage(obj.error));
+    if (obj.error) return m.fail(at, 'in_band', errorMessage(obj.error));
     m.usage = usageOf(obj.usage);
   } catch {
-    return m.fail(m.lastByteAt ?? clock(), 'protocol', `response is not JSON: ${text.slice(0, 200)}`);
+    return m.fail(at, 'protocol', `response is not JSON: ${text.slice(0, 200)}`);
   }
-  return m.record(m.lastByteAt, null);
-}
-
-async function readText(body: Dispatcher.ResponseData['body'], clock: Clock, m: Measurement): Promise<string> {
-  const parts: Buffer[] = [];
-  for await (const chunk of body) {
-    m.lastByteAt = clock();
-    parts.push(chunk as Buffer);
-  }
-  return Buffer.concat(parts).toString('utf8');
+  return m.record(at, null);
 }
 
 function httpErrorText(text: string): string {

@@ -17,6 +17,14 @@ import { ShardWriter } from './shard-writer.ts';
 
 export const RUNNER_VERSION = '0.1.0';
 
+/** Ctrl-C before the first request: nothing was measured and nothing was created. */
+export class Interrupted extends Error {
+  constructor() {
+    super('interrupted before the first request: nothing was measured, no results were written');
+    this.name = 'Interrupted';
+  }
+}
+
 export interface RunOptions {
   scenario: ResolvedScenario;
   scenarioName: string;
@@ -93,6 +101,7 @@ async function runWithPool(o: RunOptions, pool: Pool): Promise<RunResult> {
   const plans = await planPrompts(schedule.length, sc.input, sc.output, sc.load.seed, async (p) => target.count(p), (n) => o.onNote?.(`calibrated ${n} prompts`));
   const first = plans[slots[0]?.seq ?? 0]!;
   const e2eEstimate = await warmUp(pool, template, first.prompt, first.promptTokens, first.maxTokens, o.clock);
+  if (o.interrupt.aborted) throw new Interrupted();
 
   await createRunDir(o.outDir);
   const manifest: RunManifest = {

@@ -69,7 +69,7 @@ describe('interpretEvent', () => {
   });
 
   it('a chunk with empty text is not content, unless it carries token ids', () => {
-    expect(interpretEvent(data(completionChunk(''))).kind === 'chunk' && interpretEvent(data(completionChunk(''))).content).toBe(false);
+    expect(interpretEvent(data(completionChunk('')))).toMatchObject({ kind: 'chunk', content: false });
     const withTokens = '{"choices":[{"index":0,"text":"","token_ids":[1234],"finish_reason":null}]}';
     expect(interpretEvent(withTokens)).toMatchObject({ kind: 'chunk', content: true });
   });

@@ -1,0 +1,93 @@
+import { execFile } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSimulator, type RunningSimulator } from '../../runtime/simulator/index.ts';
+
+const bin = fileURLToPath(new URL('../../bin/inference-baseline.js', import.meta.url));
+const seed = fileURLToPath(new URL('../fixtures/seed-config.yml', import.meta.url));
+
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [bin, ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+let sim: RunningSimulator;
+let html: Server;
+let htmlUrl: string;
+beforeAll(async () => {
+  sim = await startSimulator({ models: ['served-model'], ttftMs: 1, itlMs: 1, jitterMs: 0 });
+  html = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>hello</html>'));
+  await new Promise<void>((r) => html.listen(0, '127.0.0.1', r));
+  htmlUrl = `http://127.0.0.1:${(html.address() as { port: number }).port}`;
+});
+afterAll(async () => {
+  await sim.close();
+  await new Promise((r) => html.close(r));
+});
+
+async function expectRejected(args: string[], message: RegExp, code = 2): Promise<void> {
+  const out = await mkdtemp(join(tmpdir(), 'ib-out-'));
+  const r = await cli(['run', '--out', out, '--duration', '1', ...args]);
+  expect(r.stderr).toMatch(message);
+  expect(r.code).toBe(code);
+  // Nothing half-created: no run directory at all.
+  expect(await readdir(out)).toEqual([]);
+}
+
+describe('inference-baseline run rejects bad input with one clear message and a non-zero exit', () => {
+  it('invalid YAML', async () => {
+    const file = join(await mkdtemp(join(tmpdir(), 'ib-')), 'bad.yml');
+    await writeFile(file, 'load:\n  stages: [\n');
+    await expectRejected(['--config', file, '--target', sim.url], /bad\.yml: is not valid YAML[\s\S]*Fix:/);
+  });
+
+  it('an unknown key', async () => {
+    const file = join(await mkdtemp(join(tmpdir(), 'ib-')), 'unknown.yml');
+    const { readFile } = await import('node:fs/promises');
+    await writeFile(file, `${await readFile(seed, 'utf8')}\nload_generator: fast\n`);
+    await expectRejected(['--config', file, '--target', sim.url], /load_generator: unknown or unsupported key; supported keys at \(top level\): api, data, load/);
+  });
+
+  it('a negative rate', async () => {
+    await expectRejected(['--rate', '-1', '--target', sim.url], /--rate.*must be a positive number \(requests per second\); got "-1"/, 1);
+  });
+
+  it('an unreachable target', async () => {
+    await expectRejected(['--target', 'http://127.0.0.1:9'], /--target: cannot reach http:\/\/127\.0\.0\.1:9: ECONNREFUSED[\s\S]*Fix: check the URL/);
+  });
+
+  it('a target that is not OpenAI-compatible', async () => {
+    await expectRejected(['--target', htmlUrl], /is not an OpenAI-compatible server: GET \/v1\/models answered HTTP 200/);
+  });
+
+  it('a model the server does not serve', async () => {
+    await expectRejected(['--target', sim.url, '--model', 'qwen3-8b'], /--model: model "qwen3-8b" is not served by .*; it serves: served-model[\s\S]*Fix: pass --model served-model/);
+  });
+
+  it('a target URL ending in /v1', async () => {
+    await expectRejected(['--target', `${sim.url}/v1`], /without \/v1/, 1);
+  });
+
+  it('an unknown scenario', async () => {
+    await expectRejected(['--scenario', 'nightly', '--target', sim.url], /--scenario: unknown scenario "nightly"[\s\S]*Fix: use one of: baseline/);
+  });
+});
+
+describe('inference-baseline run, end to end through the CLI', () => {
+  it('measures the simulator and prints the percentile table and verdict', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'ib-out-'));
+    const r = await cli(['run', '--out', out, '--duration', '2', '--rate', '2', '--target', sim.url, '--model', 'served-model', '--run-id', 'cli-test']);
+    expect(r.stdout).toMatch(/^metric \(ms\)\s+count\s+p50\s+p90\s+p95\s+p99\s+max\s+mean$/m);
+    for (const m of ['ttft', 'itl', 'tpot', 'ntpot', 'e2e', 'schedule_delay']) expect(r.stdout).toMatch(new RegExp(`^${m}\\s+\\d+`, 'm'));
+    expect(r.stdout).toMatch(/requests: 4 scheduled, 4 sent, 4 succeeded, 0 failed/);
+    expect(r.stdout).toMatch(/verdict: (valid|INVALID)/);
+    expect(await readdir(join(out, 'cli-test'))).toEqual(expect.arrayContaining(['config.yml', 'requests', 'run.json', 'summary.json']));
+  });
+});

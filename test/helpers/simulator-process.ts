@@ -1,0 +1,41 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type { GroundTruthEntry } from '../../runtime/simulator/index.ts';
+
+const bin = fileURLToPath(new URL('../../bin/inference-baseline.js', import.meta.url));
+
+export interface SimulatorProcess {
+  url: string;
+  child: ChildProcess;
+  /** Stops the simulator (SIGINT, so it flushes its log) and returns the ground truth it wrote. */
+  stop(): Promise<GroundTruthEntry[]>;
+}
+
+/**
+ * The simulator in its own process, as `inference-baseline simulate` runs it: its event loop is not
+ * the runner's, so comparing the two measures the runner's error and not their shared loop's.
+ */
+export async function spawnSimulator(args: string[], groundTruthFile: string): Promise<SimulatorProcess> {
+  const child = spawn(process.execPath, [bin, 'simulate', '--port', '0', '--ground-truth', groundTruthFile, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout! });
+  const url = await new Promise<string>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`simulator exited with ${code} before listening`)));
+    lines.on('line', (line) => {
+      const m = /listening on (http:\/\/\S+)/.exec(line);
+      if (m) resolve(m[1]!);
+    });
+  });
+  return {
+    url,
+    child,
+    async stop() {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGINT');
+      await exited;
+      const text = await readFile(groundTruthFile, 'utf8');
+      return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as GroundTruthEntry);
+    },
+  };
+}

@@ -1,0 +1,113 @@
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { afterEach, describe, expect, it } from 'vitest';
+import { RequestRecord, ShardManifest } from '../../runtime/core/records/index.ts';
+import { runBenchmark } from '../../runtime/runner/run.ts';
+import { startSimulator, type RunningSimulator } from '../../runtime/simulator/index.ts';
+import { systemClock } from '../../runtime/timing/clock.ts';
+import { smallScenario } from '../helpers/scenario.ts';
+
+let sim: RunningSimulator | undefined;
+afterEach(async () => {
+  await sim?.close();
+  sim = undefined;
+});
+
+async function readRecords(dir: string): Promise<RequestRecord[]> {
+  const files = (await readdir(join(dir, 'requests'))).filter((f) => f.endsWith('.ndjson.gz'));
+  const lines = (await Promise.all(files.map(async (f) => gunzipSync(await readFile(join(dir, 'requests', f))).toString('utf8'))))
+    .join('')
+    .split('\n')
+    .filter(Boolean);
+  return lines.map((l) => RequestRecord.parse(JSON.parse(l)));
+}
+
+function options(baseUrl: string, dir: string, over: Record<string, unknown> = {}, interrupt = new AbortController().signal) {
+  return {
+    scenario: smallScenario(baseUrl, over),
+    scenarioName: 'baseline',
+    configYaml: 'test: true\n',
+    runId: 'loopback',
+    outDir: dir,
+    shard: { index: 0, count: 1 },
+    zone: null,
+    clock: systemClock,
+    interrupt,
+    graceMs: 300,
+  };
+}
+
+describe('a loopback run against the simulator (real HTTP)', () => {
+  it('a clean run sends on schedule, counts exact tokens, writes records, manifest and summary, and is valid', async () => {
+    sim = await startSimulator({ ttftMs: 20, itlMs: 4, jitterMs: 1 });
+    const dir = join(await mkdtemp(join(tmpdir(), 'ib-')), 'run');
+    // This test is about correctness, not timing: loosen the load-fidelity limits so a busy CI
+    // machine (other test files run in parallel) cannot turn it red.
+    const { summary } = await runBenchmark(options(sim.url, dir, { validity: { max_schedule_delay_p99_ms: 1000, max_rate_deviation: 0.5 } }));
+    const records = await readRecords(dir);
+    expect(records.map((r) => r.seq).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    for (const r of records) {
+      expect(r.error).toBeNull();
+      expect(r.inputTokens).toEqual({ requested: 64, client: 64, server: 64 });
+      expect(r.outputTokens).toEqual({ requested: 16, client: 16, server: 16 });
+      expect(r.sentAt! - r.scheduledAt!).toBeGreaterThanOrEqual(0);
+    }
+    // Prompts are distinct (no shared prefix for the server's cache to exploit).
+    const prompts = sim.groundTruth().filter((g) => g.requestId.startsWith('loopback-'));
+    expect(prompts).toHaveLength(10);
+    expect(summary.validity).toEqual({ valid: true, reasons: [] });
+    expect(summary.requests).toMatchObject({ scheduled: 10, sent: 10, succeeded: 10, failed: 0 });
+    expect(JSON.parse(await readFile(join(dir, 'summary.json'), 'utf8'))).toEqual(JSON.parse(JSON.stringify(summary)));
+    expect(ShardManifest.parse(JSON.parse(await readFile(join(dir, 'requests', 'shard-0000.json'), 'utf8')))).toMatchObject({ records: 10, sent: 10, partial: false });
+    expect(await readFile(join(dir, 'run.json'), 'utf8')).toContain('"scheduled": 10');
+  });
+
+  it('refuses to write into a directory that already holds results, and leaves them untouched', async () => {
+    sim = await startSimulator({ ttftMs: 5, itlMs: 1, jitterMs: 0 });
+    const dir = join(await mkdtemp(join(tmpdir(), 'ib-')), 'run');
+    await runBenchmark(options(sim.url, dir, { load: { stages: [{ rate: 2, duration: 1 }] } }));
+    const before = await readFile(join(dir, 'summary.json'), 'utf8');
+    await expect(runBenchmark(options(sim.url, dir, { load: { stages: [{ rate: 2, duration: 1 }] } }))).rejects.toThrow(/already exists and is not empty/);
+    expect(await readFile(join(dir, 'summary.json'), 'utf8')).toBe(before);
+  });
+
+  it('injected failures are counted by type and the run is marked invalid with its reason', async () => {
+    sim = await startSimulator({ ttftMs: 10, itlMs: 2, jitterMs: 0, errorRate: 0.6, abortAfterTokens: 4, stallMs: 5000, seed: 3 });
+    const dir = join(await mkdtemp(join(tmpdir(), 'ib-')), 'run');
+    const { summary } = await runBenchmark(options(sim.url, dir, { load: { stages: [{ rate: 20, duration: 1.5 }], request_timeout: 0.5 } }));
+    const truth = sim.groundTruth().filter((g) => g.requestId.startsWith('loopback-'));
+    const expected: Record<string, number> = {};
+    const typeOf = { status: 'http_status', abort: 'aborted', stall: 'timeout', 'in-band': 'in_band' } as const;
+    for (const g of truth) if (g.failure) expected[typeOf[g.failure]] = (expected[typeOf[g.failure]] ?? 0) + 1;
+
+    expect(Object.keys(expected).length).toBeGreaterThanOrEqual(3); // the seed exercises most modes
+    expect(summary.requests.errors).toEqual(expected);
+    expect(summary.requests.failed).toBe(Object.values(expected).reduce((a, b) => a + b, 0));
+    expect(summary.validity.valid).toBe(false);
+    expect(summary.validity.reasons.join('\n')).toMatch(/requests failed \([\d.]+ %, allowed 0 %\)/);
+  });
+
+  it('an interrupted run stops scheduling, cancels what outlives the grace period, and is stored as partial', async () => {
+    sim = await startSimulator({ ttftMs: 20, itlMs: 100, jitterMs: 0 }); // each request takes ~1.5 s
+    const dir = join(await mkdtemp(join(tmpdir(), 'ib-')), 'run');
+    const interrupt = new AbortController();
+    // Interrupt 1.2 s into the load (the first status line comes 1 s after the loop starts).
+    const run = runBenchmark({
+      ...options(sim.url, dir, { load: { stages: [{ rate: 5, duration: 10 }] } }, interrupt.signal),
+      onStatus: () => setTimeout(() => interrupt.abort(), 200),
+    });
+    const { summary, manifest } = await run;
+    const records = await readRecords(dir);
+
+    expect(manifest.partial).toBe(true);
+    expect(summary.run.partial).toBe(true);
+    expect(summary.requests.scheduled).toBe(50);
+    expect(summary.requests.sent).toBeLessThan(50);
+    expect(records).toHaveLength(summary.requests.sent); // every sent request was written
+    expect(summary.requests.errors.cancelled).toBeGreaterThan(0);
+    expect(summary.validity.valid).toBe(false);
+    expect(summary.validity.reasons[0]).toContain('interrupted');
+  });
+});

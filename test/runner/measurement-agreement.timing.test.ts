@@ -1,0 +1,64 @@
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import type { Summary } from '../../runtime/core/metrics/summary.ts';
+import { RequestRecord, ShardManifest } from '../../runtime/core/records/index.ts';
+import { runBenchmark } from '../../runtime/runner/run.ts';
+import type { GroundTruthEntry } from '../../runtime/simulator/index.ts';
+import { systemClock } from '../../runtime/timing/clock.ts';
+import { smallScenario } from '../helpers/scenario.ts';
+import { spawnSimulator } from '../helpers/simulator-process.ts';
+
+// A *.timing.test.ts file runs alone, after the other tests (vitest.timing.config.ts), because it
+// compares two processes' clocks of the same events and a busy CPU would be measured, not the runner.
+// It asserts agreement with ground truth, not speed.
+
+async function readRecords(dir: string): Promise<RequestRecord[]> {
+  const files = (await readdir(join(dir, 'requests'))).filter((f) => f.endsWith('.ndjson.gz'));
+  const text = (await Promise.all(files.map(async (f) => gunzipSync(await readFile(join(dir, 'requests', f))).toString('utf8')))).join('');
+  return text.split('\n').filter(Boolean).map((l) => RequestRecord.parse(JSON.parse(l)));
+}
+
+describe('measurement agreement (simulator in its own process, real HTTP over loopback)', () => {
+  it("the runner's ttft and itl agree with the simulator's ground-truth log within 1 ms per request", async () => {
+    const tmp = await mkdtemp(join(tmpdir(), 'ib-'));
+    // The simulator runs in its own process so its event loop is not the runner's.
+    const child = await spawnSimulator(['--ttft-ms', '40', '--prefill-ms-per-token', '0', '--itl-ms', '8', '--jitter-ms', '2'], join(tmp, 'truth.ndjson'));
+    const dir = join(tmp, 'run');
+    let truthLog: GroundTruthEntry[] = [];
+    let summary: Summary;
+    try {
+      ({ summary } = await runBenchmark({ scenario: smallScenario(child.url), scenarioName: 'baseline', configYaml: 'test: true\n', runId: 'loopback', outDir: dir, shard: { index: 0, count: 1 }, zone: null, clock: systemClock, interrupt: new AbortController().signal, graceMs: 300 }));
+    } finally {
+      truthLog = await child.stop();
+    }
+    const records = await readRecords(dir);
+    const truth = new Map(truthLog.map((g) => [g.requestId, g]));
+
+    expect(records).toHaveLength(10);
+    for (const r of records) {
+      const g = truth.get(`loopback-${r.seq}`)!;
+      expect(g, `ground truth for request ${r.seq}`).toBeDefined();
+      expect(r.contentTimes).toHaveLength(g.contentWrites.length);
+      const ttft = r.firstTokenAt! - r.sentAt!;
+      const trueTtft = g.contentWrites[0]! - g.receivedAt;
+      expect(Math.abs(ttft - trueTtft), `ttft of request ${r.seq}`).toBeLessThan(1);
+      // The request's itl: its mean gap (= tpot when one token per chunk), measured against truth.
+      const n = r.contentTimes.length - 1;
+      const itl = (r.contentTimes[n]! - r.contentTimes[0]!) / n;
+      const trueItl = (g.contentWrites[n]! - g.contentWrites[0]!) / n;
+      expect(Math.abs(itl - trueItl), `itl of request ${r.seq}`).toBeLessThan(1);
+      expect(r.inputTokens).toEqual({ requested: 64, client: 64, server: 64 });
+      expect(r.outputTokens).toEqual({ requested: 16, client: 16, server: 16 });
+    }
+    expect(summary.validity).toEqual({ valid: true, reasons: [] });
+    expect(summary.requests).toMatchObject({ scheduled: 10, sent: 10, succeeded: 10, failed: 0 });
+
+    const written = JSON.parse(await readFile(join(dir, 'summary.json'), 'utf8'));
+    expect(written).toEqual(JSON.parse(JSON.stringify(summary)));
+    expect(ShardManifest.parse(JSON.parse(await readFile(join(dir, 'requests', 'shard-0000.json'), 'utf8')))).toMatchObject({ records: 10, sent: 10, partial: false });
+  });
+
+});
