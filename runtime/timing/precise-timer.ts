@@ -38,8 +38,10 @@ export class PreciseScheduler {
   ) {}
 
   at(deadline: number, fn: () => void): void {
+    const head = this.heap[0];
     this.push({ at: deadline, seq: this.seq++, fn });
-    this.arm();
+    // Re-arm only when the new deadline comes first; otherwise the armed wake-up still serves it.
+    if (!head || deadline < head.at || (!this.timer && !this.immediate)) this.arm();
   }
 
   /** Drops every pending callback (server shutdown). */
@@ -72,11 +74,12 @@ export class PreciseScheduler {
     this.timer = undefined;
     this.immediate = undefined;
     const now = this.clock();
-    while (this.heap.length > 0 && this.heap[0]!.at <= now) {
-      const item = this.pop();
-      item.fn();
+    try {
+      while (this.heap.length > 0 && this.heap[0]!.at <= now) this.pop().fn();
+    } finally {
+      // A callback that throws must not stall every other deadline.
+      this.arm();
     }
-    this.arm();
   }
 
   private push(item: { at: number; seq: number; fn: () => void }): void {

@@ -1,0 +1,66 @@
+import { z } from 'zod';
+import { InputError } from '../core/errors.ts';
+
+/** How an injected failure shows itself to the client (DESIGN.md §6). */
+export const failureModes = ['status', 'abort', 'stall', 'in-band'] as const;
+export const FailureMode = z.enum(failureModes);
+export type FailureMode = z.infer<typeof FailureMode>;
+
+const nonNegativeMs = z.number().finite().nonnegative();
+
+/**
+ * The simulator's options. Every field is optional; the defaults describe a small, quiet GPU:
+ * TTFT = `ttftMs + prefillMsPerToken × promptTokens`, then one token every `itlMs ± jitterMs`.
+ * Prefill cost is opt-in (default 0) so that `--ttft-ms 200` means a TTFT of 200 ms.
+ * Strict: an unknown option is an error (a misspelt `itlMS` would otherwise silently do nothing).
+ */
+export const SimulatorOptionsSchema = z.strictObject({
+  /** Interface to listen on. Tests and local mode keep it on loopback. */
+  host: z.string().min(1).default('127.0.0.1'),
+  /** 0 = any free port (read it back from `RunningSimulator.port`). */
+  port: z.number().int().min(0).max(65535).default(0),
+  /** Served model names; the first is the default when a request names none. */
+  models: z.array(z.string().min(1)).min(1).default(['qwen3-8b']),
+  maxModelLen: z.number().int().positive().default(32768),
+  /** Fixed part of the time to first token. */
+  ttftMs: nonNegativeMs.default(40),
+  /** Prefill cost per prompt token, added to `ttftMs`. */
+  prefillMsPerToken: nonNegativeMs.default(0),
+  /** Mean gap between consecutive output tokens. */
+  itlMs: nonNegativeMs.default(12),
+  /** Each gap is uniform in [itlMs − jitterMs, itlMs + jitterMs], clamped at 0. */
+  jitterMs: nonNegativeMs.default(1),
+  /** Tokens per streamed chunk; > 1 models `--stream-interval` / speculative decoding. */
+  tokensPerChunk: z.number().int().positive().default(1),
+  /** At most this many requests generate at once; the rest wait FIFO (the wait adds to TTFT). */
+  maxConcurrency: z.number().int().positive().nullable().default(null),
+  /** Probability that a generation request fails, decided per request with the seeded PRNG. */
+  errorRate: z.number().min(0).max(1).default(0),
+  /** One of these is picked uniformly at random for each failing request. */
+  failureModes: z.array(FailureMode).min(1).default([...failureModes]),
+  /** The HTTP status of a `status` failure. */
+  errorStatus: z.number().int().min(400).max(599).default(500),
+  /** `abort`, `stall` and `in-band` strike after this many tokens (capped at max_tokens). */
+  abortAfterTokens: z.number().int().nonnegative().default(8),
+  /** How long a `stall` holds the connection silent before ending it without `[DONE]`. */
+  stallMs: nonNegativeMs.default(30_000),
+  seed: z.number().int().default(1),
+  /** When set, `/v1*` requires `Authorization: Bearer <apiKey>` (vLLM's `--api-key`). */
+  apiKey: z.string().min(1).optional(),
+  /** Also append every ground-truth entry to this NDJSON file. */
+  groundTruthFile: z.string().min(1).optional(),
+});
+
+export type SimulatorOptions = z.input<typeof SimulatorOptionsSchema>;
+export type ResolvedSimulatorOptions = z.output<typeof SimulatorOptionsSchema>;
+
+/** Applies defaults; every problem is listed in one `InputError` naming the option's path. */
+export function resolveSimulatorOptions(options: SimulatorOptions = {}): ResolvedSimulatorOptions {
+  const parsed = SimulatorOptionsSchema.safeParse(options);
+  if (parsed.success) return parsed.data;
+  throw new InputError(
+    'simulator options',
+    parsed.error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`),
+    'fix or remove the listed options; see runtime/simulator/options.ts for each option and its default',
+  );
+}
