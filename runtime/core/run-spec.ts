@@ -89,6 +89,12 @@ export type Resources = z.infer<typeof Resources>;
 /** The seed's runner resources: requests cpu 2 / mem 4Gi, limits cpu 4 / mem 8Gi. */
 export const seedResources: Resources = { requests: { cpu: '2', memory: '4Gi' }, limits: { cpu: '4', memory: '8Gi' } };
 
+/** The tag the stack puts on its state machine so `start --stack NAME` can find it. */
+export const STACK_TAG = 'inference-baseline:stack';
+
+/** The environment variable through which the stack hands PrepareRun its RunDefaults (JSON). */
+export const RUN_DEFAULTS_ENV = 'INFERENCE_BASELINE_DEFAULTS';
+
 /** The stack's defaults, handed to PrepareRun by the stack (one JSON environment variable). */
 export const RunDefaults = z.strictObject({
   clusterName: z.string().min(1),
@@ -161,6 +167,8 @@ export const RunSpec = z.object({
     /** `runs/<scenario>/<model>/<runId>/` (trailing slash). */
     prefix: z.string(),
     uri: z.string(),
+    /** The run prefix's parent (`s3://<bucket>/runs/<scenario>/<model>/`): the CLI's `run --out` writes `<out>/<runId>/`. */
+    outUri: z.string(),
     runSpecKey: z.string(),
     configKey: z.string(),
     /** inference-perf's files (`<prefix>raw/`). */
@@ -200,6 +208,8 @@ export interface BuildRunSpecArgs {
   /** 4–12 lower-case letters/digits; used when the input names no runId. */
   suffix: string;
   executionId?: string;
+  /** A whole scenario config used instead of the preset (`render --config FILE`); overrides still apply. */
+  baseConfig?: unknown;
 }
 
 /** Every problem in the input, by path, in one `InputError` (name `InvalidInput` for the workflow). */
@@ -214,12 +224,7 @@ export class InvalidInputError extends InputError {
 export function buildRunSpec(args: BuildRunSpecArgs): RunSpec {
   const { defaults } = args;
   const problems: string[] = [];
-  const parsed = ExecutionInput.safeParse(args.input ?? {});
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) problems.push(describeIssue(issue));
-    throw new InvalidInputError(problems);
-  }
-  const input = parsed.data;
+  const input = parseInputFields(args.input ?? {}, problems);
   const scenario = input.scenario ?? defaults.scenario;
   const kind = input.runner ?? defaults.runner;
 
@@ -230,8 +235,10 @@ export function buildRunSpec(args: BuildRunSpecArgs): RunSpec {
     else podSelector = sel.labels;
   }
 
-  let base: unknown;
-  if (!(presetNames as string[]).includes(scenario)) {
+  let base: unknown = args.baseConfig;
+  if (base !== undefined) {
+    // A config file replaces the preset; the scenario name only labels the run.
+  } else if (!(presetNames as string[]).includes(scenario)) {
     problems.push(`scenario: unknown scenario "${scenario}"; known: ${presetNames.join(', ')}`);
   } else {
     base = presetConfig(scenario);
@@ -275,6 +282,7 @@ export function buildRunSpec(args: BuildRunSpecArgs): RunSpec {
     bucket: defaults.bucket,
     prefix,
     uri: `s3://${defaults.bucket}/${prefix}`,
+    outUri: `s3://${defaults.bucket}/${prefix.slice(0, prefix.length - runId.length - 1)}`,
     runSpecKey: `${prefix}run-spec.json`,
     configKey: `${prefix}config.yml`,
     rawPrefix: `${prefix}raw/`,
@@ -326,6 +334,30 @@ export function buildRunSpec(args: BuildRunSpecArgs): RunSpec {
     },
     bundle: kind === 'native' && defaults.runnerDelivery === 'bundle' && defaults.bundle ? defaults.bundle : null,
   };
+}
+
+/**
+ * Validates each field of the execution input on its own, so one bad field does not hide the
+ * problems of the others (an invalid runner and invalid overrides are reported together).
+ */
+function parseInputFields(raw: unknown, problems: string[]): ExecutionInput {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    problems.push('(top level): must be a JSON object such as {} or {"scenario": "baseline"}');
+    return {};
+  }
+  const shape = ExecutionInput.shape;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(raw)) {
+    const field = (shape as Record<string, z.ZodType>)[key];
+    if (!field) {
+      problems.push(`${key}: unknown key; supported: ${Object.keys(shape).join(', ')}`);
+      continue;
+    }
+    const r = field.safeParse(value);
+    if (r.success) out[key] = r.data;
+    else problems.push(...r.error.issues.map((i) => describeIssue({ ...i, path: [key, ...i.path] } as z.core.$ZodIssue)));
+  }
+  return out as ExecutionInput;
 }
 
 function runnerOf(kind: RunnerKind, defaults: RunDefaults): RunSpec['runner'] {

@@ -507,12 +507,16 @@ export class SimulatorServer {
     throw new RequestError(400, 'The decoder prompt cannot be empty');
   }
 
-  private start(gen: Generation): void {
+  /**
+   * Begins generating. The latency model counts from the request's arrival (as a user's TTFT does:
+   * reading and parsing the body is part of it), or from leaving the queue when it waited.
+   */
+  private start(gen: Generation, fromQueue = false): void {
     if (gen.closed) return;
     gen.started = true;
     this.running++;
     const { entry } = gen.tracked;
-    entry.startedAt = this.clock();
+    entry.startedAt = fromQueue ? this.clock() : entry.receivedAt;
     this.countersOf(gen).promptTokens += gen.promptTokens;
     const plan = planGeneration(this.options, gen.promptTokens, gen.maxTokens, gen.rng);
     gen.chunks = plan.chunks;
@@ -694,7 +698,7 @@ export class SimulatorServer {
 
   private pump(): void {
     const max = this.options.maxConcurrency;
-    while (this.queue.length > 0 && (max === null || this.running < max)) this.start(this.queue.shift()!);
+    while (this.queue.length > 0 && (max === null || this.running < max)) this.start(this.queue.shift()!, true);
   }
 
   private finalize(t: Tracked): void {

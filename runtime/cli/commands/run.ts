@@ -1,7 +1,9 @@
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import { stringify } from 'yaml';
+import { createS3Client, parseS3Url, uploadDirectory } from '../../aws/s3.ts';
 import { InputError } from '../../core/errors.ts';
 import { makeRunId, runIdPattern } from '../../core/run-id.ts';
 import { mergeConfig, parseScenario, presetConfig, readScenarioYaml } from '../../core/scenario/load.ts';
@@ -23,6 +25,8 @@ export interface RunCommandOptions {
   shard: { index: number; count: number };
   grace: number;
   zone?: string;
+  /** S3 endpoint override for --out s3://… (a local S3 server). */
+  s3Endpoint?: string;
 }
 
 export interface RunCommandIo {
@@ -65,7 +69,11 @@ export async function runCommand(opts: RunCommandOptions, io: RunCommandIo): Pro
     const config = parseScenario(merged, source);
     const scenario = resolveScenario(config);
     const runId = opts.runId ?? makeRunId(io.now(), io.random);
-    const outDir = resolve(join(opts.out, runId));
+    // s3://bucket/prefix: the run is written to a local staging directory, then uploaded to
+    // <prefix>/<runId>/ (raw objects are never overwritten; see runtime/aws/s3.ts uploadDirectory).
+    const toS3 = opts.out.startsWith('s3://');
+    if (toS3) parseS3Url(opts.out);
+    const outDir = toS3 ? join(await mkdtemp(join(tmpdir(), 'inference-baseline-')), runId) : resolve(join(opts.out, runId));
     const progress = statusPrinter(io);
     const result = await runBenchmark({
       scenario,
@@ -83,7 +91,11 @@ export async function runCommand(opts: RunCommandOptions, io: RunCommandIo): Pro
     });
     progress.stop();
     io.stdout.write(`${formatSummary(result.summary)}\n`);
-    io.stdout.write(`results: ${result.dir}\n`);
+    if (toS3) {
+      const dest = `${opts.out.replace(/\/+$/, '')}/${runId}/`;
+      const report = await uploadDirectory(createS3Client(opts.s3Endpoint ? { endpoint: opts.s3Endpoint } : {}), result.dir, dest);
+      io.stdout.write(`results: ${dest} (${report.uploaded.length} objects uploaded; local copy ${result.dir})\n`);
+    } else io.stdout.write(`results: ${result.dir}\n`);
     if (result.manifest.partial) return 130;
     return result.summary.validity.valid ? 0 : 3;
   } finally {

@@ -1,5 +1,5 @@
 import type { RunSpec } from '../run-spec.ts';
-import { LABELS, runLabels, ZONE_LABEL } from './labels.ts';
+import { runLabels, ZONE_LABEL } from './labels.ts';
 import { CONFIG_FILE } from './resources.ts';
 
 export const CONFIG_DIR = '/etc/inference-baseline';
@@ -29,7 +29,7 @@ export const BUNDLE_BOOTSTRAP = [
   '        console.error(`runner bundle: download failed (${err.message}); a 403 usually means the presigned URL expired: start the run again`);',
   '        process.exit(70);',
   '      }',
-  '      await new Promise((r) => setTimeout(r, 2000 * attempt));',
+  '      await new Promise((r) => setTimeout(r, 1000 * attempt));',
   '    }',
   '  }',
   "  const got = createHash('sha256').update(body).digest('hex');",
@@ -47,7 +47,10 @@ export const BUNDLE_BOOTSTRAP = [
   '});',
 ].join('\n');
 
-/** The project's CLI `run` arguments (the Indexed Job's completion index picks the shard). */
+/**
+ * The project's CLI `run` arguments (the Indexed Job's completion index picks the shard). `--out`
+ * is the parent of the run prefix: the CLI writes under `<out>/<runId>/`.
+ */
 export function nativeRunArgs(spec: RunSpec): string[] {
   return [
     'run',
@@ -60,7 +63,7 @@ export function nativeRunArgs(spec: RunSpec): string[] {
     '--run-id',
     spec.runId,
     '--out',
-    spec.s3.uri,
+    spec.s3.outUri,
     '--shard',
     `$(JOB_COMPLETION_INDEX)/${spec.job.parallelism}`,
   ];
@@ -107,6 +110,8 @@ function container(spec: RunSpec, opts: JobOptions): Record<string, unknown> {
     name: CONTAINER,
     image: spec.runner.image,
     imagePullPolicy: 'IfNotPresent',
+    // A failed runner's last log lines survive in the pod status (the workflow quotes them in its cause).
+    terminationMessagePolicy: 'FallbackToLogsOnError',
     resources: structuredClone(spec.job.resources),
     volumeMounts: mounts,
   };

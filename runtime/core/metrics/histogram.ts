@@ -67,7 +67,7 @@ export class Distribution {
   }
 
   static decode(e: EncodedDistribution): Distribution {
-    const h = hdr.decodeFromCompressedBase64(e.hdr, 'packed', false);
+    const h = hdr.decodeFromCompressedBase64(e.hdr, 32, false);
     const d = new Distribution(newHistogram(), e.count, e.sumUs, e.minUs ?? Number.POSITIVE_INFINITY, e.maxUs ?? 0);
     d.histogram.add(h);
     return d;
@@ -103,7 +103,8 @@ function newHistogram(): hdr.Histogram {
     lowestDiscernibleValue: 1,
     highestTrackableValue: HIGHEST_US,
     numberOfSignificantValueDigits: 3,
-    bitBucketSize: 'packed',
+    // 32-bit counters: 4× faster to record than 'packed' (bench/aggregate-native.ts), ~200 KB each.
+    bitBucketSize: 32,
     useWebAssembly: false,
   });
 }

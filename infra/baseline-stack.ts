@@ -1,0 +1,66 @@
+import { fileURLToPath } from 'node:url';
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { parseStackConfig, type StackConfig, type StackConfigInput } from './config.ts';
+import { runDefaults } from './derive.ts';
+import { ClusterAccess } from './constructs/cluster-access.ts';
+import { Functions } from './constructs/functions.ts';
+import { Monitoring } from './constructs/monitoring.ts';
+import { ResultsBucket } from './constructs/results-bucket.ts';
+import { RunnerBundle } from './constructs/runner-bundle.ts';
+import { NightlySchedule } from './constructs/schedule.ts';
+import { Workflow } from './constructs/workflow.ts';
+
+export interface BaselineStackProps extends StackProps {
+  /** Raw configuration (cdk.json context / -c); validated here, every problem at once. */
+  config: StackConfigInput | Record<string, unknown>;
+  /** Repository root (defaults to this file's parent). */
+  projectRoot?: string;
+}
+
+const defaultRoot = fileURLToPath(new URL('..', import.meta.url));
+
+/** inference-baseline on one existing EKS cluster: bucket, functions, workflow, access, schedule, monitoring. */
+export class BaselineStack extends Stack {
+  readonly config: StackConfig;
+  readonly workflow: Workflow;
+
+  constructor(scope: Construct, id: string, props: BaselineStackProps) {
+    super(scope, id, props);
+    const config = parseStackConfig(props.config as Record<string, unknown>);
+    this.config = config;
+    const projectRoot = props.projectRoot ?? defaultRoot;
+
+    const results = new ResultsBucket(this, 'Results');
+    const bundle = config.runnerImageMode === 'bundle' ? new RunnerBundle(this, 'RunnerBundle', { projectRoot }) : undefined;
+    const defaults = runDefaults(config, {
+      region: this.region,
+      bucket: results.bucket.bucketName,
+      ...(bundle ? { bundle: { bucket: bundle.asset.s3BucketName, key: bundle.asset.s3ObjectKey, sha256: bundle.sha256 } } : {}),
+    });
+    const functions = new Functions(this, 'Functions', {
+      projectRoot,
+      bucket: results.bucket,
+      clusterName: config.clusterName,
+      metricNamespace: config.metricNamespace,
+      defaultsJson: this.toJsonString(defaults),
+      ...(bundle ? { bundle: bundle.asset } : {}),
+    });
+    this.workflow = new Workflow(this, 'Workflow', {
+      config,
+      prepareRun: functions.prepareRun,
+      aggregate: functions.aggregate,
+      publish: functions.publish,
+    });
+    new ClusterAccess(this, 'ClusterAccess', { config, workflowRole: this.workflow.stateMachine.role, bucket: results.bucket });
+    const schedule = new NightlySchedule(this, 'Schedule', { config, stateMachine: this.workflow.stateMachine });
+    new Monitoring(this, 'Monitoring', { config, stateMachine: this.workflow.stateMachine, deadLetterQueue: schedule.deadLetterQueue });
+
+    new CfnOutput(this, 'StateMachineArn', { value: this.workflow.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'ResultsBucketName', { value: results.bucket.bucketName });
+    new CfnOutput(this, 'StartFromConsole', {
+      value: `https://${this.region}.console.aws.amazon.com/states/home?region=${this.region}#/statemachines/view/${this.workflow.stateMachine.stateMachineArn}`,
+      description: 'Open, choose "Start execution", input {} (the default baseline).',
+    });
+  }
+}

@@ -1,0 +1,144 @@
+import { z } from 'zod';
+import { InputError } from '../runtime/core/errors.ts';
+import { parseLabelSelector, runnerDeliveries, runnerKinds } from '../runtime/core/run-spec.ts';
+import { presetNames } from '../runtime/core/scenario/index.ts';
+
+/**
+ * The stack's configuration: `cdk.json` context or `-c key=value`, flat keys so every one can be
+ * set from the command line. Only `clusterName` is required; the rest default to the seed (AI on
+ * EKS "Scenario 1: Baseline performance"). Every problem is reported at once, by key.
+ */
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/** `-c key=value` gives strings; cdk.json gives JSON types. Both are accepted. */
+const bool = z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean());
+const num = z.preprocess((v) => (typeof v === 'string' && v.trim() !== '' && !Number.isNaN(Number(v)) ? Number(v) : v), z.number());
+
+export const StackConfig = z.strictObject({
+  /** An existing EKS cluster (authentication mode API or API_AND_CONFIG_MAP, public endpoint). */
+  clusterName: z
+    .string({ error: (i) => (i.input === undefined ? 'required: the name of an existing EKS cluster (cdk deploy -c clusterName=NAME)' : 'must be a string') })
+    .regex(/^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$/, 'must be an EKS cluster name (letters, digits, - and _, up to 100)'),
+  targetBaseUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL such as http://qwen3-vllm.default:8000' }).default('http://qwen3-vllm.default:8000'),
+  modelName: z.string().min(1).default('qwen3-8b'),
+  tokenizer: z.string().min(1).default('Qwen/Qwen3-8B'),
+  /** Equality label selector of the inference pods (inference-charts label them by component). */
+  targetPodSelector: z.string().default('app.kubernetes.io/component=qwen3-vllm'),
+  targetNamespace: z.string().regex(DNS_LABEL, 'must be a Kubernetes namespace name').default('default'),
+  benchmarkNamespace: z.string().regex(DNS_LABEL, 'must be a Kubernetes namespace name').default('benchmarking'),
+  runnerServiceAccount: z.string().regex(DNS_LABEL, 'must be a Kubernetes object name').default('inference-baseline-runner'),
+  scenario: z.string().default('baseline'),
+  runner: z.enum(runnerKinds).default('native'),
+  /** `bundle`: stock Node image + S3 bundle (no Docker); `image`: an image built from the Dockerfile (`runnerImage`). */
+  runnerImageMode: z.enum(runnerDeliveries).default('bundle'),
+  nodeImage: z.string().min(1).default('public.ecr.aws/docker/library/node:22-slim'),
+  runnerImage: z.string().min(1).optional(),
+  /** v0.6.1: the newest release without the streaming-measurement bugs (reference/inference-perf.md). */
+  inferencePerfImageTag: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, 'must be an image tag').default('v0.6.1'),
+  /** EventBridge Scheduler cron, six fields: minutes hours day-of-month month day-of-week year. */
+  scheduleCron: z.string().default('0 2 * * ? *'),
+  scheduleTimeZone: z.string().default('UTC'),
+  scheduleEnabled: bool.default(true),
+  metricNamespace: z.string().regex(/^[^:][^:]{0,254}$/, 'must be a CloudWatch namespace (no ":")').default('InferenceBaseline'),
+  /** SLA thresholds (project defaults; the seed has none: set your own). */
+  slaTtftP99Ms: num.pipe(z.number().positive()).default(1000),
+  slaItlP99Ms: num.pipe(z.number().positive()).default(100),
+  alarmEmail: z.email().optional(),
+  pollIntervalSeconds: num.pipe(z.number().int().min(5).max(600)).default(30),
+  deadlineMarginSeconds: num.pipe(z.number().int().positive()).default(600),
+  /** Whole-execution timeout: longer than the longest scenario you run plus its margin. */
+  workflowTimeoutMinutes: num.pipe(z.number().int().min(10).max(1440)).default(360),
+});
+export type StackConfig = z.infer<typeof StackConfig>;
+export type StackConfigInput = z.input<typeof StackConfig>;
+
+export const stackConfigKeys = Object.keys(StackConfig.shape) as Array<keyof StackConfig>;
+
+/**
+ * The context entries that are ours: camelCase keys (CDK's own flags carry `@` or `:`). An unknown
+ * camelCase key is reported rather than ignored (a typo would otherwise silently use a default).
+ */
+export function configFromContext(context: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(context).filter(([k]) => /^[a-z][A-Za-z0-9]*$/.test(k)));
+}
+
+/** Validates the configuration; throws one InputError naming every problem by key. */
+export function parseStackConfig(raw: Record<string, unknown>): StackConfig {
+  const problems: string[] = [];
+  const result = StackConfig.safeParse(raw);
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      if (issue.code === 'unrecognized_keys') {
+        for (const key of issue.keys) problems.push(`${key}: unknown key; known keys: ${stackConfigKeys.join(', ')}`);
+      } else if (issue.code === 'invalid_value') {
+        problems.push(`${issue.path.join('.')}: must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`);
+      } else {
+        problems.push(`${issue.path.join('.')}: ${issue.message}`);
+      }
+    }
+  }
+  const c = (result.success ? result.data : raw) as Partial<StackConfig>;
+  if (typeof c.scheduleCron === 'string') problems.push(...cronProblems(c.scheduleCron).map((p) => `scheduleCron: ${p}`));
+  if (typeof c.scheduleTimeZone === 'string' && !isTimeZone(c.scheduleTimeZone)) {
+    problems.push(`scheduleTimeZone: "${c.scheduleTimeZone}" is not an IANA time zone (e.g. UTC, Asia/Seoul)`);
+  }
+  if (typeof c.targetPodSelector === 'string') {
+    const sel = parseLabelSelector(c.targetPodSelector);
+    if ('problems' in sel) problems.push(...sel.problems.map((p) => `targetPodSelector: ${p}`));
+  }
+  if (typeof c.scenario === 'string' && !(presetNames as string[]).includes(c.scenario)) {
+    problems.push(`scenario: unknown scenario "${c.scenario}"; known: ${presetNames.join(', ')}`);
+  }
+  if ((c.runnerImageMode ?? 'bundle') === 'image' && !c.runnerImage) {
+    problems.push('runnerImage: required when runnerImageMode is "image" (an image built from the repository Dockerfile)');
+  }
+  if (problems.length > 0 || !result.success) {
+    throw new InputError('stack configuration (cdk.json context / -c key=value)', problems, 'fix the keys named above; only clusterName is required.');
+  }
+  return result.data;
+}
+
+const CRON_FIELDS = [
+  { name: 'minutes', min: 0, max: 59, chars: /^[0-9,\-*/]+$/ },
+  { name: 'hours', min: 0, max: 23, chars: /^[0-9,\-*/]+$/ },
+  { name: 'day-of-month', min: 1, max: 31, chars: /^([0-9,\-*/?W]+|L)$/ },
+  { name: 'month', min: 1, max: 12, chars: /^([0-9,\-*/]+|[A-Z]{3}(-[A-Z]{3})?(,[A-Z]{3})*)$/ },
+  { name: 'day-of-week', min: 1, max: 7, chars: /^([0-9,\-*/?L#]+|[A-Z]{3}(-[A-Z]{3})?(,[A-Z]{3})*)$/ },
+  { name: 'year', min: 1970, max: 2199, chars: /^[0-9,\-*/]+$/ },
+] as const;
+
+/** EventBridge Scheduler cron syntax: six fields, one of day-of-month / day-of-week is `?`. */
+export function cronProblems(cron: string): string[] {
+  const fields = cron.trim().split(/\s+/);
+  if (fields.length !== 6) {
+    return [`"${cron}" has ${fields.length} fields; EventBridge cron has 6: minutes hours day-of-month month day-of-week year (e.g. "0 2 * * ? *")`];
+  }
+  const problems: string[] = [];
+  fields.forEach((field, i) => {
+    const spec = CRON_FIELDS[i]!;
+    if (!spec.chars.test(field)) {
+      problems.push(`${spec.name} "${field}" is not valid`);
+      return;
+    }
+    for (const n of field.match(/\d+/g) ?? []) {
+      const v = Number(n);
+      const isStep = new RegExp(`/${n}(?!\\d)`).test(field);
+      const isNth = new RegExp(`#${n}(?!\\d)`).test(field);
+      if (!isStep && !isNth && (v < spec.min || v > spec.max)) problems.push(`${spec.name} ${v} is outside ${spec.min}–${spec.max}`);
+    }
+  });
+  const dom = fields[2];
+  const dow = fields[4];
+  if ((dom === '?') === (dow === '?')) problems.push('exactly one of day-of-month and day-of-week must be "?"');
+  return problems;
+}
+
+export function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}

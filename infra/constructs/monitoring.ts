@@ -1,0 +1,137 @@
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { acknowledge } from '../nag.ts';
+import type { StackConfig } from '../config.ts';
+import { latencyMetricName, latencyMetrics, metricDefinitionsMarkdown, percentiles, runMetricAlarms } from '../derive.ts';
+
+/** Metric factories for the published run metrics (dimensions Model and Scenario). */
+export class RunMetrics {
+  constructor(
+    private readonly namespace: string,
+    private readonly model: string,
+    private readonly scenario: string,
+  ) {}
+
+  metric(metricName: string, statistic: string, period: Duration, unit?: cloudwatch.Unit): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: this.namespace,
+      metricName,
+      dimensionsMap: { Model: this.model, Scenario: this.scenario },
+      statistic,
+      period,
+      ...(unit ? { unit } : {}),
+    });
+  }
+
+  latencyInMillis(metricName: string): cloudwatch.Metric {
+    return this.metric(metricName, 'Maximum', Duration.days(1), cloudwatch.Unit.MILLISECONDS);
+  }
+}
+
+export interface MonitoringProps {
+  config: StackConfig;
+  stateMachine: sfn.StateMachine;
+  deadLetterQueue: sqs.IQueue;
+}
+
+/**
+ * The dashboard of the published metrics (with their definitions) and the alarms — SLA
+ * thresholds, an invalid run, a failed execution, a missing nightly run, a schedule that could
+ * not start — to one SNS topic (optional e-mail subscription).
+ */
+export class Monitoring extends Construct {
+  readonly topic: sns.Topic;
+  readonly dashboard: cloudwatch.Dashboard;
+  readonly alarms: cloudwatch.Alarm[] = [];
+
+  constructor(scope: Construct, id: string, props: MonitoringProps) {
+    super(scope, id);
+    const { config } = props;
+    this.topic = new sns.Topic(this, 'Alarms', { enforceSSL: true });
+    acknowledge(this.topic, [
+      {
+        id: 'AwsSolutions-SNS2',
+        reason: 'Alarm notifications carry no data beyond metric names and thresholds; CloudWatch alarms cannot publish to a topic encrypted with the AWS-managed SNS key.',
+      },
+    ]);
+    if (config.alarmEmail) this.topic.addSubscription(new subscriptions.EmailSubscription(config.alarmEmail));
+    const notify = new actions.SnsAction(this.topic);
+    const metrics = new RunMetrics(config.metricNamespace, config.modelName, config.scenario);
+
+    for (const spec of runMetricAlarms(config)) {
+      const alarm = new cloudwatch.Alarm(this, spec.id, {
+        alarmDescription: spec.description,
+        metric: metrics.metric(spec.metricName, spec.statistic, Duration.hours(spec.periodHours)),
+        threshold: spec.threshold,
+        evaluationPeriods: 1,
+        comparisonOperator:
+          spec.comparison === 'GreaterThanThreshold' ? cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD : cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        treatMissingData: spec.missing === 'breaching' ? cloudwatch.TreatMissingData.BREACHING : cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+      alarm.addAlarmAction(notify);
+      this.alarms.push(alarm);
+    }
+    const failed = new cloudwatch.Alarm(this, 'ExecutionFailed', {
+      alarmDescription: 'A benchmark execution failed, timed out or was aborted: open it in the Step Functions console; the RunFailed cause says what to check.',
+      metric: new cloudwatch.MathExpression({
+        expression: 'FILL(failed, 0) + FILL(timedOut, 0) + FILL(aborted, 0)',
+        usingMetrics: {
+          failed: props.stateMachine.metricFailed({ statistic: 'Sum' }),
+          timedOut: props.stateMachine.metricTimedOut({ statistic: 'Sum' }),
+          aborted: props.stateMachine.metricAborted({ statistic: 'Sum' }),
+        },
+        period: Duration.minutes(5),
+        label: 'ExecutionsFailed + TimedOut + Aborted',
+      }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    const deadLetters = new cloudwatch.Alarm(this, 'ScheduleDeadLetters', {
+      alarmDescription: 'The nightly schedule could not start the workflow (see the dead-letter queue messages for the error).',
+      metric: props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    for (const a of [failed, deadLetters]) {
+      a.addAlarmAction(notify);
+      this.alarms.push(a);
+    }
+
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { defaultInterval: Duration.days(30) });
+    this.dashboard.addWidgets(
+      new cloudwatch.TextWidget({ markdown: metricDefinitionsMarkdown, width: 24, height: 8 }),
+    );
+    const latency = latencyMetrics.map(
+      (m) =>
+        new cloudwatch.GraphWidget({
+          title: `${m} (ms) — ${config.modelName} / ${config.scenario}`,
+          left: percentiles.map((p) => metrics.latencyInMillis(latencyMetricName(m, p)).with({ label: `${m} ${p}` })),
+          leftYAxis: { min: 0, label: 'ms', showUnits: false },
+          width: 12,
+          height: 6,
+        }),
+    );
+    this.dashboard.addWidgets(...latency);
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'error_rate and RunValid',
+        left: [metrics.metric('error_rate', 'Maximum', Duration.days(1))],
+        right: [metrics.metric('RunValid', 'Minimum', Duration.days(1))],
+        rightYAxis: { min: 0, max: 1 },
+        width: 12,
+        height: 6,
+      }),
+      new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 12, height: 6 }),
+    );
+  }
+}

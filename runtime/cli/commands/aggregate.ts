@@ -1,0 +1,60 @@
+import { appendFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { buildEmf } from '../../aws/emf.ts';
+import { createS3Client, parseS3Url } from '../../aws/s3.ts';
+import { S3RunStore } from '../../aws/s3-run-store.ts';
+import type { AggregateSummary } from '../../core/aggregate/run-aggregation.ts';
+import { defaultNamespace } from '../../core/aggregate/run-metrics.ts';
+import { aggregateRun, writeOutputs } from '../../local/aggregate.ts';
+import { FsRunStore, type RunStore } from '../../local/run-store.ts';
+import { formatSummary } from '../table.ts';
+
+export interface AggregateCommandOptions {
+  /** Append the run's CloudWatch EMF line (JSON) to this file. */
+  emf?: string;
+  /** S3 endpoint override (s3rver, MinIO, LocalStack); path-style addressing is used with it. */
+  endpoint?: string;
+  /** EMF namespace (default InferenceBaseline). */
+  namespace?: string;
+}
+
+export interface AggregateCommandDeps {
+  stdout: NodeJS.WritableStream;
+  /** Builds the S3 client for an s3:// target (tests pass one bound to s3rver). */
+  s3Client?: (endpoint: string | undefined) => S3Client;
+}
+
+export interface AggregateCommandResult {
+  /** 0 valid, 3 invalid (the same gate as `run`). Input errors throw `InputError`. */
+  exitCode: number;
+  summary: AggregateSummary;
+  outputs: { summary: string; histograms: string; report: string };
+}
+
+/**
+ * `inference-baseline aggregate <dir | s3://bucket/prefix> [--emf FILE] [--endpoint URL]`: the same
+ * aggregation the Aggregate Lambda runs, on one machine — a native run directory or prefix, or any
+ * inference-perf output directory. Writes summary.json, histograms.json and report.html beside the
+ * results, prints the percentile table and verdict.
+ */
+export async function aggregateCommand(target: string, opts: AggregateCommandOptions, deps: AggregateCommandDeps): Promise<AggregateCommandResult> {
+  let store: RunStore;
+  if (target.startsWith('s3://')) {
+    const loc = parseS3Url(target);
+    const client = (deps.s3Client ?? ((endpoint) => createS3Client(endpoint ? { endpoint } : {})))(opts.endpoint);
+    store = new S3RunStore(client, loc);
+  } else {
+    store = new FsRunStore(resolve(target));
+  }
+  const result = await aggregateRun(store);
+  const outputs = await writeOutputs(store, result);
+  if (opts.emf) {
+    const doc = buildEmf(result.summary, { namespace: opts.namespace ?? defaultNamespace });
+    await appendFile(opts.emf, `${JSON.stringify(doc)}\n`);
+  }
+  const s = result.summary;
+  const input = s.input.badFiles || s.input.badRecords ? `\ninput: ${s.input.badFiles} unreadable file(s), ${s.input.badRecords} bad record(s) — see summary.json "input"` : '';
+  deps.stdout.write(`${formatSummary(s)}${input}\n\nsummary: ${outputs.summary}\nreport:  ${outputs.report}\n${opts.emf ? `emf:     ${opts.emf}\n` : ''}`);
+  return { exitCode: s.validity.valid ? 0 : 3, summary: s, outputs };
+}

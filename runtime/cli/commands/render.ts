@@ -1,0 +1,114 @@
+import { stringify } from 'yaml';
+import { InputError } from '../../core/errors.ts';
+import { renderConfigMap, renderJob, renderServiceAccount } from '../../core/manifests/index.ts';
+import { buildRunSpec, parseLabelSelector, RunDefaults, runnerKinds, type RunnerKind } from '../../core/run-spec.ts';
+import { parseScenarioYaml, presetConfig } from '../../core/scenario/index.ts';
+
+export interface RenderCommandOptions {
+  /** An inference-perf style config.yml (replaces the preset). */
+  config?: string;
+  scenario?: string;
+  runner?: string;
+  /** Target base URL and model (default: the config's server section). */
+  target?: string;
+  model?: string;
+  tokenizer?: string;
+  /** Equality selector of the inference pods, for the same-zone podAffinity. */
+  podSelector?: string;
+  targetNamespace?: string;
+  /** Benchmark namespace (default benchmarking). */
+  namespace?: string;
+  serviceAccount?: string;
+  /** Results bucket (default: the config's storage bucket). */
+  bucket?: string;
+  region?: string;
+  runId?: string;
+  /** Pin to this zone with a nodeSelector; without it, a required podAffinity to the target pods. */
+  zone?: string;
+  /** Native runner image built from the repository Dockerfile. */
+  image?: string;
+  /** Native runner bundle URL and sha256 (instead of --image). */
+  bundleUrl?: string;
+  bundleSha256?: string;
+  inferencePerfTag?: string;
+}
+
+export interface RenderCommandDeps {
+  readFile(path: string): string;
+  now(): number;
+  randomSuffix(): string;
+}
+
+/**
+ * `inference-baseline render [--config FILE] [--scenario NAME] [--runner native|inference-perf] …`:
+ * the ServiceAccount, ConfigMap and Job the workflow would create, as YAML for `kubectl apply -f -`.
+ */
+export function renderCommand(opts: RenderCommandOptions, deps: RenderCommandDeps): string {
+  const problems: string[] = [];
+  const runner = (opts.runner ?? 'native') as RunnerKind;
+  if (!(runnerKinds as readonly string[]).includes(runner)) problems.push(`--runner: "${opts.runner}" is not one of ${runnerKinds.join(', ')}`);
+  const base = opts.config ? parseScenarioYaml(deps.readFile(opts.config), opts.config) : undefined;
+  const scenario = opts.scenario ?? 'baseline';
+  const reference = (base ?? (opts.config ? undefined : safePreset(scenario, problems))) as
+    | { server?: { base_url?: string; model_name?: string }; tokenizer?: { pretrained_model_name_or_path?: string }; storage?: { simple_storage_service?: { bucket_name?: string } } }
+    | undefined;
+  const selector = parseLabelSelector(opts.podSelector ?? 'app.kubernetes.io/component=qwen3-vllm');
+  if ('problems' in selector) problems.push(...selector.problems.map((p) => `--pod-selector: ${p}`));
+  const delivery = opts.image ? 'image' : 'bundle';
+  if (runner === 'native' && !opts.image && !(opts.bundleUrl && opts.bundleSha256)) {
+    problems.push('--runner native: needs --image (built from the repository Dockerfile) or --bundle-url with --bundle-sha256');
+  }
+  if (problems.length > 0) throw new InputError('render', problems, 'see `inference-baseline render --help`.');
+
+  const defaults = RunDefaults.parse({
+    clusterName: 'kubectl',
+    region: opts.region ?? 'us-west-2',
+    bucket: opts.bucket ?? reference?.storage?.simple_storage_service?.bucket_name ?? 'inference-baseline-results',
+    scenario,
+    runner,
+    runnerDelivery: delivery,
+    target: {
+      baseUrl: opts.target ?? reference?.server?.base_url ?? 'http://qwen3-vllm.default:8000',
+      modelName: opts.model ?? reference?.server?.model_name ?? 'qwen3-8b',
+      ...((opts.tokenizer ?? reference?.tokenizer?.pretrained_model_name_or_path) ? { tokenizer: opts.tokenizer ?? reference?.tokenizer?.pretrained_model_name_or_path } : {}),
+      namespace: opts.targetNamespace ?? 'default',
+      podSelector: 'labels' in selector ? selector.labels : {},
+    },
+    benchmarkNamespace: opts.namespace ?? 'benchmarking',
+    serviceAccountName: opts.serviceAccount ?? 'inference-baseline-runner',
+    images: {
+      node: 'public.ecr.aws/docker/library/node:22-slim',
+      inferencePerf: `quay.io/inference-perf/inference-perf:${opts.inferencePerfTag ?? 'v0.6.1'}`,
+      ...(opts.image ? { runner: opts.image } : {}),
+    },
+    ...(opts.bundleUrl && opts.bundleSha256 ? { bundle: { bucket: 'render', key: 'runner.mjs', sha256: opts.bundleSha256 } } : {}),
+  });
+  const spec = buildRunSpec({
+    input: { runner, ...(opts.runId ? { runId: opts.runId } : {}), ...(opts.config ? {} : { scenario }) },
+    defaults,
+    now: deps.now(),
+    suffix: deps.randomSuffix(),
+    ...(base ? { baseConfig: base } : {}),
+  });
+  const docs = [
+    renderServiceAccount(spec),
+    renderConfigMap(spec),
+    renderJob(spec, opts.zone ?? null, opts.bundleUrl ? { bundleUrl: opts.bundleUrl } : {}),
+  ];
+  const header = [
+    `# inference-baseline run ${spec.runId}: kubectl apply -f <this file>`,
+    `# Needs namespace ${spec.cluster.benchmarkNamespace}, and S3 write access for service account ${spec.names.serviceAccount}`,
+    `# (EKS Pod Identity) under s3://${spec.s3.bucket}/runs/. Results: ${spec.s3.uri}`,
+  ].join('\n');
+  return `${header}\n${docs.map((d) => `---\n${stringify(d, { lineWidth: 0 })}`).join('')}`;
+}
+
+function safePreset(name: string, problems: string[]): unknown {
+  try {
+    return presetConfig(name);
+  } catch (err) {
+    if (err instanceof InputError) problems.push(...err.problems.map((p) => `--scenario: ${p}`));
+    else throw err;
+    return undefined;
+  }
+}

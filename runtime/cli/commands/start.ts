@@ -1,0 +1,101 @@
+import type { SfnSend } from '../../aws/sfn.ts';
+import { describeExecution, findStateMachine, startExecution } from '../../aws/sfn.ts';
+import { InputError } from '../../core/errors.ts';
+import { ExecutionInput } from '../../core/run-spec.ts';
+
+export interface StartCommandOptions {
+  /** CloudFormation stack name (its state machine is tagged inference-baseline:stack=<name>). */
+  stack?: string;
+  /** State machine ARN; skips the lookup by stack. */
+  stateMachine?: string;
+  /** Execution input as JSON (default `{}`: the stack's default baseline). */
+  input?: string;
+  /** Wait for the execution to end and print the verdict. */
+  wait?: boolean;
+  /** Seconds between DescribeExecution calls with --wait (default 30). */
+  pollSeconds?: number;
+}
+
+export interface StartCommandDeps {
+  sfn: SfnSend;
+  stdout: NodeJS.WritableStream;
+  sleep(ms: number): Promise<void>;
+}
+
+export interface StartCommandResult {
+  /** 0 started (or valid run), 3 the run was invalid, 1 the execution failed. */
+  exitCode: number;
+  executionArn: string;
+  status?: string;
+  output?: unknown;
+}
+
+export const DEFAULT_STACK = 'InferenceBaseline';
+
+/** The Step Functions console page of an execution. */
+export function executionConsoleUrl(executionArn: string): string {
+  const [, partition, , region] = executionArn.split(':');
+  const host = partition === 'aws-cn' ? `${region}.console.amazonaws.cn` : `${region}.console.aws.amazon.com`;
+  return `https://${host}/states/home?region=${region}#/v2/executions/details/${executionArn}`;
+}
+
+/** Parses and checks `--input` the way PrepareRun will (shape only: scenario contents are checked there). */
+export function parseStartInput(text: string | undefined): unknown {
+  if (text === undefined || text.trim() === '') return {};
+  let input: unknown;
+  try {
+    input = JSON.parse(text);
+  } catch (err) {
+    throw new InputError('--input', [`is not valid JSON: ${(err as Error).message}`], 'pass a JSON object, e.g. --input \'{"runner":"inference-perf"}\'.');
+  }
+  const r = ExecutionInput.safeParse(input);
+  if (!r.success) {
+    throw new InputError(
+      '--input',
+      r.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`),
+      'supported keys: scenario, overrides, target {baseUrl, modelName, podSelector}, runner, runId.',
+    );
+  }
+  return input;
+}
+
+/** One line a person can act on, from the workflow's final output. */
+export function verdictLine(output: unknown): { line: string; valid: boolean } {
+  const o = (output ?? {}) as { valid?: boolean; reasons?: string[]; runId?: string; model?: string; scenario?: string; zone?: string; results?: string };
+  const what = `run ${o.runId ?? '?'} (${o.scenario ?? '?'}, ${o.model ?? '?'}, zone ${o.zone ?? '?'})`;
+  if (o.valid) return { valid: true, line: `VALID baseline: ${what}\nresults: ${o.results ?? '?'}` };
+  const reasons = (o.reasons ?? []).map((r) => `  - ${r}`).join('\n');
+  return { valid: false, line: `INVALID: ${what} is not a baseline:\n${reasons}\nresults: ${o.results ?? '?'}` };
+}
+
+/**
+ * `inference-baseline start [--stack NAME | --state-machine ARN] [--input JSON] [--wait]`: starts the
+ * deployed workflow (StartExecution), prints the console link; with --wait polls DescribeExecution
+ * and prints the run's verdict.
+ */
+export async function startCommand(opts: StartCommandOptions, deps: StartCommandDeps): Promise<StartCommandResult> {
+  const input = parseStartInput(opts.input);
+  const stack = opts.stack ?? DEFAULT_STACK;
+  const arn = opts.stateMachine ?? (await findStateMachine(deps.sfn, stack));
+  if (!arn) {
+    throw new InputError('--stack', [`no state machine tagged inference-baseline:stack=${stack} in this account and region`], 'deploy the stack (npx cdk deploy -c clusterName=NAME), check AWS_REGION, or pass --state-machine ARN.');
+  }
+  const { executionArn } = await startExecution(deps.sfn, arn, input);
+  deps.stdout.write(`started ${executionArn}\n${executionConsoleUrl(executionArn)}\n`);
+  if (!opts.wait) return { exitCode: 0, executionArn };
+
+  const pollMs = (opts.pollSeconds ?? 30) * 1000;
+  for (;;) {
+    const state = await describeExecution(deps.sfn, executionArn);
+    if (state.status !== 'RUNNING' && state.status !== 'PENDING_REDRIVE') {
+      if (state.status === 'SUCCEEDED') {
+        const v = verdictLine(state.output);
+        deps.stdout.write(`${v.line}\n`);
+        return { exitCode: v.valid ? 0 : 3, executionArn, status: state.status, output: state.output };
+      }
+      deps.stdout.write(`${state.status}: ${state.error ?? 'no error name'}\n${state.cause ?? ''}\n`);
+      return { exitCode: 1, executionArn, status: state.status };
+    }
+    await deps.sleep(pollMs);
+  }
+}

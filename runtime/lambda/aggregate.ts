@@ -1,0 +1,64 @@
+import { S3Client } from '@aws-sdk/client-s3';
+import { z } from 'zod';
+import { InputError } from '../core/errors.ts';
+import { RunSpec } from '../core/run-spec.ts';
+import { S3RunStore } from '../aws/s3-run-store.ts';
+import { aggregateRun, writeOutputs, type RunHints } from '../local/aggregate.ts';
+import type { ReportAssets } from '../report/assets.ts';
+
+/**
+ * Aggregate (Step Functions task). Input `{ runSpec }`; output
+ * `{ summaryKey, valid, reasons, succeeded }`. Throws an Error named `NoResults` when the run's prefix
+ * holds no results, `InputError` when its files cannot be used. Parse → wire → delegate.
+ */
+export const AggregateEvent = z.object({ runSpec: RunSpec });
+
+export interface AggregateOutput {
+  summaryKey: string;
+  valid: boolean;
+  reasons: string[];
+  succeeded: number;
+}
+
+export interface AggregateDeps {
+  s3: S3Client;
+  /** uPlot for report.html; default: read from node_modules/uplot (bundle it with the function). */
+  assets?: ReportAssets;
+}
+
+/** What the RunSpec knows that inference-perf's own files do not. */
+export function hintsFromRunSpec(spec: RunSpec): RunHints {
+  const v = spec.config.validity;
+  return {
+    runId: spec.runId,
+    scenario: spec.scenario,
+    model: spec.model,
+    zone: spec.placement.zone,
+    runnerVersion: spec.runner.image.includes(':') ? spec.runner.image.slice(spec.runner.image.lastIndexOf(':') + 1) : spec.runner.image,
+    ...(v ? { validity: { maxScheduleDelayP99Ms: v.max_schedule_delay_p99_ms, maxRateDeviation: v.max_rate_deviation, maxErrorRate: v.max_error_rate } } : {}),
+  };
+}
+
+export async function aggregateForRun(event: unknown, deps: AggregateDeps): Promise<AggregateOutput> {
+  const parsed = AggregateEvent.safeParse(event);
+  if (!parsed.success) {
+    throw new InputError('aggregate event', parsed.error.issues.slice(0, 10).map((i) => `${i.path.join('.')}: ${i.message}`), 'pass { runSpec } as PrepareRun returned it.');
+  }
+  const spec = parsed.data.runSpec;
+  const store = new S3RunStore(deps.s3, { bucket: spec.s3.bucket, prefix: spec.s3.prefix });
+  const result = await aggregateRun(store, { hints: hintsFromRunSpec(spec) });
+  await writeOutputs(store, result, deps.assets);
+  return {
+    summaryKey: store.keyOf('summary.json'),
+    valid: result.summary.validity.valid,
+    reasons: result.summary.validity.reasons,
+    succeeded: result.summary.requests.succeeded,
+  };
+}
+
+let wired: AggregateDeps | undefined;
+
+export async function handler(event: unknown): Promise<AggregateOutput> {
+  wired ??= { s3: new S3Client({}) };
+  return aggregateForRun(event, wired);
+}

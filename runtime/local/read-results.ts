@@ -1,0 +1,78 @@
+import type { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+import { createGunzip } from 'node:zlib';
+import { streamArray } from 'stream-json/streamers/stream-array.js';
+import type { RunAggregation } from '../core/aggregate/run-aggregation.ts';
+import { parseNativeLine } from '../core/records/checks.ts';
+import { normalizeInferencePerfRecord, type InferencePerfContext } from '../core/records/inference-perf.ts';
+
+/**
+ * Byte-stream adapters: gzip NDJSON shards and inference-perf's per-request JSON array, read with
+ * backpressure and bounded memory (one line / one array element at a time), normalized and checked
+ * by the pure core. A damaged file is counted (`badFile`) with the records before the damage kept;
+ * a bad record is counted (`badRecord`); neither throws.
+ */
+
+/** A native shard part: `requests/shard-<i>-<p>.ndjson.gz`, one v1 record per line. */
+export async function readNativeShard(stream: Readable, file: string, runId: string, agg: RunAggregation): Promise<void> {
+  agg.tally.fileRead();
+  const gunzip = createGunzip();
+  stream.on('error', (e) => gunzip.destroy(e));
+  stream.pipe(gunzip);
+  const decoder = new StringDecoder('utf8');
+  let rest = '';
+  let lineNo = 0;
+  const onLine = (line: string): void => {
+    lineNo += 1;
+    if (line.length === 0 || line === '\r') return;
+    const res = parseNativeLine(line);
+    if (!res.ok) agg.tally.badRecord(file, `line ${lineNo}`, res.problem);
+    else if (res.record.runId !== runId) agg.tally.badRecord(file, `line ${lineNo}`, `belongs to run ${res.record.runId}, not ${runId}`);
+    else agg.add(res.record);
+  };
+  try {
+    for await (const chunk of gunzip) {
+      const text = rest + decoder.write(chunk as Buffer);
+      let start = 0;
+      let nl = text.indexOf('\n', start);
+      while (nl !== -1) {
+        onLine(text.slice(start, nl));
+        start = nl + 1;
+        nl = text.indexOf('\n', start);
+      }
+      rest = text.slice(start);
+    }
+    rest += decoder.end();
+    if (rest.length > 0) onLine(rest);
+  } catch (e) {
+    const partial = rest.length > 0 ? ` (an incomplete line ${lineNo + 1} was discarded)` : '';
+    agg.tally.badFile(file, `unreadable after line ${lineNo}: ${describe(e)}${partial}`);
+  }
+}
+
+/**
+ * inference-perf's `per_request_lifecycle_metrics.json` (one JSON array, possibly > 1 GB), parsed
+ * as a stream with stream-json: each element is assembled, normalized and released.
+ */
+export async function readInferencePerfRecords(stream: Readable, file: string, ctx: InferencePerfContext, agg: RunAggregation): Promise<void> {
+  agg.tally.fileRead();
+  const parser = streamArray.withParserAsStream({ streamValues: false });
+  stream.on('error', (e) => parser.destroy(e));
+  stream.pipe(parser);
+  let n = 0;
+  try {
+    for await (const item of parser as AsyncIterable<{ key: number; value: unknown }>) {
+      const res = normalizeInferencePerfRecord(item.value, item.key, ctx);
+      if (res.ok) agg.add(res.record);
+      else agg.tally.badRecord(file, `element ${item.key}`, res.problem);
+      n += 1;
+    }
+  } catch (e) {
+    agg.tally.badFile(file, `not valid JSON after ${n} complete records: ${describe(e)}`);
+  }
+}
+
+function describe(e: unknown): string {
+  if (e instanceof Error) return (e as NodeJS.ErrnoException).code ? `${e.message} (${(e as NodeJS.ErrnoException).code})` : e.message;
+  return String(e);
+}

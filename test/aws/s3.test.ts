@@ -1,0 +1,69 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getObjectText, headObject, listObjects, parseS3Url, uploadDirectory } from '../../runtime/aws/s3.ts';
+import { InputError } from '../../runtime/core/errors.ts';
+import { nativeRecords, writeNativeRun } from '../support/generate.ts';
+import { startLocalS3, type LocalS3 } from '../support/s3rver.ts';
+
+describe('parseS3Url', () => {
+  it.each([
+    ['s3://bucket/runs/a/b/r1', { bucket: 'bucket', prefix: 'runs/a/b/r1/' }],
+    ['s3://bucket/runs/a/', { bucket: 'bucket', prefix: 'runs/a/' }],
+    ['s3://bucket', { bucket: 'bucket', prefix: '' }],
+    ['s3://bucket/', { bucket: 'bucket', prefix: '' }],
+    ['s3://my.bucket-1//x//y', { bucket: 'my.bucket-1', prefix: 'x/y/' }],
+  ])('%s', (url, expected) => expect(parseS3Url(url)).toEqual(expected));
+
+  it.each(['http://bucket/x', 'bucket/x', 's3://UPPER/x', 's3://a/x'])('rejects %s with a fix', (url) => {
+    expect(() => parseS3Url(url)).toThrow(InputError);
+    expect(() => parseS3Url(url)).toThrow(/Fix:/);
+  });
+});
+
+describe('uploadDirectory (s3rver on loopback)', () => {
+  let s3: LocalS3;
+  let dir: string;
+  beforeAll(async () => {
+    s3 = await startLocalS3();
+    dir = await mkdtemp(join(tmpdir(), 'ib-upload-'));
+    const { records } = nativeRecords({ requests: 40, tokens: 4 });
+    await writeNativeRun(dir, records, { shards: 2, tokens: 4 });
+    await writeFile(join(dir, 'summary.json'), '{"runner":"summary"}');
+  });
+  afterAll(async () => {
+    await s3.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('uploads a run directory under the prefix, raw files first', async () => {
+    const rep = await uploadDirectory(s3.client, dir, `s3://${s3.bucket}/runs/baseline/qwen3-8b/r1`);
+    expect(rep.skipped).toEqual([]);
+    expect(rep.uploaded.at(-1)).toBe('summary.json');
+    const keys: string[] = [];
+    for await (const o of listObjects(s3.client, s3.bucket, 'runs/baseline/qwen3-8b/r1/')) keys.push(o.key);
+    expect(keys.sort()).toEqual(
+      ['requests/shard-0000-0000.ndjson.gz', 'requests/shard-0000.json', 'requests/shard-0001-0000.ndjson.gz', 'requests/shard-0001.json', 'run.json', 'summary.json'].map((k) => `runs/baseline/qwen3-8b/r1/${k}`),
+    );
+  });
+
+  it('a retried upload skips identical raw objects and replaces only derived ones', async () => {
+    await writeFile(join(dir, 'summary.json'), '{"runner":"summary","again":true}');
+    const rep = await uploadDirectory(s3.client, dir, `s3://${s3.bucket}/runs/baseline/qwen3-8b/r1/`);
+    expect(rep.uploaded).toEqual(['summary.json']);
+    expect(rep.skipped).toHaveLength(5);
+    expect(await getObjectText(s3.client, s3.bucket, 'runs/baseline/qwen3-8b/r1/summary.json')).toContain('again');
+  });
+
+  it('never overwrites a raw object that differs: nothing is uploaded and the conflict is named', async () => {
+    const key = 'runs/baseline/qwen3-8b/r2/run.json';
+    await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: '{"someone":"else"}' }));
+    const err = await uploadDirectory(s3.client, dir, `s3://${s3.bucket}/runs/baseline/qwen3-8b/r2/`).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InputError);
+    expect((err as Error).message).toMatch(/run\.json already exists with different content[\s\S]*Fix: raw results are never overwritten/);
+    expect(await getObjectText(s3.client, s3.bucket, key)).toBe('{"someone":"else"}');
+    expect(await headObject(s3.client, s3.bucket, 'runs/baseline/qwen3-8b/r2/requests/shard-0000.json')).toBeNull();
+  });
+});

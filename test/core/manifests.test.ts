@@ -1,0 +1,176 @@
+import { Job } from 'kubernetes-models/batch/v1';
+import { ConfigMap, ServiceAccount } from 'kubernetes-models/v1';
+import { parse as parseYaml } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import {
+  assembleJob,
+  BUNDLE_BOOTSTRAP,
+  CONFIG_PATH,
+  jobParts,
+  kubernetesPaths,
+  podPlacement,
+  renderConfigMap,
+  renderJob,
+  renderServiceAccount,
+  ZONE_LABEL,
+} from '../../runtime/core/manifests/index.ts';
+import { parseScenario } from '../../runtime/core/scenario/index.ts';
+import { seedRunSpec } from './run-spec-fixture.ts';
+
+const URL = 'https://cdk-assets.s3.us-west-2.amazonaws.com/abc.mjs?X-Amz-Signature=x';
+
+type AnyJob = { spec: { template: { spec: { containers: Array<Record<string, unknown>> } & Record<string, unknown> } } & Record<string, unknown> };
+
+describe('manifests for the seed defaults (native runner, bundle delivery)', () => {
+  const spec = seedRunSpec({});
+  const job = renderJob(spec, 'us-west-2a', { bundleUrl: URL }) as unknown as AnyJob;
+  const pod = job.spec.template.spec;
+  const container = pod.containers[0] as Record<string, unknown>;
+
+  it('validate against the Kubernetes schemas', () => {
+    expect(() => new Job(job as never).validate()).not.toThrow();
+    expect(() => new ConfigMap(renderConfigMap(spec) as never).validate()).not.toThrow();
+    expect(() => new ServiceAccount(renderServiceAccount(spec) as never).validate()).not.toThrow();
+  });
+
+  it('pins the pods to the target zone and sets the seed resources', () => {
+    expect(pod.nodeSelector).toEqual({ [ZONE_LABEL]: 'us-west-2a' });
+    expect(pod.affinity).toBeUndefined();
+    expect(container.resources).toEqual({ requests: { cpu: '2', memory: '4Gi' }, limits: { cpu: '4', memory: '8Gi' } });
+  });
+
+  it('never retries, bounds the run, expires the Job, and labels it with the run', () => {
+    expect(job.spec).toMatchObject({
+      backoffLimit: 0,
+      activeDeadlineSeconds: 900,
+      ttlSecondsAfterFinished: 3600,
+      completionMode: 'Indexed',
+      completions: 1,
+      parallelism: 1,
+    });
+    expect(pod.restartPolicy).toBe('Never');
+    expect(pod.serviceAccountName).toBe('inference-baseline-runner');
+    expect((job as unknown as { metadata: { labels: Record<string, string> } }).metadata.labels).toMatchObject({
+      'inference-baseline/run-id': '20250101T020000Z-ab12cd',
+      'inference-baseline/scenario': 'baseline',
+    });
+  });
+
+  it('runs a stock Node 22 image that fetches, verifies and runs the bundle with the CLI flags', () => {
+    expect(container.image).toBe('public.ecr.aws/docker/library/node:22-slim');
+    expect(container.command).toEqual(['node', '-e', BUNDLE_BOOTSTRAP, '--']);
+    expect(container.args).toEqual([
+      'run', '--config', CONFIG_PATH,
+      '--target', 'http://qwen3-vllm.default:8000',
+      '--model', 'qwen3-8b',
+      '--run-id', '20250101T020000Z-ab12cd',
+      '--out', 's3://results-bucket/runs/baseline/qwen3-8b/',
+      '--shard', '$(JOB_COMPLETION_INDEX)/1',
+    ]);
+    expect(container.env).toEqual(
+      expect.arrayContaining([
+        { name: 'RUNNER_BUNDLE_URL', value: URL },
+        { name: 'RUNNER_BUNDLE_SHA256', value: 'a'.repeat(64) },
+        { name: 'AWS_REGION', value: 'us-west-2' },
+      ]),
+    );
+    expect(BUNDLE_BOOTSTRAP).not.toMatch(/curl|wget/);
+    expect(BUNDLE_BOOTSTRAP).toMatch(/createHash\('sha256'\)/);
+  });
+
+  it('mounts the run config the ConfigMap carries, parseable as the scenario config', () => {
+    const cm = renderConfigMap(spec);
+    expect(cm.metadata.name).toBe(spec.names.configMap);
+    const config = parseScenario(parseYaml(cm.data['config.yml']), 'config.yml');
+    expect(config.load.stages).toEqual([{ rate: 1, duration: 300 }]);
+    expect(pod.volumes).toEqual(expect.arrayContaining([{ name: 'config', configMap: { name: spec.names.configMap } }]));
+  });
+});
+
+describe('the bootstrap script', () => {
+  it('is valid JavaScript', () => {
+    expect(() => new Function('require', BUNDLE_BOOTSTRAP)).not.toThrow();
+  });
+});
+
+describe('manifests for the inference-perf runner', () => {
+  const spec = seedRunSpec({ runner: 'inference-perf' });
+  const job = renderJob(spec, 'us-west-2b') as unknown as AnyJob;
+  const container = job.spec.template.spec.containers[0] as Record<string, unknown>;
+
+  it('validate against the Kubernetes schemas', () => {
+    expect(() => new Job(job as never).validate()).not.toThrow();
+    expect(() => new ConfigMap(renderConfigMap(spec) as never).validate()).not.toThrow();
+  });
+
+  it('runs inference-perf v0.6.1 on the mounted config', () => {
+    expect(container.image).toBe('quay.io/inference-perf/inference-perf:v0.6.1');
+    expect(container.command).toEqual(['inference-perf']);
+    expect(container.args).toEqual(['--config_file', CONFIG_PATH]);
+  });
+
+  it("renders inference-perf's keys only, with S3 storage under raw/ and per-request records", () => {
+    const yaml = parseYaml(renderConfigMap(spec).data['config.yml']) as Record<string, Record<string, unknown>>;
+    expect(yaml.validity).toBeUndefined();
+    expect(yaml.load?.arrival).toBeUndefined();
+    expect(yaml.storage).toEqual({
+      simple_storage_service: { bucket_name: 'results-bucket', path: 'runs/baseline/qwen3-8b/20250101T020000Z-ab12cd/raw' },
+    });
+    expect(yaml.report).toEqual({ request_lifecycle: { per_request: true } });
+    expect(yaml.server).toMatchObject({ base_url: 'http://qwen3-vllm.default:8000', model_name: 'qwen3-8b' });
+    expect(yaml.tokenizer).toEqual({ pretrained_model_name_or_path: 'Qwen/Qwen3-8B' });
+  });
+});
+
+describe('manifests for the native runner, image delivery', () => {
+  it('run node on the baked bundle and validate', () => {
+    const spec = seedRunSpec({}, { runnerDelivery: 'image', images: { node: 'n', inferencePerf: 'i', runner: '111111111111.dkr.ecr.us-west-2.amazonaws.com/ib:1' } });
+    const job = renderJob(spec, 'us-west-2a') as unknown as AnyJob;
+    const container = job.spec.template.spec.containers[0] as Record<string, unknown>;
+    expect(container.image).toBe('111111111111.dkr.ecr.us-west-2.amazonaws.com/ib:1');
+    expect(container.command).toEqual(['node', '/app/runner.mjs']);
+    expect(() => new Job(job as never).validate()).not.toThrow();
+  });
+});
+
+describe('placement when the zone cannot be resolved (Fargate)', () => {
+  const spec = seedRunSpec({});
+  for (const zone of [null, 'unknown']) {
+    it(`requires podAffinity to the target pods in their namespace (zone ${String(zone)})`, () => {
+      const job = renderJob(spec, zone, { bundleUrl: URL }) as unknown as AnyJob;
+      const pod = job.spec.template.spec;
+      expect(pod.nodeSelector).toBeUndefined();
+      expect(pod.affinity).toEqual({
+        podAffinity: {
+          requiredDuringSchedulingIgnoredDuringExecution: [
+            {
+              labelSelector: { matchLabels: { 'app.kubernetes.io/component': 'qwen3-vllm' } },
+              namespaces: ['default'],
+              topologyKey: 'topology.kubernetes.io/zone',
+            },
+          ],
+        },
+      });
+      expect(() => new Job(job as never).validate()).not.toThrow();
+    });
+  }
+});
+
+describe('the pieces the workflow reassembles', () => {
+  it('shallow-merge into exactly the rendered Job', () => {
+    const spec = seedRunSpec({});
+    const parts = jobParts(spec, { bundleUrl: URL });
+    expect(assembleJob(parts, podPlacement(spec, 'eu-west-1c'))).toEqual(renderJob(spec, 'eu-west-1c', { bundleUrl: URL }));
+    expect(parts.template.podSpec).not.toHaveProperty('nodeSelector');
+    expect(parts.template.podSpec).not.toHaveProperty('affinity');
+  });
+
+  it('the REST paths name the namespaces', () => {
+    expect(kubernetesPaths('benchmarking', 'default')).toEqual({
+      targetPods: '/api/v1/namespaces/default/pods',
+      serviceAccounts: '/api/v1/namespaces/benchmarking/serviceaccounts',
+      configMaps: '/api/v1/namespaces/benchmarking/configmaps',
+      jobs: '/apis/batch/v1/namespaces/benchmarking/jobs',
+    });
+  });
+});

@@ -1,0 +1,125 @@
+import { describe, expect, it } from 'vitest';
+import { configFromContext, cronProblems, parseStackConfig } from '../../infra/config.ts';
+import { accessPolicies, inferencePerfImage, runDefaults, runMetricAlarms, scheduleExpression } from '../../infra/derive.ts';
+import { failureCauses, statesFormat } from '../../infra/workflow-text.ts';
+import { InputError } from '../../runtime/core/errors.ts';
+import { RunDefaults } from '../../runtime/core/run-spec.ts';
+
+function problems(raw: Record<string, unknown>): string[] {
+  try {
+    parseStackConfig(raw);
+  } catch (err) {
+    expect(err).toBeInstanceOf(InputError);
+    return (err as InputError).problems;
+  }
+  throw new Error('expected an InputError');
+}
+
+describe('stack configuration', () => {
+  it('needs only clusterName; everything else is the seed default', () => {
+    const c = parseStackConfig({ clusterName: 'demo' });
+    expect(c).toMatchObject({
+      targetBaseUrl: 'http://qwen3-vllm.default:8000',
+      modelName: 'qwen3-8b',
+      tokenizer: 'Qwen/Qwen3-8B',
+      targetPodSelector: 'app.kubernetes.io/component=qwen3-vllm',
+      targetNamespace: 'default',
+      benchmarkNamespace: 'benchmarking',
+      runner: 'native',
+      runnerImageMode: 'bundle',
+      inferencePerfImageTag: 'v0.6.1',
+      scheduleCron: '0 2 * * ? *',
+      scheduleTimeZone: 'UTC',
+      scheduleEnabled: true,
+      metricNamespace: 'InferenceBaseline',
+    });
+  });
+
+  it('reports every problem at once, by key (missing clusterName, bad cron, bad URL, …)', () => {
+    const p = problems({
+      targetBaseUrl: 'qwen3-vllm:8000',
+      scheduleCron: '0 2 * *',
+      scheduleTimeZone: 'Mars/Olympus',
+      runner: 'locust',
+      alarmEmail: 'not-an-email',
+      targetPodSelector: 'app in (a)',
+      clustername: 'typo',
+    });
+    expect(p).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^clusterName: required/),
+        expect.stringMatching(/^targetBaseUrl: must be an http\(s\) URL/),
+        expect.stringMatching(/^scheduleCron: "0 2 \* \*" has 4 fields/),
+        expect.stringMatching(/^scheduleTimeZone: "Mars\/Olympus" is not an IANA time zone/),
+        expect.stringMatching(/^runner: must be one of "native", "inference-perf"/),
+        expect.stringMatching(/^alarmEmail: /),
+        expect.stringMatching(/^targetPodSelector: /),
+        expect.stringMatching(/^clustername: unknown key/),
+      ]),
+    );
+    expect(p).toHaveLength(8);
+  });
+
+  it('formats the error message with every problem and the fix', () => {
+    expect(() => parseStackConfig({})).toThrow(/^stack configuration \(cdk\.json context \/ -c key=value\): clusterName: required.*\nFix: /s);
+  });
+
+  it('accepts -c strings for booleans and numbers', () => {
+    const c = parseStackConfig({ clusterName: 'demo', scheduleEnabled: 'false', slaTtftP99Ms: '750' });
+    expect(c.scheduleEnabled).toBe(false);
+    expect(c.slaTtftP99Ms).toBe(750);
+  });
+
+  it('requires a runner image in image mode', () => {
+    expect(problems({ clusterName: 'demo', runnerImageMode: 'image' })).toEqual([expect.stringMatching(/^runnerImage: required when runnerImageMode is "image"/)]);
+  });
+
+  it('takes our keys from the CDK context and leaves CDK flags alone', () => {
+    expect(configFromContext({ clusterName: 'x', '@aws-cdk/core:flag': true, 'aws:cdk:bundling-stacks': [] })).toEqual({ clusterName: 'x' });
+  });
+});
+
+describe('cron checks', () => {
+  it.each([
+    ['0 2 * * ? *', []],
+    ['30 23 ? * MON-FRI *', []],
+    ['0/15 * * * ? *', []],
+  ])('accepts %s', (cron, expected) => expect(cronProblems(cron)).toEqual(expected));
+  it.each([
+    ['0 25 * * ? *', /hours 25 is outside 0–23/],
+    ['0 2 * * * *', /exactly one of day-of-month and day-of-week/],
+    ['61 2 * * ? *', /minutes 61/],
+    ['0 2 * * ?', /has 5 fields/],
+  ])('rejects %s', (cron, re) => expect(cronProblems(cron).join('; ')).toMatch(re));
+});
+
+describe('derived values', () => {
+  const config = parseStackConfig({ clusterName: 'demo' });
+  it('image, schedule expression, access policies', () => {
+    expect(inferencePerfImage('v0.6.1')).toBe('quay.io/inference-perf/inference-perf:v0.6.1');
+    expect(scheduleExpression(' 0  2 * * ? * ')).toBe('cron(0 2 * * ? *)');
+    expect(accessPolicies(config, 'aws')).toEqual([
+      { policyArn: 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy', accessScope: { type: 'namespace', namespaces: ['benchmarking'] } },
+      { policyArn: 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy', accessScope: { type: 'namespace', namespaces: ['default'] } },
+    ]);
+  });
+  it('run defaults PrepareRun accepts', () => {
+    const d = RunDefaults.parse(runDefaults(config, { region: 'us-west-2', bucket: 'b', bundle: { bucket: 'a', key: 'k.mjs', sha256: 'f'.repeat(64) } }));
+    expect(d.target.podSelector).toEqual({ 'app.kubernetes.io/component': 'qwen3-vllm' });
+    expect(d.job).toMatchObject({ deadlineMarginSeconds: 600, pollIntervalSeconds: 30, resources: { requests: { cpu: '2', memory: '4Gi' } } });
+  });
+  it('alarm thresholds', () => {
+    expect(runMetricAlarms(config).map((a) => [a.id, a.metricName, a.threshold, a.periodHours, a.missing])).toEqual([
+      ['TtftP99Sla', 'ttft_p99', 1000, 24, 'notBreaching'],
+      ['ItlP99Sla', 'itl_p99', 100, 24, 'notBreaching'],
+      ['InvalidRun', 'RunValid', 1, 24, 'notBreaching'],
+      ['MissingNightlyRun', 'RunValid', 1, 26, 'breaching'],
+    ]);
+  });
+  it('failure causes are States.Format calls with escaped text', () => {
+    expect(statesFormat(["it's {x} ", { path: '$.a' }])).toBe("States.Format('it\\'s \\{x\\} {}', $.a)");
+    for (const cause of Object.values(failureCauses({ clusterName: 'c', benchmarkNamespace: 'b', targetNamespace: 't', serviceAccountName: 's' }))) {
+      expect(cause).toMatch(/^States\.Format\('.*'(, \$[.\w[\]]+)*\)$/s);
+    }
+  });
+});

@@ -1,0 +1,344 @@
+import { App, Stack } from 'aws-cdk-lib';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { Validations } from 'aws-cdk-lib';
+import { synthesizedDefinition } from './definition.ts';
+import { synthStack } from './stack-fixture.ts';
+
+type Json = Record<string, unknown>;
+let template: Template;
+let app: App;
+let stack: Stack;
+let definition: { States: Record<string, Json>; TimeoutSeconds?: number };
+
+beforeAll(() => {
+  ({ app, stack, template } = synthStack({ clusterName: 'demo', alarmEmail: 'oncall@example.com' }));
+  definition = synthesizedDefinition(template) as typeof definition;
+}, 60_000);
+
+const state = (name: string) => {
+  const s = definition.States[name];
+  if (!s) throw new Error(`no state ${name}`);
+  return s as Json & { Parameters: Json; Catch?: Array<{ ErrorEquals: string[]; Next: string }> };
+};
+
+function statements(): Array<{ Action: string | string[]; Resource: unknown; Condition?: unknown; Effect: string }> {
+  return Object.values(template.findResources('AWS::IAM::Policy')).flatMap(
+    (p) => (p as { Properties: { PolicyDocument: { Statement: never[] } } }).Properties.PolicyDocument.Statement,
+  );
+}
+
+describe('the state machine', () => {
+  it('is Standard, logged at ALL, traced, with a timeout', () => {
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      StateMachineType: 'STANDARD',
+      TracingConfiguration: { Enabled: true },
+      LoggingConfiguration: Match.objectLike({ Level: 'ALL', IncludeExecutionData: true }),
+    });
+    expect(definition.TimeoutSeconds).toBe(360 * 60);
+  });
+
+  it('has the flow of DESIGN.md §1', () => {
+    const next = (n: string) => state(n).Next;
+    expect(next('PrepareRun')).toBe('FindTargetPods');
+    expect(next('FindTargetPods')).toBe('TargetPodRunning?');
+    expect(next('LocateZone')).toBe('ZoneKnown?');
+    expect(next('RecordZone')).toBe('EnsureServiceAccount');
+    expect(next('EnsureServiceAccount')).toBe('CreateConfigMap');
+    expect(next('CreateConfigMap')).toBe('ComposePodTemplate');
+    expect(next('ComposePodTemplate')).toBe('CreateJob');
+    expect(next('CreateJob')).toBe('InitPoll');
+    expect(next('WaitForJob')).toBe('GetJob');
+    expect(next('JobSucceeded')).toBe('Aggregate');
+    expect(next('Aggregate')).toBe('Publish');
+    expect(next('Publish')).toBe('DeleteJob');
+    expect(next('DeleteJob')).toBe('DeleteConfigMap');
+    expect(state('RunFailed')).toEqual({ Type: 'Fail', ErrorPath: '$.failure.error', CausePath: '$.failure.cause' });
+  });
+
+  it('calls the Kubernetes API with the right methods, paths and query parameters', () => {
+    const calls = Object.fromEntries(
+      Object.entries(definition.States)
+        .filter(([, s]) => (s as Json).Resource === 'arn:aws:states:::eks:call')
+        .map(([name, s]) => {
+          const p = (s as { Parameters: Json }).Parameters;
+          return [name, { method: p.Method, path: p.Path ?? p['Path.$'], query: p.QueryParameters }];
+        }),
+    );
+    expect(calls).toEqual({
+      FindTargetPods: {
+        method: 'GET',
+        path: '/api/v1/namespaces/default/pods',
+        query: { 'labelSelector.$': 'States.Array($.prepared.runSpec.target.labelSelector)', fieldSelector: ['status.phase=Running'], limit: ['1'] },
+      },
+      EnsureServiceAccount: { method: 'POST', path: '/api/v1/namespaces/benchmarking/serviceaccounts', query: undefined },
+      CreateConfigMap: { method: 'POST', path: '/api/v1/namespaces/benchmarking/configmaps', query: undefined },
+      CreateJob: { method: 'POST', path: '/apis/batch/v1/namespaces/benchmarking/jobs', query: undefined },
+      GetJob: { method: 'GET', path: "States.Format('/apis/batch/v1/namespaces/benchmarking/jobs/{}', $.prepared.runSpec.names.job)", query: undefined },
+      InspectRunnerPods: {
+        method: 'GET',
+        path: '/api/v1/namespaces/benchmarking/pods',
+        query: {
+          'labelSelector.$': "States.Array(States.Format('batch.kubernetes.io/job-name={}', $.prepared.runSpec.names.job))",
+          fieldSelector: ['status.phase=Failed'],
+          limit: ['1'],
+        },
+      },
+      DeleteJob: {
+        method: 'DELETE',
+        path: "States.Format('/apis/batch/v1/namespaces/benchmarking/jobs/{}', $.prepared.runSpec.names.job)",
+        query: { propagationPolicy: ['Background'] },
+      },
+      DeleteConfigMap: {
+        method: 'DELETE',
+        path: "States.Format('/api/v1/namespaces/benchmarking/configmaps/{}', $.prepared.runSpec.names.configMap)",
+        query: undefined,
+      },
+    });
+    // Every call reaches the cluster PrepareRun described at run time.
+    for (const name of Object.keys(calls)) {
+      expect(state(name).Parameters).toMatchObject({
+        ClusterName: 'demo',
+        'Endpoint.$': '$.prepared.cluster.endpoint',
+        'CertificateAuthority.$': '$.prepared.cluster.certificateAuthority',
+      });
+    }
+  });
+
+  it('resolves the zone with ec2:DescribeInstances on the pod hostIP', () => {
+    expect(state('LocateZone')).toMatchObject({
+      Resource: 'arn:aws:states:::aws-sdk:ec2:describeInstances',
+      Parameters: { Filters: [{ Name: 'private-ip-address', 'Values.$': 'States.Array($.targetPods.pods[0].status.hostIP)' }] },
+    });
+  });
+
+  it('bounds the poll loop by runSpec.job.maxPolls and classifies the Job state', () => {
+    const choice = state('JobState?') as unknown as { Choices: Json[]; Default: string };
+    expect(choice.Default).toBe('WaitForJob');
+    expect(choice.Choices.map((c) => c.Next)).toEqual(['JobSucceeded', 'DescribeJobDeadlineExceeded', 'InspectRunnerPods', 'DescribeJobPollLimit']);
+    expect(choice.Choices[3]).toEqual({ Variable: '$.poll.count', NumericGreaterThanEqualsPath: '$.prepared.runSpec.job.maxPolls', Next: 'DescribeJobPollLimit' });
+    expect(state('CountPoll').Parameters).toEqual({ 'count.$': 'States.MathAdd($.poll.count, 1)' });
+    expect(state('WaitForJob')).toMatchObject({ SecondsPath: '$.prepared.runSpec.job.pollIntervalSeconds' });
+  });
+
+  it('catches every failure into a described failure that goes through Cleanup', () => {
+    const catches = (n: string) => (state(n).Catch ?? []).map((c) => [c.ErrorEquals.join('|'), c.Next]);
+    expect(catches('PrepareRun')).toEqual([['InvalidInput', 'DescribeInvalidInput'], ['States.ALL', 'DescribePrepareFailed']]);
+    expect(catches('FindTargetPods')).toEqual([['EKS.401|EKS.403', 'DescribeAccessDenied'], ['States.ALL', 'DescribeStepFailed']]);
+    expect(catches('EnsureServiceAccount')).toEqual([
+      ['EKS.409', 'ServiceAccountExists'],
+      ['EKS.401|EKS.403', 'DescribeAccessDenied'],
+      ['EKS.404', 'DescribeNamespaceMissing'],
+      ['States.ALL', 'DescribeStepFailed'],
+    ]);
+    expect(catches('GetJob')).toContainEqual(['EKS.404', 'DescribeJobVanished']);
+    expect(catches('Aggregate')).toEqual([['NoResults', 'DescribeNoResults'], ['States.ALL', 'DescribeStepFailed']]);
+    expect(catches('Publish')).toEqual([['States.ALL', 'DescribeStepFailed']]);
+    expect(catches('DeleteJob')).toEqual([['States.ALL', 'DeleteConfigMap']]);
+    for (const [name, s] of Object.entries(definition.States)) {
+      if (!name.startsWith('Describe')) continue;
+      const expected = name === 'DescribeInvalidInput' || name === 'DescribePrepareFailed' ? 'RunFailed' : 'DeleteJob';
+      expect((s as Json).Next, name).toBe(expected);
+    }
+  });
+});
+
+describe('IAM least privilege', () => {
+  it('grants no wildcard actions', () => {
+    for (const s of statements()) {
+      for (const action of [s.Action].flat()) expect(action, JSON.stringify(s)).not.toMatch(/\*/);
+    }
+  });
+
+  it('scopes Resource "*" to actions without resource-level permissions', () => {
+    const allowedOnStar = new Set([
+      'xray:PutTraceSegments', 'xray:PutTelemetryRecords', 'xray:GetSamplingRules', 'xray:GetSamplingTargets',
+      'logs:CreateLogDelivery', 'logs:GetLogDelivery', 'logs:UpdateLogDelivery', 'logs:DeleteLogDelivery', 'logs:ListLogDeliveries',
+      'logs:PutResourcePolicy', 'logs:DescribeResourcePolicies', 'logs:DescribeLogGroups',
+      'ec2:DescribeInstances',
+    ]);
+    for (const s of statements().filter((x) => x.Resource === '*')) {
+      for (const a of [s.Action].flat()) expect(allowedOnStar, a).toContain(a);
+    }
+  });
+
+  it('gives Publish read access to run files only (metrics go out as EMF log lines)', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ METRICS_NAMESPACE: 'InferenceBaseline' }) },
+    });
+    expect(statements().some((x) => [x.Action].flat().includes('cloudwatch:PutMetricData'))).toBe(false);
+  });
+
+  it('lets PrepareRun describe only the configured cluster', () => {
+    const s = statements().find((x) => [x.Action].flat().includes('eks:DescribeCluster'));
+    expect(JSON.stringify(s?.Resource)).toContain(':cluster/demo');
+  });
+
+  it('lets the runner (Pod Identity) write only under runs/', () => {
+    template.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: {
+        Statement: [Match.objectLike({ Action: ['sts:AssumeRole', 'sts:TagSession'], Principal: { Service: 'pods.eks.amazonaws.com' } })],
+      },
+    });
+    const writes = statements().filter((x) => [x.Action].flat().includes('s3:PutObject'));
+    expect(writes.length).toBeGreaterThan(0);
+    for (const w of writes) {
+      for (const r of [w.Resource].flat()) expect(JSON.stringify(r)).toMatch(/\/runs\/\*"\]\]\}$/);
+    }
+    const list = statements().filter((x) => [x.Action].flat().includes('s3:ListBucket'));
+    for (const l of list) expect(l.Condition).toEqual({ StringLike: { 's3:prefix': expect.arrayContaining(['runs/*']) } });
+  });
+});
+
+describe('cluster access', () => {
+  it('one access entry for the state machine role: edit on the benchmark namespace, view on the target', () => {
+    const entries = template.findResources('AWS::EKS::AccessEntry');
+    expect(Object.keys(entries)).toHaveLength(1);
+    template.hasResourceProperties('AWS::EKS::AccessEntry', {
+      ClusterName: 'demo',
+      Type: 'STANDARD',
+      PrincipalArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('StateMachineRole'), 'Arn'] },
+      AccessPolicies: [
+        {
+          PolicyArn: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':eks::aws:cluster-access-policy/AmazonEKSEditPolicy']] },
+          AccessScope: { Type: 'namespace', Namespaces: ['benchmarking'] },
+        },
+        {
+          PolicyArn: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':eks::aws:cluster-access-policy/AmazonEKSViewPolicy']] },
+          AccessScope: { Type: 'namespace', Namespaces: ['default'] },
+        },
+      ],
+    });
+  });
+
+  it('associates the runner ServiceAccount with its role through EKS Pod Identity', () => {
+    template.hasResourceProperties('AWS::EKS::PodIdentityAssociation', {
+      ClusterName: 'demo',
+      Namespace: 'benchmarking',
+      ServiceAccount: 'inference-baseline-runner',
+      RoleArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('RunnerRole'), 'Arn'] },
+    });
+  });
+});
+
+describe('results bucket', () => {
+  it('is encrypted, private, versioned and retained', () => {
+    template.hasResource('AWS::S3::Bucket', {
+      DeletionPolicy: 'Retain',
+      Properties: Match.objectLike({
+        BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+        PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+        VersioningConfiguration: { Status: 'Enabled' },
+      }),
+    });
+  });
+
+  it('refuses requests without TLS', () => {
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+});
+
+describe('nightly schedule', () => {
+  it('starts the workflow with {} at 02:00 UTC, with retries and a dead-letter queue', () => {
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'cron(0 2 * * ? *)',
+      ScheduleExpressionTimezone: 'UTC',
+      State: 'ENABLED',
+      Target: Match.objectLike({
+        Arn: { Ref: Match.stringLikeRegexp('StateMachine') },
+        Input: '{}',
+        RetryPolicy: { MaximumEventAgeInSeconds: 7200, MaximumRetryAttempts: 3 },
+        DeadLetterConfig: { Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('DeadLetters'), 'Arn'] } },
+      }),
+    });
+  });
+});
+
+describe('dashboard and alarms', () => {
+  const alarm = (metricName: string) =>
+    Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((a) => (a as { Properties: Json }).Properties).filter((p) => p.MetricName === metricName);
+
+  it('alarm on the SLA thresholds of ttft_p99 and itl_p99', () => {
+    expect(alarm('ttft_p99')[0]).toMatchObject({ Namespace: 'InferenceBaseline', Threshold: 1000, ComparisonOperator: 'GreaterThanThreshold', Statistic: 'Maximum' });
+    expect(alarm('itl_p99')[0]).toMatchObject({ Threshold: 100, ComparisonOperator: 'GreaterThanThreshold' });
+    expect(alarm('ttft_p99')[0]?.Dimensions).toEqual([{ Name: 'Model', Value: 'qwen3-8b' }, { Name: 'Scenario', Value: 'baseline' }]);
+  });
+
+  it('alarm on an invalid run and on a missing nightly run (26 h, missing data breaching)', () => {
+    const runValid = alarm('RunValid');
+    expect(runValid).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ Statistic: 'Minimum', Threshold: 1, ComparisonOperator: 'LessThanThreshold', TreatMissingData: 'notBreaching' }),
+        expect.objectContaining({ Statistic: 'SampleCount', Period: 26 * 3600, Threshold: 1, ComparisonOperator: 'LessThanThreshold', TreatMissingData: 'breaching' }),
+      ]),
+    );
+  });
+
+  it('alarm on failed executions, all to one SNS topic with the e-mail subscription', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Metrics: Match.arrayWith([Match.objectLike({ Expression: 'FILL(failed, 0) + FILL(timedOut, 0) + FILL(aborted, 0)' })]),
+    });
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')) as Array<{ Properties: { AlarmActions: unknown[] } }>;
+    expect(alarms).toHaveLength(6);
+    for (const a of alarms) expect(a.Properties.AlarmActions).toEqual([{ Ref: expect.stringMatching(/MonitoringAlarms/) }]);
+    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com' });
+  });
+
+  it('shows every published metric with its definition', () => {
+    const body = JSON.stringify(template.findResources('AWS::CloudWatch::Dashboard'));
+    for (const m of ['ttft', 'itl', 'tpot', 'e2e', 'schedule_delay']) for (const p of ['p50', 'p90', 'p99']) expect(body).toContain(`${m}_${p}`);
+    expect(body).toContain('error_rate');
+    expect(body).toContain('RunValid');
+    expect(body).toContain('first content-bearing event received − request sent');
+  });
+});
+
+describe('cdk-nag AwsSolutions', () => {
+  it('reports no unacknowledged error or warning', () => {
+    const report = new AwsSolutionsChecks(app).validateScope(app);
+    expect(report.violations.map((v) => `${v.ruleName} ${v.violatingResources.map((r) => r.constructPath).join(', ')}`)).toEqual([]);
+  });
+
+  it('every acknowledgment carries its reason', () => {
+    const acks = stack.node
+      .findAll()
+      .flatMap((c) => c.node.metadata.filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY))
+      .flatMap((m) => Object.values(m.data as Record<string, string>));
+    expect(acks.length).toBeGreaterThan(0);
+    for (const reason of acks) expect(String(reason).length).toBeGreaterThan(30);
+  });
+
+  it('does flag what it should (a bare bucket)', () => {
+    const other = new App();
+    const s = new Stack(other, 'Bare');
+    new s3.Bucket(s, 'Bare');
+    const report = new AwsSolutionsChecks(other).validateScope(other);
+    expect(report.violations.map((v) => v.ruleName)).toEqual(expect.arrayContaining(['AwsSolutions-S1', 'AwsSolutions-S10']));
+  });
+});
+
+describe('no hard-coded physical names', () => {
+  it('names no bucket, function, state machine, role, topic, queue or schedule', () => {
+    const named = {
+      'AWS::S3::Bucket': 'BucketName',
+      'AWS::Lambda::Function': 'FunctionName',
+      'AWS::StepFunctions::StateMachine': 'StateMachineName',
+      'AWS::IAM::Role': 'RoleName',
+      'AWS::SNS::Topic': 'TopicName',
+      'AWS::SQS::Queue': 'QueueName',
+      'AWS::Scheduler::Schedule': 'Name',
+      'AWS::CloudWatch::Dashboard': 'DashboardName',
+    };
+    for (const [type, prop] of Object.entries(named)) {
+      for (const r of Object.values(template.findResources(type))) expect((r as { Properties?: Json }).Properties?.[prop], type).toBeUndefined();
+    }
+  });
+});
