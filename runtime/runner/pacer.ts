@@ -1,3 +1,4 @@
+import { mulberry32 } from '../core/random.ts';
 import type { Arrival } from '../core/scenario/resolve.ts';
 
 /** One planned request: when (ms after the run's start) and in which stage. */
@@ -68,16 +69,4 @@ export function pace(slots: readonly Slot[], elapsedMs: number, sent: number): P
   if (!next) return { kind: 'stop' };
   const wait = next.offsetMs - elapsedMs;
   return wait > 0 ? { kind: 'wait', ms: wait } : { kind: 'send', slot: next };
-}
-
-/** Small, fast, seedable PRNG (mulberry32): schedules and prompts are reproducible from `base_seed`. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici';
 import type { TokenDistribution } from '../core/scenario/resolve.ts';
 import { InputError } from '../core/errors.ts';
-import { mulberry32 } from './pacer.ts';
+import { mulberry32 } from '../core/random.ts';
 import { words } from './words.ts';
 
 /** How many tokens a prompt is, as the target counts it (chat templates included). */

@@ -1,4 +1,5 @@
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { setMaxListeners } from 'node:events';
 import { join } from 'node:path';
 import { Pool } from 'undici';
 import { InputError } from '../core/errors.ts';
@@ -193,6 +194,8 @@ async function loadLoop(
 ): Promise<{ sent: number; interrupted: boolean }> {
   const clock = o.clock;
   const cancel = new AbortController();
+  // Every in-flight request listens on it; thousands at once are expected, not a leak.
+  setMaxListeners(0, cancel.signal);
   const inFlight = new Set<Promise<void>>();
   const cap = o.scenario.load.maxInFlight ?? Number.POSITIVE_INFINITY;
   let sent = 0;

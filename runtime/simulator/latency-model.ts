@@ -5,20 +5,8 @@ import type { FailureMode } from './options.ts';
  * random source (no clock, no I/O): the server turns the offsets into absolute deadlines.
  */
 
-/** Uniform in [0, 1). */
-export type Rng = () => number;
-
-/** mulberry32: tiny, fast, good enough for jitter and failure draws; same seed, same sequence. */
-export function mulberry32(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 0x1_0000_0000;
-  };
-}
+export { mulberry32, type Rng } from '../core/random.ts';
+import { mulberry32, type Rng } from '../core/random.ts';
 
 /**
  * The random source of one request: derived from the server seed and the request's arrival number,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../runtime/core/errors.ts';
-import { mulberry32 } from '../../runtime/runner/pacer.ts';
+import { mulberry32 } from '../../runtime/core/random.ts';
 import { calibratedPrompt, planPrompts, sampleLength } from '../../runtime/runner/prompts.ts';
 
 /** A tokenizer like a BPE one: a BOS token, most words one token, some words two. */

@@ -3,6 +3,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createGzip } from 'node:zlib';
+import { mulberry32 } from '../../runtime/core/random.ts';
 import type { RequestRecord } from '../../runtime/core/records/record.ts';
 import { shardFileName, shardManifestName, type RunManifest, type ShardManifest } from '../../runtime/core/records/index.ts';
 
@@ -12,16 +13,8 @@ import { shardFileName, shardManifestName, type RunManifest, type ShardManifest 
  * samples it encoded, so tests can compare against numpy-style percentiles.
  */
 
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded PRNG of the fixtures (the project's one PRNG). */
+export const prng = mulberry32;
 
 /** numpy.percentile default (linear interpolation between closest ranks) of sorted values. */
 export function exactPercentile(sorted: number[], p: number): number {
