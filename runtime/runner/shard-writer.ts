@@ -41,7 +41,7 @@ export class ShardWriter {
     void this.finishPart();
     this.part += 1;
     const name = shardFileName(this.shard, this.part);
-    this.parts.push(`requests/${name}`);
+    this.parts.push(name);
     this.file = createWriteStream(join(this.requestsDir, name), { flags: 'wx' });
     this.gzip = createGzip();
     this.gzip.pipe(this.file);

@@ -60,7 +60,7 @@ describe('a loopback run against the simulator (real HTTP)', () => {
     expect(summary.validity).toEqual({ valid: true, reasons: [] });
     expect(summary.requests).toMatchObject({ scheduled: 10, sent: 10, succeeded: 10, failed: 0 });
     expect(JSON.parse(await readFile(join(dir, 'summary.json'), 'utf8'))).toEqual(JSON.parse(JSON.stringify(summary)));
-    expect(ShardManifest.parse(JSON.parse(await readFile(join(dir, 'requests', 'shard-0000.json'), 'utf8')))).toMatchObject({ records: 10, sent: 10, partial: false });
+    expect(ShardManifest.parse(JSON.parse(await readFile(join(dir, 'requests', 'shard-0000.json'), 'utf8')))).toMatchObject({ records: 10, sent: 10, partial: false, parts: ['shard-0000-0000.ndjson.gz'] });
     expect(await readFile(join(dir, 'run.json'), 'utf8')).toContain('"scheduled": 10');
   });
 

@@ -43,6 +43,7 @@ export const ShardManifest = z.object({
   scheduled: z.number().int().nonnegative(),
   sent: z.number().int().nonnegative(),
   records: z.number().int().nonnegative(),
+  /** File names of this shard's parts, within `requests/` (e.g. `shard-0000-0000.ndjson.gz`). */
   parts: z.array(z.string()),
   partial: z.boolean(),
   startedAt: z.string(),
