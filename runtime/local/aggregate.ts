@@ -105,6 +105,8 @@ async function aggregateNative(store: RunStore, keys: Set<string>, parts: StoreE
     throw new InputError(within(store, 'run.json'), ['is missing, so the run cannot be identified (scenario, model, requested load)'], 'upload the run directory complete (the runner writes run.json before the first request).');
   }
   const manifest = parseJson(RunManifest, await store.readText('run.json'), within(store, 'run.json'));
+  // The runner in a Job cannot see its node's zone; the workflow located it (LocateZone).
+  if (manifest.identity.zone === null && opts.hints?.zone) manifest.identity.zone = opts.hints.zone;
   const shardManifests = new Map<number, ShardManifest>();
   const agg = new RunAggregation(manifest.request.ignoreEos, 'native');
   for (let shard = 0; shard < manifest.shards; shard++) {

@@ -100,7 +100,7 @@ export function renderCommand(opts: RenderCommandOptions, deps: RenderCommandDep
     `# Needs namespace ${spec.cluster.benchmarkNamespace}, and S3 write access for service account ${spec.names.serviceAccount}`,
     `# (EKS Pod Identity) under s3://${spec.s3.bucket}/runs/. Results: ${spec.s3.uri}`,
   ].join('\n');
-  return `${header}\n${docs.map((d) => `---\n${stringify(d, { lineWidth: 0 })}`).join('')}`;
+  return `${header}\n${docs.map((d) => `---\n${stringify(d, { lineWidth: 0, aliasDuplicateObjects: false })}`).join('')}`;
 }
 
 function safePreset(name: string, problems: string[]): unknown {
