@@ -43,6 +43,11 @@ export interface RunOptions {
   onStatus?: (s: RunStatus) => void;
   /** Extra log lines (calibration progress, notes). */
   onNote?: (line: string) => void;
+  /**
+   * Called with a path relative to the run directory whenever a file is complete (run.json,
+   * config.yml, each request part as it closes), so results can leave the machine during the run.
+   */
+  onFileClosed?: (relPath: string) => void;
 }
 
 export interface RunStatus {
@@ -113,12 +118,16 @@ async function runWithPool(o: RunOptions, pool: Pool): Promise<RunResult> {
     shards: o.shard.count,
   };
   await writeFile(join(o.outDir, 'config.yml'), o.configYaml, { flag: 'wx' });
-  if (o.shard.index === 0) await writeFile(join(o.outDir, 'run.json'), `${JSON.stringify(manifest, null, 2)}\n`, { flag: 'wx' });
+  o.onFileClosed?.('config.yml');
+  if (o.shard.index === 0) {
+    await writeFile(join(o.outDir, 'run.json'), `${JSON.stringify(manifest, null, 2)}\n`, { flag: 'wx' });
+    o.onFileClosed?.('run.json');
+  }
 
   const maxRate = Math.max(...sc.load.stages.map((s) => s.rate));
   await warmConnections(pool, Math.min(sc.load.maxConnections, Math.ceil((maxRate / o.shard.count) * (e2eEstimate / 1000) * 1.5) + 2), template);
 
-  const writer = new ShardWriter(join(o.outDir, 'requests'), o.shard.index);
+  const writer = new ShardWriter(join(o.outDir, 'requests'), o.shard.index, { clock: o.clock, onPartClosed: o.onFileClosed });
   const acc = new RunAccumulator(sc.server.ignoreEos);
   const startedAt = new Date().toISOString();
   const { sent, interrupted } = await loadLoop(o, pool, template, slots, plans, (r) => {

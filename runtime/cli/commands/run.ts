@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import { stringify } from 'yaml';
-import { createS3Client, parseS3Url, uploadDirectory } from '../../aws/s3.ts';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { createS3Client, parseS3Url, putObject, uploadDirectory } from '../../aws/s3.ts';
 import { InputError } from '../../core/errors.ts';
 import { makeRunId, runIdPattern } from '../../core/run-id.ts';
 import { mergeConfig, parseScenario, presetConfig, readScenarioYaml } from '../../core/scenario/load.ts';
@@ -75,6 +76,11 @@ export async function runCommand(opts: RunCommandOptions, io: RunCommandIo): Pro
     if (toS3) parseS3Url(opts.out);
     const outDir = toS3 ? join(await mkdtemp(join(tmpdir(), 'inference-baseline-')), runId) : resolve(join(opts.out, runId));
     const progress = statusPrinter(io);
+    const s3 = toS3 ? createS3Client(opts.s3Endpoint ? { endpoint: opts.s3Endpoint } : {}) : undefined;
+    const dest = `${opts.out.replace(/\/+$/, '')}/${runId}/`;
+    // Completed files leave the machine during the run (a pod that dies mid-run keeps what it sent);
+    // the upload at the end sends the rest and skips what is already there.
+    const early = s3 ? new EarlyUploads(s3, outDir, dest, (line) => progress.note(line)) : undefined;
     const result = await runBenchmark({
       scenario,
       scenarioName: opts.config ? (opts.scenario === 'baseline' ? 'custom' : opts.scenario) : opts.scenario,
@@ -88,13 +94,14 @@ export async function runCommand(opts: RunCommandOptions, io: RunCommandIo): Pro
       graceMs: opts.grace * 1000,
       onStatus: progress.update,
       onNote: (line) => progress.note(line),
+      onFileClosed: early ? (rel) => early.add(rel) : undefined,
     });
     progress.stop();
     io.stdout.write(`${formatSummary(result.summary)}\n`);
-    if (toS3) {
-      const dest = `${opts.out.replace(/\/+$/, '')}/${runId}/`;
-      const report = await uploadDirectory(createS3Client(opts.s3Endpoint ? { endpoint: opts.s3Endpoint } : {}), result.dir, dest);
-      io.stdout.write(`results: ${dest} (${report.uploaded.length} objects uploaded; local copy ${result.dir})\n`);
+    if (s3 && early) {
+      await early.settled();
+      const report = await uploadDirectory(s3, result.dir, dest);
+      io.stdout.write(`results: ${dest} (${early.uploaded + report.uploaded.length} objects uploaded; local copy ${result.dir})\n`);
     } else io.stdout.write(`results: ${result.dir}\n`);
     if (result.manifest.partial) return 130;
     return result.summary.validity.valid ? 0 : 3;
@@ -151,4 +158,33 @@ function statusPrinter(io: RunCommandIo): { update: (s: RunStatus) => void; note
 
 function round1(x: number): number {
   return Math.round(x * 10) / 10;
+}
+
+/** Uploads completed raw files one at a time while the run goes on; failures are left to the final upload. */
+class EarlyUploads {
+  private chain: Promise<void> = Promise.resolve();
+  uploaded = 0;
+
+  constructor(
+    private readonly client: S3Client,
+    private readonly dir: string,
+    private readonly dest: string,
+    private readonly note: (line: string) => void,
+  ) {}
+
+  add(rel: string): void {
+    const { bucket, prefix } = parseS3Url(this.dest);
+    this.chain = this.chain.then(async () => {
+      try {
+        await putObject(this.client, bucket, prefix + rel, await readFile(join(this.dir, rel)), { ifNoneMatch: true });
+        this.uploaded += 1;
+      } catch (err) {
+        this.note(`upload of ${rel} failed (${(err as Error).message}); retrying at the end`);
+      }
+    });
+  }
+
+  settled(): Promise<void> {
+    return this.chain;
+  }
 }

@@ -1,0 +1,49 @@
+import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import type { RequestRecord } from '../../runtime/core/records/record.ts';
+import { ShardWriter } from '../../runtime/runner/shard-writer.ts';
+
+const record = (seq: number): RequestRecord => ({
+  v: 1, runId: 'r', shard: 2, seq, stage: 0, scheduledAt: seq, sentAt: seq, firstTokenAt: null, doneAt: seq + 1, contentTimes: [],
+  inputTokens: { requested: 1, client: 1, server: 1 }, outputTokens: { requested: 1, client: 0, server: 1 }, status: 200, error: null,
+});
+
+async function requestsDir(): Promise<string> {
+  const dir = join(await mkdtemp(join(tmpdir(), 'ib-sw-')), 'requests');
+  await mkdir(dir);
+  return dir;
+}
+
+describe('ShardWriter', () => {
+  it('starts a new part by record count and by age, announcing each part once it is complete on disk', async () => {
+    const dir = await requestsDir();
+    let now = 0;
+    const closed: string[] = [];
+    const w = new ShardWriter(dir, 2, { recordsPerPart: 3, partMs: 60_000, clock: () => now, onPartClosed: (p) => closed.push(p) });
+    for (let i = 0; i < 4; i++) w.write(record(i)); // 3 in part 0, the 4th opens part 1
+    now = 61_000;
+    w.write(record(4)); // part 1 is a minute old: part 2
+    await w.close();
+
+    expect(w.parts).toEqual(['shard-0002-0000.ndjson.gz', 'shard-0002-0001.ndjson.gz', 'shard-0002-0002.ndjson.gz']);
+    expect([...closed].sort()).toEqual(w.parts.map((p) => `requests/${p}`)); // parts finish in any order
+    const seqs = await Promise.all(
+      w.parts.map(async (p) => gunzipSync(await readFile(join(dir, p))).toString('utf8').trim().split('\n').map((l) => (JSON.parse(l) as RequestRecord).seq)),
+    );
+    expect(seqs).toEqual([[0, 1, 2], [3], [4]]);
+    expect(w.records).toBe(5);
+  });
+
+  it('never overwrites an existing raw file', async () => {
+    const dir = await requestsDir();
+    await writeFile(join(dir, 'shard-0002-0000.ndjson.gz'), 'earlier run');
+    const w = new ShardWriter(dir, 2);
+    w.write(record(0));
+    await expect(w.close()).rejects.toThrow(/EEXIST/);
+    expect(await readFile(join(dir, 'shard-0002-0000.ndjson.gz'), 'utf8')).toBe('earlier run');
+    expect(await readdir(dir)).toEqual(['shard-0002-0000.ndjson.gz']);
+  });
+});
