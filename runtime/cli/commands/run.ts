@@ -6,6 +6,8 @@ import { stringify } from 'yaml';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createS3Client, parseS3Url, putObject, uploadDirectory } from '../../aws/s3.ts';
 import { InputError } from '../../core/errors.ts';
+import { aggregateRun, writeOutputs } from '../../local/aggregate.ts';
+import { FsRunStore } from '../../local/run-store.ts';
 import { makeRunId, runIdPattern } from '../../core/run-id.ts';
 import { mergeConfig, parseScenario, presetConfig, readScenarioYaml } from '../../core/scenario/load.ts';
 import { resolveScenario } from '../../core/scenario/resolve.ts';
@@ -97,12 +99,23 @@ export async function runCommand(opts: RunCommandOptions, io: RunCommandIo): Pro
       onFileClosed: early ? (rel) => early.add(rel) : undefined,
     });
     progress.stop();
-    io.stdout.write(`${formatSummary(result.summary)}\n`);
     if (s3 && early) {
+      io.stdout.write(`${formatSummary(result.summary)}\n`);
       await early.settled();
       const report = await uploadDirectory(s3, result.dir, dest);
       io.stdout.write(`results: ${dest} (${early.uploaded + report.uploaded.length} objects uploaded; local copy ${result.dir})\n`);
-    } else io.stdout.write(`results: ${result.dir}\n`);
+    } else if (opts.shard.count === 1) {
+      // On one machine the same aggregation as the cloud's runs at once: summary.json is rebuilt
+      // from the shards just written (with the input checks), and report.html is drawn beside them.
+      const store = new FsRunStore(result.dir);
+      const aggregated = await aggregateRun(store);
+      const outputs = await writeOutputs(store, aggregated);
+      io.stdout.write(`${formatSummary(aggregated.summary)}\nresults: ${result.dir}\nreport:  ${outputs.report}\n`);
+      if (result.manifest.partial) return 130;
+      return aggregated.summary.validity.valid ? 0 : 3;
+    } else {
+      io.stdout.write(`${formatSummary(result.summary)}\nresults: ${result.dir} (shard ${opts.shard.index} of ${opts.shard.count}: aggregate the run once every shard is done)\n`);
+    }
     if (result.manifest.partial) return 130;
     return result.summary.validity.valid ? 0 : 3;
   } finally {
