@@ -104,9 +104,11 @@ async function runWithPool(o: RunOptions, pool: Pool): Promise<RunResult> {
   const schedule = buildSchedule(sc.load.stages, sc.load.arrival, sc.load.intervalS, sc.load.seed);
   const slots = shardSlice(schedule, o.shard.index, o.shard.count);
   o.onNote?.(`target ${sc.server.baseUrl} model ${target.model}; prompts calibrated with ${target.tokenizer}`);
-  const plans = await planPrompts(schedule.length, sc.input, sc.output, sc.load.seed, async (p) => target.count(p), (n) => o.onNote?.(`calibrated ${n} prompts`));
-  const first = plans[slots[0]?.seq ?? 0]!;
-  const e2eEstimate = await warmUp(pool, template, first.prompt, first.promptTokens, first.maxTokens, o.clock);
+  // One prompt more than the schedule: the warm-up's own, so no measured request finds its prompt
+  // already in the server's prefix cache.
+  const plans = await planPrompts(schedule.length + 1, sc.input, sc.output, sc.load.seed, async (p) => target.count(p), (n) => o.onNote?.(`calibrated ${n} prompts`));
+  const warm = plans[schedule.length]!;
+  const e2eEstimate = await warmUp(pool, template, warm.prompt, warm.promptTokens, warm.maxTokens, o.clock);
   if (o.interrupt.aborted) throw new Interrupted();
 
   await createRunDir(o.outDir);

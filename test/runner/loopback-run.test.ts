@@ -54,9 +54,10 @@ describe('a loopback run against the simulator (real HTTP)', () => {
       expect(r.outputTokens).toEqual({ requested: 16, client: 16, server: 16 });
       expect(r.sentAt! - r.scheduledAt!).toBeGreaterThanOrEqual(0);
     }
-    // Prompts are distinct (no shared prefix for the server's cache to exploit).
-    const prompts = sim.groundTruth().filter((g) => g.requestId.startsWith('loopback-'));
-    expect(prompts).toHaveLength(10);
+    // Ten measured requests, after one warm-up request the server saw first.
+    const seen = sim.groundTruth().map((g) => g.requestId);
+    expect(seen.filter((id) => id.startsWith('loopback-'))).toHaveLength(10);
+    expect(seen[0]).toBe('warmup-0');
     expect(summary.validity).toEqual({ valid: true, reasons: [] });
     expect(summary.requests).toMatchObject({ scheduled: 10, sent: 10, succeeded: 10, failed: 0 });
     expect(JSON.parse(await readFile(join(dir, 'summary.json'), 'utf8'))).toEqual(JSON.parse(JSON.stringify(summary)));
