@@ -65,6 +65,35 @@ describe('a loopback run against the simulator (real HTTP)', () => {
     expect(await readFile(join(dir, 'run.json'), 'utf8')).toContain('"scheduled": 10');
   });
 
+  it('chat completions: prompts calibrated through the chat template, role chunk not counted as a token', async () => {
+    sim = await startSimulator({ ttftMs: 5, itlMs: 2, jitterMs: 0 });
+    const dir = join(await mkdtemp(join(tmpdir(), 'ib-')), 'run');
+    const { summary } = await runBenchmark(options(sim.url, dir, { api: { type: 'chat', streaming: true }, load: { stages: [{ rate: 4, duration: 1 }] }, validity: { max_schedule_delay_p99_ms: 1000, max_rate_deviation: 0.5 } }));
+    const records = await readRecords(dir);
+    expect(records).toHaveLength(4);
+    for (const r of records) {
+      expect(r.inputTokens).toEqual({ requested: 64, client: 64, server: 64 });
+      // 16 content chunks; the role chunk and the usage chunk are not tokens.
+      expect(r.outputTokens).toEqual({ requested: 16, client: 16, server: 16 });
+    }
+    expect(sim.groundTruth().filter((g) => g.requestId.startsWith('loopback-')).every((g) => g.endpoint === 'chat')).toBe(true);
+    expect(summary.validity).toEqual({ valid: true, reasons: [] });
+  });
+
+  it('non-streamed completions: e2e and token counts from the response, no ttft or itl to claim', async () => {
+    sim = await startSimulator({ ttftMs: 5, itlMs: 2, jitterMs: 0 });
+    const dir = join(await mkdtemp(join(tmpdir(), 'ib-')), 'run');
+    const { summary } = await runBenchmark(options(sim.url, dir, { api: { type: 'completion', streaming: false }, load: { stages: [{ rate: 4, duration: 1 }] }, validity: { max_schedule_delay_p99_ms: 1000, max_rate_deviation: 0.5 } }));
+    for (const r of await readRecords(dir)) {
+      expect(r).toMatchObject({ firstTokenAt: null, contentTimes: [], error: null });
+      expect(r.outputTokens).toEqual({ requested: 16, client: null, server: 16 });
+    }
+    expect(summary.latency.ttft.count).toBe(0);
+    expect(summary.latency.e2e.count).toBe(4);
+    expect(summary.latency.e2e.min!).toBeGreaterThan(5 + 15 * 2 - 1);
+    expect(summary.validity.valid).toBe(true);
+  });
+
   it('refuses to write into a directory that already holds results, and leaves them untouched', async () => {
     sim = await startSimulator({ ttftMs: 5, itlMs: 1, jitterMs: 0 });
     const dir = join(await mkdtemp(join(tmpdir(), 'ib-')), 'run');
