@@ -88,6 +88,9 @@ describe('inference-baseline run, end to end through the CLI', () => {
     for (const m of ['ttft', 'itl', 'tpot', 'ntpot', 'e2e', 'schedule_delay']) expect(r.stdout).toMatch(new RegExp(`^${m}\\s+\\d+`, 'm'));
     expect(r.stdout).toMatch(/requests: 4 scheduled, 4 sent, 4 succeeded, 0 failed/);
     expect(r.stdout).toMatch(/verdict: (valid|INVALID)/);
+    // Not a terminal: JSON status lines (what Kubernetes logs keep), the last one saying done.
+    const status = r.stderr.split('\n').filter((l) => l.startsWith('{"status"')).map((l) => JSON.parse(l) as { status: string; sent: number });
+    expect(status.at(-1)).toMatchObject({ status: 'done', sent: 4 });
     expect(r.stdout).toContain(`report:  ${join(out, 'cli-test', 'report.html')}`);
     expect((await readdir(join(out, 'cli-test'))).sort()).toEqual(['config.yml', 'histograms.json', 'report.html', 'requests', 'run.json', 'summary.json']);
   });
