@@ -1,13 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type RunningSimulator } from '../../runtime/simulator/index.ts';
+import { post } from './http.ts';
 
-function post(sim: RunningSimulator, path: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
-  return fetch(`${sim.url}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-  });
-}
 
 async function errorOf(res: Response): Promise<{ status: number; error: { message: string; type: string; param: null; code: number } }> {
   const body = (await res.json()) as { error: { message: string; type: string; param: null; code: number } };

@@ -1,9 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type RunningSimulator } from '../../runtime/simulator/index.ts';
+import { post } from './http.ts';
 
-function post(sim: RunningSimulator, path: string, body: unknown): Promise<Response> {
-  return fetch(`${sim.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-}
 
 describe('/tokenize and /detokenize', () => {
   let sim: RunningSimulator;

@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type RunningSimulator } from '../../runtime/simulator/index.ts';
+import { post } from './http.ts';
 
 /**
  * A raw HTTP/1.1 exchange over loopback, keeping the chunked framing: each element of `frames` is
@@ -34,9 +35,6 @@ async function rawPost(port: number, path: string, body: unknown): Promise<{ hea
   return { head, frames };
 }
 
-function post(sim: RunningSimulator, path: string, body: unknown): Promise<Response> {
-  return fetch(`${sim.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-}
 
 function events(text: string): string[] {
   return text.split('\n\n').filter((e) => e.length > 0);
