@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../runtime/core/errors.ts';
-import { mergeConfig, parseScenario, parseScenarioYaml, presetConfig } from '../../runtime/core/scenario/load.ts';
+import { applyFlags, mergeConfig, parseScenario, parseScenarioYaml, presetConfig } from '../../runtime/core/scenario/load.ts';
 import { resolveScenario } from '../../runtime/core/scenario/resolve.ts';
 
 const seedYaml = readFileSync(new URL('../fixtures/seed-config.yml', import.meta.url), 'utf8');
@@ -122,5 +122,13 @@ describe('overrides', () => {
     );
     expect(s.input).toEqual({ kind: 'fixed', value: 256 });
     expect(s.load.arrival).toBe('poisson');
+  });
+
+  it('command-line flags set rate and duration on every stage, the model and the target', () => {
+    const raw = mergeConfig(presetConfig('baseline'), { load: { stages: [{ rate: 1, duration: 300 }, { rate: 5, duration: 60 }] } });
+    const s = resolveScenario(parseScenario(applyFlags(raw, { duration: 20, model: 'm', baseUrl: 'http://127.0.0.1:9' }), 'flags'));
+    expect(s.load.stages).toEqual([{ rate: 1, duration: 20 }, { rate: 5, duration: 20 }]);
+    expect(s.server).toMatchObject({ model: 'm', baseUrl: 'http://127.0.0.1:9' });
+    expect(applyFlags(raw, {})).toEqual(raw);
   });
 });

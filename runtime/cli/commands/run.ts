@@ -9,7 +9,7 @@ import { InputError } from '../../core/errors.ts';
 import { aggregateRun, writeOutputs } from '../../local/aggregate.ts';
 import { FsRunStore } from '../../local/run-store.ts';
 import { makeRunId, runIdPattern } from '../../core/run-id.ts';
-import { mergeConfig, parseScenario, presetConfig, readScenarioYaml } from '../../core/scenario/load.ts';
+import { applyFlags, parseScenario, presetConfig, readScenarioYaml } from '../../core/scenario/load.ts';
 import { resolveScenario } from '../../core/scenario/resolve.ts';
 import { runBenchmark, type RunStatus } from '../../runner/run.ts';
 import { startSimulator, type RunningSimulator } from '../../simulator/index.ts';
@@ -48,14 +48,6 @@ export interface RunCommandIo {
  */
 export async function runCommand(opts: RunCommandOptions, io: RunCommandIo): Promise<number> {
   const { raw, source } = await loadRawConfig(opts);
-  const overrides: Record<string, unknown> = {};
-  const rawLoad = (raw as { load?: { stages?: Array<Record<string, unknown>> } }).load;
-  if ((opts.duration !== undefined || opts.rate !== undefined) && Array.isArray(rawLoad?.stages)) {
-    overrides.load = {
-      stages: rawLoad.stages.map((s) => ({ ...s, ...(opts.rate !== undefined ? { rate: opts.rate } : {}), ...(opts.duration !== undefined ? { duration: opts.duration } : {}) })),
-    };
-  }
-  if (opts.model) overrides.server = { model_name: opts.model };
   if (opts.runId !== undefined && !runIdPattern.test(opts.runId) && !/^[a-z0-9][a-z0-9-]{0,62}$/.test(opts.runId)) {
     throw new InputError('--run-id', [`"${opts.runId}" is not a valid run id`], 'use lower-case letters, digits and dashes (at most 63), or omit it to get a time-based id.');
   }
@@ -67,8 +59,7 @@ export async function runCommand(opts: RunCommandOptions, io: RunCommandIo): Pro
       sim = await startSimulator({ models: [model] });
       io.stderr.write(`target: the built-in vLLM-compatible simulator at ${sim.url} (pass --target URL to measure a real server)\n`);
     }
-    overrides.server = { ...(overrides.server as object), base_url: opts.target ?? sim!.url };
-    const merged = mergeConfig(raw, overrides);
+    const merged = applyFlags(raw, { rate: opts.rate, duration: opts.duration, model: opts.model, baseUrl: opts.target ?? sim!.url });
     const config = parseScenario(merged, source);
     const scenario = resolveScenario(config);
     const runId = opts.runId ?? makeRunId(io.now(), io.random);

@@ -54,6 +54,34 @@ export function mergeConfig(base: unknown, overrides: unknown): unknown {
   return out;
 }
 
+/** Command-line flags that override a config: rate and duration apply to every load stage. */
+export interface ConfigFlags {
+  rate?: number;
+  duration?: number;
+  model?: string;
+  baseUrl?: string;
+}
+
+/** `raw` with the flags applied, ready for `parseScenario`; the flags win over the file. */
+export function applyFlags(raw: unknown, flags: ConfigFlags): unknown {
+  const overrides: Record<string, unknown> = {};
+  const stages = isPlainObject(raw) && isPlainObject(raw.load) ? raw.load.stages : undefined;
+  if ((flags.rate !== undefined || flags.duration !== undefined) && Array.isArray(stages)) {
+    overrides.load = {
+      stages: stages.map((st: unknown) => ({
+        ...(isPlainObject(st) ? st : {}),
+        ...(flags.rate !== undefined ? { rate: flags.rate } : {}),
+        ...(flags.duration !== undefined ? { duration: flags.duration } : {}),
+      })),
+    };
+  }
+  const server: Record<string, unknown> = {};
+  if (flags.model !== undefined) server.model_name = flags.model;
+  if (flags.baseUrl !== undefined) server.base_url = flags.baseUrl;
+  if (Object.keys(server).length > 0) overrides.server = server;
+  return mergeConfig(raw, overrides);
+}
+
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
