@@ -1,5 +1,25 @@
 import js from '@eslint/js';
+import globals from 'globals';
 import tseslint from 'typescript-eslint';
+
+/**
+ * The layering (DESIGN.md §2) as lint rules: each folder names the folders it must not import.
+ * core imports nothing of the project; runner, simulator, aggregator and aws meet only through
+ * core (its ports); nothing below cli/lambda/local imports them; bench does not lean on test/.
+ */
+const project = ['aggregator', 'aws', 'bootstrap', 'cli', 'lambda', 'local', 'report', 'runner', 'simulator', 'timing'];
+const banned = (folders, extra = []) => ({
+  'no-restricted-imports': [
+    'error',
+    {
+      patterns: [
+        ...folders.map((f) => ({ group: [`**/${f}/*`, `**/${f}/**`], message: `this layer must not import runtime/${f} (DESIGN.md §2)` })),
+        ...extra,
+      ],
+    },
+  ],
+});
+const entryPoints = ['cli', 'lambda', 'local'];
 
 export default tseslint.config(
   { ignores: ['node_modules/', 'cdk.out/', 'results/', 'dist/', 'coverage/'] },
@@ -9,15 +29,33 @@ export default tseslint.config(
     languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      // core must stay pure: no process.env outside entry points (DESIGN.md §2)
-      'no-restricted-syntax': 'off',
     },
+  },
+  {
+    files: ['**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: { ...globals.node } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {
     files: ['runtime/core/**/*.ts'],
     rules: {
+      // core stays pure: no I/O, no clock, no environment (DESIGN.md §2).
       'no-restricted-globals': ['error', 'process', 'fetch', 'setTimeout', 'setInterval'],
-      'no-restricted-imports': ['error', { patterns: ['node:*', '../../runner/*', '../../aws/*', '@aws-sdk/*', 'undici'] }],
+      ...banned([...project, 'infra'], [
+        { group: ['node:*'], message: 'core does no I/O' },
+        { group: ['@aws-sdk/*', 'undici'], message: 'core calls no service' },
+      ]),
     },
+  },
+  { files: ['runtime/runner/**/*.ts'], rules: banned([...entryPoints, 'aws', 'aggregator', 'simulator', 'report', 'bootstrap']) },
+  { files: ['runtime/simulator/**/*.ts'], rules: banned([...entryPoints, 'aws', 'aggregator', 'runner', 'report', 'bootstrap']) },
+  { files: ['runtime/aggregator/**/*.ts'], rules: banned([...entryPoints, 'aws', 'runner', 'simulator', 'timing', 'bootstrap']) },
+  { files: ['runtime/aws/**/*.ts'], rules: banned([...entryPoints, 'aggregator', 'runner', 'simulator', 'report', 'timing', 'bootstrap']) },
+  { files: ['runtime/report/**/*.ts', 'runtime/timing/**/*.ts', 'runtime/bootstrap/**/*.ts'], rules: banned(project.filter((f) => f !== 'timing' && f !== 'report' && f !== 'bootstrap')) },
+  { files: ['runtime/lambda/**/*.ts'], rules: banned(['cli', 'local', 'runner', 'simulator']) },
+  { files: ['infra/**/*.ts'], rules: banned(project.filter((f) => f !== 'bootstrap')) },
+  {
+    files: ['bench/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/test/*', '**/test/**'], message: 'benchmarks do not import tests' }] }] },
   },
 );

@@ -8,7 +8,7 @@ import { existsSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { writeInferencePerfRun } from '../test/support/generate.ts';
+import { writeInferencePerfRun } from './support/generate.ts';
 
 const { values } = parseArgs({ options: { mb: { type: 'string', default: '1024' }, dir: { type: 'string', default: '/tmp/ib-bench-ip' } } });
 const targetBytes = Number(values.mb) * 1024 * 1024;

@@ -4,8 +4,8 @@
  * time and peak RSS, so the parent's input generation does not pollute the memory figure.
  * Usage: node --import tsx bench/aggregate-measure.ts <dir>
  */
-import { aggregateRun, writeOutputs } from '../runtime/local/aggregate.ts';
-import { FsRunStore } from '../runtime/local/run-store.ts';
+import { aggregateRun, writeOutputs } from '../runtime/aggregator/aggregate-run.ts';
+import { FsRunStore } from '../runtime/aggregator/fs-run-store.ts';
 
 const dir = process.argv[2];
 if (!dir) throw new Error('usage: aggregate-measure.ts <run dir>');

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { writeNativeRunStreaming } from '../test/support/generate.ts';
+import { writeNativeRunStreaming } from './support/generate.ts';
 
 const { values } = parseArgs({ options: { records: { type: 'string', default: '1000000' }, shards: { type: 'string', default: '10' }, tokens: { type: 'string', default: '128' } } });
 const requests = Number(values.records);

@@ -11,12 +11,12 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { RequestRecord } from '../runtime/core/records/record.ts';
-import { mergeConfig, parseScenario, presetConfig } from '../runtime/core/scenario/load.ts';
+import { layerConfig, parseScenario, presetConfig } from '../runtime/core/scenario/index.ts';
 import { resolveScenario } from '../runtime/core/scenario/resolve.ts';
 import { runBenchmark } from '../runtime/runner/run.ts';
 import type { GroundTruthEntry } from '../runtime/simulator/index.ts';
 import { systemClock } from '../runtime/timing/clock.ts';
-import { spawnSimulator } from '../test/helpers/simulator-process.ts';
+import { spawnSimulator } from './support/simulator-process.ts';
 
 const { values } = parseArgs({ options: { rates: { type: 'string', default: '1,10,100' }, duration: { type: 'string', default: '30' } } });
 const rates = values.rates.split(',').map(Number);
@@ -38,7 +38,7 @@ for (const rate of rates) {
   const tmp = await mkdtemp(join(tmpdir(), 'ib-bench-'));
   const sim = await spawnSimulator([], join(tmp, 'truth.ndjson'));
   const dir = join(tmp, 'run');
-  const raw = mergeConfig(presetConfig('baseline'), { server: { base_url: sim.url }, load: { stages: [{ rate, duration }] } });
+  const raw = layerConfig(presetConfig('baseline'), { server: { base_url: sim.url }, load: { stages: [{ rate, duration }] } });
   let summary;
   let truth = new Map<string, GroundTruthEntry>();
   try {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { InputError } from '../runtime/core/errors.ts';
-import { parseLabelSelector, runnerDeliveries, runnerKinds } from '../runtime/core/run-spec.ts';
+import { runnerKinds } from '../runtime/core/records/run-manifest.ts';
+import { parseLabelSelector, runnerDeliveries } from '../runtime/core/run-spec/index.ts';
 import { presetNames } from '../runtime/core/scenario/index.ts';
 
 /**

@@ -1,5 +1,5 @@
-import type { RunDefaultsInput } from '../runtime/core/run-spec.ts';
-import { parseLabelSelector } from '../runtime/core/run-spec.ts';
+import type { RunDefaultsInput } from '../runtime/core/run-spec/index.ts';
+import { parseLabelSelector } from '../runtime/core/run-spec/index.ts';
 import type { StackConfig } from './config.ts';
 
 /**

@@ -8,7 +8,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import { Construct } from 'constructs';
 import { acknowledge, arnRef, iam5 } from '../nag.ts';
-import { RUN_DEFAULTS_ENV } from '../../runtime/core/run-spec.ts';
+import { RUN_DEFAULTS_ENV } from '../../runtime/core/run-spec/index.ts';
 import { RUNS_KEY_PATTERN, RUNS_PREFIX } from '../derive.ts';
 import { ESM_REQUIRE_BANNER } from './runner-bundle.ts';
 

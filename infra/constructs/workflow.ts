@@ -6,7 +6,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { acknowledge, arnRef, iam5 } from '../nag.ts';
 import { kubernetesPaths, ZONE_LABEL } from '../../runtime/core/manifests/index.ts';
-import { STACK_TAG } from '../../runtime/core/run-spec.ts';
+import { STACK_TAG } from '../../runtime/core/run-spec/index.ts';
 import type { StackConfig } from '../config.ts';
 import { failureCauses, jobFailedWithLogCause, type FailureKind, type WorkflowWords } from '../workflow-text.ts';
 

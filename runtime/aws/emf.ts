@@ -1,15 +1,18 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { defaultNamespace, runDimensions, runMetrics, runTimestampMs } from '../core/aggregate/run-metrics.ts';
-import type { Summary } from '../core/metrics/summary.ts';
+import { defaultNamespace, runMetricValues, runTimestampMs, type MetricDimensions } from '../core/summary/published.ts';
+import type { Summary } from '../core/summary/schema.ts';
 
 /**
  * CloudWatch Embedded Metric Format for one run, through Powertools Metrics. `buildEmf` only builds
  * the object (`serializeMetrics()`); `publishEmf` is the one place that writes it (stdout, which
- * Lambda ships to CloudWatch Logs). Dimensions: exactly one set, [Model, Scenario] — Powertools'
- * default `service` dimension is removed.
+ * Lambda ships to CloudWatch Logs). Dimensions: exactly one set, [Model, Scenario] from the
+ * caller (the RunSpec's names, which the alarms watch); Powertools' default `service` dimension is
+ * removed. The metrics are core/summary/published.ts's list.
  */
 
 export interface EmfOptions {
+  /** Model × Scenario of the run (runDimensions); the alarms and dashboard watch these values. */
+  dimensions: MetricDimensions;
   namespace?: string;
   /** Used only when the summary has neither an end nor a start time. */
   now?: () => number;
@@ -30,21 +33,20 @@ function loaded(summary: Summary, o: EmfOptions): { metrics: Metrics; count: num
   const metrics = new Metrics({ namespace: o.namespace ?? defaultNamespace, ...(o.logger ? { logger: o.logger } : {}) });
   metrics.clearDefaultDimensions();
   metrics.setThrowOnEmptyMetrics(true);
-  const dims = runDimensions(summary);
-  metrics.addDimensions(dims);
+  metrics.addDimensions(o.dimensions);
   const ts = runTimestampMs(summary) ?? (o.now ?? Date.now)();
   metrics.setTimestamp(ts);
-  const list = runMetrics(summary);
+  const list = runMetricValues(summary);
   for (const m of list) metrics.addMetric(m.name, m.unit as (typeof MetricUnit)[keyof typeof MetricUnit], m.value);
   return { metrics, count: list.length };
 }
 
-export function buildEmf(summary: Summary, o: EmfOptions = {}): EmfDocument {
+export function buildEmf(summary: Summary, o: EmfOptions): EmfDocument {
   return loaded(summary, o).metrics.serializeMetrics() as unknown as EmfDocument;
 }
 
 /** Writes the run's EMF line to stdout (Lambda → CloudWatch); returns how many metrics it carried. */
-export function publishEmf(summary: Summary, o: EmfOptions = {}): number {
+export function publishEmf(summary: Summary, o: EmfOptions): number {
   const { metrics, count } = loaded(summary, o);
   metrics.publishStoredMetrics();
   return count;

@@ -1,9 +1,9 @@
-import type { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { assertDerived, type DerivedOutput, type RunStore, type StoreEntry } from '../local/run-store.ts';
+import { assertDerived, type RunStore, type StoreEntry } from '../core/ports/run-store.ts';
+import type { DerivedFile } from '../core/run-layout.ts';
 import { formatS3Url, getObjectStream, getObjectText, listObjects, putObject, type S3Location } from './s3.ts';
 
-/** A run's S3 prefix as a RunStore: keys relative to the prefix; writes only the derived outputs. */
+/** A run's S3 prefix as a RunStore: keys relative to the prefix; writes only the derived files. */
 export class S3RunStore implements RunStore {
   readonly location: string;
 
@@ -24,7 +24,7 @@ export class S3RunStore implements RunStore {
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
-  open(key: string): Promise<Readable> {
+  open(key: string): Promise<NodeJS.ReadableStream> {
     return getObjectStream(this.client, this.loc.bucket, this.loc.prefix + key);
   }
 
@@ -32,14 +32,15 @@ export class S3RunStore implements RunStore {
     return getObjectText(this.client, this.loc.bucket, this.loc.prefix + key);
   }
 
-  async writeDerived(name: DerivedOutput, body: string, contentType: string): Promise<string> {
+  /** One PutObject: S3 replaces an object whole, so a failed write never leaves half of one. */
+  async writeDerived(name: DerivedFile, body: string, contentType: string): Promise<string> {
     assertDerived(name);
     await putObject(this.client, this.loc.bucket, this.loc.prefix + name, body, { contentType });
     return `${this.location}${name}`;
   }
 
-  /** Key of an output relative to the bucket (what the Step Functions contract returns). */
-  keyOf(name: DerivedOutput): string {
+  /** Key of a run file relative to the bucket (what the Step Functions contract returns). */
+  keyOf(name: string): string {
     return this.loc.prefix + name;
   }
 }

@@ -5,7 +5,7 @@ import {
   StartExecutionCommand,
   type SFNClient,
 } from '@aws-sdk/client-sfn';
-import { STACK_TAG } from '../core/run-spec.ts';
+import { STACK_TAG } from '../core/run-spec/index.ts';
 
 /** Thin Step Functions adapter for the CLI: start, describe, and find the stack's state machine. */
 

@@ -1,5 +1,5 @@
-import type { DistributionStats } from '../core/metrics/histogram.ts';
-import type { Summary } from '../core/metrics/summary.ts';
+import type { DistributionStats } from '../core/metrics/latency-histogram.ts';
+import type { Summary } from '../core/summary/schema.ts';
 
 const columns = ['p50', 'p90', 'p95', 'p99', 'max'] as const;
 

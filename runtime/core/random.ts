@@ -15,3 +15,15 @@ export function mulberry32(seed: number): Rng {
     return ((t ^ (t >>> 14)) >>> 0) / 0x1_0000_0000;
   };
 }
+
+/**
+ * An independent random stream for one item of a seeded sequence (request #n of a run, prompt #n,
+ * …): a hash of the seed, the item's number and a stream label, so item n draws the same whatever
+ * the other items drew, and a shard can generate only its own items.
+ */
+export function itemRng(seed: number, item: number, stream = 0): Rng {
+  let h = Math.imul((seed >>> 0) ^ 0x85ebca6b, 0xc2b2ae35) ^ Math.imul(item + 1, 0x27d4eb2f) ^ Math.imul(stream + 1, 0x165667b1);
+  h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
+  h = Math.imul(h ^ (h >>> 15), 0x846ca68b);
+  return mulberry32((h ^ (h >>> 16)) >>> 0);
+}

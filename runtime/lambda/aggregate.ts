@@ -1,9 +1,9 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { InputError } from '../core/errors.ts';
-import { RunSpec } from '../core/run-spec.ts';
+import { RunSpec } from '../core/run-spec/index.ts';
 import { S3RunStore } from '../aws/s3-run-store.ts';
-import { aggregateRun, writeOutputs, type RunHints } from '../local/aggregate.ts';
+import { aggregateRun, writeOutputs, type RunHints } from '../aggregator/aggregate-run.ts';
 import type { ReportAssets } from '../report/assets.ts';
 
 /**

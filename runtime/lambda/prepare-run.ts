@@ -5,7 +5,9 @@ import { z } from 'zod';
 import { describeCluster, type ClusterInfo } from '../aws/eks.ts';
 import { presignGetUrl, writeRunFiles, type RunFile } from '../aws/run-files.ts';
 import { jobParts, podPlacement, renderConfigMap, renderServiceAccount, runnerConfigYaml } from '../core/manifests/index.ts';
-import { buildRunSpec, InvalidInputError, RUN_DEFAULTS_ENV, RunDefaults, type RunSpec } from '../core/run-spec.ts';
+import { loadBundleBootstrap } from '../bootstrap/index.ts';
+import { issueProblems } from '../core/errors.ts';
+import { buildRunSpec, InvalidInputError, RUN_DEFAULTS_ENV, RunDefaults, type RunSpec } from '../core/run-spec/index.ts';
 
 /**
  * PrepareRun: execution input + the stack's defaults → RunSpec, the cluster's endpoint and CA, the
@@ -58,6 +60,8 @@ export function clusterProblems(info: ClusterInfo): string[] {
 
 export interface PrepareRunDeps {
   defaults: RunDefaults;
+  /** The bundle bootstrap program (runtime/bootstrap), put into the Job's command. */
+  bootstrap: string;
   describeCluster(name: string): Promise<ClusterInfo>;
   presignBundle(bucket: string, key: string, expiresInSeconds: number): Promise<string>;
   writeFiles(bucket: string, files: RunFile[]): Promise<void>;
@@ -76,7 +80,7 @@ export function runIdSuffix(executionId: string): string {
 
 export async function prepareRun(event: unknown, deps: PrepareRunDeps): Promise<PreparedRun> {
   const parsed = PrepareRunEvent.safeParse(event);
-  if (!parsed.success) throw new InvalidInputError(parsed.error.issues.map((i) => `event.${i.path.join('.')}: ${i.message}`));
+  if (!parsed.success) throw new InvalidInputError(issueProblems(parsed.error.issues, { at: ['event'] }));
   const { input, executionId, startTime } = parsed.data;
   const started = startTime !== undefined ? Date.parse(startTime) : Number.NaN;
   const runSpec = buildRunSpec({
@@ -98,13 +102,15 @@ export async function prepareRun(event: unknown, deps: PrepareRunDeps): Promise<
     manifests: {
       serviceAccount: renderServiceAccount(runSpec),
       configMap: renderConfigMap(runSpec),
-      job: jobParts(runSpec, bundleUrl ? { bundleUrl } : {}),
+      job: jobParts(runSpec, bundleUrl ? { bundle: { url: bundleUrl, bootstrap: deps.bootstrap } } : {}),
       zoneUnknownPlacement: podPlacement(runSpec, null),
     },
   };
+  // config.yml has one writer per run (core/run-layout.ts): the native runner writes the config it
+  // ran; inference-perf keeps its own copy under raw/, so PrepareRun writes it for that runner only.
   await deps.writeFiles(runSpec.s3.bucket, [
     { key: runSpec.s3.runSpecKey, body: `${JSON.stringify(runSpec, null, 2)}\n`, contentType: 'application/json' },
-    { key: runSpec.s3.configKey, body: runnerConfigYaml(runSpec), contentType: 'application/yaml' },
+    ...(runSpec.runner.kind === 'inference-perf' ? [{ key: runSpec.s3.configKey, body: runnerConfigYaml(runSpec), contentType: 'application/yaml' }] : []),
   ]);
   return prepared;
 }
@@ -120,6 +126,7 @@ function wire(env: NodeJS.ProcessEnv): PrepareRunDeps {
   const dnsSuffix = defaults.region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com';
   return {
     defaults,
+    bootstrap: loadBundleBootstrap(),
     describeCluster: (name) => describeCluster(eks, name, defaults.region),
     presignBundle: (bucket, key, expiresInSeconds) =>
       presignGetUrl({ credentials: s3.config.credentials, region: defaults.region, bucket, key, expiresInSeconds, dnsSuffix }),

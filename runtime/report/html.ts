@@ -1,5 +1,5 @@
-import type { ReportData } from '../core/aggregate/report-data.ts';
-import type { DistributionStats } from '../core/metrics/histogram.ts';
+import type { ReportData } from '../core/summary/report-data.ts';
+import type { DistributionStats } from '../core/metrics/latency-histogram.ts';
 import type { ReportAssets } from './assets.ts';
 
 /**

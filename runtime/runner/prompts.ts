@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici';
 import type { TokenDistribution } from '../core/scenario/resolve.ts';
 import { InputError } from '../core/errors.ts';
-import { mulberry32 } from '../core/random.ts';
+import { itemRng } from '../core/random.ts';
 import { words } from './words.ts';
 
 /** How many tokens a prompt is, as the target counts it (chat templates included). */
@@ -65,31 +65,39 @@ export interface PromptPlan {
   maxTokens: number;
 }
 
+/** Random streams of one request's plan (its lengths and its words). */
+const LENGTHS = 1;
+const WORDS = 2;
+
 /**
- * Prepares every request's prompt and output length before the run starts, so no tokenizer call or
- * string building happens inside the load loop. Calibration calls run a few at a time.
+ * Prepares the prompts of the given schedule positions (`seqs`: this shard's slice) before the run
+ * starts, so no tokenizer call or string building happens inside the load loop. Each position's
+ * lengths and words come from its own seeded stream, so a shard plans only its own requests and
+ * gets exactly the prompts a single pod would have sent them. Calibration calls run a few at a time.
  */
 export async function planPrompts(
-  n: number,
+  seqs: readonly number[],
   input: TokenDistribution,
   output: TokenDistribution,
   seed: number,
   count: TokenCounter,
   onProgress?: (done: number) => void,
 ): Promise<PromptPlan[]> {
-  const lengths = mulberry32(seed ^ 0x5eed);
-  const targets = Array.from({ length: n }, () => ({ input: sampleLength(input, lengths), output: sampleLength(output, lengths) }));
+  const n = seqs.length;
   // Tokens the target adds around any prompt (BOS, chat template), measured once on a 1-word prompt.
-  const overhead = Math.max(0, (await count(words[0]!)) - 1);
+  const overhead = n > 0 ? Math.max(0, (await count(words[0]!)) - 1) : 0;
   const plans: PromptPlan[] = new Array(n);
   let next = 0;
   let done = 0;
   const worker = async (): Promise<void> => {
     while (next < n) {
       const i = next++;
-      const t = targets[i]!;
-      const prompt = await calibratedPrompt(t.input, mulberry32(seed * 1_000_003 + i), count, overhead);
-      plans[i] = { prompt, promptTokens: t.input, maxTokens: t.output };
+      const seq = seqs[i]!;
+      const lengths = itemRng(seed, seq, LENGTHS);
+      const inputTokens = sampleLength(input, lengths);
+      const maxTokens = sampleLength(output, lengths);
+      const prompt = await calibratedPrompt(inputTokens, itemRng(seed, seq, WORDS), count, overhead);
+      plans[i] = { prompt, promptTokens: inputTokens, maxTokens };
       done += 1;
       if (onProgress && done % 100 === 0) onProgress(done);
     }

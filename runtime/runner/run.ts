@@ -3,10 +3,14 @@ import { setMaxListeners } from 'node:events';
 import { join } from 'node:path';
 import { Pool } from 'undici';
 import { InputError } from '../core/errors.ts';
+import { VERSION } from '../core/version.ts';
 import type { RequestRecord } from '../core/records/record.ts';
-import { shardManifestName, type RunManifest, type ShardManifest } from '../core/records/run-manifest.ts';
+import type { RunManifest, ShardManifest } from '../core/records/run-manifest.ts';
 import { RunAccumulator } from '../core/metrics/accumulator.ts';
-import type { Summary } from '../core/metrics/summary.ts';
+import { InputTally } from '../core/records/input-report.ts';
+import { CONFIG_FILE, REQUESTS_DIR, requestsPath, RUN_MANIFEST_FILE, shardManifestName } from '../core/run-layout.ts';
+import { finish } from '../core/summary/finalize.ts';
+import type { Summary } from '../core/summary/schema.ts';
 import type { ResolvedScenario } from '../core/scenario/resolve.ts';
 import type { Clock } from '../timing/clock.ts';
 import { sleepUntil } from '../timing/precise-timer.ts';
@@ -16,7 +20,8 @@ import { planPrompts, type PromptPlan } from './prompts.ts';
 import { sendRequest, type RequestTemplate } from './request.ts';
 import { ShardWriter } from './shard-writer.ts';
 
-export const RUNNER_VERSION = '0.1.0';
+/** The native runner's version as recorded in run.json: the project's. */
+export const RUNNER_VERSION = VERSION;
 
 /** Ctrl-C before the first request: nothing was measured and nothing was created. */
 export class Interrupted extends Error {
@@ -62,6 +67,7 @@ export interface RunStatus {
 }
 
 export interface RunResult {
+  /** This shard's numbers (not written: summary.json belongs to the aggregator). */
   summary: Summary;
   dir: string;
   manifest: ShardManifest;
@@ -104,10 +110,12 @@ async function runWithPool(o: RunOptions, pool: Pool): Promise<RunResult> {
   const schedule = buildSchedule(sc.load.stages, sc.load.arrival, sc.load.intervalS, sc.load.seed);
   const slots = shardSlice(schedule, o.shard.index, o.shard.count);
   o.onNote?.(`target ${sc.server.baseUrl} model ${target.model}; prompts calibrated with ${target.tokenizer}`);
-  // One prompt more than the schedule: the warm-up's own, so no measured request finds its prompt
-  // already in the server's prefix cache.
-  const plans = await planPrompts(schedule.length + 1, sc.input, sc.output, sc.load.seed, async (p) => target.count(p), (n) => o.onNote?.(`calibrated ${n} prompts`));
-  const warm = plans[schedule.length]!;
+  // This shard's prompts only, plus the warm-up's own (a position past the schedule), so no
+  // measured request finds its prompt already in the server's prefix cache.
+  const warmSeq = schedule.length + o.shard.index;
+  const planned = await planPrompts([...slots.map((s) => s.seq), warmSeq], sc.input, sc.output, sc.load.seed, async (p) => target.count(p), (n) => o.onNote?.(`calibrated ${n} prompts`));
+  const warm = planned.pop()!;
+  const plans = planned;
   const e2eEstimate = await warmUp(pool, template, warm.prompt, warm.promptTokens, warm.maxTokens, o.clock);
   if (o.interrupt.aborted) throw new Interrupted();
 
@@ -119,17 +127,18 @@ async function runWithPool(o: RunOptions, pool: Pool): Promise<RunResult> {
     scheduled: schedule.length,
     shards: o.shard.count,
   };
-  await writeFile(join(o.outDir, 'config.yml'), o.configYaml, { flag: 'wx' });
-  o.onFileClosed?.('config.yml');
+  // The run's own files come from shard 0 only: one writer per name (core/run-layout.ts).
   if (o.shard.index === 0) {
-    await writeFile(join(o.outDir, 'run.json'), `${JSON.stringify(manifest, null, 2)}\n`, { flag: 'wx' });
-    o.onFileClosed?.('run.json');
+    await writeFile(join(o.outDir, CONFIG_FILE), o.configYaml, { flag: 'wx' });
+    o.onFileClosed?.(CONFIG_FILE);
+    await writeFile(join(o.outDir, RUN_MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`, { flag: 'wx' });
+    o.onFileClosed?.(RUN_MANIFEST_FILE);
   }
 
   const maxRate = Math.max(...sc.load.stages.map((s) => s.rate));
   await warmConnections(pool, Math.min(sc.load.maxConnections, Math.ceil((maxRate / o.shard.count) * (e2eEstimate / 1000) * 1.5) + 2), template);
 
-  const writer = new ShardWriter(join(o.outDir, 'requests'), o.shard.index, { clock: o.clock, onPartClosed: o.onFileClosed });
+  const writer = new ShardWriter(join(o.outDir, REQUESTS_DIR), o.shard.index, { clock: o.clock, onPartClosed: o.onFileClosed });
   const acc = new RunAccumulator(sc.server.ignoreEos);
   const startedAt = new Date().toISOString();
   const { sent, interrupted } = await loadLoop(o, pool, template, slots, plans, (r) => {
@@ -151,10 +160,13 @@ async function runWithPool(o: RunOptions, pool: Pool): Promise<RunResult> {
     startedAt,
     endedAt: new Date().toISOString(),
   };
-  await writeFile(join(o.outDir, 'requests', shardManifestName(o.shard.index)), `${JSON.stringify(shardManifest, null, 2)}\n`, { flag: 'wx' });
-  const summary = acc.summarize(manifest.identity, manifest.request, { scheduled: slots.length, partial: interrupted });
-  // One shard's summary is the run's summary; with several, the aggregator merges all shards.
-  if (o.shard.count === 1) await writeFile(join(o.outDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  const manifestPath = requestsPath(shardManifestName(o.shard.index));
+  await writeFile(join(o.outDir, manifestPath), `${JSON.stringify(shardManifest, null, 2)}\n`, { flag: 'wx' });
+  o.onFileClosed?.(manifestPath);
+  const tally = new InputTally('native');
+  tally.files = writer.parts.length;
+  tally.records = writer.records;
+  const summary = finish(acc.measure(manifest.identity, manifest.request, { scheduled: slots.length, partial: interrupted }), manifest.request, tally.report());
   return { summary, dir: o.outDir, manifest: shardManifest };
 }
 
@@ -177,7 +189,7 @@ async function createRunDir(dir: string): Promise<void> {
   if (existing && existing.length > 0) {
     throw new InputError('--out', [`${dir} already exists and is not empty`], 'choose another --out or --run-id; results of earlier runs are never overwritten.');
   }
-  await mkdir(join(dir, 'requests'), { recursive: true });
+  await mkdir(join(dir, REQUESTS_DIR), { recursive: true });
 }
 
 /** Opens `n` connections before the first scheduled request so TCP setup never lands in TTFT. */

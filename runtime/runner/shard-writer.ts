@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { createGzip, type Gzip } from 'node:zlib';
 import type { RequestRecord } from '../core/records/record.ts';
-import { shardFileName } from '../core/records/record.ts';
+import { requestsPath, shardPartName } from '../core/run-layout.ts';
 
 export interface ShardWriterOptions {
   /** Start a new part after this many records (no object grows without bound). */
@@ -60,7 +60,7 @@ export class ShardWriter {
   private rotate(): void {
     void this.finishPart();
     this.part += 1;
-    const name = shardFileName(this.shard, this.part);
+    const name = shardPartName(this.shard, this.part);
     this.parts.push(name);
     this.file = createWriteStream(join(this.requestsDir, name), { flags: 'wx' });
     this.file.on('error', (err) => (this.error ??= err));
@@ -78,7 +78,7 @@ export class ShardWriter {
     this.gzip = undefined;
     this.file = undefined;
     if (gzip && file) {
-      const rel = `requests/${this.parts[this.parts.length - 1]}`;
+      const rel = requestsPath(this.parts[this.parts.length - 1]!);
       const done = once(file, 'close').then(() => {
         if (!this.error) this.o.onPartClosed?.(rel);
       });

@@ -6,17 +6,14 @@ import type { FailureMode } from './options.ts';
  */
 
 export { mulberry32, type Rng } from '../core/random.ts';
-import { mulberry32, type Rng } from '../core/random.ts';
+import { itemRng, type Rng } from '../core/random.ts';
 
 /**
  * The random source of one request: derived from the server seed and the request's arrival number,
  * so request #n behaves the same whatever the other requests drew or when they ran.
  */
 export function requestRng(seed: number, sequence: number): Rng {
-  let h = Math.imul(seed ^ 0x85ebca6b, 0xc2b2ae35) ^ Math.imul(sequence + 1, 0x27d4eb2f);
-  h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
-  h = Math.imul(h ^ (h >>> 15), 0x846ca68b);
-  return mulberry32((h ^ (h >>> 16)) >>> 0);
+  return itemRng(seed, sequence);
 }
 
 export interface LatencyParams {

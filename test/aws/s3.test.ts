@@ -5,7 +5,7 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getObjectText, headObject, listObjects, parseS3Url, uploadDirectory } from '../../runtime/aws/s3.ts';
 import { InputError } from '../../runtime/core/errors.ts';
-import { nativeRecords, writeNativeRun } from '../support/generate.ts';
+import { nativeRecords, writeNativeRun } from '../../bench/support/generate.ts';
 import { startLocalS3, type LocalS3 } from '../support/s3rver.ts';
 
 describe('parseS3Url', () => {

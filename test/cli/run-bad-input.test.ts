@@ -1,22 +1,14 @@
-import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type RunningSimulator } from '../../runtime/simulator/index.ts';
+import { cli } from '../support/cli.ts';
+import { useTempDirs } from '../support/temp-dir.ts';
 
-const bin = fileURLToPath(new URL('../../bin/inference-baseline.js', import.meta.url));
 const seed = fileURLToPath(new URL('../fixtures/seed-config.yml', import.meta.url));
-
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+const tempDir = useTempDirs();
 
 let sim: RunningSimulator;
 let html: Server;
@@ -33,7 +25,7 @@ afterAll(async () => {
 });
 
 async function expectRejected(args: string[], message: RegExp, code = 2): Promise<void> {
-  const out = await mkdtemp(join(tmpdir(), 'ib-out-'));
+  const out = await tempDir();
   const r = await cli(['run', '--out', out, '--duration', '1', ...args]);
   expect(r.stderr).toMatch(message);
   expect(r.code).toBe(code);
@@ -43,20 +35,19 @@ async function expectRejected(args: string[], message: RegExp, code = 2): Promis
 
 describe('inference-baseline run rejects bad input with one clear message and a non-zero exit', () => {
   it('invalid YAML', async () => {
-    const file = join(await mkdtemp(join(tmpdir(), 'ib-')), 'bad.yml');
+    const file = join(await tempDir(), 'bad.yml');
     await writeFile(file, 'load:\n  stages: [\n');
     await expectRejected(['--config', file, '--target', sim.url], /bad\.yml: is not valid YAML[\s\S]*Fix:/);
   });
 
   it('an unknown key', async () => {
-    const file = join(await mkdtemp(join(tmpdir(), 'ib-')), 'unknown.yml');
-    const { readFile } = await import('node:fs/promises');
+    const file = join(await tempDir(), 'unknown.yml');
     await writeFile(file, `${await readFile(seed, 'utf8')}\nload_generator: fast\n`);
     await expectRejected(['--config', file, '--target', sim.url], /load_generator: unknown or unsupported key; supported keys at \(top level\): api, data, load/);
   });
 
   it('a negative rate', async () => {
-    await expectRejected(['--rate', '-1', '--target', sim.url], /--rate.*must be a positive number \(requests per second\); got "-1"/, 1);
+    await expectRejected(['--rate', '-1', '--target', sim.url], /--rate.*must be a positive number \(requests per second\); got "-1"/);
   });
 
   it('an unreachable target', async () => {
@@ -72,7 +63,7 @@ describe('inference-baseline run rejects bad input with one clear message and a 
   });
 
   it('a target URL ending in /v1', async () => {
-    await expectRejected(['--target', `${sim.url}/v1`], /without \/v1/, 1);
+    await expectRejected(['--target', `${sim.url}/v1`], /without \/v1/);
   });
 
   it('an unknown scenario', async () => {
@@ -82,16 +73,20 @@ describe('inference-baseline run rejects bad input with one clear message and a 
 
 describe('inference-baseline run, end to end through the CLI', () => {
   it('measures the simulator and prints the percentile table and verdict', async () => {
-    const out = await mkdtemp(join(tmpdir(), 'ib-out-'));
-    const r = await cli(['run', '--out', out, '--duration', '2', '--rate', '2', '--target', sim.url, '--model', 'served-model', '--run-id', 'cli-test']);
+    const out = await tempDir();
+    const runId = '20250101T020000Z-clitst';
+    const r = await cli(['run', '--out', out, '--duration', '2', '--rate', '2', '--target', sim.url, '--model', 'served-model', '--run-id', runId]);
     expect(r.stdout).toMatch(/^metric \(ms\)\s+count\s+p50\s+p90\s+p95\s+p99\s+max\s+mean$/m);
     for (const m of ['ttft', 'itl', 'tpot', 'ntpot', 'e2e', 'schedule_delay']) expect(r.stdout).toMatch(new RegExp(`^${m}\\s+\\d+`, 'm'));
     expect(r.stdout).toMatch(/requests: 4 scheduled, 4 sent, 4 succeeded, 0 failed/);
-    expect(r.stdout).toMatch(/verdict: (valid|INVALID)/);
+    // The verdict is the aggregator's, and it agrees with the exit code.
+    const summary = JSON.parse(await readFile(join(out, runId, 'summary.json'), 'utf8')) as { validity: { valid: boolean } };
+    expect(r.stdout).toContain(summary.validity.valid ? 'verdict: valid' : 'verdict: INVALID');
+    expect(r.code).toBe(summary.validity.valid ? 0 : 3);
     // Not a terminal: JSON status lines (what Kubernetes logs keep), the last one saying done.
     const status = r.stderr.split('\n').filter((l) => l.startsWith('{"status"')).map((l) => JSON.parse(l) as { status: string; sent: number });
     expect(status.at(-1)).toMatchObject({ status: 'done', sent: 4 });
-    expect(r.stdout).toContain(`report:  ${join(out, 'cli-test', 'report.html')}`);
-    expect((await readdir(join(out, 'cli-test'))).sort()).toEqual(['config.yml', 'histograms.json', 'report.html', 'requests', 'run.json', 'summary.json']);
+    expect(r.stdout).toContain(`report:  ${join(out, runId, 'report.html')}`);
+    expect((await readdir(join(out, runId))).sort()).toEqual(['config.yml', 'histograms.json', 'report.html', 'requests', 'run.json', 'summary.json']);
   });
 });

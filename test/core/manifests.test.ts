@@ -4,7 +4,6 @@ import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import {
   assembleJob,
-  BUNDLE_BOOTSTRAP,
   CONFIG_PATH,
   jobParts,
   kubernetesPaths,
@@ -14,6 +13,9 @@ import {
   renderServiceAccount,
   ZONE_LABEL,
 } from '../../runtime/core/manifests/index.ts';
+import { loadBundleBootstrap } from '../../runtime/bootstrap/index.ts';
+
+const BUNDLE_BOOTSTRAP = loadBundleBootstrap();
 import { parseScenario } from '../../runtime/core/scenario/index.ts';
 import { seedRunSpec } from './run-spec-fixture.ts';
 
@@ -23,7 +25,7 @@ type AnyJob = { spec: { template: { spec: { containers: Array<Record<string, unk
 
 describe('manifests for the seed defaults (native runner, bundle delivery)', () => {
   const spec = seedRunSpec({});
-  const job = renderJob(spec, 'us-west-2a', { bundleUrl: URL }) as unknown as AnyJob;
+  const job = renderJob(spec, 'us-west-2a', { bundle: { url: URL, bootstrap: BUNDLE_BOOTSTRAP } }) as unknown as AnyJob;
   const pod = job.spec.template.spec;
   const container = pod.containers[0] as Record<string, unknown>;
 
@@ -61,11 +63,13 @@ describe('manifests for the seed defaults (native runner, bundle delivery)', () 
     expect(container.command).toEqual(['node', '-e', BUNDLE_BOOTSTRAP, '--']);
     expect(container.args).toEqual([
       'run', '--config', CONFIG_PATH,
+      '--name', 'baseline',
       '--target', 'http://qwen3-vllm.default:8000',
       '--model', 'qwen3-8b',
       '--run-id', '20250101T020000Z-ab12cd',
       '--out', 's3://results-bucket/runs/baseline/qwen3-8b/',
       '--shard', '$(JOB_COMPLETION_INDEX)/1',
+      '--no-aggregate',
     ]);
     expect(container.env).toEqual(
       expect.arrayContaining([
@@ -137,7 +141,7 @@ describe('placement when the zone cannot be resolved (Fargate)', () => {
   const spec = seedRunSpec({});
   for (const zone of [null, 'unknown']) {
     it(`requires podAffinity to the target pods in their namespace (zone ${String(zone)})`, () => {
-      const job = renderJob(spec, zone, { bundleUrl: URL }) as unknown as AnyJob;
+      const job = renderJob(spec, zone, { bundle: { url: URL, bootstrap: BUNDLE_BOOTSTRAP } }) as unknown as AnyJob;
       const pod = job.spec.template.spec;
       expect(pod.nodeSelector).toBeUndefined();
       expect(pod.affinity).toEqual({
@@ -159,8 +163,8 @@ describe('placement when the zone cannot be resolved (Fargate)', () => {
 describe('the pieces the workflow reassembles', () => {
   it('shallow-merge into exactly the rendered Job', () => {
     const spec = seedRunSpec({});
-    const parts = jobParts(spec, { bundleUrl: URL });
-    expect(assembleJob(parts, podPlacement(spec, 'eu-west-1c'))).toEqual(renderJob(spec, 'eu-west-1c', { bundleUrl: URL }));
+    const parts = jobParts(spec, { bundle: { url: URL, bootstrap: BUNDLE_BOOTSTRAP } });
+    expect(assembleJob(parts, podPlacement(spec, 'eu-west-1c'))).toEqual(renderJob(spec, 'eu-west-1c', { bundle: { url: URL, bootstrap: BUNDLE_BOOTSTRAP } }));
     expect(parts.template.podSpec).not.toHaveProperty('nodeSelector');
     expect(parts.template.podSpec).not.toHaveProperty('affinity');
   });

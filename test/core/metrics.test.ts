@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { RunAccumulator } from '../../runtime/core/metrics/accumulator.ts';
 import { requestMetrics } from '../../runtime/core/metrics/definitions.ts';
-import { Distribution } from '../../runtime/core/metrics/histogram.ts';
-import type { RunIdentity, RunRequest } from '../../runtime/core/metrics/summary.ts';
+import { LatencyHistogram } from '../../runtime/core/metrics/latency-histogram.ts';
+import { InputTally } from '../../runtime/core/records/input-report.ts';
+import type { RunIdentity, RunRequest } from '../../runtime/core/records/run-manifest.ts';
+import { finish } from '../../runtime/core/summary/finalize.ts';
 import type { RequestRecord } from '../../runtime/core/records/record.ts';
 
 function record(over: Partial<RequestRecord> & { seq: number }): RequestRecord {
@@ -25,6 +27,11 @@ function record(over: Partial<RequestRecord> & { seq: number }): RequestRecord {
 }
 
 const identity: RunIdentity = { runId: 'r', scenario: 'baseline', model: 'm', target: 'http://t', zone: null, runner: { kind: 'native', version: 'test' }, api: 'completion', streaming: true };
+/** The accumulator's numbers judged as the aggregator judges them (no input problems). */
+function summarize(acc: RunAccumulator, id: RunIdentity, req: RunRequest, totals: { scheduled: number; partial: boolean }) {
+  return finish(acc.measure(id, req, totals), req, new InputTally('native').report());
+}
+
 const request: RunRequest = { arrival: 'even', stages: [{ rate: 1, duration: 3 }], ignoreEos: true, validity: { maxScheduleDelayP99Ms: 10, maxRateDeviation: 0.05, maxErrorRate: 0 } };
 
 describe('metric definitions on a hand-computed record', () => {
@@ -64,7 +71,7 @@ describe('RunAccumulator', () => {
   it('summarizes a clean run as valid, with exact counts and rates', () => {
     const acc = new RunAccumulator(true);
     records.forEach((r) => acc.add(r));
-    const s = acc.summarize(identity, request, { scheduled: 3, partial: false });
+    const s = summarize(acc, identity, request, { scheduled: 3, partial: false });
     expect(s.requests).toEqual({ scheduled: 3, sent: 3, succeeded: 3, failed: 0, errors: {} });
     expect(s.latency.ttft).toMatchObject({ count: 3, min: 100, max: 102, mean: 101 });
     // HDR reports the highest value equivalent to the bucket: 101 ms within 3 significant digits.
@@ -85,7 +92,7 @@ describe('RunAccumulator', () => {
     b.add(records[1]!);
     b.add(records[2]!);
     a.merge(b);
-    expect(a.summarize(identity, request, { scheduled: 3, partial: false })).toEqual(one.summarize(identity, request, { scheduled: 3, partial: false }));
+    expect(summarize(a, identity, request, { scheduled: 3, partial: false })).toEqual(summarize(one, identity, request, { scheduled: 3, partial: false }));
   });
 
   it('invalid reasons: failures by type, token mismatches, missing usage, late sends', () => {
@@ -94,7 +101,7 @@ describe('RunAccumulator', () => {
     acc.add(record({ seq: 1, scheduledAt: 2000, sentAt: 2030, error: { type: 'aborted', message: 'closed' } }));
     acc.add(record({ seq: 2, scheduledAt: 3000, sentAt: 3000.2, outputTokens: { requested: 4, client: 3, server: 3 }, inputTokens: { requested: 512, client: 512, server: 513 } }));
     acc.add(record({ seq: 3, scheduledAt: 4000, sentAt: 4000.2, outputTokens: { requested: 4, client: 4, server: null } }));
-    const s = acc.summarize(identity, { ...request, stages: [{ rate: 1, duration: 4 }] }, { scheduled: 4, partial: false });
+    const s = summarize(acc, identity, { ...request, stages: [{ rate: 1, duration: 4 }] }, { scheduled: 4, partial: false });
     expect(s.requests.errors).toEqual({ aborted: 1 });
     expect(s.tokens).toMatchObject({ outputMismatches: 1, inputMismatches: 1, missingServerUsage: 1, clientServerOutputMismatches: 0 });
     expect(s.validity.valid).toBe(false);
@@ -109,7 +116,7 @@ describe('RunAccumulator', () => {
   it('an interrupted run and a run with no success are never valid', () => {
     const acc = new RunAccumulator(true);
     acc.add(record({ seq: 0, error: { type: 'connect', message: 'ECONNREFUSED' } }));
-    const s = acc.summarize(identity, request, { scheduled: 3, partial: true });
+    const s = summarize(acc, identity, request, { scheduled: 3, partial: true });
     expect(s.validity.valid).toBe(false);
     expect(s.validity.reasons[0]).toContain('interrupted after sending 1 of 3');
     expect(s.validity.reasons[1]).toContain('No request succeeded (1 failed: 1 connect)');
@@ -119,15 +126,15 @@ describe('RunAccumulator', () => {
     const acc = new RunAccumulator(true);
     // Scheduled 1 s apart, sent 1.2 s apart (each later one more late).
     for (let i = 0; i < 3; i++) acc.add(record({ seq: i, scheduledAt: 1000 * i, sentAt: 1200 * i, contentTimes: [1200 * i + 100], doneAt: 1200 * i + 101, outputTokens: { requested: 1, client: 1, server: 1 } }));
-    const s = acc.summarize(identity, request, { scheduled: 3, partial: false });
+    const s = summarize(acc, identity, request, { scheduled: 3, partial: false });
     expect(s.load.stages[0]).toMatchObject({ scheduledRate: 1, achievedRate: 0.8333 });
     expect(s.validity.reasons.join('\n')).toContain('achieved rate was 0.83 req/s, 16.7 % off the scheduled 1 req/s');
   });
 });
 
-describe('Distribution', () => {
+describe('LatencyHistogram', () => {
   it('percentiles stay within HDR precision (3 significant digits) of the exact values', () => {
-    const d = Distribution.empty();
+    const d = LatencyHistogram.empty();
     const values = Array.from({ length: 10_000 }, (_, i) => 5 + (i % 1000) * 0.237);
     values.forEach((v) => d.recordMs(v));
     const sorted = [...values].sort((a, b) => a - b);
@@ -140,8 +147,8 @@ describe('Distribution', () => {
   });
 
   it('survives encode → decode unchanged', () => {
-    const d = Distribution.empty();
+    const d = LatencyHistogram.empty();
     [1.5, 20, 20.001, 300].forEach((v) => d.recordMs(v));
-    expect(Distribution.decode(d.encode()).stats()).toEqual(d.stats());
+    expect(LatencyHistogram.decode(d.encode()).stats()).toEqual(d.stats());
   });
 });

@@ -9,7 +9,7 @@ import {
   normalizeInferencePerfRecord,
 } from '../../runtime/core/records/inference-perf.ts';
 import { InputTally, inputReasons } from '../../runtime/core/records/input-report.ts';
-import { nativeRecords } from '../support/generate.ts';
+import { nativeRecords } from '../../bench/support/generate.ts';
 
 const good = nativeRecords({ requests: 1, tokens: 4 }).records[0]!;
 const ctx = { runId: 'r', requestedInputTokens: 512, requestedOutputTokens: 4 };

@@ -1,4 +1,4 @@
-import { buildRunSpec, RunDefaults, type RunDefaultsInput, type RunSpec } from '../../runtime/core/run-spec.ts';
+import { buildRunSpec, RunDefaults, type RunDefaultsInput, type RunSpec } from '../../runtime/core/run-spec/index.ts';
 
 /** Stack defaults as the seed describes them (qwen3-8b in `default`, runner in `benchmarking`). */
 export function seedDefaults(over: Partial<RunDefaultsInput> = {}): RunDefaults {

@@ -6,9 +6,9 @@ import {
   maxPolls,
   parseLabelSelector,
   resourceNames,
-  runPrefix,
   RunSpec,
-} from '../../runtime/core/run-spec.ts';
+} from '../../runtime/core/run-spec/index.ts';
+import { runPrefix } from '../../runtime/core/run-layout.ts';
 import { NIGHT, seedDefaults, seedRunSpec } from './run-spec-fixture.ts';
 
 const DNS_1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -115,8 +115,8 @@ describe('buildRunSpec with execution input', () => {
     const problems = problemsOf(() =>
       seedRunSpec({ overrides: { load: { stages: [] }, data: { type: 'shareGPT' } }, target: { podSelector: 'app in (a,b)' } }),
     );
-    expect(problems.some((p) => p.startsWith('overrides: load.stages'))).toBe(true);
-    expect(problems.some((p) => p.startsWith('overrides: data.type'))).toBe(true);
+    expect(problems.some((p) => p.startsWith('overrides.load.stages'))).toBe(true);
+    expect(problems.some((p) => p.startsWith('overrides.data.type'))).toBe(true);
     expect(problems.some((p) => p.startsWith('target.podSelector:'))).toBe(true);
   });
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../runtime/core/errors.ts';
-import { applyFlags, mergeConfig, parseScenario, parseScenarioYaml, presetConfig } from '../../runtime/core/scenario/load.ts';
+import { flagLayer, layerConfig, parseScenario, parseScenarioYaml, presetConfig } from '../../runtime/core/scenario/index.ts';
 import { resolveScenario } from '../../runtime/core/scenario/resolve.ts';
 
 const seedYaml = readFileSync(new URL('../fixtures/seed-config.yml', import.meta.url), 'utf8');
@@ -73,7 +73,7 @@ describe('rejected configs name the input, the path and the fix', () => {
 
   it('an unsupported value lists the supported ones', () => {
     const msg = messageOf(() => parseScenarioYaml(seedYaml.replace('type: synthetic', 'type: shareGPT'), 'cfg.yml'));
-    expect(msg).toContain('data.type: unsupported value; supported: "synthetic", "random", "mock"');
+    expect(msg).toContain('data.type: unsupported value "shareGPT"; supported: "synthetic", "random", "mock"');
   });
 
   it('a negative rate', () => {
@@ -106,7 +106,7 @@ describe('rejected configs name the input, the path and the fix', () => {
 
 describe('overrides', () => {
   it('merge objects deeply and replace lists whole', () => {
-    const merged = mergeConfig(presetConfig('baseline'), { load: { stages: [{ rate: 2, duration: 20 }] }, server: { base_url: 'http://127.0.0.1:9' } });
+    const merged = layerConfig(presetConfig('baseline'), { load: { stages: [{ rate: 2, duration: 20 }] }, server: { base_url: 'http://127.0.0.1:9' } });
     const s = resolveScenario(parseScenario(merged, 'merged'));
     expect(s.load.stages).toEqual([{ rate: 2, duration: 20 }]);
     expect(s.server.baseUrl).toBe('http://127.0.0.1:9');
@@ -116,7 +116,7 @@ describe('overrides', () => {
   it('inference-perf ≥ 0.5 fixed distributions and poisson load resolve', () => {
     const s = resolveScenario(
       parseScenario(
-        mergeConfig(presetConfig('baseline'), { data: { input_distribution: { type: 'fixed', mean: 256, min: 1, max: 1024 } }, load: { type: 'poisson' } }),
+        layerConfig(presetConfig('baseline'), { data: { input_distribution: { type: 'fixed', mean: 256, min: 1, max: 1024 } }, load: { type: 'poisson' } }),
         'x',
       ),
     );
@@ -125,10 +125,10 @@ describe('overrides', () => {
   });
 
   it('command-line flags set rate and duration on every stage, the model and the target', () => {
-    const raw = mergeConfig(presetConfig('baseline'), { load: { stages: [{ rate: 1, duration: 300 }, { rate: 5, duration: 60 }] } });
-    const s = resolveScenario(parseScenario(applyFlags(raw, { duration: 20, model: 'm', baseUrl: 'http://127.0.0.1:9' }), 'flags'));
+    const raw = layerConfig(presetConfig('baseline'), { load: { stages: [{ rate: 1, duration: 300 }, { rate: 5, duration: 60 }] } });
+    const s = resolveScenario(parseScenario(layerConfig(raw, flagLayer(raw, { duration: 20, model: 'm', baseUrl: 'http://127.0.0.1:9' })), 'flags'));
     expect(s.load.stages).toEqual([{ rate: 1, duration: 20 }, { rate: 5, duration: 20 }]);
     expect(s.server).toMatchObject({ model: 'm', baseUrl: 'http://127.0.0.1:9' });
-    expect(applyFlags(raw, {})).toEqual(raw);
+    expect(layerConfig(raw, flagLayer(raw, {}))).toEqual(raw);
   });
 });

@@ -1,17 +1,18 @@
-import { mergeConfig, parseScenario, presetConfig } from '../../runtime/core/scenario/load.ts';
+import { layerConfig, parseScenario, presetConfig } from '../../runtime/core/scenario/index.ts';
 import { resolveScenario, type ResolvedScenario } from '../../runtime/core/scenario/resolve.ts';
 
 /** The baseline preset pointed at `baseUrl`, with small lengths and a short load for loopback tests. */
 export function smallScenario(baseUrl: string, over: Record<string, unknown> = {}): ResolvedScenario {
-  const raw = mergeConfig(
-    mergeConfig(presetConfig('baseline'), {
+  const raw = layerConfig(
+    presetConfig('baseline'),
+    {
       server: { base_url: baseUrl },
       data: {
         input_distribution: { mean: 64, std_dev: 0, min: 64, max: 64 },
         output_distribution: { mean: 16, std_dev: 0, min: 16, max: 16 },
       },
       load: { stages: [{ rate: 5, duration: 2 }] },
-    }),
+    },
     over,
   );
   return resolveScenario(parseScenario(raw, 'test scenario'));

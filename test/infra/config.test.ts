@@ -3,7 +3,7 @@ import { configFromContext, cronProblems, parseStackConfig } from '../../infra/c
 import { accessPolicies, inferencePerfImage, runDefaults, runMetricAlarms, scheduleExpression } from '../../infra/derive.ts';
 import { failureCauses, statesFormat } from '../../infra/workflow-text.ts';
 import { InputError } from '../../runtime/core/errors.ts';
-import { RunDefaults } from '../../runtime/core/run-spec.ts';
+import { RunDefaults } from '../../runtime/core/run-spec/index.ts';
 
 function problems(raw: Record<string, unknown>): string[] {
   try {

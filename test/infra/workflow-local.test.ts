@@ -1,8 +1,9 @@
 import aslValidator from 'asl-validator';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { loadBundleBootstrap } from '../../runtime/bootstrap/index.ts';
 import { renderJob } from '../../runtime/core/manifests/index.ts';
-import type { RunSpec } from '../../runtime/core/run-spec.ts';
+import type { RunSpec } from '../../runtime/core/run-spec/index.ts';
 import { prepareRun, runIdSuffix, type PrepareRunDeps } from '../../runtime/lambda/prepare-run.ts';
 import { seedDefaults } from '../core/run-spec-fixture.ts';
 import { synthesizedDefinition } from './definition.ts';
@@ -72,6 +73,7 @@ async function runWorkflow(opts: RunOptions = {}): Promise<RunResult> {
   const publishEvents: unknown[] = [];
   const deps: PrepareRunDeps = {
     defaults: seedDefaults(),
+    bootstrap: loadBundleBootstrap(),
     describeCluster: async (name) => ({
       name,
       status: 'ACTIVE',
@@ -170,7 +172,7 @@ describe('the workflow (Kubernetes API emulated)', () => {
       succeeded: 300,
       published: 23,
     });
-    expect(r.written.map((k) => k.split('/').pop())).toEqual(['run-spec.json', 'config.yml']);
+    expect(r.written.map((k) => k.split('/').pop())).toEqual(['run-spec.json']);
     // The objects and the order they were created in, and everything deleted at the end.
     expect(r.k8s.paths('POST')).toEqual([
       '/api/v1/namespaces/benchmarking/serviceaccounts',
@@ -191,7 +193,7 @@ describe('the workflow (Kubernetes API emulated)', () => {
     // The Job the workflow assembled is exactly the rendered one, pinned to the zone.
     const posted = r.k8s.calls.find((c) => c.path.endsWith('/jobs') && c.method === 'POST')?.body;
     const url = `https://cdk-assets.s3.us-west-2.amazonaws.com/abc.mjs?X-Amz-Signature=test`;
-    expect(posted).toEqual(renderJob({ ...runSpec, placement: { zone: null } }, 'us-west-2b', { bundleUrl: url }));
+    expect(posted).toEqual(renderJob({ ...runSpec, placement: { zone: null } }, 'us-west-2b', { bundle: { url, bootstrap: loadBundleBootstrap() } }));
     // Aggregate and Publish get the contract's events, the RunSpec carrying the zone.
     expect(runSpec.placement).toEqual({ zone: 'us-west-2b' });
     expect(Object.keys(r.aggregateEvents[0] as object)).toEqual(['runSpec']);
@@ -271,8 +273,8 @@ describe('the workflow (Kubernetes API emulated)', () => {
     expect(r.error?.name).toBe('InvalidInput');
     expect(r.error?.message).toMatch(/^The execution input was rejected and nothing was created in the cluster\. execution input: 3 problems:/);
     expect(r.error?.message).toMatch(/runner: /);
-    expect(r.error?.message).toMatch(/target\.baseUrl: /);
-    expect(r.error?.message).toMatch(/extra: unknown key/);
+    expect(r.error?.message).toMatch(/target\.baseUrl: must be an http\(s\) URL/);
+    expect(r.error?.message).toMatch(/extra: unknown or unsupported key; supported keys at \(top level\): scenario, overrides, target, runner, runId/);
     expect(r.k8s.calls).toEqual([]);
     expect(r.states).toEqual(['PrepareRun', 'DescribeInvalidInput', 'RunFailed']);
   });

@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getObjectText, headObject, uploadDirectory } from '../../runtime/aws/s3.ts';
 import { aggregateCommand } from '../../runtime/cli/commands/aggregate.ts';
-import type { AggregateSummary } from '../../runtime/core/aggregate/run-aggregation.ts';
+import type { Summary } from '../../runtime/core/summary/schema.ts';
 import { aggregateForRun } from '../../runtime/lambda/aggregate.ts';
 import { seedRunSpec } from '../core/run-spec-fixture.ts';
-import { nativeRecords, writeInferencePerfRun, writeNativeRun } from '../support/generate.ts';
+import { nativeRecords, writeInferencePerfRun, writeNativeRun } from '../../bench/support/generate.ts';
 import { startLocalS3, type LocalS3 } from '../support/s3rver.ts';
 
 let s3: LocalS3;
@@ -31,7 +31,7 @@ describe('Aggregate Lambda against s3rver', () => {
 
     const out = await aggregateForRun({ runSpec: spec }, { s3: s3.client });
     expect(out).toEqual({ summaryKey: spec.s3.summaryKey, valid: true, reasons: [], succeeded: 600 });
-    const summary = JSON.parse(await getObjectText(s3.client, spec.s3.bucket, spec.s3.summaryKey)) as AggregateSummary;
+    const summary = JSON.parse(await getObjectText(s3.client, spec.s3.bucket, spec.s3.summaryKey)) as Summary;
     expect(summary.run.runId).toBe(spec.runId);
     expect(summary.input).toMatchObject({ source: 'native', files: 3, records: 600, badRecords: 0, badFiles: 0 });
     expect(await getObjectText(s3.client, spec.s3.bucket, spec.s3.reportKey)).toMatch(/^<!doctype html>[\s\S]*VALID BASELINE/);
@@ -51,7 +51,7 @@ describe('Aggregate Lambda against s3rver', () => {
     const out = await aggregateForRun({ runSpec: spec }, { s3: s3.client });
     expect(out.succeeded).toBe(1200);
     expect(out.valid).toBe(true);
-    const summary = JSON.parse(await getObjectText(s3.client, spec.s3.bucket, spec.s3.summaryKey)) as AggregateSummary;
+    const summary = JSON.parse(await getObjectText(s3.client, spec.s3.bucket, spec.s3.summaryKey)) as Summary;
     expect(summary.run).toMatchObject({ runId: spec.runId, scenario: 'baseline', model: 'qwen3-8b', runner: { kind: 'inference-perf', version: 'v0.6.1' } });
     expect(summary.load.scheduleDelaySource).toBe('inference-perf-summary');
   });

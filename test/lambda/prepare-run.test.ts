@@ -2,10 +2,11 @@ import { ResourceNotFoundException } from '@aws-sdk/client-eks';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { Job } from 'kubernetes-models/batch/v1';
 import { describe, expect, it } from 'vitest';
+import { loadBundleBootstrap } from '../../runtime/bootstrap/index.ts';
 import { describeCluster, type ClusterInfo } from '../../runtime/aws/eks.ts';
 import { presignGetUrl, writeRunFiles } from '../../runtime/aws/run-files.ts';
 import { assembleJob, renderJob } from '../../runtime/core/manifests/index.ts';
-import { RUN_DEFAULTS_ENV } from '../../runtime/core/run-spec.ts';
+import { RUN_DEFAULTS_ENV } from '../../runtime/core/run-spec/index.ts';
 import { clusterProblems, handler, prepareRun, runIdSuffix, type PrepareRunDeps } from '../../runtime/lambda/prepare-run.ts';
 import { seedDefaults } from '../core/run-spec-fixture.ts';
 
@@ -24,6 +25,7 @@ function fakes(cluster: ClusterInfo = ACTIVE) {
   const files: Array<{ bucket: string; key: string; body: string }> = [];
   const deps: PrepareRunDeps = {
     defaults: seedDefaults(),
+    bootstrap: loadBundleBootstrap(),
     describeCluster: async (name) => {
       calls.push(`describe ${name}`);
       return cluster;
@@ -44,7 +46,7 @@ function fakes(cluster: ClusterInfo = ACTIVE) {
 const EVENT = { input: {}, executionId: 'arn:aws:states:us-west-2:111111111111:execution:sm:nightly-1', startTime: '2025-01-01T02:00:00.123Z' };
 
 describe('prepareRun', () => {
-  it('turns {} into the RunSpec, the cluster endpoint and the manifests, and writes the run files', async () => {
+  it('turns {} into the RunSpec, the cluster endpoint and the manifests, and writes run-spec.json (the native runner writes config.yml)', async () => {
     const { deps, calls, files } = fakes();
     const out = await prepareRun(EVENT, deps);
     const suffix = runIdSuffix(EVENT.executionId);
@@ -52,13 +54,11 @@ describe('prepareRun', () => {
     expect(out.runSpec.executionId).toBe(EVENT.executionId);
     expect(out.cluster).toEqual({ name: 'demo', endpoint: ACTIVE.endpoint, certificateAuthority: ACTIVE.certificateAuthority });
     expect(calls).toEqual(['describe demo', 'presign cdk-assets/abc.mjs 3600']);
-    expect(files.map((f) => [f.bucket, f.key])).toEqual([
-      ['results-bucket', `runs/baseline/qwen3-8b/20250101T020000Z-${suffix}/run-spec.json`],
-      ['results-bucket', `runs/baseline/qwen3-8b/20250101T020000Z-${suffix}/config.yml`],
-    ]);
+    // config.yml has one writer per run: for the native runner that is the runner (core/run-layout.ts).
+    expect(files.map((f) => [f.bucket, f.key])).toEqual([['results-bucket', `runs/baseline/qwen3-8b/20250101T020000Z-${suffix}/run-spec.json`]]);
     expect(JSON.parse(files[0]!.body)).toEqual(out.runSpec);
     const job = assembleJob(out.manifests.job, out.manifests.zoneUnknownPlacement);
-    expect(job).toEqual(renderJob(out.runSpec, null, { bundleUrl: 'https://cdk-assets.s3.amazonaws.com/abc.mjs?sig' }));
+    expect(job).toEqual(renderJob(out.runSpec, null, { bundle: { url: 'https://cdk-assets.s3.amazonaws.com/abc.mjs?sig', bootstrap: loadBundleBootstrap() } }));
     expect(() => new Job(job as never).validate()).not.toThrow();
   });
 
@@ -68,9 +68,11 @@ describe('prepareRun', () => {
     expect(a.runSpec.runId).toBe(b.runSpec.runId);
   });
 
-  it('does not presign for inference-perf', async () => {
-    const { deps, calls } = fakes();
+  it('does not presign for inference-perf, and writes the config.yml inference-perf runs with', async () => {
+    const { deps, calls, files } = fakes();
     const out = await prepareRun({ ...EVENT, input: { runner: 'inference-perf' } }, deps);
+    expect(files.map((f) => f.key.split('/').pop())).toEqual(['run-spec.json', 'config.yml']);
+    expect(files[1]!.body).toBe(out.manifests.configMap.data['config.yml']);
     expect(calls).toEqual(['describe demo']);
     expect(out.runSpec.bundle).toBeNull();
   });

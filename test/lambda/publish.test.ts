@@ -1,8 +1,8 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildEmf, type EmfDocument } from '../../runtime/aws/emf.ts';
-import { runMetrics } from '../../runtime/core/aggregate/run-metrics.ts';
-import type { Summary } from '../../runtime/core/metrics/summary.ts';
+import { runDimensions, runMetricValues } from '../../runtime/core/summary/published.ts';
+import type { Summary } from '../../runtime/core/summary/schema.ts';
 import { publishRun } from '../../runtime/lambda/publish.ts';
 import { seedRunSpec } from '../core/run-spec-fixture.ts';
 import { startLocalS3, type LocalS3 } from '../support/s3rver.ts';
@@ -15,10 +15,11 @@ function summary(over: Partial<Summary> = {}): Summary {
     v: 1,
     run: { runId: '20250101T020000Z-ab12cd', scenario: 'baseline', model: 'qwen3-8b', target: 'http://x', zone: 'us-west-2a', runner: { kind: 'native', version: '0.1.0' }, api: 'completion', streaming: true, startedAt: '2025-01-01T02:00:00.000Z', endedAt: '2025-01-01T02:05:00.500Z', partial: false },
     requests: { scheduled: 300, sent: 300, succeeded: 297, failed: 3, errors: { timeout: 3 } },
-    load: { arrival: 'even', requestedRate: 1, achievedRate: 1.0001, sendDurationS: 299, stages: [], schedule_delay: stats(0.2) },
+    load: { arrival: 'even', requestedRate: 1, achievedRate: 1.0001, sendDurationS: 299, stages: [], schedule_delay: stats(0.2), scheduleDelaySource: 'records' },
     latency: { ttft: stats(40), itl: stats(12), tpot: stats(12.5), ntpot: stats(15), e2e: stats(1600) },
     throughput: { durationS: 300.5, requestsPerS: 0.99, inputTokensPerS: 505, outputTokensPerS: 126.5 },
     tokens: { inputTokens: 152064, outputTokens: 38016, inputMismatches: 0, outputMismatches: 0, clientServerOutputMismatches: 0, missingServerUsage: 0 },
+    input: { source: 'native', files: 1, records: 300, badRecords: 0, badFiles: 0, problems: [], omittedProblems: 0 },
     validity: { valid: false, reasons: ['3 of 300 requests failed'] },
     ...over,
   };
@@ -47,7 +48,7 @@ function expectValidEmf(doc: EmfDocument): void {
 
 describe('EMF for a run', () => {
   it('builds one directive: namespace, [Model, Scenario] dimensions only, ms percentiles, counts, rates, RunValid, run-end timestamp', () => {
-    const doc = buildEmf(summary(), { namespace: 'Test/Baseline' });
+    const doc = buildEmf(summary(), { namespace: 'Test/Baseline', dimensions: runDimensions(summary().run) });
     expectValidEmf(doc);
     const directive = doc._aws.CloudWatchMetrics[0]!;
     expect(directive.Namespace).toBe('Test/Baseline');
@@ -67,11 +68,12 @@ describe('EMF for a run', () => {
 
   it('leaves out values the run does not have instead of sending 0 or NaN', () => {
     const s = summary({ latency: { ttft: empty, itl: empty, tpot: empty, ntpot: empty, e2e: empty }, requests: { scheduled: 10, sent: 10, succeeded: 0, failed: 10, errors: { connect: 10 } } });
-    const names = runMetrics(s).map((m) => m.name);
+    const names = runMetricValues(s).map((m) => m.name);
     expect(names).not.toContain('ttft_p50');
     expect(names).toContain('schedule_delay_p99');
-    expectValidEmf(buildEmf(s));
-    expect(buildEmf(s)).toMatchObject({ error_rate: 100, RunValid: 0 });
+    const doc = buildEmf(s, { dimensions: runDimensions(s.run) });
+    expectValidEmf(doc);
+    expect(doc).toMatchObject({ error_rate: 100, RunValid: 0 });
   });
 });
 
@@ -87,14 +89,14 @@ describe('Publish Lambda', () => {
   it('reads the summary Aggregate wrote and publishes its metrics', async () => {
     const spec = seedRunSpec();
     await s3.client.send(new PutObjectCommand({ Bucket: spec.s3.bucket, Key: spec.s3.summaryKey, Body: JSON.stringify(summary()) }));
-    const published: Array<[Summary, string]> = [];
+    const published: Array<[Summary, { namespace: string; dimensions: Record<string, string> }]> = [];
     const out = await publishRun(
       { runSpec: spec, aggregate: { summaryKey: spec.s3.summaryKey, valid: false, reasons: ['x'], succeeded: 297 } },
-      { s3: s3.client, namespace: 'InferenceBaseline', publish: (s, ns) => (published.push([s, ns]), runMetrics(s).length) },
+      { s3: s3.client, namespace: 'InferenceBaseline', publish: (s, o) => (published.push([s, o]), runMetricValues(s).length) },
     );
     expect(out).toEqual({ published: 25 });
     expect(published[0]![0].run.runId).toBe('20250101T020000Z-ab12cd');
-    expect(published[0]![1]).toBe('InferenceBaseline');
+    expect(published[0]![1]).toEqual({ namespace: 'InferenceBaseline', dimensions: { Model: spec.model, Scenario: spec.scenario } });
   });
 
   it('rejects an event without Aggregate\'s output', async () => {

@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { aggregateRun, writeOutputs } from '../../runtime/local/aggregate.ts';
-import { FsRunStore } from '../../runtime/local/run-store.ts';
-import { nativeRecords, writeInferencePerfRun, writeNativeRun } from '../support/generate.ts';
+import { aggregateRun, writeOutputs } from '../../runtime/aggregator/aggregate-run.ts';
+import { FsRunStore } from '../../runtime/aggregator/fs-run-store.ts';
+import { nativeRecords, writeInferencePerfRun, writeNativeRun } from '../../bench/support/generate.ts';
 
 const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /** Skipped where Chromium is not installed, unless REQUIRE_CHROMIUM=1 (CI), where its absence fails. */

@@ -1,5 +1,4 @@
-import { mkdtemp, readdir, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -8,7 +7,11 @@ import { runBenchmark } from '../../runtime/runner/run.ts';
 import { startSimulator, type RunningSimulator } from '../../runtime/simulator/index.ts';
 import { systemClock } from '../../runtime/timing/clock.ts';
 import { smallScenario } from '../helpers/scenario.ts';
+import { useTempDirs } from '../support/temp-dir.ts';
 
+const tempDir = useTempDirs();
+
+const RUN_ID = '20250101T020000Z-loopbk';
 let sim: RunningSimulator | undefined;
 afterEach(async () => {
   await sim?.close();
@@ -29,7 +32,7 @@ function options(baseUrl: string, dir: string, over: Record<string, unknown> = {
     scenario: smallScenario(baseUrl, over),
     scenarioName: 'baseline',
     configYaml: 'test: true\n',
-    runId: 'loopback',
+    runId: RUN_ID,
     outDir: dir,
     shard: { index: 0, count: 1 },
     zone: null,
@@ -40,9 +43,9 @@ function options(baseUrl: string, dir: string, over: Record<string, unknown> = {
 }
 
 describe('a loopback run against the simulator (real HTTP)', () => {
-  it('a clean run sends on schedule, counts exact tokens, writes records, manifest and summary, and is valid', async () => {
+  it('a clean run sends on schedule, counts exact tokens, writes records and manifests (not summary.json: the aggregator owns it), and is valid', async () => {
     sim = await startSimulator({ ttftMs: 20, itlMs: 4, jitterMs: 1 });
-    const dir = join(await mkdtemp(join(tmpdir(), 'ib-')), 'run');
+    const dir = join(await tempDir(), 'run');
     // This test is about correctness, not timing: loosen the load-fidelity limits so a busy CI
     // machine (other test files run in parallel) cannot turn it red.
     const { summary } = await runBenchmark(options(sim.url, dir, { validity: { max_schedule_delay_p99_ms: 1000, max_rate_deviation: 0.5 } }));
@@ -56,18 +59,18 @@ describe('a loopback run against the simulator (real HTTP)', () => {
     }
     // Ten measured requests, after one warm-up request the server saw first.
     const seen = sim.groundTruth().map((g) => g.requestId);
-    expect(seen.filter((id) => id.startsWith('loopback-'))).toHaveLength(10);
+    expect(seen.filter((id) => id.startsWith(`${RUN_ID}-`))).toHaveLength(10);
     expect(seen[0]).toBe('warmup-0');
     expect(summary.validity).toEqual({ valid: true, reasons: [] });
     expect(summary.requests).toMatchObject({ scheduled: 10, sent: 10, succeeded: 10, failed: 0 });
-    expect(JSON.parse(await readFile(join(dir, 'summary.json'), 'utf8'))).toEqual(JSON.parse(JSON.stringify(summary)));
+    expect((await readdir(dir)).sort()).toEqual(['config.yml', 'requests', 'run.json']);
     expect(ShardManifest.parse(JSON.parse(await readFile(join(dir, 'requests', 'shard-0000.json'), 'utf8')))).toMatchObject({ records: 10, sent: 10, partial: false, parts: ['shard-0000-0000.ndjson.gz'] });
     expect(await readFile(join(dir, 'run.json'), 'utf8')).toContain('"scheduled": 10');
   });
 
   it('chat completions: prompts calibrated through the chat template, role chunk not counted as a token', async () => {
     sim = await startSimulator({ ttftMs: 5, itlMs: 2, jitterMs: 0 });
-    const dir = join(await mkdtemp(join(tmpdir(), 'ib-')), 'run');
+    const dir = join(await tempDir(), 'run');
     const { summary } = await runBenchmark(options(sim.url, dir, { api: { type: 'chat', streaming: true }, load: { stages: [{ rate: 4, duration: 1 }] }, validity: { max_schedule_delay_p99_ms: 1000, max_rate_deviation: 0.5 } }));
     const records = await readRecords(dir);
     expect(records).toHaveLength(4);
@@ -76,13 +79,13 @@ describe('a loopback run against the simulator (real HTTP)', () => {
       // 16 content chunks; the role chunk and the usage chunk are not tokens.
       expect(r.outputTokens).toEqual({ requested: 16, client: 16, server: 16 });
     }
-    expect(sim.groundTruth().filter((g) => g.requestId.startsWith('loopback-')).every((g) => g.endpoint === 'chat')).toBe(true);
+    expect(sim.groundTruth().filter((g) => g.requestId.startsWith(`${RUN_ID}-`)).every((g) => g.endpoint === 'chat')).toBe(true);
     expect(summary.validity).toEqual({ valid: true, reasons: [] });
   });
 
   it('non-streamed completions: e2e and token counts from the response, no ttft or itl to claim', async () => {
     sim = await startSimulator({ ttftMs: 5, itlMs: 2, jitterMs: 0 });
-    const dir = join(await mkdtemp(join(tmpdir(), 'ib-')), 'run');
+    const dir = join(await tempDir(), 'run');
     const { summary } = await runBenchmark(options(sim.url, dir, { api: { type: 'completion', streaming: false }, load: { stages: [{ rate: 4, duration: 1 }] }, validity: { max_schedule_delay_p99_ms: 1000, max_rate_deviation: 0.5 } }));
     for (const r of await readRecords(dir)) {
       expect(r).toMatchObject({ firstTokenAt: null, contentTimes: [], error: null });
@@ -96,18 +99,18 @@ describe('a loopback run against the simulator (real HTTP)', () => {
 
   it('refuses to write into a directory that already holds results, and leaves them untouched', async () => {
     sim = await startSimulator({ ttftMs: 5, itlMs: 1, jitterMs: 0 });
-    const dir = join(await mkdtemp(join(tmpdir(), 'ib-')), 'run');
+    const dir = join(await tempDir(), 'run');
     await runBenchmark(options(sim.url, dir, { load: { stages: [{ rate: 2, duration: 1 }] } }));
-    const before = await readFile(join(dir, 'summary.json'), 'utf8');
+    const before = await readFile(join(dir, 'run.json'), 'utf8');
     await expect(runBenchmark(options(sim.url, dir, { load: { stages: [{ rate: 2, duration: 1 }] } }))).rejects.toThrow(/already exists and is not empty/);
-    expect(await readFile(join(dir, 'summary.json'), 'utf8')).toBe(before);
+    expect(await readFile(join(dir, 'run.json'), 'utf8')).toBe(before);
   });
 
   it('injected failures are counted by type and the run is marked invalid with its reason', async () => {
     sim = await startSimulator({ ttftMs: 10, itlMs: 2, jitterMs: 0, errorRate: 0.6, abortAfterTokens: 4, stallMs: 5000, seed: 3 });
-    const dir = join(await mkdtemp(join(tmpdir(), 'ib-')), 'run');
+    const dir = join(await tempDir(), 'run');
     const { summary } = await runBenchmark(options(sim.url, dir, { load: { stages: [{ rate: 20, duration: 1.5 }], request_timeout: 0.5 } }));
-    const truth = sim.groundTruth().filter((g) => g.requestId.startsWith('loopback-'));
+    const truth = sim.groundTruth().filter((g) => g.requestId.startsWith(`${RUN_ID}-`));
     const expected: Record<string, number> = {};
     const typeOf = { status: 'http_status', abort: 'aborted', stall: 'timeout', 'in-band': 'in_band' } as const;
     for (const g of truth) if (g.failure) expected[typeOf[g.failure]] = (expected[typeOf[g.failure]] ?? 0) + 1;
@@ -121,7 +124,7 @@ describe('a loopback run against the simulator (real HTTP)', () => {
 
   it('an interrupted run stops scheduling, cancels what outlives the grace period, and is stored as partial', async () => {
     sim = await startSimulator({ ttftMs: 20, itlMs: 100, jitterMs: 0 }); // each request takes ~1.5 s
-    const dir = join(await mkdtemp(join(tmpdir(), 'ib-')), 'run');
+    const dir = join(await tempDir(), 'run');
     const interrupt = new AbortController();
     // Interrupt 1.2 s into the load (the first status line comes 1 s after the loop starts).
     const run = runBenchmark({

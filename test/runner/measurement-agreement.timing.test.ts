@@ -3,13 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import type { Summary } from '../../runtime/core/metrics/summary.ts';
+import type { Summary } from '../../runtime/core/summary/schema.ts';
 import { RequestRecord, ShardManifest } from '../../runtime/core/records/index.ts';
 import { runBenchmark } from '../../runtime/runner/run.ts';
 import type { GroundTruthEntry } from '../../runtime/simulator/index.ts';
 import { systemClock } from '../../runtime/timing/clock.ts';
 import { smallScenario } from '../helpers/scenario.ts';
-import { spawnSimulator } from '../helpers/simulator-process.ts';
+import { spawnSimulator } from '../../bench/support/simulator-process.ts';
 
 // A *.timing.test.ts file runs alone, after the other tests (vitest.timing.config.ts), because it
 // compares two processes' clocks of the same events and a busy CPU would be measured, not the runner.

@@ -20,12 +20,14 @@ describe('calibratedPrompt', () => {
   });
 });
 
+const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+
 describe('planPrompts', () => {
   it('gives every request its own exact-length prompt, no two alike, reproducible from the seed', async () => {
     const fixed = { kind: 'fixed', value: 64 } as const;
     const out = { kind: 'fixed', value: 16 } as const;
-    const a = await planPrompts(50, fixed, out, 9, bpeLike);
-    const b = await planPrompts(50, fixed, out, 9, bpeLike);
+    const a = await planPrompts(range(50), fixed, out, 9, bpeLike);
+    const b = await planPrompts(range(50), fixed, out, 9, bpeLike);
     expect(a).toEqual(b);
     expect(new Set(a.map((p) => p.prompt)).size).toBe(50);
     // No shared prefix either: the first 4 words differ between any two prompts.

@@ -4,10 +4,11 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { buildEmf } from '../../aws/emf.ts';
 import { createS3Client, parseS3Url } from '../../aws/s3.ts';
 import { S3RunStore } from '../../aws/s3-run-store.ts';
-import type { AggregateSummary } from '../../core/aggregate/run-aggregation.ts';
-import { defaultNamespace } from '../../core/aggregate/run-metrics.ts';
-import { aggregateRun, writeOutputs } from '../../local/aggregate.ts';
-import { FsRunStore, type RunStore } from '../../local/run-store.ts';
+import { defaultNamespace, runDimensions } from '../../core/summary/published.ts';
+import type { Summary } from '../../core/summary/schema.ts';
+import { aggregateRun, writeOutputs } from '../../aggregator/aggregate-run.ts';
+import { FsRunStore } from '../../aggregator/fs-run-store.ts';
+import type { RunStore } from '../../core/ports/run-store.ts';
 import { formatSummary } from '../table.ts';
 
 export interface AggregateCommandOptions {
@@ -28,7 +29,7 @@ export interface AggregateCommandDeps {
 export interface AggregateCommandResult {
   /** 0 valid, 3 invalid (the same gate as `run`). Input errors throw `InputError`. */
   exitCode: number;
-  summary: AggregateSummary;
+  summary: Summary;
   outputs: { summary: string; histograms: string; report: string };
 }
 
@@ -50,7 +51,7 @@ export async function aggregateCommand(target: string, opts: AggregateCommandOpt
   const result = await aggregateRun(store);
   const outputs = await writeOutputs(store, result);
   if (opts.emf) {
-    const doc = buildEmf(result.summary, { namespace: opts.namespace ?? defaultNamespace });
+    const doc = buildEmf(result.summary, { namespace: opts.namespace ?? defaultNamespace, dimensions: runDimensions(result.summary.run) });
     await appendFile(opts.emf, `${JSON.stringify(doc)}\n`);
   }
   const s = result.summary;

@@ -1,7 +1,9 @@
 import { stringify } from 'yaml';
-import { InputError } from '../../core/errors.ts';
+import { InputError, validate } from '../../core/errors.ts';
 import { renderConfigMap, renderJob, renderServiceAccount } from '../../core/manifests/index.ts';
-import { buildRunSpec, parseLabelSelector, RunDefaults, runnerKinds, type RunnerKind } from '../../core/run-spec.ts';
+import { loadBundleBootstrap } from '../../bootstrap/index.ts';
+import { runnerKinds, type RunnerKind } from '../../core/records/run-manifest.ts';
+import { buildRunSpec, inferencePerfImage, parseLabelSelector, RunDefaults, STACK_DEFAULTS } from '../../core/run-spec/index.ts';
 import { parseScenarioYaml, presetConfig } from '../../core/scenario/index.ts';
 
 export interface RenderCommandOptions {
@@ -52,7 +54,7 @@ export function renderCommand(opts: RenderCommandOptions, deps: RenderCommandDep
   const reference = (base ?? (opts.config ? undefined : safePreset(scenario, problems))) as
     | { server?: { base_url?: string; model_name?: string }; tokenizer?: { pretrained_model_name_or_path?: string }; storage?: { simple_storage_service?: { bucket_name?: string } } }
     | undefined;
-  const selector = parseLabelSelector(opts.podSelector ?? 'app.kubernetes.io/component=qwen3-vllm');
+  const selector = parseLabelSelector(opts.podSelector ?? STACK_DEFAULTS.targetPodSelector);
   if ('problems' in selector) problems.push(...selector.problems.map((p) => `--pod-selector: ${p}`));
   const delivery = opts.image ? 'image' : 'bundle';
   if (runner === 'native' && !opts.image && !(opts.bundleUrl && opts.bundleSha256)) {
@@ -60,7 +62,8 @@ export function renderCommand(opts: RenderCommandOptions, deps: RenderCommandDep
   }
   if (problems.length > 0) throw new InputError('render', problems, 'see `inference-baseline render --help`.');
 
-  const defaults = RunDefaults.parse({
+  const d = STACK_DEFAULTS;
+  const raw = {
     clusterName: 'kubectl',
     region: opts.region ?? 'us-west-2',
     bucket: opts.bucket ?? reference?.storage?.simple_storage_service?.bucket_name ?? 'inference-baseline-results',
@@ -68,21 +71,24 @@ export function renderCommand(opts: RenderCommandOptions, deps: RenderCommandDep
     runner,
     runnerDelivery: delivery,
     target: {
-      baseUrl: opts.target ?? reference?.server?.base_url ?? 'http://qwen3-vllm.default:8000',
-      modelName: opts.model ?? reference?.server?.model_name ?? 'qwen3-8b',
+      baseUrl: opts.target ?? reference?.server?.base_url ?? d.targetBaseUrl,
+      modelName: opts.model ?? reference?.server?.model_name ?? d.modelName,
       ...((opts.tokenizer ?? reference?.tokenizer?.pretrained_model_name_or_path) ? { tokenizer: opts.tokenizer ?? reference?.tokenizer?.pretrained_model_name_or_path } : {}),
-      namespace: opts.targetNamespace ?? 'default',
+      namespace: opts.targetNamespace ?? d.targetNamespace,
       podSelector: 'labels' in selector ? selector.labels : {},
     },
-    benchmarkNamespace: opts.namespace ?? 'benchmarking',
-    serviceAccountName: opts.serviceAccount ?? 'inference-baseline-runner',
+    benchmarkNamespace: opts.namespace ?? d.benchmarkNamespace,
+    serviceAccountName: opts.serviceAccount ?? d.runnerServiceAccount,
     images: {
-      node: 'public.ecr.aws/docker/library/node:22-slim',
-      inferencePerf: `quay.io/inference-perf/inference-perf:${opts.inferencePerfTag ?? 'v0.6.1'}`,
+      node: d.nodeImage,
+      inferencePerf: inferencePerfImage(opts.inferencePerfTag ?? d.inferencePerfImageTag),
       ...(opts.image ? { runner: opts.image } : {}),
     },
     ...(opts.bundleUrl && opts.bundleSha256 ? { bundle: { bucket: 'render', key: 'runner.mjs', sha256: opts.bundleSha256 } } : {}),
-  });
+  };
+  const checked = validate(RunDefaults, raw);
+  if (!checked.ok) throw new InputError('render', checked.problems.map(flagWords), 'see `inference-baseline render --help`.');
+  const defaults = checked.data;
   const spec = buildRunSpec({
     input: { runner, ...(opts.runId ? { runId: opts.runId } : {}), ...(opts.config ? {} : { scenario }) },
     defaults,
@@ -93,7 +99,7 @@ export function renderCommand(opts: RenderCommandOptions, deps: RenderCommandDep
   const docs = [
     renderServiceAccount(spec),
     renderConfigMap(spec),
-    renderJob(spec, opts.zone ?? null, opts.bundleUrl ? { bundleUrl: opts.bundleUrl } : {}),
+    renderJob(spec, opts.zone ?? null, opts.bundleUrl ? { bundle: { url: opts.bundleUrl, bootstrap: loadBundleBootstrap() } } : {}),
   ];
   const header = [
     `# inference-baseline run ${spec.runId}: kubectl apply -f <this file>`,
@@ -111,4 +117,24 @@ function safePreset(name: string, problems: string[]): unknown {
     else throw err;
     return undefined;
   }
+}
+
+/** RunDefaults paths → the flags that set them, so a problem names what the user typed. */
+const flagOf: Array<[RegExp, string]> = [
+  [/^region\b/, '--region'],
+  [/^bucket\b/, '--bucket'],
+  [/^target\.baseUrl\b/, '--target'],
+  [/^target\.modelName\b/, '--model'],
+  [/^target\.tokenizer\b/, '--tokenizer'],
+  [/^target\.namespace\b/, '--target-namespace'],
+  [/^benchmarkNamespace\b/, '--namespace'],
+  [/^serviceAccountName\b/, '--service-account'],
+  [/^images\.runner\b/, '--image'],
+  [/^images\.inferencePerf\b/, '--inference-perf-tag'],
+  [/^bundle\.sha256\b/, '--bundle-sha256'],
+];
+
+function flagWords(problem: string): string {
+  for (const [re, flag] of flagOf) if (re.test(problem)) return problem.replace(re, flag);
+  return problem;
 }

@@ -1,7 +1,7 @@
 import type { SfnSend } from '../../aws/sfn.ts';
 import { describeExecution, findStateMachine, startExecution } from '../../aws/sfn.ts';
 import { InputError } from '../../core/errors.ts';
-import { ExecutionInput } from '../../core/run-spec.ts';
+import { ExecutionInput } from '../../core/run-spec/index.ts';
 
 export interface StartCommandOptions {
   /** CloudFormation stack name (its state machine is tagged inference-baseline:stack=<name>). */

@@ -1,61 +1,24 @@
-import type { RunSpec } from '../run-spec.ts';
+import type { RunSpec } from '../run-spec/index.ts';
 import { runLabels, ZONE_LABEL } from './labels.ts';
-import { CONFIG_FILE } from './resources.ts';
+import { CONFIG_FILE } from '../run-layout.ts';
 
 export const CONFIG_DIR = '/etc/inference-baseline';
 export const CONFIG_PATH = `${CONFIG_DIR}/${CONFIG_FILE}`;
 const CONTAINER = 'runner';
 
 /**
- * A stock Node 22 image runs this (`node -e`): download the runner bundle by its presigned URL,
- * check its sha256, then run it in-process with the Job's arguments. Node only — the slim image
- * has no curl. Exit 70: download failed; 71: checksum mismatch.
- */
-export const BUNDLE_BOOTSTRAP = [
-  "const { createHash } = require('node:crypto');",
-  "const { writeFileSync } = require('node:fs');",
-  "const { pathToFileURL } = require('node:url');",
-  '(async () => {',
-  '  const url = process.env.RUNNER_BUNDLE_URL;',
-  '  const want = process.env.RUNNER_BUNDLE_SHA256;',
-  '  let body;',
-  '  for (let attempt = 1; !body; attempt++) {',
-  '    try {',
-  '      const res = await fetch(url);',
-  '      if (!res.ok) throw new Error(`HTTP ${res.status} ${res.statusText}`);',
-  '      body = Buffer.from(await res.arrayBuffer());',
-  '    } catch (err) {',
-  '      if (attempt >= 3) {',
-  '        console.error(`runner bundle: download failed (${err.message}); a 403 usually means the presigned URL expired: start the run again`);',
-  '        process.exit(70);',
-  '      }',
-  '      await new Promise((r) => setTimeout(r, 1000 * attempt));',
-  '    }',
-  '  }',
-  "  const got = createHash('sha256').update(body).digest('hex');",
-  '  if (got !== want) {',
-  '    console.error(`runner bundle: sha256 mismatch: expected ${want}, got ${got}; redeploy the stack`);',
-  '    process.exit(71);',
-  '  }',
-  "  const file = '/tmp/runner.mjs';",
-  '  writeFileSync(file, body);',
-  '  process.argv = [process.execPath, file, ...process.argv.slice(1)];',
-  '  await import(pathToFileURL(file).href);',
-  '})().catch((err) => {',
-  '  console.error(`runner bootstrap: ${(err && err.stack) || err}`);',
-  '  process.exit(1);',
-  '});',
-].join('\n');
-
-/**
  * The project's CLI `run` arguments (the Indexed Job's completion index picks the shard). `--out`
- * is the parent of the run prefix: the CLI writes under `<out>/<runId>/`.
+ * is the parent of the run prefix: the CLI writes under `<out>/<runId>/`. `--name` records the
+ * RunSpec's scenario name; `--no-aggregate` leaves summary.json to the workflow's Aggregate step
+ * (one writer per S3 key).
  */
 export function nativeRunArgs(spec: RunSpec): string[] {
   return [
     'run',
     '--config',
     CONFIG_PATH,
+    '--name',
+    spec.scenario,
     '--target',
     spec.target.baseUrl,
     '--model',
@@ -66,12 +29,13 @@ export function nativeRunArgs(spec: RunSpec): string[] {
     spec.s3.outUri,
     '--shard',
     `$(JOB_COMPLETION_INDEX)/${spec.job.parallelism}`,
+    '--no-aggregate',
   ];
 }
 
 export interface JobOptions {
-  /** Presigned GET URL of the runner bundle (native runner, bundle delivery). */
-  bundleUrl?: string;
+  /** The native runner's bundle delivery: its presigned GET URL and the bootstrap program that fetches it (runtime/bootstrap). */
+  bundle?: { url: string; bootstrap: string };
 }
 
 /**
@@ -141,14 +105,14 @@ function container(spec: RunSpec, opts: JobOptions): Record<string, unknown> {
     return { ...base, command: ['node', '/app/runner.mjs'], args: nativeRunArgs(spec), env, securityContext: security };
   }
   if (!spec.bundle) throw new Error('renderJob: the native runner with bundle delivery needs spec.bundle');
-  if (!opts.bundleUrl) throw new Error('renderJob: the native runner with bundle delivery needs a bundle URL');
+  if (!opts.bundle) throw new Error('renderJob: the native runner with bundle delivery needs the bundle URL and bootstrap');
   return {
     ...base,
-    command: ['node', '-e', BUNDLE_BOOTSTRAP, '--'],
+    command: ['node', '-e', opts.bundle.bootstrap, '--'],
     args: nativeRunArgs(spec),
     env: [
       ...env,
-      { name: 'RUNNER_BUNDLE_URL', value: opts.bundleUrl },
+      { name: 'RUNNER_BUNDLE_URL', value: opts.bundle.url },
       { name: 'RUNNER_BUNDLE_SHA256', value: spec.bundle.sha256 },
     ],
     securityContext: security,

@@ -1,4 +1,4 @@
-import type { RunSpec } from '../run-spec.ts';
+import type { RunSpec } from '../run-spec/index.ts';
 
 /** Label and annotation keys the project puts on what it creates. */
 export const LABELS = {

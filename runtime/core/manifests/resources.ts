@@ -1,5 +1,6 @@
-import type { RunSpec } from '../run-spec.ts';
+import type { RunSpec } from '../run-spec/index.ts';
 import { commonLabels, runLabels } from './labels.ts';
+import { CONFIG_FILE } from '../run-layout.ts';
 import { runnerConfigYaml } from './runner-config.ts';
 
 /** The runner's ServiceAccount (shared by every run; its EKS Pod Identity association grants S3 writes under `runs/`). */
@@ -14,8 +15,6 @@ export function renderServiceAccount(spec: RunSpec) {
     },
   };
 }
-
-export const CONFIG_FILE = 'config.yml';
 
 /** The run's `config.yml`, mounted read-only into the runner. */
 export function renderConfigMap(spec: RunSpec) {

@@ -1,5 +1,5 @@
 import { stringify } from 'yaml';
-import type { RunSpec } from '../run-spec.ts';
+import type { RunSpec } from '../run-spec/index.ts';
 import type { ScenarioConfig } from '../scenario/index.ts';
 
 /**

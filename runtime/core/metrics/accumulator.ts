@@ -1,11 +1,12 @@
 import { errorTypes, type ErrorType, type RequestRecord } from '../records/record.ts';
+import type { RunIdentity, RunRequest } from '../records/run-manifest.ts';
+import type { Measured, StageLoad } from '../summary/schema.ts';
 import { requestMetrics } from './definitions.ts';
-import { Distribution, type EncodedDistribution } from './histogram.ts';
-import type { RunIdentity, RunRequest, StageLoad, Summary } from './summary.ts';
-import { judgeValidity } from './validity.ts';
+import { LatencyHistogram, type EncodedHistogram } from './latency-histogram.ts';
 
-const latencyNames = ['ttft', 'itl', 'tpot', 'ntpot', 'e2e', 'schedule_delay'] as const;
-type LatencyName = (typeof latencyNames)[number];
+/** The six metrics of DESIGN.md §3, each kept as one HDR histogram per run. */
+export const histogramNames = ['ttft', 'itl', 'tpot', 'ntpot', 'e2e', 'schedule_delay'] as const;
+export type HistogramName = (typeof histogramNames)[number];
 
 interface StageSpan {
   sent: number;
@@ -22,13 +23,13 @@ interface StageSpan {
  * one accumulator, or accumulators merge by adding histograms — never by averaging percentiles).
  */
 export class RunAccumulator {
-  readonly dists: Record<LatencyName, Distribution> = {
-    ttft: Distribution.empty(),
-    itl: Distribution.empty(),
-    tpot: Distribution.empty(),
-    ntpot: Distribution.empty(),
-    e2e: Distribution.empty(),
-    schedule_delay: Distribution.empty(),
+  readonly dists: Record<HistogramName, LatencyHistogram> = {
+    ttft: LatencyHistogram.empty(),
+    itl: LatencyHistogram.empty(),
+    tpot: LatencyHistogram.empty(),
+    ntpot: LatencyHistogram.empty(),
+    e2e: LatencyHistogram.empty(),
+    schedule_delay: LatencyHistogram.empty(),
   };
   private readonly errors = new Map<ErrorType, number>();
   private readonly stages = new Map<number, StageSpan>();
@@ -75,7 +76,7 @@ export class RunAccumulator {
 
   /** Adds another accumulator's state (e.g. one per shard, merged by the aggregator). */
   merge(other: RunAccumulator): void {
-    for (const name of latencyNames) this.dists[name].merge(other.dists[name]);
+    for (const name of histogramNames) this.dists[name].merge(other.dists[name]);
     for (const [type, n] of other.errors) this.errors.set(type, (this.errors.get(type) ?? 0) + n);
     for (const [stage, s] of other.stages) {
       const mine = this.stages.get(stage);
@@ -96,19 +97,20 @@ export class RunAccumulator {
     this.lastDoneAt = Math.max(this.lastDoneAt, other.lastDoneAt);
   }
 
-  encodedHistograms(): Record<LatencyName, EncodedDistribution> {
-    return Object.fromEntries(latencyNames.map((n) => [n, this.dists[n].encode()])) as Record<LatencyName, EncodedDistribution>;
+  encodedHistograms(): Record<HistogramName, EncodedHistogram> {
+    return Object.fromEntries(histogramNames.map((n) => [n, this.dists[n].encode()])) as Record<HistogramName, EncodedHistogram>;
   }
 
-  summarize(identity: RunIdentity, request: RunRequest, totals: { scheduled: number; partial: boolean }): Summary {
+  /** The run's numbers (everything in summary.json but the input report and the verdict). */
+  measure(identity: RunIdentity, request: RunRequest, totals: { scheduled: number; partial: boolean }): Measured {
     const stageLoads = this.stageLoads(request);
     const durationS = this.sent > 0 && this.lastDoneAt > this.firstSentAt ? (this.lastDoneAt - this.firstSentAt) / 1000 : null;
     const perS = (n: number): number | null => (durationS ? round(n / durationS, 3) : null);
-    const errors: Summary['requests']['errors'] = {};
+    const errors: Measured['requests']['errors'] = {};
     for (const t of errorTypes) if (this.errors.get(t)) errors[t] = this.errors.get(t)!;
     const sendDurationS = stageLoads.reduce<number | null>((acc, s) => (s.sendDurationS === null ? acc : (acc ?? 0) + s.sendDurationS), null);
     const achieved = stageLoads.length === 1 ? stageLoads[0]!.achievedRate : sendDurationS ? round((this.sent - stageLoads.length) / sendDurationS, 4) : null;
-    const summary: Summary = {
+    return {
       v: 1,
       run: {
         ...identity,
@@ -124,6 +126,7 @@ export class RunAccumulator {
         sendDurationS: sendDurationS === null ? null : round(sendDurationS, 3),
         stages: stageLoads,
         schedule_delay: this.dists.schedule_delay.stats(),
+        scheduleDelaySource: this.dists.schedule_delay.count > 0 ? 'records' : 'unavailable',
       },
       latency: {
         ttft: this.dists.ttft.stats(),
@@ -146,10 +149,7 @@ export class RunAccumulator {
         clientServerOutputMismatches: this.clientServerOutputMismatches,
         missingServerUsage: this.missingServerUsage,
       },
-      validity: { valid: false, reasons: [] },
     };
-    summary.validity = judgeValidity(summary, request);
-    return summary;
   }
 
   private trackStage(stage: number, sentAt: number, scheduledAt: number | null): void {

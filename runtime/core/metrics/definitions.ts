@@ -2,19 +2,20 @@ import type { RequestRecord } from '../records/record.ts';
 
 /**
  * The six metrics, exactly as published (DESIGN.md §3). Tools disagree on these names (GuideLLM's
- * "ITL" is our tpot, llmperf's "ITL" is our ntpot), so each is defined here once, in ms:
- *
- * | ttft           | first content-bearing event received − request sent              |
- * | itl            | gaps between consecutive content-bearing events, pooled            |
- * | tpot           | (last content event − first content event) / (output tokens − 1)  |
- * | ntpot          | e2e / output tokens                                                 |
- * | e2e            | last byte received − request sent                                   |
- * | schedule_delay | request sent − request scheduled                                    |
- *
- * Output tokens are the server's `usage.completion_tokens` when present, else the client's count.
+ * "ITL" is our tpot, llmperf's "ITL" is our ntpot), so each is defined here once, in ms. Output
+ * tokens are the server's `usage.completion_tokens` when present, else the client's count.
+ * The report, the dashboard's definitions text and the README table read these words.
  */
-export const metricNames = ['ttft', 'itl', 'tpot', 'ntpot', 'e2e', 'schedule_delay'] as const;
-export type MetricName = (typeof metricNames)[number];
+export const metricDefinitions = {
+  ttft: 'first content-bearing event received − request sent',
+  itl: 'gaps between consecutive content-bearing events, pooled over all requests',
+  tpot: '(last content event − first content event) / (output tokens − 1)',
+  ntpot: 'e2e / output tokens',
+  e2e: 'last byte received − request sent',
+  schedule_delay: 'request sent − request scheduled',
+} as const;
+export type MetricName = keyof typeof metricDefinitions;
+export const metricNames = Object.keys(metricDefinitions) as MetricName[];
 
 export interface RequestMetrics {
   ttft: number | null;

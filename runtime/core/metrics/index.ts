@@ -1,5 +1,3 @@
 export * from './definitions.ts';
-export * from './histogram.ts';
-export * from './summary.ts';
+export * from './latency-histogram.ts';
 export * from './accumulator.ts';
-export * from './validity.ts';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { DistributionStats } from '../metrics/histogram.ts';
+import type { DistributionStats } from '../metrics/latency-histogram.ts';
 import { recordTimeProblem } from './checks.ts';
 import type { ErrorType, RequestRecord } from './record.ts';
 

@@ -1,31 +1,35 @@
+import { z } from 'zod';
+
 /**
  * What the aggregator read and what it could not use: the `input` section of summary.json. Bad
  * files (corrupt gzip, truncated JSON) and bad records (schema, negative/NaN/out-of-order times)
  * are counted and named here, never dropped silently; any of them makes the run invalid.
  */
-export interface InputProblem {
+export const InputProblem = z.object({
   /** Object key / file path relative to the run root. */
-  file: string;
+  file: z.string(),
   /** `line 12`, `element 5`, … — absent when the whole file is the problem. */
-  where?: string;
-  problem: string;
-}
+  where: z.string().optional(),
+  problem: z.string(),
+});
+export type InputProblem = z.infer<typeof InputProblem>;
 
-export interface InputReport {
+export const InputReport = z.object({
   /** Which tool's output was read. */
-  source: 'native' | 'inference-perf';
+  source: z.enum(['native', 'inference-perf']),
   /** Result files read (shard parts, or inference-perf's per-request file). */
-  files: number;
+  files: z.number().int().nonnegative(),
   /** Records read and used. */
-  records: number;
+  records: z.number().int().nonnegative(),
   /** Records that failed validation (not measured). */
-  badRecords: number;
+  badRecords: z.number().int().nonnegative(),
   /** Files that could not be read to the end (records before the damage are kept). */
-  badFiles: number;
+  badFiles: z.number().int().nonnegative(),
   /** The first problems found (at most `maxProblems`); `omittedProblems` counts the rest. */
-  problems: InputProblem[];
-  omittedProblems: number;
-}
+  problems: z.array(InputProblem),
+  omittedProblems: z.number().int().nonnegative(),
+});
+export type InputReport = z.infer<typeof InputReport>;
 
 export const maxProblems = 20;
 

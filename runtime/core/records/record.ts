@@ -56,8 +56,3 @@ export type RequestRecord = z.infer<typeof RequestRecord>;
 export function isSuccess(r: RequestRecord): boolean {
   return r.error === null && r.sentAt !== null && r.doneAt !== null;
 }
-
-/** Shard object/file name: `shard-0003-0000.ndjson.gz` (index, then part within that shard). */
-export function shardFileName(shard: number, part: number): string {
-  return `shard-${String(shard).padStart(4, '0')}-${String(part).padStart(4, '0')}.ndjson.gz`;
-}

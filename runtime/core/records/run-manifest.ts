@@ -1,6 +1,32 @@
 import { z } from 'zod';
+import { arrivals } from '../scenario/schema.ts';
+import { ValidityRules } from '../scenario/validity-rules.ts';
 
-const Arrival = z.enum(['even', 'normalized-exponential', 'poisson']);
+export const runnerKinds = ['native', 'inference-perf'] as const;
+export type RunnerKind = (typeof runnerKinds)[number];
+
+/** Who ran, against what, where: everything that identifies a run apart from its numbers. */
+export const RunIdentity = z.object({
+  runId: z.string(),
+  scenario: z.string(),
+  model: z.string(),
+  target: z.string(),
+  /** Availability zone of the load generator (null when unknown, e.g. local runs). */
+  zone: z.string().nullable(),
+  runner: z.object({ kind: z.enum(runnerKinds), version: z.string() }),
+  api: z.enum(['completion', 'chat']),
+  streaming: z.boolean(),
+});
+export type RunIdentity = z.infer<typeof RunIdentity>;
+
+/** What the scenario asked of the load, and the rules for a valid baseline. */
+export const RunRequest = z.object({
+  arrival: z.enum(arrivals),
+  stages: z.array(z.object({ rate: z.number(), duration: z.number() })),
+  ignoreEos: z.boolean(),
+  validity: ValidityRules,
+});
+export type RunRequest = z.infer<typeof RunRequest>;
 
 /**
  * `run.json` at the top of a run's directory/prefix: who ran what, and what was asked of the load.
@@ -8,22 +34,8 @@ const Arrival = z.enum(['even', 'normalized-exponential', 'poisson']);
  */
 export const RunManifest = z.object({
   v: z.literal(1),
-  identity: z.object({
-    runId: z.string(),
-    scenario: z.string(),
-    model: z.string(),
-    target: z.string(),
-    zone: z.string().nullable(),
-    runner: z.object({ kind: z.enum(['native', 'inference-perf']), version: z.string() }),
-    api: z.enum(['completion', 'chat']),
-    streaming: z.boolean(),
-  }),
-  request: z.object({
-    arrival: Arrival,
-    stages: z.array(z.object({ rate: z.number(), duration: z.number() })),
-    ignoreEos: z.boolean(),
-    validity: z.object({ maxScheduleDelayP99Ms: z.number(), maxRateDeviation: z.number(), maxErrorRate: z.number() }),
-  }),
+  identity: RunIdentity,
+  request: RunRequest,
   /** Requests in the whole schedule (all shards). */
   scheduled: z.number().int().nonnegative(),
   shards: z.number().int().positive(),
@@ -50,7 +62,3 @@ export const ShardManifest = z.object({
   endedAt: z.string(),
 });
 export type ShardManifest = z.infer<typeof ShardManifest>;
-
-export function shardManifestName(shard: number): string {
-  return `shard-${String(shard).padStart(4, '0')}.json`;
-}

@@ -2,3 +2,5 @@ export * from './schema.ts';
 export * from './presets.ts';
 export * from './load.ts';
 export * from './resolve.ts';
+export * from './layers.ts';
+export * from './validity-rules.ts';

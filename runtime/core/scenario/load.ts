@@ -1,6 +1,6 @@
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
-import { InputError } from '../errors.ts';
+import { InputError, validate } from '../errors.ts';
 import { presets, presetNames, type PresetName } from './presets.ts';
 import { ScenarioConfig, type ScenarioConfigInput } from './schema.ts';
 
@@ -26,13 +26,9 @@ export function readScenarioYaml(text: string, source: string): Record<string, u
 
 /** Validates an already-parsed object; every problem is reported at once, by path. */
 export function parseScenario(raw: unknown, source: string): ScenarioConfig {
-  const result = ScenarioConfig.safeParse(raw);
-  if (result.success) return checkSemantics(result.data, source);
-  throw new InputError(
-    source,
-    result.error.issues.map((issue) => describeIssue(issue)),
-    'see README.md "Scenario config" for the supported inference-perf keys.',
-  );
+  const result = validate(ScenarioConfig, raw, { supportedKeys: supportedKeysAt });
+  if (result.ok) return checkSemantics(result.data, source);
+  throw new InputError(source, result.problems, 'see README.md "Scenario config" for the supported inference-perf keys.');
 }
 
 export function presetConfig(name: string): ScenarioConfigInput {
@@ -40,68 +36,6 @@ export function presetConfig(name: string): ScenarioConfigInput {
     throw new InputError('--scenario', [`unknown scenario "${name}"`], `use one of: ${presetNames.join(', ')}.`);
   }
   return structuredClone(presets[name as PresetName]) as ScenarioConfigInput;
-}
-
-/**
- * Deep-merges `overrides` (a partial inference-perf config) onto `base`. Arrays are replaced, not
- * merged: `load.stages` given in an override is the whole stage list (Helm's list-override trap,
- * where `stages[0].duration` silently dropped `rate`, is exactly what this avoids).
- */
-export function mergeConfig(base: unknown, overrides: unknown): unknown {
-  if (!isPlainObject(base) || !isPlainObject(overrides)) return overrides === undefined ? base : overrides;
-  const out: Record<string, unknown> = { ...base };
-  for (const [key, value] of Object.entries(overrides)) out[key] = mergeConfig(base[key], value);
-  return out;
-}
-
-/** Command-line flags that override a config: rate and duration apply to every load stage. */
-export interface ConfigFlags {
-  rate?: number;
-  duration?: number;
-  model?: string;
-  baseUrl?: string;
-}
-
-/** `raw` with the flags applied, ready for `parseScenario`; the flags win over the file. */
-export function applyFlags(raw: unknown, flags: ConfigFlags): unknown {
-  const overrides: Record<string, unknown> = {};
-  const stages = isPlainObject(raw) && isPlainObject(raw.load) ? raw.load.stages : undefined;
-  if ((flags.rate !== undefined || flags.duration !== undefined) && Array.isArray(stages)) {
-    overrides.load = {
-      stages: stages.map((st: unknown) => ({
-        ...(isPlainObject(st) ? st : {}),
-        ...(flags.rate !== undefined ? { rate: flags.rate } : {}),
-        ...(flags.duration !== undefined ? { duration: flags.duration } : {}),
-      })),
-    };
-  }
-  const server: Record<string, unknown> = {};
-  if (flags.model !== undefined) server.model_name = flags.model;
-  if (flags.baseUrl !== undefined) server.base_url = flags.baseUrl;
-  if (Object.keys(server).length > 0) overrides.server = server;
-  return mergeConfig(raw, overrides);
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
-
-function pathText(path: ReadonlyArray<PropertyKey>): string {
-  return path.reduce<string>((acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)), '');
-}
-
-function describeIssue(issue: z.core.$ZodIssue): string {
-  const at = pathText(issue.path) || '(top level)';
-  if (issue.code === 'unrecognized_keys') {
-    const supported = supportedKeysAt(issue.path);
-    const keys = issue.keys.map((k) => pathText([...issue.path, k]));
-    return `${keys.join(', ')}: unknown or unsupported key${keys.length > 1 ? 's' : ''}; supported keys at ${at}: ${supported.join(', ')}`;
-  }
-  if (issue.code === 'invalid_value') {
-    return `${at}: unsupported value; supported: ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
-  }
-  if (issue.code === 'invalid_type' && issue.input === undefined) return `${at}: required`;
-  return `${at}: ${issue.message}`;
 }
 
 /** The keys the schema accepts at `path` (for "unknown key" messages). */

@@ -1,4 +1,5 @@
-import type { Distribution, ScenarioConfig } from './schema.ts';
+import { arrivals, type Distribution, type ScenarioConfig } from './schema.ts';
+import { VALIDITY_DEFAULTS, type ValidityRules } from './validity-rules.ts';
 
 /** A token-count distribution with its shape decided (inference-perf leaves it implicit). */
 export type TokenDistribution =
@@ -6,7 +7,7 @@ export type TokenDistribution =
   | { kind: 'normal'; mean: number; stdDev: number; min: number; max: number }
   | { kind: 'uniform'; min: number; max: number };
 
-export type Arrival = 'even' | 'normalized-exponential' | 'poisson';
+export type Arrival = (typeof arrivals)[number];
 
 /** The scenario in the form the runner and the metrics use: defaults applied, shapes decided. */
 export interface ResolvedScenario {
@@ -26,7 +27,7 @@ export interface ResolvedScenario {
     requestTimeoutMs: number;
   };
   server: { baseUrl: string; model: string | undefined; ignoreEos: boolean; apiKey: string | undefined };
-  validity: { maxScheduleDelayP99Ms: number; maxRateDeviation: number; maxErrorRate: number };
+  validity: ValidityRules;
 }
 
 /** inference-perf's defaults where the config is silent (mock data is 10..1024, mean 512). */
@@ -70,9 +71,9 @@ export function resolveScenario(config: ScenarioConfig): ResolvedScenario {
       apiKey: config.server.api_key,
     },
     validity: {
-      maxScheduleDelayP99Ms: v?.max_schedule_delay_p99_ms ?? 10,
-      maxRateDeviation: v?.max_rate_deviation ?? 0.05,
-      maxErrorRate: v?.max_error_rate ?? 0,
+      maxScheduleDelayP99Ms: v?.max_schedule_delay_p99_ms ?? VALIDITY_DEFAULTS.maxScheduleDelayP99Ms,
+      maxRateDeviation: v?.max_rate_deviation ?? VALIDITY_DEFAULTS.maxRateDeviation,
+      maxErrorRate: v?.max_error_rate ?? VALIDITY_DEFAULTS.maxErrorRate,
     },
   };
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { VALIDITY_DEFAULTS } from './validity-rules.ts';
 
 /**
  * The scenario config: the inference-perf YAML keys this project supports, so an existing
@@ -8,6 +9,9 @@ import { z } from 'zod';
  */
 
 const positiveInt = z.number().int().positive();
+
+/** How requests are spaced in time (`load.arrival`, this project's addition). */
+export const arrivals = ['even', 'normalized-exponential', 'poisson'] as const;
 
 export const Distribution = z.strictObject({
   /** inference-perf ≥ 0.5 names the shape; older configs imply it from std_dev. */
@@ -48,7 +52,7 @@ export const ScenarioConfig = z.strictObject({
      * default for constant); `normalized-exponential` = inference-perf's "constant" (exponential gaps
      * rescaled to the stage duration); `poisson` = exponential gaps at the rate (default for poisson).
      */
-    arrival: z.enum(['even', 'normalized-exponential', 'poisson']).optional(),
+    arrival: z.enum(arrivals).optional(),
     stages: z.array(Stage).min(1),
     interval: z.number().nonnegative().default(1),
     num_workers: positiveInt.optional(),
@@ -104,9 +108,9 @@ export const ScenarioConfig = z.strictObject({
   /** This project's addition: the rules that make a run a valid baseline (DESIGN.md §3). */
   validity: z
     .strictObject({
-      max_schedule_delay_p99_ms: z.number().positive().default(10),
-      max_rate_deviation: z.number().positive().max(1).default(0.05),
-      max_error_rate: z.number().min(0).max(1).default(0),
+      max_schedule_delay_p99_ms: z.number().positive().default(VALIDITY_DEFAULTS.maxScheduleDelayP99Ms),
+      max_rate_deviation: z.number().positive().max(1).default(VALIDITY_DEFAULTS.maxRateDeviation),
+      max_error_rate: z.number().min(0).max(1).default(VALIDITY_DEFAULTS.maxErrorRate),
     })
     .optional(),
 });

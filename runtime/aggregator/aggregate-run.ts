@@ -1,15 +1,7 @@
 import { parse as parseYaml } from 'yaml';
-import { reportData, type ReportData } from '../core/aggregate/report-data.ts';
-import {
-  finalizeInferencePerf,
-  finalizeNative,
-  RunAggregation,
-  type AggregateSummary,
-  type HistogramsFile,
-  type InferencePerfLoadFacts,
-} from '../core/aggregate/run-aggregation.ts';
-import { InputError } from '../core/errors.ts';
-import type { RunIdentity, RunRequest } from '../core/metrics/summary.ts';
+import type { z } from 'zod';
+import { InputError, validate } from '../core/errors.ts';
+import type { RunStore, StoreEntry } from '../core/ports/run-store.ts';
 import {
   InferencePerfConfig,
   InferencePerfLifecycle,
@@ -18,21 +10,30 @@ import {
   lifecycleScheduleDelay,
   type InferencePerfSettings,
 } from '../core/records/inference-perf.ts';
-import { RunManifest, ShardManifest } from '../core/records/run-manifest.ts';
+import { RunManifest, ShardManifest, type RunIdentity, type RunRequest } from '../core/records/run-manifest.ts';
+import {
+  HISTOGRAMS_FILE,
+  REPORT_FILE,
+  RUN_MANIFEST_FILE,
+  requestsPath,
+  shardManifestName,
+  shardPartPattern,
+  SUMMARY_FILE,
+} from '../core/run-layout.ts';
+import { VALIDITY_DEFAULTS } from '../core/scenario/validity-rules.ts';
+import { finalizeInferencePerf, finalizeNative, RunResults, type HistogramsFile, type InferencePerfLoadFacts } from '../core/summary/finalize.ts';
+import { reportData, type ReportData } from '../core/summary/report-data.ts';
+import type { Summary } from '../core/summary/schema.ts';
 import { loadReportAssets, type ReportAssets } from '../report/assets.ts';
 import { renderReport } from '../report/html.ts';
-import { readInferencePerfRecords, readNativeShard } from './read-results.ts';
-import type { RunStore, StoreEntry } from './run-store.ts';
+import { readInferencePerfRecords, readNativeShard } from './readers.ts';
 
 /**
- * The aggregator, shared by the Aggregate Lambda and `inference-baseline aggregate`: every result
- * file under one run's directory/prefix → one set of merged HDR histograms → summary.json,
- * histograms.json and report.html, written beside the raw data.
- *
- * Outputs vs raw data: `requests/`, `raw/`, `run.json`, `run-spec.json` and `config.yml` are raw and
- * never written. summary.json, histograms.json and report.html are derived and are rewritten on every
- * aggregation; the aggregator's summary.json replaces the native runner's own (same core maths over
- * the same records, plus the `input` section), so re-running gives the same files.
+ * The aggregator, shared by the Aggregate Lambda, `inference-baseline aggregate`, `run` and the
+ * benchmarks: every result file under one run's directory/prefix → one set of merged HDR
+ * histograms → summary.json, histograms.json and report.html, written beside the raw data (the
+ * derived files of core/run-layout.ts: recomputed on every aggregation, so re-running gives the
+ * same files; raw files are never written).
  */
 
 /** No result files under the run's prefix/directory (Step Functions matches on the name). */
@@ -60,22 +61,20 @@ export interface AggregateOptions {
 }
 
 export interface AggregateResult {
-  summary: AggregateSummary;
+  summary: Summary;
   histograms: HistogramsFile;
   report: ReportData;
 }
 
-const defaultValidity: RunRequest['validity'] = { maxScheduleDelayP99Ms: 10, maxRateDeviation: 0.05, maxErrorRate: 0 };
-const partPattern = /^requests\/shard-\d{4}-\d{4}\.ndjson\.gz$/;
 
 export async function aggregateRun(store: RunStore, opts: AggregateOptions = {}): Promise<AggregateResult> {
   const entries = await store.list();
   const keys = new Set(entries.map((e) => e.key));
-  const parts = entries.filter((e) => partPattern.test(e.key));
+  const parts = entries.filter((e) => shardPartPattern.test(e.key));
   // inference-perf names its files `<report_file_prefix><name>`, at the root or under raw/.
   const perRequest = entries.filter((e) => e.key.endsWith(inferencePerfFiles.perRequest));
 
-  if (parts.length > 0 || (keys.has('run.json') && perRequest.length === 0)) {
+  if (parts.length > 0 || (keys.has(RUN_MANIFEST_FILE) && perRequest.length === 0)) {
     if (parts.length === 0) {
       throw new NoResultsError(store.location, ['run.json is there but no request records (requests/shard-*.ndjson.gz) are'], 'check that the runner reached its first request and could write to this location; see its logs.');
     }
@@ -101,16 +100,16 @@ export async function aggregateRun(store: RunStore, opts: AggregateOptions = {})
 }
 
 async function aggregateNative(store: RunStore, keys: Set<string>, parts: StoreEntry[], opts: AggregateOptions): Promise<AggregateResult> {
-  if (!keys.has('run.json')) {
-    throw new InputError(within(store, 'run.json'), ['is missing, so the run cannot be identified (scenario, model, requested load)'], 'upload the run directory complete (the runner writes run.json before the first request).');
+  if (!keys.has(RUN_MANIFEST_FILE)) {
+    throw new InputError(within(store, RUN_MANIFEST_FILE), ['is missing, so the run cannot be identified (scenario, model, requested load)'], 'upload the run directory complete (the runner writes run.json before the first request).');
   }
-  const manifest = parseJson(RunManifest, await store.readText('run.json'), within(store, 'run.json'));
+  const manifest = parseJson(RunManifest, await store.readText(RUN_MANIFEST_FILE), within(store, RUN_MANIFEST_FILE));
   // The runner in a Job cannot see its node's zone; the workflow located it (LocateZone).
   if (manifest.identity.zone === null && opts.hints?.zone) manifest.identity.zone = opts.hints.zone;
   const shardManifests = new Map<number, ShardManifest>();
-  const agg = new RunAggregation(manifest.request.ignoreEos, 'native');
+  const agg = new RunResults(manifest.request.ignoreEos, 'native');
   for (let shard = 0; shard < manifest.shards; shard++) {
-    const key = `requests/shard-${String(shard).padStart(4, '0')}.json`;
+    const key = requestsPath(shardManifestName(shard));
     if (!keys.has(key)) continue;
     try {
       shardManifests.set(shard, parseJson(ShardManifest, await store.readText(key), key));
@@ -119,12 +118,12 @@ async function aggregateNative(store: RunStore, keys: Set<string>, parts: StoreE
     }
   }
   const perFile = await mapLimit(parts, opts.concurrency ?? 4, async (entry) => {
-    const a = new RunAggregation(manifest.request.ignoreEos, 'native');
+    const a = new RunResults(manifest.request.ignoreEos, 'native');
     await readNativeShard(await store.open(entry.key), entry.key, manifest.identity.runId, a);
     return a;
   });
   for (const a of perFile) agg.merge(a);
-  const summary = finalizeNative({ manifest, shardManifests, partFiles: parts.map((p) => p.key.slice('requests/'.length)), agg });
+  const summary = finalizeNative({ manifest, shardManifests, partFiles: parts.map((p) => p.key.slice(requestsPath('').length)), agg });
   return { summary, histograms: agg.histograms(manifest.identity.runId), report: reportData(summary, agg) };
 }
 
@@ -138,9 +137,9 @@ async function aggregateInferencePerf(store: RunStore, entries: StoreEntry[], pe
   const configKey = `${base}${inferencePerfFiles.config}`;
   if (byKey.has(configKey)) {
     try {
-      const parsed = InferencePerfConfig.safeParse(parseYaml(await store.readText(configKey)));
-      if (parsed.success) settings = inferencePerfSettings(parsed.data);
-      else problems.push([configKey, `not an inference-perf config: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}`]);
+      const parsed = validate(InferencePerfConfig, parseYaml(await store.readText(configKey)));
+      if (parsed.ok) settings = inferencePerfSettings(parsed.data);
+      else problems.push([configKey, `not an inference-perf config: ${parsed.problems[0]}`]);
     } catch (e) {
       problems.push([configKey, `unreadable: ${(e as Error).message.split('\n')[0]}`]);
     }
@@ -165,8 +164,8 @@ async function aggregateInferencePerf(store: RunStore, entries: StoreEntry[], pe
   // Identity and request: run.json (when the workflow wrote one) > RunSpec hints > inference-perf's config.
   let identity: RunIdentity;
   let request: RunRequest;
-  if (byKey.has('run.json')) {
-    const manifest = parseJson(RunManifest, await store.readText('run.json'), within(store, 'run.json'));
+  if (byKey.has(RUN_MANIFEST_FILE)) {
+    const manifest = parseJson(RunManifest, await store.readText(RUN_MANIFEST_FILE), within(store, RUN_MANIFEST_FILE));
     identity = manifest.identity;
     request = manifest.request;
   } else {
@@ -187,10 +186,10 @@ async function aggregateInferencePerf(store: RunStore, entries: StoreEntry[], pe
       api: settings?.api ?? 'completion',
       streaming: settings?.streaming ?? false,
     };
-    request = { arrival: settings?.arrival ?? 'normalized-exponential', stages, ignoreEos: settings?.ignoreEos ?? true, validity: hints.validity ?? defaultValidity };
+    request = { arrival: settings?.arrival ?? 'normalized-exponential', stages, ignoreEos: settings?.ignoreEos ?? true, validity: hints.validity ?? { ...VALIDITY_DEFAULTS } };
   }
 
-  const agg = new RunAggregation(request.ignoreEos, 'inference-perf');
+  const agg = new RunResults(request.ignoreEos, 'inference-perf');
   for (const [file, problem] of problems) {
     if (problem === 'missing') agg.tally.problem(file, 'missing');
     else agg.tally.badFile(file, problem);
@@ -203,9 +202,9 @@ async function aggregateInferencePerf(store: RunStore, entries: StoreEntry[], pe
 
 async function readLifecycle(store: RunStore, key: string, problems: Array<[string, string]>): Promise<InferencePerfLifecycle | null> {
   try {
-    const parsed = InferencePerfLifecycle.safeParse(JSON.parse(await store.readText(key)));
-    if (parsed.success) return parsed.data;
-    problems.push([key, `not an inference-perf lifecycle file: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}`]);
+    const parsed = validate(InferencePerfLifecycle, JSON.parse(await store.readText(key)));
+    if (parsed.ok) return parsed.data;
+    problems.push([key, `not an inference-perf lifecycle file: ${parsed.problems[0]}`]);
   } catch (e) {
     problems.push([key, `unreadable: ${(e as Error).message}`]);
   }
@@ -214,23 +213,21 @@ async function readLifecycle(store: RunStore, key: string, problems: Array<[stri
 
 /** Writes summary.json, histograms.json and report.html beside the raw data; returns their locations. */
 export async function writeOutputs(store: RunStore, result: AggregateResult, assets: ReportAssets = loadReportAssets()): Promise<{ summary: string; histograms: string; report: string }> {
-  const summary = await store.writeDerived('summary.json', JSON.stringify(result.summary, null, 2) + '\n', 'application/json');
-  const histograms = await store.writeDerived('histograms.json', JSON.stringify(result.histograms) + '\n', 'application/json');
-  const report = await store.writeDerived('report.html', renderReport(result.report, assets), 'text/html; charset=utf-8');
+  const summary = await store.writeDerived(SUMMARY_FILE, JSON.stringify(result.summary, null, 2) + '\n', 'application/json');
+  const histograms = await store.writeDerived(HISTOGRAMS_FILE, JSON.stringify(result.histograms) + '\n', 'application/json');
+  const report = await store.writeDerived(REPORT_FILE, renderReport(result.report, assets), 'text/html; charset=utf-8');
   return { summary, histograms, report };
 }
 
-function parseJson<T>(schema: { safeParse(x: unknown): { success: true; data: T } | { success: false; error: { issues: Array<{ path: PropertyKey[]; message: string }> } } }, text: string, source: string): T {
+function parseJson<T extends z.ZodType>(schema: T, text: string, source: string): z.output<T> {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    throw new InputError(source, [`is not valid JSON: ${(e as Error).message}`], 'restore the file from the runner\'s output.');
+    throw new InputError(source, [`is not valid JSON: ${(e as Error).message}`], "restore the file from the runner's output.");
   }
-  const res = schema.safeParse(raw);
-  if (!res.success) {
-    throw new InputError(source, res.error.issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`), 'restore the file from the runner\'s output; it is written by this project\'s runner and should not be edited.');
-  }
+  const res = validate(schema, raw);
+  if (!res.ok) throw new InputError(source, res.problems, "restore the file from the runner's output; it is written by this project's runner and should not be edited.");
   return res.data;
 }
 

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { createGzip } from 'node:zlib';
 import { mulberry32 } from '../../runtime/core/random.ts';
 import type { RequestRecord } from '../../runtime/core/records/record.ts';
-import { shardFileName, shardManifestName, type RunManifest, type ShardManifest } from '../../runtime/core/records/index.ts';
+import type { RunManifest, ShardManifest } from '../../runtime/core/records/index.ts';
+import { shardManifestName, shardPartName } from '../../runtime/core/run-layout.ts';
 
 /**
  * Deterministic generators of run outputs in the documented shapes (native shards; inference-perf
@@ -122,7 +123,7 @@ export async function writeNativeRunStreaming(dir: string, o: NativeRunOptions &
   const rnd = prng(o.seed ?? 1);
   const outs = Array.from({ length: o.shards }, (_, shard) => {
     const gz = createGzip({ level: 1 });
-    const file = createWriteStream(join(dir, 'requests', shardFileName(shard, 0)));
+    const file = createWriteStream(join(dir, 'requests', shardPartName(shard, 0)));
     gz.pipe(file);
     return { gz, file, n: 0 };
   });
@@ -136,7 +137,7 @@ export async function writeNativeRunStreaming(dir: string, o: NativeRunOptions &
     out.gz.end();
     await once(out.file, 'finish');
     const sm: ShardManifest = {
-      v: 1, runId, shard, shards: o.shards, scheduled: out.n, sent: out.n, records: out.n, parts: [shardFileName(shard, 0)], partial: false,
+      v: 1, runId, shard, shards: o.shards, scheduled: out.n, sent: out.n, records: out.n, parts: [shardPartName(shard, 0)], partial: false,
       startedAt: '2026-01-01T00:00:00.000Z', endedAt: '2026-01-01T00:05:00.000Z',
     };
     await writeFile(join(dir, 'requests', shardManifestName(shard)), JSON.stringify(sm, null, 2));
@@ -158,7 +159,7 @@ export async function writeNativeRun(dir: string, records: RequestRecord[], o: {
     const names: string[] = [];
     for (let part = 0; part < parts; part++) {
       const slice = mine.filter((_, i) => i % parts === part);
-      const name = shardFileName(shard, part);
+      const name = shardPartName(shard, part);
       names.push(name);
       await writeGzipLines(join(dir, 'requests', name), slice.map((r) => JSON.stringify(r)));
     }

@@ -2,11 +2,11 @@ import { mkdtemp, readFile, rm, truncate, unlink, writeFile, stat } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Distribution } from '../../runtime/core/metrics/histogram.ts';
+import { LatencyHistogram } from '../../runtime/core/metrics/latency-histogram.ts';
 import { InputError } from '../../runtime/core/errors.ts';
-import { aggregateRun, writeOutputs } from '../../runtime/local/aggregate.ts';
-import { FsRunStore } from '../../runtime/local/run-store.ts';
-import { exactPercentile, nativeRecords, writeGzipLines, writeNativeRun } from '../support/generate.ts';
+import { aggregateRun, writeOutputs } from '../../runtime/aggregator/aggregate-run.ts';
+import { FsRunStore } from '../../runtime/aggregator/fs-run-store.ts';
+import { exactPercentile, nativeRecords, writeGzipLines, writeNativeRun } from '../../bench/support/generate.ts';
 
 let root: string;
 beforeAll(async () => {
@@ -62,8 +62,8 @@ describe('native runs', () => {
     expect(inTen.records).toBe(inOne.records);
     // The histograms themselves are identical, bucket for bucket.
     for (const name of Object.keys(one.histograms.metrics)) {
-      const a = Distribution.decode(one.histograms.metrics[name]!);
-      const b = Distribution.decode(ten.histograms.metrics[name]!);
+      const a = LatencyHistogram.decode(one.histograms.metrics[name]!);
+      const b = LatencyHistogram.decode(ten.histograms.metrics[name]!);
       expect(b.stats()).toEqual(a.stats());
       expect(b.histogram.totalCount).toBe(a.histogram.totalCount);
     }

@@ -4,7 +4,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Job } from 'kubernetes-models/batch/v1';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUNDLE_BOOTSTRAP } from '../../runtime/core/manifests/index.ts';
+import { loadBundleBootstrap } from '../../runtime/bootstrap/index.ts';
+
+const BUNDLE_BOOTSTRAP = loadBundleBootstrap();
 
 // A stand-in runner bundle: prints the argv it was given, as the real CLI would parse it.
 const bundle = "console.log(JSON.stringify(process.argv.slice(2))); process.exitCode = 3;\n";

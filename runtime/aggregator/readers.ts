@@ -1,8 +1,7 @@
-import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
 import { streamArray } from 'stream-json/streamers/stream-array.js';
-import type { RunAggregation } from '../core/aggregate/run-aggregation.ts';
+import type { RunResults } from '../core/summary/finalize.ts';
 import { parseNativeLine } from '../core/records/checks.ts';
 import { normalizeInferencePerfRecord, type InferencePerfContext } from '../core/records/inference-perf.ts';
 
@@ -14,10 +13,10 @@ import { normalizeInferencePerfRecord, type InferencePerfContext } from '../core
  */
 
 /** A native shard part: `requests/shard-<i>-<p>.ndjson.gz`, one v1 record per line. */
-export async function readNativeShard(stream: Readable, file: string, runId: string, agg: RunAggregation): Promise<void> {
+export async function readNativeShard(stream: NodeJS.ReadableStream, file: string, runId: string, agg: RunResults): Promise<void> {
   agg.tally.fileRead();
   const gunzip = createGunzip();
-  stream.on('error', (e) => gunzip.destroy(e));
+  stream.on('error', (e: Error) => gunzip.destroy(e));
   stream.pipe(gunzip);
   const decoder = new StringDecoder('utf8');
   let rest = '';
@@ -54,10 +53,10 @@ export async function readNativeShard(stream: Readable, file: string, runId: str
  * inference-perf's `per_request_lifecycle_metrics.json` (one JSON array, possibly > 1 GB), parsed
  * as a stream with stream-json: each element is assembled, normalized and released.
  */
-export async function readInferencePerfRecords(stream: Readable, file: string, ctx: InferencePerfContext, agg: RunAggregation): Promise<void> {
+export async function readInferencePerfRecords(stream: NodeJS.ReadableStream, file: string, ctx: InferencePerfContext, agg: RunResults): Promise<void> {
   agg.tally.fileRead();
   const parser = streamArray.withParserAsStream({ streamValues: false });
-  stream.on('error', (e) => parser.destroy(e));
+  stream.on('error', (e: Error) => parser.destroy(e));
   stream.pipe(parser);
   let n = 0;
   try {

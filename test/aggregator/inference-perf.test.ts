@@ -2,9 +2,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { aggregateRun } from '../../runtime/local/aggregate.ts';
-import { FsRunStore } from '../../runtime/local/run-store.ts';
-import { exactPercentile, writeInferencePerfRun } from '../support/generate.ts';
+import { aggregateRun } from '../../runtime/aggregator/aggregate-run.ts';
+import { FsRunStore } from '../../runtime/aggregator/fs-run-store.ts';
+import { exactPercentile, writeInferencePerfRun } from '../../bench/support/generate.ts';
 
 let root: string;
 beforeAll(async () => {

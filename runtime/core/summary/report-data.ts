@@ -1,5 +1,6 @@
-import type { Distribution } from '../metrics/histogram.ts';
-import type { AggregateSummary, RunAggregation } from './run-aggregation.ts';
+import type { LatencyHistogram } from '../metrics/latency-histogram.ts';
+import type { RunResults } from './finalize.ts';
+import type { Summary } from './schema.ts';
 import type { TimelineSeries } from './timeline.ts';
 
 /** A percentile curve: x = "nines" (−log10(1 − p/100)), so p50 = 0.3, p90 = 1, p99 = 2, p99.9 = 3. */
@@ -11,7 +12,7 @@ export interface PercentileCurve {
 
 /** Everything report.html draws; computed from the merged histograms, never from averaged percentiles. */
 export interface ReportData {
-  summary: AggregateSummary;
+  summary: Summary;
   curves: Partial<Record<'ttft' | 'itl' | 'tpot' | 'e2e' | 'schedule_delay', PercentileCurve>>;
   timeline: TimelineSeries;
 }
@@ -26,7 +27,7 @@ export function curvePercentiles(): number[] {
   return ps;
 }
 
-export function percentileCurve(d: Distribution): PercentileCurve | undefined {
+export function percentileCurve(d: LatencyHistogram): PercentileCurve | undefined {
   if (d.count === 0) return undefined;
   const percentiles = curvePercentiles();
   return {
@@ -36,7 +37,7 @@ export function percentileCurve(d: Distribution): PercentileCurve | undefined {
   };
 }
 
-export function reportData(summary: AggregateSummary, agg: RunAggregation): ReportData {
+export function reportData(summary: Summary, agg: RunResults): ReportData {
   const curves: ReportData['curves'] = {};
   for (const name of curveMetrics) {
     const c = percentileCurve(agg.acc.dists[name]);

@@ -1,30 +1,19 @@
 import { RunAccumulator } from '../metrics/accumulator.ts';
-import type { DistributionStats, EncodedDistribution } from '../metrics/histogram.ts';
-import type { RunIdentity, RunRequest, StageLoad, Summary } from '../metrics/summary.ts';
-import { judgeValidity } from '../metrics/validity.ts';
+import type { DistributionStats, EncodedHistogram } from '../metrics/latency-histogram.ts';
 import { InputTally, inputReasons, type InputReport } from '../records/input-report.ts';
 import type { RequestRecord } from '../records/record.ts';
-import type { RunManifest, ShardManifest } from '../records/run-manifest.ts';
+import type { RunIdentity, RunManifest, RunRequest, ShardManifest } from '../records/run-manifest.ts';
+import { requestsPath, shardManifestName } from '../run-layout.ts';
+import type { Measured, StageLoad, Summary } from './schema.ts';
 import { Timeline } from './timeline.ts';
-
-/** Where `load.schedule_delay` came from. */
-export type ScheduleDelaySource = 'records' | 'inference-perf-summary' | 'unavailable';
-
-/**
- * summary.json as the aggregator writes it: the core `Summary` plus, backward-compatibly,
- * `input` (what was read and what could not be used) and `load.scheduleDelaySource`.
- */
-export type AggregateSummary = Summary & {
-  load: Summary['load'] & { scheduleDelaySource: ScheduleDelaySource };
-  input: InputReport;
-};
+import { judgeValidity } from './validity.ts';
 
 /** histograms.json: the merged HDR histograms (µs, compressed base64), so runs can be re-merged later. */
 export interface HistogramsFile {
   v: 1;
   runId: string;
   unit: 'us';
-  metrics: Record<string, EncodedDistribution>;
+  metrics: Record<string, EncodedHistogram>;
 }
 
 /**
@@ -32,7 +21,7 @@ export interface HistogramsFile {
  * and the input tally. One per file while reading; merged into one (order does not matter:
  * histograms add, counters sum).
  */
-export class RunAggregation {
+export class RunResults {
   readonly acc: RunAccumulator;
   readonly timeline = new Timeline();
   readonly tally: InputTally;
@@ -52,7 +41,7 @@ export class RunAggregation {
     this.tally.recordUsed();
   }
 
-  merge(other: RunAggregation): void {
+  merge(other: RunResults): void {
     this.acc.merge(other.acc);
     this.timeline.merge(other.timeline);
     this.tally.merge(other.tally);
@@ -71,8 +60,8 @@ export function finalizeNative(input: {
   manifest: RunManifest;
   shardManifests: Map<number, ShardManifest>;
   partFiles: string[];
-  agg: RunAggregation;
-}): AggregateSummary {
+  agg: RunResults;
+}): Summary {
   const { manifest, shardManifests, agg } = input;
   const extra: string[] = [];
   const missingShards: number[] = [];
@@ -87,17 +76,17 @@ export function finalizeNative(input: {
     if (sm.partial) partial = true;
     const present = new Set(input.partFiles);
     const missingParts = sm.parts.filter((p) => !present.has(p));
-    for (const p of missingParts) agg.tally.problem(`requests/${p}`, `listed by requests/shard-${String(shard).padStart(4, '0')}.json but absent`);
+    for (const p of missingParts) agg.tally.problem(requestsPath(p), `listed by ${requestsPath(shardManifestName(shard))} but absent`);
     if (missingParts.length > 0) {
       extra.push(`Shard ${shard} lists ${missingParts.length} result file(s) that are missing (${missingParts.slice(0, 3).join(', ')}): their requests are not in the numbers. Upload them from the runner's output or run again.`);
     }
   }
   if (missingShards.length > 0) {
-    for (const s of missingShards) agg.tally.problem(`requests/shard-${String(s).padStart(4, '0')}.json`, 'missing: the shard did not finish');
+    for (const s of missingShards) agg.tally.problem(requestsPath(shardManifestName(s)), 'missing: the shard did not finish');
     extra.push(`${missingShards.length} of ${manifest.shards} shard(s) never wrote their manifest (shard ${missingShards.slice(0, 5).join(', ')}): they did not finish, so the run is partial. Check those pods' logs (kubectl logs job/<name> --all-containers) and run again.`);
   }
-  const base = agg.acc.summarize(manifest.identity, manifest.request, { scheduled: manifest.scheduled, partial });
-  return finish(base, manifest.request, agg.tally.report(), agg.acc.dists.schedule_delay.count > 0 ? 'records' : 'unavailable', extra);
+  const base = agg.acc.measure(manifest.identity, manifest.request, { scheduled: manifest.scheduled, partial });
+  return finish(base, manifest.request, agg.tally.report(), extra);
 }
 
 /** inference-perf facts that are not in its records. */
@@ -124,20 +113,20 @@ export interface InferencePerfLoadFacts {
 export function finalizeInferencePerf(input: {
   identity: RunIdentity;
   request: RunRequest;
-  agg: RunAggregation;
+  agg: RunResults;
   facts: InferencePerfLoadFacts;
-}): AggregateSummary {
+}): Summary {
   const { identity, request, agg, facts } = input;
   const extra: string[] = [];
   const scheduled = facts.summary?.count ?? agg.acc.records;
-  const base = agg.acc.summarize(identity, request, { scheduled, partial: false });
+  const base = agg.acc.measure(identity, request, { scheduled, partial: false });
   anchorRunTimes(base, agg.acc, facts.endEpochMs);
 
-  let source: ScheduleDelaySource = 'unavailable';
   if (facts.summary?.scheduleDelay) {
     base.load.schedule_delay = facts.summary.scheduleDelay;
-    source = 'inference-perf-summary';
+    base.load.scheduleDelaySource = 'inference-perf-summary';
   } else {
+    base.load.scheduleDelaySource = 'unavailable';
     extra.push(
       facts.summary
         ? "inference-perf's summary has no schedule delay, so the load generator's own lateness is unknown. Re-run with report.request_lifecycle.summary: true."
@@ -166,7 +155,7 @@ export function finalizeInferencePerf(input: {
   if (facts.summary && facts.summary.count !== agg.acc.records) {
     extra.push(`inference-perf's summary counted ${facts.summary.count} requests but its per-request file holds ${agg.acc.records} readable records: the per-request file is incomplete. Check the upload and the file's size; run again if it was cut short.`);
   }
-  return finish(base, request, agg.tally.report(), source, extra);
+  return finish(base, request, agg.tally.report(), extra);
 }
 
 /**
@@ -174,7 +163,7 @@ export function finalizeInferencePerf(input: {
  * modification/upload time (written right after the run, so seconds late at most), and the start is
  * that minus the run's exact duration. Without an anchor both stay null.
  */
-export function anchorRunTimes(s: Summary, acc: RunAccumulator, endEpochMs: number | null): void {
+export function anchorRunTimes(s: Measured, acc: RunAccumulator, endEpochMs: number | null): void {
   if (endEpochMs === null || !Number.isFinite(acc.firstSentAt) || !Number.isFinite(acc.lastDoneAt)) {
     s.run.startedAt = null;
     s.run.endedAt = null;
@@ -184,19 +173,14 @@ export function anchorRunTimes(s: Summary, acc: RunAccumulator, endEpochMs: numb
   s.run.startedAt = new Date(endEpochMs - (acc.lastDoneAt - acc.firstSentAt)).toISOString();
 }
 
-function finish(base: Summary, request: RunRequest, input: InputReport, source: ScheduleDelaySource, extra: string[]): AggregateSummary {
-  const { validity: _old, ...rest } = base;
-  const judged = judgeValidity(rest, request);
+/** The summary of measured numbers plus what was read and the verdict. */
+export function finish(base: Measured, request: RunRequest, input: InputReport, extra: string[] = []): Summary {
+  const judged = judgeValidity(base, request);
   const reasons = [...judged.reasons, ...extra, ...inputReasons(input)];
-  if (source === 'unavailable' && base.requests.sent > 0 && base.run.runner.kind === 'native') {
+  if (base.load.scheduleDelaySource === 'unavailable' && base.requests.sent > 0 && base.run.runner.kind === 'native') {
     reasons.push('No record carried a scheduled time, so schedule delay is unknown. Check the runner version that wrote the records.');
   }
-  return {
-    ...rest,
-    load: { ...base.load, scheduleDelaySource: source },
-    input,
-    validity: { valid: reasons.length === 0, reasons },
-  };
+  return { ...base, input, validity: { valid: reasons.length === 0, reasons } };
 }
 
 function round(x: number, digits: number): number {

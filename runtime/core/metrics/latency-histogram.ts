@@ -1,11 +1,12 @@
 import * as hdr from 'hdr-histogram-js';
+import { z } from 'zod';
 
 /**
- * A latency distribution: an HDR histogram of integer microseconds (1 µs .. 1 h, 3 significant
+ * A latency histogram: an HDR histogram of integer microseconds (1 µs .. 1 h, 3 significant
  * digits) plus the exact count, sum, min and max, so the mean and extremes are exact and only the
  * percentiles carry HDR's 0.1 % quantization. Merging adds histograms; percentiles are never averaged.
  */
-export class Distribution {
+export class LatencyHistogram {
   private constructor(
     readonly histogram: hdr.Histogram,
     public count: number,
@@ -14,8 +15,8 @@ export class Distribution {
     public maxUs: number,
   ) {}
 
-  static empty(): Distribution {
-    return new Distribution(newHistogram(), 0, 0, Number.POSITIVE_INFINITY, 0);
+  static empty(): LatencyHistogram {
+    return new LatencyHistogram(newHistogram(), 0, 0, Number.POSITIVE_INFINITY, 0);
   }
 
   /** Records a duration given in milliseconds; negative values are clamped to 0 by the caller's contract. */
@@ -28,7 +29,7 @@ export class Distribution {
     if (us > this.maxUs) this.maxUs = us;
   }
 
-  merge(other: Distribution): void {
+  merge(other: LatencyHistogram): void {
     this.histogram.add(other.histogram);
     this.count += other.count;
     this.sumUs += other.sumUs;
@@ -56,7 +57,7 @@ export class Distribution {
     };
   }
 
-  encode(): EncodedDistribution {
+  encode(): EncodedHistogram {
     return {
       hdr: hdr.encodeIntoCompressedBase64(this.histogram),
       count: this.count,
@@ -66,28 +67,29 @@ export class Distribution {
     };
   }
 
-  static decode(e: EncodedDistribution): Distribution {
+  static decode(e: EncodedHistogram): LatencyHistogram {
     const h = hdr.decodeFromCompressedBase64(e.hdr, 32, false);
-    const d = new Distribution(newHistogram(), e.count, e.sumUs, e.minUs ?? Number.POSITIVE_INFINITY, e.maxUs ?? 0);
+    const d = new LatencyHistogram(newHistogram(), e.count, e.sumUs, e.minUs ?? Number.POSITIVE_INFINITY, e.maxUs ?? 0);
     d.histogram.add(h);
     return d;
   }
 }
 
 /** Summary numbers of one distribution, in milliseconds; all null when nothing was recorded. */
-export interface DistributionStats {
-  count: number;
-  mean: number | null;
-  min: number | null;
-  p50: number | null;
-  p90: number | null;
-  p95: number | null;
-  p99: number | null;
-  p999: number | null;
-  max: number | null;
-}
+export const DistributionStats = z.object({
+  count: z.number().int().nonnegative(),
+  mean: z.number().nullable(),
+  min: z.number().nullable(),
+  p50: z.number().nullable(),
+  p90: z.number().nullable(),
+  p95: z.number().nullable(),
+  p99: z.number().nullable(),
+  p999: z.number().nullable(),
+  max: z.number().nullable(),
+});
+export type DistributionStats = z.infer<typeof DistributionStats>;
 
-export interface EncodedDistribution {
+export interface EncodedHistogram {
   /** `encodeIntoCompressedBase64`: interoperable with HdrHistogram's Java/Rust encodings. */
   hdr: string;
   count: number;

@@ -1,0 +1,201 @@
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { InputError } from '../core/errors.ts';
+import { randomSuffix } from '../core/run-spec/naming.ts';
+import { Interrupted } from '../runner/run.ts';
+import type { Clock } from '../timing/clock.ts';
+import { aggregateCommand } from './commands/aggregate.ts';
+import { renderCommand } from './commands/render.ts';
+import { runCommand } from './commands/run.ts';
+import { simulateCommand } from './commands/simulate.ts';
+import { DEFAULT_STACK, startCommand } from './commands/start.ts';
+import { httpUrl, nonNegativeNumber, port, positiveNumber, probability, shardSpec } from './options.ts';
+
+/** Everything the command line touches, so it runs in-process in tests exactly as from a shell. */
+export interface CliIo {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  clock: Clock;
+  now: () => Date;
+  random: () => number;
+  /**
+   * A command that stops cleanly on Ctrl-C / SIGTERM asks for its signal here, saying what it will
+   * do; commands that do not ask keep the default (Ctrl-C ends the process at once).
+   */
+  interruptible(stopMessage: string): AbortSignal;
+  version: string;
+}
+
+/** Exit codes: 0 valid, 2 a user's mistake, 3 a run that is not a valid baseline, 130 interrupted. */
+export const EXIT = { ok: 0, bug: 1, usage: 2, invalid: 3, interrupted: 130 } as const;
+
+/**
+ * Parses `argv` (without the node and script names) and runs the command; returns the exit code.
+ * A user's mistake — a bad flag, a bad file, an unreachable target — is one message on stderr and
+ * exit 2; anything else is a bug and is thrown to the entry point, which prints it as one.
+ */
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  let code: number = EXIT.ok;
+  const program = buildProgram(io, (c) => (code = c));
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end here too, with exit code 0.
+      if (err.exitCode === 0) return EXIT.ok;
+      io.stderr.write(`${err.message.replace(/^error: /, 'error: ')}\n(see inference-baseline ${commandName(argv)}--help)\n`);
+      return EXIT.usage;
+    }
+    if (err instanceof InputError) {
+      io.stderr.write(`error: ${err.message}\n`);
+      return EXIT.usage;
+    }
+    if (err instanceof Interrupted) {
+      io.stderr.write(`${err.message}\n`);
+      return EXIT.interrupted;
+    }
+    throw err;
+  }
+}
+
+function commandName(argv: string[]): string {
+  const first = argv.find((a) => !a.startsWith('-'));
+  return first && ['run', 'simulate', 'aggregate', 'start', 'render'].includes(first) ? `${first} ` : '';
+}
+
+function buildProgram(io: CliIo, exit: (code: number) => void): Command {
+  const program = new Command('inference-baseline')
+    .description('Baseline latency of LLM inference endpoints: ttft, itl, tpot, ntpot, e2e and schedule delay, with a validity verdict.')
+    .version(io.version, '-V, --version')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: () => undefined });
+  // Every subcommand throws instead of exiting, and prints its help (not its errors) itself.
+  const command = (name: string): Command =>
+    program
+      .command(name)
+      .exitOverride()
+      .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: () => undefined });
+
+  command('run')
+    .description('Run a benchmark scenario against --target, or against the built-in simulator when no target is given.')
+    .option('--target <url>', "the server's base URL (OpenAI-compatible, without /v1); default: start the simulator", httpUrl)
+    .option('--model <name>', 'model to request (default: server.model_name, else the first of /v1/models)')
+    .option('--scenario <name>', 'preset scenario', 'baseline')
+    .option('--name <scenario>', 'the scenario name recorded for the run (default: the preset, or "custom" with --config)')
+    .option('--config <file>', 'an inference-perf style config.yml (replaces the preset)')
+    .option('--duration <seconds>', 'duration of every load stage', positiveNumber('seconds'))
+    .option('--rate <rps>', 'request rate of every load stage', positiveNumber('requests per second'))
+    .option('--out <dir>', 'parent directory of the run directory <out>/<runId>/ (or s3://bucket/prefix)', 'results')
+    .option('--run-id <id>', 'run id: UTC time + "-" + 4–12 lower-case letters/digits (default: now + a random suffix)')
+    .addOption(new Option('--shard <i/N>', 'this pod’s slice of the schedule in an Indexed Job').argParser(shardSpec).default({ index: 0, count: 1 }, '0/1'))
+    .option('--grace <seconds>', 'after Ctrl-C, how long in-flight requests may finish', nonNegativeNumber('seconds'), 10)
+    .option('--zone <az>', 'availability zone of this runner, recorded in the summary')
+    .option('--s3-endpoint <url>', 'S3 endpoint for --out s3://… (a local S3 server; default: AWS)')
+    .option('--no-aggregate', 'leave aggregation to the workflow (the Job passes it): summary.json has one writer')
+    .action(async (opts) => {
+      const interrupt = io.interruptible('stopping: no new requests; in-flight requests get a grace period');
+      exit(await runCommand(opts, { clock: io.clock, now: io.now, random: io.random, interrupt, stdout: io.stdout, stderr: io.stderr }));
+    });
+
+  command('simulate')
+    .description('Run the vLLM-compatible simulator alone (for measuring the runner or testing dashboards).')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'port (0 = any free port)', port, 8000)
+    .option('--model <name...>', 'served model name(s)', ['qwen3-8b'])
+    .option('--ttft-ms <ms>', 'time to first token before prefill cost', nonNegativeNumber('ms'))
+    .option('--prefill-ms-per-token <ms>', 'extra TTFT per prompt token', nonNegativeNumber('ms'))
+    .option('--itl-ms <ms>', 'inter-token latency', nonNegativeNumber('ms'))
+    .option('--jitter-ms <ms>', 'bounded uniform jitter on each inter-token gap', nonNegativeNumber('ms'))
+    .option('--tokens-per-chunk <n>', 'tokens per streamed chunk', positiveNumber('tokens'))
+    .option('--max-concurrency <n>', 'requests generating at once; the rest queue', positiveNumber('requests'))
+    .option('--error-rate <p>', 'probability that a request fails', probability)
+    .addOption(new Option('--failure-modes <mode...>', 'how injected failures fail').choices(['status', 'abort', 'stall', 'in-band']))
+    .option('--error-status <code>', 'HTTP status of the "status" failure', positiveNumber('HTTP status'))
+    .option('--stall-ms <ms>', 'how long a "stall" failure holds the connection', nonNegativeNumber('ms'))
+    .option('--seed <n>', 'random seed', nonNegativeNumber('seed'))
+    .option('--ground-truth <file>', 'append the ground-truth log (when each chunk was written) to this NDJSON file')
+    .action(async (o) => {
+      const interrupt = io.interruptible('stopping the simulator');
+      exit(
+        await simulateCommand(
+          {
+            host: o.host,
+            port: o.port,
+            models: o.model,
+            ttftMs: o.ttftMs,
+            prefillMsPerToken: o.prefillMsPerToken,
+            itlMs: o.itlMs,
+            jitterMs: o.jitterMs,
+            tokensPerChunk: o.tokensPerChunk,
+            maxConcurrency: o.maxConcurrency,
+            errorRate: o.errorRate,
+            failureModes: o.failureModes,
+            errorStatus: o.errorStatus,
+            stallMs: o.stallMs,
+            seed: o.seed,
+            groundTruthFile: o.groundTruth,
+          },
+          { stdout: io.stdout, interrupt },
+        ),
+      );
+    });
+
+  command('aggregate')
+    .argument('<results>', 'a run directory, an inference-perf output directory, or s3://bucket/prefix/')
+    .description('Aggregate raw results (native shards or inference-perf files) into summary.json, histograms.json and report.html beside them.')
+    .option('--emf <file>', 'also write the CloudWatch Embedded Metric Format document to this file')
+    .option('--namespace <ns>', 'CloudWatch namespace for --emf', 'InferenceBaseline')
+    .option('--endpoint <url>', 'S3 endpoint override (a local S3 server)')
+    .action(async (target: string, o) => exit((await aggregateCommand(target, o, { stdout: io.stdout })).exitCode));
+
+  command('start')
+    .description("Start the deployed workflow (Step Functions) and print the console link; with --wait, the run's verdict.")
+    .option('--stack <name>', 'the CloudFormation stack that holds the state machine', DEFAULT_STACK)
+    .option('--state-machine <arn>', 'the state machine ARN (skips the lookup by stack)')
+    .option('--input <json>', 'execution input (default {}: the stack’s default baseline)')
+    .option('--wait', 'wait for the execution to end and print the verdict')
+    .option('--poll-seconds <s>', 'seconds between status checks with --wait', positiveNumber('seconds'), 30)
+    .action(async (o) => {
+      const { SFNClient } = await import('@aws-sdk/client-sfn');
+      const r = await startCommand(o, { sfn: new SFNClient({}), stdout: io.stdout, sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) });
+      exit(r.exitCode);
+    });
+
+  command('render')
+    .description('Print the ServiceAccount, ConfigMap and Job the workflow would create, as YAML for kubectl apply -f -.')
+    .option('--config <file>', 'an inference-perf style config.yml (replaces the preset)')
+    .option('--scenario <name>', 'preset scenario', 'baseline')
+    .option('--runner <kind>', 'native or inference-perf', 'native')
+    .option('--target <url>', "the inference server's base URL (default: the config's server.base_url)")
+    .option('--model <name>', 'model name (default: the config’s)')
+    .option('--tokenizer <name>', 'tokenizer for inference-perf (default: the config’s)')
+    .option('--pod-selector <selector>', 'label selector of the inference pods (same-zone podAffinity)')
+    .option('--target-namespace <ns>', 'namespace of the inference pods')
+    .option('--namespace <ns>', 'benchmark namespace')
+    .option('--service-account <name>', 'the runner’s ServiceAccount')
+    .option('--bucket <name>', 'results bucket')
+    .option('--region <region>', 'AWS region of the bucket')
+    .option('--run-id <id>', 'run id')
+    .option('--zone <az>', 'pin the Job to this zone (else a podAffinity to the target pods)')
+    .option('--image <ref>', 'native runner image built from the Dockerfile')
+    .option('--bundle-url <url>', 'native runner bundle URL (with --bundle-sha256)')
+    .option('--bundle-sha256 <hex>', 'sha256 of the runner bundle')
+    .option('--inference-perf-tag <tag>', 'inference-perf image tag')
+    .action((o) => {
+      io.stdout.write(
+        renderCommand(o, {
+          readFile: (path) => {
+            try {
+              return readFileSync(path, 'utf8');
+            } catch (err) {
+              throw new InputError(`--config ${path}`, [`cannot be read: ${(err as Error).message}`], 'check the path.');
+            }
+          },
+          now: () => io.now().getTime(),
+          randomSuffix: () => randomSuffix(io.random),
+        }),
+      );
+    });
+  return program;
+}

@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import { InputError, issueProblems } from '../errors.ts';
+import { runnerKinds } from '../records/run-manifest.ts';
+import { RUN_ID_PATTERN, RUN_ID_RULE } from './naming.ts';
+
+const PodSelectorInput = z.union([z.string(), z.record(z.string(), z.string())]);
+
+/** What a person (or the schedule) may pass to StartExecution. `{}` is valid. */
+export const ExecutionInput = z.strictObject({
+  /** A preset name (`baseline`, …); default: the stack's scenario. */
+  scenario: z.string().min(1).optional(),
+  /** A partial inference-perf-style config deep-merged onto the preset (arrays replace). */
+  overrides: z.record(z.string(), z.unknown()).optional(),
+  target: z
+    .strictObject({
+      baseUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL such as http://qwen3-vllm.default:8000' }).optional(),
+      modelName: z.string().min(1).optional(),
+      /** Labels of the inference pods (`app.kubernetes.io/component=qwen3-vllm` or a map). */
+      podSelector: PodSelectorInput.optional(),
+    })
+    .optional(),
+  runner: z.enum(runnerKinds).optional(),
+  runId: z.string().regex(RUN_ID_PATTERN, `must be ${RUN_ID_RULE}`).optional(),
+});
+export type ExecutionInput = z.infer<typeof ExecutionInput>;
+
+export const executionInputKeys = Object.keys(ExecutionInput.shape);
+const targetKeys = ['baseUrl', 'modelName', 'podSelector'];
+
+/** Every problem in the input, by path, in one `InputError` (name `InvalidInput` for the workflow). */
+export class InvalidInputError extends InputError {
+  constructor(problems: string[]) {
+    super('execution input', problems, "correct the fields named above; `{}` runs the stack's default baseline.");
+    this.name = 'InvalidInput';
+  }
+}
+
+/**
+ * Validates each field of the execution input on its own, so one bad field does not hide the
+ * problems of the others (an invalid runner and invalid overrides are reported together).
+ */
+export function parseExecutionInput(raw: unknown, problems: string[]): ExecutionInput {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    problems.push('(top level): must be a JSON object such as {} or {"scenario": "baseline"}');
+    return {};
+  }
+  const shape = ExecutionInput.shape as Record<string, z.ZodType>;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(raw)) {
+    const field = shape[key];
+    if (!field) {
+      problems.push(`${key}: unknown or unsupported key; supported keys at (top level): ${executionInputKeys.join(', ')}`);
+      continue;
+    }
+    const r = field.safeParse(value, { reportInput: true });
+    if (r.success) out[key] = r.data;
+    else problems.push(...issueProblems(r.error.issues, { at: [key], supportedKeys: (p) => (p[0] === 'target' ? targetKeys : executionInputKeys) }));
+  }
+  return out as ExecutionInput;
+}

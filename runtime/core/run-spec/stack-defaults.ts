@@ -1,0 +1,107 @@
+import { z } from 'zod';
+import { runnerKinds } from '../records/run-manifest.ts';
+
+/**
+ * The stack's defaults — the one home of these facts. The CDK stack's configuration (`cdk.json`
+ * context, which lists the same values for people to read; a test keeps the two equal), `render`,
+ * and the local workflow all start from them. They describe the seed (AI on EKS "Scenario 1").
+ */
+export const STACK_DEFAULTS = {
+  targetBaseUrl: 'http://qwen3-vllm.default:8000',
+  modelName: 'qwen3-8b',
+  tokenizer: 'Qwen/Qwen3-8B',
+  targetPodSelector: 'app.kubernetes.io/component=qwen3-vllm',
+  targetNamespace: 'default',
+  benchmarkNamespace: 'benchmarking',
+  runnerServiceAccount: 'inference-baseline-runner',
+  scenario: 'baseline',
+  runner: 'native',
+  runnerImageMode: 'bundle',
+  nodeImage: 'public.ecr.aws/docker/library/node:22-slim',
+  /** v0.6.1: the newest release without the streaming-measurement bugs. */
+  inferencePerfImageTag: 'v0.6.1',
+  scheduleCron: '0 2 * * ? *',
+  scheduleTimeZone: 'UTC',
+  scheduleEnabled: true,
+  metricNamespace: 'InferenceBaseline',
+  slaTtftP99Ms: 1000,
+  slaItlP99Ms: 100,
+  pollIntervalSeconds: 30,
+  deadlineMarginSeconds: 600,
+  workflowTimeoutMinutes: 360,
+} as const;
+
+export function inferencePerfImage(tag: string): string {
+  return `quay.io/inference-perf/inference-perf:${tag}`;
+}
+
+/** How the native runner reaches the pod: an S3 bundle fetched by a stock Node image, or an image built from the Dockerfile. */
+export const runnerDeliveries = ['bundle', 'image'] as const;
+export type RunnerDelivery = (typeof runnerDeliveries)[number];
+
+/** The tag the stack puts on its state machine so `start --stack NAME` can find it. */
+export const STACK_TAG = 'inference-baseline:stack';
+
+/** The environment variable through which the stack hands PrepareRun its RunDefaults (JSON). */
+export const RUN_DEFAULTS_ENV = 'INFERENCE_BASELINE_DEFAULTS';
+
+export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+const Resources = z.strictObject({
+  requests: z.strictObject({ cpu: z.string(), memory: z.string() }),
+  limits: z.strictObject({ cpu: z.string(), memory: z.string() }),
+});
+export type Resources = z.infer<typeof Resources>;
+
+/** The seed's runner resources: requests cpu 2 / mem 4Gi, limits cpu 4 / mem 8Gi. */
+export const seedResources: Resources = { requests: { cpu: '2', memory: '4Gi' }, limits: { cpu: '4', memory: '8Gi' } };
+
+const jobDefaults = {
+  deadlineMarginSeconds: STACK_DEFAULTS.deadlineMarginSeconds,
+  ttlSecondsAfterFinished: 3600,
+  pollIntervalSeconds: STACK_DEFAULTS.pollIntervalSeconds,
+  maxRatePerPod: 50,
+  resources: seedResources,
+};
+
+/** The stack's defaults as PrepareRun receives them (one JSON environment variable). */
+export const RunDefaults = z.strictObject({
+  clusterName: z.string().min(1),
+  region: z.string().min(1),
+  bucket: z.string().min(1),
+  scenario: z.string().min(1).default(STACK_DEFAULTS.scenario),
+  runner: z.enum(runnerKinds).default(STACK_DEFAULTS.runner),
+  runnerDelivery: z.enum(runnerDeliveries).default(STACK_DEFAULTS.runnerImageMode),
+  target: z.strictObject({
+    baseUrl: z.url({ protocol: /^https?$/ }),
+    modelName: z.string().min(1),
+    tokenizer: z.string().min(1).optional(),
+    namespace: z.string().regex(DNS_LABEL),
+    podSelector: z.record(z.string(), z.string()),
+  }),
+  benchmarkNamespace: z.string().regex(DNS_LABEL),
+  serviceAccountName: z.string().regex(DNS_LABEL),
+  images: z.strictObject({
+    /** Stock Node 22 image that fetches the runner bundle (bundle delivery). */
+    node: z.string().min(1),
+    /** Full image reference of inference-perf. */
+    inferencePerf: z.string().min(1),
+    /** Image built from the Dockerfile (image delivery). */
+    runner: z.string().min(1).optional(),
+  }),
+  /** The runner bundle asset (bundle delivery); its sha256 is checked in the pod. */
+  bundle: z.strictObject({ bucket: z.string(), key: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/) }).optional(),
+  job: z
+    .strictObject({
+      /** Added to the scenario's duration for image pull, bundle download, warm-up and drain. */
+      deadlineMarginSeconds: z.number().int().positive().default(jobDefaults.deadlineMarginSeconds),
+      ttlSecondsAfterFinished: z.number().int().nonnegative().default(jobDefaults.ttlSecondsAfterFinished),
+      pollIntervalSeconds: z.number().int().min(5).max(600).default(jobDefaults.pollIntervalSeconds),
+      /** Requests/s one native runner pod is trusted to pace precisely; more → more pods (Indexed Job shards). */
+      maxRatePerPod: z.number().positive().default(jobDefaults.maxRatePerPod),
+      resources: Resources.default(seedResources),
+    })
+    .default(jobDefaults),
+});
+export type RunDefaults = z.infer<typeof RunDefaults>;
+export type RunDefaultsInput = z.input<typeof RunDefaults>;

@@ -1,0 +1,114 @@
+import { metricDefinitions } from '../metrics/definitions.ts';
+import type { Summary } from './schema.ts';
+
+/**
+ * The one list of metrics a run publishes to CloudWatch: Publish emits exactly these, and the
+ * stack's dashboard, alarms and definitions text are built from the same entries, so what one
+ * side emits is what the other side reads (names, units, the one dimension set).
+ */
+
+/** CloudWatch units used by the run metrics. */
+export type MetricUnit = 'Milliseconds' | 'Count' | 'Percent' | 'Count/Second';
+
+export interface PublishedMetric {
+  name: string;
+  unit: MetricUnit;
+  /** How it is read from summary.json; null = the run has no such value (never sent as 0 or NaN). */
+  read(s: Summary): number | null;
+  /** What the number means, for the dashboard's definitions text. */
+  definition: string;
+  /** Dashboard grouping. */
+  group: 'latency' | 'schedule' | 'requests' | 'throughput' | 'verdict';
+}
+
+export const defaultNamespace = 'InferenceBaseline';
+
+/** The one dimension set every run metric carries. */
+export const metricDimensionNames = ['Model', 'Scenario'] as const;
+export type MetricDimensions = Record<(typeof metricDimensionNames)[number], string>;
+
+/** Dimensions of a run: its model and scenario as the workflow names them (the RunSpec). */
+export function runDimensions(run: { model: string; scenario: string }): MetricDimensions {
+  return { Model: run.model, Scenario: run.scenario };
+}
+
+export const latencyMetrics = ['ttft', 'itl', 'tpot', 'ntpot', 'e2e'] as const;
+export const publishedPercentiles = ['p50', 'p90', 'p99'] as const;
+export type PublishedPercentile = (typeof publishedPercentiles)[number];
+
+/** `<metric>_<percentile>`, e.g. `ttft_p99`. */
+export function percentileMetricName(metric: string, p: PublishedPercentile): string {
+  return `${metric}_${p}`;
+}
+
+const latency: PublishedMetric[] = latencyMetrics.flatMap((m) =>
+  publishedPercentiles.map((p) => ({
+    name: percentileMetricName(m, p),
+    unit: 'Milliseconds' as const,
+    read: (s: Summary) => s.latency[m][p],
+    definition: `${m} ${p}: ${metricDefinitions[m]}`,
+    group: 'latency' as const,
+  })),
+);
+const schedule: PublishedMetric[] = publishedPercentiles.map((p) => ({
+  name: percentileMetricName('schedule_delay', p),
+  unit: 'Milliseconds',
+  read: (s: Summary) => s.load.schedule_delay[p],
+  definition: `schedule_delay ${p}: ${metricDefinitions.schedule_delay} (p99 must stay < 10 ms for a valid baseline)`,
+  group: 'schedule',
+}));
+
+export const publishedMetrics: readonly PublishedMetric[] = [
+  ...latency,
+  ...schedule,
+  { name: 'requests_sent', unit: 'Count', read: (s) => s.requests.sent, definition: 'requests sent', group: 'requests' },
+  { name: 'requests_succeeded', unit: 'Count', read: (s) => s.requests.succeeded, definition: 'requests that succeeded', group: 'requests' },
+  { name: 'requests_failed', unit: 'Count', read: (s) => s.requests.failed, definition: 'requests that failed', group: 'requests' },
+  {
+    name: 'error_rate',
+    unit: 'Percent',
+    read: (s) => (s.requests.sent > 0 ? Math.round((s.requests.failed / s.requests.sent) * 1e6) / 1e4 : null),
+    definition: 'failed requests / sent requests, in percent',
+    group: 'requests',
+  },
+  { name: 'achieved_rate', unit: 'Count/Second', read: (s) => s.load.achievedRate, definition: 'requests/s actually sent: (n − 1) / (last send − first send)', group: 'throughput' },
+  { name: 'output_tokens_per_s', unit: 'Count/Second', read: (s) => s.throughput.outputTokensPerS, definition: 'output tokens per second over the run', group: 'throughput' },
+  {
+    name: 'RunValid',
+    unit: 'Count',
+    read: (s) => (s.validity.valid ? 1 : 0),
+    definition: '1 when the run met every validity rule, else 0 (then it is not a baseline)',
+    group: 'verdict',
+  },
+];
+
+/** The entry for `name`; throws for a name that is not published (a typo in an alarm must not pass silently). */
+export function publishedMetric(name: string): PublishedMetric {
+  const m = publishedMetrics.find((x) => x.name === name);
+  if (!m) throw new Error(`"${name}" is not a published metric; published: ${publishedMetrics.map((x) => x.name).join(', ')}`);
+  return m;
+}
+
+export interface MetricValue {
+  name: string;
+  unit: MetricUnit;
+  value: number;
+}
+
+/** The values one run publishes (a value the run does not have is left out). */
+export function runMetricValues(s: Summary): MetricValue[] {
+  const out: MetricValue[] = [];
+  for (const m of publishedMetrics) {
+    const value = m.read(s);
+    if (value !== null && Number.isFinite(value)) out.push({ name: m.name, unit: m.unit, value });
+  }
+  return out;
+}
+
+/** The instant the metrics are stamped with: the run's end (else its start); null if neither is known. */
+export function runTimestampMs(s: Pick<Summary, 'run'>): number | null {
+  const iso = s.run.endedAt ?? s.run.startedAt;
+  if (!iso) return null;
+  const t = Date.parse(iso);
+  return Number.isFinite(t) ? t : null;
+}

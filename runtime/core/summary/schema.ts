@@ -1,0 +1,78 @@
+import { z } from 'zod';
+import { DistributionStats } from '../metrics/latency-histogram.ts';
+import { InputReport } from '../records/input-report.ts';
+import { errorTypes } from '../records/record.ts';
+import { RunIdentity } from '../records/run-manifest.ts';
+import { arrivals } from '../scenario/schema.ts';
+
+/** Where `load.schedule_delay` came from. */
+export const scheduleDelaySources = ['records', 'inference-perf-summary', 'unavailable'] as const;
+export type ScheduleDelaySource = (typeof scheduleDelaySources)[number];
+
+export const StageLoad = z.object({
+  stage: z.number().int().nonnegative(),
+  requestedRate: z.number(),
+  /** The rate of the drawn schedule: equal to requestedRate for even arrivals. */
+  scheduledRate: z.number().nullable(),
+  achievedRate: z.number().nullable(),
+  sent: z.number().int().nonnegative(),
+  sendDurationS: z.number().nullable(),
+});
+export type StageLoad = z.infer<typeof StageLoad>;
+
+/**
+ * `summary.json` (DESIGN.md §3): the one contract every reader of a run's numbers uses — a person,
+ * CloudWatch (Publish), the history. Written only by the aggregator. Durations in ms, rates per
+ * second, times ISO-8601 UTC.
+ */
+export const Summary = z.object({
+  v: z.literal(1),
+  run: RunIdentity.extend({ startedAt: z.string().nullable(), endedAt: z.string().nullable(), partial: z.boolean() }),
+  requests: z.object({
+    scheduled: z.number().int().nonnegative(),
+    sent: z.number().int().nonnegative(),
+    succeeded: z.number().int().nonnegative(),
+    failed: z.number().int().nonnegative(),
+    errors: z.partialRecord(z.enum(errorTypes), z.number().int().nonnegative()),
+  }),
+  load: z.object({
+    arrival: z.enum(arrivals),
+    requestedRate: z.number(),
+    achievedRate: z.number().nullable(),
+    sendDurationS: z.number().nullable(),
+    stages: z.array(StageLoad),
+    schedule_delay: DistributionStats,
+    scheduleDelaySource: z.enum(scheduleDelaySources),
+  }),
+  latency: z.object({
+    ttft: DistributionStats,
+    itl: DistributionStats,
+    tpot: DistributionStats,
+    ntpot: DistributionStats,
+    e2e: DistributionStats,
+  }),
+  throughput: z.object({
+    durationS: z.number().nullable(),
+    requestsPerS: z.number().nullable(),
+    inputTokensPerS: z.number().nullable(),
+    outputTokensPerS: z.number().nullable(),
+  }),
+  tokens: z.object({
+    inputTokens: z.number().int().nonnegative(),
+    outputTokens: z.number().int().nonnegative(),
+    /** Successes whose server prompt_tokens differ from the requested prompt length. */
+    inputMismatches: z.number().int().nonnegative(),
+    /** Successes whose server completion_tokens differ from max_tokens (checked when ignore_eos). */
+    outputMismatches: z.number().int().nonnegative(),
+    /** Successes where the client's content-event count differs from the server's completion_tokens. */
+    clientServerOutputMismatches: z.number().int().nonnegative(),
+    /** Successes without a usage object from the server. */
+    missingServerUsage: z.number().int().nonnegative(),
+  }),
+  /** What the aggregator read and what it could not use. */
+  input: InputReport,
+  validity: z.object({ valid: z.boolean(), reasons: z.array(z.string()) }),
+});
+export type Summary = z.infer<typeof Summary>;
+export type LatencyName = keyof Summary['latency'];
+export type Measured = Omit<Summary, 'input' | 'validity'>;
