@@ -9,7 +9,7 @@ import { Monitoring } from './constructs/monitoring.ts';
 import { ResultsBucket } from './constructs/results-bucket.ts';
 import { RunnerBundle } from './constructs/runner-bundle.ts';
 import { NightlySchedule } from './constructs/schedule.ts';
-import { Workflow } from './constructs/workflow.ts';
+import { Workflow } from './constructs/workflow/workflow.ts';
 
 export interface BaselineStackProps extends StackProps {
   /** Raw configuration (cdk.json context / -c); validated here, every problem at once. */

@@ -1,16 +1,15 @@
 import { z } from 'zod';
 import { InputError } from '../runtime/core/errors.ts';
 import { runnerKinds } from '../runtime/core/records/run-manifest.ts';
-import { parseLabelSelector, runnerDeliveries } from '../runtime/core/run-spec/index.ts';
+import { DNS_LABEL, parseLabelSelector, runnerDeliveries, STACK_DEFAULTS as D } from '../runtime/core/run-spec/index.ts';
 import { presetNames } from '../runtime/core/scenario/index.ts';
 
 /**
  * The stack's configuration: `cdk.json` context or `-c key=value`, flat keys so every one can be
  * set from the command line. Only `clusterName` is required; the rest default to the seed (AI on
- * EKS "Scenario 1: Baseline performance"). Every problem is reported at once, by key.
+ * EKS "Scenario 1: Baseline performance"), from the one home of those values (STACK_DEFAULTS).
+ * Every problem is reported at once, by key.
  */
-
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 /** `-c key=value` gives strings; cdk.json gives JSON types. Both are accepted. */
 const bool = z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean());
@@ -21,35 +20,35 @@ export const StackConfig = z.strictObject({
   clusterName: z
     .string({ error: (i) => (i.input === undefined ? 'required: the name of an existing EKS cluster (cdk deploy -c clusterName=NAME)' : 'must be a string') })
     .regex(/^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$/, 'must be an EKS cluster name (letters, digits, - and _, up to 100)'),
-  targetBaseUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL such as http://qwen3-vllm.default:8000' }).default('http://qwen3-vllm.default:8000'),
-  modelName: z.string().min(1).default('qwen3-8b'),
-  tokenizer: z.string().min(1).default('Qwen/Qwen3-8B'),
+  targetBaseUrl: z.url({ protocol: /^https?$/, error: `must be an http(s) URL such as ${D.targetBaseUrl}` }).default(D.targetBaseUrl),
+  modelName: z.string().min(1).default(D.modelName),
+  tokenizer: z.string().min(1).default(D.tokenizer),
   /** Equality label selector of the inference pods (inference-charts label them by component). */
-  targetPodSelector: z.string().default('app.kubernetes.io/component=qwen3-vllm'),
-  targetNamespace: z.string().regex(DNS_LABEL, 'must be a Kubernetes namespace name').default('default'),
-  benchmarkNamespace: z.string().regex(DNS_LABEL, 'must be a Kubernetes namespace name').default('benchmarking'),
-  runnerServiceAccount: z.string().regex(DNS_LABEL, 'must be a Kubernetes object name').default('inference-baseline-runner'),
-  scenario: z.string().default('baseline'),
-  runner: z.enum(runnerKinds).default('native'),
+  targetPodSelector: z.string().default(D.targetPodSelector),
+  targetNamespace: z.string().regex(DNS_LABEL, 'must be a Kubernetes namespace name').default(D.targetNamespace),
+  benchmarkNamespace: z.string().regex(DNS_LABEL, 'must be a Kubernetes namespace name').default(D.benchmarkNamespace),
+  runnerServiceAccount: z.string().regex(DNS_LABEL, 'must be a Kubernetes object name').default(D.runnerServiceAccount),
+  scenario: z.string().default(D.scenario),
+  runner: z.enum(runnerKinds).default(D.runner),
   /** `bundle`: stock Node image + S3 bundle (no Docker); `image`: an image built from the Dockerfile (`runnerImage`). */
-  runnerImageMode: z.enum(runnerDeliveries).default('bundle'),
-  nodeImage: z.string().min(1).default('public.ecr.aws/docker/library/node:22-slim'),
+  runnerImageMode: z.enum(runnerDeliveries).default(D.runnerImageMode),
+  nodeImage: z.string().min(1).default(D.nodeImage),
   runnerImage: z.string().min(1).optional(),
   /** v0.6.1: the newest release without the streaming-measurement bugs (reference/inference-perf.md). */
-  inferencePerfImageTag: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, 'must be an image tag').default('v0.6.1'),
+  inferencePerfImageTag: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, 'must be an image tag').default(D.inferencePerfImageTag),
   /** EventBridge Scheduler cron, six fields: minutes hours day-of-month month day-of-week year. */
-  scheduleCron: z.string().default('0 2 * * ? *'),
-  scheduleTimeZone: z.string().default('UTC'),
-  scheduleEnabled: bool.default(true),
-  metricNamespace: z.string().regex(/^[^:][^:]{0,254}$/, 'must be a CloudWatch namespace (no ":")').default('InferenceBaseline'),
+  scheduleCron: z.string().default(D.scheduleCron),
+  scheduleTimeZone: z.string().default(D.scheduleTimeZone),
+  scheduleEnabled: bool.default(D.scheduleEnabled),
+  metricNamespace: z.string().regex(/^[^:][^:]{0,254}$/, 'must be a CloudWatch namespace (no ":")').default(D.metricNamespace),
   /** SLA thresholds (project defaults; the seed has none: set your own). */
-  slaTtftP99Ms: num.pipe(z.number().positive()).default(1000),
-  slaItlP99Ms: num.pipe(z.number().positive()).default(100),
+  slaTtftP99Ms: num.pipe(z.number().positive()).default(D.slaTtftP99Ms),
+  slaItlP99Ms: num.pipe(z.number().positive()).default(D.slaItlP99Ms),
   alarmEmail: z.email().optional(),
-  pollIntervalSeconds: num.pipe(z.number().int().min(5).max(600)).default(30),
-  deadlineMarginSeconds: num.pipe(z.number().int().positive()).default(600),
+  pollIntervalSeconds: num.pipe(z.number().int().min(5).max(600)).default(D.pollIntervalSeconds),
+  deadlineMarginSeconds: num.pipe(z.number().int().positive()).default(D.deadlineMarginSeconds),
   /** Whole-execution timeout: longer than the longest scenario you run plus its margin. */
-  workflowTimeoutMinutes: num.pipe(z.number().int().min(10).max(1440)).default(360),
+  workflowTimeoutMinutes: num.pipe(z.number().int().min(10).max(1440)).default(D.workflowTimeoutMinutes),
 });
 export type StackConfig = z.infer<typeof StackConfig>;
 export type StackConfigInput = z.input<typeof StackConfig>;

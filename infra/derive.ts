@@ -1,5 +1,7 @@
-import type { RunDefaultsInput } from '../runtime/core/run-spec/index.ts';
-import { parseLabelSelector } from '../runtime/core/run-spec/index.ts';
+import { metricDefinitions } from '../runtime/core/metrics/definitions.ts';
+import { RUNS_PREFIX } from '../runtime/core/run-layout.ts';
+import { inferencePerfImage, parseLabelSelector, type RunDefaultsInput } from '../runtime/core/run-spec/index.ts';
+import { publishedMetric, publishedMetrics, type PublishedMetric } from '../runtime/core/summary/published.ts';
 import type { StackConfig } from './config.ts';
 
 /**
@@ -7,14 +9,9 @@ import type { StackConfig } from './config.ts';
  * constructs only wire what these return (STYLE.md 5), and these are tested without a Stack.
  */
 
-/** Everything a run writes lives under this prefix; the runner may write nowhere else. */
-export const RUNS_PREFIX = 'runs/';
-/** Object keys the runner (Pod Identity) may write: `runs/*`. */
+export { RUNS_PREFIX };
+/** Object keys the runner (Pod Identity) may write: `runs/*`; the runner may write nowhere else. */
 export const RUNS_KEY_PATTERN = `${RUNS_PREFIX}*`;
-
-export function inferencePerfImage(tag: string): string {
-  return `quay.io/inference-perf/inference-perf:${tag}`;
-}
 
 /** EventBridge Scheduler expression for a six-field cron. */
 export function scheduleExpression(cron: string): string {
@@ -75,31 +72,36 @@ export function accessPolicies(config: StackConfig, partition: string) {
   ];
 }
 
-/** Latency metrics on the dashboard, each published as `<name>_p50|_p90|_p99` in Milliseconds. */
-export const latencyMetrics = ['ttft', 'itl', 'tpot', 'e2e', 'schedule_delay'] as const;
-export const percentiles = ['p50', 'p90', 'p99'] as const;
-
-export function latencyMetricName(metric: (typeof latencyMetrics)[number], pct: (typeof percentiles)[number]): string {
-  return `${metric}_${pct}`;
+/** The dashboard's text widget: what each published number means (tools disagree; DESIGN.md §3). */
+export function metricDefinitionsMarkdown(): string {
+  return [
+    '## Metric definitions (per request unless pooled; milliseconds)',
+    '',
+    '| metric | definition |',
+    '|---|---|',
+    ...Object.entries(metricDefinitions).map(([name, def]) => `| ${name} | ${def} |`),
+    '',
+    '| published | meaning |',
+    '|---|---|',
+    ...publishedMetrics.filter((m) => m.group !== 'latency').map((m) => `| ${m.name} | ${m.definition} |`),
+    '',
+    'Latency metrics are published as `<metric>_p50`, `_p90`, `_p99`. Percentiles come from the merged HDR histogram of the whole run (never averaged across shards). Output tokens are the server usage when present.',
+  ].join('\n');
 }
 
-/** The dashboard's text widget: what each published number means (tools disagree; DESIGN.md §3). */
-export const metricDefinitionsMarkdown = [
-  '## Metric definitions (per request unless pooled; milliseconds)',
-  '',
-  '| metric | definition |',
-  '|---|---|',
-  '| ttft | first content-bearing event received − request sent |',
-  '| itl | gaps between consecutive content-bearing events, pooled over all requests |',
-  '| tpot | (last content event − first content event) / (output tokens − 1) |',
-  '| ntpot | e2e / output tokens |',
-  '| e2e | last byte received − request sent |',
-  '| schedule_delay | request sent − request scheduled (must stay < 10 ms for a valid baseline) |',
-  '| error_rate | failed requests / sent requests |',
-  '| RunValid | 1 when the run met every validity rule, else 0 (then it is not a baseline) |',
-  '',
-  'Percentiles come from the merged HDR histogram of the whole run (never averaged across shards). Output tokens are the server usage when present.',
-].join('\n');
+/** Dashboard graphs: every published metric appears in exactly one. */
+export function dashboardGraphs(): Array<{ title: string; metrics: PublishedMetric[] }> {
+  const latency = ['ttft', 'itl', 'tpot', 'ntpot', 'e2e', 'schedule_delay'].map((m) => ({
+    title: `${m} (ms)`,
+    metrics: publishedMetrics.filter((p) => p.name.startsWith(`${m}_p`)),
+  }));
+  return [
+    ...latency,
+    { title: 'requests', metrics: ['requests_sent', 'requests_succeeded', 'requests_failed'].map(publishedMetric) },
+    { title: 'error_rate (%) and RunValid', metrics: ['error_rate', 'RunValid'].map(publishedMetric) },
+    { title: 'throughput', metrics: ['achieved_rate', 'output_tokens_per_s'].map(publishedMetric) },
+  ];
+}
 
 export type AlarmComparison = 'GreaterThanThreshold' | 'LessThanThreshold';
 export type MissingData = 'breaching' | 'notBreaching';
@@ -121,7 +123,7 @@ export function runMetricAlarms(config: StackConfig): RunMetricAlarmSpec[] {
   return [
     {
       id: 'TtftP99Sla',
-      metricName: 'ttft_p99',
+      metricName: publishedMetric('ttft_p99').name,
       statistic: 'Maximum',
       threshold: config.slaTtftP99Ms,
       comparison: 'GreaterThanThreshold',
@@ -131,7 +133,7 @@ export function runMetricAlarms(config: StackConfig): RunMetricAlarmSpec[] {
     },
     {
       id: 'ItlP99Sla',
-      metricName: 'itl_p99',
+      metricName: publishedMetric('itl_p99').name,
       statistic: 'Maximum',
       threshold: config.slaItlP99Ms,
       comparison: 'GreaterThanThreshold',
@@ -141,7 +143,7 @@ export function runMetricAlarms(config: StackConfig): RunMetricAlarmSpec[] {
     },
     {
       id: 'InvalidRun',
-      metricName: 'RunValid',
+      metricName: publishedMetric('RunValid').name,
       statistic: 'Minimum',
       threshold: 1,
       comparison: 'LessThanThreshold',
@@ -151,7 +153,7 @@ export function runMetricAlarms(config: StackConfig): RunMetricAlarmSpec[] {
     },
     {
       id: 'MissingNightlyRun',
-      metricName: 'RunValid',
+      metricName: publishedMetric('RunValid').name,
       statistic: 'SampleCount',
       threshold: 1,
       comparison: 'LessThanThreshold',

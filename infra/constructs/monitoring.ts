@@ -8,9 +8,13 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { acknowledge } from '../nag.ts';
 import type { StackConfig } from '../config.ts';
-import { latencyMetricName, latencyMetrics, metricDefinitionsMarkdown, percentiles, runMetricAlarms } from '../derive.ts';
+import { metricDimensionNames, type PublishedMetric } from '../../runtime/core/summary/published.ts';
+import { dashboardGraphs, metricDefinitionsMarkdown, runMetricAlarms } from '../derive.ts';
 
-/** Metric factories for the published run metrics (dimensions Model and Scenario). */
+/**
+ * Metric factories for the published run metrics (core/summary/published.ts): the one dimension
+ * set [Model, Scenario], with the stack's model and scenario — the values Publish emits.
+ */
 export class RunMetrics {
   constructor(
     private readonly namespace: string,
@@ -18,19 +22,14 @@ export class RunMetrics {
     private readonly scenario: string,
   ) {}
 
-  metric(metricName: string, statistic: string, period: Duration, unit?: cloudwatch.Unit): cloudwatch.Metric {
-    return new cloudwatch.Metric({
-      namespace: this.namespace,
-      metricName,
-      dimensionsMap: { Model: this.model, Scenario: this.scenario },
-      statistic,
-      period,
-      ...(unit ? { unit } : {}),
-    });
+  metric(metricName: string, statistic: string, period: Duration): cloudwatch.Metric {
+    const dims: Record<(typeof metricDimensionNames)[number], string> = { Model: this.model, Scenario: this.scenario };
+    return new cloudwatch.Metric({ namespace: this.namespace, metricName, dimensionsMap: dims, statistic, period });
   }
 
-  latencyInMillis(metricName: string): cloudwatch.Metric {
-    return this.metric(metricName, 'Maximum', Duration.days(1), cloudwatch.Unit.MILLISECONDS);
+  /** One point per run: the nightly value (Maximum over a day; RunValid's Minimum says if any run was invalid). */
+  daily(m: PublishedMetric): cloudwatch.Metric {
+    return this.metric(m.name, m.name === 'RunValid' ? 'Minimum' : 'Maximum', Duration.days(1)).with({ label: m.name });
   }
 }
 
@@ -108,29 +107,19 @@ export class Monitoring extends Construct {
     }
 
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { defaultInterval: Duration.days(30) });
+    this.dashboard.addWidgets(new cloudwatch.TextWidget({ markdown: metricDefinitionsMarkdown(), width: 24, height: 10 }));
+    const who = `${config.modelName} / ${config.scenario}`;
     this.dashboard.addWidgets(
-      new cloudwatch.TextWidget({ markdown: metricDefinitionsMarkdown, width: 24, height: 8 }),
-    );
-    const latency = latencyMetrics.map(
-      (m) =>
-        new cloudwatch.GraphWidget({
-          title: `${m} (ms) — ${config.modelName} / ${config.scenario}`,
-          left: percentiles.map((p) => metrics.latencyInMillis(latencyMetricName(m, p)).with({ label: `${m} ${p}` })),
-          leftYAxis: { min: 0, label: 'ms', showUnits: false },
-          width: 12,
-          height: 6,
-        }),
-    );
-    this.dashboard.addWidgets(...latency);
-    this.dashboard.addWidgets(
-      new cloudwatch.GraphWidget({
-        title: 'error_rate and RunValid',
-        left: [metrics.metric('error_rate', 'Maximum', Duration.days(1))],
-        right: [metrics.metric('RunValid', 'Minimum', Duration.days(1))],
-        rightYAxis: { min: 0, max: 1 },
-        width: 12,
-        height: 6,
-      }),
+      ...dashboardGraphs().map(
+        (g) =>
+          new cloudwatch.GraphWidget({
+            title: `${g.title} — ${who}`,
+            left: g.metrics.map((m) => metrics.daily(m)),
+            leftYAxis: { min: 0, showUnits: false },
+            width: 12,
+            height: 6,
+          }),
+      ),
       new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 12, height: 6 }),
     );
   }

@@ -135,6 +135,7 @@ function buildProgram(io: CliIo, exit: (code: number) => void): Command {
             stallMs: o.stallMs,
             seed: o.seed,
             groundTruthFile: o.groundTruth,
+            keepGroundTruth: false,
           },
           { stdout: io.stdout, interrupt },
         ),

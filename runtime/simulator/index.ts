@@ -1,8 +1,9 @@
 import { systemClock, type Clock } from '../timing/clock.ts';
 import { resolveSimulatorOptions, type ResolvedSimulatorOptions, type SimulatorOptions } from './options.ts';
-import { SimulatorServer, type GroundTruthEntry } from './server.ts';
+import type { GroundTruthEntry } from './ground-truth.ts';
+import { SimulatorServer } from './server.ts';
 
-export type { GroundTruthEntry } from './server.ts';
+export type { GroundTruthEntry } from './ground-truth.ts';
 export type { FailureMode, ResolvedSimulatorOptions, SimulatorOptions } from './options.ts';
 export { resolveSimulatorOptions, SimulatorOptionsSchema } from './options.ts';
 
@@ -11,8 +12,10 @@ export interface RunningSimulator {
   url: string;
   port: number;
   options: ResolvedSimulatorOptions;
-  /** Every completions/chat request so far, in arrival order (copies). */
+  /** Every completions/chat request so far, in arrival order (copies); needs `keepGroundTruth` (the default). */
   groundTruth(): GroundTruthEntry[];
+  /** Ground-truth entries held in memory right now. */
+  retainedGroundTruth(): number;
   /** Stops timers, destroys open sockets (stalled streams too), flushes the ground-truth file. */
   close(): Promise<void>;
 }
@@ -30,6 +33,7 @@ export async function startSimulator(options: SimulatorOptions = {}, clock: Cloc
     port,
     options: resolved,
     groundTruth: () => sim.groundTruth(),
+    retainedGroundTruth: () => sim.retainedGroundTruth,
     close: () => sim.close(),
   };
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { InputError } from '../core/errors.ts';
+import { InputError, validate } from '../core/errors.ts';
+import { VERSION } from '../core/version.ts';
 
 /** How an injected failure shows itself to the client (DESIGN.md §6). */
 export const failureModes = ['status', 'abort', 'stall', 'in-band'] as const;
@@ -49,6 +50,13 @@ export const SimulatorOptionsSchema = z.strictObject({
   apiKey: z.string().min(1).optional(),
   /** Also append every ground-truth entry to this NDJSON file. */
   groundTruthFile: z.string().min(1).optional(),
+  /**
+   * Keep every ground-truth entry in memory for `groundTruth()` (tests, benchmarks). Off for
+   * `simulate` and the `run` command's own simulator: memory then holds only requests in flight.
+   */
+  keepGroundTruth: z.boolean().default(true),
+  /** What `GET /version` answers (vLLM answers its own version). */
+  version: z.string().min(1).default(`${VERSION}-simulator`),
 });
 
 export type SimulatorOptions = z.input<typeof SimulatorOptionsSchema>;
@@ -56,11 +64,7 @@ export type ResolvedSimulatorOptions = z.output<typeof SimulatorOptionsSchema>;
 
 /** Applies defaults; every problem is listed in one `InputError` naming the option's path. */
 export function resolveSimulatorOptions(options: SimulatorOptions = {}): ResolvedSimulatorOptions {
-  const parsed = SimulatorOptionsSchema.safeParse(options);
-  if (parsed.success) return parsed.data;
-  throw new InputError(
-    'simulator options',
-    parsed.error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`),
-    'fix or remove the listed options; see runtime/simulator/options.ts for each option and its default',
-  );
+  const parsed = validate(SimulatorOptionsSchema, options, { supportedKeys: () => Object.keys(SimulatorOptionsSchema.shape) });
+  if (parsed.ok) return parsed.data;
+  throw new InputError('simulator options', parsed.problems, 'fix or remove the listed options; `inference-baseline simulate --help` lists them with their defaults.');
 }

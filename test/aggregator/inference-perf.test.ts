@@ -1,17 +1,16 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import {  } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { aggregateRun } from '../../runtime/aggregator/aggregate-run.ts';
 import { FsRunStore } from '../../runtime/aggregator/fs-run-store.ts';
 import { exactPercentile, writeInferencePerfRun } from '../../bench/support/generate.ts';
+import { useTempDirs } from '../support/temp-dir.ts';
+
+const tempDir = useTempDirs();
 
 let root: string;
 beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'ib-agg-ip-'));
-});
-afterAll(async () => {
-  await rm(root, { recursive: true, force: true });
+  root = await tempDir();
 });
 
 function expectWithinHdr(actualMs: number | null, exactMs: number): void {

@@ -1,19 +1,18 @@
-import { mkdtemp, readFile, rm, truncate, unlink, writeFile, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, truncate, unlink, writeFile, stat, mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { LatencyHistogram } from '../../runtime/core/metrics/latency-histogram.ts';
 import { InputError } from '../../runtime/core/errors.ts';
 import { aggregateRun, writeOutputs } from '../../runtime/aggregator/aggregate-run.ts';
 import { FsRunStore } from '../../runtime/aggregator/fs-run-store.ts';
 import { exactPercentile, nativeRecords, writeGzipLines, writeNativeRun } from '../../bench/support/generate.ts';
+import { useTempDirs } from '../support/temp-dir.ts';
+
+const tempDir = useTempDirs();
 
 let root: string;
 beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'ib-agg-native-'));
-});
-afterAll(async () => {
-  await rm(root, { recursive: true, force: true });
+  root = await tempDir();
 });
 
 const dir = (name: string): string => join(root, name);

@@ -1,5 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +6,9 @@ import { getObjectText, headObject, listObjects, parseS3Url, uploadDirectory } f
 import { InputError } from '../../runtime/core/errors.ts';
 import { nativeRecords, writeNativeRun } from '../../bench/support/generate.ts';
 import { startLocalS3, type LocalS3 } from '../support/s3rver.ts';
+import { useTempDirs } from '../support/temp-dir.ts';
+
+const tempDir = useTempDirs();
 
 describe('parseS3Url', () => {
   it.each([
@@ -28,14 +30,13 @@ describe('uploadDirectory (s3rver on loopback)', () => {
   let dir: string;
   beforeAll(async () => {
     s3 = await startLocalS3();
-    dir = await mkdtemp(join(tmpdir(), 'ib-upload-'));
+    dir = await tempDir();
     const { records } = nativeRecords({ requests: 40, tokens: 4 });
     await writeNativeRun(dir, records, { shards: 2, tokens: 4 });
     await writeFile(join(dir, 'summary.json'), '{"runner":"summary"}');
   });
   afterAll(async () => {
     await s3.stop();
-    await rm(dir, { recursive: true, force: true });
   });
 
   it('uploads a run directory under the prefix, raw files first', async () => {

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { configFromContext, cronProblems, parseStackConfig } from '../../infra/config.ts';
-import { accessPolicies, inferencePerfImage, runDefaults, runMetricAlarms, scheduleExpression } from '../../infra/derive.ts';
-import { failureCauses, statesFormat } from '../../infra/workflow-text.ts';
+import { accessPolicies, runDefaults, runMetricAlarms, scheduleExpression } from '../../infra/derive.ts';
+import { inferencePerfImage, STACK_DEFAULTS } from '../../runtime/core/run-spec/index.ts';
+import { readFileSync } from 'node:fs';
+import { failureCauses, statesFormat } from '../../infra/constructs/workflow/causes.ts';
 import { InputError } from '../../runtime/core/errors.ts';
 import { RunDefaults } from '../../runtime/core/run-spec/index.ts';
 
@@ -121,5 +123,12 @@ describe('derived values', () => {
     for (const cause of Object.values(failureCauses({ clusterName: 'c', benchmarkNamespace: 'b', targetNamespace: 't', serviceAccountName: 's' }))) {
       expect(cause).toMatch(/^States\.Format\('.*'(, \$[.\w[\]]+)*\)$/s);
     }
+  });
+});
+
+describe('cdk.json', () => {
+  it('documents exactly the stack defaults (one home: STACK_DEFAULTS; this keeps the copy people read equal to it)', () => {
+    const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as { context: Record<string, unknown> };
+    expect(configFromContext(cdkJson.context)).toEqual({ ...STACK_DEFAULTS });
   });
 });

@@ -4,8 +4,11 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Validations } from 'aws-cdk-lib';
+import { metricDefinitions } from '../../runtime/core/metrics/definitions.ts';
+import { publishedMetrics } from '../../runtime/core/summary/published.ts';
 import { synthesizedDefinition } from './definition.ts';
 import { synthStack } from './stack-fixture.ts';
+import { useTempDirs } from '../support/temp-dir.ts';
 
 type Json = Record<string, unknown>;
 let template: Template;
@@ -13,8 +16,9 @@ let app: App;
 let stack: Stack;
 let definition: { States: Record<string, Json>; TimeoutSeconds?: number };
 
-beforeAll(() => {
-  ({ app, stack, template } = synthStack({ clusterName: 'demo', alarmEmail: 'oncall@example.com' }));
+const tempDir = useTempDirs();
+beforeAll(async () => {
+  ({ app, stack, template } = synthStack(await tempDir(), { clusterName: 'demo', alarmEmail: 'oncall@example.com' }));
   definition = synthesizedDefinition(template) as typeof definition;
 }, 60_000);
 
@@ -292,14 +296,25 @@ describe('dashboard and alarms', () => {
     template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com' });
   });
 
-  it('shows every published metric with its definition', () => {
-    const body = JSON.stringify(template.findResources('AWS::CloudWatch::Dashboard'));
-    for (const m of ['ttft', 'itl', 'tpot', 'e2e', 'schedule_delay']) for (const p of ['p50', 'p90', 'p99']) expect(body).toContain(`${m}_${p}`);
-    expect(body).toContain('error_rate');
-    expect(body).toContain('RunValid');
-    expect(body).toContain('first content-bearing event received − request sent');
+  it('graphs every published metric, under the stack\'s Model × Scenario, with its definition', () => {
+    const dashboards = Object.values(template.findResources('AWS::CloudWatch::Dashboard')) as Array<{ Properties: { DashboardBody: unknown } }>;
+    expect(dashboards).toHaveLength(1);
+    const body = JSON.parse(resolveJoin(dashboards[0]!.Properties.DashboardBody)) as { widgets: Array<{ type: string; properties: { metrics?: unknown[][]; markdown?: string } }> };
+    // Each graphed metric: [namespace, name, "Model", model, "Scenario", scenario, {options}].
+    const graphed = body.widgets.flatMap((w) => w.properties.metrics ?? []).map((m) => m.filter((x) => typeof x === 'string').join(' '));
+    for (const m of publishedMetrics) expect(graphed).toContain(`InferenceBaseline ${m.name} Model qwen3-8b Scenario baseline`);
+    const text = body.widgets.filter((w) => w.type === 'text').map((w) => w.properties.markdown).join('\n');
+    for (const def of Object.values(metricDefinitions)) expect(text).toContain(def);
+    for (const m of publishedMetrics.filter((x) => x.group !== 'latency')) expect(text).toContain(`| ${m.name} |`);
   });
 });
+
+/** A dashboard body is an Fn::Join of literal text and tokens; the tokens are not metric names. */
+function resolveJoin(node: unknown): string {
+  if (typeof node === 'string') return node;
+  const join = (node as { 'Fn::Join': [string, unknown[]] })['Fn::Join'];
+  return join[1].map((p) => (typeof p === 'string' ? p : 'TOKEN')).join(join[0]);
+}
 
 describe('cdk-nag AwsSolutions', () => {
   it('reports no unacknowledged error or warning', () => {
@@ -316,8 +331,8 @@ describe('cdk-nag AwsSolutions', () => {
     for (const reason of acks) expect(String(reason).length).toBeGreaterThan(30);
   });
 
-  it('does flag what it should (a bare bucket)', () => {
-    const other = new App();
+  it('does flag what it should (a bare bucket)', async () => {
+    const other = new App({ outdir: await tempDir() });
     const s = new Stack(other, 'Bare');
     new s3.Bucket(s, 'Bare');
     const report = new AwsSolutionsChecks(other).validateScope(other);

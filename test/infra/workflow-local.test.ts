@@ -9,6 +9,7 @@ import { seedDefaults } from '../core/run-spec-fixture.ts';
 import { synthesizedDefinition } from './definition.ts';
 import { FakeKubernetes, targetPod, type FakeClusterOptions } from './fake-kubernetes.ts';
 import { synthStack } from './stack-fixture.ts';
+import { useTempDirs } from '../support/temp-dir.ts';
 
 // aws-local-stepfunctions uses Promise.withResolvers (Node 22); this machine may run Node 20.
 if (!('withResolvers' in Promise)) {
@@ -33,8 +34,9 @@ if (!('withResolvers' in Promise)) {
  */
 
 let definition: Record<string, unknown>;
-beforeAll(() => {
-  definition = synthesizedDefinition(synthStack().template);
+const tempDir = useTempDirs();
+beforeAll(async () => {
+  definition = synthesizedDefinition(synthStack(await tempDir()).template);
 }, 60_000);
 
 const EKS_STATES = [

@@ -1,5 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import {  } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getObjectText, headObject, uploadDirectory } from '../../runtime/aws/s3.ts';
@@ -9,16 +8,18 @@ import { aggregateForRun } from '../../runtime/lambda/aggregate.ts';
 import { seedRunSpec } from '../core/run-spec-fixture.ts';
 import { nativeRecords, writeInferencePerfRun, writeNativeRun } from '../../bench/support/generate.ts';
 import { startLocalS3, type LocalS3 } from '../support/s3rver.ts';
+import { useTempDirs } from '../support/temp-dir.ts';
+
+const tempDir = useTempDirs();
 
 let s3: LocalS3;
 let root: string;
 beforeAll(async () => {
   s3 = await startLocalS3('results-bucket');
-  root = await mkdtemp(join(tmpdir(), 'ib-lambda-agg-'));
+  root = await tempDir();
 });
 afterAll(async () => {
   await s3.stop();
-  await rm(root, { recursive: true, force: true });
 });
 
 describe('Aggregate Lambda against s3rver', () => {

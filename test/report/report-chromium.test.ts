@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
@@ -8,6 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aggregateRun, writeOutputs } from '../../runtime/aggregator/aggregate-run.ts';
 import { FsRunStore } from '../../runtime/aggregator/fs-run-store.ts';
 import { nativeRecords, writeInferencePerfRun, writeNativeRun } from '../../bench/support/generate.ts';
+import { useTempDirs } from '../support/temp-dir.ts';
+
+const tempDir = useTempDirs();
 
 const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /** Skipped where Chromium is not installed, unless REQUIRE_CHROMIUM=1 (CI), where its absence fails. */
@@ -16,7 +18,7 @@ const run = existsSync(executablePath) || process.env.REQUIRE_CHROMIUM === '1';
 let root: string;
 let browser: Browser;
 beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'ib-report-'));
+  root = await tempDir();
   if (!run) return;
   browser = await chromium.launch({
     executablePath,
@@ -25,7 +27,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await browser?.close();
-  await rm(root, { recursive: true, force: true });
 });
 
 /** Opens report.html offline (every request but the file itself is blocked) and inspects its charts. */

@@ -1,5 +1,4 @@
-import { mkdtemp, readdir, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
@@ -10,6 +9,9 @@ import type { GroundTruthEntry } from '../../runtime/simulator/index.ts';
 import { systemClock } from '../../runtime/timing/clock.ts';
 import { smallScenario } from '../helpers/scenario.ts';
 import { spawnSimulator } from '../../bench/support/simulator-process.ts';
+import { useTempDirs } from '../support/temp-dir.ts';
+
+const tempDir = useTempDirs();
 
 // A *.timing.test.ts file runs alone, after the other tests (vitest.timing.config.ts), because it
 // compares two processes' clocks of the same events and a busy CPU would be measured, not the runner.
@@ -23,7 +25,7 @@ async function readRecords(dir: string): Promise<RequestRecord[]> {
 
 describe('measurement agreement (simulator in its own process, real HTTP over loopback)', () => {
   it("the runner's itl agrees with the simulator's ground truth within 1 ms per request, its ttft exceeds the server's by the loopback transit only", async () => {
-    const tmp = await mkdtemp(join(tmpdir(), 'ib-'));
+    const tmp = await tempDir();
     // The simulator runs in its own process so its event loop is not the runner's.
     const child = await spawnSimulator(['--ttft-ms', '40', '--prefill-ms-per-token', '0', '--itl-ms', '8', '--jitter-ms', '2'], join(tmp, 'truth.ndjson'));
     const dir = join(tmp, 'run');

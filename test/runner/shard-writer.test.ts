@@ -1,10 +1,12 @@
-import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import type { RequestRecord } from '../../runtime/core/records/record.ts';
 import { ShardWriter } from '../../runtime/runner/shard-writer.ts';
+import { useTempDirs } from '../support/temp-dir.ts';
+
+const tempDir = useTempDirs();
 
 const record = (seq: number): RequestRecord => ({
   v: 1, runId: 'r', shard: 2, seq, stage: 0, scheduledAt: seq, sentAt: seq, firstTokenAt: null, doneAt: seq + 1, contentTimes: [],
@@ -12,7 +14,7 @@ const record = (seq: number): RequestRecord => ({
 });
 
 async function requestsDir(): Promise<string> {
-  const dir = join(await mkdtemp(join(tmpdir(), 'ib-sw-')), 'requests');
+  const dir = join(await tempDir(), 'requests');
   await mkdir(dir);
   return dir;
 }

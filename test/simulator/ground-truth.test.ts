@@ -1,9 +1,12 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type RunningSimulator } from '../../runtime/simulator/index.ts';
 import { systemClock } from '../../runtime/timing/clock.ts';
+import { useTempDirs } from '../support/temp-dir.ts';
+
+const tempDir = useTempDirs();
 
 async function streamText(sim: RunningSimulator, path: string, body: unknown, headers: Record<string, string> = {}): Promise<string> {
   const res = await fetch(`${sim.url}${path}`, {
@@ -32,8 +35,10 @@ function median(xs: number[]): number {
 }
 
 describe('ground truth', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'sim-gt-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  let dir: string;
+  beforeAll(async () => {
+    dir = await tempDir();
+  });
 
   it('has one content write per content chunk the client received (completions, chat, multi-token chunks)', async () => {
     const sim = await startSimulator({ ttftMs: 1, prefillMsPerToken: 0, itlMs: 1, jitterMs: 0 });
@@ -125,5 +130,24 @@ describe('ground truth', () => {
     const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { status: number; contentWrites: number[] });
     expect(lines).toEqual(sim.groundTruth());
     expect(lines.map((l) => l.status)).toEqual([200, 404]);
+  });
+});
+
+describe('ground truth memory', () => {
+  it('without keepGroundTruth, memory holds only the requests in flight, however many were served (the file gets them all)', async () => {
+    const dir = await tempDir();
+    const file = join(dir, 'truth.ndjson');
+    const sim = await startSimulator({ ttftMs: 0, itlMs: 0, jitterMs: 0, keepGroundTruth: false, groundTruthFile: file });
+    try {
+      for (let i = 0; i < 200; i++) {
+        const res = await fetch(`${sim.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'a b c', max_tokens: 2, stream: true }) });
+        await res.text();
+      }
+      expect(sim.retainedGroundTruth()).toBe(0);
+      expect(() => sim.groundTruth()).toThrow(/keeps no ground truth in memory/);
+    } finally {
+      await sim.close();
+    }
+    expect((await readFile(file, 'utf8')).trim().split('\n')).toHaveLength(200);
   });
 });

@@ -22,6 +22,8 @@ describe('simulator options', () => {
       abortAfterTokens: 8,
       stallMs: 30_000,
       seed: 1,
+      keepGroundTruth: true,
+      version: expect.stringMatching(/-simulator$/),
     });
   });
 
@@ -35,7 +37,7 @@ describe('simulator options', () => {
     } catch (err) {
       const message = (err as InputError).message;
       expect(message).toMatch(/^simulator options: 4 problems:/);
-      for (const path of ['itlMs', 'errorRate', 'failureModes.0', 'itlMS']) expect(message).toContain(path);
+      for (const path of ['itlMs', 'errorRate', 'failureModes[0]', 'itlMS']) expect(message).toContain(path);
     }
   });
 

@@ -65,7 +65,7 @@ export async function runCommand(opts: RunCommandOptions, io: RunCommandIo): Pro
   try {
     if (!opts.target) {
       const model = opts.model ?? (raw as { server?: { model_name?: string } }).server?.model_name ?? 'qwen3-8b';
-      sim = await startSimulator({ models: [model] });
+      sim = await startSimulator({ models: [model], keepGroundTruth: false });
       io.stderr.write(`target: the built-in vLLM-compatible simulator at ${sim.url} (pass --target URL to measure a real server)\n`);
     }
     const merged = layerConfig(raw, flagLayer(raw, { rate: opts.rate, duration: opts.duration, model: opts.model, baseUrl: opts.target ?? sim!.url }));

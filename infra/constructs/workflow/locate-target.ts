@@ -1,0 +1,84 @@
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import type { Construct } from 'constructs';
+import { ZONE_LABEL } from '../../../runtime/core/manifests/index.ts';
+import { eksCall, type FragmentContext } from './eks-call.ts';
+import { STATE } from './state-names.ts';
+
+/**
+ * Finds a Running target pod and the availability zone it runs in.
+ *
+ * Input: `$.prepared`. Output: adds `$.targetPods`, `$.located`, `$.placement = {zone,
+ * podPlacement, runSpecPatch}` (zone `"unknown"` with podAffinity when no EC2 instance has the pod's
+ * host IP, e.g. Fargate, or the lookup failed) and `$.run.runSpec`.
+ * Errors: no Running pod → NoRunningTargetPod; EKS.401/403 → AccessDenied; others → StepFailed.
+ */
+export class LocateTarget extends sfn.StateMachineFragment {
+  readonly startState: sfn.State;
+  readonly endStates: sfn.INextable[];
+
+  constructor(scope: Construct, id: string, ctx: FragmentContext) {
+    super(scope, id);
+    const find = eksCall(this, STATE.findTargetPods, ctx.config.clusterName, {
+      comment: 'Running pods of the inference server (AmazonEKSViewPolicy on the target namespace)',
+      method: 'GET',
+      path: ctx.paths.targetPods,
+      query: {
+        labelSelector: { expr: 'States.Array($.prepared.runSpec.target.labelSelector)' },
+        fieldSelector: ['status.phase=Running'],
+        limit: ['1'],
+      },
+      resultSelector: { 'pods.$': '$.ResponseBody.items' },
+      resultPath: '$.targetPods',
+    });
+    ctx.routes.catchKubernetes(find);
+
+    const hostIp = '$.targetPods.pods[0].status.hostIP';
+    const az = '$.located.reservations[0].Instances[0].Placement.AvailabilityZone';
+    const locate = new tasks.CallAwsService(this, STATE.locateZone, {
+      comment: "The target pod's node (private IP = pod hostIP) → its availability zone",
+      service: 'ec2',
+      action: 'describeInstances',
+      iamAction: 'ec2:DescribeInstances',
+      iamResources: ['*'],
+      parameters: { Filters: [{ Name: 'private-ip-address', Values: sfn.JsonPath.array(sfn.JsonPath.stringAt(hostIp)) }] },
+      resultSelector: { reservations: sfn.JsonPath.listAt('$.Reservations') },
+      resultPath: '$.located',
+    });
+    const pin = new sfn.Pass(this, STATE.pinToZone, {
+      parameters: {
+        'zone.$': az,
+        podPlacement: { nodeSelector: { [`${ZONE_LABEL}.$`]: az } },
+        runSpecPatch: { placement: { 'zone.$': az } },
+      },
+      resultPath: '$.placement',
+    });
+    const affinity = new sfn.Pass(this, STATE.affinityToTargetPods, {
+      comment: 'Zone unknown (Fargate, or no EC2 instance owns the host IP): required podAffinity to the target pods',
+      parameters: {
+        zone: 'unknown',
+        'podPlacement.$': '$.prepared.manifests.zoneUnknownPlacement',
+        runSpecPatch: { placement: { zone: 'unknown' } },
+      },
+      resultPath: '$.placement',
+    });
+    locate.addCatch(affinity, { errors: [sfn.Errors.ALL], resultPath: '$.zoneLookupError' });
+    const record = new sfn.Pass(this, STATE.recordZone, {
+      parameters: { 'runSpec.$': 'States.JsonMerge($.prepared.runSpec, $.placement.runSpecPatch, false)' },
+      resultPath: '$.run',
+    });
+    pin.next(record);
+    affinity.next(record);
+
+    find.next(
+      new sfn.Choice(this, STATE.targetPodRunning)
+        .when(
+          sfn.Condition.isPresent(hostIp),
+          locate.next(new sfn.Choice(this, STATE.zoneKnown).when(sfn.Condition.isPresent(az), pin).otherwise(affinity)),
+        )
+        .otherwise(ctx.routes.to('NoRunningTargetPod')),
+    );
+    this.startState = find;
+    this.endStates = [record];
+  }
+}

@@ -1,0 +1,79 @@
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import type { Construct } from 'constructs';
+import { jobFailedWithLogCause, type WorkflowWords } from './causes.ts';
+import { eksCall, jobPath, type FragmentContext } from './eks-call.ts';
+import { failureStateName, STATE } from './state-names.ts';
+
+/**
+ * Polls the Job: Wait (runSpec.job.pollIntervalSeconds) → GetJob → count → decide, at most
+ * `runSpec.job.maxPolls` times (derived from activeDeadlineSeconds).
+ *
+ * Input: `$.prepared`. Output: `$.job = {status, statusText}`, `$.poll.count`.
+ * Errors: Job failed → JobFailed (with the runner's last log lines when Kubernetes kept them);
+ * deadline → JobDeadlineExceeded; poll bound → JobPollLimit; 404 → JobVanished; 401/403 → AccessDenied.
+ */
+export class WatchJob extends sfn.StateMachineFragment {
+  readonly startState: sfn.State;
+  readonly endStates: sfn.INextable[];
+
+  constructor(scope: Construct, id: string, ctx: FragmentContext, words: WorkflowWords) {
+    super(scope, id);
+    const init = new sfn.Pass(this, STATE.initPoll, { result: sfn.Result.fromObject({ count: 0 }), resultPath: '$.poll' });
+    const wait = new sfn.Wait(this, STATE.waitForJob, { time: sfn.WaitTime.secondsPath('$.prepared.runSpec.job.pollIntervalSeconds') });
+    const get = eksCall(this, STATE.getJob, ctx.config.clusterName, {
+      comment: "The Job's status (succeeded / failed counts, conditions)",
+      method: 'GET',
+      path: jobPath(ctx),
+      resultSelector: { 'status.$': '$.ResponseBody.status', 'statusText.$': 'States.JsonToString($.ResponseBody.status)' },
+      resultPath: '$.job',
+    });
+    ctx.routes.catchKubernetes(get, 'JobVanished');
+    const count = new sfn.Pass(this, STATE.countPoll, { parameters: { 'count.$': 'States.MathAdd($.poll.count, 1)' }, resultPath: '$.poll' });
+    const done = new sfn.Pass(this, STATE.jobSucceeded);
+
+    const inspect = eksCall(this, STATE.inspectRunnerPods, ctx.config.clusterName, {
+      comment: "The failed runner pod: Kubernetes keeps its last log lines as the termination message",
+      method: 'GET',
+      path: `/api/v1/namespaces/${ctx.config.benchmarkNamespace}/pods`,
+      query: {
+        labelSelector: { expr: "States.Array(States.Format('batch.kubernetes.io/job-name={}', $.prepared.runSpec.names.job))" },
+        fieldSelector: ['status.phase=Failed'],
+        limit: ['1'],
+      },
+      resultSelector: { 'pods.$': '$.ResponseBody.items' },
+      resultPath: '$.runnerPods',
+    });
+    const withLog = new sfn.Pass(this, `${failureStateName('JobFailed')}WithLog`, {
+      parameters: { error: 'JobFailed', 'cause.$': jobFailedWithLogCause(words) },
+      resultPath: '$.failure',
+    });
+    const terminated = '$.runnerPods.pods[0].status.containerStatuses[0].state.terminated';
+    withLog.next(ctx.routes.cleanup);
+    inspect.addCatch(ctx.routes.to('JobFailed'), { errors: [sfn.Errors.ALL], resultPath: '$.inspectError' });
+    inspect.next(
+      new sfn.Choice(this, STATE.runnerLogKept)
+        .when(sfn.Condition.and(sfn.Condition.isPresent(`${terminated}.message`), sfn.Condition.isPresent(`${terminated}.exitCode`)), withLog)
+        .otherwise(ctx.routes.to('JobFailed')),
+    );
+
+    init.next(wait).next(get).next(count).next(
+      new sfn.Choice(this, STATE.jobState)
+        .when(
+          sfn.Condition.and(
+            sfn.Condition.isPresent('$.job.status.succeeded'),
+            sfn.Condition.numberGreaterThanEqualsJsonPath('$.job.status.succeeded', '$.prepared.runSpec.job.completions'),
+          ),
+          done,
+        )
+        .when(sfn.Condition.stringMatches('$.job.statusText', '*DeadlineExceeded*'), ctx.routes.to('JobDeadlineExceeded'))
+        .when(
+          sfn.Condition.and(sfn.Condition.isPresent('$.job.status.failed'), sfn.Condition.numberGreaterThan('$.job.status.failed', 0)),
+          inspect,
+        )
+        .when(sfn.Condition.numberGreaterThanEqualsJsonPath('$.poll.count', '$.prepared.runSpec.job.maxPolls'), ctx.routes.to('JobPollLimit'))
+        .otherwise(wait),
+    );
+    this.startState = init;
+    this.endStates = [done];
+  }
+}

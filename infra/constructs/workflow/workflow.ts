@@ -1,0 +1,150 @@
+import { Duration, RemovalPolicy, Stack, Tags } from 'aws-cdk-lib';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { kubernetesPaths } from '../../../runtime/core/manifests/index.ts';
+import { STACK_TAG } from '../../../runtime/core/run-spec/index.ts';
+import type { StackConfig } from '../../config.ts';
+import { acknowledge, arnRef, iam5 } from '../../nag.ts';
+import { failureCauses, type WorkflowWords } from './causes.ts';
+import { Cleanup } from './cleanup.ts';
+import { FailureRoutes, type FragmentContext } from './eks-call.ts';
+import { LaunchJob } from './launch-job.ts';
+import { LocateTarget } from './locate-target.ts';
+import { STATE } from './state-names.ts';
+import { WatchJob } from './watch-job.ts';
+
+/**
+ * The benchmark workflow (Step Functions Standard, JSONPath). The cluster is looked up at run time:
+ * PrepareRun's DescribeCluster result supplies `Endpoint` / `CertificateAuthority` to every
+ * `eks:call`, made from `sfn.CustomState` (tasks.EksCall would need the cluster's endpoint and CA at
+ * synth time, through an imported v1 `aws-eks` cluster). `eks:call` needs no IAM permission: the
+ * Kubernetes API authorizes the state machine role through the stack's EKS access entry.
+ *
+ * Execution data, by path:
+ * - `$.prepared`  PrepareRun's output: `{runSpec, cluster{name, endpoint, certificateAuthority}, manifests}`
+ * - `$.targetPods` `{pods: [Pod]}`; `$.located` `{reservations}`; `$.placement` `{zone, podPlacement, runSpecPatch}`
+ * - `$.run.runSpec` the RunSpec with `placement.zone` filled in (what Aggregate and Publish get)
+ * - `$.job` `{status, statusText}` of the last GetJob; `$.poll.count`
+ * - `$.aggregate`, `$.publish` the Lambda outputs; `$.error` the last caught error;
+ *   `$.failure` `{error, cause}` once something failed (Cleanup then ends in RunFailed).
+ */
+
+export interface WorkflowProps {
+  config: StackConfig;
+  prepareRun: lambda.IFunction;
+  aggregate: lambda.IFunction;
+  publish: lambda.IFunction;
+}
+
+export class Workflow extends Construct {
+  readonly stateMachine: sfn.StateMachine;
+
+  constructor(scope: Construct, id: string, props: WorkflowProps) {
+    super(scope, id);
+    const { config } = props;
+    const words: WorkflowWords = {
+      clusterName: config.clusterName,
+      benchmarkNamespace: config.benchmarkNamespace,
+      targetNamespace: config.targetNamespace,
+      serviceAccountName: config.runnerServiceAccount,
+    };
+    const paths = kubernetesPaths(config.benchmarkNamespace, config.targetNamespace);
+
+    const runFailed = new sfn.Fail(this, STATE.runFailed, { errorPath: '$.failure.error', causePath: '$.failure.cause' });
+    const cleanup = new Cleanup(this, 'Cleanup', { config, paths });
+    const routes = new FailureRoutes(this, failureCauses(words), cleanup, runFailed);
+    const ctx: FragmentContext = { config, paths, routes };
+
+    const prepare = new tasks.LambdaInvoke(this, STATE.prepareRun, {
+      comment: 'Execution input + stack defaults → RunSpec, cluster endpoint/CA, manifests; run-spec.json + config.yml',
+      lambdaFunction: props.prepareRun,
+      payload: sfn.TaskInput.fromObject({
+        input: sfn.JsonPath.entirePayload,
+        executionId: sfn.JsonPath.executionId,
+        startTime: sfn.JsonPath.stringAt('$$.Execution.StartTime'),
+      }),
+      payloadResponseOnly: true,
+      retryOnServiceExceptions: true,
+      resultPath: '$.prepared',
+    });
+    prepare.addCatch(routes.to('InvalidInput'), { errors: ['InvalidInput'], resultPath: '$.error' });
+    prepare.addCatch(routes.to('PrepareFailed'), { errors: [sfn.Errors.ALL], resultPath: '$.error' });
+
+    const aggregate = new tasks.LambdaInvoke(this, STATE.aggregate, {
+      comment: 'Raw results → merged HDR histograms → summary.json with validity',
+      lambdaFunction: props.aggregate,
+      payload: sfn.TaskInput.fromObject({ runSpec: sfn.JsonPath.objectAt('$.run.runSpec') }),
+      payloadResponseOnly: true,
+      retryOnServiceExceptions: true,
+      resultPath: '$.aggregate',
+    });
+    aggregate.addCatch(routes.to('NoResults'), { errors: ['NoResults'], resultPath: '$.error' });
+    aggregate.addCatch(routes.to('StepFailed'), { errors: [sfn.Errors.ALL], resultPath: '$.error' });
+
+    const publish = new tasks.LambdaInvoke(this, STATE.publish, {
+      comment: "The run's metrics to CloudWatch (namespace, dimensions Model and Scenario)",
+      lambdaFunction: props.publish,
+      payload: sfn.TaskInput.fromObject({
+        runSpec: sfn.JsonPath.objectAt('$.run.runSpec'),
+        aggregate: sfn.JsonPath.objectAt('$.aggregate'),
+      }),
+      payloadResponseOnly: true,
+      retryOnServiceExceptions: true,
+      resultPath: '$.publish',
+    });
+    publish.addCatch(routes.to('StepFailed'), { errors: [sfn.Errors.ALL], resultPath: '$.error' });
+
+    const summary = new sfn.Pass(this, STATE.runSummary, {
+      parameters: {
+        'runId.$': '$.prepared.runSpec.runId',
+        'scenario.$': '$.prepared.runSpec.scenario',
+        'model.$': '$.prepared.runSpec.model',
+        'runner.$': '$.prepared.runSpec.runner.kind',
+        'zone.$': '$.placement.zone',
+        'results.$': '$.prepared.runSpec.s3.uri',
+        'summaryKey.$': '$.aggregate.summaryKey',
+        'valid.$': '$.aggregate.valid',
+        'reasons.$': '$.aggregate.reasons',
+        'succeeded.$': '$.aggregate.succeeded',
+        'published.$': '$.publish.published',
+      },
+    });
+    cleanup.next(
+      new sfn.Choice(this, STATE.outcome)
+        .when(sfn.Condition.isPresent('$.failure'), runFailed)
+        .otherwise(summary.next(new sfn.Succeed(this, STATE.succeeded))),
+    );
+
+    const definition = prepare
+      .next(new LocateTarget(this, 'LocateTarget', ctx))
+      .next(new LaunchJob(this, 'LaunchJob', ctx))
+      .next(new WatchJob(this, 'WatchJob', ctx, words))
+      .next(aggregate)
+      .next(publish)
+      .next(cleanup);
+
+    const logGroup = new logs.LogGroup(this, 'Logs', { retention: logs.RetentionDays.ONE_YEAR, removalPolicy: RemovalPolicy.RETAIN });
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      comment: `inference-baseline: ${config.scenario} benchmark of ${config.modelName} on EKS cluster ${config.clusterName}`,
+      definitionBody: sfn.DefinitionBody.fromChainable(definition),
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      timeout: Duration.minutes(config.workflowTimeoutMinutes),
+      tracingEnabled: true,
+      logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
+    });
+    Tags.of(this.stateMachine).add(STACK_TAG, Stack.of(this).stackName);
+    acknowledge(this.stateMachine, [
+      {
+        id: iam5('*'),
+        reason: 'CloudWatch Logs delivery, X-Ray and ec2:DescribeInstances (LocateZone) support no resource-level permissions.',
+      },
+      ...[props.prepareRun, props.aggregate, props.publish].map((fn) => ({
+        id: iam5(`${arnRef(fn)}:*`),
+        reason: 'Generated by CDK for LambdaInvoke: invoke any version or alias of this one function.',
+      })),
+    ]);
+  }
+}

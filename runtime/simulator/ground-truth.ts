@@ -1,0 +1,104 @@
+import { createWriteStream, mkdirSync, openSync, type WriteStream } from 'node:fs';
+import { dirname } from 'node:path';
+import type { FailureMode } from './options.ts';
+
+/**
+ * What the simulator really did for one `/v1/completions` or `/v1/chat/completions` request, so a
+ * benchmark can compare the client's measurements against it. Every request to those endpoints is
+ * recorded, rejected and failed ones too. Times are `clock()` readings (epoch ms, µs resolution)
+ * taken immediately after the I/O call they describe.
+ */
+export interface GroundTruthEntry {
+  /** The `x-request-id` request header if present, else generated. */
+  requestId: string;
+  endpoint: 'completions' | 'chat';
+  /** The model the request named (or the default); '' when the body could not be read that far. */
+  model: string;
+  stream: boolean;
+  /** In the http 'request' event (headers parsed). */
+  receivedAt: number;
+  /** When generation began, after any queueing; equals `receivedAt` when it never began. */
+  startedAt: number;
+  /** HTTP status sent; 0 when the connection was closed before any status line. */
+  status: number;
+  promptTokens: number;
+  /** Tokens the response carried (usage reports it); for a failed stream, the tokens written before it failed. */
+  completionTokens: number;
+  /**
+   * After each content-bearing write: one per streamed chunk (a multi-token chunk once; the chat role
+   * chunk shares the first token's write); for a non-streamed response, one for its body.
+   */
+  contentWrites: number[];
+  /** After the last write / end / socket destroy; null if the client disconnected or the server closed first. */
+  doneAt: number | null;
+  failure: null | FailureMode;
+}
+
+/** One request's entry while it is open. */
+export interface Tracked {
+  entry: GroundTruthEntry;
+  finalized: boolean;
+}
+
+/**
+ * The ground-truth log. Finished entries go to the NDJSON file (when there is one) and stay in
+ * memory only with `keep` — a long `simulate` holds nothing but the requests in flight.
+ */
+export class GroundTruthLog {
+  private readonly kept: Tracked[] = [];
+  private readonly open = new Set<Tracked>();
+  private stream: WriteStream | undefined;
+  private error: Error | undefined;
+
+  constructor(
+    private readonly file: string | undefined,
+    private readonly keep: boolean,
+  ) {}
+
+  /** Opens the file synchronously, so a bad path fails startSimulator, not a write much later. */
+  openFile(): void {
+    if (this.file === undefined) return;
+    mkdirSync(dirname(this.file), { recursive: true });
+    const fd = openSync(this.file, 'a');
+    this.stream = createWriteStream('', { fd });
+    this.stream.on('error', (err) => (this.error ??= err));
+  }
+
+  track(entry: GroundTruthEntry): Tracked {
+    const t: Tracked = { entry, finalized: false };
+    this.open.add(t);
+    if (this.keep) this.kept.push(t);
+    return t;
+  }
+
+  /** The request is over: its entry is written out and, unless kept, forgotten. */
+  finalize(t: Tracked): void {
+    if (t.finalized) return;
+    t.finalized = true;
+    this.open.delete(t);
+    if (this.stream && !this.stream.writableEnded) this.stream.write(`${JSON.stringify(t.entry)}\n`);
+  }
+
+  /** Entries held in memory: the open ones, plus every finished one when kept. */
+  get retained(): number {
+    return this.keep ? this.kept.length : this.open.size;
+  }
+
+  /** Copies of every entry so far, in arrival order (in-flight ones have `doneAt: null`). */
+  entries(): GroundTruthEntry[] {
+    if (!this.keep) throw new Error('the simulator keeps no ground truth in memory (keepGroundTruth: false); read its groundTruthFile instead');
+    return this.kept.map(({ entry }) => ({ ...entry, contentWrites: [...entry.contentWrites] }));
+  }
+
+  /** Finalizes whatever is still open and flushes the file. */
+  async close(): Promise<void> {
+    for (const t of [...this.open]) this.finalize(t);
+    const stream = this.stream;
+    if (stream) await new Promise<void>((resolve) => stream.end(() => resolve()));
+    if (this.error) throw new Error(`simulator: could not write the ground-truth file ${this.file}: ${this.error.message}`);
+  }
+
+  destroy(): void {
+    this.stream?.destroy();
+  }
+}

@@ -1,0 +1,167 @@
+import { z } from 'zod';
+import { issueProblems } from '../core/errors.ts';
+import { chatPromptTokens, countWords } from './tokenizer.ts';
+
+/**
+ * Request bodies as vLLM validates them, and the generation request they describe. Loose objects:
+ * vLLM accepts and ignores unknown fields; known fields are type-checked (a wrong type is a 400
+ * BadRequestError, as in vLLM — not FastAPI's 422). Pure: tested without a server.
+ */
+
+/** A problem with the request, answered with vLLM's error JSON before anything is generated. */
+export class RequestError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const optBool = z.boolean().nullable().optional();
+const optInt = z.number().int().nullable().optional();
+const optNum = z.number().nullable().optional();
+const tokenIds = z.array(z.number().int().nonnegative());
+
+const samplingFields = {
+  model: z.string().nullable().optional(),
+  stream: optBool,
+  stream_options: z.looseObject({ include_usage: optBool, continuous_usage_stats: optBool }).nullable().optional(),
+  max_tokens: optInt,
+  n: optInt,
+  ignore_eos: optBool,
+  min_tokens: optInt,
+  temperature: optNum,
+  top_p: optNum,
+  top_k: optInt,
+  seed: optInt,
+};
+
+const CompletionBody = z.looseObject({
+  ...samplingFields,
+  prompt: z.union([z.string(), z.array(z.string()), tokenIds, z.array(tokenIds)]),
+});
+
+export const MessageBody = z.looseObject({
+  role: z.string(),
+  content: z
+    .union([z.string(), z.array(z.looseObject({ type: z.string(), text: z.string().nullable().optional() }))])
+    .nullable()
+    .optional(),
+});
+
+const ChatBody = z.looseObject({
+  ...samplingFields,
+  messages: z.array(MessageBody).min(1),
+  max_completion_tokens: optInt,
+});
+
+/** vLLM's TokenizeCompletionRequest (`prompt`) or TokenizeChatRequest (`messages`). */
+export const TokenizeBody = z
+  .looseObject({
+    model: z.string().nullable().optional(),
+    prompt: z.string().optional(),
+    messages: z.array(MessageBody).optional(),
+    return_token_strs: optBool,
+  })
+  .refine((b) => b.prompt !== undefined || b.messages !== undefined, { message: 'either `prompt` or `messages` is required' });
+
+export const DetokenizeBody = z.looseObject({ model: z.string().nullable().optional(), tokens: z.array(z.number().int()) });
+
+/** vLLM's one-line description of a body that does not validate. */
+export function parseBody<T extends z.ZodType>(schema: T, raw: unknown): z.output<T> {
+  const r = schema.safeParse(raw, { reportInput: true });
+  if (!r.success) throw new RequestError(400, issueProblems(r.error.issues).join('; '));
+  return r.data;
+}
+
+/** What one accepted `/v1/completions` or `/v1/chat/completions` request asks for. */
+export interface GenerationRequest {
+  /** The model the body named (or the default), recorded even when it is not served. */
+  requestedModel: string;
+  model: string;
+  stream: boolean;
+  includeUsage: boolean;
+  continuousUsage: boolean;
+  promptTokens: number;
+  maxTokens: number;
+}
+
+export interface ServedModels {
+  models: readonly string[];
+  maxModelLen: number;
+}
+
+/** Resolves the model a request names against the served ones (404 as vLLM answers). */
+export function resolveModel(requested: string | null | undefined, served: ServedModels): string {
+  const model = requested ?? served.models[0]!;
+  if (!served.models.includes(model)) throw new RequestError(404, `The model \`${model}\` does not exist.`);
+  return model;
+}
+
+/**
+ * Validates a generation body and works out its prompt length and max_tokens with vLLM's rules
+ * and messages. `seen` gets what is known before a later check fails (for the ground truth).
+ */
+export function parseGenerationRequest(
+  endpoint: 'completions' | 'chat',
+  raw: unknown,
+  served: ServedModels,
+  seen: (partial: { model?: string; stream?: boolean; promptTokens?: number }) => void = () => undefined,
+): GenerationRequest {
+  const b = endpoint === 'chat' ? parseBody(ChatBody, raw) : parseBody(CompletionBody, raw);
+  if (b.stream_options !== undefined && b.stream_options !== null && b.stream !== true) {
+    throw new RequestError(400, 'Stream options can only be defined when `stream=True`.');
+  }
+  if (b.n !== undefined && b.n !== null && b.n !== 1) throw new RequestError(400, `n=${b.n} is not supported by the simulator; it serves n=1 only.`);
+  const requestedModel = b.model ?? served.models[0]!;
+  seen({ model: requestedModel, stream: b.stream === true });
+  const model = resolveModel(b.model, served);
+
+  let promptTokens: number;
+  let maxTokens: number | null | undefined;
+  if (endpoint === 'chat') {
+    const chat = b as z.infer<typeof ChatBody>;
+    promptTokens = chatPromptTokens(chat.messages);
+    maxTokens = chat.max_completion_tokens ?? chat.max_tokens;
+  } else {
+    promptTokens = completionPromptTokens((b as z.infer<typeof CompletionBody>).prompt);
+    maxTokens = b.max_tokens ?? 16;
+  }
+  seen({ promptTokens });
+  const maxLen = served.maxModelLen;
+  if (promptTokens >= maxLen) {
+    throw new RequestError(
+      400,
+      `This model's maximum context length is ${maxLen} tokens. However, your request has ${promptTokens} input tokens. Please reduce the length of the input messages.`,
+    );
+  }
+  // vLLM's chat default: whatever the context has left.
+  maxTokens ??= maxLen - promptTokens;
+  if (maxTokens < 1) throw new RequestError(400, `max_tokens must be at least 1, got ${maxTokens}.`);
+  if (promptTokens + maxTokens > maxLen) {
+    throw new RequestError(
+      400,
+      `'max_tokens' or 'max_completion_tokens' is too large: ${maxTokens}. This model's maximum context length is ${maxLen} tokens and your request has ${promptTokens} input tokens (${maxTokens} > ${maxLen} - ${promptTokens}).`,
+    );
+  }
+  const so = b.stream_options;
+  const includeUsage = so !== undefined && so !== null ? so.include_usage === undefined || so.include_usage === true : false;
+  return { requestedModel, model, stream: b.stream === true, includeUsage, continuousUsage: includeUsage && so?.continuous_usage_stats === true, promptTokens, maxTokens };
+}
+
+function completionPromptTokens(prompt: z.infer<typeof CompletionBody>['prompt']): number {
+  if (typeof prompt === 'string') return countWords(prompt) || emptyPrompt();
+  if (prompt.length === 0) return emptyPrompt();
+  const first = prompt[0]!;
+  if (typeof first === 'number') return prompt.length;
+  if (prompt.length > 1) {
+    throw new RequestError(400, `A batch of ${prompt.length} prompts is not supported by the simulator; send one prompt per request.`);
+  }
+  const n = typeof first === 'string' ? countWords(first) : first.length;
+  return n || emptyPrompt();
+}
+
+function emptyPrompt(): never {
+  throw new RequestError(400, 'The decoder prompt cannot be empty');
+}
