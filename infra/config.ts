@@ -1,8 +1,9 @@
 import { z } from 'zod';
-import { InputError } from '../runtime/core/errors.ts';
+import { InputError, issueProblems } from '../runtime/core/errors.ts';
 import { runnerKinds } from '../runtime/core/records/run-manifest.ts';
 import { DNS_LABEL, parseLabelSelector, runnerDeliveries, STACK_DEFAULTS as D } from '../runtime/core/run-spec/index.ts';
-import { presetNames } from '../runtime/core/scenario/index.ts';
+import { AGGREGATION_ALLOWANCE_SECONDS, scenarioSeconds } from '../runtime/core/run-spec/index.ts';
+import { parseScenario, presetConfig, presetNames } from '../runtime/core/scenario/index.ts';
 
 /**
  * The stack's configuration: `cdk.json` context or `-c key=value`, flat keys so every one can be
@@ -55,30 +56,40 @@ export type StackConfigInput = z.input<typeof StackConfig>;
 
 export const stackConfigKeys = Object.keys(StackConfig.shape) as Array<keyof StackConfig>;
 
+/** Context keys the CDK itself uses without `:` or `@` (everything else without them is ours). */
+const CDK_OWN_KEYS = new Set(['acknowledged-issue-numbers']);
+
 /**
- * The context entries that are ours: camelCase keys (CDK's own flags carry `@` or `:`). An unknown
- * camelCase key is reported rather than ignored (a typo would otherwise silently use a default).
+ * The context entries that are ours: every key but CDK's own (those carry `@` or `:`). A key that
+ * is not a setting, in any spelling (`alarm_email`, `ScheduleEnabled`), is reported with the
+ * setting it most likely meant — a typo must not silently leave a default in place.
  */
 export function configFromContext(context: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(context).filter(([k]) => /^[a-z][A-Za-z0-9]*$/.test(k)));
+  return Object.fromEntries(Object.entries(context).filter(([k]) => !k.startsWith('@') && !k.includes(':') && !CDK_OWN_KEYS.has(k)));
+}
+
+/** The setting a misspelt key most likely meant (same letters, other case or separators). */
+export function suggestKey(key: string): string | undefined {
+  const norm = (k: string): string => k.toLowerCase().replace(/[^a-z0-9]/g, '');
+  return stackConfigKeys.find((k) => norm(k) === norm(key));
 }
 
 /** Validates the configuration; throws one InputError naming every problem by key. */
 export function parseStackConfig(raw: Record<string, unknown>): StackConfig {
   const problems: string[] = [];
-  const result = StackConfig.safeParse(raw);
+  const { stackName: _stackName, ...settings } = raw;
+  const result = StackConfig.safeParse(settings, { reportInput: true });
   if (!result.success) {
     for (const issue of result.error.issues) {
       if (issue.code === 'unrecognized_keys') {
-        for (const key of issue.keys) problems.push(`${key}: unknown key; known keys: ${stackConfigKeys.join(', ')}`);
-      } else if (issue.code === 'invalid_value') {
-        problems.push(`${issue.path.join('.')}: must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`);
-      } else {
-        problems.push(`${issue.path.join('.')}: ${issue.message}`);
-      }
+        for (const key of issue.keys) {
+          const meant = suggestKey(key);
+          problems.push(`${key}: not a setting${meant ? ` (did you mean ${meant}?)` : ''}; settings: ${stackConfigKeys.join(', ')}`);
+        }
+      } else problems.push(...issueProblems([issue]));
     }
   }
-  const c = (result.success ? result.data : raw) as Partial<StackConfig>;
+  const c = (result.success ? result.data : settings) as Partial<StackConfig>;
   if (typeof c.scheduleCron === 'string') problems.push(...cronProblems(c.scheduleCron).map((p) => `scheduleCron: ${p}`));
   if (typeof c.scheduleTimeZone === 'string' && !isTimeZone(c.scheduleTimeZone)) {
     problems.push(`scheduleTimeZone: "${c.scheduleTimeZone}" is not an IANA time zone (e.g. UTC, Asia/Seoul)`);
@@ -89,6 +100,16 @@ export function parseStackConfig(raw: Record<string, unknown>): StackConfig {
   }
   if (typeof c.scenario === 'string' && !(presetNames as string[]).includes(c.scenario)) {
     problems.push(`scenario: unknown scenario "${c.scenario}"; known: ${presetNames.join(', ')}`);
+  } else if (result.success) {
+    // The Job's deadline (the scenario's load + the margin) must end well inside the execution's timeout.
+    const load = scenarioSeconds(parseScenario(presetConfig(result.data.scenario), `scenario ${result.data.scenario}`));
+    const deadline = load + result.data.deadlineMarginSeconds;
+    const timeout = result.data.workflowTimeoutMinutes * 60;
+    if (deadline + AGGREGATION_ALLOWANCE_SECONDS > timeout) {
+      problems.push(
+        `workflowTimeoutMinutes: ${result.data.workflowTimeoutMinutes} min is shorter than the Job's deadline (${load} s of load + deadlineMarginSeconds ${result.data.deadlineMarginSeconds} s) plus ${AGGREGATION_ALLOWANCE_SECONDS} s for aggregation; raise workflowTimeoutMinutes to at least ${Math.ceil((deadline + AGGREGATION_ALLOWANCE_SECONDS) / 60)} or lower deadlineMarginSeconds`,
+      );
+    }
   }
   if ((c.runnerImageMode ?? 'bundle') === 'image' && !c.runnerImage) {
     problems.push('runnerImage: required when runnerImageMode is "image" (an image built from the repository Dockerfile)');

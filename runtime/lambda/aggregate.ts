@@ -1,6 +1,6 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
-import { InputError } from '../core/errors.ts';
+import { InputError, validate } from '../core/errors.ts';
 import { RunSpec } from '../core/run-spec/index.ts';
 import { S3RunStore } from '../aws/s3-run-store.ts';
 import { aggregateRun, writeOutputs, type RunHints } from '../aggregator/aggregate-run.ts';
@@ -40,10 +40,8 @@ export function hintsFromRunSpec(spec: RunSpec): RunHints {
 }
 
 export async function aggregateForRun(event: unknown, deps: AggregateDeps): Promise<AggregateOutput> {
-  const parsed = AggregateEvent.safeParse(event);
-  if (!parsed.success) {
-    throw new InputError('aggregate event', parsed.error.issues.slice(0, 10).map((i) => `${i.path.join('.')}: ${i.message}`), 'pass { runSpec } as PrepareRun returned it.');
-  }
+  const parsed = validate(AggregateEvent, event, { max: 10 });
+  if (!parsed.ok) throw new InputError('aggregate event', parsed.problems, 'pass { runSpec } as PrepareRun returned it.');
   const spec = parsed.data.runSpec;
   const store = new S3RunStore(deps.s3, { bucket: spec.s3.bucket, prefix: spec.s3.prefix });
   const result = await aggregateRun(store, { hints: hintsFromRunSpec(spec) });

@@ -247,7 +247,8 @@ async function loadLoop(
       }
       if (interrupted) break;
       const slot = d.slot;
-      const plan = plans[slot.seq]!;
+      // plans[i] belongs to slots[i]: this shard's slice, in order; `sent` is the slot's position.
+      const plan = plans[sent]!;
       const p = sendRequest(pool, t, { runId: o.runId, shard: o.shard.index, seq: slot.seq, stage: slot.stage, scheduledAt: start + slot.offsetMs, prompt: plan.prompt, promptTokens: plan.promptTokens, maxTokens: plan.maxTokens }, clock, cancel.signal).then((r) => {
         if (r.error) failed += 1;
         else succeeded += 1;

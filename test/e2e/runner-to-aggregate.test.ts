@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listObjects } from '../../runtime/aws/s3.ts';
@@ -7,6 +8,9 @@ import { formatSummary } from '../../runtime/cli/table.ts';
 import { aggregateRun, writeOutputs } from '../../runtime/aggregator/aggregate-run.ts';
 import { startSimulator, type RunningSimulator } from '../../runtime/simulator/index.ts';
 import { startLocalS3, type LocalS3 } from '../support/s3rver.ts';
+import { useTempDirs } from '../support/temp-dir.ts';
+
+const tempDir = useTempDirs();
 
 const bin = fileURLToPath(new URL('../../bin/inference-baseline.js', import.meta.url));
 
@@ -26,11 +30,13 @@ describe('native runner → S3 (s3rver) → aggregate', () => {
     // The CLI in its own process, as the Kubernetes Job runs it (--no-aggregate: the workflow's
     // Aggregate step is the one writer of summary.json), writing to s3://…
     const runId = '20250101T020000Z-e2erun';
+    // The runner stages the run in the temp folder before uploading it; it must leave nothing there.
+    const staging = await tempDir();
     const run = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
       execFile(
         process.execPath,
         [bin, 'run', '--target', sim.url, '--duration', '2', '--rate', '3', '--run-id', runId, '--out', 's3://results/runs/baseline/qwen3-8b', '--s3-endpoint', s3.endpoint, '--no-aggregate'],
-        { env: { ...process.env, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' }, timeout: 60_000 },
+        { env: { ...process.env, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1', TMPDIR: staging }, timeout: 60_000 },
         (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
       );
     });
@@ -38,6 +44,7 @@ describe('native runner → S3 (s3rver) → aggregate', () => {
     const status = run.stderr.split('\n').filter((l) => l.startsWith('{"status"')).map((l) => JSON.parse(l) as { status: string; sent: number });
     expect(status.at(-1)).toMatchObject({ status: 'done', sent: 6 });
     expect(run.stdout).toContain(`results: s3://results/runs/baseline/qwen3-8b/${runId}/`);
+    expect((await readdir(staging)).filter((f) => f.startsWith('inference-baseline-'))).toEqual([]); // tsx keeps its compile cache there
     const prefix = `runs/baseline/qwen3-8b/${runId}/`;
     const keys: string[] = [];
     for await (const o of listObjects(s3.client, 'results', prefix)) keys.push(o.key.slice(prefix.length));

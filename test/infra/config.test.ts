@@ -53,10 +53,10 @@ describe('stack configuration', () => {
         expect.stringMatching(/^targetBaseUrl: must be an http\(s\) URL/),
         expect.stringMatching(/^scheduleCron: "0 2 \* \*" has 4 fields/),
         expect.stringMatching(/^scheduleTimeZone: "Mars\/Olympus" is not an IANA time zone/),
-        expect.stringMatching(/^runner: must be one of "native", "inference-perf"/),
+        expect.stringMatching(/^runner: unsupported value "locust"; supported: "native", "inference-perf"/),
         expect.stringMatching(/^alarmEmail: /),
         expect.stringMatching(/^targetPodSelector: /),
-        expect.stringMatching(/^clustername: unknown key/),
+        expect.stringMatching(/^clustername: not a setting \(did you mean clusterName\?\)/),
       ]),
     );
     expect(p).toHaveLength(8);
@@ -77,7 +77,22 @@ describe('stack configuration', () => {
   });
 
   it('takes our keys from the CDK context and leaves CDK flags alone', () => {
-    expect(configFromContext({ clusterName: 'x', '@aws-cdk/core:flag': true, 'aws:cdk:bundling-stacks': [] })).toEqual({ clusterName: 'x' });
+    expect(configFromContext({ clusterName: 'x', '@aws-cdk/core:flag': true, 'aws:cdk:bundling-stacks': [], 'acknowledged-issue-numbers': [1] })).toEqual({ clusterName: 'x' });
+  });
+
+  it('reports a key that is no setting in any spelling, with the setting it most likely meant', () => {
+    const p = problems(configFromContext({ clusterName: 'demo', alarm_email: 'a@b.c', ScheduleEnabled: 'false', slaTTFT: 5 }));
+    expect(p).toEqual([
+      expect.stringMatching(/^alarm_email: not a setting \(did you mean alarmEmail\?\)/),
+      expect.stringMatching(/^ScheduleEnabled: not a setting \(did you mean scheduleEnabled\?\)/),
+      expect.stringMatching(/^slaTTFT: not a setting; settings: clusterName, /),
+    ]);
+  });
+
+  it('refuses a Job deadline that the workflow timeout cuts short, naming both numbers and the fix', () => {
+    expect(problems({ clusterName: 'demo', workflowTimeoutMinutes: 20, deadlineMarginSeconds: 600 })).toEqual([
+      'workflowTimeoutMinutes: 20 min is shorter than the Job\'s deadline (300 s of load + deadlineMarginSeconds 600 s) plus 900 s for aggregation; raise workflowTimeoutMinutes to at least 30 or lower deadlineMarginSeconds',
+    ]);
   });
 });
 

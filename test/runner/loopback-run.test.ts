@@ -144,3 +144,19 @@ describe('a loopback run against the simulator (real HTTP)', () => {
     expect(summary.validity.reasons[0]).toContain('interrupted');
   });
 });
+
+describe('a shard of a multi-pod run', () => {
+  it('calibrates prompts for its own slice only (one /tokenize call per prompt it sends)', async () => {
+    sim = await startSimulator({ ttftMs: 2, itlMs: 1, jitterMs: 0 });
+    const dir = join(await tempDir(), 'run');
+    // 20 requests over 4 shards: shard 1 sends seq 1, 5, 9, 13, 17.
+    const { summary } = await runBenchmark({ ...options(sim.url, dir, { load: { stages: [{ rate: 10, duration: 2 }] } }), shard: { index: 1, count: 4 } });
+    expect(summary.requests.scheduled).toBe(5);
+    const metrics = await (await fetch(`${sim.url}/metrics`)).text();
+    const tokenizeCalls = Number(/http_requests_total\{handler="\/tokenize",method="POST",status="2xx"\} (\d+)/.exec(metrics)?.[1]);
+    // The simulator's tokenizer counts words, so each prompt calibrates in one call; plus the
+    // preflight's probe, the overhead probe and the warm-up's own prompt.
+    expect(tokenizeCalls).toBe(5 + 3);
+    expect((await readRecords(dir)).map((r) => r.seq).sort((a, b) => a - b)).toEqual([1, 5, 9, 13, 17]);
+  });
+});

@@ -24,7 +24,7 @@ function capture(): { stream: Writable & { isTTY?: boolean }; text: () => string
  * output captured (a bug still throws, as it would reach the entry point). `interrupt` stands in
  * for Ctrl-C.
  */
-export async function cli(args: string[], o: { interrupt?: AbortSignal } = {}): Promise<CliResult> {
+export async function cli(args: string[], o: { interrupt?: AbortSignal; interruptible?: (stopMessage: string) => void } = {}): Promise<CliResult> {
   const out = capture();
   const err = capture();
   const code = await runCli(args, {
@@ -33,7 +33,10 @@ export async function cli(args: string[], o: { interrupt?: AbortSignal } = {}): 
     clock: systemClock,
     now: () => new Date(),
     random: Math.random,
-    interruptible: () => o.interrupt ?? new AbortController().signal,
+    interruptible: (stopMessage) => {
+      o.interruptible?.(stopMessage);
+      return o.interrupt ?? new AbortController().signal;
+    },
     version: 'test',
   });
   return { code, stdout: out.text(), stderr: err.text() };

@@ -1,7 +1,7 @@
 import type { SfnSend } from '../../aws/sfn.ts';
 import { describeExecution, findStateMachine, startExecution } from '../../aws/sfn.ts';
 import { InputError } from '../../core/errors.ts';
-import { ExecutionInput } from '../../core/run-spec/index.ts';
+import { parseExecutionInput } from '../../core/run-spec/index.ts';
 
 export interface StartCommandOptions {
   /** CloudFormation stack name (its state machine is tagged inference-baseline:stack=<name>). */
@@ -48,14 +48,9 @@ export function parseStartInput(text: string | undefined): unknown {
   } catch (err) {
     throw new InputError('--input', [`is not valid JSON: ${(err as Error).message}`], 'pass a JSON object, e.g. --input \'{"runner":"inference-perf"}\'.');
   }
-  const r = ExecutionInput.safeParse(input);
-  if (!r.success) {
-    throw new InputError(
-      '--input',
-      r.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`),
-      'supported keys: scenario, overrides, target {baseUrl, modelName, podSelector}, runner, runId.',
-    );
-  }
+  const problems: string[] = [];
+  parseExecutionInput(input, problems);
+  if (problems.length > 0) throw new InputError('--input', problems, 'supported keys: scenario, overrides, target {baseUrl, modelName, podSelector}, runner, runId.');
   return input;
 }
 

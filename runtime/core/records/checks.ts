@@ -1,3 +1,4 @@
+import { issueProblems } from '../errors.ts';
 import { RequestRecord } from './record.ts';
 
 /**
@@ -56,8 +57,7 @@ export function parseNativeLine(line: string): LineResult {
   }
   const parsed = RequestRecord.safeParse(raw);
   if (!parsed.success) {
-    const issues = parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(record)'}: ${i.message}`);
-    return { ok: false, problem: `not a v1 request record (${issues.join('; ')})` };
+    return { ok: false, problem: `not a v1 request record (${issueProblems(parsed.error.issues, { max: 3 }).join('; ')})` };
   }
   const timeProblem = recordTimeProblem(parsed.data);
   return timeProblem === null ? { ok: true, record: parsed.data } : { ok: false, problem: timeProblem };

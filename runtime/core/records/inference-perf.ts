@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { issueProblems } from '../errors.ts';
 import type { DistributionStats } from '../metrics/latency-histogram.ts';
 import { recordTimeProblem } from './checks.ts';
 import type { ErrorType, RequestRecord } from './record.ts';
@@ -68,8 +69,7 @@ export type ElementResult = { ok: true; record: RequestRecord } | { ok: false; p
 export function normalizeInferencePerfRecord(raw: unknown, index: number, ctx: InferencePerfContext): ElementResult {
   const parsed = InferencePerfRecord.safeParse(raw);
   if (!parsed.success) {
-    const issues = parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(element)'}: ${i.message}`);
-    return { ok: false, problem: `not an inference-perf request record (${issues.join('; ')})` };
+    return { ok: false, problem: `not an inference-perf request record (${issueProblems(parsed.error.issues, { max: 3 }).join('; ')})` };
   }
   const p = parsed.data;
   const info = p.info;

@@ -28,6 +28,12 @@ import type { RunDefaults } from './stack-defaults.ts';
 /** Seconds the workflow keeps polling after the deadline so Kubernetes can report the failure. */
 export const POLL_GRACE_SECONDS = 120;
 
+/**
+ * What a run needs after its Job's deadline, inside the execution's timeout: the poll grace, the
+ * Aggregate (≤ 10 min) and Publish (≤ 2 min) Lambdas, and the cleanup calls.
+ */
+export const AGGREGATION_ALLOWANCE_SECONDS = 900;
+
 export interface BuildRunSpecArgs {
   /** The execution input as received (unknown: it is validated here). */
   input: unknown;

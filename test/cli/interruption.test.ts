@@ -1,0 +1,42 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { nativeRecords, writeNativeRun } from '../../bench/support/generate.ts';
+import { cli } from '../support/cli.ts';
+import { useTempDirs } from '../support/temp-dir.ts';
+
+const tempDir = useTempDirs();
+
+/**
+ * Ctrl-C belongs to the commands that stop cleanly (run, simulate): they ask for the signal and say
+ * what they will do. The others keep the default — the process ends at once — so none of them
+ * prints "stopping" and then goes on.
+ */
+describe('interruption is handled by the commands that stop', () => {
+  it('aggregate does not take over Ctrl-C', async () => {
+    const dir = join(await tempDir(), 'run');
+    await writeNativeRun(dir, nativeRecords({ requests: 20, tokens: 4 }).records, { shards: 1, tokens: 4 });
+    const asked: string[] = [];
+    const r = await cli(['aggregate', dir], { interruptible: (m) => asked.push(m) });
+    expect(r.stdout).toContain('summary: ');
+    expect(asked).toEqual([]);
+  });
+
+  it('start --wait does not take over Ctrl-C (it fails on its own input here, before any AWS call)', async () => {
+    const asked: string[] = [];
+    const r = await cli(['start', '--wait', '--input', '{not json'], { interruptible: (m) => asked.push(m) });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--input: is not valid JSON/);
+    expect(asked).toEqual([]);
+  });
+
+  it('run asks for it and says what Ctrl-C will do', async () => {
+    const asked: string[] = [];
+    const controller = new AbortController();
+    controller.abort(); // Ctrl-C before the first request: nothing is measured or created.
+    const out = await tempDir();
+    const r = await cli(['run', '--out', out, '--duration', '1'], { interruptible: (m) => asked.push(m), interrupt: controller.signal });
+    expect(asked).toEqual(['stopping: no new requests; in-flight requests get a grace period']);
+    expect(r.code).toBe(130);
+    expect(r.stderr).toContain('interrupted before the first request: nothing was measured, no results were written');
+  });
+});
