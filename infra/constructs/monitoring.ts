@@ -27,9 +27,9 @@ export class RunMetrics {
     return new cloudwatch.Metric({ namespace: this.namespace, metricName, dimensionsMap: dims, statistic, period });
   }
 
-  /** One point per run: the nightly value (Maximum over a day; RunValid's Minimum says if any run was invalid). */
+  /** One point per day (one run a night), read with the metric's own statistic: the worst of the day. */
   daily(m: PublishedMetric): cloudwatch.Metric {
-    return this.metric(m.name, m.name === 'RunValid' ? 'Minimum' : 'Maximum', Duration.days(1)).with({ label: m.name });
+    return this.metric(m.name, m.statistic, Duration.days(1)).with({ label: m.name });
   }
 }
 

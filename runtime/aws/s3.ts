@@ -13,6 +13,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { InputError } from '../core/errors.ts';
+import { isDerived } from '../core/run-layout.ts';
 
 /**
  * Thin S3 adapter: list, stream-read and write objects; `s3://` URLs; uploading a run directory
@@ -129,8 +130,6 @@ export async function putObject(client: S3Client, bucket: string, key: string, b
   await new Upload({ client, params: { Bucket: bucket, Key: key, Body: body, ContentType: o.contentType }, partSize: 8 * 1024 * 1024, queueSize: 4 }).done();
 }
 
-/** Derived outputs of the aggregator (and the runner's summary.json): these may be replaced. */
-const derivedNames = new Set(['summary.json', 'histograms.json', 'report.html']);
 
 export interface UploadReport {
   uploaded: string[];
@@ -151,8 +150,8 @@ export interface UploadReport {
 export async function uploadDirectory(client: S3Client, localDir: string, s3Url: string): Promise<UploadReport> {
   const { bucket, prefix } = parseS3Url(s3Url);
   const files = await walk(localDir);
-  const raw = files.filter((f) => !derivedNames.has(f));
-  const derived = files.filter((f) => derivedNames.has(f));
+  const raw = files.filter((f) => !isDerived(f));
+  const derived = files.filter((f) => isDerived(f));
   const report: UploadReport = { uploaded: [], skipped: [] };
   const toUpload: string[] = [];
   const conflicts: string[] = [];
@@ -174,7 +173,7 @@ export async function uploadDirectory(client: S3Client, localDir: string, s3Url:
     const size = (await stat(path)).size;
     const body = size < multipartThreshold ? await readFile(path) : createReadStream(path);
     try {
-      await putObject(client, bucket, prefix + rel, body, { contentType: contentTypeOf(rel), ifNoneMatch: !derivedNames.has(rel) });
+      await putObject(client, bucket, prefix + rel, body, { contentType: contentTypeOf(rel), ifNoneMatch: !isDerived(rel) });
     } catch (e) {
       if (e instanceof S3ServiceException && e.$metadata.httpStatusCode === 412) {
         throw new InputError(`s3://${bucket}/${prefix}${rel}`, ['was written by someone else during this upload'], 'raw results are never overwritten: check that two runs do not share a run id.');

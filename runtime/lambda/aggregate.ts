@@ -1,6 +1,7 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { InputError, validate } from '../core/errors.ts';
+import { SUMMARY_FILE } from '../core/run-layout.ts';
 import { RunSpec } from '../core/run-spec/index.ts';
 import { S3RunStore } from '../aws/s3-run-store.ts';
 import { aggregateRun, writeOutputs, type RunHints } from '../aggregator/aggregate-run.ts';
@@ -47,7 +48,7 @@ export async function aggregateForRun(event: unknown, deps: AggregateDeps): Prom
   const result = await aggregateRun(store, { hints: hintsFromRunSpec(spec) });
   await writeOutputs(store, result, deps.assets);
   return {
-    summaryKey: store.keyOf('summary.json'),
+    summaryKey: store.keyOf(SUMMARY_FILE),
     valid: result.summary.validity.valid,
     reasons: result.summary.validity.reasons,
     succeeded: result.summary.requests.succeeded,

@@ -19,6 +19,8 @@ export interface PublishedMetric {
   definition: string;
   /** Dashboard grouping. */
   group: 'latency' | 'schedule' | 'requests' | 'throughput' | 'verdict';
+  /** How a day's value is read back (one run a night): the worst of the day. */
+  statistic: 'Maximum' | 'Minimum';
 }
 
 export const defaultNamespace = 'InferenceBaseline';
@@ -48,6 +50,7 @@ const latency: PublishedMetric[] = latencyMetrics.flatMap((m) =>
     read: (s: Summary) => s.latency[m][p],
     definition: `${m} ${p}: ${metricDefinitions[m]}`,
     group: 'latency' as const,
+    statistic: 'Maximum' as const,
   })),
 );
 const schedule: PublishedMetric[] = publishedPercentiles.map((p) => ({
@@ -56,29 +59,32 @@ const schedule: PublishedMetric[] = publishedPercentiles.map((p) => ({
   read: (s: Summary) => s.load.schedule_delay[p],
   definition: `schedule_delay ${p}: ${metricDefinitions.schedule_delay} (p99 must stay < 10 ms for a valid baseline)`,
   group: 'schedule',
+  statistic: 'Maximum',
 }));
 
 export const publishedMetrics: readonly PublishedMetric[] = [
   ...latency,
   ...schedule,
-  { name: 'requests_sent', unit: 'Count', read: (s) => s.requests.sent, definition: 'requests sent', group: 'requests' },
-  { name: 'requests_succeeded', unit: 'Count', read: (s) => s.requests.succeeded, definition: 'requests that succeeded', group: 'requests' },
-  { name: 'requests_failed', unit: 'Count', read: (s) => s.requests.failed, definition: 'requests that failed', group: 'requests' },
+  { name: 'requests_sent', unit: 'Count', read: (s) => s.requests.sent, definition: 'requests sent', group: 'requests', statistic: 'Minimum' },
+  { name: 'requests_succeeded', unit: 'Count', read: (s) => s.requests.succeeded, definition: 'requests that succeeded', group: 'requests', statistic: 'Minimum' },
+  { name: 'requests_failed', unit: 'Count', read: (s) => s.requests.failed, definition: 'requests that failed', group: 'requests', statistic: 'Maximum' },
   {
     name: 'error_rate',
     unit: 'Percent',
     read: (s) => (s.requests.sent > 0 ? Math.round((s.requests.failed / s.requests.sent) * 1e6) / 1e4 : null),
     definition: 'failed requests / sent requests, in percent',
     group: 'requests',
+    statistic: 'Maximum',
   },
-  { name: 'achieved_rate', unit: 'Count/Second', read: (s) => s.load.achievedRate, definition: 'requests/s actually sent: (n − 1) / (last send − first send)', group: 'throughput' },
-  { name: 'output_tokens_per_s', unit: 'Count/Second', read: (s) => s.throughput.outputTokensPerS, definition: 'output tokens per second over the run', group: 'throughput' },
+  { name: 'achieved_rate', unit: 'Count/Second', read: (s) => s.load.achievedRate, definition: 'requests/s actually sent: (n − 1) / (last send − first send)', group: 'throughput', statistic: 'Minimum' },
+  { name: 'output_tokens_per_s', unit: 'Count/Second', read: (s) => s.throughput.outputTokensPerS, definition: 'output tokens per second over the run', group: 'throughput', statistic: 'Minimum' },
   {
     name: 'RunValid',
     unit: 'Count',
     read: (s) => (s.validity.valid ? 1 : 0),
     definition: '1 when the run met every validity rule, else 0 (then it is not a baseline)',
     group: 'verdict',
+    statistic: 'Minimum',
   },
 ];
 
