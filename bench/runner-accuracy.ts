@@ -5,7 +5,7 @@
  *
  *   npm run bench -- [--rates 1,10,100] [--duration 30]
  */
-import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -63,5 +63,6 @@ for (const rate of rates) {
     for (let i = 1; i < r.contentTimes.length; i++) itlErr.push(Math.abs(r.contentTimes[i]! - r.contentTimes[i - 1]! - (g.contentWrites[i]! - g.contentWrites[i - 1]!)));
   }
   [delay, ttftErr, itlErr].forEach((a) => a.sort((x, y) => x - y));
+  await rm(tmp, { recursive: true, force: true });
   console.log(`| ${rate} | ${records.length} | ${f(quantile(delay, 0.5))} / ${f(quantile(delay, 0.99))} | ${f(quantile(ttftErr, 0.5))} / ${f(quantile(ttftErr, 0.99))} | ${f(quantile(itlErr, 0.5))} / ${f(quantile(itlErr, 0.99))} | ${itlErr.length} | ${summary.validity.valid ? 'valid' : `invalid: ${summary.validity.reasons.map((r) => r.split(':')[0]).join('; ')}`} |`);
 }
