@@ -37,7 +37,8 @@ export async function writeRunFiles(client: Pick<S3Client, 'send'>, bucket: stri
   }
 }
 
-class NodeSha256 {
+/** The sha256 constructor @smithy/signature-v4 needs, from node:crypto. */
+export class NodeSha256 {
   private readonly hash;
   constructor(secret?: string | Uint8Array | ArrayBuffer | ArrayBufferView) {
     this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', secret as Uint8Array);
@@ -56,19 +57,24 @@ export interface PresignArgs {
   bucket: string;
   key: string;
   expiresInSeconds: number;
-  /** Default: `<bucket>.s3.<region>.<dnsSuffix>` (virtual-hosted style). */
+  /** Default: `<bucket>.s3.<region>.<dnsSuffix>` (virtual-hosted style, https). */
   host?: string;
   dnsSuffix?: string;
+  /** A custom endpoint (`http://127.0.0.1:4569`, a local S3): path-style URLs on it. */
+  endpoint?: string;
   signingDate?: Date;
 }
 
 /** A SigV4 query-string-signed GET URL (what `@aws-sdk/s3-request-presigner` produces for GetObject). */
 export async function presignGetUrl(args: PresignArgs): Promise<string> {
-  const host = args.host ?? `${args.bucket}.s3.${args.region}.${args.dnsSuffix ?? 'amazonaws.com'}`;
-  const path = `/${args.key.split('/').map(encodeRfc3986).join('/')}`;
+  const custom = args.endpoint ? new URL(args.endpoint) : undefined;
+  const protocol = custom?.protocol ?? 'https:';
+  const host = custom ? custom.host : (args.host ?? `${args.bucket}.s3.${args.region}.${args.dnsSuffix ?? 'amazonaws.com'}`);
+  const keyPath = args.key.split('/').map(encodeRfc3986).join('/');
+  const path = custom ? `/${encodeRfc3986(args.bucket)}/${keyPath}` : `/${keyPath}`;
   const signer = new SignatureV4({ service: 's3', region: args.region, credentials: args.credentials, sha256: NodeSha256, uriEscapePath: false });
   const signed = await signer.presign(
-    { method: 'GET', protocol: 'https:', hostname: host, path, query: {}, headers: { host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } },
+    { method: 'GET', protocol, hostname: host.split(':')[0]!, ...(custom?.port ? { port: Number(custom.port) } : {}), path, query: {}, headers: { host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } },
     {
       expiresIn: args.expiresInSeconds,
       // The payload hash of a presigned GET is UNSIGNED-PAYLOAD; the header itself stays out of the URL.
@@ -80,7 +86,7 @@ export async function presignGetUrl(args: PresignArgs): Promise<string> {
   const query = Object.entries(signed.query ?? {})
     .map(([k, v]) => `${encodeRfc3986(k)}=${encodeRfc3986(String(v))}`)
     .join('&');
-  return `https://${host}${path}?${query}`;
+  return `${protocol}//${host}${path}?${query}`;
 }
 
 function encodeRfc3986(s: string): string {

@@ -1,10 +1,6 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
-// @ts-expect-error s3rver ships no types
-import S3rver from 's3rver';
 import { createS3Client } from '../../runtime/aws/s3.ts';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalS3 as startStrictS3 } from '../../runtime/local/local-s3.ts';
 
 export interface LocalS3 {
   endpoint: string;
@@ -13,21 +9,21 @@ export interface LocalS3 {
   stop(): Promise<void>;
 }
 
-/** s3rver on 127.0.0.1 (free port, temp dir) with one bucket, and a client with fake credentials. */
+/**
+ * The project's local S3 (s3rver behind a proxy that is as strict as S3 where the code relies on
+ * it: conditional writes, presigned-URL signatures, no aws-chunked bodies; runtime/local/local-s3.ts)
+ * on 127.0.0.1 with one bucket, and a client with its credentials.
+ */
 export async function startLocalS3(bucket = 'results'): Promise<LocalS3> {
-  const directory = await mkdtemp(join(tmpdir(), 'ib-s3rver-'));
-  const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, configureBuckets: [{ name: bucket }] });
-  const addr = (await server.run()) as { address: string; port: number };
-  const endpoint = `http://127.0.0.1:${addr.port}`;
-  const client = createS3Client({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+  const s3 = await startStrictS3({ buckets: [bucket] });
+  const client = createS3Client({ endpoint: s3.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
   return {
-    endpoint,
+    endpoint: s3.endpoint,
     client,
     bucket,
     async stop() {
       client.destroy();
-      await new Promise<void>((res) => server.close(() => res()));
-      await rm(directory, { recursive: true, force: true });
+      await s3.stop();
     },
   };
 }

@@ -1,0 +1,202 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { NodeSha256 } from '../aws/run-files.ts';
+// @ts-expect-error s3rver ships no types
+import S3rver from 's3rver';
+
+/**
+ * A local S3 server with S3's semantics where this project relies on them. s3rver stores objects
+ * and answers the S3 API (ListObjectsV2, multipart, NoSuchKey / NoSuchBucket), but it is kinder
+ * than S3 in ways that hid real bugs, so a small proxy in front of it is stricter:
+ *
+ * - conditional writes: `If-None-Match: *` on an existing key → 412 PreconditionFailed;
+ *   `If-Match: "<etag>"` → 412 on another ETag, 404 NoSuchKey when there is no object. Writes of one
+ *   key are serialized, so check-and-write is atomic as S3's is;
+ * - presigned URLs: the SigV4 query signature and its expiry are verified (s3rver accepts any);
+ * - `aws-chunked` bodies (the SDK's default for stream uploads) are refused loudly: s3rver would
+ *   store the chunk framing inside the object. Clients of the local server set
+ *   `requestChecksumCalculation: WHEN_REQUIRED` (`AWS_REQUEST_CHECKSUM_CALCULATION`).
+ *
+ * Known gap: s3rver cannot page ListObjectsV2 beyond 1,000 keys on Node 20 (DES continuation tokens).
+ */
+
+/** The only access key s3rver knows. */
+export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
+export const LOCAL_REGION = 'us-east-1';
+
+export interface LocalS3 {
+  /** `http://127.0.0.1:<port>`: the strict proxy (use this). */
+  endpoint: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+export async function startLocalS3(o: { buckets: string[]; directory?: string }): Promise<LocalS3> {
+  const ownDirectory = o.directory === undefined;
+  const directory = o.directory ?? (await mkdtemp(join(tmpdir(), 'ib-s3-')));
+  const backend = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, configureBuckets: o.buckets.map((name) => ({ name })) });
+  const { port: backendPort } = (await backend.run()) as { port: number };
+  const proxy = new StrictS3Proxy(backendPort);
+  const port = await proxy.listen();
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    port,
+    async stop() {
+      await proxy.close();
+      await new Promise<void>((resolve) => backend.close(() => resolve()));
+      if (ownDirectory) await rm(directory, { recursive: true, force: true });
+    },
+  };
+}
+
+class StrictS3Proxy {
+  private readonly server = http.createServer((req, res) => void this.handle(req, res));
+  private readonly locks = new Map<string, Promise<void>>();
+
+  constructor(private readonly backendPort: number) {}
+
+  async listen(): Promise<number> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  async close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeAllConnections();
+    await closed;
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    try {
+      const url = new URL(req.url ?? '/', 'http://local');
+      const method = req.method ?? 'GET';
+      const encoding = String(req.headers['content-encoding'] ?? '');
+      const payloadHash = String(req.headers['x-amz-content-sha256'] ?? '');
+      if (encoding.includes('aws-chunked') || payloadHash.startsWith('STREAMING-')) {
+        return s3Error(res, 400, 'NotImplemented', 'The local S3 server does not decode aws-chunked bodies (s3rver would store the framing); create the client with requestChecksumCalculation WHEN_REQUIRED or set AWS_REQUEST_CHECKSUM_CALCULATION=WHEN_REQUIRED.');
+      }
+      if (url.searchParams.has('X-Amz-Signature')) {
+        const problem = await presignProblem(req, url);
+        if (problem) return s3Error(res, 403, problem.code, problem.message);
+      }
+      const isObjectWrite = (method === 'PUT' && !url.searchParams.has('partNumber') && objectKey(url) !== null) || (method === 'POST' && url.searchParams.has('uploadId'));
+      if (!isObjectWrite) return await this.forward(req, res, await readBody(req));
+      const key = objectKey(url)!;
+      await this.serialized(key, async () => {
+        const body = await readBody(req);
+        const ifNoneMatch = req.headers['if-none-match'];
+        const ifMatch = req.headers['if-match'];
+        if (ifNoneMatch !== undefined || ifMatch !== undefined) {
+          const head = await this.request('HEAD', url.pathname, {});
+          const etag = head.status === 200 ? String(head.headers.etag ?? '') : null;
+          if (ifNoneMatch !== undefined && (ifNoneMatch === '*' || ifNoneMatch === etag) && etag !== null) {
+            return s3Error(res, 412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', 'If-None-Match');
+          }
+          if (ifMatch !== undefined && etag === null) return s3Error(res, 404, 'NoSuchKey', 'The specified key does not exist.');
+          if (ifMatch !== undefined && ifMatch !== '*' && ifMatch !== etag) {
+            return s3Error(res, 412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', 'If-Match');
+          }
+        }
+        await this.forward(req, res, body);
+      });
+    } catch (err) {
+      if (!res.headersSent) s3Error(res, 500, 'InternalError', `local S3 proxy: ${(err as Error).message}`);
+      else res.destroy();
+    }
+  }
+
+  /** Runs `fn` after every earlier write of `key` finished. */
+  private async serialized(key: string, fn: () => Promise<void>): Promise<void> {
+    const before = this.locks.get(key) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => (release = resolve));
+    const chained = before.then(() => mine);
+    this.locks.set(key, chained);
+    await before;
+    try {
+      await fn();
+    } finally {
+      release();
+      if (this.locks.get(key) === chained) this.locks.delete(key);
+    }
+  }
+
+  private forward(req: http.IncomingMessage, res: http.ServerResponse, body: Buffer): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const headers = { ...req.headers };
+      delete headers['if-none-match'];
+      delete headers['if-match'];
+      headers['content-length'] = String(body.length);
+      delete headers['transfer-encoding'];
+      const up = http.request({ host: '127.0.0.1', port: this.backendPort, method: req.method, path: req.url, headers }, (upRes) => {
+        res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+        upRes.pipe(res);
+        upRes.on('end', () => resolve());
+        upRes.on('error', reject);
+      });
+      up.on('error', reject);
+      up.end(body);
+    });
+  }
+
+  private request(method: string, path: string, headers: http.OutgoingHttpHeaders): Promise<{ status: number; headers: http.IncomingHttpHeaders }> {
+    return new Promise((resolve, reject) => {
+      const r = http.request({ host: '127.0.0.1', port: this.backendPort, method, path, headers }, (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
+      });
+      r.on('error', reject);
+      r.end();
+    });
+  }
+}
+
+/** `/<bucket>/<key…>` (path-style) → `bucket/key`, or null for bucket-level requests. */
+function objectKey(url: URL): string | null {
+  const parts = url.pathname.split('/').filter(Boolean);
+  return parts.length >= 2 ? parts.join('/') : null;
+}
+
+async function readBody(req: http.IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of req as AsyncIterable<Buffer>) chunks.push(c);
+  return Buffer.concat(chunks);
+}
+
+function s3Error(res: http.ServerResponse, status: number, code: string, message: string, condition?: string): void {
+  const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${escapeXml(message)}</Message>${condition ? `<Condition>${condition}</Condition>` : ''}<RequestId>local</RequestId></Error>`;
+  res.writeHead(status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+function escapeXml(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** Re-signs a presigned request with the local credentials; a different signature or a past expiry is refused as S3 would. */
+async function presignProblem(req: http.IncomingMessage, url: URL): Promise<{ code: string; message: string } | null> {
+  const q = url.searchParams;
+  const [accessKey, date, region] = (q.get('X-Amz-Credential') ?? '').split('/');
+  const amzDate = q.get('X-Amz-Date') ?? '';
+  const expires = Number(q.get('X-Amz-Expires'));
+  if (accessKey !== LOCAL_CREDENTIALS.accessKeyId) return { code: 'InvalidAccessKeyId', message: `The AWS Access Key Id you provided does not exist in our records (${accessKey}).` };
+  const signedAt = Date.parse(amzDate.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z'));
+  if (!Number.isFinite(signedAt) || !Number.isFinite(expires) || !date || !region) return { code: 'AuthorizationQueryParametersError', message: 'X-Amz-Date, X-Amz-Expires and X-Amz-Credential must be well formed.' };
+  if (Date.now() > signedAt + expires * 1000) return { code: 'AccessDenied', message: 'Request has expired' };
+  const query: Record<string, string> = {};
+  for (const [k, v] of q) if (k !== 'X-Amz-Signature') query[k] = v;
+  const signer = new SignatureV4({ service: 's3', region, credentials: LOCAL_CREDENTIALS, sha256: NodeSha256, uriEscapePath: false });
+  const host = String(req.headers.host ?? '');
+  const signed = await signer.presign(
+    // S3 presigned URLs sign UNSIGNED-PAYLOAD as the payload hash; the header itself is not signed.
+    { method: req.method ?? 'GET', protocol: 'http:', hostname: host.split(':')[0]!, path: url.pathname, query, headers: { host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } },
+    { signingDate: new Date(signedAt), expiresIn: expires, unhoistableHeaders: new Set(['x-amz-content-sha256']), unsignableHeaders: new Set(['x-amz-content-sha256']) },
+  );
+  return signed.query?.['X-Amz-Signature'] === q.get('X-Amz-Signature')
+    ? null
+    : { code: 'SignatureDoesNotMatch', message: 'The request signature we calculated does not match the signature you provided.' };
+}
