@@ -1,0 +1,168 @@
+import { randomBytes } from 'node:crypto';
+import { JobRun, type PodHost } from './jobs.ts';
+import { alreadyExists, invalid, KubernetesApiError, list, matchesFields, matchesLabels, notFound, type KubeObject } from './objects.ts';
+
+/**
+ * A local Kubernetes API behind the workflow's `eks:call` tasks: it keeps the objects it is given,
+ * runs created Jobs (jobs.ts), and answers with the status codes and `Status` bodies the API uses
+ * (404 NotFound, 409 AlreadyExists, 422 Invalid; errors named `EKS.<status>` as the integration
+ * names them). Only what the workflow calls exists: pods (list), serviceaccounts, configmaps
+ * (create, list, delete) and jobs (create, get, delete, delete by selector). Deleting a Job over
+ * REST orphans its pods unless `propagationPolicy` says otherwise, as in Kubernetes; with
+ * Background or Foreground its pods stop and its dependents (ownerReferences) are collected.
+ */
+
+/** The parameters of an `eks:call` Task, as the state machine passes them. */
+export interface EksCallInput {
+  ClusterName: string;
+  Endpoint: string;
+  CertificateAuthority: string;
+  Method: string;
+  Path: string;
+  QueryParameters?: Record<string, string[]>;
+  RequestBody?: Record<string, unknown>;
+}
+
+export interface EksCallOutput {
+  ResponseBody: unknown;
+  StatusCode: number;
+  StatusText: string;
+}
+
+export interface ClusterOptions {
+  namespaces: string[];
+  /** Pods that already run (the inference server), by namespace. */
+  pods?: KubeObject[];
+}
+
+const PATH = /^\/(?:api\/v1|apis\/batch\/v1)\/namespaces\/([^/]+)\/(pods|serviceaccounts|configmaps|jobs)(?:\/([^/]+))?$/;
+
+export class LocalCluster {
+  private readonly objects = new Map<string, KubeObject>();
+  private readonly jobs = new Map<string, JobRun>();
+  /** Runs of Jobs deleted without propagation: their pods live on, as in Kubernetes. */
+  private readonly orphans: JobRun[] = [];
+  readonly calls: Array<{ method: string; path: string; status: number }> = [];
+
+  constructor(
+    private readonly o: ClusterOptions,
+    private readonly host: Omit<PodHost, 'configMap'>,
+  ) {
+    for (const p of o.pods ?? []) this.objects.set(key(p.metadata.namespace!, 'pods', p.metadata.name), p);
+  }
+
+  /** The `eks:call` handler. */
+  call = async (input: EksCallInput): Promise<EksCallOutput> => {
+    try {
+      const out = await this.dispatch(input);
+      this.calls.push({ method: input.Method, path: input.Path, status: out.StatusCode });
+      return out;
+    } catch (err) {
+      if (err instanceof KubernetesApiError) this.calls.push({ method: input.Method, path: input.Path, status: err.status });
+      throw err;
+    }
+  };
+
+  /** Every Job run that still has pods (tests and the local workflow look at their pods and logs). */
+  jobRuns(): JobRun[] {
+    return [...this.jobs.values(), ...this.orphans];
+  }
+
+  /** Objects that exist now, by kind (for "nothing was created" and "nothing was left"). */
+  existing(kind: 'serviceaccounts' | 'configmaps' | 'jobs'): KubeObject[] {
+    return [...this.objects.entries()].filter(([k]) => k.split('/')[1] === kind).map(([, v]) => v);
+  }
+
+  /** Stops every pod (the local workflow's end, or a test's). */
+  async shutdown(): Promise<void> {
+    await Promise.all(this.jobRuns().map((j) => j.stop(0)));
+  }
+
+  private async dispatch(input: EksCallInput): Promise<EksCallOutput> {
+    const m = PATH.exec(input.Path);
+    if (!m) throw new KubernetesApiError(404, 'NotFound', `the server could not find the requested resource (${input.Path})`);
+    const [, ns, kind, name] = m as unknown as [string, string, string, string | undefined];
+    const q = (k: string): string | undefined => input.QueryParameters?.[k]?.[0];
+    const nsExists = this.o.namespaces.includes(ns);
+    const resource = kind === 'jobs' ? 'jobs.batch' : kind;
+
+    if (input.Method === 'GET' && !name) {
+      // Listing a namespace that does not exist answers an empty list, as the API does.
+      let items = [...this.objects.entries()].filter(([k]) => k.startsWith(`${ns}/${kind}/`)).map(([, v]) => this.withStatus(kind, v));
+      if (kind === 'pods') items.push(...this.jobPods().filter((p) => p.metadata.namespace === ns));
+      items = items.filter((o) => matchesLabels(o, q('labelSelector')) && matchesFields(o, q('fieldSelector')));
+      if (q('limit')) items = items.slice(0, Number(q('limit')));
+      return ok(list(kindName(kind), items));
+    }
+    if (!nsExists) throw notFound('namespaces', ns);
+
+    if (input.Method === 'POST' && !name) {
+      const body = structuredClone(input.RequestBody ?? {}) as KubeObject;
+      const objName = body.metadata?.name;
+      if (!objName) throw invalid(kindName(kind), '', ['metadata.name: Required value: name or generateName is required']);
+      const k = key(ns, kind, objName);
+      if (this.objects.has(k)) throw alreadyExists(resource, objName);
+      body.metadata = { ...body.metadata, namespace: ns, uid: randomBytes(16).toString('hex'), creationTimestamp: new Date(this.host.now()).toISOString() };
+      if (kind === 'jobs') {
+        const containers = ((body.spec as { template?: { spec?: { containers?: unknown[] } } } | undefined)?.template?.spec?.containers ?? []) as unknown[];
+        if (containers.length === 0) throw invalid('Job', objName, ['spec.template.spec.containers: Required value']);
+        this.objects.set(k, body);
+        this.jobs.set(k, new JobRun(body as KubeObject & { spec: Record<string, unknown> }, { ...this.host, configMap: (n, cm) => this.configMapData(n, cm) }));
+      } else this.objects.set(k, body);
+      return ok(this.withStatus(kind, body), 201);
+    }
+    if (input.Method === 'GET' && name) {
+      const obj = this.objects.get(key(ns, kind, name));
+      if (!obj) throw notFound(resource, name);
+      return ok(this.withStatus(kind, obj));
+    }
+    if (input.Method === 'DELETE') {
+      const policy = q('propagationPolicy') ?? (kind === 'jobs' ? 'Orphan' : 'Background');
+      const targets = name ? [key(ns, kind, name)] : [...this.objects.entries()].filter(([k, o]) => k.startsWith(`${ns}/${kind}/`) && matchesLabels(o, q('labelSelector'))).map(([k]) => k);
+      if (name && !this.objects.has(targets[0]!)) throw notFound(resource, name);
+      for (const k of targets) await this.delete(k, policy);
+      return ok({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name, kind: resource } });
+    }
+    throw new KubernetesApiError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource (${input.Method} ${input.Path})`);
+  }
+
+  private async delete(k: string, policy: string): Promise<void> {
+    const obj = this.objects.get(k);
+    this.objects.delete(k);
+    const run = this.jobs.get(k);
+    this.jobs.delete(k);
+    if (run && policy === 'Orphan') this.orphans.push(run);
+    else if (run) await run.stop();
+    // Garbage collection: dependents whose ownerReferences name the deleted object.
+    if (obj && policy !== 'Orphan') {
+      for (const [dk, dep] of [...this.objects.entries()]) if (dep.metadata.ownerReferences?.some((r) => r.uid === obj.metadata.uid)) this.objects.delete(dk);
+    }
+  }
+
+  private withStatus(kind: string, obj: KubeObject): KubeObject {
+    if (kind !== 'jobs') return obj;
+    const run = this.jobs.get(key(obj.metadata.namespace!, 'jobs', obj.metadata.name));
+    return run ? { ...obj, status: run.status() } : obj;
+  }
+
+  private configMapData(ns: string, name: string): Record<string, string> | undefined {
+    return (this.objects.get(key(ns, 'configmaps', name)) as { data?: Record<string, string> } | undefined)?.data;
+  }
+
+  /** Pods of the Jobs that exist and of orphaned ones (the workflow reads a failed runner pod's termination message). */
+  private jobPods(): KubeObject[] {
+    return [...this.jobs.values(), ...this.orphans].flatMap((j) => j.pods.map((p) => p.pod));
+  }
+}
+
+function key(ns: string, kind: string, name: string): string {
+  return `${ns}/${kind}/${name}`;
+}
+
+function kindName(kind: string): string {
+  return ({ pods: 'Pod', serviceaccounts: 'ServiceAccount', configmaps: 'ConfigMap', jobs: 'Job' } as Record<string, string>)[kind] ?? kind;
+}
+
+function ok(body: unknown, status = 200): EksCallOutput {
+  return { ResponseBody: body, StatusCode: status, StatusText: status === 201 ? 'Created' : 'OK' };
+}

@@ -1,0 +1,175 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { runnableImage, startContainer, terminationMessage, type ContainerSpec, type StartedContainer, type VolumeSpec } from './container.ts';
+import type { KubeObject } from './objects.ts';
+import type { PodIdentityAgent } from './pod-identity.ts';
+
+/**
+ * The Job controller and kubelet of the stand-in: an Indexed Job's pods run one per completion
+ * index, wait for their ConfigMap volumes to exist (as the kubelet does), and end the Job as
+ * Kubernetes does — Complete when every index succeeded; Failed with BackoffLimitExceeded at the
+ * first failed pod (backoffLimit 0, the others are stopped) or DeadlineExceeded at
+ * activeDeadlineSeconds (SIGTERM, then SIGKILL after terminationGracePeriodSeconds).
+ */
+
+export interface PodHost {
+  sandboxRoot: string;
+  configMap(namespace: string, name: string): Record<string, string> | undefined;
+  agent: PodIdentityAgent;
+  extraEnv: Record<string, string>;
+  onLog(pod: string, line: string): void;
+  now(): number;
+}
+
+interface PodRun {
+  pod: KubeObject & { status: Record<string, unknown> };
+  container?: StartedContainer;
+  logs: string[];
+}
+
+export class JobRun {
+  readonly pods: PodRun[] = [];
+  private readonly startedAt: number;
+  private deadline: NodeJS.Timeout | undefined;
+  private finished: 'Complete' | 'Failed' | undefined;
+  private failure: { reason: string; message: string } | undefined;
+  private stopped = false;
+
+  constructor(
+    readonly job: KubeObject & { spec: Record<string, unknown> },
+    private readonly host: PodHost,
+  ) {
+    this.startedAt = host.now();
+    const spec = job.spec as { completions?: number; parallelism?: number; activeDeadlineSeconds?: number; template: { metadata?: { labels?: Record<string, string> }; spec: Record<string, unknown> } };
+    const n = spec.completions ?? 1;
+    for (let i = 0; i < n; i++) this.pods.push({ pod: this.podObject(i, spec.template), logs: [] });
+    if (spec.activeDeadlineSeconds) this.deadline = setTimeout(() => this.fail('DeadlineExceeded', 'Job was active longer than specified deadline'), spec.activeDeadlineSeconds * 1000);
+    for (const p of this.pods) void this.runPod(p);
+  }
+
+  /** The Job's `status`, as GET returns it. */
+  status(): Record<string, unknown> {
+    const phases = this.pods.map((p) => p.pod.status.phase);
+    const succeeded = phases.filter((x) => x === 'Succeeded').length;
+    const failed = phases.filter((x) => x === 'Failed').length;
+    const active = phases.filter((x) => x === 'Pending' || x === 'Running').length;
+    const iso = (t: number): string => new Date(t).toISOString();
+    const out: Record<string, unknown> = { startTime: iso(this.startedAt), ...(active ? { active, ready: phases.filter((x) => x === 'Running').length } : {}) };
+    if (succeeded) {
+      out.succeeded = succeeded;
+      out.completedIndexes = this.pods.filter((p) => p.pod.status.phase === 'Succeeded').map((p) => p.pod.metadata.labels!['batch.kubernetes.io/job-completion-index']).join(',');
+    }
+    if (failed) out.failed = failed;
+    if (this.finished === 'Complete') out.conditions = [{ type: 'Complete', status: 'True', lastTransitionTime: iso(this.host.now()) }];
+    if (this.finished === 'Failed') out.conditions = [{ type: 'Failed', status: 'True', reason: this.failure!.reason, message: this.failure!.message }];
+    return out;
+  }
+
+  /** Deleting the Job with propagation (Background/Foreground) stops its pods; orphaned pods keep running. */
+  async stop(gracePeriodSeconds = this.grace()): Promise<void> {
+    this.stopped = true;
+    if (this.deadline) clearTimeout(this.deadline);
+    await Promise.all(this.pods.map((p) => terminate(p, gracePeriodSeconds)));
+  }
+
+  /** A crash from outside (tests: the OOM killer, a node failure): the pod's process gets `signal`. */
+  kill(index: number, signal: NodeJS.Signals): void {
+    this.pods[index]?.container?.process.kill(signal);
+  }
+
+  private grace(): number {
+    return ((this.job.spec as { template: { spec: { terminationGracePeriodSeconds?: number } } }).template.spec.terminationGracePeriodSeconds ?? 30);
+  }
+
+  private podObject(index: number, template: { metadata?: { labels?: Record<string, string> }; spec: Record<string, unknown> }): PodRun['pod'] {
+    const jobName = this.job.metadata.name;
+    return {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name: `${jobName}-${index}-${randomBytes(3).toString('hex').slice(0, 5)}`,
+        namespace: this.job.metadata.namespace,
+        uid: randomBytes(16).toString('hex'),
+        labels: { ...(template.metadata?.labels ?? {}), 'batch.kubernetes.io/job-name': jobName, 'job-name': jobName, 'batch.kubernetes.io/job-completion-index': String(index) },
+        ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: jobName, uid: this.job.metadata.uid! }],
+      },
+      spec: { ...structuredClone(template.spec), nodeName: 'local-node' },
+      status: { phase: 'Pending' },
+    };
+  }
+
+  private async runPod(p: PodRun): Promise<void> {
+    const spec = p.pod.spec as { serviceAccountName?: string; containers: ContainerSpec[]; volumes?: VolumeSpec[] };
+    const c = spec.containers[0]!;
+    const ns = this.job.metadata.namespace!;
+    if (!runnableImage(c.image)) {
+      return this.terminated(p, 1, `the local Kubernetes stand-in runs only stock Node images; ${c.image} cannot run on this machine (run it on EKS)`);
+    }
+    // The kubelet does not start a pod until its ConfigMap volumes exist.
+    const needs = (spec.volumes ?? []).flatMap((v) => (v.configMap ? [v.configMap.name] : []));
+    while (!this.stopped && !this.finished && needs.some((name) => this.host.configMap(ns, name) === undefined)) await sleep(100);
+    if (this.stopped || this.finished) return;
+    const sandbox = join(this.host.sandboxRoot, p.pod.metadata.name);
+    await mkdir(sandbox, { recursive: true });
+    const identity = this.host.agent.envFor(ns, spec.serviceAccountName ?? 'default', join(sandbox, 'eks-pod-identity-token'));
+    if (identity) await writeFile(join(sandbox, 'eks-pod-identity-token'), identity.token);
+    const index = p.pod.metadata.labels!['batch.kubernetes.io/job-completion-index']!;
+    try {
+      p.container = await startContainer(c, spec.volumes ?? [], { JOB_COMPLETION_INDEX: index, ...(identity?.env ?? {}) }, {
+        sandbox,
+        configMap: (name) => this.host.configMap(ns, name),
+        extraEnv: this.host.extraEnv,
+        onLog: (line) => {
+          p.logs.push(line);
+          if (p.logs.length > 200) p.logs.splice(0, p.logs.length - 200);
+          this.host.onLog(p.pod.metadata.name, line);
+        },
+      });
+    } catch (err) {
+      return this.terminated(p, 128, (err as Error).message);
+    }
+    p.pod.status = { phase: 'Running', hostIP: '127.0.0.1', containerStatuses: [{ name: c.name, image: c.image, ready: true, state: { running: { startedAt: new Date(this.host.now()).toISOString() } } }] };
+    const code = await p.container.exited;
+    this.terminated(p, code, terminationMessage(p.logs));
+  }
+
+  private terminated(p: PodRun, exitCode: number, message: string): void {
+    const c = (p.pod.spec as { containers: ContainerSpec[] }).containers[0]!;
+    const failed = exitCode !== 0;
+    p.pod.status = {
+      phase: failed ? 'Failed' : 'Succeeded',
+      hostIP: '127.0.0.1',
+      containerStatuses: [{ name: c.name, image: c.image, ready: false, state: { terminated: { exitCode, reason: failed ? 'Error' : 'Completed', ...(failed && message ? { message } : {}) } } }],
+    };
+    if (this.finished) return;
+    if (failed) this.fail('BackoffLimitExceeded', 'Job has reached the specified backoff limit');
+    else if (this.pods.every((x) => x.pod.status.phase === 'Succeeded')) {
+      this.finished = 'Complete';
+      if (this.deadline) clearTimeout(this.deadline);
+    }
+  }
+
+  private fail(reason: string, message: string): void {
+    if (this.finished) return;
+    this.finished = 'Failed';
+    this.failure = { reason, message };
+    if (this.deadline) clearTimeout(this.deadline);
+    for (const p of this.pods) if (p.pod.status.phase === 'Pending' && !p.container) p.pod.status = { phase: 'Failed', reason };
+    void Promise.all(this.pods.filter((p) => p.pod.status.phase === 'Running').map((p) => terminate(p, this.grace())));
+  }
+}
+
+/** SIGTERM, then SIGKILL after the grace period, as the kubelet stops a container. */
+async function terminate(p: PodRun, graceSeconds: number): Promise<void> {
+  const c = p.container;
+  if (!c || c.process.exitCode !== null || c.process.signalCode !== null) return;
+  c.process.kill('SIGTERM');
+  const killer = setTimeout(() => c.process.kill('SIGKILL'), graceSeconds * 1000);
+  await c.exited;
+  clearTimeout(killer);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

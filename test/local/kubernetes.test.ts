@@ -1,0 +1,154 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { LocalCluster, type EksCallInput } from '../../runtime/local/kubernetes/cluster.ts';
+import { PodIdentityAgent } from '../../runtime/local/kubernetes/pod-identity.ts';
+import { useTempDirs } from '../support/temp-dir.ts';
+
+const tempDir = useTempDirs();
+const agent = new PodIdentityAgent([{ namespace: 'bench', serviceAccount: 'runner', credentials: { accessKeyId: 'AK', secretAccessKey: 'SK' } }]);
+beforeAll(() => agent.start());
+afterAll(() => agent.stop());
+
+let cluster: LocalCluster;
+afterEach(async () => {
+  await cluster?.shutdown();
+});
+
+async function newCluster(): Promise<LocalCluster> {
+  cluster = new LocalCluster({ namespaces: ['default', 'bench'] }, { sandboxRoot: await tempDir(), agent, extraEnv: {}, onLog: () => undefined, now: Date.now });
+  return cluster;
+}
+
+const call = (method: string, path: string, body?: Record<string, unknown>, query?: Record<string, string[]>): EksCallInput => ({
+  ClusterName: 'local',
+  Endpoint: 'https://kubernetes.local',
+  CertificateAuthority: 'LS0t',
+  Method: method,
+  Path: path,
+  ...(body ? { RequestBody: body } : {}),
+  ...(query ? { QueryParameters: query } : {}),
+});
+
+function job(name: string, script: string, o: { completions?: number; deadline?: number; configMap?: string; serviceAccount?: string } = {}) {
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: { name, namespace: 'bench', labels: { run: name } },
+    spec: {
+      completionMode: 'Indexed',
+      completions: o.completions ?? 1,
+      parallelism: o.completions ?? 1,
+      backoffLimit: 0,
+      ...(o.deadline ? { activeDeadlineSeconds: o.deadline } : {}),
+      template: {
+        metadata: { labels: { run: name } },
+        spec: {
+          restartPolicy: 'Never',
+          serviceAccountName: o.serviceAccount ?? 'runner',
+          terminationGracePeriodSeconds: 1,
+          containers: [
+            {
+              name: 'main',
+              image: 'public.ecr.aws/docker/library/node:22-slim',
+              command: ['node', '-e', script, '--'],
+              args: ['$(JOB_COMPLETION_INDEX)', '/etc/cfg/config.yml', '$(UNDEFINED)'],
+              env: [{ name: 'GREETING', value: 'hello' }],
+              volumeMounts: [{ name: 'cfg', mountPath: '/etc/cfg' }, { name: 'tmp', mountPath: '/tmp' }],
+            },
+          ],
+          volumes: [{ name: 'cfg', configMap: { name: o.configMap ?? `${name}-cfg` } }, { name: 'tmp', emptyDir: {} }],
+        },
+      },
+    },
+  };
+}
+
+async function until<T>(fn: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const status = async (name: string) => ((await cluster.call(call('GET', `/apis/batch/v1/namespaces/bench/jobs/${name}`))).ResponseBody as { status: Record<string, unknown> }).status;
+const finished = (name: string) => until(async () => {
+  const s = await status(name);
+  return Array.isArray(s.conditions) ? s : undefined;
+});
+
+describe('the local Kubernetes stand-in (runs Jobs as local processes)', () => {
+  it('runs each index of an Indexed Job from its manifest: $(VAR) expansion, ConfigMap volume, emptyDir /tmp, Pod Identity env; Complete', async () => {
+    await newCluster();
+    const script = `const fs=require('fs');const [i,cfg,u]=process.argv.slice(1);console.log(JSON.stringify({i,cfg:fs.readFileSync(cfg,'utf8'),u,greet:process.env.GREETING,tmp:require('os').tmpdir().endsWith('/volumes/tmp'),creds:!!process.env.AWS_CONTAINER_CREDENTIALS_FULL_URI}))`;
+    await cluster.call(call('POST', '/apis/batch/v1/namespaces/bench/jobs', job('ok', script, { completions: 2 })));
+    // The pods wait for their ConfigMap, as the kubelet does.
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await status('ok')).active).toBe(2);
+    await cluster.call(call('POST', '/api/v1/namespaces/bench/configmaps', { metadata: { name: 'ok-cfg' }, data: { 'config.yml': 'rate: 1\n' } }));
+    const s = await finished('ok');
+    expect(s).toMatchObject({ succeeded: 2, completedIndexes: '0,1', conditions: [{ type: 'Complete', status: 'True' }] });
+    const logs = cluster.jobRuns()[0]!.pods.map((p) => JSON.parse(p.logs[0]!));
+    expect(logs).toEqual([0, 1].map((i) => ({ i: String(i), cfg: 'rate: 1\n', u: '$(UNDEFINED)', greet: 'hello', tmp: true, creds: true })));
+  });
+
+  it('a failed pod fails the Job (backoffLimit 0) and keeps its last log lines as the termination message', async () => {
+    await newCluster();
+    await cluster.call(call('POST', '/api/v1/namespaces/bench/configmaps', { metadata: { name: 'bad-cfg' }, data: {} }));
+    await cluster.call(call('POST', '/apis/batch/v1/namespaces/bench/jobs', job('bad', "console.error('error: --target: cannot reach http://127.0.0.1:9'); process.exit(2)")));
+    const s = await finished('bad');
+    expect(s).toMatchObject({ failed: 1, conditions: [{ type: 'Failed', reason: 'BackoffLimitExceeded' }] });
+    const pods = (await cluster.call(call('GET', '/api/v1/namespaces/bench/pods', undefined, { labelSelector: ['batch.kubernetes.io/job-name=bad'], fieldSelector: ['status.phase=Failed'], limit: ['1'] }))).ResponseBody as { items: Array<{ status: { containerStatuses: Array<{ state: { terminated: { exitCode: number; message: string } } }> } }> };
+    expect(pods.items[0]!.status.containerStatuses[0]!.state.terminated).toMatchObject({ exitCode: 2, message: 'error: --target: cannot reach http://127.0.0.1:9' });
+  });
+
+  it('stops pods at activeDeadlineSeconds (SIGTERM, then SIGKILL) and reports DeadlineExceeded', async () => {
+    await newCluster();
+    await cluster.call(call('POST', '/api/v1/namespaces/bench/configmaps', { metadata: { name: 'slow-cfg' }, data: {} }));
+    await cluster.call(call('POST', '/apis/batch/v1/namespaces/bench/jobs', job('slow', "process.on('SIGTERM',()=>{console.log('got SIGTERM');process.exit(143)});setInterval(()=>{},1000)", { deadline: 1 })));
+    const s = await finished('slow');
+    expect(s).toMatchObject({ conditions: [{ type: 'Failed', reason: 'DeadlineExceeded' }] });
+    await until(async () => (cluster.jobRuns()[0]!.pods[0]!.logs.includes('got SIGTERM') ? true : undefined));
+  });
+
+  it('answers like the Kubernetes API: 409 for a second create, 404 for a missing namespace or object, empty lists', async () => {
+    await newCluster();
+    await cluster.call(call('POST', '/api/v1/namespaces/bench/serviceaccounts', { metadata: { name: 'runner' } }));
+    await expect(cluster.call(call('POST', '/api/v1/namespaces/bench/serviceaccounts', { metadata: { name: 'runner' } }))).rejects.toMatchObject({ name: 'EKS.409', message: expect.stringContaining('"reason":"AlreadyExists"') });
+    await expect(cluster.call(call('POST', '/api/v1/namespaces/missing/configmaps', { metadata: { name: 'x' } }))).rejects.toMatchObject({ name: 'EKS.404', message: expect.stringContaining('namespaces \\"missing\\" not found') });
+    await expect(cluster.call(call('GET', '/apis/batch/v1/namespaces/bench/jobs/none'))).rejects.toMatchObject({ name: 'EKS.404' });
+    const list = await cluster.call(call('GET', '/api/v1/namespaces/bench/serviceaccounts', undefined, { fieldSelector: ['metadata.name=runner'] }));
+    expect((list.ResponseBody as { items: unknown[] }).items).toHaveLength(1);
+    const none = await cluster.call(call('GET', '/api/v1/namespaces/missing/serviceaccounts'));
+    expect((none.ResponseBody as { items: unknown[] }).items).toEqual([]);
+  });
+
+  it('deleting a Job with propagationPolicy=Background stops its pods and collects what it owns; without it the pods are orphaned', async () => {
+    await newCluster();
+    const created = await cluster.call(call('POST', '/apis/batch/v1/namespaces/bench/jobs', job('gc', 'setInterval(()=>{},1000)')));
+    const uid = (created.ResponseBody as { metadata: { uid: string } }).metadata.uid;
+    await cluster.call(call('POST', '/api/v1/namespaces/bench/configmaps', { metadata: { name: 'gc-cfg', ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: 'gc', uid }] }, data: {} }));
+    await until(async () => (cluster.jobRuns()[0]!.pods[0]!.pod.status.phase === 'Running' ? true : undefined));
+    await cluster.call(call('DELETE', '/apis/batch/v1/namespaces/bench/jobs/gc', undefined, { propagationPolicy: ['Background'] }));
+    expect(cluster.existing('configmaps')).toEqual([]);
+    expect(cluster.jobRuns()).toEqual([]);
+    await expect(cluster.call(call('DELETE', '/apis/batch/v1/namespaces/bench/jobs/gc'))).rejects.toMatchObject({ name: 'EKS.404' });
+
+    await cluster.call(call('POST', '/api/v1/namespaces/bench/configmaps', { metadata: { name: 'orphan-cfg' }, data: {} }));
+    await cluster.call(call('POST', '/apis/batch/v1/namespaces/bench/jobs', job('orphan', 'setInterval(()=>{},1000)')));
+    await until(async () => (cluster.jobRuns()[0]?.pods[0]?.pod.status.phase === 'Running' ? true : undefined));
+    await cluster.call(call('DELETE', '/apis/batch/v1/namespaces/bench/jobs/orphan'));
+    expect(cluster.jobRuns()[0]!.pods[0]!.pod.status.phase).toBe('Running');
+  });
+
+  it('an image it cannot run fails its pod with a message that says so', async () => {
+    await newCluster();
+    const body = job('ip', '');
+    body.spec.template.spec.containers[0]!.image = 'quay.io/inference-perf/inference-perf:v0.6.1';
+    await cluster.call(call('POST', '/api/v1/namespaces/bench/configmaps', { metadata: { name: 'ip-cfg' }, data: {} }));
+    await cluster.call(call('POST', '/apis/batch/v1/namespaces/bench/jobs', body));
+    await finished('ip');
+    expect(cluster.jobRuns()[0]!.pods[0]!.pod.status).toMatchObject({ phase: 'Failed', containerStatuses: [{ state: { terminated: { message: expect.stringMatching(/runs only stock Node images; quay\.io\/inference-perf\/inference-perf:v0\.6\.1 cannot run on this machine/) } } }] });
+  });
+});
