@@ -3,7 +3,7 @@ import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { parseStackConfig, type StackConfig, type StackConfigInput } from './config.ts';
 import { runDefaults } from './derive.ts';
-import { ClusterAccess } from './constructs/cluster-access.ts';
+import { RunnerIdentity, WorkflowAccess } from './constructs/cluster-access.ts';
 import { Functions } from './constructs/functions.ts';
 import { Monitoring } from './constructs/monitoring.ts';
 import { ResultsBucket } from './constructs/results-bucket.ts';
@@ -24,6 +24,7 @@ const defaultRoot = fileURLToPath(new URL('..', import.meta.url));
 export class BaselineStack extends Stack {
   readonly config: StackConfig;
   readonly workflow: Workflow;
+  readonly functions: Functions;
 
   constructor(scope: Construct, id: string, props: BaselineStackProps) {
     super(scope, id, props);
@@ -33,26 +34,30 @@ export class BaselineStack extends Stack {
 
     const results = new ResultsBucket(this, 'Results');
     const bundle = config.runnerImageMode === 'bundle' ? new RunnerBundle(this, 'RunnerBundle', { projectRoot }) : undefined;
+    const runner = new RunnerIdentity(this, 'ClusterAccess', { config, bucket: results.bucket });
     const defaults = runDefaults(config, {
       region: this.region,
       bucket: results.bucket.bucketName,
+      runnerRoleArn: runner.role.roleArn,
       ...(bundle ? { bundle: { bucket: bundle.asset.s3BucketName, key: bundle.asset.s3ObjectKey, sha256: bundle.sha256 } } : {}),
     });
-    const functions = new Functions(this, 'Functions', {
+    const functions = (this.functions = new Functions(this, 'Functions', {
       projectRoot,
       bucket: results.bucket,
       clusterName: config.clusterName,
       metricNamespace: config.metricNamespace,
       defaultsJson: this.toJsonString(defaults),
       ...(bundle ? { bundle: bundle.asset } : {}),
-    });
+    }));
     this.workflow = new Workflow(this, 'Workflow', {
       config,
       prepareRun: functions.prepareRun,
       aggregate: functions.aggregate,
       publish: functions.publish,
+      releaseRun: functions.releaseRun,
+      timeouts: Functions.timeouts,
     });
-    new ClusterAccess(this, 'ClusterAccess', { config, workflowRole: this.workflow.stateMachine.role, bucket: results.bucket });
+    new WorkflowAccess(this, 'WorkflowAccess', { config, workflowRole: this.workflow.stateMachine.role });
     const schedule = new NightlySchedule(this, 'Schedule', { config, stateMachine: this.workflow.stateMachine });
     new Monitoring(this, 'Monitoring', { config, stateMachine: this.workflow.stateMachine, deadLetterQueue: schedule.deadLetterQueue });
 

@@ -27,7 +27,7 @@ export function podSelectorLabels(config: StackConfig): Record<string, string> {
 /** The RunDefaults PrepareRun receives (bucket and bundle are CDK tokens at synth time). */
 export function runDefaults(
   config: StackConfig,
-  refs: { region: string; bucket: string; bundle?: { bucket: string; key: string; sha256: string } },
+  refs: { region: string; bucket: string; runnerRoleArn?: string; bundle?: { bucket: string; key: string; sha256: string } },
 ): RunDefaultsInput {
   return {
     clusterName: config.clusterName,
@@ -51,6 +51,8 @@ export function runDefaults(
       ...(config.runnerImage ? { runner: config.runnerImage } : {}),
     },
     ...(refs.bundle ? { bundle: refs.bundle } : {}),
+    ...(refs.runnerRoleArn ? { runnerRoleArn: refs.runnerRoleArn } : {}),
+    workflowTimeoutSeconds: config.workflowTimeoutMinutes * 60,
     job: {
       deadlineMarginSeconds: config.deadlineMarginSeconds,
       pollIntervalSeconds: config.pollIntervalSeconds,

@@ -7,64 +7,79 @@ import { acknowledge, arnRef, iam5 } from '../nag.ts';
 import type { StackConfig } from '../config.ts';
 import { accessPolicies, RUNS_KEY_PATTERN, RUNS_PREFIX } from '../derive.ts';
 
-export interface ClusterAccessProps {
+export interface RunnerIdentityProps {
   config: StackConfig;
-  /** The state machine's role: gets one access entry with both namespace-scoped policies. */
-  workflowRole: iam.IRole;
   bucket: s3.IBucket;
 }
 
 /**
- * Identity in the cluster, with the cluster known by name only (it is not part of this stack):
- * - an EKS access entry for the state machine role — AmazonEKSEditPolicy on the benchmark
- *   namespace, AmazonEKSViewPolicy on the target namespace (one principal, one entry);
- * - an EKS Pod Identity association giving the runner's ServiceAccount a role that may write
- *   under `runs/` only (+ GetObject/ListBucket, which inference-perf uses).
+ * The runner's identity: a role that may write under `runs/` only (+ GetObject/ListBucket, which
+ * inference-perf uses), given to the runner's ServiceAccount by an EKS Pod Identity association —
+ * one association per ServiceAccount, so two stacks on one cluster need different ServiceAccounts
+ * (PrepareRun checks the association is this stack's).
  */
-export class ClusterAccess extends Construct {
-  readonly accessEntry: eks.CfnAccessEntry;
-  readonly runnerRole: iam.Role;
+export class RunnerIdentity extends Construct {
+  readonly role: iam.Role;
   readonly podIdentity: eks.CfnPodIdentityAssociation;
 
-  constructor(scope: Construct, id: string, props: ClusterAccessProps) {
+  constructor(scope: Construct, id: string, props: RunnerIdentityProps) {
     super(scope, id);
     const { config } = props;
-    this.accessEntry = new eks.CfnAccessEntry(this, 'WorkflowAccessEntry', {
-      clusterName: config.clusterName,
-      principalArn: props.workflowRole.roleArn,
-      type: 'STANDARD',
-      accessPolicies: accessPolicies(config, Stack.of(this).partition),
-    });
-
-    this.runnerRole = new iam.Role(this, 'RunnerRole', {
+    this.role = new iam.Role(this, 'RunnerRole', {
       assumedBy: new iam.SessionTagsPrincipal(new iam.ServicePrincipal('pods.eks.amazonaws.com')),
       description: `inference-baseline runner (${config.benchmarkNamespace}/${config.runnerServiceAccount}): writes benchmark results under ${RUNS_PREFIX}`,
     });
-    this.runnerRole.addToPolicy(
+    this.role.addToPolicy(
       new iam.PolicyStatement({
         actions: ['s3:PutObject', 's3:GetObject', 's3:AbortMultipartUpload'],
         resources: [props.bucket.arnForObjects(RUNS_KEY_PATTERN)],
       }),
     );
-    this.runnerRole.addToPolicy(
+    this.role.addToPolicy(
       new iam.PolicyStatement({
         actions: ['s3:ListBucket'],
         resources: [props.bucket.bucketArn],
         conditions: { StringLike: { 's3:prefix': [RUNS_KEY_PATTERN] } },
       }),
     );
-    acknowledge(this.runnerRole, [
+    acknowledge(this.role, [
       {
         id: iam5(`${arnRef(props.bucket)}/${RUNS_KEY_PATTERN}`),
         reason: 'The runner writes one object per shard and run under runs/; the keys cannot be named in advance.',
       },
     ]);
-
     this.podIdentity = new eks.CfnPodIdentityAssociation(this, 'RunnerPodIdentity', {
       clusterName: config.clusterName,
       namespace: config.benchmarkNamespace,
       serviceAccount: config.runnerServiceAccount,
-      roleArn: this.runnerRole.roleArn,
+      roleArn: this.role.roleArn,
     });
+  }
+}
+
+export interface WorkflowAccessProps {
+  config: StackConfig;
+  /** The state machine role (the reaper shares it): one access entry with both namespace-scoped policies. */
+  workflowRole: iam.IRole;
+}
+
+/**
+ * The state machine role in the cluster, known by name only (it is not part of this stack): an EKS
+ * access entry with AmazonEKSEditPolicy on the benchmark namespace and AmazonEKSViewPolicy on the
+ * target namespace (one principal, one entry). Created after the role (an access entry for a role
+ * that does not exist yet fails).
+ */
+export class WorkflowAccess extends Construct {
+  readonly accessEntry: eks.CfnAccessEntry;
+
+  constructor(scope: Construct, id: string, props: WorkflowAccessProps) {
+    super(scope, id);
+    this.accessEntry = new eks.CfnAccessEntry(this, 'WorkflowAccessEntry', {
+      clusterName: props.config.clusterName,
+      principalArn: props.workflowRole.roleArn,
+      type: 'STANDARD',
+      accessPolicies: accessPolicies(props.config, Stack.of(this).partition),
+    });
+    this.accessEntry.node.addDependency(props.workflowRole);
   }
 }

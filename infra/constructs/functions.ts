@@ -1,5 +1,5 @@
 import { dirname, join } from 'node:path';
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -9,6 +9,8 @@ import type * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import { Construct } from 'constructs';
 import { acknowledge, arnRef, iam5 } from '../nag.ts';
 import { RUN_DEFAULTS_ENV } from '../../runtime/core/run-spec/index.ts';
+import { BUNDLE_BOOTSTRAP_FILE } from '../../runtime/bootstrap/index.ts';
+import { CLAIMS_PREFIX } from '../../runtime/core/claims.ts';
 import { RUNS_KEY_PATTERN, RUNS_PREFIX } from '../derive.ts';
 import { ESM_REQUIRE_BANNER } from './runner-bundle.ts';
 
@@ -31,10 +33,14 @@ export class Functions extends Construct {
   readonly prepareRun: nodejs.NodejsFunction;
   readonly aggregate: nodejs.NodejsFunction;
   readonly publish: nodejs.NodejsFunction;
+  readonly releaseRun: nodejs.NodejsFunction;
+  /** Each function's timeout: the workflow gives its Task the same. */
+  static readonly timeouts = { prepareRun: Duration.seconds(60), aggregate: Duration.minutes(10), publish: Duration.minutes(2), releaseRun: Duration.seconds(60) };
 
   constructor(scope: Construct, id: string, props: FunctionsProps) {
     super(scope, id);
-    const make = (name: string, file: string, memorySize: number, timeout: Duration, environment: Record<string, string>, shipFiles: string[] = []) => {
+    /** `shipFiles`: [from (relative to the project root), to (relative to the bundle)] copied beside the bundle. */
+    const make = (name: string, file: string, memorySize: number, timeout: Duration, environment: Record<string, string>, shipFiles: Array<[string, string]> = []) => {
       const fn = new nodejs.NodejsFunction(this, name, {
         entry: join(props.projectRoot, 'runtime', 'lambda', file),
         handler: 'handler',
@@ -64,7 +70,7 @@ export class Functions extends Construct {
               beforeBundling: () => [],
               beforeInstall: () => [],
               afterBundling: (inputDir: string, outputDir: string) =>
-                shipFiles.map((f) => `mkdir -p "${join(outputDir, 'node_modules', dirname(f))}" && cp "${join(inputDir, 'node_modules', f)}" "${join(outputDir, 'node_modules', f)}"`),
+                shipFiles.map(([from, to]) => `mkdir -p "${join(outputDir, dirname(to))}" && cp "${join(inputDir, from)}" "${join(outputDir, to)}"`),
             },
           }),
         },
@@ -80,13 +86,18 @@ export class Functions extends Construct {
     };
 
     const stack = Stack.of(this);
-    this.prepareRun = make('PrepareRun', 'prepare-run.ts', 512, Duration.seconds(60), { [RUN_DEFAULTS_ENV]: props.defaultsJson });
-    this.aggregate = make('Aggregate', 'aggregate.ts', 2048, Duration.minutes(10), { RESULTS_BUCKET: props.bucket.bucketName }, [
-      // report.html inlines uPlot (runtime/report/assets.ts reads these at run time).
-      'uplot/dist/uPlot.iife.min.js',
-      'uplot/dist/uPlot.min.css',
+    const t = Functions.timeouts;
+    // The Job's bootstrap program is read from beside the bundle (runtime/bootstrap/index.ts).
+    this.prepareRun = make('PrepareRun', 'prepare-run.ts', 512, t.prepareRun, { [RUN_DEFAULTS_ENV]: props.defaultsJson }, [
+      [`runtime/bootstrap/${BUNDLE_BOOTSTRAP_FILE}`, BUNDLE_BOOTSTRAP_FILE],
     ]);
-    this.publish = make('Publish', 'publish.ts', 512, Duration.minutes(2), {
+    this.releaseRun = make('ReleaseRun', 'release-run.ts', 256, t.releaseRun, { [RUN_DEFAULTS_ENV]: props.defaultsJson });
+    this.aggregate = make('Aggregate', 'aggregate.ts', 2048, t.aggregate, { RESULTS_BUCKET: props.bucket.bucketName }, [
+      // report.html inlines uPlot (runtime/report/assets.ts reads these at run time, through node_modules/).
+      ['node_modules/uplot/dist/uPlot.iife.min.js', 'node_modules/uplot/dist/uPlot.iife.min.js'],
+      ['node_modules/uplot/dist/uPlot.min.css', 'node_modules/uplot/dist/uPlot.min.css'],
+    ]);
+    this.publish = make('Publish', 'publish.ts', 512, t.publish, {
       RESULTS_BUCKET: props.bucket.bucketName,
       // Read by runtime/lambda/publish.ts (EMF namespace).
       METRICS_NAMESPACE: props.metricNamespace,
@@ -99,10 +110,37 @@ export class Functions extends Construct {
         resources: [stack.formatArn({ service: 'eks', resource: 'cluster', resourceName: props.clusterName })],
       }),
     );
-    this.prepareRun.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [props.bucket.arnForObjects(RUNS_KEY_PATTERN)] }));
+    this.prepareRun.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['eks:ListPodIdentityAssociations', 'eks:DescribePodIdentityAssociation'],
+        resources: [
+          stack.formatArn({ service: 'eks', resource: 'cluster', resourceName: props.clusterName }),
+          stack.formatArn({ service: 'eks', resource: 'podidentityassociation', resourceName: `${props.clusterName}/*` }),
+        ],
+      }),
+    );
+    // run-spec.json (+ config.yml) and read-back for a retried write (GetObject); the target's claim.
+    this.prepareRun.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject', 's3:GetObject'], resources: [props.bucket.arnForObjects(RUNS_KEY_PATTERN)] }));
+    const claims = props.bucket.arnForObjects(`${CLAIMS_PREFIX}*`);
+    for (const fn of [this.prepareRun, this.releaseRun]) fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject', 's3:GetObject', 's3:DeleteObject'], resources: [claims] }));
+    this.releaseRun.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['eks:DescribeCluster'],
+        resources: [stack.formatArn({ service: 'eks', resource: 'cluster', resourceName: props.clusterName })],
+      }),
+    );
     if (props.bundle) {
       this.prepareRun.addToRolePolicy(
         new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [props.bundle.bucket.arnForObjects(props.bundle.s3ObjectKey)] }),
+      );
+      // The presigned URL is signed by this role: when the CDK bootstrap bucket is encrypted with a
+      // customer-managed key, the pod's download needs this role's kms:Decrypt through S3.
+      this.prepareRun.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['kms:Decrypt'],
+          resources: ['*'],
+          conditions: { StringEquals: { 'kms:ViaService': `s3.${stack.region}.amazonaws.com`, 'kms:CallerAccount': stack.account } },
+        }),
       );
     }
 
@@ -123,7 +161,15 @@ export class Functions extends Construct {
       id: iam5(`${arnRef(props.bucket)}/${RUNS_KEY_PATTERN}`),
       reason: 'Objects are scoped to the runs/ prefix of the results bucket: one object per run file cannot be named in advance.',
     };
-    const xray = { id: iam5('*'), reason: 'X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions (tracing is active).' };
-    for (const fn of [this.prepareRun, this.aggregate, this.publish]) acknowledge(fn, [runsOnly, xray]);
+    const claimsOnly = {
+      id: iam5(`${arnRef(props.bucket)}/${CLAIMS_PREFIX}*`),
+      reason: 'One claim object per benchmark target under claims/ (exclusive runs); the targets are not known at deploy time.',
+    };
+    const xray = { id: iam5('*'), reason: 'X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions (tracing is active); kms:Decrypt is limited to calls through S3 in this account (the CDK bootstrap bucket key is not known at synth).' };
+    // As cdk-nag prints the resource: tokens by name, literal region and account when the stack has them.
+    const region = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
+    const account = Token.isUnresolved(stack.account) ? '<AWS::AccountId>' : stack.account;
+    const associations = { id: iam5(`arn:<AWS::Partition>:eks:${region}:${account}:podidentityassociation/${props.clusterName}/*`), reason: 'Pod Identity associations of the one cluster: their ids are assigned by EKS.' };
+    for (const fn of [this.prepareRun, this.aggregate, this.publish, this.releaseRun]) acknowledge(fn, [runsOnly, claimsOnly, xray, associations]);
   }
 }

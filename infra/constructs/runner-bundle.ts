@@ -25,6 +25,9 @@ export function runnerBundleOptions(entry: string, outfile: string) {
     format: 'esm' as const,
     outfile,
     banner: { js: ESM_REQUIRE_BANNER },
+    // The CLI's `workflow` command (the local stand-in for AWS: CDK, s3rver, the ASL interpreter)
+    // never runs in a pod; program.ts imports it lazily, and the bundle leaves that import out.
+    external: ['./commands/workflow.ts'],
     logLevel: 'warning' as const,
   };
 }

@@ -104,7 +104,10 @@ async function aggregateNative(store: RunStore, keys: Set<string>, parts: StoreE
     throw new InputError(within(store, RUN_MANIFEST_FILE), ['is missing, so the run cannot be identified (scenario, model, requested load)'], 'upload the run directory complete (the runner writes run.json before the first request).');
   }
   const manifest = parseJson(RunManifest, await store.readText(RUN_MANIFEST_FILE), within(store, RUN_MANIFEST_FILE));
-  // The runner in a Job cannot see its node's zone; the workflow located it (LocateZone).
+  // The RunSpec names the run (what the dashboards and alarms watch), whatever the runner recorded;
+  // the runner in a Job cannot see its node's zone: the workflow located it (LocateZone).
+  if (opts.hints?.scenario) manifest.identity.scenario = opts.hints.scenario;
+  if (opts.hints?.model) manifest.identity.model = opts.hints.model;
   if (manifest.identity.zone === null && opts.hints?.zone) manifest.identity.zone = opts.hints.zone;
   const shardManifests = new Map<number, ShardManifest>();
   const agg = new RunResults(manifest.request.ignoreEos, 'native');

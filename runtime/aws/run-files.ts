@@ -1,5 +1,5 @@
 import { createHash, createHmac } from 'node:crypto';
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 
@@ -22,7 +22,11 @@ export class RunExistsError extends Error {
   }
 }
 
-/** PutObject each file with `If-None-Match: *` (S3 conditional write), so an existing run is never replaced. */
+/**
+ * PutObject each file with `If-None-Match: *` (S3 conditional write), so an existing run is never
+ * replaced. A file already there with the same bytes is this run's own (a retried PrepareRun): it
+ * counts as written.
+ */
 export async function writeRunFiles(client: Pick<S3Client, 'send'>, bucket: string, files: RunFile[]): Promise<void> {
   for (const file of files) {
     try {
@@ -31,8 +35,9 @@ export async function writeRunFiles(client: Pick<S3Client, 'send'>, bucket: stri
       );
     } catch (err) {
       const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
-      if (e.name === 'PreconditionFailed' || e.$metadata?.httpStatusCode === 412) throw new RunExistsError(bucket, file.key);
-      throw err;
+      if (e.name !== 'PreconditionFailed' && e.$metadata?.httpStatusCode !== 412) throw err;
+      const existing = await client.send(new GetObjectCommand({ Bucket: bucket, Key: file.key }));
+      if ((await existing.Body?.transformToString('utf8')) !== file.body) throw new RunExistsError(bucket, file.key);
     }
   }
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   DescribeExecutionCommand,
   ListStateMachinesCommand,
@@ -52,4 +53,9 @@ export async function findStateMachine(client: SfnSend, stackName: string): Prom
     nextToken = page.nextToken;
   } while (nextToken);
   return undefined;
+}
+
+/** The run-id suffix of an execution: stable across retries, so PrepareRun and the reaper name the same run. */
+export function runIdSuffix(executionId: string): string {
+  return createHash('sha256').update(executionId).digest('hex').slice(0, 6);
 }

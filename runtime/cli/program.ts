@@ -9,6 +9,7 @@ import { renderCommand } from './commands/render.ts';
 import { runCommand } from './commands/run.ts';
 import { simulateCommand } from './commands/simulate.ts';
 import { DEFAULT_STACK, startCommand } from './commands/start.ts';
+import { EXIT } from './exit-codes.ts';
 import { httpUrl, nonNegativeNumber, port, positiveNumber, probability, shardSpec } from './options.ts';
 
 /** Everything the command line touches, so it runs in-process in tests exactly as from a shell. */
@@ -26,8 +27,7 @@ export interface CliIo {
   version: string;
 }
 
-/** Exit codes: 0 valid, 2 a user's mistake, 3 a run that is not a valid baseline, 130 interrupted. */
-export const EXIT = { ok: 0, bug: 1, usage: 2, invalid: 3, interrupted: 130 } as const;
+export { EXIT };
 
 /**
  * Parses `argv` (without the node and script names) and runs the command; returns the exit code.
@@ -61,7 +61,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
 
 function commandName(argv: string[]): string {
   const first = argv.find((a) => !a.startsWith('-'));
-  return first && ['run', 'simulate', 'aggregate', 'start', 'render'].includes(first) ? `${first} ` : '';
+  return first && ['run', 'workflow', 'simulate', 'aggregate', 'start', 'render'].includes(first) ? `${first} ` : '';
 }
 
 function buildProgram(io: CliIo, exit: (code: number) => void): Command {
@@ -96,6 +96,23 @@ function buildProgram(io: CliIo, exit: (code: number) => void): Command {
     .action(async (opts) => {
       const interrupt = io.interruptible('stopping: no new requests; in-flight requests get a grace period');
       exit(await runCommand(opts, { clock: io.clock, now: io.now, random: io.random, interrupt, stdout: io.stdout, stderr: io.stderr }));
+    });
+
+  command('workflow')
+    .description('Run the benchmark workflow — the state machine `cdk synth` produces — on this machine: simulator (or --target), local S3, the runner bundle in a local Job.')
+    .option('--target <url>', "the server's base URL (OpenAI-compatible, without /v1); default: the built-in simulator", httpUrl)
+    .option('--model <name>', 'model to request (default: the stack default, qwen3-8b)')
+    .option('--scenario <name>', 'preset scenario', 'baseline')
+    .option('--runner <kind>', 'native or inference-perf (inference-perf cannot run here: the workflow goes as far as its Job)')
+    .option('--duration <seconds>', 'duration of every load stage', positiveNumber('seconds'))
+    .option('--rate <rps>', 'request rate of every load stage', positiveNumber('requests per second'))
+    .option('--input <json>', 'more execution input, as the console takes it (the flags above win)')
+    .option('--out <dir>', 'parent directory of the run directory <out>/<runId>/', 'results')
+    .action(async (o) => {
+      const interrupt = io.interruptible('stopping: the execution is aborted; the reaper then cleans up as on AWS');
+      // Loaded only here: the local stand-ins (CDK, s3rver, the ASL interpreter) are not in the runner bundle.
+      const { workflowCommand } = await import('./commands/workflow.ts');
+      exit(await workflowCommand(o, { stdout: io.stdout, stderr: io.stderr, interrupt }));
     });
 
   command('simulate')

@@ -1,18 +1,21 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { EKSClient } from '@aws-sdk/client-eks';
 import { S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
-import { describeCluster, type ClusterInfo } from '../aws/eks.ts';
+import { acquireClaim, releaseClaim, type ClaimRequest } from '../aws/claims.ts';
+import { clusterProblems, describeCluster, describeRunnerAccess, runnerAccessProblems, type ClusterInfo } from '../aws/eks.ts';
 import { presignGetUrl, writeRunFiles, type RunFile } from '../aws/run-files.ts';
-import { jobParts, podPlacement, renderConfigMap, renderServiceAccount, runnerConfigYaml } from '../core/manifests/index.ts';
+import { runIdSuffix } from '../aws/sfn.ts';
 import { loadBundleBootstrap } from '../bootstrap/index.ts';
 import { issueProblems } from '../core/errors.ts';
-import { buildRunSpec, InvalidInputError, RUN_DEFAULTS_ENV, RunDefaults, type RunSpec } from '../core/run-spec/index.ts';
+import { jobParts, podPlacement, renderConfigMap, renderServiceAccount, runnerConfigYaml } from '../core/manifests/index.ts';
+import { buildRunSpec, InvalidInputError, RUN_DEFAULTS_ENV, RunDefaults, runLimitProblems, type RunSpec } from '../core/run-spec/index.ts';
 
 /**
  * PrepareRun: execution input + the stack's defaults → RunSpec, the cluster's endpoint and CA, the
- * Kubernetes bodies, and the run's first files in S3. Invalid input throws `InvalidInput` (every
- * problem listed) before anything is called or created.
+ * Kubernetes bodies, the run's claim on its target, and its first files in S3. Invalid input — or a
+ * run that could not finish inside one execution — throws `InvalidInput` (every problem listed);
+ * another run on the target throws `RunInProgress`; both before anything is created.
  */
 
 /** What the state machine passes (see the workflow's PrepareRun state). */
@@ -44,27 +47,16 @@ export class ClusterNotReadyError extends Error {
   }
 }
 
-/** Why Step Functions' eks:call could not reach or authenticate to this cluster. */
-export function clusterProblems(info: ClusterInfo): string[] {
-  const problems: string[] = [];
-  if (info.status !== 'ACTIVE') problems.push(`its status is ${info.status ?? 'unknown'}, not ACTIVE`);
-  if (!info.endpoint || !info.certificateAuthority) problems.push('DescribeCluster returned no endpoint or certificate authority');
-  if (info.endpointPublicAccess === false) {
-    problems.push('its API endpoint is private; Step Functions eks:call needs public endpoint access (enable it, optionally limited by CIDR)');
-  }
-  if (info.authenticationMode === 'CONFIG_MAP') {
-    problems.push('its authentication mode is CONFIG_MAP; set it to API_AND_CONFIG_MAP (or API) so the stack\'s access entry applies');
-  }
-  return problems;
-}
-
 export interface PrepareRunDeps {
   defaults: RunDefaults;
   /** The bundle bootstrap program (runtime/bootstrap), put into the Job's command. */
   bootstrap: string;
   describeCluster(name: string): Promise<ClusterInfo>;
+  /** The role the runner's ServiceAccount is associated with (EKS Pod Identity). */
+  describeRunnerAccess(cluster: string, namespace: string, serviceAccount: string): Promise<{ roleArn: string | null }>;
   presignBundle(bucket: string, key: string, expiresInSeconds: number): Promise<string>;
   writeFiles(bucket: string, files: RunFile[]): Promise<void>;
+  claims: { acquire(r: ClaimRequest): Promise<unknown>; release(bucket: string, target: string, executionId: string): Promise<boolean> };
   /** Epoch ms; used when the event carries no start time. */
   now(): number;
   /** Run-id suffix source when the event carries no execution id. */
@@ -74,53 +66,60 @@ export interface PrepareRunDeps {
 /** How long the runner pods have to fetch the bundle after PrepareRun. */
 export const BUNDLE_URL_SECONDS = 3600;
 
-export function runIdSuffix(executionId: string): string {
-  return createHash('sha256').update(executionId).digest('hex').slice(0, 6);
-}
-
 export async function prepareRun(event: unknown, deps: PrepareRunDeps): Promise<PreparedRun> {
-  const parsed = PrepareRunEvent.safeParse(event);
+  const parsed = PrepareRunEvent.safeParse(event, { reportInput: true });
   if (!parsed.success) throw new InvalidInputError(issueProblems(parsed.error.issues, { at: ['event'] }));
   const { input, executionId, startTime } = parsed.data;
   const started = startTime !== undefined ? Date.parse(startTime) : Number.NaN;
+  const now = Number.isFinite(started) ? started : deps.now();
   const runSpec = buildRunSpec({
     input,
     defaults: deps.defaults,
-    now: Number.isFinite(started) ? started : deps.now(),
+    now,
     suffix: executionId ? runIdSuffix(executionId) : deps.randomSuffix(),
     ...(executionId ? { executionId } : {}),
   });
+  const limits = runLimitProblems(runSpec, deps.defaults.workflowTimeoutSeconds);
+  if (limits.length > 0) throw new InvalidInputError(limits);
 
   const info = await deps.describeCluster(runSpec.cluster.name);
   const problems = clusterProblems(info);
+  if (deps.defaults.runnerRoleArn && runSpec.runner.kind === 'native') {
+    const access = await deps.describeRunnerAccess(runSpec.cluster.name, runSpec.cluster.benchmarkNamespace, runSpec.names.serviceAccount);
+    problems.push(...runnerAccessProblems(access, deps.defaults.runnerRoleArn, runSpec.cluster.benchmarkNamespace, runSpec.names.serviceAccount));
+  }
   if (problems.length > 0) throw new ClusterNotReadyError(runSpec.cluster.name, problems);
 
-  const bundleUrl = runSpec.bundle ? await deps.presignBundle(runSpec.bundle.bucket, runSpec.bundle.key, BUNDLE_URL_SECONDS) : undefined;
-  const prepared: PreparedRun = {
-    runSpec,
-    cluster: { name: info.name, endpoint: info.endpoint as string, certificateAuthority: info.certificateAuthority as string },
-    manifests: {
-      serviceAccount: renderServiceAccount(runSpec),
-      configMap: renderConfigMap(runSpec),
-      job: jobParts(runSpec, bundleUrl ? { bundle: { url: bundleUrl, bootstrap: deps.bootstrap } } : {}),
-      zoneUnknownPlacement: podPlacement(runSpec, null),
-    },
-  };
-  // config.yml has one writer per run (core/run-layout.ts): the native runner writes the config it
-  // ran; inference-perf keeps its own copy under raw/, so PrepareRun writes it for that runner only.
-  await deps.writeFiles(runSpec.s3.bucket, [
-    { key: runSpec.s3.runSpecKey, body: `${JSON.stringify(runSpec, null, 2)}\n`, contentType: 'application/json' },
-    ...(runSpec.runner.kind === 'inference-perf' ? [{ key: runSpec.s3.configKey, body: runnerConfigYaml(runSpec), contentType: 'application/yaml' }] : []),
-  ]);
-  return prepared;
+  const claimant = executionId ?? runSpec.runId;
+  await deps.claims.acquire({ bucket: runSpec.s3.bucket, target: runSpec.target.baseUrl, runId: runSpec.runId, executionId: claimant, nowMs: now, workflowTimeoutSeconds: deps.defaults.workflowTimeoutSeconds });
+  try {
+    const bundleUrl = runSpec.bundle ? await deps.presignBundle(runSpec.bundle.bucket, runSpec.bundle.key, BUNDLE_URL_SECONDS) : undefined;
+    const prepared: PreparedRun = {
+      runSpec,
+      cluster: { name: info.name, endpoint: info.endpoint as string, certificateAuthority: info.certificateAuthority as string },
+      manifests: {
+        serviceAccount: renderServiceAccount(runSpec),
+        configMap: renderConfigMap(runSpec),
+        job: jobParts(runSpec, bundleUrl ? { bundle: { url: bundleUrl, bootstrap: deps.bootstrap } } : {}),
+        zoneUnknownPlacement: podPlacement(runSpec, null),
+      },
+    };
+    // config.yml has one writer per run (core/run-layout.ts): the native runner writes the config it
+    // ran; inference-perf keeps its own copy under raw/, so PrepareRun writes it for that runner only.
+    await deps.writeFiles(runSpec.s3.bucket, [
+      { key: runSpec.s3.runSpecKey, body: `${JSON.stringify(runSpec, null, 2)}\n`, contentType: 'application/json' },
+      ...(runSpec.runner.kind === 'inference-perf' ? [{ key: runSpec.s3.configKey, body: runnerConfigYaml(runSpec), contentType: 'application/yaml' }] : []),
+    ]);
+    return prepared;
+  } catch (err) {
+    // Nothing will run: the next run must not wait for this one's claim to lapse.
+    await deps.claims.release(runSpec.s3.bucket, runSpec.target.baseUrl, claimant).catch(() => false);
+    throw err;
+  }
 }
 
-let wired: PrepareRunDeps | undefined;
-
-function wire(env: NodeJS.ProcessEnv): PrepareRunDeps {
-  const raw = env[RUN_DEFAULTS_ENV];
-  if (!raw) throw new Error(`${RUN_DEFAULTS_ENV} is not set: the function must be deployed by the inference-baseline stack`);
-  const defaults = RunDefaults.parse(JSON.parse(raw));
+/** The AWS side of PrepareRun, from the stack's defaults (the local workflow builds its own). */
+export function awsPrepareRunDeps(defaults: RunDefaults): PrepareRunDeps {
   const eks = new EKSClient({ region: defaults.region });
   const s3 = new S3Client({ region: defaults.region });
   const dnsSuffix = defaults.region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com';
@@ -128,15 +127,26 @@ function wire(env: NodeJS.ProcessEnv): PrepareRunDeps {
     defaults,
     bootstrap: loadBundleBootstrap(),
     describeCluster: (name) => describeCluster(eks, name, defaults.region),
+    describeRunnerAccess: (cluster, namespace, sa) => describeRunnerAccess(eks, cluster, namespace, sa),
     presignBundle: (bucket, key, expiresInSeconds) =>
       presignGetUrl({ credentials: s3.config.credentials, region: defaults.region, bucket, key, expiresInSeconds, dnsSuffix }),
     writeFiles: (bucket, files) => writeRunFiles(s3, bucket, files),
+    claims: { acquire: (r) => acquireClaim(s3, r), release: (bucket, target, id) => releaseClaim(s3, bucket, target, id) },
     now: () => Date.now(),
     randomSuffix: () => randomBytes(3).toString('hex'),
   };
 }
 
+/** The stack's defaults, from the one environment variable the stack sets. */
+export function defaultsFromEnv(env: NodeJS.ProcessEnv): RunDefaults {
+  const raw = env[RUN_DEFAULTS_ENV];
+  if (!raw) throw new Error(`${RUN_DEFAULTS_ENV} is not set: the function must be deployed by the inference-baseline stack`);
+  return RunDefaults.parse(JSON.parse(raw));
+}
+
+let wired: PrepareRunDeps | undefined;
+
 export async function handler(event: unknown): Promise<PreparedRun> {
-  wired ??= wire(process.env);
+  wired ??= awsPrepareRunDeps(defaultsFromEnv(process.env));
   return prepareRun(event, wired);
 }

@@ -6,7 +6,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { Validations } from 'aws-cdk-lib';
 import { metricDefinitions } from '../../runtime/core/metrics/definitions.ts';
 import { publishedMetrics } from '../../runtime/core/summary/published.ts';
-import { synthesizedDefinition } from './definition.ts';
+import aslValidator from 'asl-validator';
+import { resolveTokens } from '../../runtime/local/synthesized.ts';
 import { synthStack } from './stack-fixture.ts';
 import { useTempDirs } from '../support/temp-dir.ts';
 
@@ -15,11 +16,14 @@ let template: Template;
 let app: App;
 let stack: Stack;
 let definition: { States: Record<string, Json>; TimeoutSeconds?: number };
+let reaper: { States: Record<string, Json> };
 
 const tempDir = useTempDirs();
 beforeAll(async () => {
   ({ app, stack, template } = synthStack(await tempDir(), { clusterName: 'demo', alarmEmail: 'oncall@example.com' }));
-  definition = synthesizedDefinition(template) as typeof definition;
+  const machines = Object.values(template.findResources('AWS::StepFunctions::StateMachine')).map((m) => JSON.parse(resolveTokens((m as { Properties: { DefinitionString: unknown } }).Properties.DefinitionString)) as typeof definition);
+  definition = machines.find((d) => 'PrepareRun' in d.States)!;
+  reaper = machines.find((d) => 'ResolveRun' in d.States)!;
 }, 60_000);
 
 const state = (name: string) => {
@@ -44,21 +48,41 @@ describe('the state machine', () => {
     expect(definition.TimeoutSeconds).toBe(360 * 60);
   });
 
+  it('both definitions pass asl-validator', () => {
+    for (const d of [definition, reaper]) {
+      const { isValid, errorsText } = aslValidator(structuredClone(d) as never);
+      expect(isValid, errorsText('\n')).toBe(true);
+    }
+  });
+
+  it('logs under /aws/vendedlogs/states/ (one resource policy entry covers every such group)', () => {
+    const groups = Object.values(template.findResources('AWS::Logs::LogGroup')).map((g) => (g as { Properties: { LogGroupName?: string } }).Properties.LogGroupName);
+    const sfnGroups = groups.filter((n) => typeof n === 'string' && n.startsWith('/aws/vendedlogs/states/'));
+    expect(sfnGroups).toHaveLength(2);
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      LoggingConfiguration: { Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: Match.anyValue() } }], Level: 'ALL', IncludeExecutionData: true },
+    });
+  });
+
   it('has the flow of DESIGN.md §1', () => {
     const next = (n: string) => state(n).Next;
     expect(next('PrepareRun')).toBe('FindTargetPods');
     expect(next('FindTargetPods')).toBe('TargetPodRunning?');
     expect(next('LocateZone')).toBe('ZoneKnown?');
-    expect(next('RecordZone')).toBe('EnsureServiceAccount');
-    expect(next('EnsureServiceAccount')).toBe('CreateConfigMap');
-    expect(next('CreateConfigMap')).toBe('ComposePodTemplate');
+    expect(next('RecordZone')).toBe('FindServiceAccount');
+    expect(next('FindServiceAccount')).toBe('ServiceAccountFound?');
+    expect(next('CreateServiceAccount')).toBe('ServiceAccountReady');
+    expect(next('ServiceAccountReady')).toBe('ComposePodTemplate');
     expect(next('ComposePodTemplate')).toBe('CreateJob');
-    expect(next('CreateJob')).toBe('InitPoll');
+    expect(next('CreateJob')).toBe('CreateConfigMap');
+    expect(next('CreateConfigMap')).toBe('InitPoll');
     expect(next('WaitForJob')).toBe('GetJob');
     expect(next('JobSucceeded')).toBe('Aggregate');
     expect(next('Aggregate')).toBe('Publish');
     expect(next('Publish')).toBe('DeleteJob');
     expect(next('DeleteJob')).toBe('DeleteConfigMap');
+    expect(next('DeleteConfigMap')).toBe('ReleaseRun');
+    expect(next('ReleaseRun')).toBe('CleanedUp');
     expect(state('RunFailed')).toEqual({ Type: 'Fail', ErrorPath: '$.failure.error', CausePath: '$.failure.cause' });
   });
 
@@ -77,7 +101,12 @@ describe('the state machine', () => {
         path: '/api/v1/namespaces/default/pods',
         query: { 'labelSelector.$': 'States.Array($.prepared.runSpec.target.labelSelector)', fieldSelector: ['status.phase=Running'], limit: ['1'] },
       },
-      EnsureServiceAccount: { method: 'POST', path: '/api/v1/namespaces/benchmarking/serviceaccounts', query: undefined },
+      FindServiceAccount: {
+        method: 'GET',
+        path: '/api/v1/namespaces/benchmarking/serviceaccounts',
+        query: { 'fieldSelector.$': "States.Array(States.Format('metadata.name={}', $.prepared.manifests.serviceAccount.metadata.name))" },
+      },
+      CreateServiceAccount: { method: 'POST', path: '/api/v1/namespaces/benchmarking/serviceaccounts', query: undefined },
       CreateConfigMap: { method: 'POST', path: '/api/v1/namespaces/benchmarking/configmaps', query: undefined },
       CreateJob: { method: 'POST', path: '/apis/batch/v1/namespaces/benchmarking/jobs', query: undefined },
       GetJob: { method: 'GET', path: "States.Format('/apis/batch/v1/namespaces/benchmarking/jobs/{}', $.prepared.runSpec.names.job)", query: undefined },
@@ -114,7 +143,7 @@ describe('the state machine', () => {
   it('resolves the zone with ec2:DescribeInstances on the pod hostIP', () => {
     expect(state('LocateZone')).toMatchObject({
       Resource: 'arn:aws:states:::aws-sdk:ec2:describeInstances',
-      Parameters: { Filters: [{ Name: 'private-ip-address', 'Values.$': 'States.Array($.targetPods.pods[0].status.hostIP)' }] },
+      Parameters: { Filters: [{ Name: 'private-ip-address', 'Values.$': 'States.Array($.targetPods.hostIP)' }] },
     });
   });
 
@@ -129,10 +158,10 @@ describe('the state machine', () => {
 
   it('catches every failure into a described failure that goes through Cleanup', () => {
     const catches = (n: string) => (state(n).Catch ?? []).map((c) => [c.ErrorEquals.join('|'), c.Next]);
-    expect(catches('PrepareRun')).toEqual([['InvalidInput', 'DescribeInvalidInput'], ['States.ALL', 'DescribePrepareFailed']]);
+    expect(catches('PrepareRun')).toEqual([['InvalidInput', 'DescribeInvalidInput'], ['RunInProgress', 'DescribeRunInProgress'], ['States.ALL', 'DescribePrepareFailed']]);
     expect(catches('FindTargetPods')).toEqual([['EKS.401|EKS.403', 'DescribeAccessDenied'], ['States.ALL', 'DescribeStepFailed']]);
-    expect(catches('EnsureServiceAccount')).toEqual([
-      ['EKS.409', 'ServiceAccountExists'],
+    expect(catches('CreateServiceAccount')).toEqual([
+      ['EKS.409', 'ServiceAccountReady'],
       ['EKS.401|EKS.403', 'DescribeAccessDenied'],
       ['EKS.404', 'DescribeNamespaceMissing'],
       ['States.ALL', 'DescribeStepFailed'],
@@ -141,11 +170,59 @@ describe('the state machine', () => {
     expect(catches('Aggregate')).toEqual([['NoResults', 'DescribeNoResults'], ['States.ALL', 'DescribeStepFailed']]);
     expect(catches('Publish')).toEqual([['States.ALL', 'DescribeStepFailed']]);
     expect(catches('DeleteJob')).toEqual([['States.ALL', 'DeleteConfigMap']]);
+    expect(catches('ReleaseRun')).toEqual([['States.ALL', 'CleanedUp']]);
     for (const [name, s] of Object.entries(definition.States)) {
-      if (!name.startsWith('Describe')) continue;
-      const expected = name === 'DescribeInvalidInput' || name === 'DescribePrepareFailed' ? 'RunFailed' : 'DeleteJob';
-      expect((s as Json).Next, name).toBe(expected);
+      if (!name.startsWith('Describe') || name === 'DescribeTarget') continue;
+      const beforeCluster = ['DescribeInvalidInput', 'DescribeRunInProgress', 'DescribePrepareFailed'].includes(name);
+      expect((s as Json).Next, name).toBe(beforeCluster ? 'RunFailed' : 'DeleteJob');
     }
+  });
+
+  it('retries idempotent Kubernetes calls on anything but a definitive answer, POSTs only on transient ones', () => {
+    const retries = (n: string) => (state(n).Retry as Array<{ ErrorEquals: string[]; MaxAttempts?: number }>).map((r) => [r.ErrorEquals.join('|'), r.MaxAttempts]);
+    for (const get of ['FindTargetPods', 'FindServiceAccount', 'GetJob', 'InspectRunnerPods', 'DeleteJob', 'DeleteConfigMap']) {
+      expect(retries(get), get).toEqual([['EKS.401|EKS.403|EKS.400|EKS.404|EKS.405|EKS.409|EKS.422', 0], ['States.ALL', 4]]);
+    }
+    for (const post of ['CreateServiceAccount', 'CreateJob', 'CreateConfigMap']) expect(retries(post), post).toEqual([['EKS.429|EKS.500|EKS.502|EKS.503|EKS.504', 3]]);
+  });
+
+  it('keeps the execution state small: the pod and the instance lookups are reduced to the facts later states read', () => {
+    expect(state('DescribeTarget')).toMatchObject({ Type: 'Pass', ResultPath: '$.targetPods' });
+    expect(Object.keys(state('DescribeTarget').Parameters)).toEqual(['podName.$', 'hostIP.$', 'nodeName.$', 'images.$']);
+    for (const pass of ['PinToZone', 'AffinityToTargetPods']) expect(state(pass).ResultPath, pass).toBe('$.placement');
+    expect(state('LocateZone').ResultPath).toBe('$.placement');
+  });
+
+  it('makes the ConfigMap owned by the Job, so Kubernetes removes it with the Job', () => {
+    expect(state('CreateJob').ResultSelector).toEqual({ 'uid.$': '$.ResponseBody.metadata.uid' });
+    expect((state('CreateConfigMap').Parameters.RequestBody as { metadata: Json }).metadata.ownerReferences).toEqual([
+      { apiVersion: 'batch/v1', kind: 'Job', 'name.$': '$.prepared.runSpec.names.job', 'uid.$': '$.createdJob.uid', blockOwnerDeletion: true },
+    ]);
+  });
+
+  it('gives each Lambda task its function\'s timeout', () => {
+    expect([state('PrepareRun').TimeoutSeconds, state('Aggregate').TimeoutSeconds, state('Publish').TimeoutSeconds]).toEqual([60, 600, 120]);
+  });
+});
+
+describe('the reaper', () => {
+  it('starts on the workflow\'s FAILED, TIMED_OUT and ABORTED executions and deletes the run\'s Job with its dependents', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { source: ['aws.states'], 'detail-type': ['Step Functions Execution Status Change'], detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: [Match.anyValue()] } },
+      Targets: [Match.objectLike({ Arn: Match.anyValue(), RetryPolicy: Match.anyValue() })],
+    });
+    expect(Object.keys(reaper.States).sort()).toEqual(['NothingToReap', 'ReapConfigMap', 'ReapJob', 'Reaped', 'ResolveRun', 'RunObjects?']);
+    expect((reaper.States.ReapJob as { Parameters: Json }).Parameters).toMatchObject({ Method: 'DELETE', QueryParameters: { propagationPolicy: ['Background'] }, 'Endpoint.$': '$.reap.cluster.endpoint' });
+  });
+
+  it('runs under the workflow\'s role (the stack\'s one EKS access entry covers it), created after that role', () => {
+    const machines = Object.values(template.findResources('AWS::StepFunctions::StateMachine')) as Array<{ Properties: { RoleArn: unknown } }>;
+    expect(machines[0]!.Properties.RoleArn).toEqual(machines[1]!.Properties.RoleArn);
+    const entries = Object.values(template.findResources('AWS::EKS::AccessEntry')) as Array<{ DependsOn?: string[]; Properties: { PrincipalArn: unknown } }>;
+    expect(entries).toHaveLength(1);
+    expect(entries[0]!.Properties.PrincipalArn).toEqual(machines[0]!.Properties.RoleArn);
+    const roleId = (machines[0]!.Properties.RoleArn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    expect(entries[0]!.DependsOn).toEqual(expect.arrayContaining([roleId]));
   });
 });
 
@@ -164,7 +241,12 @@ describe('IAM least privilege', () => {
       'ec2:DescribeInstances',
     ]);
     for (const s of statements().filter((x) => x.Resource === '*')) {
-      for (const a of [s.Action].flat()) expect(allowedOnStar, a).toContain(a);
+      for (const a of [s.Action].flat()) {
+        // The bundle's presigned URL needs kms:Decrypt on the CDK bootstrap bucket's key (unknown at
+        // synth): only through S3, only in this account.
+        if (a === 'kms:Decrypt') expect(s.Condition).toEqual({ StringEquals: { 'kms:ViaService': 's3.us-west-2.amazonaws.com', 'kms:CallerAccount': '111111111111' } });
+        else expect(allowedOnStar, a).toContain(a);
+      }
     }
   });
 
@@ -188,9 +270,14 @@ describe('IAM least privilege', () => {
     });
     const writes = statements().filter((x) => [x.Action].flat().includes('s3:PutObject'));
     expect(writes.length).toBeGreaterThan(0);
+    // Run files under runs/; the exclusive-run claims under claims/ (PrepareRun and ReleaseRun only).
     for (const w of writes) {
-      for (const r of [w.Resource].flat()) expect(JSON.stringify(r)).toMatch(/\/runs\/\*"\]\]\}$/);
+      for (const r of [w.Resource].flat()) expect(JSON.stringify(r)).toMatch(/\/(runs|claims)\/\*"\]\]\}$/);
     }
+    const runner = Object.entries(template.findResources('AWS::IAM::Policy')).filter(([id]) => id.includes('RunnerRole'));
+    expect(runner).toHaveLength(1);
+    const runnerWrites = (runner[0]![1] as { Properties: { PolicyDocument: { Statement: Array<{ Action: string[]; Resource: unknown }> } } }).Properties.PolicyDocument.Statement.filter((x) => [x.Action].flat().includes('s3:PutObject'));
+    for (const w of runnerWrites) expect(JSON.stringify(w.Resource)).toMatch(/\/runs\/\*"\]\]\}$/);
     const list = statements().filter((x) => [x.Action].flat().includes('s3:ListBucket'));
     for (const l of list) expect(l.Condition).toEqual({ StringLike: { 's3:prefix': expect.arrayContaining(['runs/*']) } });
   });

@@ -1,14 +1,17 @@
 import { ResourceNotFoundException } from '@aws-sdk/client-eks';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { Job } from 'kubernetes-models/batch/v1';
 import { describe, expect, it } from 'vitest';
 import { loadBundleBootstrap } from '../../runtime/bootstrap/index.ts';
-import { describeCluster, type ClusterInfo } from '../../runtime/aws/eks.ts';
+import { RunInProgressError } from '../../runtime/aws/claims.ts';
+import { clusterProblems, describeCluster, type ClusterInfo } from '../../runtime/aws/eks.ts';
 import { presignGetUrl, writeRunFiles } from '../../runtime/aws/run-files.ts';
+import { runIdSuffix } from '../../runtime/aws/sfn.ts';
+import { newClaim, type Claim } from '../../runtime/core/claims.ts';
 import { assembleJob, renderJob } from '../../runtime/core/manifests/index.ts';
-import { RUN_DEFAULTS_ENV } from '../../runtime/core/run-spec/index.ts';
-import { clusterProblems, handler, prepareRun, runIdSuffix, type PrepareRunDeps } from '../../runtime/lambda/prepare-run.ts';
+import { RUN_DEFAULTS_ENV, type RunDefaultsInput } from '../../runtime/core/run-spec/index.ts';
+import { handler, prepareRun, type PrepareRunDeps } from '../../runtime/lambda/prepare-run.ts';
 import { seedDefaults } from '../core/run-spec-fixture.ts';
+import { startLocalS3 } from '../support/s3rver.ts';
 
 const ACTIVE: ClusterInfo = {
   name: 'demo',
@@ -20,27 +23,52 @@ const ACTIVE: ClusterInfo = {
   version: '1.33',
 };
 
-function fakes(cluster: ClusterInfo = ACTIVE) {
+/**
+ * PrepareRun's AWS side as recorded fakes (DescribeCluster and the Pod Identity lookup cannot run
+ * here); the claims follow S3's conditional-write rules (runtime/aws/claims.ts is tested against the
+ * local S3 below).
+ */
+function fakes(cluster: ClusterInfo = ACTIVE, o: { defaults?: Partial<RunDefaultsInput>; runnerRole?: string | null; held?: Claim; failWrite?: boolean } = {}) {
   const calls: string[] = [];
   const files: Array<{ bucket: string; key: string; body: string }> = [];
+  const claims = new Map<string, Claim>(o.held ? [[o.held.target, o.held]] : []);
   const deps: PrepareRunDeps = {
-    defaults: seedDefaults(),
+    defaults: seedDefaults(o.defaults),
     bootstrap: loadBundleBootstrap(),
     describeCluster: async (name) => {
       calls.push(`describe ${name}`);
       return cluster;
+    },
+    describeRunnerAccess: async (c, ns, sa) => {
+      calls.push(`runner access ${c} ${ns}/${sa}`);
+      return { roleArn: o.runnerRole === undefined ? 'arn:aws:iam::111111111111:role/runner' : o.runnerRole };
+    },
+    claims: {
+      acquire: async (r) => {
+        calls.push(`claim ${r.target}`);
+        const held = claims.get(r.target);
+        if (held && held.executionId !== r.executionId) throw new RunInProgressError(held);
+        const c = newClaim(r);
+        claims.set(r.target, c);
+        return c;
+      },
+      release: async (_bucket, target, id) => {
+        calls.push(`release ${target}`);
+        return claims.get(target)?.executionId === id && claims.delete(target);
+      },
     },
     presignBundle: async (bucket, key, seconds) => {
       calls.push(`presign ${bucket}/${key} ${seconds}`);
       return `https://${bucket}.s3.amazonaws.com/${key}?sig`;
     },
     writeFiles: async (bucket, fs) => {
+      if (o.failWrite) throw Object.assign(new Error('Access Denied'), { name: 'AccessDenied' });
       files.push(...fs.map((f) => ({ bucket, key: f.key, body: f.body })));
     },
     now: () => Date.UTC(2025, 0, 1, 2),
     randomSuffix: () => 'r4nd0m',
   };
-  return { deps, calls, files };
+  return { deps, calls, files, claims };
 }
 
 const EVENT = { input: {}, executionId: 'arn:aws:states:us-west-2:111111111111:execution:sm:nightly-1', startTime: '2025-01-01T02:00:00.123Z' };
@@ -53,7 +81,7 @@ describe('prepareRun', () => {
     expect(out.runSpec.runId).toBe(`20250101T020000Z-${suffix}`);
     expect(out.runSpec.executionId).toBe(EVENT.executionId);
     expect(out.cluster).toEqual({ name: 'demo', endpoint: ACTIVE.endpoint, certificateAuthority: ACTIVE.certificateAuthority });
-    expect(calls).toEqual(['describe demo', 'presign cdk-assets/abc.mjs 3600']);
+    expect(calls).toEqual(['describe demo', 'claim http://qwen3-vllm.default:8000', 'presign cdk-assets/abc.mjs 3600']);
     // config.yml has one writer per run: for the native runner that is the runner (core/run-layout.ts).
     expect(files.map((f) => [f.bucket, f.key])).toEqual([['results-bucket', `runs/baseline/qwen3-8b/20250101T020000Z-${suffix}/run-spec.json`]]);
     expect(JSON.parse(files[0]!.body)).toEqual(out.runSpec);
@@ -73,7 +101,7 @@ describe('prepareRun', () => {
     const out = await prepareRun({ ...EVENT, input: { runner: 'inference-perf' } }, deps);
     expect(files.map((f) => f.key.split('/').pop())).toEqual(['run-spec.json', 'config.yml']);
     expect(files[1]!.body).toBe(out.manifests.configMap.data['config.yml']);
-    expect(calls).toEqual(['describe demo']);
+    expect(calls).toEqual(['describe demo', 'claim http://qwen3-vllm.default:8000']);
     expect(out.runSpec.bundle).toBeNull();
   });
 
@@ -98,6 +126,42 @@ describe('prepareRun', () => {
 
   it('accepts a healthy cluster', () => {
     expect(clusterProblems(ACTIVE)).toEqual([]);
+  });
+
+  it('refuses a run that could not finish inside the execution, naming the numbers and the fix, before any AWS call', async () => {
+    const long = fakes(ACTIVE, { defaults: { workflowTimeoutSeconds: 3600 } });
+    const err = (await prepareRun({ ...EVENT, input: { overrides: { load: { stages: [{ rate: 1, duration: 3000 }] } } } }, long.deps).catch((e: Error) => e)) as Error;
+    expect(err.name).toBe('InvalidInput');
+    expect(err.message).toContain("the Job's deadline (3600 s = 3000 s of load + the stack's deadline margin) plus 900 s for aggregation is 4500 s, longer than the workflow timeout of 3600 s; shorten the load, or raise the stack's workflowTimeoutMinutes to at least 75");
+    const polls = fakes(ACTIVE, { defaults: { workflowTimeoutSeconds: 86_400, job: { pollIntervalSeconds: 5 } } });
+    const err2 = (await prepareRun({ ...EVENT, input: { overrides: { load: { stages: [{ rate: 1, duration: 20_000 }] } } } }, polls.deps).catch((e: Error) => e)) as Error;
+    expect(err2.message).toMatch(/polling the Job every 5 s until its deadline takes 4145 polls, about 45795 execution events, over Step Functions' limit of 25000; raise the stack's pollIntervalSeconds to at least 10/);
+    expect([...long.calls, ...polls.calls]).toEqual([]);
+  });
+
+  it('fails as RunInProgress, naming the run that holds the target, and creates nothing', async () => {
+    const held = newClaim({ target: 'http://qwen3-vllm.default:8000', runId: '20250101T013000Z-0ther1', executionId: 'arn:other', nowMs: Date.UTC(2025, 0, 1, 1, 30), workflowTimeoutSeconds: 21_600 });
+    const { deps, files } = fakes(ACTIVE, { held });
+    const err = (await prepareRun(EVENT, deps).catch((e: Error) => e)) as Error;
+    expect(err.name).toBe('RunInProgress');
+    expect(err.message).toContain('Run 20250101T013000Z-0ther1 (execution arn:other) has been measuring http://qwen3-vllm.default:8000 since 2025-01-01T01:30:00.000Z');
+    expect(files).toEqual([]);
+  });
+
+  it('releases its claim when it fails after taking it (the next run must not wait for it to lapse)', async () => {
+    const { deps, claims } = fakes(ACTIVE, { failWrite: true });
+    await expect(prepareRun(EVENT, deps)).rejects.toMatchObject({ name: 'AccessDenied' });
+    expect(claims.size).toBe(0);
+  });
+
+  it('checks the runner ServiceAccount is associated with this stack\'s role (one association per ServiceAccount)', async () => {
+    const defaults = { runnerRoleArn: 'arn:aws:iam::111111111111:role/runner' };
+    expect((await prepareRun(EVENT, fakes(ACTIVE, { defaults }).deps)).runSpec.runId).toBeTruthy();
+    const none = (await prepareRun(EVENT, fakes(ACTIVE, { defaults, runnerRole: null }).deps).catch((e: Error) => e)) as Error;
+    expect(none.message).toMatch(/service account benchmarking\/inference-baseline-runner has no EKS Pod Identity association/);
+    const other = (await prepareRun(EVENT, fakes(ACTIVE, { defaults, runnerRole: 'arn:aws:iam::111111111111:role/other-stack' }).deps).catch((e: Error) => e)) as Error;
+    expect(other.name).toBe('ClusterNotReady');
+    expect(other.message).toMatch(/is associated with arn:aws:iam::111111111111:role\/other-stack, not this stack's runner role .*give this stack its own runnerServiceAccount/);
   });
 });
 
@@ -137,17 +201,16 @@ describe('AWS adapters', () => {
     await expect(describeCluster(missing as never, 'nope', 'us-west-2')).rejects.toMatchObject({ name: 'ClusterNotFound' });
   });
 
-  it('writeRunFiles never overwrites: If-None-Match, and 412 → RunAlreadyExists', async () => {
-    const sent: PutObjectCommand[] = [];
-    const ok = { send: async (c: PutObjectCommand) => void sent.push(c) };
-    await writeRunFiles(ok as never, 'b', [{ key: 'runs/x/run-spec.json', body: '{}', contentType: 'application/json' }]);
-    expect(sent[0]?.input).toMatchObject({ Bucket: 'b', Key: 'runs/x/run-spec.json', IfNoneMatch: '*' });
-    const exists = {
-      send: async () => {
-        throw Object.assign(new Error('At least one of the pre-conditions you specified did not hold'), { name: 'PreconditionFailed', $metadata: { httpStatusCode: 412 } });
-      },
-    };
-    await expect(writeRunFiles(exists as never, 'b', [{ key: 'k', body: '', contentType: 't' }])).rejects.toMatchObject({ name: 'RunAlreadyExists' });
+  it('writeRunFiles never overwrites (If-None-Match on the local S3): the same bytes again are a retry, other bytes RunAlreadyExists', async () => {
+    const s3 = await startLocalS3('b');
+    try {
+      const file = { key: 'runs/x/run-spec.json', body: '{"a":1}', contentType: 'application/json' };
+      await writeRunFiles(s3.client, 'b', [file]);
+      await writeRunFiles(s3.client, 'b', [file]);
+      await expect(writeRunFiles(s3.client, 'b', [{ ...file, body: '{"a":2}' }])).rejects.toMatchObject({ name: 'RunAlreadyExists' });
+    } finally {
+      await s3.stop();
+    }
   });
 
   it('presigns a GET exactly like AWS documents (SigV4 query-string example)', async () => {

@@ -6,6 +6,7 @@
 /** Errors the Fail state ends with (`Error`), one per thing that can go wrong. */
 export const failureKinds = [
   'InvalidInput',
+  'RunInProgress',
   'PrepareFailed',
   'NoRunningTargetPod',
   'AccessDenied',
@@ -59,6 +60,11 @@ export function failureCauses(w: WorkflowWords): Record<FailureKind, string> {
       'The execution input was rejected and nothing was created in the cluster. ',
       p('$.error.Cause'),
       ' Fix the input and start again; an empty object runs the stack default baseline.',
+    ]),
+    RunInProgress: statesFormat([
+      'Another benchmark run is measuring this target, and two runs at once would each measure the other\'s load; nothing was created in the cluster. ',
+      p('$.error.Cause'),
+      ' Start this run again when that one has finished (a run that died releases the target when its workflow timeout has passed).',
     ]),
     PrepareFailed: statesFormat([
       'PrepareRun failed (',

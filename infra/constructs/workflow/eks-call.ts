@@ -3,12 +3,14 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import type { KubernetesPaths } from '../../../runtime/core/manifests/index.ts';
 import type { StackConfig } from '../../config.ts';
-import { failureStateName } from './state-names.ts';
 import type { FailureKind } from './causes.ts';
+import { failureStateName } from './state-names.ts';
 
 /** Errors Kubernetes or the API server answer with that are worth another try. */
 export const TRANSIENT_K8S = ['EKS.429', 'EKS.500', 'EKS.502', 'EKS.503', 'EKS.504'];
 export const ACCESS_DENIED = ['EKS.401', 'EKS.403'];
+/** Answers that another try cannot change (the caller catches them). */
+const DEFINITIVE_K8S = [...ACCESS_DENIED, 'EKS.400', 'EKS.404', 'EKS.405', 'EKS.409', 'EKS.422'];
 
 export interface EksCallSpec {
   method: 'GET' | 'POST' | 'DELETE';
@@ -20,26 +22,31 @@ export interface EksCallSpec {
   resultSelector?: Record<string, string>;
   resultPath: string | null;
   comment: string;
+  /** Where the cluster's `{endpoint, certificateAuthority}` is in the state (default `$.prepared.cluster`). */
+  clusterPath?: string;
 }
 
-/** One `arn:aws:states:::eks:call` Task against the cluster PrepareRun described. */
+/**
+ * One `arn:aws:states:::eks:call` Task against the cluster described at run time. Retries are part
+ * of the call: a GET or DELETE is idempotent, so any failure but a definitive answer (4xx) is tried
+ * again — one network error must not end a run; a POST only on the API server's transient answers.
+ */
 export function eksCall(scope: Construct, id: string, clusterName: string, spec: EksCallSpec): sfn.CustomState {
+  const cluster = spec.clusterPath ?? '$.prepared.cluster';
   const parameters: Record<string, unknown> = {
     ClusterName: clusterName,
-    'CertificateAuthority.$': '$.prepared.cluster.certificateAuthority',
-    'Endpoint.$': '$.prepared.cluster.endpoint',
+    'CertificateAuthority.$': `${cluster}.certificateAuthority`,
+    'Endpoint.$': `${cluster}.endpoint`,
     Method: spec.method,
   };
   if (typeof spec.path === 'string') parameters.Path = spec.path;
   else parameters['Path.$'] = spec.path.expr;
   if (spec.query) {
-    parameters.QueryParameters = Object.fromEntries(
-      Object.entries(spec.query).map(([k, v]) => (Array.isArray(v) ? [k, v] : [`${k}.$`, v.expr])),
-    );
+    parameters.QueryParameters = Object.fromEntries(Object.entries(spec.query).map(([k, v]) => (Array.isArray(v) ? [k, v] : [`${k}.$`, v.expr])));
   }
   if (spec.body && 'path' in spec.body) parameters['RequestBody.$'] = spec.body.path;
   else if (spec.body) parameters.RequestBody = spec.body.template;
-  return new sfn.CustomState(scope, id, {
+  const state = new sfn.CustomState(scope, id, {
     stateJson: {
       Type: 'Task',
       Comment: spec.comment,
@@ -49,6 +56,14 @@ export function eksCall(scope: Construct, id: string, clusterName: string, spec:
       ResultPath: spec.resultPath,
     },
   });
+  if (spec.method === 'POST') {
+    state.addRetry({ errors: TRANSIENT_K8S, interval: Duration.seconds(2), maxAttempts: 3, backoffRate: 2 });
+  } else {
+    // The first matching retrier decides: definitive answers are not retried; everything else is.
+    state.addRetry({ errors: DEFINITIVE_K8S, maxAttempts: 0 });
+    state.addRetry({ errors: [sfn.Errors.ALL], interval: Duration.seconds(2), maxAttempts: 4, backoffRate: 2 });
+  }
+  return state;
 }
 
 /**
@@ -71,7 +86,8 @@ export class FailureRoutes {
         parameters: { error: kind, 'cause.$': this.causes[kind] },
         resultPath: '$.failure',
       });
-      const beforeCluster = kind === 'InvalidInput' || kind === 'PrepareFailed';
+      // Before PrepareRun succeeded nothing exists to clean up — and a claim held by another run must not be released.
+      const beforeCluster = kind === 'InvalidInput' || kind === 'PrepareFailed' || kind === 'RunInProgress';
       state.next(beforeCluster ? this.fail : this.cleanup);
       this.states.set(kind, state);
     }
@@ -80,7 +96,6 @@ export class FailureRoutes {
 
   /** The usual catches of an eks:call: access denied, optionally 404 as `notFound`, anything else. */
   catchKubernetes(state: sfn.CustomState, notFound?: FailureKind): void {
-    state.addRetry({ errors: TRANSIENT_K8S, interval: Duration.seconds(2), maxAttempts: 3, backoffRate: 2 });
     state.addCatch(this.to('AccessDenied'), { errors: ACCESS_DENIED, resultPath: '$.error' });
     if (notFound) state.addCatch(this.to(notFound), { errors: ['EKS.404'], resultPath: '$.error' });
     state.addCatch(this.to('StepFailed'), { errors: [sfn.Errors.ALL], resultPath: '$.error' });
@@ -93,6 +108,6 @@ export interface FragmentContext {
   routes: FailureRoutes;
 }
 
-export const jobPath = (ctx: Pick<FragmentContext, 'paths'>) => ({
-  expr: `States.Format('${ctx.paths.jobs}/{}', $.prepared.runSpec.names.job)`,
+export const jobPath = (ctx: Pick<FragmentContext, 'paths'>, job = '$.prepared.runSpec.names.job') => ({
+  expr: `States.Format('${ctx.paths.jobs}/{}', ${job})`,
 });

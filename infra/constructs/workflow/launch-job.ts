@@ -4,10 +4,13 @@ import { eksCall, type FragmentContext } from './eks-call.ts';
 import { STATE } from './state-names.ts';
 
 /**
- * Creates the run's Kubernetes objects: the runner ServiceAccount (409 AlreadyExists is fine), the
- * ConfigMap, and the Job (its pod spec shallow-merged with `$.placement.podPlacement`).
+ * Creates the run's Kubernetes objects: the runner ServiceAccount when it is not there (found by
+ * listing, not by an error name), the Job (its pod spec shallow-merged with
+ * `$.placement.podPlacement`), then the ConfigMap, owned by the Job (ownerReferences) so Kubernetes
+ * removes it with the Job even when no Cleanup runs. The Job's pods wait for the ConfigMap volume,
+ * as the kubelet does.
  *
- * Input: `$.prepared`, `$.placement`. Output: unchanged (+ `$.compose`).
+ * Input: `$.prepared`, `$.placement`. Output: adds `$.serviceAccount.count`, `$.compose`, `$.createdJob.uid`.
  * Errors: EKS.404 → NamespaceMissing; EKS.401/403 → AccessDenied; others → StepFailed.
  */
 export class LaunchJob extends sfn.StateMachineFragment {
@@ -16,20 +19,25 @@ export class LaunchJob extends sfn.StateMachineFragment {
 
   constructor(scope: Construct, id: string, ctx: FragmentContext) {
     super(scope, id);
-    const sa = eksCall(this, STATE.ensureServiceAccount, ctx.config.clusterName, {
+    const saName = '$.prepared.manifests.serviceAccount.metadata.name';
+    const findSa = eksCall(this, STATE.findServiceAccount, ctx.config.clusterName, {
+      comment: 'Is the runner ServiceAccount there? (a list answers either way)',
+      method: 'GET',
+      path: ctx.paths.serviceAccounts,
+      query: { fieldSelector: { expr: `States.Array(States.Format('metadata.name={}', ${saName}))` } },
+      resultSelector: { 'count.$': 'States.ArrayLength($.ResponseBody.items)' },
+      resultPath: '$.serviceAccount',
+    });
+    const createSa = eksCall(this, STATE.createServiceAccount, ctx.config.clusterName, {
       comment: 'The runner ServiceAccount (its Pod Identity association grants S3 writes under runs/)',
       method: 'POST',
       path: ctx.paths.serviceAccounts,
       body: { path: '$.prepared.manifests.serviceAccount' },
       resultPath: null,
     });
-    const cm = eksCall(this, STATE.createConfigMap, ctx.config.clusterName, {
-      comment: "The run's config.yml",
-      method: 'POST',
-      path: ctx.paths.configMaps,
-      body: { path: '$.prepared.manifests.configMap' },
-      resultPath: null,
-    });
+    const ready = new sfn.Pass(this, STATE.serviceAccountReady);
+    // Created between the list and the POST (another run): the same ServiceAccount, so fine.
+    createSa.addCatch(ready, { errors: ['EKS.409'], resultPath: '$.serviceAccountCreate' });
     const compose = new sfn.Pass(this, STATE.composePodTemplate, {
       parameters: {
         template: {
@@ -51,17 +59,34 @@ export class LaunchJob extends sfn.StateMachineFragment {
           'spec.$': 'States.JsonMerge($.prepared.manifests.job.spec, $.compose, false)',
         },
       },
+      resultSelector: { 'uid.$': '$.ResponseBody.metadata.uid' },
+      resultPath: '$.createdJob',
+    });
+    const cm = '$.prepared.manifests.configMap';
+    const configMap = eksCall(this, STATE.createConfigMap, ctx.config.clusterName, {
+      comment: "The run's config.yml, owned by the Job (garbage-collected with it)",
+      method: 'POST',
+      path: ctx.paths.configMaps,
+      body: {
+        template: {
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          metadata: {
+            'name.$': `${cm}.metadata.name`,
+            'namespace.$': `${cm}.metadata.namespace`,
+            'labels.$': `${cm}.metadata.labels`,
+            ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', 'name.$': '$.prepared.runSpec.names.job', 'uid.$': '$.createdJob.uid', blockOwnerDeletion: true }],
+          },
+          'data.$': `${cm}.data`,
+        },
+      },
       resultPath: null,
     });
-    const exists = new sfn.Pass(this, STATE.serviceAccountExists, { comment: '409 AlreadyExists: reuse it' });
-    sa.addCatch(exists, { errors: ['EKS.409'], resultPath: '$.serviceAccountCreate' });
-    ctx.routes.catchKubernetes(sa, 'NamespaceMissing');
-    ctx.routes.catchKubernetes(cm, 'NamespaceMissing');
-    ctx.routes.catchKubernetes(job, 'NamespaceMissing');
-    sa.next(cm);
-    exists.next(cm);
-    cm.next(compose).next(job);
-    this.startState = sa;
-    this.endStates = [job];
+    for (const s of [findSa, createSa, job, configMap]) ctx.routes.catchKubernetes(s, 'NamespaceMissing');
+    findSa.next(new sfn.Choice(this, STATE.serviceAccountFound).when(sfn.Condition.numberGreaterThan('$.serviceAccount.count', 0), ready).otherwise(createSa));
+    createSa.next(ready);
+    ready.next(compose).next(job).next(configMap);
+    this.startState = findSa;
+    this.endStates = [configMap];
   }
 }

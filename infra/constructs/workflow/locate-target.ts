@@ -6,11 +6,14 @@ import { eksCall, type FragmentContext } from './eks-call.ts';
 import { STATE } from './state-names.ts';
 
 /**
- * Finds a Running target pod and the availability zone it runs in.
+ * Finds a Running target pod and the availability zone it runs in, and keeps only what later
+ * states use (a Pod or a DescribeInstances answer is kilobytes; the state must stay small, an
+ * oversized one cannot be caught).
  *
- * Input: `$.prepared`. Output: adds `$.targetPods`, `$.located`, `$.placement = {zone,
- * podPlacement, runSpecPatch}` (zone `"unknown"` with podAffinity when no EC2 instance has the pod's
- * host IP, e.g. Fargate, or the lookup failed) and `$.run.runSpec`.
+ * Input: `$.prepared`. Output: `$.targetPods = {podName, hostIP, nodeName, images}`,
+ * `$.placement = {zone, instanceType, podPlacement, runSpecPatch}` (zone `"unknown"` with
+ * podAffinity when no EC2 instance has the pod's host IP, e.g. Fargate, or the lookup failed) and
+ * `$.run.runSpec` (the RunSpec with its placement and what the run measured against).
  * Errors: no Running pod → NoRunningTargetPod; EKS.401/403 → AccessDenied; others → StepFailed.
  */
 export class LocateTarget extends sfn.StateMachineFragment {
@@ -33,23 +36,37 @@ export class LocateTarget extends sfn.StateMachineFragment {
     });
     ctx.routes.catchKubernetes(find);
 
-    const hostIp = '$.targetPods.pods[0].status.hostIP';
-    const az = '$.located.reservations[0].Instances[0].Placement.AvailabilityZone';
+    const pod = '$.targetPods.pods[0]';
+    const describe = new sfn.Pass(this, STATE.describeTarget, {
+      comment: 'Keep the pod facts later states use; the whole Pod leaves the state',
+      parameters: {
+        'podName.$': `${pod}.metadata.name`,
+        'hostIP.$': `${pod}.status.hostIP`,
+        'nodeName.$': `${pod}.spec.nodeName`,
+        'images.$': `${pod}.spec.containers[*].image`,
+      },
+      resultPath: '$.targetPods',
+    });
+
+    const instance = '$.placement.reservations[0].Instances[0]';
     const locate = new tasks.CallAwsService(this, STATE.locateZone, {
       comment: "The target pod's node (private IP = pod hostIP) → its availability zone",
       service: 'ec2',
       action: 'describeInstances',
       iamAction: 'ec2:DescribeInstances',
       iamResources: ['*'],
-      parameters: { Filters: [{ Name: 'private-ip-address', Values: sfn.JsonPath.array(sfn.JsonPath.stringAt(hostIp)) }] },
+      parameters: { Filters: [{ Name: 'private-ip-address', Values: sfn.JsonPath.array(sfn.JsonPath.stringAt('$.targetPods.hostIP')) }] },
       resultSelector: { reservations: sfn.JsonPath.listAt('$.Reservations') },
-      resultPath: '$.located',
+      resultPath: '$.placement',
     });
+    const observed = { 'podName.$': '$.targetPods.podName', 'nodeName.$': '$.targetPods.nodeName', 'images.$': '$.targetPods.images' };
+    // Both write `$.placement` whole, so the lookup's raw answer leaves the state.
     const pin = new sfn.Pass(this, STATE.pinToZone, {
       parameters: {
-        'zone.$': az,
-        podPlacement: { nodeSelector: { [`${ZONE_LABEL}.$`]: az } },
-        runSpecPatch: { placement: { 'zone.$': az } },
+        'zone.$': `${instance}.Placement.AvailabilityZone`,
+        'instanceType.$': `${instance}.InstanceType`,
+        podPlacement: { nodeSelector: { [`${ZONE_LABEL}.$`]: `${instance}.Placement.AvailabilityZone` } },
+        runSpecPatch: { placement: { 'zone.$': `${instance}.Placement.AvailabilityZone` }, observed: { ...observed, 'instanceType.$': `${instance}.InstanceType` } },
       },
       resultPath: '$.placement',
     });
@@ -58,7 +75,7 @@ export class LocateTarget extends sfn.StateMachineFragment {
       parameters: {
         zone: 'unknown',
         'podPlacement.$': '$.prepared.manifests.zoneUnknownPlacement',
-        runSpecPatch: { placement: { zone: 'unknown' } },
+        runSpecPatch: { placement: { zone: 'unknown' }, observed },
       },
       resultPath: '$.placement',
     });
@@ -73,8 +90,12 @@ export class LocateTarget extends sfn.StateMachineFragment {
     find.next(
       new sfn.Choice(this, STATE.targetPodRunning)
         .when(
-          sfn.Condition.isPresent(hostIp),
-          locate.next(new sfn.Choice(this, STATE.zoneKnown).when(sfn.Condition.isPresent(az), pin).otherwise(affinity)),
+          sfn.Condition.isPresent(`${pod}.status.hostIP`),
+          describe.next(locate).next(
+            new sfn.Choice(this, STATE.zoneKnown)
+              .when(sfn.Condition.and(sfn.Condition.isPresent(`${instance}.Placement.AvailabilityZone`), sfn.Condition.isPresent(`${instance}.InstanceType`)), pin)
+              .otherwise(affinity),
+          ),
         )
         .otherwise(ctx.routes.to('NoRunningTargetPod')),
     );

@@ -5,16 +5,19 @@ export const STATE = {
   prepareRun: 'PrepareRun',
   findTargetPods: 'FindTargetPods',
   targetPodRunning: 'TargetPodRunning?',
+  describeTarget: 'DescribeTarget',
   locateZone: 'LocateZone',
   zoneKnown: 'ZoneKnown?',
   pinToZone: 'PinToZone',
   affinityToTargetPods: 'AffinityToTargetPods',
   recordZone: 'RecordZone',
-  ensureServiceAccount: 'EnsureServiceAccount',
-  serviceAccountExists: 'ServiceAccountExists',
-  createConfigMap: 'CreateConfigMap',
+  findServiceAccount: 'FindServiceAccount',
+  serviceAccountFound: 'ServiceAccountFound?',
+  createServiceAccount: 'CreateServiceAccount',
+  serviceAccountReady: 'ServiceAccountReady',
   composePodTemplate: 'ComposePodTemplate',
   createJob: 'CreateJob',
+  createConfigMap: 'CreateConfigMap',
   initPoll: 'InitPoll',
   waitForJob: 'WaitForJob',
   getJob: 'GetJob',
@@ -27,11 +30,22 @@ export const STATE = {
   publish: 'Publish',
   deleteJob: 'DeleteJob',
   deleteConfigMap: 'DeleteConfigMap',
+  releaseRun: 'ReleaseRun',
   cleanedUp: 'CleanedUp',
   outcome: 'Outcome?',
   runSummary: 'RunSummary',
   succeeded: 'Succeeded',
   runFailed: 'RunFailed',
+} as const;
+
+/** The reaper's states: it cleans up after an execution that ended without its own Cleanup. */
+export const REAPER_STATE = {
+  resolveRun: 'ResolveRun',
+  runObjects: 'RunObjects?',
+  reapJob: 'ReapJob',
+  reapConfigMap: 'ReapConfigMap',
+  reaped: 'Reaped',
+  nothingToReap: 'NothingToReap',
 } as const;
 
 export const failureStateName = (kind: FailureKind) => `Describe${kind}`;

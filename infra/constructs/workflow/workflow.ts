@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack, Tags } from 'aws-cdk-lib';
+import { Duration, Names, RemovalPolicy, Stack, Tags } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -14,6 +14,7 @@ import { FailureRoutes, type FragmentContext } from './eks-call.ts';
 import { LaunchJob } from './launch-job.ts';
 import { LocateTarget } from './locate-target.ts';
 import { STATE } from './state-names.ts';
+import { Reaper } from './reaper.ts';
 import { WatchJob } from './watch-job.ts';
 
 /**
@@ -23,10 +24,11 @@ import { WatchJob } from './watch-job.ts';
  * synth time, through an imported v1 `aws-eks` cluster). `eks:call` needs no IAM permission: the
  * Kubernetes API authorizes the state machine role through the stack's EKS access entry.
  *
- * Execution data, by path:
+ * Execution data, by path (kept small: only what later states read):
  * - `$.prepared`  PrepareRun's output: `{runSpec, cluster{name, endpoint, certificateAuthority}, manifests}`
- * - `$.targetPods` `{pods: [Pod]}`; `$.located` `{reservations}`; `$.placement` `{zone, podPlacement, runSpecPatch}`
- * - `$.run.runSpec` the RunSpec with `placement.zone` filled in (what Aggregate and Publish get)
+ * - `$.targetPods` `{podName, hostIP, nodeName, images}`; `$.placement` `{zone, instanceType, podPlacement, runSpecPatch}`
+ * - `$.run.runSpec` the RunSpec with its placement and `observed` target filled in (what Aggregate and Publish get)
+ * - `$.serviceAccount.count`, `$.createdJob.uid`
  * - `$.job` `{status, statusText}` of the last GetJob; `$.poll.count`
  * - `$.aggregate`, `$.publish` the Lambda outputs; `$.error` the last caught error;
  *   `$.failure` `{error, cause}` once something failed (Cleanup then ends in RunFailed).
@@ -37,10 +39,21 @@ export interface WorkflowProps {
   prepareRun: lambda.IFunction;
   aggregate: lambda.IFunction;
   publish: lambda.IFunction;
+  /** Releases a run's claim on its target (Cleanup), and resolves an ended execution's run (Reaper). */
+  releaseRun: lambda.IFunction;
+  timeouts: LambdaTimeouts;
+}
+
+/** How long each Lambda task may take (its function's own timeout, so a hung call cannot stall the run). */
+export interface LambdaTimeouts {
+  prepareRun: Duration;
+  aggregate: Duration;
+  publish: Duration;
 }
 
 export class Workflow extends Construct {
   readonly stateMachine: sfn.StateMachine;
+  readonly reaper: Reaper;
 
   constructor(scope: Construct, id: string, props: WorkflowProps) {
     super(scope, id);
@@ -54,7 +67,7 @@ export class Workflow extends Construct {
     const paths = kubernetesPaths(config.benchmarkNamespace, config.targetNamespace);
 
     const runFailed = new sfn.Fail(this, STATE.runFailed, { errorPath: '$.failure.error', causePath: '$.failure.cause' });
-    const cleanup = new Cleanup(this, 'Cleanup', { config, paths });
+    const cleanup = new Cleanup(this, 'Cleanup', { config, paths }, props.releaseRun);
     const routes = new FailureRoutes(this, failureCauses(words), cleanup, runFailed);
     const ctx: FragmentContext = { config, paths, routes };
 
@@ -68,9 +81,11 @@ export class Workflow extends Construct {
       }),
       payloadResponseOnly: true,
       retryOnServiceExceptions: true,
+      taskTimeout: sfn.Timeout.duration(props.timeouts.prepareRun),
       resultPath: '$.prepared',
     });
     prepare.addCatch(routes.to('InvalidInput'), { errors: ['InvalidInput'], resultPath: '$.error' });
+    prepare.addCatch(routes.to('RunInProgress'), { errors: ['RunInProgress'], resultPath: '$.error' });
     prepare.addCatch(routes.to('PrepareFailed'), { errors: [sfn.Errors.ALL], resultPath: '$.error' });
 
     const aggregate = new tasks.LambdaInvoke(this, STATE.aggregate, {
@@ -79,6 +94,7 @@ export class Workflow extends Construct {
       payload: sfn.TaskInput.fromObject({ runSpec: sfn.JsonPath.objectAt('$.run.runSpec') }),
       payloadResponseOnly: true,
       retryOnServiceExceptions: true,
+      taskTimeout: sfn.Timeout.duration(props.timeouts.aggregate),
       resultPath: '$.aggregate',
     });
     aggregate.addCatch(routes.to('NoResults'), { errors: ['NoResults'], resultPath: '$.error' });
@@ -93,6 +109,7 @@ export class Workflow extends Construct {
       }),
       payloadResponseOnly: true,
       retryOnServiceExceptions: true,
+      taskTimeout: sfn.Timeout.duration(props.timeouts.publish),
       resultPath: '$.publish',
     });
     publish.addCatch(routes.to('StepFailed'), { errors: [sfn.Errors.ALL], resultPath: '$.error' });
@@ -126,7 +143,13 @@ export class Workflow extends Construct {
       .next(publish)
       .next(cleanup);
 
-    const logGroup = new logs.LogGroup(this, 'Logs', { retention: logs.RetentionDays.ONE_YEAR, removalPolicy: RemovalPolicy.RETAIN });
+    // Under /aws/vendedlogs/states/: CloudWatch Logs' resource policy for Step Functions covers the
+    // prefix once, instead of growing with every log group (its size limit bites busy accounts).
+    const logGroup = new logs.LogGroup(this, 'Logs', {
+      logGroupName: `/aws/vendedlogs/states/${Names.uniqueResourceName(this, { maxLength: 200 })}`,
+      retention: logs.RetentionDays.ONE_YEAR,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       comment: `inference-baseline: ${config.scenario} benchmark of ${config.modelName} on EKS cluster ${config.clusterName}`,
       definitionBody: sfn.DefinitionBody.fromChainable(definition),
@@ -141,10 +164,11 @@ export class Workflow extends Construct {
         id: iam5('*'),
         reason: 'CloudWatch Logs delivery, X-Ray and ec2:DescribeInstances (LocateZone) support no resource-level permissions.',
       },
-      ...[props.prepareRun, props.aggregate, props.publish].map((fn) => ({
+      ...[props.prepareRun, props.aggregate, props.publish, props.releaseRun].map((fn) => ({
         id: iam5(`${arnRef(fn)}:*`),
         reason: 'Generated by CDK for LambdaInvoke: invoke any version or alias of this one function.',
       })),
     ]);
+    this.reaper = new Reaper(this, 'Reaper', { config, workflow: this.stateMachine, releaseRun: props.releaseRun });
   }
 }

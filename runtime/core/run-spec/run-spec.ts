@@ -38,6 +38,10 @@ export const RunSpec = z.object({
    * the target pods' zone without naming it).
    */
   placement: z.object({ zone: z.string().nullable() }),
+  /** What the workflow found the run measures against (the target pod, its node); absent before FindTargetPods, and for `render`. */
+  observed: z
+    .object({ podName: z.string(), nodeName: z.string(), images: z.array(z.string()), instanceType: z.string().optional() })
+    .optional(),
   s3: z.object({
     bucket: z.string(),
     /** `runs/<scenario>/<model>/<runId>/` (trailing slash). */

@@ -89,6 +89,10 @@ export const RunDefaults = z.strictObject({
     /** Image built from the Dockerfile (image delivery). */
     runner: z.string().min(1).optional(),
   }),
+  /** The execution timeout: a run whose Job cannot end and be aggregated inside it is refused. */
+  workflowTimeoutSeconds: z.number().int().positive().default(STACK_DEFAULTS.workflowTimeoutMinutes * 60),
+  /** The role the runner's ServiceAccount must be associated with (EKS Pod Identity); checked before a run. */
+  runnerRoleArn: z.string().min(1).optional(),
   /** The runner bundle asset (bundle delivery); its sha256 is checked in the pod. */
   bundle: z.strictObject({ bucket: z.string(), key: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/) }).optional(),
   job: z

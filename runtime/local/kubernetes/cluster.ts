@@ -37,7 +37,18 @@ export interface ClusterOptions {
 
 const PATH = /^\/(?:api\/v1|apis\/batch\/v1)\/namespaces\/([^/]+)\/(pods|serviceaccounts|configmaps|jobs)(?:\/([^/]+))?$/;
 
+/** What a misconfigured cluster does, for tests of the workflow's failure paths (changeable between executions). */
+export interface ClusterFaults {
+  /** Every call answers 403 Forbidden (no access entry, or one with the wrong scope). */
+  deny?: boolean;
+  /** Namespaces that do not exist after all. */
+  missingNamespaces?: string[];
+  /** The inference server's pods are not Running. */
+  noTargetPods?: boolean;
+}
+
 export class LocalCluster {
+  faults: ClusterFaults = {};
   private readonly objects = new Map<string, KubeObject>();
   private readonly jobs = new Map<string, JobRun>();
   /** Runs of Jobs deleted without propagation: their pods live on, as in Kubernetes. */
@@ -63,6 +74,11 @@ export class LocalCluster {
     }
   };
 
+  /** Whether the ServiceAccount has an EKS Pod Identity association (DescribePodIdentityAssociation's view). */
+  hasPodIdentity(namespace: string, serviceAccount: string): boolean {
+    return this.host.agent.has(namespace, serviceAccount);
+  }
+
   /** Every Job run that still has pods (tests and the local workflow look at their pods and logs). */
   jobRuns(): JobRun[] {
     return [...this.jobs.values(), ...this.orphans];
@@ -83,12 +99,15 @@ export class LocalCluster {
     if (!m) throw new KubernetesApiError(404, 'NotFound', `the server could not find the requested resource (${input.Path})`);
     const [, ns, kind, name] = m as unknown as [string, string, string, string | undefined];
     const q = (k: string): string | undefined => input.QueryParameters?.[k]?.[0];
-    const nsExists = this.o.namespaces.includes(ns);
+    if (this.faults.deny) {
+      throw new KubernetesApiError(403, 'Forbidden', `${kind} is forbidden: User "arn:aws:sts::000000000000:assumed-role/workflow" cannot ${input.Method.toLowerCase()} resource "${kind}" in API group "" in the namespace "${ns}"`);
+    }
+    const nsExists = this.o.namespaces.includes(ns) && !(this.faults.missingNamespaces ?? []).includes(ns);
     const resource = kind === 'jobs' ? 'jobs.batch' : kind;
 
     if (input.Method === 'GET' && !name) {
       // Listing a namespace that does not exist answers an empty list, as the API does.
-      let items = [...this.objects.entries()].filter(([k]) => k.startsWith(`${ns}/${kind}/`)).map(([, v]) => this.withStatus(kind, v));
+      let items = [...this.objects.entries()].filter(([k]) => k.startsWith(`${ns}/${kind}/`) && !(this.faults.noTargetPods && kind === 'pods')).map(([, v]) => this.withStatus(kind, v));
       if (kind === 'pods') items.push(...this.jobPods().filter((p) => p.metadata.namespace === ns));
       items = items.filter((o) => matchesLabels(o, q('labelSelector')) && matchesFields(o, q('fieldSelector')));
       if (q('limit')) items = items.slice(0, Number(q('limit')));

@@ -33,6 +33,10 @@ export class PodIdentityAgent {
     await closed;
   }
 
+  has(namespace: string, serviceAccount: string): boolean {
+    return this.associations.some((x) => x.namespace === namespace && x.serviceAccount === serviceAccount);
+  }
+
   /** The env a pod of this ServiceAccount gets, with its token (to write to `tokenFile`); null without an association. */
   envFor(namespace: string, serviceAccount: string, tokenFile: string): { env: Record<string, string>; token: string } | null {
     const a = this.associations.find((x) => x.namespace === namespace && x.serviceAccount === serviceAccount);

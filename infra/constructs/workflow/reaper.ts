@@ -1,0 +1,99 @@
+import { Duration, Names, RemovalPolicy } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { kubernetesPaths } from '../../../runtime/core/manifests/index.ts';
+import type { StackConfig } from '../../config.ts';
+import { acknowledge, arnRef, iam5 } from '../../nag.ts';
+import { eksCall } from './eks-call.ts';
+import { REAPER_STATE } from './state-names.ts';
+
+/** The execution statuses after which a run's own Cleanup may not have run. */
+export const REAPED_STATUSES = ['FAILED', 'TIMED_OUT', 'ABORTED'] as const;
+
+export interface ReaperProps {
+  config: StackConfig;
+  /** The benchmark workflow whose ended executions are reaped. */
+  workflow: sfn.StateMachine;
+  releaseRun: lambda.IFunction;
+}
+
+/**
+ * Cleans up after an execution that ended without its own Cleanup (timed out, aborted, or failed
+ * where no Catch applies): an EventBridge rule on the workflow's status changes starts this small
+ * state machine with the event. ResolveRun rebuilds the run's names from the execution (the same
+ * pure RunSpec PrepareRun built) and releases its claim on the target; the Job is then deleted
+ * (Background: its pods and the ConfigMap it owns go with it). It runs under the workflow's role,
+ * so the stack's one EKS access entry covers it; every step tolerates "already gone".
+ */
+export class Reaper extends Construct {
+  readonly stateMachine: sfn.StateMachine;
+  readonly rule: events.Rule;
+
+  constructor(scope: Construct, id: string, props: ReaperProps) {
+    super(scope, id);
+    const { config } = props;
+    const paths = kubernetesPaths(config.benchmarkNamespace, config.targetNamespace);
+    const resolve = new tasks.LambdaInvoke(this, REAPER_STATE.resolveRun, {
+      comment: "The run's names and cluster from the execution that ended; releases its claim",
+      lambdaFunction: props.releaseRun,
+      payload: sfn.TaskInput.fromObject({ event: sfn.JsonPath.entirePayload }),
+      payloadResponseOnly: true,
+      retryOnServiceExceptions: true,
+      resultPath: '$.reap',
+    });
+    const reapJob = eksCall(this, REAPER_STATE.reapJob, config.clusterName, {
+      comment: "Delete the run's Job, its pods and the ConfigMap it owns",
+      method: 'DELETE',
+      path: { expr: `States.Format('${paths.jobs}/{}', $.reap.names.job)` },
+      query: { propagationPolicy: ['Background'] },
+      resultPath: null,
+      clusterPath: '$.reap.cluster',
+    });
+    const reapConfigMap = eksCall(this, REAPER_STATE.reapConfigMap, config.clusterName, {
+      comment: "Delete the run's ConfigMap if the Job never owned it",
+      method: 'DELETE',
+      path: { expr: `States.Format('${paths.configMaps}/{}', $.reap.names.configMap)` },
+      resultPath: null,
+      clusterPath: '$.reap.cluster',
+    });
+    const reaped = new sfn.Succeed(this, REAPER_STATE.reaped);
+    reapJob.addCatch(reapConfigMap, { errors: [sfn.Errors.ALL], resultPath: '$.reapErrors.job' });
+    reapConfigMap.addCatch(reaped, { errors: [sfn.Errors.ALL], resultPath: '$.reapErrors.configMap' });
+    const definition = resolve.next(
+      new sfn.Choice(this, REAPER_STATE.runObjects)
+        .when(sfn.Condition.isPresent('$.reap.cluster.endpoint'), reapJob.next(reapConfigMap).next(reaped))
+        .otherwise(new sfn.Succeed(this, REAPER_STATE.nothingToReap, { comment: 'The input was invalid or the cluster is gone: nothing of this run exists there' })),
+    );
+    const logGroup = new logs.LogGroup(this, 'Logs', {
+      logGroupName: `/aws/vendedlogs/states/${Names.uniqueResourceName(this, { maxLength: 200 })}`,
+      retention: logs.RetentionDays.ONE_YEAR,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      comment: `inference-baseline: cleans up after a benchmark execution that timed out, was aborted or failed without its Cleanup (${config.clusterName})`,
+      definitionBody: sfn.DefinitionBody.fromChainable(definition),
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      role: props.workflow.role,
+      timeout: Duration.minutes(15),
+      tracingEnabled: true,
+      logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
+    });
+    this.rule = new events.Rule(this, 'WorkflowEnded', {
+      description: 'A benchmark execution ended without its own Cleanup: reap its Kubernetes objects and its claim',
+      eventPattern: {
+        source: ['aws.states'],
+        detailType: ['Step Functions Execution Status Change'],
+        detail: { status: [...REAPED_STATUSES], stateMachineArn: [props.workflow.stateMachineArn] },
+      },
+      targets: [new targets.SfnStateMachine(this.stateMachine, { retryAttempts: 8, maxEventAge: Duration.hours(2) })],
+    });
+    acknowledge(this.stateMachine, [
+      { id: iam5(`${arnRef(props.releaseRun)}:*`), reason: 'Generated by CDK for LambdaInvoke: invoke any version or alias of this one function.' },
+    ]);
+  }
+}

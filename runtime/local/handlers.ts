@@ -1,0 +1,120 @@
+import { buildEmf, type EmfDocument } from '../aws/emf.ts';
+import { acquireClaim, releaseClaim } from '../aws/claims.ts';
+import type { ClusterInfo } from '../aws/eks.ts';
+import { presignGetUrl, writeRunFiles } from '../aws/run-files.ts';
+import { loadBundleBootstrap } from '../bootstrap/index.ts';
+import { RunDefaults } from '../core/run-spec/index.ts';
+import { aggregateForRun } from '../lambda/aggregate.ts';
+import { prepareRun, type PrepareRunDeps } from '../lambda/prepare-run.ts';
+import { publishRun } from '../lambda/publish.ts';
+import { releaseRun, type ReleaseRunDeps } from '../lambda/release-run.ts';
+import { runDefaults } from '../../infra/derive.ts';
+import { parseStackConfig } from '../../infra/config.ts';
+import type { EksCallInput } from './kubernetes/cluster.ts';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from './local-s3.ts';
+import { LOCAL_CLUSTER, RESULTS_BUCKET, RUNNER_ROLE_ARN, type LocalEnvironment } from './environment.ts';
+import type { Definition, SynthesizedWorkflow } from './synthesized.ts';
+
+/**
+ * Each Task of the synthesized definitions bound to local code, by its `Resource`: the Lambda
+ * handlers run in-process with real SDK clients pointed at the local S3; `eks:call` goes to the
+ * Kubernetes stand-in; EC2 DescribeInstances answers with the local zone. What PrepareRun gets as
+ * the stack's defaults is what the stack would give it (infra/derive.ts), with local references.
+ */
+
+export interface Bound {
+  handlers: Record<string, (input: never) => unknown>;
+  /** EMF documents Publish wrote (CloudWatch's side cannot run here). */
+  emf: EmfDocument[];
+  /** What PrepareRun was asked (the execution's own start time, for the reaper's event). */
+  prepareEvents: Array<{ startTime?: string; executionId?: string }>;
+}
+
+export const LOCAL_CLUSTER_INFO: ClusterInfo = {
+  name: LOCAL_CLUSTER,
+  status: 'ACTIVE',
+  endpoint: 'https://kubernetes.local',
+  certificateAuthority: Buffer.from('local stand-in: no TLS').toString('base64'),
+  endpointPublicAccess: true,
+  authenticationMode: 'API',
+  version: 'local',
+};
+
+export function localDefaults(env: LocalEnvironment, stackOverrides: Record<string, unknown> = {}): RunDefaults {
+  const config = parseStackConfig({ ...env.config, ...stackOverrides });
+  return RunDefaults.parse(runDefaults(config, { region: LOCAL_REGION, bucket: RESULTS_BUCKET, runnerRoleArn: RUNNER_ROLE_ARN, bundle: env.bundle }));
+}
+
+export function bindHandlers(env: LocalEnvironment, synth: SynthesizedWorkflow, o: { metricNamespace: string; stackOverrides?: Record<string, unknown> }): Bound {
+  const defaults = localDefaults(env, o.stackOverrides);
+  const s3 = env.s3Client;
+  const describeCluster = async (name: string): Promise<ClusterInfo> => {
+    if (name !== LOCAL_CLUSTER) throw Object.assign(new Error(`No cluster found for name: ${name}.`), { name: 'ClusterNotFound' });
+    return LOCAL_CLUSTER_INFO;
+  };
+  const release: ReleaseRunDeps['release'] = (bucket, target, id) => releaseClaim(s3, bucket, target, id);
+  const prepareDeps: PrepareRunDeps = {
+    defaults,
+    bootstrap: loadBundleBootstrap(),
+    describeCluster,
+    describeRunnerAccess: async (_cluster, namespace, sa) => ({
+      roleArn: env.cluster.hasPodIdentity(namespace, sa) ? RUNNER_ROLE_ARN : null,
+    }),
+    presignBundle: (bucket, key, expiresInSeconds) => presignGetUrl({ credentials: LOCAL_CREDENTIALS, region: LOCAL_REGION, bucket, key, expiresInSeconds, endpoint: env.s3.endpoint }),
+    writeFiles: (bucket, files) => writeRunFiles(s3, bucket, files),
+    claims: { acquire: (r) => acquireClaim(s3, r), release },
+    now: () => Date.now(),
+    randomSuffix: () => Math.floor(Math.random() * 0xffffff).toString(16).padStart(6, '0'),
+  };
+  const emf: EmfDocument[] = [];
+  const prepareEvents: Bound['prepareEvents'] = [];
+  const lambdas = {
+    PrepareRun: (event: { startTime?: string; executionId?: string }) => {
+      prepareEvents.push(event);
+      return prepareRun(event, prepareDeps);
+    },
+    Aggregate: (event: unknown) => aggregateForRun(event, { s3 }),
+    Publish: (event: unknown) =>
+      publishRun(event, {
+        s3,
+        namespace: o.metricNamespace,
+        publish: (summary, p) => {
+          const doc = buildEmf(summary, { namespace: p.namespace, dimensions: p.dimensions });
+          emf.push(doc);
+          return doc._aws.CloudWatchMetrics[0]?.Metrics.length ?? 0;
+        },
+      }),
+    ReleaseRun: (event: unknown) => releaseRun(event, { defaults, describeCluster, release }),
+  };
+  const handlers: Bound['handlers'] = {};
+  for (const definition of [synth.definition, synth.reaperDefinition]) {
+    for (const [name, state] of Object.entries(tasksOf(definition))) {
+      const resource = String(state.Resource);
+      const lambda = synth.functionArns[resource];
+      if (lambda) handlers[name] = lambdas[lambda] as never;
+      else if (resource.endsWith(':states:::eks:call')) handlers[name] = ((input: EksCallInput) => env.cluster.call(input)) as never;
+      else if (resource.endsWith(':states:::aws-sdk:ec2:describeInstances')) handlers[name] = ((input: never) => describeInstances(input, env.zone)) as never;
+      else throw new Error(`the local workflow has no stand-in for Task ${name} (${resource})`);
+    }
+  }
+  return { handlers, emf, prepareEvents };
+}
+
+/** Every Task state of a definition by name (Map/Parallel branches included). */
+function tasksOf(d: Definition): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const [name, state] of Object.entries(d.States)) {
+    if (state.Type === 'Task') out[name] = state;
+    for (const branch of (state.Branches as Definition[] | undefined) ?? []) Object.assign(out, tasksOf(branch));
+    const iterator = (state.ItemProcessor ?? state.Iterator) as Definition | undefined;
+    if (iterator) Object.assign(out, tasksOf(iterator));
+  }
+  return out;
+}
+
+/** EC2 DescribeInstances for the target pod's host IP: the one local node, in the local zone. */
+function describeInstances(input: { Filters?: Array<{ Name: string; Values: string[] }> }, zone: string | null): unknown {
+  const ip = input.Filters?.find((f) => f.Name === 'private-ip-address')?.Values?.[0];
+  if (ip !== '127.0.0.1' || zone === null) return { Reservations: [] };
+  return { Reservations: [{ Instances: [{ InstanceId: 'i-local', InstanceType: 'local', PrivateIpAddress: ip, Placement: { AvailabilityZone: zone } }] }] };
+}

@@ -1,0 +1,245 @@
+import { randomBytes } from 'node:crypto';
+import { ExecutionAbortedError, ExecutionError, ExecutionTimeoutError, StateMachine } from 'aws-local-stepfunctions';
+import type { EmfDocument } from '../aws/emf.ts';
+import { STACK_DEFAULTS } from '../core/run-spec/index.ts';
+import type { RunSpec } from '../core/run-spec/index.ts';
+import { REAPER_STATE, STATE } from '../../infra/constructs/workflow/state-names.ts';
+import { startEnvironment, type EnvironmentOptions, type LocalEnvironment } from './environment.ts';
+import { bindHandlers } from './handlers.ts';
+import { LOCAL_ENV, synthesizeWorkflow, type Definition, type SynthesizedWorkflow } from './synthesized.ts';
+
+// aws-local-stepfunctions calls Promise.withResolvers (Node 22); this project also runs on Node 20.
+if (!('withResolvers' in Promise)) {
+  Object.assign(Promise, {
+    withResolvers<T>() {
+      let resolve!: (v: T) => void;
+      let reject!: (e: unknown) => void;
+      const promise = new Promise<T>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      return { promise, resolve, reject };
+    },
+  });
+}
+
+/**
+ * The embedded workflow: the state machine definition CDK synthesizes — not a copy — executed by
+ * aws-local-stepfunctions, each Task bound to local code (handlers.ts) over the local services
+ * (environment.ts). Locally the stack polls its Job every 5 s (its shortest setting; 30 s on AWS)
+ * and retries wait 0.1 s — the only differences, recorded in every execution's record; an execution
+ * that ends timed out, aborted or failed starts the stack's reaper, as its EventBridge rule does.
+ */
+
+export interface LocalWorkflowOptions extends Omit<EnvironmentOptions, 'onPodLog' | 'config'> {
+  /** Stack settings (cdk.json context keys); `clusterName` is `local`. */
+  config?: Record<string, unknown>;
+  /** A line per state entered / left, retried, caught. */
+  onProgress?: (line: string) => void;
+  onPodLog?: (pod: string, line: string, env: LocalEnvironment) => void;
+}
+
+export interface ExecuteOptions {
+  input?: unknown;
+  /** Aborts the execution (Ctrl-C). */
+  signal?: AbortSignal;
+  /** Replaces the definition's TimeoutSeconds (tests of a timeout); recorded in the execution's record. */
+  timeoutSeconds?: number;
+  /** Stack settings for this execution's PrepareRun only (e.g. deadlineMarginSeconds); recorded too. */
+  stackOverrides?: Record<string, unknown>;
+  /** Replaces the Job poll's wait (tests of the poll bound); recorded too. */
+  waitForJobMs?: number;
+}
+
+export interface StateRecord {
+  name: string;
+  type: string;
+  enteredAt: number;
+  exitedAt?: number;
+  outcome?: 'exited' | 'failed' | 'caught' | 'retried';
+}
+
+export type ExecutionStatus = 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
+
+export interface ExecutionRecord {
+  executionArn: string;
+  name: string;
+  input: unknown;
+  status: ExecutionStatus;
+  startedAt: string;
+  endedAt: string;
+  output?: Record<string, unknown>;
+  error?: { error: string; cause: string };
+  states: StateRecord[];
+  events: unknown[];
+  definitionSha256: string;
+  overrides: { waitForJobMs?: number; retryIntervalMs: number; timeoutSeconds?: number; stackSettings?: Record<string, unknown> };
+  /** The run PrepareRun built (absent when it failed). */
+  runSpec?: RunSpec;
+  emf: EmfDocument[];
+  reaper?: { status: ExecutionStatus; states: string[]; output?: unknown; error?: { error: string; cause: string } };
+}
+
+const RETRY_MS = 100;
+/** The stack's shortest Job poll interval (pollIntervalSeconds ≥ 5), used locally. */
+export const LOCAL_POLL_SECONDS = 5;
+
+export class LocalWorkflow {
+  private constructor(
+    readonly env: LocalEnvironment,
+    readonly synth: SynthesizedWorkflow,
+    private readonly o: LocalWorkflowOptions,
+  ) {}
+
+  static async start(o: LocalWorkflowOptions): Promise<LocalWorkflow> {
+    let workflow: LocalWorkflow | undefined;
+    const env = await startEnvironment({ ...o, config: { pollIntervalSeconds: LOCAL_POLL_SECONDS, ...o.config }, onPodLog: (pod, line) => o.onPodLog?.(pod, line, workflow!.env) });
+    try {
+      const synth = synthesizeWorkflow(env.config, `${env.root}/cdk.out`);
+      workflow = new LocalWorkflow(env, synth, o);
+      return workflow;
+    } catch (err) {
+      await env.stop();
+      throw err;
+    }
+  }
+
+  stop(): Promise<void> {
+    return this.env.stop();
+  }
+
+  /** One execution of the benchmark workflow, then the reaper when the stack's rule would start it. */
+  async execute(e: ExecuteOptions = {}): Promise<ExecutionRecord> {
+    const name = `local-${new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15)}-${randomBytes(3).toString('hex')}`;
+    const executionArn = `arn:aws:states:${LOCAL_ENV.region}:${LOCAL_ENV.account}:execution:InferenceBaselineWorkflow:${name}`;
+    const metricNamespace = String(this.env.config.metricNamespace ?? STACK_DEFAULTS.metricNamespace);
+    const bound = bindHandlers(this.env, this.synth, { metricNamespace, ...(e.stackOverrides ? { stackOverrides: e.stackOverrides } : {}) });
+    const overrides = {
+      ...(e.waitForJobMs !== undefined ? { waitForJobMs: e.waitForJobMs } : {}),
+      retryIntervalMs: RETRY_MS,
+      ...(e.timeoutSeconds !== undefined ? { timeoutSeconds: e.timeoutSeconds } : {}),
+      ...(e.stackOverrides ? { stackSettings: e.stackOverrides } : {}),
+    };
+    const definition: Definition = e.timeoutSeconds !== undefined ? { ...this.synth.definition, TimeoutSeconds: e.timeoutSeconds } : this.synth.definition;
+    const input = e.input ?? {};
+    const run = await this.run(definition, input, bound.handlers, { Id: executionArn, Name: name }, overrides, e.signal);
+    const record: ExecutionRecord = {
+      executionArn,
+      name,
+      input,
+      ...run,
+      definitionSha256: this.synth.definitionSha256,
+      overrides,
+      emf: bound.emf,
+    };
+    if ((this.synth.reapedStatuses as string[]).includes(run.status)) {
+      // The stack's EventBridge rule on the workflow's status changes: the reaper gets the event.
+      const startTime = bound.prepareEvents[0]?.startTime ?? record.startedAt;
+      const event = {
+        source: 'aws.states',
+        'detail-type': 'Step Functions Execution Status Change',
+        detail: { executionArn, name, status: run.status, startDate: Date.parse(startTime), input: JSON.stringify(input) },
+      };
+      this.o.onProgress?.(`execution ${run.status}: the reaper cleans up (EventBridge rule on the workflow's status changes)`);
+      const reaped = await this.run(this.synth.reaperDefinition, event, bound.handlers, { Id: `${executionArn}-reaper`, Name: `${name}-reaper` }, overrides);
+      record.reaper = { status: reaped.status, states: reaped.states.map((s) => s.name), ...(reaped.output ? { output: reaped.output } : {}), ...(reaped.error ? { error: reaped.error } : {}) };
+    }
+    return record;
+  }
+
+  private async run(
+    definition: Definition,
+    input: unknown,
+    handlers: Record<string, (input: never) => unknown>,
+    context: { Id: string; Name: string },
+    overrides: ExecutionRecord['overrides'],
+    signal?: AbortSignal,
+  ): Promise<Pick<ExecutionRecord, 'status' | 'startedAt' | 'endedAt' | 'output' | 'error' | 'states' | 'events' | 'runSpec'>> {
+    // A copy: the interpreter changes the objects it is given; the record must keep the definition as synthesized.
+    const machine = new StateMachine(structuredClone(definition) as never, { validationOptions: { checkArn: false } });
+    const retryable = Object.fromEntries(Object.entries(definition.States).filter(([, s]) => Array.isArray(s.Retry)).map(([n]) => [n, overrides.retryIntervalMs]));
+    const startedAt = new Date().toISOString();
+    const execution = machine.run(input as never, {
+      overrides: {
+        taskResourceLocalHandlers: handlers as never,
+        ...(overrides.waitForJobMs !== undefined ? { waitTimeOverrides: { [STATE.waitForJob]: overrides.waitForJobMs } } : {}),
+        retryIntervalOverrides: retryable,
+      },
+      context: { Execution: context },
+    });
+    const onAbort = (): void => execution.abort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal?.aborted) execution.abort();
+    const states: StateRecord[] = [];
+    const events: unknown[] = [];
+    let prepared: RunSpec | undefined;
+    const consume = (async () => {
+      for await (const ev of execution.eventLogs) {
+        events.push(slim(ev as never));
+        this.progress(ev as never, states);
+        if (isStateExit(ev, STATE.prepareRun)) prepared = (ev as { state: { output?: { prepared?: { runSpec?: RunSpec } } } }).state.output?.prepared?.runSpec;
+      }
+    })();
+    let status: ExecutionStatus = 'SUCCEEDED';
+    let output: Record<string, unknown> | undefined;
+    let error: { error: string; cause: string } | undefined;
+    try {
+      output = (await execution.result) as Record<string, unknown>;
+    } catch (err) {
+      if (err instanceof ExecutionAbortedError) status = 'ABORTED';
+      else if (err instanceof ExecutionTimeoutError) {
+        status = 'TIMED_OUT';
+        error = { error: 'States.Timeout', cause: 'The execution timed out (its TimeoutSeconds passed).' };
+      } else if (err instanceof ExecutionError) {
+        status = 'FAILED';
+        const cause = (err as { cause?: { name?: string; message?: string } }).cause;
+        error = { error: cause?.name ?? 'Error', cause: cause?.message ?? err.message };
+      } else throw err;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+    await consume.catch(() => undefined);
+    return { status, startedAt, endedAt: new Date().toISOString(), ...(output ? { output } : {}), ...(error ? { error } : {}), states, events, ...(prepared ? { runSpec: prepared } : {}) };
+  }
+
+  private progress(ev: { type: string; timestamp: number; state?: { name: string; type: string }; Error?: string; retry?: { attempt: number } }, states: StateRecord[]): void {
+    const say = this.o.onProgress ?? (() => undefined);
+    const s = ev.state;
+    if (ev.type === 'StateEntered' && s) states.push({ name: s.name, type: s.type, enteredAt: ev.timestamp });
+    const last = s ? [...states].reverse().find((x) => x.name === s.name && x.exitedAt === undefined) : undefined;
+    const took = (): string => (last ? `${((ev.timestamp - last.enteredAt) / 1000).toFixed(1)} s` : '');
+    if (ev.type === 'StateExited' && last) {
+      last.exitedAt = ev.timestamp;
+      last.outcome = 'exited';
+      if (s!.type !== 'Choice' && s!.type !== 'Pass') say(`  ${s!.name} ${took()}`);
+    } else if ((ev.type === 'StateFailed' || ev.type === 'StateCaught') && last) {
+      last.exitedAt = ev.timestamp;
+      last.outcome = ev.type === 'StateFailed' ? 'failed' : 'caught';
+      say(`  ${s!.name} ${took()} → ${ev.Error ?? 'error'}${ev.type === 'StateCaught' ? ' (caught)' : ''}`);
+    } else if (ev.type === 'StateRetried' && last) {
+      last.outcome = 'retried';
+      say(`  ${s!.name} retried (attempt ${ev.retry?.attempt ?? '?'})`);
+    }
+  }
+}
+
+/**
+ * An event as execution.json keeps it: what happened when, not the whole execution state at every
+ * step (that is megabytes per run, most of it the same manifests over and over).
+ */
+function slim(ev: { type: string; timestamp: number; state?: { name: string; type: string }; Error?: string; Cause?: unknown; retry?: { attempt: number } }): unknown {
+  return {
+    type: ev.type,
+    timestamp: ev.timestamp,
+    ...(ev.state ? { state: { name: ev.state.name, type: ev.state.type } } : {}),
+    ...(ev.Error !== undefined ? { error: ev.Error, cause: typeof ev.Cause === 'string' ? ev.Cause : JSON.stringify(ev.Cause) } : {}),
+    ...(ev.retry ? { attempt: ev.retry.attempt } : {}),
+  };
+}
+
+function isStateExit(ev: unknown, name: string): boolean {
+  const e = ev as { type?: string; state?: { name?: string } };
+  return e.type === 'StateExited' && e.state?.name === name;
+}
+
+export { REAPER_STATE, STATE };

@@ -1,0 +1,149 @@
+import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { claimKey } from '../../runtime/core/claims.ts';
+import { RESULTS_BUCKET } from '../../runtime/local/environment.ts';
+import type { LocalEnvironment } from '../../runtime/local/environment.ts';
+import { LocalWorkflow } from '../../runtime/local/workflow.ts';
+
+/**
+ * The synthesized workflow run locally (as in workflow-success.test.ts) when things go wrong: each
+ * ends in the failure a person can act on, and leaves nothing behind in the cluster or the claims.
+ */
+
+let wf: LocalWorkflow;
+let podLog: ((pod: string, line: string, env: LocalEnvironment) => void) | undefined;
+beforeAll(async () => {
+  wf = await LocalWorkflow.start({ config: {}, onPodLog: (pod, line, env) => podLog?.(pod, line, env) });
+}, 120_000);
+afterAll(() => wf?.stop());
+afterEach(() => {
+  podLog = undefined;
+  wf.env.cluster.faults = {};
+});
+
+const load = (duration: number, rate = 2) => ({ overrides: { load: { stages: [{ rate, duration }] } } });
+const posts = (): number => wf.env.cluster.calls.filter((c) => c.method === 'POST').length;
+
+async function nothingLeft(target = wf.env.targetUrl): Promise<void> {
+  expect(wf.env.cluster.existing('jobs')).toEqual([]);
+  expect(wf.env.cluster.existing('configmaps')).toEqual([]);
+  await expect(wf.env.s3Client.send(new GetObjectCommand({ Bucket: RESULTS_BUCKET, Key: claimKey(target) }))).rejects.toMatchObject({ name: 'NoSuchKey' });
+}
+
+describe('the local workflow when things go wrong', () => {
+  it('invalid input: fails in PrepareRun listing every problem; nothing is created, in the cluster or S3', async () => {
+    const before = wf.env.cluster.calls.length;
+    const r = await wf.execute({ input: { runner: 'locust', target: { baseUrl: 'not a url' }, extra: true } });
+    expect(r.status).toBe('FAILED');
+    expect(r.error?.error).toBe('InvalidInput');
+    expect(r.error?.cause).toMatch(/^The execution input was rejected and nothing was created in the cluster\. execution input: 3 problems:/);
+    expect(r.states.map((s) => s.name)).toEqual(['PrepareRun', 'DescribeInvalidInput', 'RunFailed']);
+    expect(wf.env.cluster.calls.length).toBe(before);
+    const objects = await wf.env.s3Client.send(new ListObjectsV2Command({ Bucket: RESULTS_BUCKET }));
+    expect((objects.Contents ?? []).filter((o) => o.LastModified! > new Date(Date.parse(r.startedAt) - 1000))).toEqual([]);
+    // FAILED is among the statuses the stack's rule reaps: the reaper finds nothing to delete.
+    expect(r.reaper).toMatchObject({ status: 'SUCCEEDED', states: ['ResolveRun', 'RunObjects?', 'NothingToReap'] });
+  });
+
+  it('target down: the Job fails and the cause quotes the runner\'s last lines', async () => {
+    const down = 'http://127.0.0.1:9';
+    const r = await wf.execute({ input: { ...load(2), target: { baseUrl: down } } });
+    expect(r.error?.error).toBe('JobFailed');
+    expect(r.error?.cause).toMatch(/failed: the runner exited with code 2\. Last log lines: error: --target: cannot reach http:\/\/127\.0\.0\.1:9: ECONNREFUSED/);
+    expect(r.states.map((s) => s.name)).toEqual(expect.arrayContaining(['InspectRunnerPods', 'RunnerLogKept?', 'DescribeJobFailedWithLog', 'DeleteJob', 'DeleteConfigMap', 'ReleaseRun', 'RunFailed']));
+    await nothingLeft(down);
+  }, 60_000);
+
+  it('runner crash (SIGKILL mid-run): the Job fails with exit code 137 and the runner\'s last lines; what it measured stays in S3', async () => {
+    let killed = false;
+    podLog = (_pod, line, env) => {
+      if (!killed && line.startsWith('{"status":"running"')) {
+        killed = true;
+        env.cluster.jobRuns()[0]!.kill(0, 'SIGKILL');
+      }
+    };
+    const r = await wf.execute({ input: load(6) });
+    expect(killed).toBe(true);
+    expect(r.error?.error).toBe('JobFailed');
+    expect(r.error?.cause).toMatch(/the runner exited with code 137\. Last log lines: .*"status":"running"/s);
+    const raw = await wf.env.s3Client.send(new ListObjectsV2Command({ Bucket: RESULTS_BUCKET, Prefix: r.runSpec!.s3.prefix }));
+    expect((raw.Contents ?? []).map((o) => o.Key!.slice(r.runSpec!.s3.prefix.length))).toEqual(expect.arrayContaining(['config.yml', 'run.json', 'run-spec.json']));
+    await nothingLeft();
+  }, 60_000);
+
+  it('deadline exceeded: Kubernetes stops the Job at activeDeadlineSeconds; the cause says what to check; cleanup follows', async () => {
+    const r = await wf.execute({ input: load(20, 1), stackOverrides: { deadlineMarginSeconds: 1 } });
+    expect(r.error?.error).toBe('JobDeadlineExceeded');
+    expect(r.error?.cause).toMatch(/exceeded its activeDeadlineSeconds \(21 s = scenario duration \+ margin\)\. Check that its pods were scheduled/);
+    expect(r.states.map((s) => s.name)).toEqual(expect.arrayContaining(['DescribeJobDeadlineExceeded', 'DeleteJob', 'ReleaseRun', 'RunFailed']));
+    await nothingLeft();
+  }, 90_000);
+
+  it('a second run against the same target while one is in progress fails before creating anything, naming the run in progress', async () => {
+    const a = wf.execute({ input: load(6) });
+    for (let i = 0; i < 300 && wf.env.cluster.existing('jobs').length === 0; i++) await new Promise((res) => setTimeout(res, 50));
+    const postsBefore = posts();
+    const b = await wf.execute({ input: load(2) });
+    expect(b.error?.error).toBe('RunInProgress');
+    expect(b.error?.cause).toMatch(/^Another benchmark run is measuring this target, .*nothing was created in the cluster\. Run \d{8}T\d{6}Z-[0-9a-f]{6} \(execution arn:aws:states:[^)]+\) has been measuring http:\/\/127\.0\.0\.1:\d+ since /);
+    expect(b.states.map((s) => s.name)).toEqual(['PrepareRun', 'DescribeRunInProgress', 'RunFailed']);
+    expect(posts()).toBe(postsBefore);
+    const first = await a;
+    expect(first.status).toBe('SUCCEEDED');
+    expect(b.error?.cause).toContain(first.runSpec!.runId);
+    await nothingLeft();
+  }, 90_000);
+
+  it('a timed-out execution: the reaper (the stack\'s rule on status changes) deletes the Job and releases the claim', async () => {
+    const r = await wf.execute({ input: load(30, 1), timeoutSeconds: 8 });
+    expect(r.status).toBe('TIMED_OUT');
+    expect(r.states.map((s) => s.name)).not.toContain('DeleteJob');
+    expect(r.reaper).toMatchObject({ status: 'SUCCEEDED', states: ['ResolveRun', 'RunObjects?', 'ReapJob', 'ReapConfigMap', 'Reaped'] });
+    expect((r.reaper!.output as { reap: { released: boolean; runId: string } }).reap).toMatchObject({ released: true, runId: r.runSpec!.runId });
+    await nothingLeft();
+  }, 90_000);
+
+  it('inference-perf: the workflow goes as far as its Job, whose image cannot run here — and says so', async () => {
+    const r = await wf.execute({ input: { ...load(2), runner: 'inference-perf' } });
+    expect(r.error?.error).toBe('JobFailed');
+    expect(r.error?.cause).toMatch(/runs only stock Node images; quay\.io\/inference-perf\/inference-perf:v0\.6\.1 cannot run on this machine \(run it on EKS\)/);
+    const config = await wf.env.s3Client.send(new GetObjectCommand({ Bucket: RESULTS_BUCKET, Key: r.runSpec!.s3.configKey }));
+    expect(await config.Body!.transformToString()).toMatch(/per_request: true/);
+    await nothingLeft();
+  }, 60_000);
+
+  it('access denied (403): names the access entry and its scopes; cleanup is attempted', async () => {
+    wf.env.cluster.faults = { deny: true };
+    const r = await wf.execute({ input: load(2) });
+    expect(r.error?.error).toBe('AccessDenied');
+    expect(r.error?.cause).toMatch(/^The Kubernetes API refused the state machine role \(EKS\.403\)\. .*AmazonEKSEditPolicy on namespace benchmarking and AmazonEKSViewPolicy on namespace default/);
+    expect(r.states.map((s) => s.name)).toEqual(expect.arrayContaining(['DescribeAccessDenied', 'DeleteJob', 'ReleaseRun', 'RunFailed']));
+    wf.env.cluster.faults = {};
+    await nothingLeft();
+  });
+
+  it('benchmark namespace missing (404): says how to create it', async () => {
+    wf.env.cluster.faults = { missingNamespaces: ['benchmarking'] };
+    const r = await wf.execute({ input: load(2) });
+    expect(r.error?.error).toBe('NamespaceMissing');
+    expect(r.error?.cause).toMatch(/^Namespace benchmarking does not exist in cluster local \(EKS\.404\)\. Create it \(kubectl create namespace benchmarking\)/);
+  });
+
+  it('no Running target pod: fails with the selector and the namespace; nothing created', async () => {
+    wf.env.cluster.faults = { noTargetPods: true };
+    const postsBefore = posts();
+    const r = await wf.execute({ input: load(2) });
+    expect(r.error?.error).toBe('NoRunningTargetPod');
+    expect(r.error?.cause).toContain('No Running pod matches labelSelector app.kubernetes.io/component=qwen3-vllm in namespace default.');
+    expect(posts()).toBe(postsBefore);
+    await nothingLeft();
+  });
+
+  it('a Job that outlives the poll bound stops at it', async () => {
+    // pollIntervalSeconds 600 bounds the polls at 3; the test waits 1 s between them, not 600.
+    const r = await wf.execute({ input: load(20, 1), stackOverrides: { pollIntervalSeconds: 600 }, waitForJobMs: 1000 });
+    expect(r.error?.error).toBe('JobPollLimit');
+    expect(r.states.filter((s) => s.name === 'GetJob')).toHaveLength(3);
+    await nothingLeft();
+  }, 60_000);
+});

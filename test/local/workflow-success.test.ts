@@ -1,0 +1,135 @@
+import { createHash } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { claimKey } from '../../runtime/core/claims.ts';
+import { Summary } from '../../runtime/core/summary/schema.ts';
+import { RESULTS_BUCKET } from '../../runtime/local/environment.ts';
+import { exportExecution } from '../../runtime/local/export.ts';
+import { resolveTokens } from '../../runtime/local/synthesized.ts';
+import { LocalWorkflow, type ExecutionRecord } from '../../runtime/local/workflow.ts';
+import { synthStack } from '../infra/stack-fixture.ts';
+import { useTempDirs } from '../support/temp-dir.ts';
+
+/**
+ * The synthesized workflow, run locally end to end: the real PrepareRun / Aggregate / Publish /
+ * ReleaseRun handlers over the local S3 (S3's conditional writes), the runner bundle fetched by the
+ * Job's bootstrap through a presigned URL and run as the Job's pod by the Kubernetes stand-in,
+ * Pod Identity credentials. Only CloudWatch (EMF is collected) and EKS itself are stand-ins.
+ */
+
+const tempDir = useTempDirs();
+let wf: LocalWorkflow;
+let first: ExecutionRecord;
+const SHORT = { overrides: { load: { stages: [{ rate: 2, duration: 3 }] } } };
+
+beforeAll(async () => {
+  wf = await LocalWorkflow.start({ config: {} });
+  first = await wf.execute({ input: SHORT });
+}, 120_000);
+afterAll(() => wf?.stop());
+
+describe('the local workflow: success (native runner through the bootstrap and the bundle)', () => {
+  it('runs every step and ends Succeeded with a valid run', () => {
+    expect(first.error).toBeUndefined();
+    expect(first.status).toBe('SUCCEEDED');
+    const names = first.states.map((s) => s.name);
+    expect(names.slice(0, 11)).toEqual([
+      'PrepareRun', 'FindTargetPods', 'TargetPodRunning?', 'DescribeTarget', 'LocateZone', 'ZoneKnown?', 'PinToZone', 'RecordZone',
+      'FindServiceAccount', 'ServiceAccountFound?', 'CreateServiceAccount',
+    ]);
+    expect(names.slice(-11)).toEqual(['JobState?', 'JobSucceeded', 'Aggregate', 'Publish', 'DeleteJob', 'DeleteConfigMap', 'ReleaseRun', 'CleanedUp', 'Outcome?', 'RunSummary', 'Succeeded']);
+    expect(first.output).toMatchObject({ scenario: 'baseline', model: 'qwen3-8b', runner: 'native', zone: 'local-1a', valid: true, reasons: [], succeeded: 6, published: 25 });
+    expect(first.reaper).toBeUndefined();
+  });
+
+  it('leaves nothing in the cluster (the ConfigMap went with its Job) and releases its claim on the target', async () => {
+    expect(wf.env.cluster.existing('jobs')).toEqual([]);
+    expect(wf.env.cluster.existing('configmaps')).toEqual([]);
+    expect(wf.env.cluster.existing('serviceaccounts').map((s) => s.metadata.name)).toEqual(['inference-baseline-runner']);
+    await expect(wf.env.s3Client.send(new GetObjectCommand({ Bucket: RESULTS_BUCKET, Key: claimKey(wf.env.targetUrl) }))).rejects.toMatchObject({ name: 'NoSuchKey' });
+  });
+
+  it('exports the run: its whole S3 prefix, execution.json and the EMF lines Publish wrote', async () => {
+    const out = await tempDir();
+    const dir = await exportExecution(wf.env, first, out);
+    expect(dir).toBe(join(out, first.runSpec!.runId));
+    expect((await readdir(dir)).sort()).toEqual(['config.yml', 'execution.json', 'histograms.json', 'metrics.emf.ndjson', 'report.html', 'requests', 'run-spec.json', 'run.json', 'summary.json']);
+    expect((await readdir(join(dir, 'requests'))).sort()).toEqual(['shard-0000-0000.ndjson.gz', 'shard-0000.json']);
+    const summary = Summary.parse(JSON.parse(await readFile(join(dir, 'summary.json'), 'utf8')));
+    expect(summary.validity).toEqual({ valid: true, reasons: [] });
+    // The run's identity is the RunSpec's (what the alarms watch), the zone the one the workflow located.
+    expect(summary.run).toMatchObject({ scenario: 'baseline', model: 'qwen3-8b', zone: 'local-1a', runId: first.runSpec!.runId });
+    const execution = JSON.parse(await readFile(join(dir, 'execution.json'), 'utf8')) as { status: string; definitionSha256: string; overrides: { waitForJobMs: number } };
+    expect(execution).toMatchObject({ status: 'SUCCEEDED', definitionSha256: first.definitionSha256, overrides: { retryIntervalMs: 100 } });
+    const emf = (await readFile(join(dir, 'metrics.emf.ndjson'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(emf).toHaveLength(1);
+    expect(emf[0]).toMatchObject({ Model: 'qwen3-8b', Scenario: 'baseline', RunValid: 1 });
+  });
+
+  it('executes the definition of the synthesized template, and that template is what the stack synthesizes', async () => {
+    const machines = Object.values(wf.synth.template.Resources as Record<string, { Type: string; Properties: { DefinitionString: unknown } }>).filter((r) => r.Type === 'AWS::StepFunctions::StateMachine');
+    const texts = machines.map((m) => resolveTokens(m.Properties.DefinitionString));
+    expect(texts.map((t) => createHash('sha256').update(t).digest('hex'))).toContain(first.definitionSha256);
+    expect(JSON.parse(texts.find((t) => createHash('sha256').update(t).digest('hex') === first.definitionSha256)!)).toEqual(wf.synth.definition);
+    // An independent synthesis of the stack with the same settings gives the same states.
+    const { template } = synthStack(await tempDir(), wf.env.config);
+    const independent = Object.values(template.findResources('AWS::StepFunctions::StateMachine')).map((m) => JSON.parse(resolveTokens((m as { Properties: { DefinitionString: unknown } }).Properties.DefinitionString)) as unknown);
+    expect(independent).toContainEqual(wf.synth.definition);
+  });
+
+  it('a second run finds the ServiceAccount by listing (no create) and, with no EC2 instance behind the pod (Fargate), uses podAffinity', async () => {
+    wf.env.zone = null;
+    try {
+      const r = await wf.execute({ input: SHORT });
+      expect(r.status).toBe('SUCCEEDED');
+      const names = r.states.map((s) => s.name);
+      expect(names).toContain('ServiceAccountReady');
+      expect(names).not.toContain('CreateServiceAccount');
+      expect(names).toContain('AffinityToTargetPods');
+      expect(r.output).toMatchObject({ zone: 'unknown', valid: true });
+    } finally {
+      wf.env.zone = 'local-1a';
+    }
+  }, 60_000);
+});
+
+describe('what Publish emits is what the stack watches (the synthesized template and the EMF of a local run)', () => {
+  it('every metric and dimension set the alarms and the dashboard read is emitted, and every emitted metric is on the dashboard', () => {
+    const namespace = 'InferenceBaseline';
+    const key = (name: string, dims: Record<string, string>): string => `${name} ${Object.entries(dims).sort().map(([k, v]) => `${k}=${v}`).join(',')}`;
+    const emitted = new Set<string>();
+    for (const doc of first.emf) {
+      for (const d of (doc._aws as { CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][]; Metrics: Array<{ Name: string }> }> }).CloudWatchMetrics) {
+        expect(d.Namespace).toBe(namespace);
+        for (const set of d.Dimensions) for (const m of d.Metrics) emitted.add(key(m.Name, Object.fromEntries(set.map((k) => [k, String(doc[k])]))));
+      }
+    }
+    const resources = Object.values(wf.synth.template.Resources as Record<string, { Type: string; Properties: Record<string, unknown> }>);
+    const alarms = resources
+      .filter((r) => r.Type === 'AWS::CloudWatch::Alarm' && r.Properties.Namespace === namespace)
+      .map((r) => key(String(r.Properties.MetricName), Object.fromEntries((r.Properties.Dimensions as Array<{ Name: string; Value: string }>).map((d) => [d.Name, d.Value]))));
+    expect(alarms.length).toBeGreaterThanOrEqual(4);
+    const board = resources.find((r) => r.Type === 'AWS::CloudWatch::Dashboard')!;
+    const body = JSON.parse(joinText(board.Properties.DashboardBody)) as { widgets: Array<{ properties: { metrics?: unknown[][] } }> };
+    const graphed = body.widgets
+      .flatMap((w) => w.properties.metrics ?? [])
+      .filter((m) => m[0] === namespace)
+      .map((m) => {
+        const strings = m.filter((x) => typeof x === 'string') as string[];
+        const dims: Record<string, string> = {};
+        for (let i = 2; i + 1 < strings.length; i += 2) dims[strings[i]!] = strings[i + 1]!;
+        return key(strings[1]!, dims);
+      });
+    for (const read of [...alarms, ...graphed]) expect(emitted, `${read} is read but never emitted`).toContain(read);
+    for (const sent of emitted) expect(graphed, `${sent} is emitted but not on the dashboard`).toContain(sent);
+  });
+});
+
+/** A DashboardBody (Fn::Join of text and tokens; the tokens are alarm ARNs, never metric names). */
+function joinText(node: unknown): string {
+  if (typeof node === 'string') return node;
+  const [sep, parts] = (node as { 'Fn::Join': [string, unknown[]] })['Fn::Join'];
+  return parts.map((p) => (typeof p === 'string' ? p : 'TOKEN')).join(sep);
+}
