@@ -35,10 +35,10 @@ describe('manifests for the seed defaults (native runner, bundle delivery)', () 
     expect(() => new ServiceAccount(renderServiceAccount(spec) as never).validate()).not.toThrow();
   });
 
-  it('pins the pods to the target zone and sets the seed resources', () => {
+  it('pins the pods to the target zone, with requests equal to limits (Guaranteed QoS: the load generator is never throttled below its request)', () => {
     expect(pod.nodeSelector).toEqual({ [ZONE_LABEL]: 'us-west-2a' });
     expect(pod.affinity).toBeUndefined();
-    expect(container.resources).toEqual({ requests: { cpu: '2', memory: '4Gi' }, limits: { cpu: '4', memory: '8Gi' } });
+    expect(container.resources).toEqual({ requests: { cpu: '2', memory: '4Gi' }, limits: { cpu: '2', memory: '4Gi' } });
   });
 
   it('never retries, bounds the run, expires the Job, and labels it with the run', () => {
