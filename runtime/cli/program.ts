@@ -121,6 +121,7 @@ function buildProgram(io: CliIo, exit: (code: number) => void): Command {
     .option('--port <port>', 'port (0 = any free port)', port, 8000)
     .option('--model <name...>', 'served model name(s)', ['qwen3-8b'])
     .option('--ttft-ms <ms>', 'time to first token before prefill cost', nonNegativeNumber('ms'))
+    .option('--ttft-jitter-ms <ms>', 'uniform jitter on each request\'s TTFT', nonNegativeNumber('ms'))
     .option('--prefill-ms-per-token <ms>', 'extra TTFT per prompt token', nonNegativeNumber('ms'))
     .option('--itl-ms <ms>', 'inter-token latency', nonNegativeNumber('ms'))
     .option('--jitter-ms <ms>', 'bounded uniform jitter on each inter-token gap', nonNegativeNumber('ms'))
@@ -141,6 +142,7 @@ function buildProgram(io: CliIo, exit: (code: number) => void): Command {
             port: o.port,
             models: o.model,
             ttftMs: o.ttftMs,
+            ttftJitterMs: o.ttftJitterMs,
             prefillMsPerToken: o.prefillMsPerToken,
             itlMs: o.itlMs,
             jitterMs: o.jitterMs,

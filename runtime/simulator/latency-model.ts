@@ -18,15 +18,18 @@ export function requestRng(seed: number, sequence: number): Rng {
 
 export interface LatencyParams {
   ttftMs: number;
+  /** Each request's TTFT is uniform in [ttft − ttftJitterMs, ttft + ttftJitterMs], clamped at 0. */
+  ttftJitterMs: number;
   prefillMsPerToken: number;
   itlMs: number;
   jitterMs: number;
   tokensPerChunk: number;
 }
 
-/** TTFT from the start of generation (queueing excluded): base + prefill cost per prompt token. */
-export function timeToFirstTokenMs(p: LatencyParams, promptTokens: number): number {
-  return p.ttftMs + p.prefillMsPerToken * promptTokens;
+/** TTFT from the start of generation (queueing excluded): base + prefill cost per prompt token, ± jitter. */
+export function timeToFirstTokenMs(p: LatencyParams, promptTokens: number, rng?: Rng): number {
+  const jitter = p.ttftJitterMs > 0 && rng ? (2 * rng() - 1) * p.ttftJitterMs : 0;
+  return Math.max(0, p.ttftMs + p.prefillMsPerToken * promptTokens + jitter);
 }
 
 /** One inter-token gap: uniform in [itl − jitter, itl + jitter], clamped at 0. */
@@ -56,7 +59,7 @@ export function planGeneration(
   rng: Rng,
 ): { tokenOffsetsMs: number[]; chunks: PlannedChunk[] } {
   const tokenOffsetsMs: number[] = [];
-  let t = timeToFirstTokenMs(p, promptTokens);
+  let t = timeToFirstTokenMs(p, promptTokens, rng);
   for (let i = 0; i < completionTokens; i++) {
     if (i > 0) t += interTokenGapMs(p, rng);
     tokenOffsetsMs.push(t);

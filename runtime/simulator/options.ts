@@ -25,6 +25,8 @@ export const SimulatorOptionsSchema = z.strictObject({
   maxModelLen: z.number().int().positive().default(32768),
   /** Fixed part of the time to first token. */
   ttftMs: nonNegativeMs.default(40),
+  /** Each request's TTFT varies uniformly by ± this much (0: every TTFT is the same). */
+  ttftJitterMs: nonNegativeMs.default(0),
   /** Prefill cost per prompt token, added to `ttftMs`. */
   prefillMsPerToken: nonNegativeMs.default(0),
   /** Mean gap between consecutive output tokens. */

@@ -11,12 +11,21 @@ import {
 } from '../../runtime/simulator/latency-model.ts';
 import { failureModes } from '../../runtime/simulator/options.ts';
 
-const params: LatencyParams = { ttftMs: 30, prefillMsPerToken: 0.02, itlMs: 12, jitterMs: 1, tokensPerChunk: 1 };
+const params: LatencyParams = { ttftMs: 30, ttftJitterMs: 0, prefillMsPerToken: 0.02, itlMs: 12, jitterMs: 1, tokensPerChunk: 1 };
 
 describe('time to first token', () => {
   it('is the base plus the prefill cost of every prompt token', () => {
     expect(timeToFirstTokenMs(params, 0)).toBe(30);
     expect(timeToFirstTokenMs(params, 512)).toBeCloseTo(30 + 0.02 * 512, 9);
+  });
+
+  it('with ttftJitterMs, varies uniformly within ± the jitter around it, per request', () => {
+    const jittered = { ...params, ttftJitterMs: 5 };
+    const xs = Array.from({ length: 2000 }, (_, i) => timeToFirstTokenMs(jittered, 0, requestRng(7, i)));
+    expect(Math.min(...xs)).toBeGreaterThanOrEqual(25);
+    expect(Math.max(...xs)).toBeLessThanOrEqual(35);
+    expect(Math.abs(xs.reduce((a, b) => a + b, 0) / xs.length - 30)).toBeLessThan(0.3);
+    expect(new Set(xs.map((x) => Math.round(x))).size).toBe(11);
   });
 });
 

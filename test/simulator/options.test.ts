@@ -11,6 +11,7 @@ describe('simulator options', () => {
       models: ['qwen3-8b'],
       maxModelLen: 32768,
       ttftMs: 40,
+      ttftJitterMs: 0,
       prefillMsPerToken: 0,
       itlMs: 12,
       jitterMs: 1,
