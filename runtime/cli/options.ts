@@ -17,6 +17,14 @@ export function nonNegativeNumber(what: string) {
   };
 }
 
+export function nonNegativeInteger(what: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError(`must be a whole number ≥ 0 (${what}); got "${value}".`);
+    return n;
+  };
+}
+
 export function port(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`must be a TCP port from 0 to 65535 (0 = any free port); got "${value}".`);

@@ -10,7 +10,7 @@ import { runCommand } from './commands/run.ts';
 import { simulateCommand } from './commands/simulate.ts';
 import { DEFAULT_STACK, startCommand } from './commands/start.ts';
 import { EXIT } from './exit-codes.ts';
-import { httpUrl, nonNegativeNumber, port, positiveNumber, probability, shardSpec } from './options.ts';
+import { httpUrl, nonNegativeInteger, nonNegativeNumber, port, positiveNumber, probability, shardSpec } from './options.ts';
 
 /** Everything the command line touches, so it runs in-process in tests exactly as from a shell. */
 export interface CliIo {
@@ -88,6 +88,7 @@ function buildProgram(io: CliIo, exit: (code: number) => void): Command {
     .option('--rate <rps>', 'request rate of every load stage', positiveNumber('requests per second'))
     .option('--out <dir>', 'parent directory of the run directory <out>/<runId>/ (or s3://bucket/prefix)', 'results')
     .option('--run-id <id>', 'run id: UTC time + "-" + 4–12 lower-case letters/digits (default: now + a random suffix)')
+    .option('--seed <n>', "the prompts' and schedule's seed, to reproduce a run (default: derived from the run id: fresh prompts every run)", nonNegativeInteger('seed'))
     .addOption(new Option('--shard <i/N>', 'this pod’s slice of the schedule in an Indexed Job').argParser(shardSpec).default({ index: 0, count: 1 }, '0/1'))
     .option('--grace <seconds>', 'after Ctrl-C, how long in-flight requests may finish', nonNegativeNumber('seconds'), 10)
     .option('--zone <az>', 'availability zone of this runner, recorded in the summary')
@@ -106,6 +107,7 @@ function buildProgram(io: CliIo, exit: (code: number) => void): Command {
     .option('--runner <kind>', 'native or inference-perf (inference-perf cannot run here: the workflow goes as far as its Job)')
     .option('--duration <seconds>', 'duration of every load stage', positiveNumber('seconds'))
     .option('--rate <rps>', 'request rate of every load stage', positiveNumber('requests per second'))
+    .option('--seed <n>', "the prompts' and schedule's seed, to reproduce a run (default: from the run id)", nonNegativeInteger('seed'))
     .option('--input <json>', 'more execution input, as the console takes it (the flags above win)')
     .option('--out <dir>', 'parent directory of the run directory <out>/<runId>/', 'results')
     .action(async (o) => {

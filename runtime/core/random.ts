@@ -27,3 +27,13 @@ export function itemRng(seed: number, item: number, stream = 0): Rng {
   h = Math.imul(h ^ (h >>> 15), 0x846ca68b);
   return mulberry32((h ^ (h >>> 16)) >>> 0);
 }
+
+/** A 32-bit seed from text (FNV-1a): a run's prompts and schedule from its run id. */
+export function seedFromText(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}

@@ -14,6 +14,7 @@ import type { Summary } from '../core/summary/schema.ts';
 import type { ResolvedScenario } from '../core/scenario/resolve.ts';
 import type { Clock } from '../timing/clock.ts';
 import { sleepUntil } from '../timing/precise-timer.ts';
+import { runSeed } from '../core/scenario/schedule.ts';
 import { buildSchedule, pace, shardSlice, type Slot } from './pacer.ts';
 import { inspectTarget, warmUp } from './preflight.ts';
 import { planPrompts, type PromptPlan } from './prompts.ts';
@@ -107,13 +108,14 @@ async function runWithPool(o: RunOptions, pool: Pool): Promise<RunResult> {
   };
   const target = await inspectTarget(pool, sc.server.baseUrl, base, sc.server.model);
   const template: RequestTemplate = { ...base, model: target.model };
-  const schedule = buildSchedule(sc.load.stages, sc.load.arrival, sc.load.intervalS, sc.load.seed);
+  const seed = runSeed(sc.load.seed, o.runId);
+  const schedule = buildSchedule(sc.load.stages, sc.load.arrival, sc.load.intervalS, seed.value);
   const slots = shardSlice(schedule, o.shard.index, o.shard.count);
   o.onNote?.(`target ${sc.server.baseUrl} model ${target.model}; prompts calibrated with ${target.tokenizer}`);
   // This shard's prompts only, plus the warm-up's own (a position past the schedule), so no
   // measured request finds its prompt already in the server's prefix cache.
   const warmSeq = schedule.length + o.shard.index;
-  const planned = await planPrompts([...slots.map((s) => s.seq), warmSeq], sc.input, sc.output, sc.load.seed, async (p) => target.count(p), (n) => o.onNote?.(`calibrated ${n} prompts`));
+  const planned = await planPrompts([...slots.map((s) => s.seq), warmSeq], sc.input, sc.output, seed.value, async (p) => target.count(p), (n) => o.onNote?.(`calibrated ${n} prompts`));
   const warm = planned.pop()!;
   const plans = planned;
   const e2eEstimate = await warmUp(pool, template, warm.prompt, warm.promptTokens, warm.maxTokens, o.clock);
@@ -123,7 +125,7 @@ async function runWithPool(o: RunOptions, pool: Pool): Promise<RunResult> {
   const manifest: RunManifest = {
     v: 1,
     identity: runIdentity(o, target.model),
-    request: { arrival: sc.load.arrival, stages: sc.load.stages, ignoreEos: sc.server.ignoreEos, validity: sc.validity },
+    request: { arrival: sc.load.arrival, stages: sc.load.stages, ignoreEos: sc.server.ignoreEos, validity: sc.validity, seed },
     scheduled: schedule.length,
     shards: o.shard.count,
   };

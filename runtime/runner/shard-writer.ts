@@ -1,14 +1,14 @@
-import { createWriteStream, type WriteStream } from 'node:fs';
-import { once } from 'node:events';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { createGzip, type Gzip } from 'node:zlib';
+import { gzipSync } from 'node:zlib';
+import { InputError } from '../core/errors.ts';
 import type { RequestRecord } from '../core/records/record.ts';
 import { requestsPath, shardPartName } from '../core/run-layout.ts';
 
 export interface ShardWriterOptions {
   /** Start a new part after this many records (no object grows without bound). */
   recordsPerPart?: number;
-  /** …or when the current part has been open this long, so a crash loses at most this much. */
+  /** …or when the current part has been open this long, so finished parts leave the machine soon. */
   partMs?: number;
   clock?: () => number;
   /** Called with `requests/<name>` once a part is complete on disk (e.g. to upload it at once). */
@@ -16,18 +16,24 @@ export interface ShardWriterOptions {
 }
 
 /**
- * Appends records to `requests/shard-<index>-<part>.ndjson.gz`, one JSON object per line, starting a
- * new part every `recordsPerPart` records or `partMs` milliseconds, so a crash loses at most the part
- * being written. Files are created with the `wx` flag: an existing raw file is never overwritten.
+ * Appends records to `requests/shard-<index>-<part>.ndjson.gz`, one JSON object per line. Each
+ * record is written the moment its request completes, as its own gzip member (a gzip file may hold
+ * many; every reader decodes them in turn), with a synchronous write: once a request is recorded,
+ * its bytes are in the file, so a crash, a kill or a second Ctrl-C loses at most the requests still
+ * in flight, and a part is always readable up to its last complete record. A new part starts every
+ * `recordsPerPart` records or `partMs` milliseconds. Files are created with `wx`: an existing raw
+ * file is never overwritten.
  */
 export class ShardWriter {
-  private gzip: Gzip | undefined;
-  private file: WriteStream | undefined;
+  private fd: number | undefined;
   private inPart = 0;
   private part = -1;
+  private partOpenedAt = 0;
   readonly parts: string[] = [];
   records = 0;
-  private partOpenedAt = 0;
+  /** Bytes written (compressed), for the benchmarks. */
+  bytes = 0;
+  private error: Error | undefined;
   private readonly recordsPerPart: number;
   private readonly partMs: number;
   private readonly clock: () => number;
@@ -42,49 +48,49 @@ export class ShardWriter {
     this.clock = o.clock ?? Date.now;
   }
 
+  /** Never throws (it runs in a request's completion): a failed write stops writing and fails `close()`. */
   write(record: RequestRecord): void {
-    if (!this.gzip || this.inPart >= this.recordsPerPart || this.clock() - this.partOpenedAt >= this.partMs) this.rotate();
-    this.gzip!.write(`${JSON.stringify(record)}\n`);
-    this.inPart += 1;
-    this.records += 1;
+    if (this.error) return;
+    try {
+      if (this.fd === undefined || this.inPart >= this.recordsPerPart || this.clock() - this.partOpenedAt >= this.partMs) this.rotate();
+      const member = gzipSync(`${JSON.stringify(record)}\n`);
+      writeSync(this.fd!, member);
+      this.bytes += member.length;
+      this.inPart += 1;
+      this.records += 1;
+    } catch (err) {
+      this.error = err as Error;
+    }
   }
 
-  /** Finishes the current part; resolves once every byte is on disk, rejects if a part could not be written. */
+  /** Finishes the current part; throws, naming the file, if a record could not be written. */
   async close(): Promise<void> {
-    await this.finishPart();
-    if (this.error) throw this.error;
+    this.finishPart();
+    if (this.error) {
+      const file = requestsPath(this.parts[this.parts.length - 1] ?? shardPartName(this.shard, 0));
+      const code = (this.error as NodeJS.ErrnoException).code;
+      throw new InputError(
+        file,
+        [`could not be written after ${this.records} record(s): ${this.error.message}`],
+        code === 'ENOSPC' ? 'free disk space (or choose another --out) and run again; the records written so far are kept.' : 'check the output directory and run again; the records written so far are kept.',
+      );
+    }
   }
-
-  private error: Error | undefined;
 
   private rotate(): void {
-    void this.finishPart();
+    this.finishPart();
     this.part += 1;
     const name = shardPartName(this.shard, this.part);
+    this.fd = openSync(join(this.requestsDir, name), 'wx');
     this.parts.push(name);
-    this.file = createWriteStream(join(this.requestsDir, name), { flags: 'wx' });
-    this.file.on('error', (err) => (this.error ??= err));
-    this.gzip = createGzip();
-    this.gzip.pipe(this.file);
     this.inPart = 0;
     this.partOpenedAt = this.clock();
   }
 
-  private pending: Promise<void>[] = [];
-
-  private finishPart(): Promise<void> {
-    const gzip = this.gzip;
-    const file = this.file;
-    this.gzip = undefined;
-    this.file = undefined;
-    if (gzip && file) {
-      const rel = requestsPath(this.parts[this.parts.length - 1]!);
-      const done = once(file, 'close').then(() => {
-        if (!this.error) this.o.onPartClosed?.(rel);
-      });
-      gzip.end();
-      this.pending.push(done);
-    }
-    return Promise.all(this.pending).then(() => undefined);
+  private finishPart(): void {
+    if (this.fd === undefined) return;
+    closeSync(this.fd);
+    this.fd = undefined;
+    if (!this.error) this.o.onPartClosed?.(requestsPath(this.parts[this.parts.length - 1]!));
   }
 }

@@ -22,6 +22,9 @@ export interface GroundTruthEntry {
   /** HTTP status sent; 0 when the connection was closed before any status line. */
   status: number;
   promptTokens: number;
+  /** sha256 of the prompt's text (first 16 hex digits), and its first 48 characters: which prompts a run sent (prefix-cache checks). */
+  promptSha256: string;
+  promptHead: string;
   /** Tokens the response carried (usage reports it); for a failed stream, the tokens written before it failed. */
   completionTokens: number;
   /**

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { issueProblems } from '../core/errors.ts';
-import { chatPromptTokens, countWords } from './tokenizer.ts';
+import { chatPromptTokens, countWords, messageText } from './tokenizer.ts';
 
 /**
  * Request bodies as vLLM validates them, and the generation request they describe. Loose objects:
@@ -85,6 +85,8 @@ export interface GenerationRequest {
   continuousUsage: boolean;
   promptTokens: number;
   maxTokens: number;
+  /** The prompt's text (chat: the messages' text, joined), for the ground truth's prompt fingerprint. */
+  promptText: string;
 }
 
 export interface ServedModels {
@@ -147,7 +149,11 @@ export function parseGenerationRequest(
   }
   const so = b.stream_options;
   const includeUsage = so !== undefined && so !== null ? so.include_usage === undefined || so.include_usage === true : false;
-  return { requestedModel, model, stream: b.stream === true, includeUsage, continuousUsage: includeUsage && so?.continuous_usage_stats === true, promptTokens, maxTokens };
+  const promptText =
+    endpoint === 'chat'
+      ? (b as z.infer<typeof ChatBody>).messages.map((m) => messageText(m)).join('\n')
+      : [(b as z.infer<typeof CompletionBody>).prompt].flat(2).join(' ');
+  return { requestedModel, model, stream: b.stream === true, includeUsage, continuousUsage: includeUsage && so?.continuous_usage_stats === true, promptTokens, maxTokens, promptText };
 }
 
 function completionPromptTokens(prompt: z.infer<typeof CompletionBody>['prompt']): number {

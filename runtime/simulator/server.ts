@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { InputError } from '../core/errors.ts';
@@ -197,7 +197,7 @@ export class SimulatorServer {
   private async handleGeneration(endpoint: GroundTruthEntry['endpoint'], req: http.IncomingMessage, res: http.ServerResponse, receivedAt: number): Promise<void> {
     const header = req.headers['x-request-id'];
     const requestId = typeof header === 'string' && header.length > 0 ? header : randomUUID().replaceAll('-', '');
-    const tracked = this.log.track({ requestId, endpoint, model: '', stream: false, receivedAt, startedAt: receivedAt, status: 0, promptTokens: 0, completionTokens: 0, contentWrites: [], doneAt: null, failure: null });
+    const tracked = this.log.track({ requestId, endpoint, model: '', stream: false, receivedAt, startedAt: receivedAt, status: 0, promptTokens: 0, promptSha256: '', promptHead: '', completionTokens: 0, contentWrites: [], doneAt: null, failure: null });
     const { entry } = tracked;
     const reject = (status: number, body: string): void => {
       if (!res.destroyed) {
@@ -212,6 +212,8 @@ export class SimulatorServer {
     let request;
     try {
       request = parseGenerationRequest(endpoint, await this.readJson(req), this.options, (seen) => Object.assign(entry, seen));
+      entry.promptSha256 = createHash('sha256').update(request.promptText).digest('hex').slice(0, 16);
+      entry.promptHead = request.promptText.slice(0, 48);
     } catch (err) {
       if (err instanceof RequestError) return reject(err.status, errorBody(err.message, err.status));
       // The client went away while we read the body.

@@ -49,3 +49,31 @@ describe('ShardWriter', () => {
     expect(await readdir(dir)).toEqual(['shard-0002-0000.ndjson.gz']);
   });
 });
+
+describe('ShardWriter: nothing measured is lost', () => {
+  it('each record is on disk, readable, the moment it is written (no buffering to flush, no close needed)', async () => {
+    const dir = await requestsDir();
+    const w = new ShardWriter(dir, 0);
+    for (let i = 0; i < 7; i++) w.write(record(i));
+    // Read while the part is still open, as after a SIGKILL: every record written so far is there.
+    const text = gunzipSync(await readFile(join(dir, 'shard-0000-0000.ndjson.gz'))).toString('utf8');
+    expect(text.trim().split('\n').map((l) => (JSON.parse(l) as RequestRecord).seq)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    await w.close();
+  });
+
+  it('a write that fails (a full disk) stops writing, keeps what was written, and close() says which file and what to do', async () => {
+    const dir = await requestsDir();
+    const w = new ShardWriter(dir, 0);
+    w.write(record(0));
+    // /dev/full answers every write with ENOSPC: swap the open part's descriptor for one on it.
+    const { openSync, closeSync } = await import('node:fs');
+    const full = openSync('/dev/full', 'w');
+    const internal = w as unknown as { fd: number };
+    closeSync(internal.fd);
+    internal.fd = full;
+    w.write(record(1));
+    w.write(record(2));
+    expect(w.records).toBe(1);
+    await expect(w.close()).rejects.toThrow(/^requests\/shard-0000-0000\.ndjson\.gz: could not be written after 1 record\(s\): ENOSPC[\s\S]*Fix: free disk space/);
+  });
+});

@@ -28,6 +28,7 @@ export interface RunCommandOptions {
   rate?: number;
   out: string;
   runId?: string;
+  seed?: number;
   shard: { index: number; count: number };
   grace: number;
   zone?: string;
@@ -68,7 +69,7 @@ export async function runCommand(opts: RunCommandOptions, io: RunCommandIo): Pro
       sim = await startSimulator({ models: [model], keepGroundTruth: false });
       io.stderr.write(`target: the built-in vLLM-compatible simulator at ${sim.url} (pass --target URL to measure a real server)\n`);
     }
-    const merged = layerConfig(raw, flagLayer(raw, { rate: opts.rate, duration: opts.duration, model: opts.model, baseUrl: opts.target ?? sim!.url }));
+    const merged = layerConfig(raw, flagLayer(raw, { rate: opts.rate, duration: opts.duration, model: opts.model, baseUrl: opts.target ?? sim!.url, seed: opts.seed }));
     const scenario = resolveScenario(parseScenario(merged, source));
     const runId = opts.runId ?? formatRunId(io.now().getTime(), randomSuffix(io.random));
     // s3://bucket/prefix: the run is written to a local staging directory, then uploaded to

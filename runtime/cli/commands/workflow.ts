@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError } from '../../core/errors.ts';
-import { flagLayer, presetConfig } from '../../core/scenario/index.ts';
+import { flagLayer, layerConfig, presetConfig } from '../../core/scenario/index.ts';
 import type { Summary } from '../../core/summary/schema.ts';
 import { exportExecution } from '../../local/export.ts';
 import { LOCAL_POLL_SECONDS, LocalWorkflow } from '../../local/workflow.ts';
@@ -15,6 +15,7 @@ export interface WorkflowCommandOptions {
   runner?: string;
   duration?: number;
   rate?: number;
+  seed?: number;
   /** Execution input as JSON (merged under the flags). */
   input?: string;
   out: string;
@@ -75,9 +76,9 @@ function executionInput(o: WorkflowCommandOptions): Record<string, unknown> {
   }
   const scenario = o.scenario ?? (typeof base.scenario === 'string' ? base.scenario : 'baseline');
   const input: Record<string, unknown> = { ...base, ...(o.scenario ? { scenario: o.scenario } : {}), ...(o.runner ? { runner: o.runner } : {}) };
-  if (o.rate !== undefined || o.duration !== undefined) {
-    const layer = flagLayer(presetConfig(scenario), { rate: o.rate, duration: o.duration });
-    input.overrides = { ...((base.overrides as Record<string, unknown> | undefined) ?? {}), ...layer };
+  if (o.rate !== undefined || o.duration !== undefined || o.seed !== undefined) {
+    const layer = flagLayer(presetConfig(scenario), { rate: o.rate, duration: o.duration, seed: o.seed });
+    input.overrides = layerConfig(base.overrides ?? {}, layer);
   }
   if (o.model) input.target = { ...((base.target as Record<string, unknown> | undefined) ?? {}), modelName: o.model };
   return input;

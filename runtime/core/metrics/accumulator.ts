@@ -127,6 +127,7 @@ export class RunAccumulator {
         stages: stageLoads,
         schedule_delay: this.dists.schedule_delay.stats(),
         scheduleDelaySource: this.dists.schedule_delay.count > 0 ? 'records' : 'unavailable',
+        seed: request.seed ?? null,
       },
       latency: {
         ttft: this.dists.ttft.stats(),

@@ -25,6 +25,8 @@ export const RunRequest = z.object({
   stages: z.array(z.object({ rate: z.number(), duration: z.number() })),
   ignoreEos: z.boolean(),
   validity: ValidityRules,
+  /** The seed of the run's prompts and schedule, and where it came from (absent for inference-perf). */
+  seed: z.object({ value: z.number().int().nonnegative(), from: z.enum(['config', 'run-id']) }).optional(),
 });
 export type RunRequest = z.infer<typeof RunRequest>;
 

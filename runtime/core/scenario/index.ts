@@ -4,3 +4,4 @@ export * from './load.ts';
 export * from './resolve.ts';
 export * from './layers.ts';
 export * from './validity-rules.ts';
+export * from './schedule.ts';

@@ -26,6 +26,8 @@ export interface ConfigFlags {
   duration?: number;
   model?: string;
   baseUrl?: string;
+  /** `load.base_seed`. */
+  seed?: number;
 }
 
 /** The layer the flags make over `raw` (rate and duration apply to each of its stages). */
@@ -41,6 +43,7 @@ export function flagLayer(raw: unknown, flags: ConfigFlags): Record<string, unkn
       })),
     };
   }
+  if (flags.seed !== undefined) overrides.load = { ...((overrides.load as Record<string, unknown> | undefined) ?? {}), base_seed: flags.seed };
   const server: Record<string, unknown> = {};
   if (flags.model !== undefined) server.model_name = flags.model;
   if (flags.baseUrl !== undefined) server.base_url = flags.baseUrl;

@@ -19,7 +19,8 @@ export interface ResolvedScenario {
     stages: Array<{ rate: number; duration: number }>;
     /** Seconds of idle between stages (inference-perf's `load.interval`). */
     intervalS: number;
-    seed: number;
+    /** `load.base_seed`: reproduces a run's prompts and schedule; null = derived from the run id (schedule.ts runSeed). */
+    seed: number | null;
     /** In-flight cap; requests it delays show up in schedule delay. null = pure open loop. */
     maxInFlight: number | null;
     maxConnections: number;
@@ -59,7 +60,7 @@ export function resolveScenario(config: ScenarioConfig): ResolvedScenario {
       arrival,
       stages: load.stages.map((s) => ({ rate: s.rate, duration: s.duration })),
       intervalS: load.interval,
-      seed: load.base_seed ?? 0,
+      seed: load.base_seed ?? null,
       maxInFlight,
       maxConnections: load.worker_max_tcp_connections ?? 2500,
       requestTimeoutMs: (load.request_timeout ?? 300) * 1000,

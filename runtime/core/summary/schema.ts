@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { DistributionStats } from '../metrics/latency-histogram.ts';
 import { InputReport } from '../records/input-report.ts';
 import { errorTypes } from '../records/record.ts';
-import { RunIdentity } from '../records/run-manifest.ts';
+import { RunIdentity, RunRequest } from '../records/run-manifest.ts';
 import { arrivals } from '../scenario/schema.ts';
 
 /** Where `load.schedule_delay` came from. */
@@ -43,6 +43,8 @@ export const Summary = z.object({
     stages: z.array(StageLoad),
     schedule_delay: DistributionStats,
     scheduleDelaySource: z.enum(scheduleDelaySources),
+    /** The seed of the prompts and schedule (`from: run-id`: fresh per run; `config`: reproducing one); null for inference-perf. */
+    seed: RunRequest.shape.seed.unwrap().nullable(),
   }),
   latency: z.object({
     ttft: DistributionStats,

@@ -1,0 +1,2 @@
+export * from './quantile.ts';
+export * from './compare.ts';

@@ -1,0 +1,90 @@
+import { mulberry32, seedFromText } from '../random.ts';
+import type { Arrival } from './resolve.ts';
+
+/** One planned request: when (ms after the run's start) and in which stage. */
+export interface Slot {
+  seq: number;
+  stage: number;
+  offsetMs: number;
+}
+
+type Stages = ReadonlyArray<{ rate: number; duration: number }>;
+
+/** Requests a stage sends: round(rate × duration), at least one (runs of a scenario compare request for request). */
+export function stageRequests(st: { rate: number; duration: number }): number {
+  return Math.max(1, Math.round(st.rate * st.duration));
+}
+
+/** Requests in the whole schedule, computed without building it (so an absurd run is refused cheaply). */
+export function scheduleSize(stages: Stages): number {
+  return stages.reduce((n, st) => n + stageRequests(st), 0);
+}
+
+/**
+ * The seed of a run's prompts and schedule: the configured one (`load.base_seed`, `--seed`), which
+ * reproduces a run exactly, or by default one derived from the run id — so no two runs send the
+ * same prompts, and a server's prefix cache never serves a run the prompts of the night before.
+ */
+export function runSeed(explicit: number | null, runId: string): { value: number; from: 'config' | 'run-id' } {
+  return explicit !== null ? { value: explicit, from: 'config' } : { value: seedFromText(runId), from: 'run-id' };
+}
+
+/**
+ * The whole run's schedule as offsets from its start, a pure function of the load config and seed.
+ * - `even`: request i of a stage at i / rate (what "1 request/s" means to a reader).
+ * - `poisson`: exponential gaps with mean 1 / rate; rate × duration requests.
+ * - `normalized-exponential`: inference-perf's "constant": exponential gaps rescaled so the stage's
+ *   requests span exactly its duration (offered for side-by-side comparisons).
+ * Stages follow each other with `intervalS` of idle between them.
+ */
+export function buildSchedule(stages: Stages, arrival: Arrival, intervalS: number, seed: number): Slot[] {
+  const random = mulberry32(seed);
+  const slots: Slot[] = [];
+  let stageStartMs = 0;
+  stages.forEach((st, stage) => {
+    const n = stageRequests(st);
+    const durationMs = st.duration * 1000;
+    let offsets: number[];
+    if (arrival === 'even') {
+      offsets = Array.from({ length: n }, (_, i) => (i * 1000) / st.rate);
+    } else {
+      const gaps = Array.from({ length: n }, () => -Math.log(1 - random()) * (1000 / st.rate));
+      if (arrival === 'normalized-exponential') {
+        const total = gaps.reduce((a, g) => a + g, 0);
+        for (let i = 0; i < gaps.length; i++) gaps[i] = (gaps[i]! * durationMs) / total;
+      }
+      // The first request goes at the stage's start; gap i separates request i from i + 1.
+      offsets = [];
+      let t = 0;
+      for (let i = 0; i < n; i++) {
+        offsets.push(t);
+        t += gaps[i]!;
+      }
+    }
+    for (const off of offsets) slots.push({ seq: slots.length, stage, offsetMs: stageStartMs + off });
+    stageStartMs += Math.max(durationMs, offsets[offsets.length - 1]! + 1) + intervalS * 1000;
+  });
+  return slots;
+}
+
+/** The slice of a schedule one shard of an Indexed Job sends: every N-th request, starting at i. */
+export function shardSlice(slots: readonly Slot[], shard: number, shards: number): Slot[] {
+  return slots.filter((s) => s.seq % shards === shard);
+}
+
+/**
+ * The send rate each stage's schedule asks for, (n − 1) / (last − first scheduled offset): the
+ * requested rate for even arrivals, the drawn schedule's own rate otherwise. The achieved rate is
+ * judged against this — computed from the plan, not from the shards' clocks, so shards that did
+ * not run together cannot hide it.
+ */
+export function scheduledRates(stages: Stages, arrival: Arrival, intervalS: number, seed: number): Array<number | null> {
+  if (arrival === 'even') return stages.map((st) => (stageRequests(st) > 1 ? st.rate : null));
+  const slots = buildSchedule(stages, arrival, intervalS, seed);
+  return stages.map((_, stage) => {
+    const mine = slots.filter((s) => s.stage === stage);
+    if (mine.length < 2) return null;
+    const span = (mine[mine.length - 1]!.offsetMs - mine[0]!.offsetMs) / 1000;
+    return span > 0 ? (mine.length - 1) / span : null;
+  });
+}

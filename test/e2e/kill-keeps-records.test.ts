@@ -1,0 +1,54 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { aggregateRun } from '../../runtime/aggregator/aggregate-run.ts';
+import { FsRunStore } from '../../runtime/aggregator/fs-run-store.ts';
+import { startSimulator, type RunningSimulator } from '../../runtime/simulator/index.ts';
+import { systemClock } from '../../runtime/timing/clock.ts';
+import { useTempDirs } from '../support/temp-dir.ts';
+
+const bin = fileURLToPath(new URL('../../bin/inference-baseline.js', import.meta.url));
+const tempDir = useTempDirs();
+let sim: RunningSimulator;
+beforeAll(async () => {
+  sim = await startSimulator({ ttftMs: 20, itlMs: 2, jitterMs: 0 });
+});
+afterAll(() => sim.close());
+
+describe('a runner killed mid-run (SIGKILL: no handler runs) keeps every request it completed', () => {
+  it('the part file holds every request that finished before the kill, and aggregates as a partial run', async () => {
+    const out = await tempDir();
+    const runId = '20250101T020000Z-killed';
+    const child = spawn(process.execPath, [bin, 'run', '--target', sim.url, '--rate', '10', '--duration', '30', '--out', out, '--run-id', runId], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let killedAt = 0;
+    await new Promise<void>((resolve) => {
+      child.stderr!.setEncoding('utf8');
+      let armed = false;
+      child.stderr!.on('data', (chunk: string) => {
+        // The first status line comes as the load starts: kill the runner 3 s into it.
+        if (!armed && chunk.includes('"status":"running"')) {
+          armed = true;
+          setTimeout(() => {
+            killedAt = systemClock();
+            child.kill('SIGKILL');
+          }, 3000);
+        }
+      });
+      child.on('exit', () => resolve());
+    });
+    expect(killedAt).toBeGreaterThan(0);
+    const finished = sim
+      .groundTruth()
+      .filter((g) => g.requestId.startsWith(`${runId}-`) && g.doneAt !== null && g.doneAt < killedAt - 200)
+      .map((g) => Number(g.requestId.split('-').pop()));
+    expect(finished.length).toBeGreaterThanOrEqual(20);
+
+    const result = await aggregateRun(new FsRunStore(join(out, runId)));
+    expect(result.summary.run.partial).toBe(true);
+    expect(result.summary.input.badRecords).toBe(0);
+    expect(result.summary.requests.succeeded).toBeGreaterThanOrEqual(finished.length);
+    expect(result.summary.validity.valid).toBe(false);
+    expect(result.summary.validity.reasons.join('\n')).toMatch(/never wrote their manifest/);
+  });
+});
