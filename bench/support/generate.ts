@@ -1,3 +1,4 @@
+import { VALIDITY_DEFAULTS } from '../../runtime/core/scenario/validity-rules.ts';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -60,7 +61,7 @@ export function nativeManifest(runId: string, shards: number, scheduled: number,
       arrival: 'even',
       stages: [{ rate, duration: scheduled / rate }],
       ignoreEos: true,
-      validity: { maxScheduleDelayP99Ms: 10, maxRateDeviation: 0.05, maxErrorRate: 0 },
+      validity: { ...VALIDITY_DEFAULTS },
     },
     scheduled,
     shards,

@@ -126,6 +126,12 @@ async function aggregateNative(store: RunStore, keys: Set<string>, parts: StoreE
     return a;
   });
   for (const a of perFile) agg.merge(a);
+  // Files of more than one run are not one run's numbers: refuse them, naming what does not belong.
+  const strangers = [...shardManifests.entries()].filter(([, m]) => m.runId !== manifest.identity.runId).map(([shard, m]) => `${requestsPath(shardManifestName(shard))} belongs to run ${m.runId}`);
+  for (const id of agg.foreignRuns) strangers.push(`request records of run ${id} are among the parts (see summary input problems)`);
+  if (strangers.length > 0) {
+    throw new InputError(store.location, [`holds files of more than one run: run.json is run ${manifest.identity.runId}; ${strangers.join('; ')}`], 'aggregate each run from its own directory or prefix; raw files are never overwritten, so the mix came from copying runs together.');
+  }
   const summary = finalizeNative({ manifest, shardManifests, partFiles: parts.map((p) => p.key.slice(requestsPath('').length)), agg });
   return { summary, histograms: agg.histograms(manifest.identity.runId), report: reportData(summary, agg) };
 }

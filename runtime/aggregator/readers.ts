@@ -26,7 +26,10 @@ export async function readNativeShard(stream: NodeJS.ReadableStream, file: strin
     if (line.length === 0 || line === '\r') return;
     const res = parseNativeLine(line);
     if (!res.ok) agg.tally.badRecord(file, `line ${lineNo}`, res.problem);
-    else if (res.record.runId !== runId) agg.tally.badRecord(file, `line ${lineNo}`, `belongs to run ${res.record.runId}, not ${runId}`);
+    else if (res.record.runId !== runId) {
+      agg.tally.badRecord(file, `line ${lineNo}`, `belongs to run ${res.record.runId}, not ${runId}`);
+      agg.foreignRuns.add(res.record.runId);
+    }
     else agg.add(res.record);
   };
   try {

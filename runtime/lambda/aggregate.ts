@@ -36,7 +36,7 @@ export function hintsFromRunSpec(spec: RunSpec): RunHints {
     model: spec.model,
     zone: spec.placement.zone,
     runnerVersion: spec.runner.image.includes(':') ? spec.runner.image.slice(spec.runner.image.lastIndexOf(':') + 1) : spec.runner.image,
-    ...(v ? { validity: { maxScheduleDelayP99Ms: v.max_schedule_delay_p99_ms, maxRateDeviation: v.max_rate_deviation, maxErrorRate: v.max_error_rate } } : {}),
+    ...(v ? { validity: { maxScheduleDelayP99Ms: v.max_schedule_delay_p99_ms, maxRateDeviation: v.max_rate_deviation, maxErrorRate: v.max_error_rate, minSuccesses: v.min_successes } } : {}),
   };
 }
 

@@ -125,7 +125,7 @@ async function runWithPool(o: RunOptions, pool: Pool): Promise<RunResult> {
   const manifest: RunManifest = {
     v: 1,
     identity: runIdentity(o, target.model),
-    request: { arrival: sc.load.arrival, stages: sc.load.stages, ignoreEos: sc.server.ignoreEos, validity: sc.validity, seed },
+    request: { arrival: sc.load.arrival, stages: sc.load.stages, intervalS: sc.load.intervalS, ignoreEos: sc.server.ignoreEos, validity: sc.validity, seed },
     scheduled: schedule.length,
     shards: o.shard.count,
   };

@@ -141,3 +141,43 @@ describe('bad native input', () => {
     expect(summary.validity.reasons.join('\n')).toMatch(/No request succeeded/);
   });
 });
+
+describe('validity that means "a baseline"', () => {
+  it('shards that ran 10 s apart: judged against the requested 2 req/s, not their own clocks, and the late shard is named', async () => {
+    // 40 requests at 2 req/s over two shards; shard 1's pod started its schedule 10 s after shard 0's.
+    const { records } = nativeRecords({ requests: 40, tokens: 4, rate: 2, seed: 5 });
+    const late = records.map((r) => (r.seq % 2 === 1 ? shift(r, 10_000) : r));
+    await writeNativeRun(dir('apart'), late, { shards: 2, rate: 2, tokens: 4 });
+    const { summary } = await aggregateRun(new FsRunStore(dir('apart')));
+    expect(summary.load.stages[0]!.scheduledRate).toBe(2);
+    expect(summary.load.achievedRate).toBeLessThan(1.4);
+    expect(summary.validity.valid).toBe(false);
+    const text = summary.validity.reasons.join('\n');
+    expect(text).toMatch(/achieved rate was [\d.]+ req\/s, [\d.]+ % off the scheduled 2 req\/s/);
+    expect(text).toMatch(/The shards did not run together \(shard 1 started 10\.0 s after shard 0\)/);
+  });
+
+  it('a run of one successful request is not a baseline', async () => {
+    const { records } = nativeRecords({ requests: 1, tokens: 4, rate: 1, seed: 6 });
+    await writeNativeRun(dir('one'), records, { shards: 1, rate: 1, tokens: 4 });
+    const { summary } = await aggregateRun(new FsRunStore(dir('one')));
+    expect(summary.validity.valid).toBe(false);
+    expect(summary.validity.reasons).toContain('Only 1 request(s) succeeded: a baseline needs at least 10 (p90 needs 10 samples, p99 100). Run longer or at a higher rate.');
+    expect(summary.latency.ttft.insufficient).toEqual(['p50', 'p90', 'p95', 'p99', 'p999']);
+  });
+});
+
+describe('raw data is never mixed', () => {
+  it('refuses a run directory holding another run\'s shard, naming it', async () => {
+    const { records } = nativeRecords({ requests: 10, tokens: 4, rate: 2, seed: 7 });
+    await writeNativeRun(dir('mixed'), records, { shards: 2, rate: 2, tokens: 4 });
+    const manifest = join(dir('mixed'), 'requests', 'shard-0001.json');
+    await writeFile(manifest, (await readFile(manifest, 'utf8')).replace(/"runId": "[^"]+"/, '"runId": "20250102T000000Z-other1"'));
+    await expect(aggregateRun(new FsRunStore(dir('mixed')))).rejects.toThrow(/holds files of more than one run: run\.json is run \S+; requests\/shard-0001\.json belongs to run 20250102T000000Z-other1[\s\S]*Fix: aggregate each run from its own directory/);
+  });
+});
+
+function shift<T extends { scheduledAt: number | null; sentAt: number | null; firstTokenAt: number | null; doneAt: number | null; contentTimes: number[] }>(r: T, ms: number): T {
+  const add = (t: number | null): number | null => (t === null ? null : t + ms);
+  return { ...r, scheduledAt: add(r.scheduledAt), sentAt: add(r.sentAt), firstTokenAt: add(r.firstTokenAt), doneAt: add(r.doneAt), contentTimes: r.contentTimes.map((t) => t + ms) };
+}

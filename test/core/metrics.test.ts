@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RunAccumulator } from '../../runtime/core/metrics/accumulator.ts';
 import { requestMetrics } from '../../runtime/core/metrics/definitions.ts';
-import { LatencyHistogram } from '../../runtime/core/metrics/latency-histogram.ts';
+import { LatencyHistogram, minSamples } from '../../runtime/core/metrics/latency-histogram.ts';
 import { InputTally } from '../../runtime/core/records/input-report.ts';
 import type { RunIdentity, RunRequest } from '../../runtime/core/records/run-manifest.ts';
 import { finish } from '../../runtime/core/summary/finalize.ts';
@@ -32,7 +32,7 @@ function summarize(acc: RunAccumulator, id: RunIdentity, req: RunRequest, totals
   return finish(acc.measure(id, req, totals), req, new InputTally('native').report());
 }
 
-const request: RunRequest = { arrival: 'even', stages: [{ rate: 1, duration: 3 }], ignoreEos: true, validity: { maxScheduleDelayP99Ms: 10, maxRateDeviation: 0.05, maxErrorRate: 0 } };
+const request: RunRequest = { arrival: 'even', stages: [{ rate: 1, duration: 3 }], ignoreEos: true, validity: { maxScheduleDelayP99Ms: 10, maxRateDeviation: 0.05, maxErrorRate: 0, minSuccesses: 1 } }; // three-request fixtures: the minimum-sample rule has its own test
 
 describe('metric definitions on a hand-computed record', () => {
   // sent 1000.5; content at 1100.5, 1110.5, 1120.5, 1130.5; last byte 1131; 4 output tokens (server)
@@ -150,5 +150,19 @@ describe('LatencyHistogram', () => {
     const d = LatencyHistogram.empty();
     [1.5, 20, 20.001, 300].forEach((v) => d.recordMs(v));
     expect(LatencyHistogram.decode(d.encode()).stats()).toEqual(d.stats());
+  });
+});
+
+describe('percentiles with too few samples', () => {
+  it('a percentile needs at least one sample beyond it: p50 2, p90 10, p95 20, p99 100, p99.9 1,000', () => {
+    expect([50, 90, 95, 99, 99.9].map(minSamples)).toEqual([2, 10, 20, 100, 1000]);
+  });
+
+  it('are marked insufficient in the stats (20 requests: p99 and p99.9 are their maximum, not percentiles)', () => {
+    const h = LatencyHistogram.empty();
+    for (let i = 1; i <= 20; i++) h.recordMs(i);
+    expect(h.stats().insufficient).toEqual(['p99', 'p999']);
+    for (let i = 21; i <= 100; i++) h.recordMs(i);
+    expect(h.stats().insufficient).toEqual(['p999']);
   });
 });

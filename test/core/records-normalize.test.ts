@@ -104,7 +104,8 @@ describe('inference-perf records', () => {
       successes: { count: 299 },
       failures: { count: 1 },
     });
-    expect(lifecycleScheduleDelay(l)).toEqual({ count: 300, mean: 1, min: 0, p50: 0.8, p90: 2, p95: 2.5, p99: 4, p999: 4.9, max: 5 });
+    // 300 samples: p99 is supported (≥ 100), p99.9 is not (needs 1,000).
+    expect(lifecycleScheduleDelay(l)).toEqual({ count: 300, mean: 1, min: 0, p50: 0.8, p90: 2, p95: 2.5, p99: 4, p999: 4.9, max: 5, insufficient: ['p999'] });
   });
 
   it('config: fixed token counts in both config generations, inference-perf defaults otherwise', () => {

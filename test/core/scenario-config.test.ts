@@ -35,7 +35,7 @@ describe('the seed ConfigMap', () => {
     expect(s.load.stages).toEqual([{ rate: 1, duration: 300 }]);
     expect(s.api).toMatchObject({ type: 'completion', streaming: true });
     expect(s.server).toMatchObject({ baseUrl: 'http://qwen3-vllm.default:8000', model: 'qwen3-8b', ignoreEos: true });
-    expect(s.validity).toEqual({ maxScheduleDelayP99Ms: 10, maxRateDeviation: 0.05, maxErrorRate: 0 });
+    expect(s.validity).toEqual({ maxScheduleDelayP99Ms: 10, maxRateDeviation: 0.05, maxErrorRate: 0, minSuccesses: 10 });
   });
 
   it('matches the seed document in shared/ when it is present', () => {

@@ -7,8 +7,8 @@ import { publishRun } from '../../runtime/lambda/publish.ts';
 import { seedRunSpec } from '../core/run-spec-fixture.ts';
 import { startLocalS3, type LocalS3 } from '../support/s3rver.ts';
 
-const stats = (p50: number) => ({ count: 300, mean: p50, min: p50 / 2, p50, p90: p50 * 1.2, p95: p50 * 1.3, p99: p50 * 1.5, p999: p50 * 2, max: p50 * 3 });
-const empty = { count: 0, mean: null, min: null, p50: null, p90: null, p95: null, p99: null, p999: null, max: null };
+const stats = (p50: number) => ({ count: 300, mean: p50, min: p50 / 2, p50, p90: p50 * 1.2, p95: p50 * 1.3, p99: p50 * 1.5, p999: p50 * 2, max: p50 * 3, insufficient: ['p999' as const] });
+const empty = { count: 0, mean: null, min: null, p50: null, p90: null, p95: null, p99: null, p999: null, max: null, insufficient: [] };
 
 function summary(over: Partial<Summary> = {}): Summary {
   return {
@@ -64,6 +64,15 @@ describe('EMF for a run', () => {
     expect(unit).toMatchObject({ requests_sent: 'Count', requests_succeeded: 'Count', requests_failed: 'Count', error_rate: 'Percent', achieved_rate: 'Count/Second', output_tokens_per_s: 'Count/Second', RunValid: 'Count' });
     expect(directive.Metrics).toHaveLength(25);
     expect(doc).toMatchObject({ ttft_p99: 60, requests_failed: 3, error_rate: 1, RunValid: 0, achieved_rate: 1.0001 });
+  });
+
+  it('leaves out percentiles with too few samples to stand for what they name (p99 of 50 requests is their maximum)', () => {
+    const few = { ...stats(40), count: 50, insufficient: ['p99' as const, 'p999' as const] };
+    const s = summary({ latency: { ttft: few, itl: stats(12), tpot: few, ntpot: few, e2e: few } });
+    const names = runMetricValues(s).map((m) => m.name);
+    expect(names).toEqual(expect.arrayContaining(['ttft_p50', 'ttft_p90', 'itl_p99']));
+    expect(names).not.toContain('ttft_p99');
+    expect(names).not.toContain('e2e_p99');
   });
 
   it('leaves out values the run does not have instead of sending 0 or NaN', () => {

@@ -71,7 +71,7 @@ describe('a loopback run against the simulator (real HTTP)', () => {
   it('chat completions: prompts calibrated through the chat template, role chunk not counted as a token', async () => {
     sim = await startSimulator({ ttftMs: 5, itlMs: 2, jitterMs: 0 });
     const dir = join(await tempDir(), 'run');
-    const { summary } = await runBenchmark(options(sim.url, dir, { api: { type: 'chat', streaming: true }, load: { stages: [{ rate: 4, duration: 1 }] }, validity: { max_schedule_delay_p99_ms: 1000, max_rate_deviation: 0.5 } }));
+    const { summary } = await runBenchmark(options(sim.url, dir, { api: { type: 'chat', streaming: true }, load: { stages: [{ rate: 4, duration: 1 }] }, validity: { max_schedule_delay_p99_ms: 1000, max_rate_deviation: 0.5, min_successes: 4 } }));
     const records = await readRecords(dir);
     expect(records).toHaveLength(4);
     for (const r of records) {
@@ -83,10 +83,10 @@ describe('a loopback run against the simulator (real HTTP)', () => {
     expect(summary.validity).toEqual({ valid: true, reasons: [] });
   });
 
-  it('non-streamed completions: e2e and token counts from the response, no ttft or itl to claim', async () => {
+  it('non-streamed completions: e2e and token counts from the response, no ttft or itl to claim — and not a latency baseline', async () => {
     sim = await startSimulator({ ttftMs: 5, itlMs: 2, jitterMs: 0 });
     const dir = join(await tempDir(), 'run');
-    const { summary } = await runBenchmark(options(sim.url, dir, { api: { type: 'completion', streaming: false }, load: { stages: [{ rate: 4, duration: 1 }] }, validity: { max_schedule_delay_p99_ms: 1000, max_rate_deviation: 0.5 } }));
+    const { summary } = await runBenchmark(options(sim.url, dir, { api: { type: 'completion', streaming: false }, load: { stages: [{ rate: 4, duration: 1 }] }, validity: { max_schedule_delay_p99_ms: 1000, max_rate_deviation: 0.5, min_successes: 4 } }));
     for (const r of await readRecords(dir)) {
       expect(r).toMatchObject({ firstTokenAt: null, contentTimes: [], error: null });
       expect(r.outputTokens).toEqual({ requested: 16, client: null, server: 16 });
@@ -94,7 +94,10 @@ describe('a loopback run against the simulator (real HTTP)', () => {
     expect(summary.latency.ttft.count).toBe(0);
     expect(summary.latency.e2e.count).toBe(4);
     expect(summary.latency.e2e.min!).toBeGreaterThan(5 + 15 * 2 - 1);
-    expect(summary.validity.valid).toBe(true);
+    expect(summary.validity).toEqual({
+      valid: false,
+      reasons: [expect.stringMatching(/^The run did not stream \(api\.streaming is false — inference-perf's default\): without streaming there is no TTFT, ITL or TPOT, only end-to-end latency, so it is not a latency baseline\. Set api\.streaming: true\.$/)],
+    });
   });
 
   it('refuses to write into a directory that already holds results, and leaves them untouched', async () => {

@@ -1,6 +1,7 @@
 import { errorTypes, type ErrorType, type RequestRecord } from '../records/record.ts';
 import type { RunIdentity, RunRequest } from '../records/run-manifest.ts';
 import type { Measured, StageLoad } from '../summary/schema.ts';
+import { scheduledRates } from '../scenario/schedule.ts';
 import { requestMetrics } from './definitions.ts';
 import { LatencyHistogram, type EncodedHistogram } from './latency-histogram.ts';
 
@@ -33,6 +34,8 @@ export class RunAccumulator {
   };
   private readonly errors = new Map<ErrorType, number>();
   private readonly stages = new Map<number, StageSpan>();
+  /** Each shard's earliest scheduled request: with the plan, when the shard's schedule started. */
+  readonly shardFirsts = new Map<number, { seq: number; scheduledAt: number }>();
   records = 0;
   sent = 0;
   succeeded = 0;
@@ -51,6 +54,10 @@ export class RunAccumulator {
   add(r: RequestRecord): void {
     this.records += 1;
     const m = requestMetrics(r);
+    if (r.scheduledAt !== null) {
+      const first = this.shardFirsts.get(r.shard);
+      if (!first || r.scheduledAt < first.scheduledAt) this.shardFirsts.set(r.shard, { seq: r.seq, scheduledAt: r.scheduledAt });
+    }
     if (r.sentAt !== null) {
       this.sent += 1;
       this.firstSentAt = Math.min(this.firstSentAt, r.sentAt);
@@ -78,6 +85,10 @@ export class RunAccumulator {
   merge(other: RunAccumulator): void {
     for (const name of histogramNames) this.dists[name].merge(other.dists[name]);
     for (const [type, n] of other.errors) this.errors.set(type, (this.errors.get(type) ?? 0) + n);
+    for (const [shard, f] of other.shardFirsts) {
+      const mine = this.shardFirsts.get(shard);
+      if (!mine || f.scheduledAt < mine.scheduledAt) this.shardFirsts.set(shard, f);
+    }
     for (const [stage, s] of other.stages) {
       const mine = this.stages.get(stage);
       if (!mine) this.stages.set(stage, { ...s });
@@ -171,10 +182,13 @@ export class RunAccumulator {
 
   /**
    * Achieved rate = (n − 1) / (last send − first send): the rate at which requests actually left.
-   * It is compared with the same quantity of the schedule, so an evenly spaced 1 req/s stage that
-   * was kept exactly gives 1.000, and a Poisson draw is judged against its own realized rate.
+   * It is compared with the same quantity of the schedule as planned (the requested rate for even
+   * arrivals, a Poisson draw's own realized rate) — from the plan when the run recorded its seed, so
+   * shards that did not run together, each on its own clock, cannot hide it; else (inference-perf)
+   * from the records' scheduled times.
    */
   private stageLoads(request: RunRequest): StageLoad[] {
+    const planned = request.seed || request.arrival === 'even' ? scheduledRates(request.stages, request.arrival, 0, request.seed?.value ?? 0) : null;
     return request.stages.map((cfg, stage) => {
       const s = this.stages.get(stage);
       if (!s || s.sent < 2) return { stage, requestedRate: cfg.rate, scheduledRate: null, achievedRate: null, sent: s?.sent ?? 0, sendDurationS: null };
@@ -183,7 +197,7 @@ export class RunAccumulator {
       return {
         stage,
         requestedRate: cfg.rate,
-        scheduledRate: schedSpan > 0 ? round((s.sent - 1) / schedSpan, 4) : null,
+        scheduledRate: planned ? (planned[stage] === null || planned[stage] === undefined ? null : round(planned[stage]!, 4)) : schedSpan > 0 ? round((s.sent - 1) / schedSpan, 4) : null,
         achievedRate: sendSpan > 0 ? round((s.sent - 1) / sendSpan, 4) : null,
         sent: s.sent,
         sendDurationS: round(sendSpan, 3),

@@ -44,7 +44,7 @@ export class LatencyHistogram {
 
   stats(): DistributionStats {
     if (this.count === 0) return emptyStats();
-    return {
+    return withSampleCheck({
       count: this.count,
       mean: round3(this.sumUs / this.count / 1000),
       min: this.minUs / 1000,
@@ -54,7 +54,7 @@ export class LatencyHistogram {
       p99: this.percentileMs(99),
       p999: this.percentileMs(99.9),
       max: this.maxUs / 1000,
-    };
+    });
   }
 
   encode(): EncodedHistogram {
@@ -75,6 +75,30 @@ export class LatencyHistogram {
   }
 }
 
+export const statPercentiles = [
+  ['p50', 50],
+  ['p90', 90],
+  ['p95', 95],
+  ['p99', 99],
+  ['p999', 99.9],
+] as const;
+export type StatPercentile = (typeof statPercentiles)[number][0];
+
+/**
+ * The fewest samples a percentile needs before it says anything about the tail it names: at least
+ * one sample beyond it, i.e. n ≥ 1 / (1 − p). p50 needs 2, p90 10, p99 100, p99.9 1,000. Below that
+ * the value is the maximum of what was seen, not the percentile — it is reported as insufficient,
+ * and never published as a baseline.
+ */
+export function minSamples(percentile: number): number {
+  return Math.ceil(1 / (1 - percentile / 100) - 1e-9);
+}
+
+/** Marks the percentiles `count` samples cannot support. */
+export function withSampleCheck(s: Omit<DistributionStats, 'insufficient'>): DistributionStats {
+  return { ...s, insufficient: s.count === 0 ? [] : statPercentiles.filter(([, p]) => s.count < minSamples(p)).map(([name]) => name) };
+}
+
 /** Summary numbers of one distribution, in milliseconds; all null when nothing was recorded. */
 export const DistributionStats = z.object({
   count: z.number().int().nonnegative(),
@@ -86,6 +110,8 @@ export const DistributionStats = z.object({
   p99: z.number().nullable(),
   p999: z.number().nullable(),
   max: z.number().nullable(),
+  /** Percentiles with fewer samples than they need (minSamples): shown as such, not published. */
+  insufficient: z.array(z.enum(['p50', 'p90', 'p95', 'p99', 'p999'])),
 });
 export type DistributionStats = z.infer<typeof DistributionStats>;
 
@@ -112,7 +138,7 @@ function newHistogram(): hdr.Histogram {
 }
 
 function emptyStats(): DistributionStats {
-  return { count: 0, mean: null, min: null, p50: null, p90: null, p95: null, p99: null, p999: null, max: null };
+  return { count: 0, mean: null, min: null, p50: null, p90: null, p95: null, p99: null, p999: null, max: null, insufficient: [] };
 }
 
 function round3(x: number): number {

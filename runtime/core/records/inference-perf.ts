@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { issueProblems } from '../errors.ts';
-import type { DistributionStats } from '../metrics/latency-histogram.ts';
+import { withSampleCheck, type DistributionStats } from '../metrics/latency-histogram.ts';
 import { recordTimeProblem } from './checks.ts';
 import type { ErrorType, RequestRecord } from './record.ts';
 
@@ -157,7 +157,7 @@ export function lifecycleScheduleDelay(l: InferencePerfLifecycle): DistributionS
   const d = l.load_summary.schedule_delay;
   if (!d) return null;
   const m = (s: number | undefined): number | null => (s === undefined ? null : Math.round(s * 1e6) / 1000);
-  return {
+  return withSampleCheck({
     count: l.load_summary.count,
     mean: m(d.mean),
     min: m(d.min),
@@ -167,7 +167,7 @@ export function lifecycleScheduleDelay(l: InferencePerfLifecycle): DistributionS
     p99: m(d.p99),
     p999: m(d['p99.9']),
     max: m(d.max),
-  };
+  });
 }
 
 // ─── config.yaml (YAML locally, compact JSON in S3; either way a full model_dump) ──────────────

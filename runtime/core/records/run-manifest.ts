@@ -23,6 +23,8 @@ export type RunIdentity = z.infer<typeof RunIdentity>;
 export const RunRequest = z.object({
   arrival: z.enum(arrivals),
   stages: z.array(z.object({ rate: z.number(), duration: z.number() })),
+  /** Seconds of idle between stages (`load.interval`); places later stages in the plan. */
+  intervalS: z.number().nonnegative().optional(),
   ignoreEos: z.boolean(),
   validity: ValidityRules,
   /** The seed of the run's prompts and schedule, and where it came from (absent for inference-perf). */

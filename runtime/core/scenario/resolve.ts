@@ -75,6 +75,7 @@ export function resolveScenario(config: ScenarioConfig): ResolvedScenario {
       maxScheduleDelayP99Ms: v?.max_schedule_delay_p99_ms ?? VALIDITY_DEFAULTS.maxScheduleDelayP99Ms,
       maxRateDeviation: v?.max_rate_deviation ?? VALIDITY_DEFAULTS.maxRateDeviation,
       maxErrorRate: v?.max_error_rate ?? VALIDITY_DEFAULTS.maxErrorRate,
+      minSuccesses: v?.min_successes ?? VALIDITY_DEFAULTS.minSuccesses,
     },
   };
 }

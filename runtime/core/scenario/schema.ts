@@ -111,6 +111,7 @@ export const ScenarioConfig = z.strictObject({
       max_schedule_delay_p99_ms: z.number().positive().default(VALIDITY_DEFAULTS.maxScheduleDelayP99Ms),
       max_rate_deviation: z.number().positive().max(1).default(VALIDITY_DEFAULTS.maxRateDeviation),
       max_error_rate: z.number().min(0).max(1).default(VALIDITY_DEFAULTS.maxErrorRate),
+      min_successes: z.number().int().positive().default(VALIDITY_DEFAULTS.minSuccesses),
     })
     .optional(),
 });

@@ -11,11 +11,14 @@ export const VALIDITY_DEFAULTS = {
   maxRateDeviation: 0.05,
   /** Fraction of sent requests allowed to fail. */
   maxErrorRate: 0,
+  /** Successful requests a baseline needs at least: enough for p90 (p99 needs 100; core/metrics minSamples). */
+  minSuccesses: 10,
 } as const;
 
 export const ValidityRules = z.object({
   maxScheduleDelayP99Ms: z.number(),
   maxRateDeviation: z.number(),
   maxErrorRate: z.number(),
+  minSuccesses: z.number().int().positive().default(VALIDITY_DEFAULTS.minSuccesses),
 });
 export type ValidityRules = z.infer<typeof ValidityRules>;

@@ -5,6 +5,7 @@ import type { RequestRecord } from '../records/record.ts';
 import type { RunIdentity, RunManifest, RunRequest, ShardManifest } from '../records/run-manifest.ts';
 import { requestsPath, shardManifestName } from '../run-layout.ts';
 import type { Measured, StageLoad, Summary } from './schema.ts';
+import { buildSchedule } from '../scenario/schedule.ts';
 import { Timeline } from './timeline.ts';
 import { judgeValidity } from './validity.ts';
 
@@ -25,6 +26,8 @@ export class RunResults {
   readonly acc: RunAccumulator;
   readonly timeline = new Timeline();
   readonly tally: InputTally;
+  /** Run ids of records that belong to another run (the aggregator refuses a mixed run). */
+  readonly foreignRuns = new Set<string>();
 
   constructor(
     readonly ignoreEos: boolean,
@@ -42,6 +45,7 @@ export class RunResults {
   }
 
   merge(other: RunResults): void {
+    for (const id of other.foreignRuns) this.foreignRuns.add(id);
     this.acc.merge(other.acc);
     this.timeline.merge(other.timeline);
     this.tally.merge(other.tally);
@@ -85,8 +89,30 @@ export function finalizeNative(input: {
     for (const s of missingShards) agg.tally.problem(requestsPath(shardManifestName(s)), 'missing: the shard did not finish');
     extra.push(`${missingShards.length} of ${manifest.shards} shard(s) never wrote their manifest (shard ${missingShards.slice(0, 5).join(', ')}): they did not finish, so the run is partial. Check those pods' logs (kubectl logs job/<name> --all-containers) and run again.`);
   }
+  extra.push(...shardStartReasons(manifest, agg.acc));
   const base = agg.acc.measure(manifest.identity, manifest.request, { scheduled: manifest.scheduled, partial });
   return finish(base, manifest.request, agg.tally.report(), extra);
+}
+
+/** How far apart the shards of one run may start before the load is no longer the one asked for. */
+export const SHARD_START_TOLERANCE_MS = 2000;
+
+/**
+ * Shards of one run must run together: each shard's schedule start (its first scheduled request's
+ * time, less that request's place in the plan) should be the same instant on every pod. A shard
+ * that started late sent its slice late, so the merged load was not the one asked for.
+ */
+export function shardStartReasons(manifest: RunManifest, acc: RunAccumulator): string[] {
+  if (manifest.shards < 2 || acc.shardFirsts.size < 2) return [];
+  const r = manifest.request;
+  if (!r.seed && r.arrival !== 'even') return [];
+  const plan = buildSchedule(r.stages, r.arrival, r.intervalS ?? 0, r.seed?.value ?? 0);
+  const starts = [...acc.shardFirsts.entries()].map(([shard, f]) => ({ shard, start: f.scheduledAt - (plan[f.seq]?.offsetMs ?? 0) })).sort((a, b) => a.start - b.start);
+  const first = starts[0]!;
+  const late = starts.filter((s) => s.start - first.start > SHARD_START_TOLERANCE_MS);
+  if (late.length === 0) return [];
+  const named = late.slice(0, 5).map((s) => `shard ${s.shard} started ${((s.start - first.start) / 1000).toFixed(1)} s after shard ${first.shard}`);
+  return [`The shards did not run together (${named.join('; ')}${late.length > 5 ? '; …' : ''}), so the load was not the one asked for. Start the run's pods together (check image pulls and node capacity) and run again.`];
 }
 
 /** inference-perf facts that are not in its records. */

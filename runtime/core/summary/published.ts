@@ -47,7 +47,7 @@ const latency: PublishedMetric[] = latencyMetrics.flatMap((m) =>
   publishedPercentiles.map((p) => ({
     name: percentileMetricName(m, p),
     unit: 'Milliseconds' as const,
-    read: (s: Summary) => s.latency[m][p],
+    read: (s: Summary) => (s.latency[m].insufficient.includes(p) ? null : s.latency[m][p]),
     definition: `${m} ${p}: ${metricDefinitions[m]}`,
     group: 'latency' as const,
     statistic: 'Maximum' as const,
@@ -56,7 +56,7 @@ const latency: PublishedMetric[] = latencyMetrics.flatMap((m) =>
 const schedule: PublishedMetric[] = publishedPercentiles.map((p) => ({
   name: percentileMetricName('schedule_delay', p),
   unit: 'Milliseconds',
-  read: (s: Summary) => s.load.schedule_delay[p],
+  read: (s: Summary) => (s.load.schedule_delay.insufficient.includes(p) ? null : s.load.schedule_delay[p]),
   definition: `schedule_delay ${p}: ${metricDefinitions.schedule_delay} (p99 must stay < 10 ms for a valid baseline)`,
   group: 'schedule',
   statistic: 'Maximum',
@@ -101,7 +101,10 @@ export interface MetricValue {
   value: number;
 }
 
-/** The values one run publishes (a value the run does not have is left out). */
+/**
+ * The values one run publishes: a value the run does not have is left out, and so is a percentile
+ * with too few samples to stand for what it names (p99 of 20 requests is their maximum).
+ */
 export function runMetricValues(s: Summary): MetricValue[] {
   const out: MetricValue[] = [];
   for (const m of publishedMetrics) {

@@ -17,6 +17,11 @@ export function judgeValidity(s: Measured, request: RunRequest): { valid: boolea
   }
   if (requests.succeeded === 0) {
     reasons.push(`No request succeeded (${requests.failed} failed${errorList(requests.errors)}): there is nothing to measure. Check that the target is up and serves the model.`);
+  } else if (requests.succeeded < rules.minSuccesses) {
+    reasons.push(`Only ${requests.succeeded} request(s) succeeded: a baseline needs at least ${rules.minSuccesses} (p90 needs 10 samples, p99 100). Run longer or at a higher rate.`);
+  }
+  if (!s.run.streaming) {
+    reasons.push('The run did not stream (api.streaming is false — inference-perf\'s default): without streaming there is no TTFT, ITL or TPOT, only end-to-end latency, so it is not a latency baseline. Set api.streaming: true.');
   }
 
   const delayP99 = s.load.schedule_delay.p99;
