@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
+import { OperationFailed } from '../core/errors.ts';
 import { assertDerived, type RunStore, type StoreEntry } from '../core/ports/run-store.ts';
 import type { DerivedFile } from '../core/run-layout.ts';
 
@@ -43,7 +44,11 @@ export class FsRunStore implements RunStore {
       await rename(tmp, path);
     } catch (err) {
       await rm(tmp, { force: true });
-      throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      const why = code === 'ENOSPC' ? 'the disk is full' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EROFS' ? 'the file system is read-only' : (err as Error).message;
+      throw new OperationFailed(
+        `cannot write ${path}: ${why}${code ? ` (${code})` : ''}. The run's raw files are untouched and the previous ${name} (if any) is kept; fix that and run "inference-baseline aggregate ${this.location}" again.`,
+      );
     }
     return path;
   }

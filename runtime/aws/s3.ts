@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
@@ -97,10 +98,10 @@ export async function getObjectText(client: S3Client, bucket: string, key: strin
 }
 
 /** Object metadata, or null when it does not exist. */
-export async function headObject(client: S3Client, bucket: string, key: string): Promise<{ size: number } | null> {
+export async function headObject(client: S3Client, bucket: string, key: string): Promise<{ size: number; sha256: string | null } | null> {
   try {
     const res = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-    return { size: res.ContentLength ?? 0 };
+    return { size: res.ContentLength ?? 0, sha256: res.Metadata?.[SHA256_METADATA] ?? null };
   } catch (e) {
     if (isNotFound(e)) return null;
     throw e;
@@ -111,7 +112,12 @@ export interface PutOptions {
   contentType?: string;
   /** Fail instead of replacing an existing object (S3 conditional write, `If-None-Match: *`). */
   ifNoneMatch?: boolean;
+  /** Stored as user metadata (`x-amz-meta-…`). */
+  metadata?: Record<string, string>;
 }
+
+/** Raw objects carry the sha256 of their content, so a rewrite is recognised by content, not size. */
+export const SHA256_METADATA = 'sha256';
 
 /** Bodies larger than this go through a multipart upload (lib-storage). */
 export const multipartThreshold = 16 * 1024 * 1024;
@@ -121,30 +127,71 @@ export async function putObject(client: S3Client, bucket: string, key: string, b
   const small = typeof body === 'string' ? Buffer.byteLength(body) < multipartThreshold : Buffer.isBuffer(body) ? body.length < multipartThreshold : false;
   if (small) {
     await client.send(
-      new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: o.contentType, ...(o.ifNoneMatch ? { IfNoneMatch: '*' } : {}) }),
+      new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: o.contentType, Metadata: o.metadata, ...(o.ifNoneMatch ? { IfNoneMatch: '*' } : {}) }),
     );
     return;
   }
   // lib-storage does not pass If-None-Match to CompleteMultipartUpload: callers that must not
   // overwrite check with HEAD first (uploadDirectory does).
-  await new Upload({ client, params: { Bucket: bucket, Key: key, Body: body, ContentType: o.contentType }, partSize: 8 * 1024 * 1024, queueSize: 4 }).done();
+  await new Upload({ client, params: { Bucket: bucket, Key: key, Body: body, ContentType: o.contentType, Metadata: o.metadata }, partSize: 8 * 1024 * 1024, queueSize: 4 }).done();
+}
+
+/** Raw content already at a key that differs from what would be written there. */
+export class RawConflictError extends InputError {
+  constructor(url: string, keys: string[]) {
+    super(url, keys.map((k) => `${k} already exists with different content`), 'raw results are never overwritten: upload this run under a new run id (prefix), or remove the old objects yourself if they are known to be wrong.');
+    this.name = 'RawConflict';
+  }
+}
+
+/** The sha256 of an existing object: its metadata, or (written by an older version) its bytes. */
+async function storedSha256(client: S3Client, bucket: string, key: string, head: { sha256: string | null }): Promise<string> {
+  if (head.sha256) return head.sha256;
+  const hash = createHash('sha256');
+  for await (const chunk of await getObjectStream(client, bucket, key)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/**
+ * Writes a raw object once: `If-None-Match: *`, its sha256 in its metadata. An object already there
+ * with the same content is this upload retried (`identical`); one with other content is a
+ * RawConflictError — never replaced.
+ */
+export async function putRawObject(client: S3Client, bucket: string, key: string, body: Buffer, contentType: string): Promise<'written' | 'identical'> {
+  const sha256 = createHash('sha256').update(body).digest('hex');
+  try {
+    await putObject(client, bucket, key, body, { contentType, ifNoneMatch: true, metadata: { [SHA256_METADATA]: sha256 } });
+    return 'written';
+  } catch (e) {
+    if (!(e instanceof S3ServiceException && e.$metadata.httpStatusCode === 412)) throw e;
+    const head = await headObject(client, bucket, key);
+    if (head && (await storedSha256(client, bucket, key, head)) === sha256) return 'identical';
+    throw new RawConflictError(`s3://${bucket}/${key}`, [key]);
+  }
 }
 
 
 export interface UploadReport {
   uploaded: string[];
-  /** Raw objects already present with the same size (an idempotent retry): left untouched. */
+  /** Raw objects already present with the same content (an upload retried): left untouched. */
   skipped: string[];
+}
+
+async function fileSha256(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
 }
 
 /**
  * Uploads a run directory to `s3://bucket/prefix/` (keys = paths relative to the directory). Raw
  * results (everything but summary.json, histograms.json and report.html) are never overwritten:
- * - each raw object is HEAD-checked first: present with the same size → skipped (a retried upload);
- *   present with a different size → nothing more is uploaded and an InputError lists the conflicts;
- * - small raw objects are also written with `If-None-Match: *`, so on AWS S3 a concurrent writer
- *   loses with 412 instead of replacing data. (s3rver ignores the header; the HEAD check is what
- *   protects there. Multipart uploads rely on the HEAD check alone.)
+ * - each raw object is checked first: present with the same sha256 (its metadata, or its bytes when
+ *   an older version wrote it) → skipped, a retried upload; present with other content → nothing
+ *   more is uploaded and a RawConflictError lists the conflicts. Same size is not same content: a
+ *   re-run with the same request count writes part files of the same length.
+ * - raw objects are written with `If-None-Match: *` (multipart ones rely on the check above), so a
+ *   concurrent writer loses with 412 instead of replacing data.
  * Raw files are uploaded before derived ones, so a summary never points at missing records.
  */
 export async function uploadDirectory(client: S3Client, localDir: string, s3Url: string): Promise<UploadReport> {
@@ -158,28 +205,23 @@ export async function uploadDirectory(client: S3Client, localDir: string, s3Url:
   for (const rel of raw) {
     const existing = await headObject(client, bucket, prefix + rel);
     if (!existing) toUpload.push(rel);
-    else if (existing.size === (await stat(join(localDir, rel))).size) report.skipped.push(rel);
+    else if ((await storedSha256(client, bucket, prefix + rel, existing)) === (await fileSha256(join(localDir, rel)))) report.skipped.push(rel);
     else conflicts.push(rel);
   }
-  if (conflicts.length > 0) {
-    throw new InputError(
-      formatS3Url({ bucket, prefix }),
-      conflicts.slice(0, 10).map((k) => `${k} already exists with different content`),
-      'raw results are never overwritten: upload this run under a new run id (prefix), or remove the old objects yourself if they are known to be wrong.',
-    );
-  }
-  for (const rel of [...toUpload, ...derived]) {
+  if (conflicts.length > 0) throw new RawConflictError(formatS3Url({ bucket, prefix }), conflicts.slice(0, 10));
+  for (const rel of toUpload) {
     const path = join(localDir, rel);
     const size = (await stat(path)).size;
-    const body = size < multipartThreshold ? await readFile(path) : createReadStream(path);
-    try {
-      await putObject(client, bucket, prefix + rel, body, { contentType: contentTypeOf(rel), ifNoneMatch: !isDerived(rel) });
-    } catch (e) {
-      if (e instanceof S3ServiceException && e.$metadata.httpStatusCode === 412) {
-        throw new InputError(`s3://${bucket}/${prefix}${rel}`, ['was written by someone else during this upload'], 'raw results are never overwritten: check that two runs do not share a run id.');
-      }
-      throw e;
+    if (size < multipartThreshold) {
+      if ((await putRawObject(client, bucket, prefix + rel, await readFile(path), contentTypeOf(rel))) === 'identical') report.skipped.push(rel);
+      else report.uploaded.push(rel);
+    } else {
+      await putObject(client, bucket, prefix + rel, createReadStream(path), { contentType: contentTypeOf(rel), metadata: { [SHA256_METADATA]: await fileSha256(path) } });
+      report.uploaded.push(rel);
     }
+  }
+  for (const rel of derived) {
+    await putObject(client, bucket, prefix + rel, await readFile(join(localDir, rel)), { contentType: contentTypeOf(rel) });
     report.uploaded.push(rel);
   }
   return report;

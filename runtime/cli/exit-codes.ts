@@ -1,2 +1,2 @@
-/** Exit codes: 0 valid, 1 a bug or a failed workflow, 2 a user's mistake, 3 a run that is not a valid baseline, 130 interrupted. */
-export const EXIT = { ok: 0, bug: 1, usage: 2, invalid: 3, interrupted: 130 } as const;
+/** Exit codes: 0 valid, 1 a bug, a failed workflow or results that could not be stored, 2 a user's mistake, 3 a run that is not a valid baseline, 130 interrupted. */
+export const EXIT = { ok: 0, bug: 1, failed: 1, usage: 2, invalid: 3, interrupted: 130 } as const;

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { ZONE_NAME } from '../core/run-spec/stack-defaults.ts';
 
 /** commander argument parsers that reject bad values with the flag's meaning and a fix. */
 export function positiveNumber(what: string) {
@@ -56,4 +57,10 @@ export function httpUrl(value: string): string {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InvalidArgumentError(`must be an http(s) URL; got "${value}".`);
   if (url.pathname.replace(/\/+$/, '') === '/v1') throw new InvalidArgumentError(`give the server's base URL without /v1 (e.g. ${url.origin}); got "${value}".`);
   return value.replace(/\/+$/, '');
+}
+
+/** `--zone`: an availability zone name, as the nodes' topology.kubernetes.io/zone label carries it. */
+export function zoneName(value: string): string {
+  if (!ZONE_NAME.test(value)) throw new InvalidArgumentError(`must be an availability zone name like us-west-2a (the nodes' topology.kubernetes.io/zone label), not a zone ID or a region; got "${value}".`);
+  return value;
 }

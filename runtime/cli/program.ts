@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { InputError } from '../core/errors.ts';
+import { InputError, OperationFailed } from '../core/errors.ts';
 import { randomSuffix } from '../core/run-spec/naming.ts';
 import { Interrupted } from '../runner/run.ts';
 import type { Clock } from '../timing/clock.ts';
@@ -10,7 +10,7 @@ import { runCommand } from './commands/run.ts';
 import { simulateCommand } from './commands/simulate.ts';
 import { DEFAULT_STACK, startCommand } from './commands/start.ts';
 import { EXIT } from './exit-codes.ts';
-import { httpUrl, nonNegativeInteger, nonNegativeNumber, port, positiveNumber, probability, shardSpec } from './options.ts';
+import { httpUrl, nonNegativeInteger, nonNegativeNumber, port, positiveNumber, probability, shardSpec, zoneName } from './options.ts';
 
 /** Everything the command line touches, so it runs in-process in tests exactly as from a shell. */
 export interface CliIo {
@@ -50,6 +50,10 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     if (err instanceof InputError) {
       io.stderr.write(`error: ${err.message}\n`);
       return EXIT.usage;
+    }
+    if (err instanceof OperationFailed) {
+      io.stderr.write(`error: ${err.message}\n`);
+      return EXIT.failed;
     }
     if (err instanceof Interrupted) {
       io.stderr.write(`${err.message}\n`);
@@ -91,7 +95,7 @@ function buildProgram(io: CliIo, exit: (code: number) => void): Command {
     .option('--seed <n>', "the prompts' and schedule's seed, to reproduce a run (default: derived from the run id: fresh prompts every run)", nonNegativeInteger('seed'))
     .addOption(new Option('--shard <i/N>', 'this pod’s slice of the schedule in an Indexed Job').argParser(shardSpec).default({ index: 0, count: 1 }, '0/1'))
     .option('--grace <seconds>', 'after Ctrl-C, how long in-flight requests may finish', nonNegativeNumber('seconds'), 10)
-    .option('--zone <az>', 'availability zone of this runner, recorded in the summary')
+    .option('--zone <az>', 'availability zone of this runner, recorded in the summary', zoneName)
     .option('--s3-endpoint <url>', 'S3 endpoint for --out s3://… (a local S3 server; default: AWS)')
     .option('--no-aggregate', 'leave aggregation to the workflow (the Job passes it): summary.json has one writer')
     .action(async (opts) => {
@@ -199,7 +203,7 @@ function buildProgram(io: CliIo, exit: (code: number) => void): Command {
     .option('--bucket <name>', 'results bucket')
     .option('--region <region>', 'AWS region of the bucket')
     .option('--run-id <id>', 'run id')
-    .option('--zone <az>', 'pin the Job to this zone (else a podAffinity to the target pods)')
+    .option('--zone <az>', 'pin the Job to this zone (else a podAffinity to the target pods)', zoneName)
     .option('--image <ref>', 'native runner image built from the Dockerfile')
     .option('--bundle-url <url>', 'native runner bundle URL (with --bundle-sha256)')
     .option('--bundle-sha256 <hex>', 'sha256 of the runner bundle')

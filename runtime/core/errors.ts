@@ -58,6 +58,8 @@ export function issueProblems(issues: ReadonlyArray<z.core.$ZodIssue>, o: IssueO
       if (!('input' in issue) || issue.input === undefined) return `${at}: required`;
       return `${at}: expected ${issue.expected}, got ${shown(issue.input)}`;
     }
+    // A format check (regex): say what was given, so a typo is seen at once.
+    if (issue.code === 'invalid_format' && 'input' in issue && issue.input !== undefined) return `${at}: ${shown(issue.input)} ${issue.message}`;
     return `${at}: ${issue.message}`;
   });
   if (o.max !== undefined && lines.length > o.max) return [...lines.slice(0, o.max), `… and ${lines.length - o.max} more`];
@@ -76,4 +78,15 @@ export function validate<T extends z.ZodType>(schema: T, raw: unknown, o: IssueO
 function shown(v: unknown): string {
   const text = typeof v === 'string' ? JSON.stringify(v) : Array.isArray(v) ? 'an array' : v === null ? 'null' : typeof v === 'object' ? 'an object' : String(v);
   return text.length > 60 ? `${text.slice(0, 57)}…` : text;
+}
+
+/**
+ * Work that could not be finished through no fault of the input — an upload that failed after the
+ * run was measured — said in one message with what was kept and what to do (exit 1, no stack).
+ */
+export class OperationFailed extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'OperationFailed';
+  }
 }

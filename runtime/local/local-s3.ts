@@ -35,12 +35,22 @@ export interface LocalS3 {
   stop(): Promise<void>;
 }
 
-export async function startLocalS3(o: { buckets: string[]; directory?: string }): Promise<LocalS3> {
+export interface LocalS3Options {
+  buckets: string[];
+  directory?: string;
+  /**
+   * Object writes refused with 403 AccessDenied, as an IAM or bucket policy would refuse them
+   * (`bucket/key` → true to deny): how tests reach S3's permission failures.
+   */
+  denyWrite?: (bucketAndKey: string) => boolean;
+}
+
+export async function startLocalS3(o: LocalS3Options): Promise<LocalS3> {
   const ownDirectory = o.directory === undefined;
   const directory = o.directory ?? (await mkdtemp(join(tmpdir(), 'ib-s3-')));
   const backend = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, configureBuckets: o.buckets.map((name) => ({ name })) });
   const { port: backendPort } = (await backend.run()) as { port: number };
-  const proxy = new StrictS3Proxy(backendPort);
+  const proxy = new StrictS3Proxy(backendPort, o.denyWrite);
   const port = await proxy.listen();
   return {
     endpoint: `http://127.0.0.1:${port}`,
@@ -57,7 +67,10 @@ class StrictS3Proxy {
   private readonly server = http.createServer((req, res) => void this.handle(req, res));
   private readonly locks = new Map<string, Promise<void>>();
 
-  constructor(private readonly backendPort: number) {}
+  constructor(
+    private readonly backendPort: number,
+    private readonly denyWrite?: (bucketAndKey: string) => boolean,
+  ) {}
 
   async listen(): Promise<number> {
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
@@ -86,6 +99,10 @@ class StrictS3Proxy {
       const isObjectWrite = (method === 'PUT' && !url.searchParams.has('partNumber') && objectKey(url) !== null) || (method === 'POST' && url.searchParams.has('uploadId'));
       if (!isObjectWrite) return await this.forward(req, res, await readBody(req));
       const key = objectKey(url)!;
+      if (this.denyWrite?.(key)) {
+        await readBody(req);
+        return s3Error(res, 403, 'AccessDenied', 'Access Denied');
+      }
       await this.serialized(key, async () => {
         const body = await readBody(req);
         const ifNoneMatch = req.headers['if-none-match'];

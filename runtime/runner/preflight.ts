@@ -10,6 +10,8 @@ export interface TargetInfo {
   models: string[];
   count: TokenCounter;
   tokenizer: 'tokenize-endpoint' | 'usage-probe';
+  /** The model's context length as the server reports it (vLLM: `max_model_len` in /v1/models); null when it does not. */
+  maxModelLen: number | null;
 }
 
 /**
@@ -17,7 +19,8 @@ export interface TargetInfo {
  * and how to count its tokens. Every failure is an InputError naming the input and the fix.
  */
 export async function inspectTarget(dispatcher: Dispatcher, baseUrl: string, t: Omit<RequestTemplate, 'model'>, model: string | undefined): Promise<TargetInfo> {
-  const models = await listModels(dispatcher, baseUrl, t);
+  const listed = await listModels(dispatcher, baseUrl, t);
+  const models = listed.map((m) => m.id);
   let chosen = model;
   if (chosen === undefined) {
     chosen = models[0];
@@ -25,21 +28,22 @@ export async function inspectTarget(dispatcher: Dispatcher, baseUrl: string, t: 
   } else if (!models.includes(chosen)) {
     throw new InputError('--model', [`model "${chosen}" is not served by ${baseUrl}; it serves: ${models.join(', ')}`], `pass --model ${models[0]} (or set server.model_name in the config).`);
   }
+  const maxModelLen = listed.find((m) => m.id === chosen)?.maxModelLen ?? null;
   const template: RequestTemplate = { ...t, model: chosen };
   const headers = requestHeaders(template);
   const tokenize = tokenizeCounter(dispatcher, t.api, chosen, headers);
   try {
     await tokenize('hello');
-    return { model: chosen, models, count: tokenize, tokenizer: 'tokenize-endpoint' };
+    return { model: chosen, models, count: tokenize, tokenizer: 'tokenize-endpoint', maxModelLen };
   } catch {
     const overhead = await probePromptOverhead(dispatcher, template);
     // Without /tokenize, assume one token per word (the word list is chosen for that) and let the
     // server's usage check every prompt afterwards: mismatches make the run invalid, never silent.
-    return { model: chosen, models, count: async (p) => p.split(/\s+/).filter(Boolean).length + overhead, tokenizer: 'usage-probe' };
+    return { model: chosen, models, count: async (p) => p.split(/\s+/).filter(Boolean).length + overhead, tokenizer: 'usage-probe', maxModelLen };
   }
 }
 
-async function listModels(dispatcher: Dispatcher, baseUrl: string, t: Omit<RequestTemplate, 'model'>): Promise<string[]> {
+async function listModels(dispatcher: Dispatcher, baseUrl: string, t: Omit<RequestTemplate, 'model'>): Promise<Array<{ id: string; maxModelLen: number | null }>> {
   let status: number;
   let text: string;
   try {
@@ -53,10 +57,12 @@ async function listModels(dispatcher: Dispatcher, baseUrl: string, t: Omit<Reque
   if (status === 401 || status === 403) {
     throw new InputError('--target', [`${baseUrl} refused the request (HTTP ${status})`], 'set server.api_key in the config to the key the server expects.');
   }
-  let ids: string[] | undefined;
+  let ids: Array<{ id: string; maxModelLen: number | null }> | undefined;
   try {
-    const obj = JSON.parse(text) as { data?: Array<{ id?: unknown }> };
-    if (status === 200 && Array.isArray(obj.data)) ids = obj.data.map((m) => String(m.id));
+    const obj = JSON.parse(text) as { data?: Array<{ id?: unknown; max_model_len?: unknown }> };
+    if (status === 200 && Array.isArray(obj.data)) {
+      ids = obj.data.map((m) => ({ id: String(m.id), maxModelLen: typeof m.max_model_len === 'number' && m.max_model_len > 0 ? m.max_model_len : null }));
+    }
   } catch {
     ids = undefined;
   }

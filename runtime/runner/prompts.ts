@@ -69,6 +69,14 @@ export interface PromptPlan {
 const LENGTHS = 1;
 const WORDS = 2;
 
+export interface PlanOptions {
+  onProgress?: (done: number) => void;
+  /** Ctrl-C / SIGTERM: calibration stops between prompts and planPrompts throws `signal.reason`. */
+  signal?: AbortSignal;
+  /** The target's context length: a request whose prompt and output cannot fit is refused before calibration. */
+  maxModelLen?: number | null;
+}
+
 /**
  * Prepares the prompts of the given schedule positions (`seqs`: this shard's slice) before the run
  * starts, so no tokenizer call or string building happens inside the load loop. Each position's
@@ -81,9 +89,16 @@ export async function planPrompts(
   output: TokenDistribution,
   seed: number,
   count: TokenCounter,
-  onProgress?: (done: number) => void,
+  o: PlanOptions = {},
 ): Promise<PromptPlan[]> {
   const n = seqs.length;
+  // Lengths first (cheap, no server): a request that cannot fit the model is refused before any calibration.
+  const lengths = seqs.map((seq) => {
+    const rng = itemRng(seed, seq, LENGTHS);
+    const inputTokens = sampleLength(input, rng);
+    return { inputTokens, maxTokens: sampleLength(output, rng) };
+  });
+  if (o.maxModelLen) checkFits(lengths, o.maxModelLen);
   // Tokens the target adds around any prompt (BOS, chat template), measured once on a 1-word prompt.
   const overhead = n > 0 ? Math.max(0, (await count(words[0]!)) - 1) : 0;
   const plans: PromptPlan[] = new Array(n);
@@ -91,17 +106,28 @@ export async function planPrompts(
   let done = 0;
   const worker = async (): Promise<void> => {
     while (next < n) {
+      o.signal?.throwIfAborted();
       const i = next++;
-      const seq = seqs[i]!;
-      const lengths = itemRng(seed, seq, LENGTHS);
-      const inputTokens = sampleLength(input, lengths);
-      const maxTokens = sampleLength(output, lengths);
-      const prompt = await calibratedPrompt(inputTokens, itemRng(seed, seq, WORDS), count, overhead);
+      const { inputTokens, maxTokens } = lengths[i]!;
+      const prompt = await calibratedPrompt(inputTokens, itemRng(seed, seqs[i]!, WORDS), count, overhead);
       plans[i] = { prompt, promptTokens: inputTokens, maxTokens };
       done += 1;
-      if (onProgress && done % 100 === 0) onProgress(done);
+      if (o.onProgress && done % 100 === 0) o.onProgress(done);
     }
   };
   await Promise.all(Array.from({ length: Math.min(16, n) }, worker));
   return plans;
+}
+
+function checkFits(lengths: ReadonlyArray<{ inputTokens: number; maxTokens: number }>, maxModelLen: number): void {
+  const over = lengths.filter((l) => l.inputTokens + l.maxTokens > maxModelLen);
+  if (over.length === 0) return;
+  const longest = over.reduce((a, b) => (b.inputTokens + b.maxTokens > a.inputTokens + a.maxTokens ? b : a));
+  throw new InputError(
+    'data.input_distribution / data.output_distribution',
+    [
+      `${over.length} of ${lengths.length} planned requests (the warm-up included) need more tokens than the model's context (max_model_len ${maxModelLen}); the longest is ${longest.inputTokens} prompt + ${longest.maxTokens} output tokens. The server would reject them (or stop early), and the run would measure errors, not latency`,
+    ],
+    `lower the distributions' max (or mean) so prompt + output fits in ${maxModelLen} tokens, or serve the model with a longer --max-model-len.`,
+  );
 }

@@ -15,6 +15,7 @@ import type { ResolvedScenario } from '../core/scenario/resolve.ts';
 import type { Clock } from '../timing/clock.ts';
 import { sleepUntil } from '../timing/precise-timer.ts';
 import { runSeed } from '../core/scenario/schedule.ts';
+import { workLimitProblems } from '../core/scenario/work-limits.ts';
 import { buildSchedule, pace, shardSlice, type Slot } from './pacer.ts';
 import { inspectTarget, warmUp } from './preflight.ts';
 import { planPrompts, type PromptPlan } from './prompts.ts';
@@ -54,6 +55,11 @@ export interface RunOptions {
    * config.yml, each request part as it closes), so results can leave the machine during the run.
    */
   onFileClosed?: (relPath: string) => void;
+  /**
+   * Awaited once the run's own files exist and before the first request (the CLI uploads them to
+   * S3 here): a destination that cannot be written ends the run before anything is measured.
+   */
+  beforeLoad?: () => Promise<void>;
 }
 
 export interface RunStatus {
@@ -92,7 +98,8 @@ export async function runBenchmark(o: RunOptions): Promise<RunResult> {
   try {
     return await runWithPool(o, pool);
   } finally {
-    await pool.close().catch(() => undefined);
+    // Interrupted: a preparation request may still be open (a long warm-up); do not wait for it.
+    await (o.interrupt.aborted ? pool.destroy() : pool.close()).catch(() => undefined);
   }
 }
 
@@ -106,7 +113,11 @@ async function runWithPool(o: RunOptions, pool: Pool): Promise<RunResult> {
     apiKey: sc.server.apiKey,
     timeoutMs: sc.load.requestTimeoutMs,
   };
-  const target = await inspectTarget(pool, sc.server.baseUrl, base, sc.server.model);
+  const work = workLimitProblems(sc, o.shard.count);
+  if (work.length > 0) throw new InputError('the scenario', work, 'make the run smaller, or split it: --shard i/n on n runner machines.');
+  // Every preparation step gives way to Ctrl-C at once (untilInterrupted): nothing is created yet.
+  const step = <T>(p: Promise<T>): Promise<T> => untilInterrupted(o.interrupt, p);
+  const target = await step(inspectTarget(pool, sc.server.baseUrl, base, sc.server.model));
   const template: RequestTemplate = { ...base, model: target.model };
   const seed = runSeed(sc.load.seed, o.runId);
   const schedule = buildSchedule(sc.load.stages, sc.load.arrival, sc.load.intervalS, seed.value);
@@ -115,11 +126,16 @@ async function runWithPool(o: RunOptions, pool: Pool): Promise<RunResult> {
   // This shard's prompts only, plus the warm-up's own (a position past the schedule), so no
   // measured request finds its prompt already in the server's prefix cache.
   const warmSeq = schedule.length + o.shard.index;
-  const planned = await planPrompts([...slots.map((s) => s.seq), warmSeq], sc.input, sc.output, seed.value, async (p) => target.count(p), (n) => o.onNote?.(`calibrated ${n} prompts`));
+  const planned = await step(
+    planPrompts([...slots.map((s) => s.seq), warmSeq], sc.input, sc.output, seed.value, async (p) => target.count(p), {
+      onProgress: (n) => o.onNote?.(`calibrated ${n} prompts`),
+      signal: o.interrupt,
+      maxModelLen: target.maxModelLen,
+    }),
+  );
   const warm = planned.pop()!;
   const plans = planned;
-  const e2eEstimate = await warmUp(pool, template, warm.prompt, warm.promptTokens, warm.maxTokens, o.clock);
-  if (o.interrupt.aborted) throw new Interrupted();
+  const e2eEstimate = await step(warmUp(pool, template, warm.prompt, warm.promptTokens, warm.maxTokens, o.clock));
 
   await createRunDir(o.outDir);
   const manifest: RunManifest = {
@@ -136,6 +152,8 @@ async function runWithPool(o: RunOptions, pool: Pool): Promise<RunResult> {
     await writeFile(join(o.outDir, RUN_MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`, { flag: 'wx' });
     o.onFileClosed?.(RUN_MANIFEST_FILE);
   }
+
+  await o.beforeLoad?.();
 
   const maxRate = Math.max(...sc.load.stages.map((s) => s.rate));
   await warmConnections(pool, Math.min(sc.load.maxConnections, Math.ceil((maxRate / o.shard.count) * (e2eEstimate / 1000) * 1.5) + 2), template);
@@ -192,6 +210,25 @@ async function createRunDir(dir: string): Promise<void> {
     throw new InputError('--out', [`${dir} already exists and is not empty`], 'choose another --out or --run-id; results of earlier runs are never overwritten.');
   }
   await mkdir(join(dir, REQUESTS_DIR), { recursive: true });
+}
+
+/** A preparation step, or Interrupted as soon as the signal fires (the step is abandoned, its outcome ignored). */
+function untilInterrupted<T>(signal: AbortSignal, step: Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(new Interrupted());
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    step.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
 }
 
 /** Opens `n` connections before the first scheduled request so TCP setup never lands in TTFT. */

@@ -1,8 +1,8 @@
-import { readFile, truncate, unlink, writeFile, stat, mkdtemp } from 'node:fs/promises';
+import { readdir, readFile, symlink, truncate, unlink, writeFile, stat, mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LatencyHistogram } from '../../runtime/core/metrics/latency-histogram.ts';
-import { InputError } from '../../runtime/core/errors.ts';
+import { InputError, OperationFailed } from '../../runtime/core/errors.ts';
 import { aggregateRun, writeOutputs } from '../../runtime/aggregator/aggregate-run.ts';
 import { FsRunStore } from '../../runtime/aggregator/fs-run-store.ts';
 import { exactPercentile, nativeRecords, writeGzipLines, writeNativeRun } from '../../bench/support/generate.ts';
@@ -181,3 +181,21 @@ function shift<T extends { scheduledAt: number | null; sentAt: number | null; fi
   const add = (t: number | null): number | null => (t === null ? null : t + ms);
   return { ...r, scheduledAt: add(r.scheduledAt), sentAt: add(r.sentAt), firstTokenAt: add(r.firstTokenAt), doneAt: add(r.doneAt), contentTimes: r.contentTimes.map((t) => t + ms) };
 }
+
+describe('derived files are written whole or not at all', () => {
+  it('a full disk (the temporary file is /dev/full) keeps the previous summary.json and says what to do', async () => {
+    const dir = await tempDir();
+    await writeNativeRun(dir, nativeRecords({ requests: 20, tokens: 4 }).records, { shards: 1, tokens: 4 });
+    await writeFile(join(dir, 'summary.json'), '{"previous":true}');
+    // writeDerived writes `<name>.<pid>.partial` and renames it: point that name at a device that is always full.
+    await symlink('/dev/full', join(dir, `summary.json.${process.pid}.partial`));
+    const store = new FsRunStore(dir);
+    const err = await writeOutputs(store, await aggregateRun(store)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OperationFailed);
+    expect((err as Error).message).toBe(
+      `cannot write ${join(dir, 'summary.json')}: the disk is full (ENOSPC). The run's raw files are untouched and the previous summary.json (if any) is kept; fix that and run "inference-baseline aggregate ${dir}" again.`,
+    );
+    expect(await readFile(join(dir, 'summary.json'), 'utf8')).toBe('{"previous":true}');
+    expect((await readdir(dir)).filter((f) => f.endsWith('.partial'))).toEqual([]);
+  });
+});

@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -66,5 +66,25 @@ describe('uploadDirectory (s3rver on loopback)', () => {
     expect((err as Error).message).toMatch(/run\.json already exists with different content[\s\S]*Fix: raw results are never overwritten/);
     expect(await getObjectText(s3.client, s3.bucket, key)).toBe('{"someone":"else"}');
     expect(await headObject(s3.client, s3.bucket, 'runs/baseline/qwen3-8b/r2/requests/shard-0000.json')).toBeNull();
+  });
+
+  it('a raw object of the same size but other content is a conflict, not a retry', async () => {
+    const key = 'runs/baseline/qwen3-8b/r3/run.json';
+    const mine = await readFile(join(dir, 'run.json'));
+    const theirs = Buffer.from(mine.map((b) => (b === 0x31 ? 0x32 : b === 0x32 ? 0x31 : b))); // swap '1' and '2': same length
+    expect(theirs.equals(mine)).toBe(false);
+    await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: theirs }));
+    const err = await uploadDirectory(s3.client, dir, `s3://${s3.bucket}/runs/baseline/qwen3-8b/r3/`).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/run\.json already exists with different content/);
+    expect(Buffer.from(await getObjectText(s3.client, s3.bucket, key))).toEqual(theirs);
+  });
+
+  it('a raw object written without a checksum (an older version) is compared by its bytes', async () => {
+    const prefix = 'runs/baseline/qwen3-8b/r4/';
+    await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: prefix + 'run.json', Body: await readFile(join(dir, 'run.json')) }));
+    expect((await headObject(s3.client, s3.bucket, prefix + 'run.json'))?.sha256).toBeNull();
+    const rep = await uploadDirectory(s3.client, dir, `s3://${s3.bucket}/${prefix}`);
+    expect(rep.skipped).toEqual(['run.json']);
+    expect((await headObject(s3.client, s3.bucket, prefix + 'requests/shard-0000.json'))?.sha256).toMatch(/^[0-9a-f]{64}$/);
   });
 });

@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { nativeRecords, writeNativeRun } from '../../bench/support/generate.ts';
@@ -38,5 +40,36 @@ describe('interruption is handled by the commands that stop', () => {
     expect(asked).toEqual(['stopping: no new requests; in-flight requests get a grace period']);
     expect(r.code).toBe(130);
     expect(r.stderr).toContain('interrupted before the first request: nothing was measured, no results were written');
+  });
+
+  /**
+   * A target that hangs in one phase of the preparation: /tokenize (calibration) or the warm-up
+   * completion. Ctrl-C arrives while the runner waits on it; the run must end at once with
+   * nothing created. (Without it this test would hang until vitest's timeout: no timing threshold.)
+   */
+  it.each([
+    ['calibration (/tokenize never answers)', '/tokenize'],
+    ['the warm-up (the first completion never answers)', '/v1/completions'],
+  ])('Ctrl-C during %s ends the run at once, nothing created', async (_phase, hangOn) => {
+    const controller = new AbortController();
+    const server = createServer((req, res) => {
+      if (req.url === '/v1/models') return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"data":[{"id":"qwen3-8b"}]}');
+      if (req.url === hangOn) return void controller.abort(); // hangs: no answer
+      if (req.url === '/tokenize') return void res.writeHead(404).end();
+      res.writeHead(500).end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const out = await tempDir();
+      const target = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+      const r = await cli(['run', '--out', out, '--duration', '2', '--target', target], { interrupt: controller.signal });
+      expect(controller.signal.aborted).toBe(true);
+      expect(r.code).toBe(130);
+      expect(r.stderr).toContain('interrupted before the first request: nothing was measured, no results were written');
+      expect(await readdir(out)).toEqual([]);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
   });
 });

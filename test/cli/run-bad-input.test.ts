@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -68,6 +68,55 @@ describe('inference-baseline run rejects bad input with one clear message and a 
 
   it('an unknown scenario', async () => {
     await expectRejected(['--scenario', 'nightly', '--target', sim.url], /--scenario: unknown scenario "nightly"[\s\S]*Fix: use one of: baseline/);
+  });
+});
+
+describe('inference-baseline run: more bad input, each refused before anything is measured', () => {
+  it('a rate that is not a number in the config file', async () => {
+    const file = join(await tempDir(), 'fast.yml');
+    await writeFile(file, (await readFile(seed, 'utf8')).replace(/rate: [\d.]+/, 'rate: fast'));
+    await expectRejected(['--config', file, '--target', sim.url], /fast\.yml: load\.stages\[0\]\.rate: expected number, got "fast"/);
+  });
+
+  it('--out that is a file', async () => {
+    const file = join(await tempDir(), 'a-file');
+    await writeFile(file, 'x');
+    const r = await cli(['run', '--out', file, '--duration', '1', '--target', 'http://127.0.0.1:9']);
+    // Checked before the target: the unreachable target is not what it reports.
+    expect(r.stderr).toMatch(/^error: --out .*a-file: is a file, not a directory\nFix: pass a directory/);
+    expect(r.code).toBe(2);
+  });
+
+  it('a --run-id that already holds a run, refused before the target is touched', async () => {
+    const out = await tempDir();
+    const runId = '20250101T020000Z-again1';
+    await mkdir(join(out, runId));
+    await writeFile(join(out, runId, 'run.json'), '{"earlier":true}');
+    const r = await cli(['run', '--out', out, '--run-id', runId, '--target', 'http://127.0.0.1:9']);
+    expect(r.stderr).toMatch(/--run-id: .*20250101T020000Z-again1 already holds a run\nFix: results of earlier runs are never overwritten/);
+    expect(r.code).toBe(2);
+    expect(await readFile(join(out, runId, 'run.json'), 'utf8')).toBe('{"earlier":true}');
+  });
+
+  it('a load too large to prepare (a typo\'d rate) is refused at once, naming the numbers', async () => {
+    await expectRejected(['--target', sim.url, '--model', 'served-model', '--rate', '100000', '--duration', '3600'], /the scenario: 2 problems:\n {2}- load: 360,000,000 requests \(rate × duration over all stages\) is 360,000,000 per runner pod, over the limit of 1,000,000[\s\S]*Fix: make the run smaller, or split it: --shard/);
+  });
+
+  it('a prompt too long to build (10^8 tokens) is refused before it is built', async () => {
+    const file = join(await tempDir(), 'huge.yml');
+    await writeFile(file, 'load:\n  stages: [{ rate: 1, duration: 1 }]\ndata:\n  type: random\n  input_distribution: { mean: 100000000, min: 100000000, max: 100000000 }\nserver:\n  type: vllm\n  model_name: served-model\n');
+    await expectRejected(['--config', file, '--target', sim.url], /the scenario: data\.input_distribution: prompts of up to 100,000,000 tokens, over the limit of 1,000,000 tokens per prompt; lower its max \(or mean\)/);
+  });
+
+  it('prompts and outputs that cannot fit the model\'s context (max_model_len from /v1/models)', async () => {
+    const small = await startSimulator({ models: ['served-model'], ttftMs: 1, itlMs: 1, jitterMs: 0, maxModelLen: 256 });
+    try {
+      const file = join(await tempDir(), 'long.yml');
+      await writeFile(file, 'load:\n  stages: [{ rate: 2, duration: 2 }]\ndata:\n  type: random\n  input_distribution: { mean: 200, min: 200, max: 200 }\n  output_distribution: { mean: 100, min: 100, max: 100 }\nserver:\n  type: vllm\n  model_name: served-model\n');
+      await expectRejected(['--config', file, '--target', small.url], /data\.input_distribution \/ data\.output_distribution: 3 of 3 planned requests \(the warm-up included\) need more tokens than the model's context \(max_model_len 256\); the longest is 200 prompt \+ 100 output tokens[\s\S]*Fix: lower the distributions/);
+    } finally {
+      await small.close();
+    }
   });
 });
 

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { renderCommand } from '../../runtime/cli/commands/render.ts';
 import { executionConsoleUrl, startCommand } from '../../runtime/cli/commands/start.ts';
 import { InputError } from '../../runtime/core/errors.ts';
+import { cli } from '../support/cli.ts';
 
 const SM = 'arn:aws:states:us-west-2:111111111111:stateMachine:WorkflowStateMachine-abc';
 const EXEC = 'arn:aws:states:us-west-2:111111111111:execution:WorkflowStateMachine-abc:e1';
@@ -109,5 +110,29 @@ describe('render', () => {
   it('lists every problem in the options', () => {
     expect(() => renderCommand({ runner: 'x', podSelector: 'a in (b)', scenario: 'nope' }, deps)).toThrow(/render: 3 problems/);
     expect(() => renderCommand({}, deps)).toThrow(/needs --image/);
+  });
+
+  it('names a misspelt bucket, region or image before printing anything kubectl would accept', () => {
+    const err = (() => {
+      try {
+        renderCommand({ runner: 'inference-perf', bucket: 'My_Results', region: 'us-west2', inferencePerfTag: 'v0.6.1 ' }, deps);
+      } catch (e) {
+        return e as Error;
+      }
+      throw new Error('expected render to refuse');
+    })();
+    expect(err.message).toContain('--region: "us-west2" is not an AWS region name (like us-west-2)');
+    expect(err.message).toContain('--bucket: "My_Results" is not an S3 bucket name');
+    expect(err.message).toContain('--inference-perf-tag: "quay.io/inference-perf/inference-perf:v0.6.1 " is not a container image reference');
+  });
+
+  it.each(['usw2-az1', 'us-west-2', 'us west 2a'])('refuses --zone %s (a zone ID, a region, a typo) with exit 2', async (zone) => {
+    const r = await cli(['render', '--runner', 'inference-perf', '--zone', zone]);
+    expect(r.stderr).toContain(`option '--zone <az>' argument '${zone}' is invalid. must be an availability zone name like us-west-2a`);
+    expect(r.code).toBe(2);
+  });
+
+  it('accepts Local Zone names', () => {
+    expect(() => renderCommand({ runner: 'inference-perf', zone: 'us-west-2-lax-1a' }, deps)).not.toThrow();
   });
 });

@@ -124,6 +124,14 @@ describe('buildRunSpec with execution input', () => {
     expect(problemsOf(() => seedRunSpec({ scenario: 'nope' }))).toEqual(['scenario: unknown scenario "nope"; known: baseline']);
   });
 
+  it('refuses a load too large to prepare before any Job exists, per runner pod', () => {
+    // 2,000 requests/s for an hour of 4,096-token prompts: gigabytes of prompts held in memory per pod.
+    const long = { mean: 4096, std_dev: 0, min: 4096, max: 4096 };
+    const problems = problemsOf(() => seedRunSpec({ overrides: { load: { stages: [{ rate: 2000, duration: 3600 }] }, data: { input_distribution: long } } }));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^overrides\.data\.input_distribution: about [\d,]+ prompt tokens per runner pod \([\d,]+ requests × 4096 tokens\), over the limit of 100,000,000/);
+  });
+
   it('refuses the native runner when the stack has neither bundle nor image', () => {
     const problems = problemsOf(() =>
       buildRunSpec({ input: {}, defaults: seedDefaults({ bundle: undefined }), now: NIGHT, suffix: 'ab12cd' }),

@@ -14,8 +14,8 @@ export interface LocalS3 {
  * it: conditional writes, presigned-URL signatures, no aws-chunked bodies; runtime/local/local-s3.ts)
  * on 127.0.0.1 with one bucket, and a client with its credentials.
  */
-export async function startLocalS3(bucket = 'results'): Promise<LocalS3> {
-  const s3 = await startStrictS3({ buckets: [bucket] });
+export async function startLocalS3(bucket = 'results', o: { denyWrite?: (bucketAndKey: string) => boolean } = {}): Promise<LocalS3> {
+  const s3 = await startStrictS3({ buckets: [bucket], denyWrite: o.denyWrite });
   const client = createS3Client({ endpoint: s3.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
   return {
     endpoint: s3.endpoint,

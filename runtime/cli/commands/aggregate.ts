@@ -1,9 +1,11 @@
-import { appendFile } from 'node:fs/promises';
+import { appendFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { buildEmf } from '../../aws/emf.ts';
 import { createS3Client, parseS3Url } from '../../aws/s3.ts';
 import { S3RunStore } from '../../aws/s3-run-store.ts';
+import { checkBucket } from '../../aws/s3-access.ts';
+import { InputError } from '../../core/errors.ts';
 import { defaultNamespace, runDimensions } from '../../core/summary/published.ts';
 import type { Summary } from '../../core/summary/schema.ts';
 import { aggregateRun, writeOutputs } from '../../aggregator/aggregate-run.ts';
@@ -44,9 +46,15 @@ export async function aggregateCommand(target: string, opts: AggregateCommandOpt
   if (target.startsWith('s3://')) {
     const loc = parseS3Url(target);
     const client = (deps.s3Client ?? ((endpoint) => createS3Client(endpoint ? { endpoint } : {})))(opts.endpoint);
+    await checkBucket(client, loc, opts.endpoint);
     store = new S3RunStore(client, loc);
   } else {
-    store = new FsRunStore(resolve(target));
+    const dir = resolve(target);
+    const info = await stat(dir).catch(() => null);
+    if (!info?.isDirectory()) {
+      throw new InputError(target, [info ? 'is a file, not a run directory' : 'does not exist'], 'pass the directory a run wrote (the one holding run.json, or an inference-perf output directory), or an s3://bucket/prefix URL.');
+    }
+    store = new FsRunStore(dir);
   }
   const result = await aggregateRun(store);
   const outputs = await writeOutputs(store, result);

@@ -1,11 +1,14 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { stringify } from 'yaml';
-import { createS3Client, parseS3Url, uploadDirectory } from '../../aws/s3.ts';
+import { createS3Client, parseS3Url, uploadDirectory, type UploadReport } from '../../aws/s3.ts';
+import { assertShardNotWritten, checkBucket, s3SetupProblem } from '../../aws/s3-access.ts';
 import { aggregateRun, writeOutputs } from '../../aggregator/aggregate-run.ts';
 import { FsRunStore } from '../../aggregator/fs-run-store.ts';
-import { InputError } from '../../core/errors.ts';
+import { InputError, OperationFailed } from '../../core/errors.ts';
+import { REQUESTS_DIR } from '../../core/run-layout.ts';
 import { formatRunId, randomSuffix, RUN_ID_PATTERN, RUN_ID_RULE } from '../../core/run-spec/naming.ts';
 import { flagLayer, layerConfig, parseScenario, presetConfig, readScenarioYaml } from '../../core/scenario/index.ts';
 import { resolveScenario } from '../../core/scenario/resolve.ts';
@@ -58,7 +61,20 @@ export async function runCommand(opts: RunCommandOptions, io: RunCommandIo): Pro
     throw new InputError('--run-id', [`"${opts.runId}" is not a valid run id`], `use ${RUN_ID_RULE}, or omit it to get one.`);
   }
   const toS3 = opts.out.startsWith('s3://');
-  if (toS3) parseS3Url(opts.out);
+  const runId = opts.runId ?? formatRunId(io.now().getTime(), randomSuffix(io.random));
+  // The destination is checked before anything is measured: a wrong bucket, missing credentials or
+  // a run id already used fail now, in words, not after a 300 s run.
+  const s3 = toS3 ? createS3Client(opts.s3Endpoint ? { endpoint: opts.s3Endpoint } : {}) : undefined;
+  const dest = `${opts.out.replace(/\/+$/, '')}/${runId}/`;
+  if (s3) {
+    const destLoc = parseS3Url(dest);
+    await checkBucket(s3, destLoc, opts.s3Endpoint);
+    await assertShardNotWritten(s3, destLoc, opts.shard.index).catch((err: unknown) => {
+      throw s3SetupProblem(err, dest, opts.s3Endpoint) ?? err;
+    });
+  } else {
+    await checkOutDir(opts.out, runId);
+  }
 
   let sim: RunningSimulator | undefined;
   let staging: string | undefined;
@@ -71,17 +87,14 @@ export async function runCommand(opts: RunCommandOptions, io: RunCommandIo): Pro
     }
     const merged = layerConfig(raw, flagLayer(raw, { rate: opts.rate, duration: opts.duration, model: opts.model, baseUrl: opts.target ?? sim!.url, seed: opts.seed }));
     const scenario = resolveScenario(parseScenario(merged, source));
-    const runId = opts.runId ?? formatRunId(io.now().getTime(), randomSuffix(io.random));
     // s3://bucket/prefix: the run is written to a local staging directory, then uploaded to
     // <prefix>/<runId>/ (raw objects are never overwritten; see runtime/aws/s3.ts uploadDirectory).
     staging = toS3 ? await mkdtemp(join(tmpdir(), 'inference-baseline-')) : undefined;
     const outDir = staging ? join(staging, runId) : resolve(join(opts.out, runId));
     const progress = statusPrinter(io);
-    const s3 = toS3 ? createS3Client(opts.s3Endpoint ? { endpoint: opts.s3Endpoint } : {}) : undefined;
-    const dest = `${opts.out.replace(/\/+$/, '')}/${runId}/`;
     // Completed files leave the machine during the run (a pod that dies mid-run keeps what it sent);
     // the upload at the end sends the rest and skips what is already there.
-    const early = s3 ? new EarlyUploads(s3, outDir, dest, (line) => progress.note(line)) : undefined;
+    const early = s3 ? new EarlyUploads(s3, outDir, dest, (line) => progress.note(line), opts.s3Endpoint) : undefined;
     const result = await runBenchmark({
       scenario,
       scenarioName: opts.name ?? (opts.config ? 'custom' : opts.scenario),
@@ -96,8 +109,10 @@ export async function runCommand(opts: RunCommandOptions, io: RunCommandIo): Pro
       onStatus: progress.update,
       onNote: (line) => progress.note(line),
       onFileClosed: early ? (rel) => early.add(rel) : undefined,
-    });
-    progress.stop();
+      // config.yml and run.json reach S3 before the first request: a bucket that refuses writes
+      // stops the run here, before anything is measured.
+      beforeLoad: early ? () => early.required() : undefined,
+    }).finally(() => progress.stop());
 
     // summary.json has one writer: the aggregator. It runs here when this process holds the whole
     // run (one shard) and the workflow will not run it (--no-aggregate is how the Job says so).
@@ -112,11 +127,19 @@ export async function runCommand(opts: RunCommandOptions, io: RunCommandIo): Pro
       report = outputs.report;
     }
     io.stdout.write(`${formatSummary(summary)}\n`);
-    if (s3 && early && staging) {
+    if (s3 && early) {
       await early.settled();
-      const report = await uploadDirectory(s3, result.dir, dest);
+      let rep: UploadReport;
+      try {
+        rep = await uploadDirectory(s3, result.dir, dest);
+      } catch (err) {
+        const why = (s3SetupProblem(err, dest, opts.s3Endpoint) ?? (err as Error)).message;
+        throw new OperationFailed(
+          `the run was measured but its upload to ${dest} failed: ${why}\nThe results are kept in ${result.dir}; once the cause is fixed, upload them with: aws s3 cp --recursive ${result.dir} ${dest}`,
+        );
+      }
       uploaded = true;
-      io.stdout.write(`results: ${dest} (${early.uploaded + report.uploaded.length} objects uploaded)\n`);
+      io.stdout.write(`results: ${dest} (${early.uploaded + rep.uploaded.length} objects uploaded)\n`);
     } else {
       io.stdout.write(`results: ${result.dir}\n${report ? `report:  ${report}\n` : ''}`);
     }
@@ -125,9 +148,41 @@ export async function runCommand(opts: RunCommandOptions, io: RunCommandIo): Pro
     return summary.validity.valid ? 0 : 3;
   } finally {
     await sim?.close();
-    // The staging copy goes once everything is uploaded, or when nothing was measured; a run that
-    // could not be uploaded keeps it (the error names it).
-    if (staging && (uploaded || (await readdir(staging)).length === 0)) await rm(staging, { recursive: true, force: true });
+    // The staging copy goes once everything is uploaded, or when nothing was measured (no request
+    // records); a run that could not be uploaded keeps it (the error names it).
+    if (staging && (uploaded || !(await holdsRecords(staging)))) await rm(staging, { recursive: true, force: true });
+  }
+}
+
+async function holdsRecords(dir: string): Promise<boolean> {
+  const files = await readdir(dir, { recursive: true });
+  return files.some((f) => f.includes(REQUESTS_DIR) && f.endsWith('.ndjson.gz'));
+}
+
+/**
+ * A local --out must be a directory we can write (or creatable: its nearest existing parent is a
+ * writable directory), without this run in it yet. Checked before the target is touched, and
+ * without creating anything: a run that fails its preflight leaves no empty directory behind.
+ */
+async function checkOutDir(out: string, runId: string): Promise<void> {
+  const abs = resolve(out);
+  let probe = abs;
+  let info = await stat(probe).catch(() => null);
+  while (!info && dirname(probe) !== probe) {
+    probe = dirname(probe);
+    info = await stat(probe).catch(() => null);
+  }
+  if (info && !info.isDirectory()) {
+    throw new InputError(`--out ${out}`, [probe === abs ? 'is a file, not a directory' : `${probe} is a file, not a directory`], 'pass a directory (it is created if missing) or an s3://bucket/prefix URL.');
+  }
+  try {
+    await access(probe, constants.W_OK);
+  } catch {
+    throw new InputError(`--out ${out}`, [`cannot be written: ${probe} is not writable by this user`], 'pass a directory you can write, or an s3://bucket/prefix URL.');
+  }
+  const existing = await readdir(join(abs, runId)).catch(() => []);
+  if (existing.length > 0) {
+    throw new InputError('--run-id', [`${join(abs, runId)} already holds a run`], 'results of earlier runs are never overwritten: choose another --run-id, or omit it to get a new one.');
   }
 }
 

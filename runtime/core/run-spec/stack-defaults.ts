@@ -47,6 +47,20 @@ export const RUN_DEFAULTS_ENV = 'INFERENCE_BASELINE_DEFAULTS';
 
 export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
+/** S3 bucket names (3–63 characters: lowercase letters, digits, dots and hyphens, starting and ending alphanumeric). */
+export const S3_BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+/** AWS region names: us-west-2, eu-central-1, us-gov-west-1, ap-southeast-4. */
+export const AWS_REGION_NAME = /^[a-z]{2}(-[a-z]+)+-\d+$/;
+/** Availability zone names as node labels carry them: us-west-2a, or a Local / Wavelength Zone (us-west-2-lax-1a). */
+export const ZONE_NAME = /^(?:[a-z]{2}(-[a-z]+)+-\d+[a-z]|[a-z]{2}(-[a-z]+)+-\d+(-[a-z0-9]+)+)$/;
+/**
+ * Container image references (the OCI distribution grammar, simplified): [registry[:port]/]path[:tag][@sha256:digest].
+ * A typo here would otherwise surface as ImagePullBackOff minutes into a run.
+ */
+export const IMAGE_REF = /^(?:[a-zA-Z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$/;
+
+const imageRef = z.string().regex(IMAGE_REF, 'is not a container image reference ([registry/]repository[:tag][@sha256:digest])');
+
 const Resources = z.strictObject({
   requests: z.strictObject({ cpu: z.string(), memory: z.string() }),
   limits: z.strictObject({ cpu: z.string(), memory: z.string() }),
@@ -72,8 +86,8 @@ const jobDefaults = {
 /** The stack's defaults as PrepareRun receives them (one JSON environment variable). */
 export const RunDefaults = z.strictObject({
   clusterName: z.string().min(1),
-  region: z.string().min(1),
-  bucket: z.string().min(1),
+  region: z.string().regex(AWS_REGION_NAME, 'is not an AWS region name (like us-west-2)'),
+  bucket: z.string().regex(S3_BUCKET_NAME, 'is not an S3 bucket name (3–63 characters: lowercase letters, digits, dots, hyphens)'),
   scenario: z.string().min(1).default(STACK_DEFAULTS.scenario),
   runner: z.enum(runnerKinds).default(STACK_DEFAULTS.runner),
   runnerDelivery: z.enum(runnerDeliveries).default(STACK_DEFAULTS.runnerImageMode),
@@ -88,11 +102,11 @@ export const RunDefaults = z.strictObject({
   serviceAccountName: z.string().regex(DNS_LABEL),
   images: z.strictObject({
     /** Stock Node 22 image that fetches the runner bundle (bundle delivery). */
-    node: z.string().min(1),
+    node: imageRef,
     /** Full image reference of inference-perf. */
-    inferencePerf: z.string().min(1),
+    inferencePerf: imageRef,
     /** Image built from the Dockerfile (image delivery). */
-    runner: z.string().min(1).optional(),
+    runner: imageRef.optional(),
   }),
   /** The execution timeout: a run whose Job cannot end and be aggregated inside it is refused. */
   workflowTimeoutSeconds: z.number().int().positive().default(STACK_DEFAULTS.workflowTimeoutMinutes * 60),

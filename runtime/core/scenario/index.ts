@@ -5,3 +5,4 @@ export * from './resolve.ts';
 export * from './layers.ts';
 export * from './validity-rules.ts';
 export * from './schedule.ts';
+export * from './work-limits.ts';
