@@ -3,7 +3,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 /**
- * The layering (DESIGN.md §2) as lint rules: each folder names the folders it must not import.
+ * The layering as lint rules: each folder names the folders it must not import.
  * core imports nothing of the project; runner, simulator, aggregator and aws meet only through
  * core (its ports); nothing below cli/lambda/local imports them; bench does not lean on test/.
  */
@@ -13,7 +13,7 @@ const banned = (folders, extra = []) => ({
     'error',
     {
       patterns: [
-        ...folders.map((f) => ({ group: [`**/${f}/*`, `**/${f}/**`], message: `this layer must not import runtime/${f} (DESIGN.md §2)` })),
+        ...folders.map((f) => ({ group: [`**/${f}/*`, `**/${f}/**`], message: `this layer must not import runtime/${f}` })),
         ...extra,
       ],
     },
@@ -39,7 +39,7 @@ export default tseslint.config(
   {
     files: ['runtime/core/**/*.ts'],
     rules: {
-      // core stays pure: no I/O, no clock, no environment (DESIGN.md §2).
+      // core stays pure: no I/O, no clock, no environment.
       'no-restricted-globals': ['error', 'process', 'fetch', 'setTimeout', 'setInterval'],
       ...banned([...project, 'infra'], [
         { group: ['node:*'], message: 'core does no I/O' },

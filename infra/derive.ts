@@ -6,7 +6,7 @@ import type { StackConfig } from './config.ts';
 
 /**
  * Pure derivations from the stack configuration: names, S3 keys, thresholds, policy ARNs. The
- * constructs only wire what these return (STYLE.md 5), and these are tested without a Stack.
+ * constructs only wire what these return, and these are tested without a Stack.
  */
 
 export { RUNS_PREFIX };
@@ -74,7 +74,7 @@ export function accessPolicies(config: StackConfig, partition: string) {
   ];
 }
 
-/** The dashboard's text widget: what each published number means (tools disagree; DESIGN.md §3). */
+/** The dashboard's text widget: what each published number means (tools disagree). */
 export function metricDefinitionsMarkdown(): string {
   return [
     '## Metric definitions (per request unless pooled; milliseconds)',

@@ -80,7 +80,7 @@ export class Functions extends Construct {
           id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
           reason: "AWSLambdaBasicExecutionRole only allows writing this function's CloudWatch Logs.",
         },
-        { id: 'AwsSolutions-L1', reason: 'The design fixes Node.js 22 for Lambda and the runner Job (DESIGN.md §9).' },
+        { id: 'AwsSolutions-L1', reason: 'The design fixes Node.js 22 for Lambda and the runner Job.' },
       ]);
       return fn;
     };

@@ -28,9 +28,17 @@ export function formatSummary(s: Summary): string {
     line(header),
     ...body.map(line),
     '',
+    ...failureLines(s),
     s.validity.valid ? 'verdict: valid' : `verdict: INVALID\n${s.validity.reasons.map((x) => `  - ${x}`).join('\n')}`,
   ];
   return out.join('\n');
+}
+
+/** The three most frequent failure messages (all of them, up to ten, are in summary.json and the report). */
+function failureLines(s: Summary): string[] {
+  const top = s.requests.errorMessages.slice(0, 3);
+  if (top.length === 0) return [];
+  return ['failed requests said:', ...top.map((e) => `  ${e.count} × ${e.type}${e.status !== null ? ` (HTTP ${e.status})` : ''}: ${e.message.length > 160 ? `${e.message.slice(0, 159)}…` : e.message}`), ''];
 }
 
 function num(x: number | null): string {

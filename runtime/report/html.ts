@@ -26,6 +26,11 @@ export function renderReport(data: ReportData, assets: ReportAssets): string {
     ? `<ul class="reasons">${s.validity.reasons.map((r) => `<li>${esc(r)}</li>`).join('')}</ul>`
     : '<p>All validity rules passed.</p>';
   const errors = Object.entries(s.requests.errors).map(([t, n]) => `${esc(t)}: ${n}`).join(', ') || 'none';
+  const failures = s.requests.errorMessages.length
+    ? `<h2>Failed requests</h2>\n<p class="note">The most frequent distinct messages (type, HTTP status, message) of the ${s.requests.failed} failed requests.</p>\n<table id="failures"><tr><th>count</th><th>type</th><th>status</th><th>message</th></tr>\n${s.requests.errorMessages
+        .map((e) => `<tr><td>${e.count}</td><th>${esc(e.type)}</th><td>${e.status ?? '–'}</td><td class="msg">${esc(e.message)}</td></tr>`)
+        .join('\n')}\n</table>`
+    : '';
   const problems = s.input.problems.length
     ? `<ul>${s.input.problems.map((p) => `<li><code>${esc(p.file)}</code>${p.where ? ` ${esc(p.where)}` : ''}: ${esc(p.problem)}</li>`).join('')}${s.input.omittedProblems ? `<li>… and ${s.input.omittedProblems} more</li>` : ''}</ul>`
     : '';
@@ -49,7 +54,7 @@ h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:28px 0 8px;border-bott
 .verdict{display:inline-block;padding:6px 12px;border-radius:4px;font-weight:700;color:#fff}
 .valid{background:#1a7f37}.invalid{background:#cf222e}
 table{border-collapse:collapse}td,th{padding:3px 8px;border:1px solid #ddd;text-align:right}th{text-align:left}
-.meta td{text-align:left}.note{color:#666}.chart{margin:8px 0 16px}.reasons li{margin:4px 0}
+.meta td{text-align:left}td.msg{text-align:left;font-family:ui-monospace,monospace;white-space:pre-wrap}.note{color:#666}.chart{margin:8px 0 16px}.reasons li{margin:4px 0}
 </style>
 </head>
 <body>
@@ -69,6 +74,7 @@ ${reasons}
 <tr><th>input</th><td>${s.input.source}: ${s.input.files} file(s), ${s.input.records} records used, ${s.input.badRecords} bad records, ${s.input.badFiles} bad files</td></tr>
 </table>
 ${problems}
+${failures}
 <h2>Percentiles (ms)</h2>
 <table id="percentiles"><tr><th>metric</th>${cols.map((c) => `<th>${c === 'p999' ? 'p99.9' : c}</th>`).join('')}</tr>
 ${table}
@@ -108,13 +114,17 @@ ${sdNote}
   var t = data.timeline;
   if (t.t.length > 0) {
     var el = document.getElementById('timeline-latency');
+    // TTFT is tens of ms beside an e2e of seconds: on one axis it is a flat line. Its own axis (left)
+    // and e2e's (right) show both moving.
     charts.push(new uPlot({
       title: 'Latency over the run (per ' + t.stepS + ' s: mean and max)', width: width, height: 300,
-      scales: { x: { time: false } },
-      axes: [{ label: 's since first request' }, { label: 'ms' }],
+      scales: { x: { time: false }, ttft: {}, e2e: {} },
+      axes: [{ label: 's since first request' },
+             { scale: 'ttft', label: 'ttft ms', stroke: '#0969da' },
+             { scale: 'e2e', label: 'e2e ms', side: 1, stroke: '#1a7f37', grid: { show: false } }],
       series: [{ label: 's' },
-               { label: 'ttft mean', stroke: '#0969da', width: 2 }, { label: 'ttft max', stroke: '#0969da', dash: [4, 4] },
-               { label: 'e2e mean', stroke: '#1a7f37', width: 2 }, { label: 'e2e max', stroke: '#1a7f37', dash: [4, 4] }]
+               { label: 'ttft mean', scale: 'ttft', stroke: '#0969da', width: 2 }, { label: 'ttft max', scale: 'ttft', stroke: '#0969da', dash: [4, 4] },
+               { label: 'e2e mean', scale: 'e2e', stroke: '#1a7f37', width: 2 }, { label: 'e2e max', scale: 'e2e', stroke: '#1a7f37', dash: [4, 4] }]
     }, [t.t, t.ttftMean, t.ttftMax, t.e2eMean, t.e2eMax], el));
     var hasSd = t.scheduleDelayMax.some(function (v) { return v != null; });
     if (hasSd) {

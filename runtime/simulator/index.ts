@@ -21,7 +21,7 @@ export interface RunningSimulator {
 }
 
 /**
- * Starts the vLLM-compatible simulator (DESIGN.md §6). Invalid options throw an `InputError` listing
+ * Starts the vLLM-compatible simulator. Invalid options throw an `InputError` listing
  * every problem. `clock` timestamps the ground truth and drives the token schedule.
  */
 export async function startSimulator(options: SimulatorOptions = {}, clock: Clock = systemClock): Promise<RunningSimulator> {

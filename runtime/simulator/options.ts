@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { InputError, validate } from '../core/errors.ts';
 import { VERSION } from '../core/version.ts';
 
-/** How an injected failure shows itself to the client (DESIGN.md §6). */
+/** How an injected failure shows itself to the client. */
 export const failureModes = ['status', 'abort', 'stall', 'in-band'] as const;
 export const FailureMode = z.enum(failureModes);
 export type FailureMode = z.infer<typeof FailureMode>;

@@ -1,6 +1,6 @@
 /**
  * The process clock in the project's one unit: epoch milliseconds as a float with µs resolution,
- * monotonic within the process (DESIGN.md §3). Everything that timestamps takes a `Clock` so tests
+ * monotonic within the process. Everything that timestamps takes a `Clock` so tests
  * and the pure core can inject one.
  */
 export type Clock = () => number;

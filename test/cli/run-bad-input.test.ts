@@ -137,5 +137,27 @@ describe('inference-baseline run, end to end through the CLI', () => {
     expect(status.at(-1)).toMatchObject({ status: 'done', sent: 4 });
     expect(r.stdout).toContain(`report:  ${join(out, runId, 'report.html')}`);
     expect((await readdir(join(out, runId))).sort()).toEqual(['config.yml', 'histograms.json', 'report.html', 'requests', 'run.json', 'summary.json']);
+    // The terminal and the report show the one achieved rate: summary.json's.
+    const rate = (JSON.parse(await readFile(join(out, runId, 'summary.json'), 'utf8')) as { load: { achievedRate: number } }).load.achievedRate;
+    expect(r.stdout).toContain(`achieved ${rate} req/s`);
+    expect(await readFile(join(out, runId, 'report.html'), 'utf8')).toContain(`achieved ${rate} req/s`);
+  });
+
+  it('says what the failed requests said (the terminal and summary.json), not only how many failed', async () => {
+    const failing = await startSimulator({ models: ['served-model'], ttftMs: 1, itlMs: 1, jitterMs: 0, errorRate: 0.5, failureModes: ['status'], errorStatus: 503, seed: 3 });
+    try {
+      const out = await tempDir();
+      const runId = '20250101T020000Z-fails1';
+      const r = await cli(['run', '--out', out, '--duration', '2', '--rate', '5', '--seed', '1', '--target', failing.url, '--model', 'served-model', '--run-id', runId]);
+      const summary = JSON.parse(await readFile(join(out, runId, 'summary.json'), 'utf8')) as { requests: { failed: number; errorMessages: Array<{ type: string; status: number; message: string; count: number }> } };
+      expect(summary.requests.failed).toBeGreaterThan(0);
+      expect(summary.requests.errorMessages).toHaveLength(1);
+      expect(summary.requests.errorMessages[0]).toMatchObject({ type: 'http_status', status: 503, count: summary.requests.failed });
+      expect(summary.requests.errorMessages[0]!.message).toContain('Simulated failure: the simulator injected HTTP 503');
+      expect(r.stdout).toContain(`failed requests said:\n  ${summary.requests.failed} × http_status (HTTP 503): `);
+      expect(r.code).toBe(3);
+    } finally {
+      await failing.close();
+    }
   });
 });

@@ -91,4 +91,37 @@ describe('run --out s3://: the destination is checked before anything is measure
     expect(await keys(`late/${runId}/`)).toEqual(expect.arrayContaining(['config.yml', 'run.json', 'requests/shard-0000-0000.ndjson.gz', 'requests/shard-0000.json']));
     expect(await keys(`late/${runId}/`)).not.toContain('summary.json');
   });
+
+  describe('S3 that cannot be used at all, said in words (no AWS call leaves this machine)', () => {
+    beforeEach(() => {
+      // The SDK's credential chain must not look further than this machine: no profile files, no IMDS.
+      vi.stubEnv('AWS_EC2_METADATA_DISABLED', 'true');
+      vi.stubEnv('AWS_CONFIG_FILE', '/nonexistent/aws-config');
+      vi.stubEnv('AWS_SHARED_CREDENTIALS_FILE', '/nonexistent/aws-credentials');
+      vi.stubEnv('AWS_PROFILE', undefined);
+      vi.stubEnv('AWS_DEFAULT_REGION', undefined);
+    });
+
+    it('no region', async () => {
+      vi.stubEnv('AWS_REGION', undefined);
+      const r = await run('s3://results/runs', '20250101T020000Z-noregn');
+      expect(r.stderr).toMatch(/: no AWS region is set for S3\nFix: set AWS_REGION/);
+      expect(r.code).toBe(2);
+    });
+
+    it('no credentials', async () => {
+      vi.stubEnv('AWS_ACCESS_KEY_ID', undefined);
+      vi.stubEnv('AWS_SECRET_ACCESS_KEY', undefined);
+      const r = await run('s3://results/runs', '20250101T020000Z-nocred');
+      expect(r.stderr).toMatch(/: no AWS credentials were found \(environment, profile, SSO, container or instance role\)\nFix: set AWS_PROFILE/);
+      expect(r.code).toBe(2);
+    });
+
+    it('an endpoint nothing listens on', async () => {
+      const r = await cli(['run', '--target', sim.url, '--duration', '1', '--out', 's3://results/runs', '--s3-endpoint', 'http://127.0.0.1:9']);
+      expect(r.stderr).toMatch(/: cannot reach the S3 endpoint http:\/\/127\.0\.0\.1:9: ECONNREFUSED\nFix: check --s3-endpoint/);
+      expect(r.code).toBe(2);
+      expect(await readdir(staging)).toEqual([]);
+    });
+  });
 });

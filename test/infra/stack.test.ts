@@ -64,7 +64,7 @@ describe('the state machine', () => {
     });
   });
 
-  it('has the flow of DESIGN.md §1', () => {
+  it('has the designed flow: PrepareRun, locate, launch, watch, aggregate, publish, cleanup', () => {
     const next = (n: string) => state(n).Next;
     expect(next('PrepareRun')).toBe('FindTargetPods');
     expect(next('FindTargetPods')).toBe('TargetPodRunning?');

@@ -30,7 +30,16 @@ afterAll(async () => {
 });
 
 /** Opens report.html offline (every request but the file itself is blocked) and inspects its charts. */
-async function openReport(path: string): Promise<{ charts: number; canvases: Array<{ w: number; h: number; inked: number }>; verdict: string; external: string[]; errors: string[] }> {
+interface TimelineScales {
+  ttftScaleMax: number;
+  ttftDataMax: number;
+  e2eScaleMax: number;
+  e2eDataMax: number;
+}
+
+async function openReport(
+  path: string,
+): Promise<{ charts: number; canvases: Array<{ w: number; h: number; inked: number }>; verdict: string; timelineScales: TimelineScales | null; external: string[]; errors: string[] }> {
   const context = await browser.newContext({ offline: true });
   const page = await context.newPage();
   const external: string[] = [];
@@ -52,8 +61,11 @@ async function openReport(path: string): Promise<{ charts: number; canvases: Arr
       for (let i = 3; i < data.length; i += 4) if (data[i] > 0) inked += 1;
       return { w: canvas.width, h: canvas.height, inked };
     });
-    return { charts: Number(document.body.getAttribute('data-charts')), canvases, verdict: document.getElementById('verdict').textContent };
-  })()`)) as { charts: number; canvases: Array<{ w: number; h: number; inked: number }>; verdict: string };
+    const timeline = window.__reportCharts.find((u) => u.scales.ttft);
+    const top = (i) => Math.max(...timeline.data[i].filter((v) => v != null));
+    const timelineScales = timeline ? { ttftScaleMax: timeline.scales.ttft.max, ttftDataMax: Math.max(top(1), top(2)), e2eScaleMax: timeline.scales.e2e.max, e2eDataMax: Math.max(top(3), top(4)) } : null;
+    return { charts: Number(document.body.getAttribute('data-charts')), canvases, verdict: document.getElementById('verdict').textContent, timelineScales };
+  })()`)) as { charts: number; canvases: Array<{ w: number; h: number; inked: number }>; verdict: string; timelineScales: TimelineScales | null };
   await context.close();
   return { ...result, external, errors };
 }
@@ -79,6 +91,14 @@ describe('report.html in headless Chromium', () => {
       expect(c.inked).toBeGreaterThan(500);
     }
     expect(html).toContain('4 of 400 requests failed');
+    // What the failed requests said, without opening the gzip parts.
+    expect(html).toMatch(/<table id="failures">[\s\S]*<tr><td>4<\/td><th>http_status<\/th><td>503<\/td><td class="msg">HTTP 503<\/td><\/tr>/);
+    // TTFT has its own axis, fitted to TTFT's values: one shared axis would stretch to e2e's
+    // largest value and flatten TTFT.
+    const sc = r.timelineScales!;
+    expect(sc.e2eScaleMax).toBeGreaterThanOrEqual(sc.e2eDataMax);
+    expect(sc.ttftScaleMax).toBeGreaterThanOrEqual(sc.ttftDataMax);
+    expect(sc.ttftScaleMax).toBeLessThan(sc.ttftDataMax * 1.5);
   });
 
   it.skipIf(!run)('inference-perf run: distributions and timeline drawn, schedule delay explained', async () => {

@@ -14,7 +14,7 @@ export function runnerConfigYaml(spec: RunSpec): string {
   return [
     `# inference-baseline run ${spec.runId} (${spec.scenario}) for inference-perf.`,
     `# Raw results go to s3://${spec.s3.bucket}/${spec.s3.rawPrefix}; per_request is forced so every request is kept.`,
-    "# Note: inference-perf's load.type constant draws exponential gaps rescaled to the stage (DESIGN.md §4).",
+    "# Note: inference-perf's load.type constant draws exponential gaps rescaled to the stage.",
     stringify(inferencePerfConfig(spec.config)),
   ].join('\n');
 }

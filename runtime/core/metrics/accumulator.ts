@@ -5,7 +5,7 @@ import { scheduledRates } from '../scenario/schedule.ts';
 import { requestMetrics } from './definitions.ts';
 import { LatencyHistogram, type EncodedHistogram } from './latency-histogram.ts';
 
-/** The six metrics of DESIGN.md §3, each kept as one HDR histogram per run. */
+/** The six metrics (core/metrics/definitions.ts), each kept as one HDR histogram per run. */
 export const histogramNames = ['ttft', 'itl', 'tpot', 'ntpot', 'e2e', 'schedule_delay'] as const;
 export type HistogramName = (typeof histogramNames)[number];
 
@@ -33,6 +33,8 @@ export class RunAccumulator {
     schedule_delay: LatencyHistogram.empty(),
   };
   private readonly errors = new Map<ErrorType, number>();
+  /** Distinct failure messages and their counts (bounded: see noteErrorMessage). */
+  private readonly errorMessages = new Map<string, { type: ErrorType; status: number | null; message: string; count: number }>();
   private readonly stages = new Map<number, StageSpan>();
   /** Each shard's earliest scheduled request: with the plan, when the shard's schedule started. */
   readonly shardFirsts = new Map<number, { seq: number; scheduledAt: number }>();
@@ -69,6 +71,7 @@ export class RunAccumulator {
     if (r.error !== null) {
       this.failed += 1;
       this.errors.set(r.error.type, (this.errors.get(r.error.type) ?? 0) + 1);
+      this.noteErrorMessage({ type: r.error.type, status: r.status, message: r.error.message, count: 1 });
       return;
     }
     if (r.sentAt === null || r.doneAt === null) return;
@@ -85,6 +88,7 @@ export class RunAccumulator {
   merge(other: RunAccumulator): void {
     for (const name of histogramNames) this.dists[name].merge(other.dists[name]);
     for (const [type, n] of other.errors) this.errors.set(type, (this.errors.get(type) ?? 0) + n);
+    for (const e of other.errorMessages.values()) this.noteErrorMessage(e);
     for (const [shard, f] of other.shardFirsts) {
       const mine = this.shardFirsts.get(shard);
       if (!mine || f.scheduledAt < mine.scheduledAt) this.shardFirsts.set(shard, f);
@@ -108,6 +112,19 @@ export class RunAccumulator {
     this.lastDoneAt = Math.max(this.lastDoneAt, other.lastDoneAt);
   }
 
+  /**
+   * Counts a failure message. Messages are cut to 300 characters and at most 200 distinct ones are
+   * kept (a server that puts a request id in every error would otherwise grow this with the run);
+   * later distinct messages still count in `errors` by type.
+   */
+  private noteErrorMessage(e: { type: ErrorType; status: number | null; message: string; count: number }): void {
+    const message = e.message.length > 300 ? `${e.message.slice(0, 299)}…` : e.message;
+    const key = `${e.type}\u0000${e.status ?? ''}\u0000${message}`;
+    const known = this.errorMessages.get(key);
+    if (known) known.count += e.count;
+    else if (this.errorMessages.size < 200) this.errorMessages.set(key, { type: e.type, status: e.status, message, count: e.count });
+  }
+
   encodedHistograms(): Record<HistogramName, EncodedHistogram> {
     return Object.fromEntries(histogramNames.map((n) => [n, this.dists[n].encode()])) as Record<HistogramName, EncodedHistogram>;
   }
@@ -129,7 +146,17 @@ export class RunAccumulator {
         endedAt: Number.isFinite(this.lastDoneAt) ? new Date(this.lastDoneAt).toISOString() : null,
         partial: totals.partial,
       },
-      requests: { scheduled: totals.scheduled, sent: this.sent, succeeded: this.succeeded, failed: this.failed, errors },
+      requests: {
+        scheduled: totals.scheduled,
+        sent: this.sent,
+        succeeded: this.succeeded,
+        failed: this.failed,
+        errors,
+        errorMessages: [...this.errorMessages.values()]
+          .sort((a, b) => b.count - a.count || (a.message < b.message ? -1 : 1))
+          .slice(0, 10)
+          .map((e) => ({ ...e })),
+      },
       load: {
         arrival: request.arrival,
         requestedRate: request.stages.length === 1 ? request.stages[0]!.rate : weightedRate(request.stages),

@@ -1,7 +1,7 @@
 import type { RequestRecord } from '../records/record.ts';
 
 /**
- * The six metrics, exactly as published (DESIGN.md §3). Tools disagree on these names (GuideLLM's
+ * The six metrics, exactly as published. Tools disagree on these names (GuideLLM's
  * "ITL" is our tpot, llmperf's "ITL" is our ntpot), so each is defined here once, in ms. Output
  * tokens are the server's `usage.completion_tokens` when present, else the client's count.
  * The report, the dashboard's definitions text and the README table read these words.

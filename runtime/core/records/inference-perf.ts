@@ -5,8 +5,8 @@ import { recordTimeProblem } from './checks.ts';
 import type { ErrorType, RequestRecord } from './record.ts';
 
 /**
- * inference-perf's output files (kubernetes-sigs/inference-perf v0.2.0 … v0.6.x; see
- * shared/reference/inference-perf.md) → this project's records and load facts.
+ * inference-perf's output files (kubernetes-sigs/inference-perf v0.2.0 … v0.6.x) → this
+ * project's records and load facts.
  *
  * Its times are `time.perf_counter()` seconds: monotonic, no epoch. Records keep that clock
  * (converted to ms), so every duration is exact; only the run's start/end instants need an epoch
@@ -225,7 +225,7 @@ export function inferencePerfSettings(c: InferencePerfConfig): InferencePerfSett
     target: c.server?.base_url ?? null,
     api: c.api?.type === 'chat' ? 'chat' : 'completion',
     streaming: c.api?.streaming ?? false,
-    // inference-perf's "constant" is exponential gaps rescaled to the stage duration (DESIGN.md §4).
+    // inference-perf's "constant" is exponential gaps rescaled to the stage duration.
     arrival: c.load?.type === 'poisson' ? 'poisson' : 'normalized-exponential',
     stages: c.load?.stages ?? [],
     ignoreEos: c.server?.ignore_eos ?? true,

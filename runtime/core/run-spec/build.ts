@@ -22,7 +22,7 @@ import type { RunDefaults } from './stack-defaults.ts';
  * The execution input (console `{}`, the nightly schedule, `inference-baseline start`) and the
  * stack's defaults → one `RunSpec`: every name, S3 key and number a run needs, decided once, here,
  * by pure code. Nothing here reads a clock or the environment: `now` and the run-id suffix are
- * passed in (DESIGN.md §3 "Execution input", "S3 layout").
+ * passed in.
  */
 
 /** Seconds the workflow keeps polling after the deadline so Kubernetes can report the failure. */

@@ -2,7 +2,7 @@
  * Names a run gets, decided once by pure code (the time and the randomness are passed in).
  *
  * Run ids sort by time and never collide: UTC `YYYYMMDDTHHMMSSZ` + `-` + a short lower-case suffix
- * (DESIGN.md §3). This is the one rule: the workflow, `run --run-id` and `render --run-id` all check it.
+ *. This is the one rule: the workflow, `run --run-id` and `render --run-id` all check it.
  */
 export const RUN_ID_PATTERN = /^\d{8}T\d{6}Z-[a-z0-9]{4,12}$/;
 export const RUN_ID_EXAMPLE = '20250101T020000Z-ab12cd';

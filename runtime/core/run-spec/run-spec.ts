@@ -10,7 +10,7 @@ const Resources = z.object({
 
 /**
  * One run, fully decided: every name, S3 key and number the workflow, the Job and the aggregator
- * need (DESIGN.md §3). Built by `buildRunSpec` from the execution input and the stack's defaults;
+ * need. Built by `buildRunSpec` from the execution input and the stack's defaults;
  * written to `run-spec.json`.
  */
 export const RunSpec = z.object({

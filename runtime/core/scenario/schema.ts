@@ -105,7 +105,7 @@ export const ScenarioConfig = z.strictObject({
         .optional(),
     })
     .optional(),
-  /** This project's addition: the rules that make a run a valid baseline (DESIGN.md §3). */
+  /** This project's addition: the rules that make a run a valid baseline. */
   validity: z
     .strictObject({
       max_schedule_delay_p99_ms: z.number().positive().default(VALIDITY_DEFAULTS.maxScheduleDelayP99Ms),

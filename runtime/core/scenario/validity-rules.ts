@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * The rules that make a run a valid baseline (DESIGN.md §3), with their defaults: the one home of
+ * The rules that make a run a valid baseline, with their defaults: the one home of
  * these numbers. The scenario config spells them `validity.max_schedule_delay_p99_ms` etc.
  */
 export const VALIDITY_DEFAULTS = {

@@ -21,7 +21,7 @@ export const StageLoad = z.object({
 export type StageLoad = z.infer<typeof StageLoad>;
 
 /**
- * `summary.json` (DESIGN.md §3): the one contract every reader of a run's numbers uses — a person,
+ * `summary.json`: the one contract every reader of a run's numbers uses — a person,
  * CloudWatch (Publish), the history. Written only by the aggregator. Durations in ms, rates per
  * second, times ISO-8601 UTC.
  */
@@ -34,6 +34,13 @@ export const Summary = z.object({
     succeeded: z.number().int().nonnegative(),
     failed: z.number().int().nonnegative(),
     errors: z.partialRecord(z.enum(errorTypes), z.number().int().nonnegative()),
+    /**
+     * What the failed requests said: the most frequent distinct (type, status, message), most
+     * frequent first, so a reader sees why without opening the gzip parts.
+     */
+    errorMessages: z
+      .array(z.object({ type: z.enum(errorTypes), status: z.number().int().nullable(), message: z.string(), count: z.number().int().positive() }))
+      .default([]),
   }),
   load: z.object({
     arrival: z.enum(arrivals),

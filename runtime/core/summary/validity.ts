@@ -2,7 +2,7 @@ import type { RunRequest } from '../records/run-manifest.ts';
 import type { Measured } from './schema.ts';
 
 /**
- * The rules that make a run a valid baseline (DESIGN.md §3). A run that breaks one is still stored
+ * The rules that make a run a valid baseline. A run that breaks one is still stored
  * and published — as invalid, with reasons a person can act on, never as a baseline.
  */
 export function judgeValidity(s: Measured, request: RunRequest): { valid: boolean; reasons: string[] } {
