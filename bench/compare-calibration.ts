@@ -129,6 +129,19 @@ export function simulateSeries(model: LatencyParams, seriesSeed: number, count: 
   return Array.from({ length: count }, (_, i) => simulateRun(model, runSeed(seriesSeed, i)));
 }
 
+/**
+ * Nights of an endpoint that never changed on a real cluster: each night's whole latency model is
+ * scaled by its own factors, TTFT and ITL independently, 1 + wobble × N(0, 1) — the night-to-night
+ * spread (other tenants, clocks, placement) that the window must learn and not call a regression.
+ */
+export function simulateWobblySeries(model: LatencyParams, seriesSeed: number, count: number, wobble: number): RunEstimates[] {
+  return Array.from({ length: count }, (_, i) => {
+    const rng = itemRng(seriesSeed, i, 7);
+    const gauss = (): number => Math.sqrt(-2 * Math.log(Math.max(rng(), Number.MIN_VALUE))) * Math.cos(2 * Math.PI * rng());
+    return simulateRun(slowedModel(model, { ttft: 1 + wobble * gauss(), itl: 1 + wobble * gauss() }), runSeed(seriesSeed, i));
+  });
+}
+
 export interface Tally {
   trials: number;
   /** Trials whose run verdict was regressed. */
@@ -190,6 +203,8 @@ function main(): void {
   const bare = runTrials(series, trials, (j) => series[judgedIndex(j)]!, { minEffect: 0 });
   const ttft = runTrials(series, trials, (j) => simulateTtftSlowedRun(slowTtft, runSeed(seed, judgedIndex(j)), series[judgedIndex(j)]!));
   const itl = runTrials(series, trials, (j) => simulateRun(slowItl, runSeed(seed, judgedIndex(j))));
+  const wobbly = simulateWobblySeries(BASE_MODEL, seed + 1, trials + o.windowSize, 0.03);
+  const wobble = runTrials(wobbly, trials, (j) => wobbly[judgedIndex(j)]!, { minEffect: 0 });
   const seconds = (performance.now() - started) / 1000;
 
   const pct = (x: number): string => `${(100 * x).toFixed(2)} %`;
@@ -213,6 +228,7 @@ function main(): void {
   console.log(`| no change, min effect 0 (the statistical test alone) | ${trials} | ${rate(bare.regressed)} | — | ${flagged(bare)} |`);
   console.log(`| TTFT +10 % (ttftMs and ttftJitterMs × 1.1) | ${trials} | ${rate(ttft.regressed)} | ${rate(ttft.regressedOn.ttft)} | ${flagged(ttft)} |`);
   console.log(`| ITL +10 % (itlMs and jitterMs × 1.1) | ${trials} | ${rate(itl.regressed)} | ${rate(itl.regressedOn.itl)} | ${flagged(itl)} |`);
+  console.log(`| no change, nights wobbling 3 % (series seed ${seed + 1}), min effect 0 | ${trials} | ${rate(wobble.regressed)} | — | ${flagged(wobble)} |`);
   console.log(`\nNo-change runs called improved: ${rate(none.improved)}; with min effect 0, ${rate(bare.improved)}.`);
 }
 

@@ -5,6 +5,7 @@ import { parseStackConfig, type StackConfig, type StackConfigInput } from './con
 import { runDefaults } from './derive.ts';
 import { RunnerIdentity, WorkflowAccess } from './constructs/cluster-access.ts';
 import { Functions } from './constructs/functions.ts';
+import { Notifications } from './constructs/notifications.ts';
 import { Monitoring } from './constructs/monitoring.ts';
 import { ResultsBucket } from './constructs/results-bucket.ts';
 import { RunnerBundle } from './constructs/runner-bundle.ts';
@@ -49,8 +50,10 @@ export class BaselineStack extends Stack {
       defaultsJson: this.toJsonString(defaults),
       ...(bundle ? { bundle: bundle.asset } : {}),
     }));
+    const notifications = new Notifications(this, 'Notifications', { config });
     this.workflow = new Workflow(this, 'Workflow', {
       config,
+      notifications: notifications.topic,
       prepareRun: functions.prepareRun,
       aggregate: functions.aggregate,
       publish: functions.publish,
@@ -59,7 +62,7 @@ export class BaselineStack extends Stack {
     });
     new WorkflowAccess(this, 'WorkflowAccess', { config, workflowRole: this.workflow.stateMachine.role });
     const schedule = new NightlySchedule(this, 'Schedule', { config, stateMachine: this.workflow.stateMachine });
-    new Monitoring(this, 'Monitoring', { config, stateMachine: this.workflow.stateMachine, deadLetterQueue: schedule.deadLetterQueue });
+    new Monitoring(this, 'Monitoring', { config, topic: notifications.topic, stateMachine: this.workflow.stateMachine, deadLetterQueue: schedule.deadLetterQueue });
 
     new CfnOutput(this, 'StateMachineArn', { value: this.workflow.stateMachine.stateMachineArn });
     new CfnOutput(this, 'ResultsBucketName', { value: results.bucket.bucketName });

@@ -1,5 +1,5 @@
 import { metricDefinitions } from '../runtime/core/metrics/definitions.ts';
-import { RUNS_PREFIX } from '../runtime/core/run-layout.ts';
+import { HISTORY_DIR, RUNS_PREFIX } from '../runtime/core/run-layout.ts';
 import { inferencePerfImage, parseLabelSelector, type RunDefaultsInput } from '../runtime/core/run-spec/index.ts';
 import { publishedMetric, publishedMetrics, type PublishedMetric } from '../runtime/core/summary/published.ts';
 import type { StackConfig } from './config.ts';
@@ -12,6 +12,8 @@ import type { StackConfig } from './config.ts';
 export { RUNS_PREFIX };
 /** Object keys the runner (Pod Identity) may write: `runs/*`; the runner may write nowhere else. */
 export const RUNS_KEY_PATTERN = `${RUNS_PREFIX}*`;
+/** History entries (`history/<scenario>/<model>/<runId>.json`): written by Aggregate only. */
+export const HISTORY_KEY_PATTERN = `${HISTORY_DIR}/*`;
 
 /** EventBridge Scheduler expression for a six-field cron. */
 export function scheduleExpression(cron: string): string {
@@ -102,6 +104,8 @@ export function dashboardGraphs(): Array<{ title: string; metrics: PublishedMetr
     { title: 'requests', metrics: ['requests_sent', 'requests_succeeded', 'requests_failed'].map(publishedMetric) },
     { title: 'error_rate (%) and RunValid', metrics: ['error_rate', 'RunValid'].map(publishedMetric) },
     { title: 'throughput', metrics: ['achieved_rate', 'output_tokens_per_s'].map(publishedMetric) },
+    { title: 'change against the baseline window (%)', metrics: publishedMetrics.filter((p) => p.group === 'comparison' && p.unit === 'Percent') },
+    { title: 'RegressionCount (key metrics regressed)', metrics: [publishedMetric('RegressionCount')] },
   ];
 }
 
@@ -152,6 +156,16 @@ export function runMetricAlarms(config: StackConfig): RunMetricAlarmSpec[] {
       periodHours: 24,
       missing: 'notBreaching',
       description: `A run of ${who} was invalid (see validity.reasons in its summary.json): it is not a baseline.`,
+    },
+    {
+      id: 'BaselineRegression',
+      metricName: publishedMetric('RegressionCount').name,
+      statistic: 'Maximum',
+      threshold: 0,
+      comparison: 'GreaterThanThreshold',
+      periodHours: 24,
+      missing: 'notBreaching',
+      description: `A run of ${who} regressed against its trailing baseline (earlier valid runs of the same workload and target): RegressionCount ≥ 1. The regression notice on this topic names the metrics, their change and uncertainty, and what changed since the previous run (images, node type, server version); the run's report.html shows the trend.`,
     },
     {
       id: 'MissingNightlyRun',

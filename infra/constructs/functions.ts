@@ -11,7 +11,7 @@ import { acknowledge, arnRef, iam5 } from '../nag.ts';
 import { RUN_DEFAULTS_ENV } from '../../runtime/core/run-spec/index.ts';
 import { BUNDLE_BOOTSTRAP_FILE } from '../../runtime/bootstrap/index.ts';
 import { CLAIMS_PREFIX } from '../../runtime/core/claims.ts';
-import { RUNS_KEY_PATTERN, RUNS_PREFIX } from '../derive.ts';
+import { HISTORY_KEY_PATTERN, RUNS_KEY_PATTERN, RUNS_PREFIX } from '../derive.ts';
 import { ESM_REQUIRE_BANNER } from './runner-bundle.ts';
 
 export interface FunctionsProps {
@@ -144,15 +144,16 @@ export class Functions extends Construct {
       );
     }
 
-    // Aggregate: read a run's raw files, write its summary next to them.
+    // Aggregate: read a run's raw files, write its summary next to them; read its series' history
+    // and write the run's own entry there.
     const listRuns = new iam.PolicyStatement({
       actions: ['s3:ListBucket'],
       resources: [props.bucket.bucketArn],
-      conditions: { StringLike: { 's3:prefix': [RUNS_KEY_PATTERN, RUNS_PREFIX] } },
+      conditions: { StringLike: { 's3:prefix': [RUNS_KEY_PATTERN, RUNS_PREFIX, HISTORY_KEY_PATTERN] } },
     });
     this.aggregate.addToRolePolicy(listRuns);
     this.aggregate.addToRolePolicy(
-      new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [props.bucket.arnForObjects(RUNS_KEY_PATTERN)] }),
+      new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [props.bucket.arnForObjects(RUNS_KEY_PATTERN), props.bucket.arnForObjects(HISTORY_KEY_PATTERN)] }),
     );
 
     // Publish: read the run's summary.json; the metrics go out as an EMF log line (no CloudWatch API call).
@@ -160,6 +161,10 @@ export class Functions extends Construct {
     const runsOnly = {
       id: iam5(`${arnRef(props.bucket)}/${RUNS_KEY_PATTERN}`),
       reason: 'Objects are scoped to the runs/ prefix of the results bucket: one object per run file cannot be named in advance.',
+    };
+    const historyOnly = {
+      id: iam5(`${arnRef(props.bucket)}/${HISTORY_KEY_PATTERN}`),
+      reason: 'One history entry per run under history/ (written by Aggregate): run ids are not known at deploy time.',
     };
     const claimsOnly = {
       id: iam5(`${arnRef(props.bucket)}/${CLAIMS_PREFIX}*`),
@@ -170,6 +175,6 @@ export class Functions extends Construct {
     const region = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
     const account = Token.isUnresolved(stack.account) ? '<AWS::AccountId>' : stack.account;
     const associations = { id: iam5(`arn:<AWS::Partition>:eks:${region}:${account}:podidentityassociation/${props.clusterName}/*`), reason: 'Pod Identity associations of the one cluster: their ids are assigned by EKS.' };
-    for (const fn of [this.prepareRun, this.aggregate, this.publish, this.releaseRun]) acknowledge(fn, [runsOnly, claimsOnly, xray, associations]);
+    for (const fn of [this.prepareRun, this.aggregate, this.publish, this.releaseRun]) acknowledge(fn, [runsOnly, historyOnly, claimsOnly, xray, associations]);
   }
 }

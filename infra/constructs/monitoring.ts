@@ -1,12 +1,10 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
-import * as sns from 'aws-cdk-lib/aws-sns';
-import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { acknowledge } from '../nag.ts';
 import type { StackConfig } from '../config.ts';
 import { metricDimensionNames, type PublishedMetric } from '../../runtime/core/summary/published.ts';
 import { dashboardGraphs, metricDefinitionsMarkdown, runMetricAlarms } from '../derive.ts';
@@ -35,6 +33,8 @@ export class RunMetrics {
 
 export interface MonitoringProps {
   config: StackConfig;
+  /** Where the alarms notify (infra/constructs/notifications.ts). */
+  topic: sns.ITopic;
   stateMachine: sfn.StateMachine;
   deadLetterQueue: sqs.IQueue;
 }
@@ -45,22 +45,13 @@ export interface MonitoringProps {
  * not start — to one SNS topic (optional e-mail subscription).
  */
 export class Monitoring extends Construct {
-  readonly topic: sns.Topic;
   readonly dashboard: cloudwatch.Dashboard;
   readonly alarms: cloudwatch.Alarm[] = [];
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
     const { config } = props;
-    this.topic = new sns.Topic(this, 'Alarms', { enforceSSL: true });
-    acknowledge(this.topic, [
-      {
-        id: 'AwsSolutions-SNS2',
-        reason: 'Alarm notifications carry no data beyond metric names and thresholds; CloudWatch alarms cannot publish to a topic encrypted with the AWS-managed SNS key.',
-      },
-    ]);
-    if (config.alarmEmail) this.topic.addSubscription(new subscriptions.EmailSubscription(config.alarmEmail));
-    const notify = new actions.SnsAction(this.topic);
+    const notify = new actions.SnsAction(props.topic);
     const metrics = new RunMetrics(config.metricNamespace, config.modelName, config.scenario);
 
     for (const spec of runMetricAlarms(config)) {

@@ -25,6 +25,12 @@ import { finalizeInferencePerf, finalizeNative, RunResults, type HistogramsFile,
 import { reportData, type ReportData } from '../core/summary/report-data.ts';
 import type { Summary } from '../core/summary/schema.ts';
 import { loadReportAssets, type ReportAssets } from '../report/assets.ts';
+import { estimateKeyMetrics } from '../core/compare/compare.ts';
+import { compareWithHistory, historyEntry, type ComparisonRequest, type HistoryEntry, type ServerFacts, type TargetPod } from '../core/history/index.ts';
+import type { HistoryFor, HistoryStore } from '../core/ports/history-store.ts';
+import { runContext } from '../core/history/context.ts';
+import { trendOf } from '../core/history/trend.ts';
+import { readWorkload } from './workload.ts';
 import { renderReport } from '../report/html.ts';
 import { readInferencePerfRecords, readNativeShard } from './readers.ts';
 
@@ -52,10 +58,19 @@ export interface RunHints {
   zone?: string | null;
   runnerVersion?: string;
   validity?: RunRequest['validity'];
+  /** The target pod the workflow found (RunSpec.observed): its images and node go into the run's context. */
+  pod?: TargetPod | null;
 }
 
 export interface AggregateOptions {
   hints?: RunHints;
+  /**
+   * The series' history: the run is compared with it, and its own entry is written there by
+   * writeOutputs. Without it the run is aggregated alone (summary.comparison null).
+   */
+  history?: HistoryFor;
+  /** Window options and named reference runs (execution input `compare`). */
+  compare?: ComparisonRequest;
   /** Result files read at once (I/O overlap for S3). */
   concurrency?: number;
 }
@@ -64,10 +79,39 @@ export interface AggregateResult {
   summary: Summary;
   histograms: HistogramsFile;
   report: ReportData;
+  /** This run's history entry and where it goes (writeOutputs writes it after the derived files). */
+  history: { store: HistoryStore; entry: HistoryEntry; unreadable: string[] } | null;
+}
+
+/** What one reader (native or inference-perf) returns before the run is put in its series. */
+interface Aggregated {
+  summary: Summary;
+  agg: RunResults;
+  request: RunRequest;
+  server: ServerFacts | null;
 }
 
 
 export async function aggregateRun(store: RunStore, opts: AggregateOptions = {}): Promise<AggregateResult> {
+  const read = await readRun(store, opts);
+  const { agg } = read;
+  const context = runContext(read.summary, await readWorkload(store, read.summary, read.request), read.server, opts.hints?.pod ?? null);
+  const estimates = estimateKeyMetrics(agg.acc.dists);
+  let summary: Summary = { ...read.summary, context };
+  let history: AggregateResult['history'] = null;
+  let trend: ReportData['trend'] = null;
+  if (opts.history) {
+    const series = opts.history({ scenario: summary.run.scenario, model: summary.run.model });
+    const { entries, unreadable } = await series.list();
+    const comparison = compareWithHistory({ runId: summary.run.runId, startedAt: summary.run.startedAt, valid: summary.validity.valid, context, estimates }, entries, opts.compare);
+    summary = { ...summary, comparison };
+    history = { store: series, entry: historyEntry(summary, context, estimates, store.location), unreadable };
+    trend = trendOf(entries.filter((e) => comparison.baselineRuns.includes(e.runId)), summary.run, estimates);
+  }
+  return { summary, histograms: agg.histograms(summary.run.runId), report: { ...reportData(summary, agg), trend }, history };
+}
+
+async function readRun(store: RunStore, opts: AggregateOptions): Promise<Aggregated> {
   const entries = await store.list();
   const keys = new Set(entries.map((e) => e.key));
   const parts = entries.filter((e) => shardPartPattern.test(e.key));
@@ -99,7 +143,7 @@ export async function aggregateRun(store: RunStore, opts: AggregateOptions = {})
   );
 }
 
-async function aggregateNative(store: RunStore, keys: Set<string>, parts: StoreEntry[], opts: AggregateOptions): Promise<AggregateResult> {
+async function aggregateNative(store: RunStore, keys: Set<string>, parts: StoreEntry[], opts: AggregateOptions): Promise<Aggregated> {
   if (!keys.has(RUN_MANIFEST_FILE)) {
     throw new InputError(within(store, RUN_MANIFEST_FILE), ['is missing, so the run cannot be identified (scenario, model, requested load)'], 'upload the run directory complete (the runner writes run.json before the first request).');
   }
@@ -133,10 +177,10 @@ async function aggregateNative(store: RunStore, keys: Set<string>, parts: StoreE
     throw new InputError(store.location, [`holds files of more than one run: run.json is run ${manifest.identity.runId}; ${strangers.join('; ')}`], 'aggregate each run from its own directory or prefix; raw files are never overwritten, so the mix came from copying runs together.');
   }
   const summary = finalizeNative({ manifest, shardManifests, partFiles: parts.map((p) => p.key.slice(requestsPath('').length)), agg });
-  return { summary, histograms: agg.histograms(manifest.identity.runId), report: reportData(summary, agg) };
+  return { summary, agg, request: manifest.request, server: manifest.server ?? null };
 }
 
-async function aggregateInferencePerf(store: RunStore, entries: StoreEntry[], perRequest: StoreEntry, opts: AggregateOptions): Promise<AggregateResult> {
+async function aggregateInferencePerf(store: RunStore, entries: StoreEntry[], perRequest: StoreEntry, opts: AggregateOptions): Promise<Aggregated> {
   const base = perRequest.key.slice(0, perRequest.key.length - inferencePerfFiles.perRequest.length);
   const byKey = new Map(entries.map((e) => [e.key, e]));
   const hints = opts.hints ?? {};
@@ -206,7 +250,8 @@ async function aggregateInferencePerf(store: RunStore, entries: StoreEntry[], pe
   const ctx = { runId: identity.runId, requestedInputTokens: settings?.inputTokens ?? null, requestedOutputTokens: settings?.outputTokens ?? null };
   await readInferencePerfRecords(await store.open(perRequest.key), perRequest.key, ctx, agg);
   const summary = finalizeInferencePerf({ identity, request, agg, facts });
-  return { summary, histograms: agg.histograms(identity.runId), report: reportData(summary, agg) };
+  // inference-perf does not ask the server for its version: the context has no server facts.
+  return { summary, agg, request, server: null };
 }
 
 async function readLifecycle(store: RunStore, key: string, problems: Array<[string, string]>): Promise<InferencePerfLifecycle | null> {
@@ -220,12 +265,20 @@ async function readLifecycle(store: RunStore, key: string, problems: Array<[stri
   return null;
 }
 
-/** Writes summary.json, histograms.json and report.html beside the raw data; returns their locations. */
-export async function writeOutputs(store: RunStore, result: AggregateResult, assets: ReportAssets = loadReportAssets()): Promise<{ summary: string; histograms: string; report: string }> {
+/**
+ * Writes summary.json, histograms.json and report.html beside the raw data, then the run's history
+ * entry (last: an entry never points at a summary that is not there); returns their locations.
+ */
+export async function writeOutputs(
+  store: RunStore,
+  result: AggregateResult,
+  assets: ReportAssets = loadReportAssets(),
+): Promise<{ summary: string; histograms: string; report: string; history: string | null }> {
   const summary = await store.writeDerived(SUMMARY_FILE, JSON.stringify(result.summary, null, 2) + '\n', 'application/json');
   const histograms = await store.writeDerived(HISTOGRAMS_FILE, JSON.stringify(result.histograms) + '\n', 'application/json');
   const report = await store.writeDerived(REPORT_FILE, renderReport(result.report, assets), 'text/html; charset=utf-8');
-  return { summary, histograms, report };
+  const history = result.history ? await result.history.store.put(result.history.entry) : null;
+  return { summary, histograms, report, history };
 }
 
 function parseJson<T extends z.ZodType>(schema: T, text: string, source: string): z.output<T> {

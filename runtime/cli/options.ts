@@ -64,3 +64,10 @@ export function zoneName(value: string): string {
   if (!ZONE_NAME.test(value)) throw new InvalidArgumentError(`must be an availability zone name like us-west-2a (the nodes' topology.kubernetes.io/zone label), not a zone ID or a region; got "${value}".`);
   return value;
 }
+
+/** `--window`: earlier valid runs a comparison draws its baseline from (3 at least: a spread needs them). */
+export function windowSize(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 3 || n > 60) throw new InvalidArgumentError(`must be a whole number from 3 to 60 (earlier valid runs); got "${value}".`);
+  return n;
+}

@@ -10,7 +10,7 @@ import { runCommand } from './commands/run.ts';
 import { simulateCommand } from './commands/simulate.ts';
 import { DEFAULT_STACK, startCommand } from './commands/start.ts';
 import { EXIT } from './exit-codes.ts';
-import { httpUrl, nonNegativeInteger, nonNegativeNumber, port, positiveNumber, probability, shardSpec, zoneName } from './options.ts';
+import { httpUrl, nonNegativeInteger, nonNegativeNumber, port, positiveNumber, probability, shardSpec, windowSize, zoneName } from './options.ts';
 
 /** Everything the command line touches, so it runs in-process in tests exactly as from a shell. */
 export interface CliIo {
@@ -65,7 +65,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
 
 function commandName(argv: string[]): string {
   const first = argv.find((a) => !a.startsWith('-'));
-  return first && ['run', 'workflow', 'simulate', 'aggregate', 'start', 'render'].includes(first) ? `${first} ` : '';
+  return first && ['run', 'workflow', 'simulate', 'aggregate', 'compare', 'history', 'start', 'render'].includes(first) ? `${first} ` : '';
 }
 
 function buildProgram(io: CliIo, exit: (code: number) => void): Command {
@@ -98,6 +98,7 @@ function buildProgram(io: CliIo, exit: (code: number) => void): Command {
     .option('--zone <az>', 'availability zone of this runner, recorded in the summary', zoneName)
     .option('--s3-endpoint <url>', 'S3 endpoint for --out s3://… (a local S3 server; default: AWS)')
     .option('--no-aggregate', 'leave aggregation to the workflow (the Job passes it): summary.json has one writer')
+    .option('--window <n>', 'earlier valid runs (in <out>/history/) the comparison draws its baseline from', windowSize, 7)
     .action(async (opts) => {
       const interrupt = io.interruptible('stopping: no new requests; in-flight requests get a grace period');
       exit(await runCommand(opts, { clock: io.clock, now: io.now, random: io.random, interrupt, stdout: io.stdout, stderr: io.stderr }));
@@ -173,7 +174,29 @@ function buildProgram(io: CliIo, exit: (code: number) => void): Command {
     .option('--emf <file>', 'also write the CloudWatch Embedded Metric Format document to this file')
     .option('--namespace <ns>', 'CloudWatch namespace for --emf', 'InferenceBaseline')
     .option('--endpoint <url>', 'S3 endpoint override (a local S3 server)')
+    .option('--no-history', 'aggregate alone: no comparison with the series, no history entry')
+    .option('--window <n>', 'earlier valid runs the comparison draws its baseline from', windowSize, 7)
     .action(async (target: string, o) => exit((await aggregateCommand(target, o, { stdout: io.stdout })).exitCode));
+
+  command('compare')
+    .argument('<run>', 'a run directory or s3://bucket/prefix/ (aggregated: summary.json and histograms.json)')
+    .argument('[baseline...]', 'runs to compare against instead of the run\'s history (same workload)')
+    .description('Compare a run with its trailing history (or with named runs): change and uncertainty per key metric, what changed. Exit 4 when something regressed.')
+    .option('--window <n>', 'earlier valid runs the baseline is drawn from', windowSize, 7)
+    .option('--endpoint <url>', 'S3 endpoint override (a local S3 server)')
+    .action(async (run: string, baseline: string[], o) => {
+      const { compareCommand } = await import('./commands/compare.ts');
+      exit(await compareCommand(run, baseline, o, { stdout: io.stdout }));
+    });
+
+  command('history')
+    .argument('<location>', 'a results directory (the --out of run/workflow), a series under it, or s3://bucket[/prefix]')
+    .description('List the history of each series: date, validity, key metrics, verdict and what changed.')
+    .option('--endpoint <url>', 'S3 endpoint override (a local S3 server)')
+    .action(async (location: string, o) => {
+      const { historyCommand } = await import('./commands/history.ts');
+      exit(await historyCommand(location, o, { stdout: io.stdout }));
+    });
 
   command('start')
     .description("Start the deployed workflow (Step Functions) and print the console link; with --wait, the run's verdict.")

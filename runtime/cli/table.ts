@@ -30,6 +30,7 @@ export function formatSummary(s: Summary): string {
     '',
     ...failureLines(s),
     s.validity.valid ? 'verdict: valid' : `verdict: INVALID\n${s.validity.reasons.map((x) => `  - ${x}`).join('\n')}`,
+    ...(s.comparison ? [`comparison: ${s.comparison.headline}`] : []),
   ];
   return out.join('\n');
 }

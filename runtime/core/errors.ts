@@ -59,7 +59,7 @@ export function issueProblems(issues: ReadonlyArray<z.core.$ZodIssue>, o: IssueO
       return `${at}: expected ${issue.expected}, got ${shown(issue.input)}`;
     }
     // A format check (regex): say what was given, so a typo is seen at once.
-    if (issue.code === 'invalid_format' && 'input' in issue && issue.input !== undefined) return `${at}: ${shown(issue.input)} ${issue.message}`;
+    if (issue.code === 'invalid_format' && issue.format === 'regex' && 'input' in issue && issue.input !== undefined) return `${at}: ${shown(issue.input)} ${issue.message}`;
     return `${at}: ${issue.message}`;
   });
   if (o.max !== undefined && lines.length > o.max) return [...lines.slice(0, o.max), `… and ${lines.length - o.max} more`];

@@ -80,3 +80,32 @@ export function seriesPrefix(scenario: string, model: string): string {
 export function runPrefix(scenario: string, model: string, runId: string): string {
   return `${seriesPrefix(scenario, model)}${runId}/`;
 }
+
+/**
+ * History: one small JSON entry per aggregated run, `history/<scenario>/<model>/<runId>.json` under
+ * a history root — the bucket's root in the cloud, the `--out` directory locally. Never inside a
+ * run's prefix (a run's files are its own), one object per run (no shared index to race on).
+ */
+export const HISTORY_DIR = 'history';
+
+/** `history/<scenario>/<model>/`: the history of one series, relative to its root. */
+export function historySeriesPath(scenario: string, model: string): string {
+  return `${HISTORY_DIR}/${keySegment(scenario)}/${keySegment(model)}/`;
+}
+
+export function historyEntryName(runId: string): string {
+  return `${runId}.json`;
+}
+
+/**
+ * The history root of a run, from its location (`/`-separated, trailing slash optional): the part
+ * before `runs/<scenario>/<model>/<runId>/` when the run is laid out that way (the workflow's
+ * prefixes), else the run's parent (`<out>/<runId>` → `<out>`). '' is the root itself.
+ */
+export function historyRootOf(runLocation: string): string {
+  const path = runLocation.replace(/\/+$/, '');
+  const laidOut = /^(.*?)(?:^|\/)runs\/[^/]+\/[^/]+\/[^/]+$/.exec(path);
+  if (laidOut) return laidOut[1] === '' ? '' : `${laidOut[1]}/`;
+  const slash = path.lastIndexOf('/');
+  return slash < 0 ? '' : path.slice(0, slash + 1);
+}

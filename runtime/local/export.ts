@@ -1,14 +1,16 @@
 import { createWriteStream } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { getObjectStream, listObjects } from '../aws/s3.ts';
+import { getObjectStream, getObjectText, listObjects, putObject } from '../aws/s3.ts';
+import { HISTORY_DIR, historyEntryName } from '../core/run-layout.ts';
 import type { LocalEnvironment } from './environment.ts';
 import type { ExecutionRecord } from './workflow.ts';
 
 /** What the local workflow leaves beside a run's files (they are not in the run's S3 prefix). */
 export const EXECUTION_FILE = 'execution.json';
 export const EMF_FILE = 'metrics.emf.ndjson';
+export const NOTICES_FILE = 'notifications.txt';
 
 /**
  * Copies a finished execution's run out of the local S3 into `<out>/<runId>/` — its whole prefix
@@ -27,8 +29,41 @@ export async function exportExecution(env: LocalEnvironment, record: ExecutionRe
       await pipeline(await getObjectStream(env.s3Client, bucket, o.key), createWriteStream(path, { flags: 'wx' }));
     }
   }
-  const { emf, ...rest } = record;
+  const { emf, notices, ...rest } = record;
   await writeFile(join(dir, EXECUTION_FILE), `${JSON.stringify(rest, null, 2)}\n`, { flag: 'wx' });
   if (emf.length > 0) await writeFile(join(dir, EMF_FILE), emf.map((d) => JSON.stringify(d)).join('\n') + '\n', { flag: 'wx' });
+  if (notices.length > 0) await writeFile(join(dir, NOTICES_FILE), notices.map((n) => `Subject: ${n.Subject ?? ''}\n\n${n.Message ?? ''}\n`).join('\n---\n'), { flag: 'wx' });
+  if (record.runSpec?.historyPrefix) await exportHistoryEntry(env, record.runSpec.s3.bucket, record.runSpec.historyPrefix, record.runSpec.runId, out, dir);
   return dir;
+}
+
+/**
+ * The local S3 lives only as long as one `workflow` command: the series' history is kept in
+ * `<out>/history/` between commands. Before an execution its entries are put into the local S3
+ * (where Aggregate reads them, as in the cloud); after it, the run's new entry comes back, its
+ * location pointing at the exported run directory.
+ */
+export async function seedHistory(env: LocalEnvironment, bucket: string, out: string): Promise<number> {
+  const root = join(out, HISTORY_DIR);
+  const files = (await readdir(root, { recursive: true }).catch(() => [] as string[])).filter((f) => f.endsWith('.json'));
+  for (const rel of files) {
+    const key = `${HISTORY_DIR}/${rel.split(sep).join('/')}`;
+    await putObject(env.s3Client, bucket, key, await readFile(join(root, rel)), { contentType: 'application/json' });
+  }
+  return files.length;
+}
+
+async function exportHistoryEntry(env: LocalEnvironment, bucket: string, historyPrefix: string, runId: string, out: string, runDir: string): Promise<void> {
+  const key = `${historyPrefix}${historyEntryName(runId)}`;
+  let text: string;
+  try {
+    text = await getObjectText(env.s3Client, bucket, key);
+  } catch {
+    return; // the run was not aggregated (it failed before Aggregate): no entry
+  }
+  const entry = JSON.parse(text) as { location: string };
+  entry.location = runDir;
+  const path = join(out, ...key.split('/'));
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, `${JSON.stringify(entry, null, 2)}\n`);
 }

@@ -28,6 +28,8 @@ export interface Bound {
   emf: EmfDocument[];
   /** What PrepareRun was asked (the execution's own start time, for the reaper's event). */
   prepareEvents: Array<{ startTime?: string; executionId?: string }>;
+  /** Messages the workflow published to SNS (the regression notice): SNS cannot run here. */
+  notices: Array<{ TopicArn?: string; Subject?: string; Message?: string }>;
 }
 
 export const LOCAL_CLUSTER_INFO: ClusterInfo = {
@@ -68,6 +70,7 @@ export function bindHandlers(env: LocalEnvironment, synth: SynthesizedWorkflow, 
   };
   const emf: EmfDocument[] = [];
   const prepareEvents: Bound['prepareEvents'] = [];
+  const notices: Bound['notices'] = [];
   const lambdas = {
     PrepareRun: (event: { startTime?: string; executionId?: string }) => {
       prepareEvents.push(event);
@@ -94,10 +97,17 @@ export function bindHandlers(env: LocalEnvironment, synth: SynthesizedWorkflow, 
       if (lambda) handlers[name] = lambdas[lambda] as never;
       else if (resource.endsWith(':states:::eks:call')) handlers[name] = ((input: EksCallInput) => env.cluster.call(input)) as never;
       else if (resource.endsWith(':states:::aws-sdk:ec2:describeInstances')) handlers[name] = ((input: never) => describeInstances(input, env.zone)) as never;
+      else if (resource.endsWith(':states:::sns:publish')) {
+        handlers[name] = ((input: { TopicArn?: string; Subject?: string; Message?: string }) => {
+          if (!input.TopicArn || typeof input.Message !== 'string' || input.Message.length === 0) throw Object.assign(new Error('Invalid parameter: Message (SNS needs a non-empty message)'), { name: 'InvalidParameter' });
+          notices.push(input);
+          return { MessageId: `local-${notices.length}` };
+        }) as never;
+      }
       else throw new Error(`the local workflow has no stand-in for Task ${name} (${resource})`);
     }
   }
-  return { handlers, emf, prepareEvents };
+  return { handlers, emf, prepareEvents, notices };
 }
 
 /** Every Task state of a definition by name (Map/Parallel branches included). */

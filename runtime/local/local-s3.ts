@@ -96,6 +96,7 @@ class StrictS3Proxy {
         const problem = await presignProblem(req, url);
         if (problem) return s3Error(res, 403, problem.code, problem.message);
       }
+      if (method === 'GET' && objectKey(url) === null && url.searchParams.get('list-type') === '2') return await this.listV2(req, res, url);
       const isObjectWrite = (method === 'PUT' && !url.searchParams.has('partNumber') && objectKey(url) !== null) || (method === 'POST' && url.searchParams.has('uploadId'));
       if (!isObjectWrite) return await this.forward(req, res, await readBody(req));
       const key = objectKey(url)!;
@@ -124,6 +125,57 @@ class StrictS3Proxy {
       if (!res.headersSent) s3Error(res, 500, 'InternalError', `local S3 proxy: ${(err as Error).message}`);
       else res.destroy();
     }
+  }
+
+  /**
+   * ListObjectsV2 paged as S3 pages it. s3rver's own V2 continuation tokens are DES-encrypted, which
+   * OpenSSL 3 (Node ≥ 17) no longer offers, so any truncated V2 listing (more keys than max-keys)
+   * fails with 500 there. The proxy asks s3rver the V1 way (`marker`) and answers in V2's shape,
+   * its continuation token being the last key returned (base64url).
+   */
+  private async listV2(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
+    await readBody(req);
+    const q = url.searchParams;
+    const v1 = new URLSearchParams();
+    for (const k of ['prefix', 'delimiter', 'max-keys', 'encoding-type']) if (q.has(k)) v1.set(k, q.get(k)!);
+    const token = q.get('continuation-token');
+    const marker = token ? Buffer.from(token, 'base64url').toString('utf8') : q.get('start-after');
+    if (marker) v1.set('marker', marker);
+    const up = await this.fetch('GET', `${url.pathname}?${v1.toString()}`, { ...req.headers, 'content-length': '0' });
+    if (up.status !== 200) {
+      res.writeHead(up.status, up.headers);
+      res.end(up.body);
+      return;
+    }
+    let xml = up.body.toString('utf8');
+    const keys = [...xml.matchAll(/<Key>([^<]*)<\/Key>/g)].map((m) => unescapeXml(m[1]!));
+    const prefixes = [...xml.matchAll(/<CommonPrefixes>\s*<Prefix>([^<]*)<\/Prefix>\s*<\/CommonPrefixes>/g)].map((m) => unescapeXml(m[1]!));
+    const truncated = /<IsTruncated>true<\/IsTruncated>/.test(xml);
+    const last = [...keys, ...prefixes].sort().at(-1);
+    xml = xml.replace(/<Marker>[^<]*<\/Marker>|<Marker\/>/, '').replace(/<NextMarker>[^<]*<\/NextMarker>/, '');
+    const v2 = [
+      `<KeyCount>${keys.length + prefixes.length}</KeyCount>`,
+      token ? `<ContinuationToken>${escapeXml(token)}</ContinuationToken>` : '',
+      !token && q.get('start-after') ? `<StartAfter>${escapeXml(q.get('start-after')!)}</StartAfter>` : '',
+      truncated && last !== undefined ? `<NextContinuationToken>${Buffer.from(last, 'utf8').toString('base64url')}</NextContinuationToken>` : '',
+    ].join('');
+    xml = xml.replace('</ListBucketResult>', `${v2}</ListBucketResult>`);
+    const body = Buffer.from(xml, 'utf8');
+    res.writeHead(200, { 'content-type': 'application/xml', 'content-length': body.length });
+    res.end(body);
+  }
+
+  private fetch(method: string, path: string, headers: http.OutgoingHttpHeaders): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
+    return new Promise((resolve, reject) => {
+      const r = http.request({ host: '127.0.0.1', port: this.backendPort, method, path, headers }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on('error', reject);
+      });
+      r.on('error', reject);
+      r.end();
+    });
   }
 
   /** Runs `fn` after every earlier write of `key` finished. */
@@ -192,6 +244,10 @@ function s3Error(res: http.ServerResponse, status: number, code: string, message
 
 function escapeXml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+function unescapeXml(s: string): string {
+  return s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
 }
 
 /** Re-signs a presigned request with the local credentials; a different signature or a past expiry is refused as S3 would. */

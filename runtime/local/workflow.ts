@@ -77,6 +77,8 @@ export interface ExecutionRecord {
   /** The run PrepareRun built (absent when it failed). */
   runSpec?: RunSpec;
   emf: EmfDocument[];
+  /** What the workflow published to SNS (a regressed run's notice). */
+  notices: Array<{ TopicArn?: string; Subject?: string; Message?: string }>;
   reaper?: { status: ExecutionStatus; states: string[]; output?: unknown; error?: { error: string; cause: string } };
 }
 
@@ -131,6 +133,7 @@ export class LocalWorkflow {
       definitionSha256: this.synth.definitionSha256,
       overrides,
       emf: bound.emf,
+      notices: bound.notices,
     };
     if ((this.synth.reapedStatuses as string[]).includes(run.status)) {
       // The stack's EventBridge rule on the workflow's status changes: the reaper gets the event.

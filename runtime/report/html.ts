@@ -1,6 +1,7 @@
 import type { ReportData } from '../core/summary/report-data.ts';
 import type { DistributionStats } from '../core/metrics/latency-histogram.ts';
 import type { ReportAssets } from './assets.ts';
+import { changeText } from '../core/history/comparison.ts';
 
 /**
  * report.html: one self-contained page (uPlot and the data inlined, no network): the verdict and its
@@ -31,6 +32,7 @@ export function renderReport(data: ReportData, assets: ReportAssets): string {
         .map((e) => `<tr><td>${e.count}</td><th>${esc(e.type)}</th><td>${e.status ?? '–'}</td><td class="msg">${esc(e.message)}</td></tr>`)
         .join('\n')}\n</table>`
     : '';
+  const comparison = comparisonSection(s);
   const problems = s.input.problems.length
     ? `<ul>${s.input.problems.map((p) => `<li><code>${esc(p.file)}</code>${p.where ? ` ${esc(p.where)}` : ''}: ${esc(p.problem)}</li>`).join('')}${s.input.omittedProblems ? `<li>… and ${s.input.omittedProblems} more</li>` : ''}</ul>`
     : '';
@@ -54,7 +56,7 @@ h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:28px 0 8px;border-bott
 .verdict{display:inline-block;padding:6px 12px;border-radius:4px;font-weight:700;color:#fff}
 .valid{background:#1a7f37}.invalid{background:#cf222e}
 table{border-collapse:collapse}td,th{padding:3px 8px;border:1px solid #ddd;text-align:right}th{text-align:left}
-.meta td{text-align:left}td.msg{text-align:left;font-family:ui-monospace,monospace;white-space:pre-wrap}.note{color:#666}.chart{margin:8px 0 16px}.reasons li{margin:4px 0}
+.meta td{text-align:left}.regressed{color:#cf222e;font-weight:700}.improved{color:#1a7f37;font-weight:700}td.msg{text-align:left;font-family:ui-monospace,monospace;white-space:pre-wrap}.note{color:#666}.chart{margin:8px 0 16px}.reasons li{margin:4px 0}
 </style>
 </head>
 <body>
@@ -75,6 +77,7 @@ ${reasons}
 </table>
 ${problems}
 ${failures}
+${comparison}
 <h2>Percentiles (ms)</h2>
 <table id="percentiles"><tr><th>metric</th>${cols.map((c) => `<th>${c === 'p999' ? 'p99.9' : c}</th>`).join('')}</tr>
 ${table}
@@ -136,12 +139,59 @@ ${sdNote}
       }, [t.t, t.scheduleDelayMean, t.scheduleDelayMax], document.getElementById('timeline-schedule_delay')));
     }
   }
+  var tr = data.trend;
+  if (tr && tr.runIds.length > 0) {
+    var xs = tr.runIds.map(function (_, i) { return i; });
+    var label = function (i) { var s = tr.startedAt[i]; return s ? s.slice(5, 16).replace('T', ' ') : tr.runIds[i]; };
+    // This run (the last point) behind a band, so it stands out from its baseline window.
+    var highlight = function (u) {
+      var x0 = u.valToPos(tr.current - 0.4, 'x', true), x1 = u.valToPos(tr.current + 0.4, 'x', true);
+      u.ctx.save(); u.ctx.fillStyle = 'rgba(207,34,46,0.10)'; u.ctx.fillRect(x0, u.bbox.top, x1 - x0, u.bbox.height); u.ctx.restore();
+    };
+    [['trend-ttft', 'TTFT over the baseline window and this run (ms)', [['ttft_p50', '#0969da'], ['ttft_p90', '#54aeff'], ['ttft_p99', '#033d8b']]],
+     ['trend-itl', 'ITL and TPOT over the baseline window and this run (ms)', [['itl_p50', '#8250df'], ['itl_p99', '#512a97'], ['tpot_p50', '#bf8700']]],
+     ['trend-e2e', 'End-to-end latency over the baseline window and this run (ms)', [['e2e_p50', '#1a7f37'], ['e2e_p99', '#0f5323']]]].forEach(function (spec) {
+      var el = document.getElementById(spec[0]);
+      if (!el) return;
+      charts.push(new uPlot({
+        title: spec[1], width: width, height: 240,
+        scales: { x: { time: false, range: [-0.5, xs.length - 0.5] } },
+        axes: [{ splits: function () { return xs; }, values: function (u, v) { return v.map(label); } }, { label: 'ms' }],
+        series: [{ label: 'run', value: function (u, v) { return v == null ? '' : tr.runIds[v]; } }].concat(spec[2].map(function (m) {
+          return { label: m[0], stroke: m[1], width: 2, points: { show: true, size: 7 } };
+        })),
+        hooks: { drawClear: [highlight] }
+      }, [xs].concat(spec[2].map(function (m) { return tr.metrics[m[0]]; })), el));
+    });
+  }
   document.body.setAttribute('data-charts', String(charts.length));
 })();
 </script>
 </body>
 </html>
 `;
+}
+
+/** The comparison with the series: headline, per-metric table, what changed, and the trend charts' places. */
+function comparisonSection(s: ReportData['summary']): string {
+  const c = s.comparison;
+  if (!c) return '';
+  const ms = (x: number | null): string => (x === null ? '–' : x >= 100 ? x.toFixed(1) : x.toFixed(3));
+  const rows = c.metrics
+    .map((m) => `<tr><th>${esc(m.metric)}</th><td>${ms(m.baseline)}</td><td>${ms(m.value)}</td><td>${esc(changeText(m))}</td><td class="${m.verdict}">${esc(m.verdict)}</td></tr>`)
+    .join('\n');
+  const changed = c.changes.length
+    ? `<p>What changed since the previous run (<code>${esc(c.previousRunId ?? '')}</code>):</p><ul id="changes">${c.changes.map((x) => `<li>${esc(x)}</li>`).join('')}</ul>`
+    : c.previousRunId
+      ? `<p id="changes">Nothing the run records changed since the previous run (<code>${esc(c.previousRunId)}</code>).</p>`
+      : '';
+  return `<h2>Against the baseline</h2>
+<div id="comparison-verdict" class="${c.verdict}">${esc(c.verdict)}</div>
+<p>${esc(c.headline)}</p>
+<p class="note">Each key metric against the mean of ${c.against === 'reference' ? 'the named runs' : `the last ${c.method.windowSize} (at least ${c.method.minWindow}) earlier valid runs of the same workload and target`}; a change is flagged when it exceeds both ${(c.method.minEffect * 100).toFixed(0)} % and its uncertainty (the run's own sampling error and the window's night-to-night spread, at a ${(c.method.falseAlarmRate * 100).toFixed(0)} % false-alarm rate per run).</p>
+${rows ? `<table id="comparison"><tr><th>metric (ms)</th><th>baseline</th><th>this run</th><th>change (± needed)</th><th>verdict</th></tr>\n${rows}\n</table>` : ''}
+${changed}
+<div id="trend-ttft" class="chart"></div><div id="trend-itl" class="chart"></div><div id="trend-e2e" class="chart"></div>`;
 }
 
 function fmtCell(x: number | null, integer: boolean): string {

@@ -2,6 +2,7 @@ import type { Dispatcher } from 'undici';
 import { InputError } from '../core/errors.ts';
 import type { RequestRecord } from '../core/records/record.ts';
 import type { Clock } from '../timing/clock.ts';
+import type { ServerFacts } from '../core/history/context.ts';
 import { tokenizeCounter, type TokenCounter } from './prompts.ts';
 import { requestBody, requestHeaders, requestPath, sendRequest, type RequestTemplate } from './request.ts';
 
@@ -12,6 +13,8 @@ export interface TargetInfo {
   tokenizer: 'tokenize-endpoint' | 'usage-probe';
   /** The model's context length as the server reports it (vLLM: `max_model_len` in /v1/models); null when it does not. */
   maxModelLen: number | null;
+  /** What the server says of itself (`GET /version`), recorded in run.json for the run's context. */
+  server: ServerFacts | null;
 }
 
 /**
@@ -29,17 +32,41 @@ export async function inspectTarget(dispatcher: Dispatcher, baseUrl: string, t: 
     throw new InputError('--model', [`model "${chosen}" is not served by ${baseUrl}; it serves: ${models.join(', ')}`], `pass --model ${models[0]} (or set server.model_name in the config).`);
   }
   const maxModelLen = listed.find((m) => m.id === chosen)?.maxModelLen ?? null;
+  const server = await serverFacts(dispatcher, t);
   const template: RequestTemplate = { ...t, model: chosen };
   const headers = requestHeaders(template);
   const tokenize = tokenizeCounter(dispatcher, t.api, chosen, headers);
   try {
     await tokenize('hello');
-    return { model: chosen, models, count: tokenize, tokenizer: 'tokenize-endpoint', maxModelLen };
+    return { model: chosen, models, count: tokenize, tokenizer: 'tokenize-endpoint', maxModelLen, server };
   } catch {
     const overhead = await probePromptOverhead(dispatcher, template);
     // Without /tokenize, assume one token per word (the word list is chosen for that) and let the
     // server's usage check every prompt afterwards: mismatches make the run invalid, never silent.
-    return { model: chosen, models, count: async (p) => p.split(/\s+/).filter(Boolean).length + overhead, tokenizer: 'usage-probe', maxModelLen };
+    return { model: chosen, models, count: async (p) => p.split(/\s+/).filter(Boolean).length + overhead, tokenizer: 'usage-probe', maxModelLen, server };
+  }
+}
+
+/**
+ * `GET /version` (vLLM: `{"version": "0.11.0"}`; the simulator adds its latency settings under
+ * `settings`). Best effort: a server without it, or a slow answer, leaves the context without
+ * server facts — it never stops a run.
+ */
+async function serverFacts(dispatcher: Dispatcher, t: Omit<RequestTemplate, 'model'>): Promise<ServerFacts | null> {
+  try {
+    const res = await dispatcher.request({ path: '/version', method: 'GET', headers: requestHeaders({ ...t, model: '' }), headersTimeout: 5000, bodyTimeout: 5000 });
+    const text = await res.body.text();
+    if (res.statusCode !== 200) return null;
+    const obj = JSON.parse(text) as { version?: unknown; settings?: unknown };
+    const settings: Record<string, string> = {};
+    if (obj.settings && typeof obj.settings === 'object') {
+      for (const [k, v] of Object.entries(obj.settings as Record<string, unknown>)) {
+        if (v !== null && ['string', 'number', 'boolean'].includes(typeof v)) settings[k] = String(v);
+      }
+    }
+    return { version: typeof obj.version === 'string' ? obj.version : null, settings };
+  } catch {
+    return null;
   }
 }
 

@@ -144,6 +144,7 @@ async function runWithPool(o: RunOptions, pool: Pool): Promise<RunResult> {
     request: { arrival: sc.load.arrival, stages: sc.load.stages, intervalS: sc.load.intervalS, ignoreEos: sc.server.ignoreEos, validity: sc.validity, seed },
     scheduled: schedule.length,
     shards: o.shard.count,
+    ...(target.server ? { server: target.server } : {}),
   };
   // The run's own files come from shard 0 only: one writer per name (core/run-layout.ts).
   if (o.shard.index === 0) {

@@ -138,7 +138,7 @@ export class SimulatorServer {
       case '/metrics':
         return send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', this.metricsText());
       case '/version':
-        return sendJson(res, 200, JSON.stringify({ version: this.options.version }));
+        return sendJson(res, 200, JSON.stringify({ version: this.options.version, settings: behaviourSettings(this.options) }));
       case '/v1/models':
         return sendJson(res, 200, JSON.stringify(modelList(this.options.models, Math.floor(this.clock() / 1000), this.options.maxModelLen, () => randomUUID().replaceAll('-', ''))));
       case '/tokenize':
@@ -268,4 +268,22 @@ export class SimulatorServer {
       http: this.httpCounts,
     });
   }
+}
+
+/**
+ * What shapes the simulator's latencies, as `/version` reports it beside the version: a run records
+ * it (the run's context), so "TTFT rose 15 %" comes with "server setting ttftMs 40 → 46".
+ */
+export function behaviourSettings(o: ResolvedSimulatorOptions): Record<string, number | string | null> {
+  return {
+    ttftMs: o.ttftMs,
+    ttftJitterMs: o.ttftJitterMs,
+    prefillMsPerToken: o.prefillMsPerToken,
+    itlMs: o.itlMs,
+    jitterMs: o.jitterMs,
+    tokensPerChunk: o.tokensPerChunk,
+    maxConcurrency: o.maxConcurrency,
+    maxModelLen: o.maxModelLen,
+    errorRate: o.errorRate,
+  };
 }

@@ -9,6 +9,7 @@ import {
   simulateRun,
   simulateSeries,
   simulateTtftSlowedRun,
+  simulateWobblySeries,
   slowedModel,
 } from '../../bench/compare-calibration.ts';
 import { DEFAULT_COMPARE_OPTIONS, KEY_METRICS, type RunEstimates } from '../../runtime/core/compare/index.ts';
@@ -52,6 +53,13 @@ describe(`calibration on the simulator's latency model, series seed ${SEED}, ${T
   it('no change, min effect 0: the statistical test alone stays within the rate too', () => {
     const t = runTrials(series, TRIALS, (j) => series[judged(j)]!, { minEffect: 0 });
     expect(t.regressed / TRIALS).toBeLessThanOrEqual(DEFAULT_COMPARE_OPTIONS.falseAlarmRate);
+  });
+
+  it('no change on a cluster whose nights wobble by 3 % (TTFT and ITL scaled per night, series seed 20260102), min effect 0: still within the rate', () => {
+    const wobbly = simulateWobblySeries(BASE_MODEL, 20260102, TRIALS + WINDOW, 0.03);
+    const t = runTrials(wobbly, TRIALS, (j) => wobbly[judged(j)]!, { minEffect: 0 });
+    expect(t.regressed / TRIALS).toBeLessThanOrEqual(DEFAULT_COMPARE_OPTIONS.falseAlarmRate);
+    expect(t.improved / TRIALS).toBeLessThanOrEqual(DEFAULT_COMPARE_OPTIONS.falseAlarmRate);
   });
 
   it('TTFT +10 % (ttftMs and ttftJitterMs × 1.1): regressed on a TTFT metric in ≥ 95 % of runs', () => {

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import {
   compareMetric,
   compareRun,
+  compareToReference,
+  normalQuantile,
   estimateKeyMetrics,
   estimatePercentile,
   hasEnoughSamples,
@@ -249,5 +251,35 @@ describe('estimateKeyMetrics', () => {
     expect(e.ttft_p90).toMatchObject({ n: 50, supported: true });
     expect(e.itl_p99.value).toBe(h(5000, 12).percentileMs(99));
     expect(e.itl_p99.supported).toBe(true);
+  });
+});
+
+describe('normalQuantile', () => {
+  it('matches table values and is symmetric', () => {
+    expect(normalQuantile(0.975)).toBeCloseTo(1.959963984540054, 8);
+    expect(normalQuantile(0.99875)).toBeCloseTo(3.023341439739154, 6);
+    expect(normalQuantile(0.01)).toBeCloseTo(-2.326347874040841, 8);
+    expect(normalQuantile(0.3)).toBeCloseTo(-normalQuantile(0.7), 12);
+    expect(() => normalQuantile(1)).toThrow(RangeError);
+  });
+});
+
+describe('compareToReference (one or two named runs: sampling error only)', () => {
+  it('flags a change beyond both runs\' sampling error and the minimum effect, with the normal critical value', () => {
+    const r = compareToReference({ ...runOf(100, 1), ttft_p50: est(110, 1) }, [runOf(100, 1)]);
+    expect(r).toMatchObject({ verdict: 'regressed', against: 'reference', windowSize: 1 });
+    const ttft = r.metrics.find((m) => m.metric === 'ttft_p50')!;
+    expect(ttft.critical).toBeCloseTo(normalQuantile(1 - 0.01 / 8), 12);
+    expect(ttft.uncertainty).toBeCloseTo((ttft.critical! * Math.sqrt(2)) / 100, 12);
+    expect(r.metrics.filter((m) => m.verdict === 'regressed').map((m) => m.metric)).toEqual(['ttft_p50']);
+  });
+
+  it('does not flag a change inside the sampling error, nor one below the minimum effect', () => {
+    expect(compareToReference({ ...runOf(100, 3), ttft_p50: est(108, 3) }, [runOf(100, 3)]).verdict).toBe('unchanged');
+    expect(compareToReference({ ...runOf(100, 0.01), ttft_p50: est(104, 0.01) }, [runOf(100, 0.01)]).verdict).toBe('unchanged');
+  });
+
+  it('needs at least one reference', () => {
+    expect(() => compareToReference(runOf(100, 1), [])).toThrow(RangeError);
   });
 });

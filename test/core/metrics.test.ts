@@ -72,7 +72,7 @@ describe('RunAccumulator', () => {
     const acc = new RunAccumulator(true);
     records.forEach((r) => acc.add(r));
     const s = summarize(acc, identity, request, { scheduled: 3, partial: false });
-    expect(s.requests).toEqual({ scheduled: 3, sent: 3, succeeded: 3, failed: 0, errors: {} });
+    expect(s.requests).toEqual({ scheduled: 3, sent: 3, succeeded: 3, failed: 0, errors: {}, errorMessages: [] });
     expect(s.latency.ttft).toMatchObject({ count: 3, min: 100, max: 102, mean: 101 });
     // HDR reports the highest value equivalent to the bucket: 101 ms within 3 significant digits.
     expect(s.latency.ttft.p50! - 101).toBeGreaterThanOrEqual(0);

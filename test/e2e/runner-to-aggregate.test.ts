@@ -60,7 +60,8 @@ describe('native runner → S3 (s3rver) → aggregate', () => {
     expect(table(run.stdout)).toHaveLength(9);
     expect(result.summary.run.runId).toBe(runId);
     expect(result.summary.input).toMatchObject({ badFiles: 0, badRecords: 0 });
-    expect(run.code).toBe(result.summary.validity.valid ? 0 : 3);
+    // A Job's shard does not judge the run (the workflow's Aggregate does): it exits 0 when it measured.
+    expect(run.code).toBe(0);
     const after: string[] = [];
     for await (const o of listObjects(s3.client, 'results', prefix)) after.push(o.key.slice(prefix.length));
     expect(after).toEqual(expect.arrayContaining(['summary.json', 'histograms.json', 'report.html']));

@@ -121,7 +121,7 @@ describe('derived values', () => {
     ]);
   });
   it('run defaults PrepareRun accepts', () => {
-    const d = RunDefaults.parse(runDefaults(config, { region: 'us-west-2', bucket: 'b', bundle: { bucket: 'a', key: 'k.mjs', sha256: 'f'.repeat(64) } }));
+    const d = RunDefaults.parse(runDefaults(config, { region: 'us-west-2', bucket: 'results-bucket', bundle: { bucket: 'a', key: 'k.mjs', sha256: 'f'.repeat(64) } }));
     expect(d.target.podSelector).toEqual({ 'app.kubernetes.io/component': 'qwen3-vllm' });
     expect(d.job).toMatchObject({ deadlineMarginSeconds: 600, pollIntervalSeconds: 30, resources: { requests: { cpu: '2', memory: '4Gi' } } });
   });
@@ -130,6 +130,7 @@ describe('derived values', () => {
       ['TtftP99Sla', 'ttft_p99', 1000, 24, 'notBreaching'],
       ['ItlP99Sla', 'itl_p99', 100, 24, 'notBreaching'],
       ['InvalidRun', 'RunValid', 1, 24, 'notBreaching'],
+      ['BaselineRegression', 'RegressionCount', 0, 24, 'notBreaching'],
       ['MissingNightlyRun', 'RunValid', 1, 26, 'breaching'],
     ]);
   });

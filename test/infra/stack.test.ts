@@ -79,7 +79,11 @@ describe('the state machine', () => {
     expect(next('WaitForJob')).toBe('GetJob');
     expect(next('JobSucceeded')).toBe('Aggregate');
     expect(next('Aggregate')).toBe('Publish');
-    expect(next('Publish')).toBe('DeleteJob');
+    expect(next('Publish')).toBe('Regressed?');
+    // A regressed run's notice goes to the alarms' topic; a notice that fails does not fail the run.
+    expect(state('Regressed?')).toMatchObject({ Type: 'Choice', Choices: [{ Variable: '$.aggregate.comparison.verdict', StringEquals: 'regressed', Next: 'NotifyRegression' }], Default: 'DeleteJob' });
+    expect(state('NotifyRegression')).toMatchObject({ Resource: 'arn:aws:states:::sns:publish', Next: 'DeleteJob', Parameters: { 'Message.$': '$.aggregate.comparison.notice' } });
+    expect((state('NotifyRegression').Catch as Array<{ Next: string }>)[0]!.Next).toBe('DeleteJob');
     expect(next('DeleteJob')).toBe('DeleteConfigMap');
     expect(next('DeleteConfigMap')).toBe('ReleaseRun');
     expect(next('ReleaseRun')).toBe('CleanedUp');
@@ -270,10 +274,16 @@ describe('IAM least privilege', () => {
     });
     const writes = statements().filter((x) => [x.Action].flat().includes('s3:PutObject'));
     expect(writes.length).toBeGreaterThan(0);
-    // Run files under runs/; the exclusive-run claims under claims/ (PrepareRun and ReleaseRun only).
+    // Run files under runs/; history entries under history/ (Aggregate only); the exclusive-run
+    // claims under claims/ (PrepareRun and ReleaseRun only).
     for (const w of writes) {
-      for (const r of [w.Resource].flat()) expect(JSON.stringify(r)).toMatch(/\/(runs|claims)\/\*"\]\]\}$/);
+      for (const r of [w.Resource].flat()) expect(JSON.stringify(r)).toMatch(/\/(runs|claims|history)\/\*"\]\]\}$/);
     }
+    const historyWriters = Object.entries(template.findResources('AWS::IAM::Policy'))
+      .filter(([, p]) => JSON.stringify(p).includes('/history/*'))
+      .map(([id]) => id);
+    expect(historyWriters).toHaveLength(1);
+    expect(historyWriters[0]).toMatch(/Aggregate/);
     const runner = Object.entries(template.findResources('AWS::IAM::Policy')).filter(([id]) => id.includes('RunnerRole'));
     expect(runner).toHaveLength(1);
     const runnerWrites = (runner[0]![1] as { Properties: { PolicyDocument: { Statement: Array<{ Action: string[]; Resource: unknown }> } } }).Properties.PolicyDocument.Statement.filter((x) => [x.Action].flat().includes('s3:PutObject'));
@@ -378,9 +388,25 @@ describe('dashboard and alarms', () => {
       Metrics: Match.arrayWith([Match.objectLike({ Expression: 'FILL(failed, 0) + FILL(timedOut, 0) + FILL(aborted, 0)' })]),
     });
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')) as Array<{ Properties: { AlarmActions: unknown[] } }>;
-    expect(alarms).toHaveLength(6);
-    for (const a of alarms) expect(a.Properties.AlarmActions).toEqual([{ Ref: expect.stringMatching(/MonitoringAlarms/) }]);
+    expect(alarms).toHaveLength(7);
+    for (const a of alarms) expect(a.Properties.AlarmActions).toEqual([{ Ref: expect.stringMatching(/NotificationsAlarms/) }]);
     template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com' });
+    // The regression notice goes to the same topic the alarms notify.
+    expect(Object.keys(template.findResources('AWS::SNS::Topic'))).toHaveLength(1);
+    expect(JSON.stringify(state('NotifyRegression').Parameters)).toMatch(/NotificationsAlarms/);
+  });
+
+  it('alarms on a regression against the baseline window: RegressionCount ≥ 1, missing data (short history) not breaching', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'RegressionCount',
+      Namespace: 'InferenceBaseline',
+      Dimensions: Match.arrayWith([{ Name: 'Model', Value: 'qwen3-8b' }, { Name: 'Scenario', Value: 'baseline' }]),
+      Statistic: 'Maximum',
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+      AlarmDescription: Match.stringLikeRegexp('regression notice on this topic names the metrics'),
+    });
   });
 
   it('graphs every published metric, under the stack\'s Model × Scenario, with its definition', () => {

@@ -31,7 +31,13 @@ describe('Aggregate Lambda against s3rver', () => {
     await uploadDirectory(s3.client, dir, spec.s3.uri);
 
     const out = await aggregateForRun({ runSpec: spec }, { s3: s3.client });
-    expect(out).toEqual({ summaryKey: spec.s3.summaryKey, valid: true, reasons: [], succeeded: 600 });
+    expect(out).toMatchObject({ summaryKey: spec.s3.summaryKey, valid: true, reasons: [], succeeded: 600 });
+    // The first run of its series: nothing to compare with yet, and no notice.
+    expect(out.comparison).toMatchObject({ verdict: 'insufficient-history', regressed: [], changes: [], notice: '' });
+    expect(out.comparison.headline).toMatch(/^insufficient history: 0 earlier valid runs with this workload and target, 3 needed; not compared/);
+    // Its history entry: one object per run under history/<scenario>/<model>/.
+    const entry = JSON.parse(await getObjectText(s3.client, spec.s3.bucket, `history/baseline/qwen3-8b/${spec.runId}.json`)) as { runId: string; valid: boolean; location: string; metrics: { ttft_p50: { n: number } } };
+    expect(entry).toMatchObject({ runId: spec.runId, valid: true, location: spec.s3.uri, metrics: { ttft_p50: { n: 600 } } });
     const summary = JSON.parse(await getObjectText(s3.client, spec.s3.bucket, spec.s3.summaryKey)) as Summary;
     expect(summary.run.runId).toBe(spec.runId);
     expect(summary.input).toMatchObject({ source: 'native', files: 3, records: 600, badRecords: 0, badFiles: 0 });

@@ -21,6 +21,8 @@ function summary(over: Partial<Summary> = {}): Summary {
     tokens: { inputTokens: 152064, outputTokens: 38016, inputMismatches: 0, outputMismatches: 0, clientServerOutputMismatches: 0, missingServerUsage: 0 },
     input: { source: 'native', files: 1, records: 300, badRecords: 0, badFiles: 0, problems: [], omittedProblems: 0 },
     validity: { valid: false, reasons: ['3 of 300 requests failed'] },
+    context: null,
+    comparison: null,
     ...over,
   };
 }

@@ -1,7 +1,8 @@
 import { Readable } from 'node:stream';
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { presignGetUrl } from '../../runtime/aws/run-files.ts';
+import { listObjects } from '../../runtime/aws/s3.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../runtime/local/local-s3.ts';
 import { startLocalS3, type LocalS3 } from '../support/s3rver.ts';
 
@@ -24,6 +25,26 @@ async function errorOf(p: Promise<unknown>): Promise<{ name: string; status: num
 }
 
 describe('the local S3 is as strict as S3 where the code relies on it (stricter than s3rver alone)', () => {
+  it('pages ListObjectsV2 as S3 does (s3rver alone answers a truncated V2 listing with 500)', async () => {
+    const keys = Array.from({ length: 1203 }, (_, i) => `paged/k-${String(i).padStart(5, '0')}`);
+    for (let i = 0; i < keys.length; i += 50) {
+      await Promise.all(keys.slice(i, i + 50).map((Key) => s3.client.send(new PutObjectCommand({ Bucket: 'results', Key, Body: 'x' }))));
+    }
+    await s3.client.send(new PutObjectCommand({ Bucket: 'results', Key: 'paged/sub/a', Body: 'x' }));
+    const seen: string[] = [];
+    for await (const o of listObjects(s3.client, 'results', 'paged/k-')) seen.push(o.key);
+    expect(seen).toEqual(keys);
+    // One key at a time, with a delimiter: a common prefix counts as a key and pages too.
+    const first = await s3.client.send(new ListObjectsV2Command({ Bucket: 'results', Prefix: 'paged/', MaxKeys: 1 }));
+    expect(first).toMatchObject({ KeyCount: 1, IsTruncated: true });
+    expect(first.Contents?.map((c) => c.Key)).toEqual(['paged/k-00000']);
+    const second = await s3.client.send(new ListObjectsV2Command({ Bucket: 'results', Prefix: 'paged/', MaxKeys: 1, ContinuationToken: first.NextContinuationToken }));
+    expect(second.Contents?.map((c) => c.Key)).toEqual(['paged/k-00001']);
+    const tail = await s3.client.send(new ListObjectsV2Command({ Bucket: 'results', Prefix: 'paged/', Delimiter: '/', StartAfter: 'paged/k-01202' }));
+    expect(tail).toMatchObject({ KeyCount: 1, IsTruncated: false });
+    expect(tail.CommonPrefixes?.map((p) => p.Prefix)).toEqual(['paged/sub/']);
+  });
+
   it('If-None-Match: * creates once, then answers 412 PreconditionFailed and keeps the first object', async () => {
     const put = (body: string) => s3.client.send(new PutObjectCommand({ Bucket: 'results', Key: 'runs/a/config.yml', Body: body, IfNoneMatch: '*' }));
     await put('first');

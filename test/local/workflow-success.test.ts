@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { claimKey } from '../../runtime/core/claims.ts';
 import { Summary } from '../../runtime/core/summary/schema.ts';
+import { HistoryEntry } from '../../runtime/core/history/entry.ts';
+import { getObjectText, putObject } from '../../runtime/aws/s3.ts';
 import { RESULTS_BUCKET } from '../../runtime/local/environment.ts';
 import { exportExecution } from '../../runtime/local/export.ts';
 import { resolveTokens } from '../../runtime/local/synthesized.ts';
@@ -22,7 +24,7 @@ import { useTempDirs } from '../support/temp-dir.ts';
 const tempDir = useTempDirs();
 let wf: LocalWorkflow;
 let first: ExecutionRecord;
-const SHORT = { overrides: { load: { stages: [{ rate: 2, duration: 3 }] } } };
+const SHORT = { overrides: { load: { stages: [{ rate: 20, duration: 5 }] } } };
 
 beforeAll(async () => {
   wf = await LocalWorkflow.start({ config: {} });
@@ -39,8 +41,9 @@ describe('the local workflow: success (native runner through the bootstrap and t
       'PrepareRun', 'FindTargetPods', 'TargetPodRunning?', 'DescribeTarget', 'LocateZone', 'ZoneKnown?', 'PinToZone', 'RecordZone',
       'FindServiceAccount', 'ServiceAccountFound?', 'CreateServiceAccount',
     ]);
-    expect(names.slice(-11)).toEqual(['JobState?', 'JobSucceeded', 'Aggregate', 'Publish', 'DeleteJob', 'DeleteConfigMap', 'ReleaseRun', 'CleanedUp', 'Outcome?', 'RunSummary', 'Succeeded']);
-    expect(first.output).toMatchObject({ scenario: 'baseline', model: 'qwen3-8b', runner: 'native', zone: 'local-1a', valid: true, reasons: [], succeeded: 6, published: 25 });
+    // Not regressed (nothing to compare with yet): no notice.
+    expect(names.slice(-12)).toEqual(['JobState?', 'JobSucceeded', 'Aggregate', 'Publish', 'Regressed?', 'DeleteJob', 'DeleteConfigMap', 'ReleaseRun', 'CleanedUp', 'Outcome?', 'RunSummary', 'Succeeded']);
+    expect(first.output).toMatchObject({ scenario: 'baseline', model: 'qwen3-8b', runner: 'native', zone: 'local-1a', valid: true, reasons: [], succeeded: 100, published: 25 });
     expect(first.reaper).toBeUndefined();
   });
 
@@ -95,12 +98,50 @@ describe('the local workflow: success (native runner through the bootstrap and t
   }, 60_000);
 });
 
+let compared: ExecutionRecord | undefined;
+
+describe('the series on the cloud path: history entries, the comparison, its metrics and the regression notice', () => {
+  it("Aggregate wrote the run's history entry at history/<scenario>/<model>/<runId>.json, with its context", async () => {
+    const entry = HistoryEntry.parse(JSON.parse(await getObjectText(wf.env.s3Client, RESULTS_BUCKET, `history/baseline/qwen3-8b/${first.runSpec!.runId}.json`)));
+    expect(entry).toMatchObject({ runId: first.runSpec!.runId, valid: true, verdict: 'insufficient-history', location: `s3://${RESULTS_BUCKET}/${first.runSpec!.s3.prefix}` });
+    // The target pod the workflow found, its node and instance type; the simulator's settings from /version.
+    expect(entry.context.pod).toMatchObject({ instanceType: 'local', images: [expect.stringMatching(/^inference-baseline\/simulator:/)] });
+    expect(entry.context.server?.settings).toMatchObject({ ttftMs: '40', itlMs: '12' });
+    expect(entry.metrics.ttft_p50).toMatchObject({ n: 100, supported: true });
+  });
+
+  it('against a window of three earlier valid runs (execution input compare.windowSize; their TTFT 20 % lower) a run is compared: regressed, published as RegressionCount and change_*, and the notice is sent', async () => {
+    const base = HistoryEntry.parse(JSON.parse(await getObjectText(wf.env.s3Client, RESULTS_BUCKET, `history/baseline/qwen3-8b/${first.runSpec!.runId}.json`)));
+    for (let i = 0; i < 3; i++) {
+      const faster = Object.fromEntries(Object.entries(base.metrics).map(([k, e]) => [k, k.startsWith('ttft') && e.value !== null ? { ...e, value: e.value * 0.8, se: 0.01 } : e]));
+      // Just before the next run, after the two real ones: with `compare.windowSize` 3 the window is these three.
+      const earlier = { ...base, runId: `20200101T00000${i}Z-seeded`, startedAt: new Date(Date.now() - (3 - i) * 1000).toISOString(), metrics: faster };
+      await putObject(wf.env.s3Client, RESULTS_BUCKET, `history/baseline/qwen3-8b/${earlier.runId}.json`, JSON.stringify(earlier));
+    }
+    compared = await wf.execute({ input: { ...SHORT, compare: { windowSize: 3 } } });
+    expect(compared.status).toBe('SUCCEEDED');
+    expect(compared.states.map((s) => s.name).slice(-11)).toEqual(['Aggregate', 'Publish', 'Regressed?', 'NotifyRegression', 'DeleteJob', 'DeleteConfigMap', 'ReleaseRun', 'CleanedUp', 'Outcome?', 'RunSummary', 'Succeeded']);
+    expect(compared.output).toMatchObject({ regressed: expect.arrayContaining(['ttft_p50']), comparison: expect.stringMatching(/^regressed against 3 earlier runs: ttft_p50 \+2\d\.\d %/) });
+    const emf = compared.emf[0] as Record<string, unknown>;
+    expect(emf.RegressionCount).toBeGreaterThanOrEqual(1);
+    expect(emf.change_ttft_p50).toBeGreaterThan(20);
+    // The notice: to the alarms' topic, with the metrics and what changed (here: nothing recorded).
+    expect(compared.notices).toHaveLength(1);
+    const topics = Object.entries(wf.synth.template.Resources as Record<string, { Type: string }>).filter(([, r]) => r.Type === 'AWS::SNS::Topic');
+    expect(topics).toHaveLength(1);
+    expect(compared.notices[0]!.Subject).toBe('inference-baseline: baseline / qwen3-8b regressed');
+    expect(compared.notices[0]!.Message).toMatch(/^inference-baseline: baseline \/ qwen3-8b regressed in run \S+\nAgainst 3 earlier valid run\(s\)[^\n]*\n {2}ttft_p50 [\s\S]*Nothing the run records changed since the previous run/);
+  }, 120_000);
+});
+
 describe('what Publish emits is what the stack watches (the synthesized template and the EMF of a local run)', () => {
   it('every metric and dimension set the alarms and the dashboard read is emitted, and every emitted metric is on the dashboard', () => {
     const namespace = 'InferenceBaseline';
     const key = (name: string, dims: Record<string, string>): string => `${name} ${Object.entries(dims).sort().map(([k, v]) => `${k}=${v}`).join(',')}`;
     const emitted = new Set<string>();
-    for (const doc of first.emf) {
+    // The first run (no history yet) and a compared one: together every metric a run can publish.
+    expect(compared).toBeDefined();
+    for (const doc of [...first.emf, ...compared!.emf]) {
       for (const d of (doc._aws as { CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][]; Metrics: Array<{ Name: string }> }> }).CloudWatchMetrics) {
         expect(d.Namespace).toBe(namespace);
         for (const set of d.Dimensions) for (const m of d.Metrics) emitted.add(key(m.Name, Object.fromEntries(set.map((k) => [k, String(doc[k])]))));

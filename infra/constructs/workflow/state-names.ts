@@ -28,6 +28,8 @@ export const STATE = {
   runnerLogKept: 'RunnerLogKept?',
   aggregate: 'Aggregate',
   publish: 'Publish',
+  regressed: 'Regressed?',
+  notifyRegression: 'NotifyRegression',
   deleteJob: 'DeleteJob',
   deleteConfigMap: 'DeleteConfigMap',
   releaseRun: 'ReleaseRun',

@@ -1,5 +1,6 @@
 import { Duration, Names, RemovalPolicy, Stack, Tags } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
@@ -42,6 +43,8 @@ export interface WorkflowProps {
   /** Releases a run's claim on its target (Cleanup), and resolves an ended execution's run (Reaper). */
   releaseRun: lambda.IFunction;
   timeouts: LambdaTimeouts;
+  /** A regressed run's notice goes here (the alarms' topic). */
+  notifications: sns.ITopic;
 }
 
 /** How long each Lambda task may take (its function's own timeout, so a hung call cannot stall the run). */
@@ -127,6 +130,9 @@ export class Workflow extends Construct {
         'reasons.$': '$.aggregate.reasons',
         'succeeded.$': '$.aggregate.succeeded',
         'published.$': '$.publish.published',
+        'comparison.$': '$.aggregate.comparison.headline',
+        'regressed.$': '$.aggregate.comparison.regressed',
+        'changes.$': '$.aggregate.comparison.changes',
       },
     });
     cleanup.next(
@@ -135,13 +141,29 @@ export class Workflow extends Construct {
         .otherwise(summary.next(new sfn.Succeed(this, STATE.succeeded))),
     );
 
+    // A regressed run tells the alarms' topic which metrics moved and what changed: the
+    // BaselineRegression alarm can only say that something did.
+    const notify = new tasks.SnsPublish(this, STATE.notifyRegression, {
+      comment: "The regression notice (Aggregate's words) to the alarms' topic",
+      topic: props.notifications,
+      subject: `inference-baseline: ${config.scenario} / ${config.modelName} regressed`,
+      message: sfn.TaskInput.fromJsonPathAt('$.aggregate.comparison.notice'),
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+    // A notice that cannot be sent does not fail a measured run: the alarm still fires.
+    notify.addCatch(cleanup, { errors: [sfn.Errors.ALL], resultPath: '$.noticeError' });
+    notify.next(cleanup);
+    const regressed = new sfn.Choice(this, STATE.regressed)
+      .when(sfn.Condition.stringEquals('$.aggregate.comparison.verdict', 'regressed'), notify)
+      .otherwise(cleanup);
+
     const definition = prepare
       .next(new LocateTarget(this, 'LocateTarget', ctx))
       .next(new LaunchJob(this, 'LaunchJob', ctx))
       .next(new WatchJob(this, 'WatchJob', ctx, words))
       .next(aggregate)
       .next(publish)
-      .next(cleanup);
+      .next(regressed);
 
     // Under /aws/vendedlogs/states/: CloudWatch Logs' resource policy for Step Functions covers the
     // prefix once, instead of growing with every log group (its size limit bites busy accounts).

@@ -5,6 +5,10 @@ import { buildEmf } from '../../aws/emf.ts';
 import { createS3Client, parseS3Url } from '../../aws/s3.ts';
 import { S3RunStore } from '../../aws/s3-run-store.ts';
 import { checkBucket } from '../../aws/s3-access.ts';
+import { s3HistoryFor } from '../../aws/s3-history-store.ts';
+import { fsHistoryFor } from '../../aggregator/fs-history-store.ts';
+import type { HistoryFor } from '../../core/ports/history-store.ts';
+import { historyRootOf } from '../../core/run-layout.ts';
 import { InputError } from '../../core/errors.ts';
 import { defaultNamespace, runDimensions } from '../../core/summary/published.ts';
 import type { Summary } from '../../core/summary/schema.ts';
@@ -20,6 +24,10 @@ export interface AggregateCommandOptions {
   endpoint?: string;
   /** EMF namespace (default InferenceBaseline). */
   namespace?: string;
+  /** false (`--no-history`): aggregate alone — no comparison, no history entry written. */
+  history?: boolean;
+  /** Earlier valid runs the comparison's baseline is drawn from (default 7). */
+  window?: number;
 }
 
 export interface AggregateCommandDeps {
@@ -43,11 +51,15 @@ export interface AggregateCommandResult {
  */
 export async function aggregateCommand(target: string, opts: AggregateCommandOptions, deps: AggregateCommandDeps): Promise<AggregateCommandResult> {
   let store: RunStore;
+  // The series' history beside the run: the bucket's history/ for runs/<scenario>/<model>/<runId>/
+  // prefixes, else the run's parent (<out>/history/ for <out>/<runId>).
+  let history: HistoryFor | undefined;
   if (target.startsWith('s3://')) {
     const loc = parseS3Url(target);
     const client = (deps.s3Client ?? ((endpoint) => createS3Client(endpoint ? { endpoint } : {})))(opts.endpoint);
     await checkBucket(client, loc, opts.endpoint);
     store = new S3RunStore(client, loc);
+    history = s3HistoryFor(client, loc.bucket, historyRootOf(loc.prefix));
   } else {
     const dir = resolve(target);
     const info = await stat(dir).catch(() => null);
@@ -55,8 +67,9 @@ export async function aggregateCommand(target: string, opts: AggregateCommandOpt
       throw new InputError(target, [info ? 'is a file, not a run directory' : 'does not exist'], 'pass the directory a run wrote (the one holding run.json, or an inference-perf output directory), or an s3://bucket/prefix URL.');
     }
     store = new FsRunStore(dir);
+    history = fsHistoryFor(historyRootOf(dir) || '.');
   }
-  const result = await aggregateRun(store);
+  const result = await aggregateRun(store, opts.history === false ? {} : { history, compare: { options: opts.window ? { windowSize: opts.window } : {} } });
   const outputs = await writeOutputs(store, result);
   if (opts.emf) {
     const doc = buildEmf(result.summary, { namespace: opts.namespace ?? defaultNamespace, dimensions: runDimensions(result.summary.run) });
@@ -64,6 +77,8 @@ export async function aggregateCommand(target: string, opts: AggregateCommandOpt
   }
   const s = result.summary;
   const input = s.input.badFiles || s.input.badRecords ? `\ninput: ${s.input.badFiles} unreadable file(s), ${s.input.badRecords} bad record(s) — see summary.json "input"` : '';
-  deps.stdout.write(`${formatSummary(s)}${input}\n\nsummary: ${outputs.summary}\nreport:  ${outputs.report}\n${opts.emf ? `emf:     ${opts.emf}\n` : ''}`);
+  deps.stdout.write(
+    `${formatSummary(s)}${input}\n\nsummary: ${outputs.summary}\nreport:  ${outputs.report}\n${outputs.history ? `history: ${outputs.history}\n` : ''}${opts.emf ? `emf:     ${opts.emf}\n` : ''}`,
+  );
   return { exitCode: s.validity.valid ? 0 : 3, summary: s, outputs };
 }

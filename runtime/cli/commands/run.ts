@@ -5,10 +5,12 @@ import { dirname, join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { createS3Client, parseS3Url, uploadDirectory, type UploadReport } from '../../aws/s3.ts';
 import { assertShardNotWritten, checkBucket, s3SetupProblem } from '../../aws/s3-access.ts';
-import { aggregateRun, writeOutputs } from '../../aggregator/aggregate-run.ts';
+import { aggregateRun, writeOutputs, type AggregateResult } from '../../aggregator/aggregate-run.ts';
+import { s3HistoryFor } from '../../aws/s3-history-store.ts';
 import { FsRunStore } from '../../aggregator/fs-run-store.ts';
+import { fsHistoryFor } from '../../aggregator/fs-history-store.ts';
 import { InputError, OperationFailed } from '../../core/errors.ts';
-import { REQUESTS_DIR } from '../../core/run-layout.ts';
+import { historyRootOf, REQUESTS_DIR } from '../../core/run-layout.ts';
 import { formatRunId, randomSuffix, RUN_ID_PATTERN, RUN_ID_RULE } from '../../core/run-spec/naming.ts';
 import { flagLayer, layerConfig, parseScenario, presetConfig, readScenarioYaml } from '../../core/scenario/index.ts';
 import { resolveScenario } from '../../core/scenario/resolve.ts';
@@ -39,6 +41,8 @@ export interface RunCommandOptions {
   s3Endpoint?: string;
   /** false: leave aggregation to the workflow (the Job passes --no-aggregate); summary.json has one writer. */
   aggregate?: boolean;
+  /** Earlier valid runs the comparison's baseline is drawn from (default 7). */
+  window?: number;
 }
 
 export interface RunCommandIo {
@@ -118,11 +122,16 @@ export async function runCommand(opts: RunCommandOptions, io: RunCommandIo): Pro
     // run (one shard) and the workflow will not run it (--no-aggregate is how the Job says so).
     let summary: Summary = result.summary;
     let report: string | undefined;
+    let pendingHistory: AggregateResult['history'] = null;
     const aggregateHere = opts.shard.count === 1 && opts.aggregate !== false;
     if (aggregateHere) {
       const store = new FsRunStore(result.dir);
-      const aggregated = await aggregateRun(store);
-      const outputs = await writeOutputs(store, aggregated);
+      // The series' history: <out>/history/<scenario>/<model>/ locally; beside runs/ in S3.
+      const history = s3 ? s3HistoryFor(s3, parseS3Url(dest).bucket, historyRootOf(parseS3Url(dest).prefix)) : fsHistoryFor(resolve(opts.out));
+      const aggregated = await aggregateRun(store, { history, compare: { options: opts.window ? { windowSize: opts.window } : {} } });
+      // To S3, the entry goes after the upload (it must not point at files not there yet), naming the prefix.
+      if (s3 && aggregated.history) pendingHistory = { ...aggregated.history, entry: { ...aggregated.history.entry, location: dest } };
+      const outputs = await writeOutputs(store, s3 ? { ...aggregated, history: null } : aggregated);
       summary = aggregated.summary;
       report = outputs.report;
     }
@@ -132,6 +141,7 @@ export async function runCommand(opts: RunCommandOptions, io: RunCommandIo): Pro
       let rep: UploadReport;
       try {
         rep = await uploadDirectory(s3, result.dir, dest);
+        if (pendingHistory) await pendingHistory.store.put(pendingHistory.entry);
       } catch (err) {
         const why = (s3SetupProblem(err, dest, opts.s3Endpoint) ?? (err as Error)).message;
         throw new OperationFailed(
@@ -145,6 +155,9 @@ export async function runCommand(opts: RunCommandOptions, io: RunCommandIo): Pro
     }
     if (!aggregateHere) io.stdout.write(`(shard ${opts.shard.index} of ${opts.shard.count}: summary.json is written when the whole run is aggregated)\n`);
     if (result.manifest.partial) return 130;
+    // A shard that leaves aggregation to the workflow does not judge the run: one shard's numbers
+    // are not the run's (and a Job that exits 3 would fail the workflow before Aggregate speaks).
+    if (!aggregateHere) return 0;
     return summary.validity.valid ? 0 : 3;
   } finally {
     await sim?.close();

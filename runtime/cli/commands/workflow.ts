@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { InputError } from '../../core/errors.ts';
 import { flagLayer, layerConfig, presetConfig } from '../../core/scenario/index.ts';
 import type { Summary } from '../../core/summary/schema.ts';
-import { exportExecution } from '../../local/export.ts';
+import { exportExecution, NOTICES_FILE, seedHistory } from '../../local/export.ts';
+import { RESULTS_BUCKET } from '../../local/environment.ts';
 import { LOCAL_POLL_SECONDS, LocalWorkflow } from '../../local/workflow.ts';
 import { EXIT } from '../exit-codes.ts';
 import { formatSummary } from '../table.ts';
@@ -47,6 +48,8 @@ export async function workflowCommand(o: WorkflowCommandOptions, io: WorkflowCom
     },
   });
   try {
+    const seeded = await seedHistory(wf.env, RESULTS_BUCKET, o.out);
+    if (seeded > 0) say(`history: ${seeded} earlier run(s) from ${join(o.out, 'history')} (the comparison's window)`);
     const record = await wf.execute({ input, signal: io.interrupt });
     const dir = await exportExecution(wf.env, record, o.out);
     if (record.reaper) say(`reaper: ${record.reaper.status} (${record.reaper.states.join(' → ')})`);
@@ -57,6 +60,7 @@ export async function workflowCommand(o: WorkflowCommandOptions, io: WorkflowCom
     }
     const summary = JSON.parse(await readFile(join(dir, 'summary.json'), 'utf8')) as Summary;
     io.stdout.write(`${formatSummary(summary)}\nresults: ${dir}\nreport:  ${join(dir, 'report.html')}\n`);
+    if (record.notices.length > 0) io.stdout.write(`notice:  ${join(dir, NOTICES_FILE)} (what the alarms' topic would have received)\n`);
     return summary.validity.valid ? EXIT.ok : EXIT.invalid;
   } finally {
     await wf.stop();

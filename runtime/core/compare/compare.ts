@@ -1,5 +1,5 @@
 import { InputError } from '../errors.ts';
-import { DEFAULT_Z, estimatePercentile, studentTQuantile } from './quantile.ts';
+import { DEFAULT_Z, estimatePercentile, normalQuantile, studentTQuantile } from './quantile.ts';
 
 /**
  * Is tonight's run different from the nights before it? Each key metric of a run is compared with
@@ -115,6 +115,11 @@ export interface RunComparison {
   metrics: MetricComparison[];
   /** Earlier runs compared against (the trailing window). */
   windowSize: number;
+  /**
+   * `window`: the trailing window, night-to-night spread estimated from it. `reference`: fewer
+   * named runs than a window needs, so only sampling error is known (see compareToReference).
+   */
+  against: 'window' | 'reference';
 }
 
 /** Defaults under the given options, checked together: every problem is reported at once. */
@@ -158,8 +163,9 @@ const MIN_MS = 0.001;
  * + se_run² + mean(se²)/k, floored at the measurement's resolution. The statistic
  * (run − b)/√Var is held against Student's t with k − 1 degrees of freedom at the per-metric α:
  * exact when the night-to-night spread dominates (the classic prediction interval for one new
- * night), conservative when sampling error dominates (σ²_b is then mostly zero, yet the t's
- * heavier tails are kept).
+ * night), conservative when sampling error dominates. Welch–Satterthwaite degrees of freedom were
+ * tried for more power: with a 2–5 % night-to-night wobble they called 1.1–1.8 % of unchanged runs
+ * regressed (BENCHMARKS.md), over the 1 % promised, so k − 1 stays.
  */
 export function compareMetric(metric: KeyMetric, run: MetricEstimate, window: readonly MetricEstimate[], options: Partial<CompareOptions> = {}): MetricComparison {
   const o = resolveCompareOptions(options);
@@ -209,7 +215,42 @@ export function compareRun(run: RunEstimates, window: readonly RunEstimates[], o
   if (recent.length < o.minWindow) verdict = 'insufficient-history';
   else if (metrics.some((m) => m.verdict === 'regressed')) verdict = 'regressed';
   else if (metrics.some((m) => m.verdict === 'improved')) verdict = 'improved';
-  return { verdict, metrics, windowSize: recent.length };
+  return { verdict, metrics, windowSize: recent.length, against: 'window' };
+}
+
+/**
+ * A run against one or two runs a person named (`compare <run> <reference>`), too few to estimate
+ * how much the metric moves from night to night. The difference is judged against the two runs'
+ * sampling error alone, Var = se_run² + mean(se_ref²)/k, with the normal quantile at the same
+ * per-metric level and the same minimum effect. This answers "is this more than sampling noise?",
+ * not "is this more than a normal night's wobble?" — the output says so. With minWindow or more
+ * references, use compareRun: they are a window.
+ */
+export function compareToReference(run: RunEstimates, references: readonly RunEstimates[], options: Partial<CompareOptions> = {}): RunComparison {
+  const o = resolveCompareOptions(options);
+  if (references.length === 0) throw new RangeError('compareToReference needs at least one reference run');
+  const critical = normalQuantile(1 - perMetricAlpha(o));
+  const metrics = KEY_METRICS.map((m): MetricComparison => {
+    const cur = run[m.name];
+    const usable = references.map((r) => r[m.name]).filter(isUsable);
+    const k = usable.length;
+    const baseline = k > 0 ? mean(usable.map((e) => e.value)) : null;
+    const none = { metric: m.name, value: cur.value, baseline, change: null, uncertainty: null, statistic: null, critical: null, windowSize: k };
+    if (!isUsable(cur)) return { ...none, verdict: 'insufficient-samples' };
+    if (k === 0 || baseline === null) return { ...none, verdict: 'insufficient-samples' };
+    const scale = Math.max(baseline, MIN_MS);
+    const floor = Math.max(o.resolution * scale, MIN_MS) ** 2;
+    const sd = Math.sqrt(Math.max(floor, cur.se * cur.se + mean(usable.map((e) => e.se * e.se)) / k));
+    const diff = cur.value - baseline;
+    const statistic = diff / sd;
+    const change = diff / scale;
+    let verdict: MetricVerdict = 'unchanged';
+    if (statistic > critical && change >= o.minEffect) verdict = 'regressed';
+    else if (statistic < -critical && change <= -o.minEffect) verdict = 'improved';
+    return { metric: m.name, value: cur.value, baseline, change, uncertainty: (critical * sd) / scale, statistic, critical, verdict, windowSize: k };
+  });
+  const verdict: RunVerdict = metrics.some((m) => m.verdict === 'regressed') ? 'regressed' : metrics.some((m) => m.verdict === 'improved') ? 'improved' : 'unchanged';
+  return { verdict, metrics, windowSize: references.length, against: 'reference' };
 }
 
 type UsableEstimate = MetricEstimate & { value: number; se: number };

@@ -1,5 +1,6 @@
 import * as hdr from 'hdr-histogram-js';
 import { z } from 'zod';
+import { minSamplesForPercentile } from '../compare/quantile.ts';
 
 /**
  * A latency histogram: an HDR histogram of integer microseconds (1 µs .. 1 h, 3 significant
@@ -85,14 +86,12 @@ export const statPercentiles = [
 export type StatPercentile = (typeof statPercentiles)[number][0];
 
 /**
- * The fewest samples a percentile needs before it says anything about the tail it names: at least
- * one sample beyond it, i.e. n ≥ 1 / (1 − p). p50 needs 2, p90 10, p99 100, p99.9 1,000. Below that
- * the value is the maximum of what was seen, not the percentile — it is reported as insufficient,
- * and never published as a baseline.
+ * The fewest samples a percentile needs before it says anything about the tail it names (one rule
+ * for the summary, CloudWatch and the comparison: core/compare/quantile.ts). p50 needs 2, p90 10,
+ * p99 100, p99.9 1,000; below that "p99" is the maximum of what was seen, so it is reported as
+ * insufficient and never published as a baseline.
  */
-export function minSamples(percentile: number): number {
-  return Math.ceil(1 / (1 - percentile / 100) - 1e-9);
-}
+export const minSamples = minSamplesForPercentile;
 
 /** Marks the percentiles `count` samples cannot support. */
 export function withSampleCheck(s: Omit<DistributionStats, 'insufficient'>): DistributionStats {

@@ -1,9 +1,11 @@
 import { z } from 'zod';
 import { arrivals } from '../scenario/schema.ts';
 import { ValidityRules } from '../scenario/validity-rules.ts';
+import { ServerFacts } from '../history/context.ts';
 
-export const runnerKinds = ['native', 'inference-perf'] as const;
-export type RunnerKind = (typeof runnerKinds)[number];
+import { runnerKinds } from './runner-kinds.ts';
+
+export { runnerKinds, type RunnerKind } from './runner-kinds.ts';
 
 /** Who ran, against what, where: everything that identifies a run apart from its numbers. */
 export const RunIdentity = z.object({
@@ -43,6 +45,8 @@ export const RunManifest = z.object({
   /** Requests in the whole schedule (all shards). */
   scheduled: z.number().int().nonnegative(),
   shards: z.number().int().positive(),
+  /** What the server said of itself at preflight (`GET /version`); absent when it was not asked. */
+  server: ServerFacts.optional(),
 });
 export type RunManifest = z.infer<typeof RunManifest>;
 

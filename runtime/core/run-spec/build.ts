@@ -3,6 +3,7 @@ import type { RunnerKind } from '../records/run-manifest.ts';
 import {
   CONFIG_FILE,
   HISTOGRAMS_FILE,
+  historySeriesPath,
   RAW_DIR,
   REPORT_FILE,
   REQUESTS_DIR,
@@ -163,6 +164,15 @@ export function buildRunSpec(args: BuildRunSpecArgs): RunSpec {
       resources: defaults.job.resources,
     },
     bundle: kind === 'native' && defaults.runnerDelivery === 'bundle' && defaults.bundle ? defaults.bundle : null,
+    ...(input.compare
+      ? {
+          compare: {
+            ...(input.compare.windowSize !== undefined ? { windowSize: input.compare.windowSize } : {}),
+            ...(input.compare.reference !== undefined ? { reference: [input.compare.reference].flat() } : {}),
+          },
+        }
+      : {}),
+    historyPrefix: historySeriesPath(scenario, model),
   };
 }
 

@@ -5,6 +5,11 @@ import { RUN_ID_PATTERN, RUN_ID_RULE } from './naming.ts';
 
 const PodSelectorInput = z.union([z.string(), z.record(z.string(), z.string())]);
 
+export const CompareInput = z.strictObject({
+  windowSize: z.number().int().min(3).max(60).optional(),
+  reference: z.union([z.string().regex(RUN_ID_PATTERN, `must be ${RUN_ID_RULE}`), z.array(z.string().regex(RUN_ID_PATTERN, `must be ${RUN_ID_RULE}`)).min(1).max(60)]).optional(),
+});
+
 /** What a person (or the schedule) may pass to StartExecution. `{}` is valid. */
 export const ExecutionInput = z.strictObject({
   /** A preset name (`baseline`, …); default: the stack's scenario. */
@@ -21,11 +26,17 @@ export const ExecutionInput = z.strictObject({
     .optional(),
   runner: z.enum(runnerKinds).optional(),
   runId: z.string().regex(RUN_ID_PATTERN, `must be ${RUN_ID_RULE}`).optional(),
+  /**
+   * How the run is compared with its history: `windowSize` earlier valid runs (default 7), or the
+   * run ids of `reference` runs of the same series instead.
+   */
+  compare: CompareInput.optional(),
 });
 export type ExecutionInput = z.infer<typeof ExecutionInput>;
 
 export const executionInputKeys = Object.keys(ExecutionInput.shape);
 const targetKeys = ['baseUrl', 'modelName', 'podSelector'];
+const compareKeys = Object.keys(CompareInput.shape);
 
 /** Every problem in the input, by path, in one `InputError` (name `InvalidInput` for the workflow). */
 export class InvalidInputError extends InputError {
@@ -54,7 +65,7 @@ export function parseExecutionInput(raw: unknown, problems: string[]): Execution
     }
     const r = field.safeParse(value, { reportInput: true });
     if (r.success) out[key] = r.data;
-    else problems.push(...issueProblems(r.error.issues, { at: [key], supportedKeys: (p) => (p[0] === 'target' ? targetKeys : executionInputKeys) }));
+    else problems.push(...issueProblems(r.error.issues, { at: [key], supportedKeys: (p) => (p[0] === 'target' ? targetKeys : p[0] === 'compare' ? compareKeys : executionInputKeys) }));
   }
   return out as ExecutionInput;
 }

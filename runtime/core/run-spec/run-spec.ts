@@ -73,5 +73,9 @@ export const RunSpec = z.object({
     resources: Resources,
   }),
   bundle: z.object({ bucket: z.string(), key: z.string(), sha256: z.string() }).nullable(),
+  /** How Aggregate compares the run with its history (execution input `compare`; defaults when absent). */
+  compare: z.object({ windowSize: z.number().int().optional(), reference: z.array(z.string()).optional() }).optional(),
+  /** `history/<scenario>/<model>/`: the series' history entries in the results bucket. */
+  historyPrefix: z.string().optional(),
 });
 export type RunSpec = z.infer<typeof RunSpec>;

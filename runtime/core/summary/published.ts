@@ -1,3 +1,4 @@
+import { KEY_METRICS } from '../compare/compare.ts';
 import { metricDefinitions } from '../metrics/definitions.ts';
 import type { Summary } from './schema.ts';
 
@@ -18,7 +19,7 @@ export interface PublishedMetric {
   /** What the number means, for the dashboard's definitions text. */
   definition: string;
   /** Dashboard grouping. */
-  group: 'latency' | 'schedule' | 'requests' | 'throughput' | 'verdict';
+  group: 'latency' | 'schedule' | 'requests' | 'throughput' | 'verdict' | 'comparison';
   /** How a day's value is read back (one run a night): the worst of the day. */
   statistic: 'Maximum' | 'Minimum';
 }
@@ -62,6 +63,41 @@ const schedule: PublishedMetric[] = publishedPercentiles.map((p) => ({
   statistic: 'Maximum',
 }));
 
+/** A comparison with a verdict on the run's numbers (not "insufficient history", not an invalid run). */
+function judged(s: Summary): NonNullable<Summary['comparison']> | null {
+  const c = s.comparison;
+  return c && (c.verdict === 'regressed' || c.verdict === 'improved' || c.verdict === 'unchanged') ? c : null;
+}
+
+/** `change_<key metric>`, e.g. `change_ttft_p50`: percent against the baseline window. */
+export function changeMetricName(metric: string): string {
+  return `change_${metric}`;
+}
+
+const comparison: PublishedMetric[] = [
+  {
+    name: 'RegressionCount',
+    unit: 'Count',
+    read: (s) => judged(s)?.metrics.filter((m) => m.verdict === 'regressed').length ?? null,
+    definition: 'key metrics (ttft p50/p90/p99, itl p50/p99, tpot p50, e2e p50/p99) that regressed against the trailing window of earlier valid runs of the same workload and target; absent while the history is too short',
+    group: 'comparison',
+    statistic: 'Maximum',
+  },
+  ...KEY_METRICS.map(
+    (k): PublishedMetric => ({
+      name: changeMetricName(k.name),
+      unit: 'Percent',
+      read: (s) => {
+        const change = judged(s)?.metrics.find((m) => m.metric === k.name)?.change;
+        return change === undefined || change === null ? null : Math.round(change * 1e4) / 100;
+      },
+      definition: `${k.name} against the mean of the baseline window, in percent (positive: slower)`,
+      group: 'comparison',
+      statistic: 'Maximum',
+    }),
+  ),
+];
+
 export const publishedMetrics: readonly PublishedMetric[] = [
   ...latency,
   ...schedule,
@@ -86,6 +122,7 @@ export const publishedMetrics: readonly PublishedMetric[] = [
     group: 'verdict',
     statistic: 'Minimum',
   },
+  ...comparison,
 ];
 
 /** The entry for `name`; throws for a name that is not published (a typo in an alarm must not pass silently). */

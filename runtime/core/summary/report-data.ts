@@ -2,6 +2,7 @@ import type { LatencyHistogram } from '../metrics/latency-histogram.ts';
 import type { RunResults } from './finalize.ts';
 import type { Summary } from './schema.ts';
 import type { TimelineSeries } from './timeline.ts';
+import type { TrendData } from '../history/trend.ts';
 
 /** A percentile curve: x = "nines" (−log10(1 − p/100)), so p50 = 0.3, p90 = 1, p99 = 2, p99.9 = 3. */
 export interface PercentileCurve {
@@ -15,6 +16,8 @@ export interface ReportData {
   summary: Summary;
   curves: Partial<Record<'ttft' | 'itl' | 'tpot' | 'e2e' | 'schedule_delay', PercentileCurve>>;
   timeline: TimelineSeries;
+  /** The key metrics over the comparison's baseline runs and this one; null when the run was not compared. */
+  trend: TrendData | null;
 }
 
 const curveMetrics = ['ttft', 'itl', 'tpot', 'e2e', 'schedule_delay'] as const;
@@ -43,5 +46,5 @@ export function reportData(summary: Summary, agg: RunResults): ReportData {
     const c = percentileCurve(agg.acc.dists[name]);
     if (c) curves[name] = c;
   }
-  return { summary, curves, timeline: agg.timeline.series() };
+  return { summary, curves, timeline: agg.timeline.series(), trend: null };
 }

@@ -4,6 +4,8 @@ import { InputReport } from '../records/input-report.ts';
 import { errorTypes } from '../records/record.ts';
 import { RunIdentity, RunRequest } from '../records/run-manifest.ts';
 import { arrivals } from '../scenario/schema.ts';
+import { Comparison } from '../history/comparison.ts';
+import { RunContext } from '../history/context.ts';
 
 /** Where `load.schedule_delay` came from. */
 export const scheduleDelaySources = ['records', 'inference-perf-summary', 'unavailable'] as const;
@@ -81,7 +83,11 @@ export const Summary = z.object({
   /** What the aggregator read and what it could not use. */
   input: InputReport,
   validity: z.object({ valid: z.boolean(), reasons: z.array(z.string()) }),
+  /** What the run measured against (workload fingerprint, server, target pod, runner): the aggregator's. */
+  context: RunContext.nullable().default(null),
+  /** This run against its series' history (null: not compared, e.g. aggregated without a history). */
+  comparison: Comparison.nullable().default(null),
 });
 export type Summary = z.infer<typeof Summary>;
 export type LatencyName = keyof Summary['latency'];
-export type Measured = Omit<Summary, 'input' | 'validity'>;
+export type Measured = Omit<Summary, 'input' | 'validity' | 'context' | 'comparison'>;

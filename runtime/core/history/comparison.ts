@@ -1,0 +1,194 @@
+import { z } from 'zod';
+import { compareRun, compareToReference, KEY_METRICS, resolveCompareOptions, type CompareOptions, type KeyMetric, type RunComparison, type RunEstimates } from '../compare/compare.ts';
+import { InputError } from '../errors.ts';
+import { contextChanges, type RunContext } from './context.ts';
+import { byStart, type HistoryEntry } from './entry.ts';
+
+/**
+ * The comparison a run carries in summary.json: its key metrics against the trailing window of
+ * earlier valid runs of the same workload and target (or against runs a person named), what
+ * changed since the previous run, and one line that says it all. Pure: entries in, words out.
+ */
+
+const keyMetricNames = KEY_METRICS.map((m) => m.name) as [KeyMetric, ...KeyMetric[]];
+
+export const MetricChange = z.object({
+  metric: z.enum(keyMetricNames),
+  value: z.number().nullable(),
+  baseline: z.number().nullable(),
+  /** (value − baseline) / baseline: 0.12 is 12 % slower. */
+  change: z.number().nullable(),
+  /** The change a metric must exceed to be significant, as a fraction of the baseline. */
+  uncertainty: z.number().nullable(),
+  statistic: z.number().nullable(),
+  critical: z.number().nullable(),
+  verdict: z.enum(['regressed', 'improved', 'unchanged', 'insufficient-samples', 'insufficient-history']),
+  windowSize: z.number().int().nonnegative(),
+});
+
+export const comparisonVerdicts = ['regressed', 'improved', 'unchanged', 'insufficient-history', 'not-a-baseline'] as const;
+export type ComparisonVerdict = (typeof comparisonVerdicts)[number];
+
+export const Comparison = z.object({
+  verdict: z.enum(comparisonVerdicts),
+  against: z.enum(['window', 'reference']),
+  /** The runs the baseline was drawn from, oldest first. */
+  baselineRuns: z.array(z.string()),
+  method: z.object({ windowSize: z.number().int(), minWindow: z.number().int(), minEffect: z.number(), falseAlarmRate: z.number() }),
+  metrics: z.array(MetricChange),
+  /** The series as this run found it: why earlier runs were or were not baselines. */
+  series: z.object({
+    earlierRuns: z.number().int().nonnegative(),
+    usable: z.number().int().nonnegative(),
+    otherWorkload: z.number().int().nonnegative(),
+    otherTarget: z.number().int().nonnegative(),
+    invalid: z.number().int().nonnegative(),
+  }),
+  previousRunId: z.string().nullable(),
+  /** What differs from the previous run ("image a → b", "node type x → y", "server setting k a → b"). */
+  changes: z.array(z.string()),
+  headline: z.string(),
+});
+export type Comparison = z.infer<typeof Comparison>;
+
+/** The run being compared: what its summary and histograms say. */
+export interface ComparedRun {
+  runId: string;
+  startedAt: string | null;
+  valid: boolean;
+  context: RunContext;
+  estimates: RunEstimates;
+}
+
+export interface ComparisonRequest {
+  options?: Partial<CompareOptions>;
+  /** Run ids of the series to compare against instead of the trailing window (execution input `compare.reference`). */
+  reference?: string[];
+}
+
+/**
+ * This run against its series' history. The window: earlier entries (by start) of the same
+ * workload fingerprint and target that were valid, the last `windowSize` of them. Invalid runs and
+ * runs of another workload or target are counted, never used. The previous run (for "what
+ * changed") is the latest earlier entry of the same target, valid or not.
+ */
+export function compareWithHistory(run: ComparedRun, entries: readonly HistoryEntry[], request: ComparisonRequest = {}): Comparison {
+  const o = resolveCompareOptions(request.options);
+  const earlier = entries.filter((e) => e.runId !== run.runId && byStart(e, run) < 0).sort(byStart);
+  const sameTarget = earlier.filter((e) => e.context.target === run.context.target);
+  const previous = sameTarget.at(-1) ?? earlier.at(-1) ?? null;
+  const series = {
+    earlierRuns: earlier.length,
+    usable: 0,
+    otherWorkload: earlier.filter((e) => e.context.fingerprint !== run.context.fingerprint).length,
+    otherTarget: earlier.filter((e) => e.context.target !== run.context.target).length,
+    invalid: earlier.filter((e) => !e.valid).length,
+  };
+  const candidates = sameTarget.filter((e) => e.valid && e.context.fingerprint === run.context.fingerprint);
+  series.usable = candidates.length;
+  const changes = previous ? contextChanges(previous.context, run.context) : [];
+  const base = { method: methodOf(o), series, previousRunId: previous?.runId ?? null, changes };
+
+  if (request.reference && request.reference.length > 0) {
+    const named = request.reference.map((id) => {
+      const found = entries.find((e) => e.runId === id);
+      if (!found) throw new InputError('compare.reference', [`run ${id} is not in this series' history`], 'name a run id of the same scenario and model (see `inference-baseline history`).');
+      return found;
+    });
+    return referenceComparison(run, named.map((e) => ({ runId: e.runId, startedAt: e.startedAt, valid: e.valid, context: e.context, estimates: e.metrics as RunEstimates })), o, base);
+  }
+  const window = candidates.slice(-o.windowSize);
+  if (!run.valid) return notABaseline(run, window, o, base);
+  const result = compareRun(run.estimates, window.map((e) => e.metrics as RunEstimates), o);
+  return finish(result, window.map((e) => e.runId), base);
+}
+
+/**
+ * This run against runs a person named (directories or prefixes given to `compare`, or
+ * `compare.reference`): a window when there are minWindow of them, else sampling error only
+ * (compareToReference). They must share the workload — a different target is allowed (comparing
+ * two servers is a use) and listed among the changes.
+ */
+export function compareWithRuns(run: ComparedRun, references: readonly ComparedRun[], options: Partial<CompareOptions> = {}): Comparison {
+  const o = resolveCompareOptions(options);
+  const base = { method: methodOf(o), series: { earlierRuns: references.length, usable: references.length, otherWorkload: 0, otherTarget: 0, invalid: 0 }, previousRunId: null, changes: [] as string[] };
+  return referenceComparison(run, references, o, base);
+}
+
+type Base = Pick<Comparison, 'method' | 'series' | 'previousRunId' | 'changes'>;
+
+function referenceComparison(run: ComparedRun, refs: readonly ComparedRun[], o: CompareOptions, base: Base): Comparison {
+  const mismatched = refs.filter((r) => r.context.fingerprint !== run.context.fingerprint);
+  if (mismatched.length > 0) {
+    throw new InputError(
+      'compare',
+      mismatched.map((r) => `run ${r.runId} measured another workload: ${contextChanges(r.context, run.context).filter((c) => c.startsWith('workload ')).join('; ')}`),
+      'compare runs of the same scenario settings (API, token counts, load); a latency under another load is not a baseline for this one.',
+    );
+  }
+  const last = refs.at(-1)!;
+  const changes = base.changes.length > 0 ? base.changes : contextChanges(last.context, run.context);
+  const withRefs: Base = {
+    ...base,
+    series: { ...base.series, invalid: refs.filter((r) => !r.valid).length, otherTarget: refs.filter((r) => r.context.target !== run.context.target).length },
+    previousRunId: base.previousRunId ?? last.runId,
+    changes,
+  };
+  if (!run.valid) return notABaseline(run, refs, o, withRefs);
+  const result = refs.length >= o.minWindow ? compareRun(run.estimates, refs.map((r) => r.estimates), { ...o, windowSize: Math.max(o.windowSize, refs.length) }) : compareToReference(run.estimates, refs.map((r) => r.estimates), o);
+  return finish(result, refs.map((r) => r.runId), withRefs);
+}
+
+function notABaseline(run: ComparedRun, window: ReadonlyArray<{ runId: string }>, o: CompareOptions, base: Base): Comparison {
+  return {
+    ...base,
+    verdict: 'not-a-baseline',
+    against: 'window',
+    baselineRuns: window.map((w) => w.runId),
+    metrics: [],
+    headline: `not compared: run ${run.runId} is invalid, so its numbers are not a baseline (see validity.reasons)${changesText(base.changes)}`,
+  };
+}
+
+function finish(result: RunComparison, baselineRuns: string[], base: Base): Comparison {
+  const c: Omit<Comparison, 'headline'> = { ...base, verdict: result.verdict, against: result.against, baselineRuns, metrics: result.metrics };
+  return { ...c, headline: headline(c) };
+}
+
+function methodOf(o: CompareOptions): Comparison['method'] {
+  return { windowSize: o.windowSize, minWindow: o.minWindow, minEffect: o.minEffect, falseAlarmRate: o.falseAlarmRate };
+}
+
+/** "+15.2 % (±3.1 %)": the change and the uncertainty it had to exceed. */
+export function changeText(m: Pick<Comparison['metrics'][number], 'change' | 'uncertainty'>): string {
+  if (m.change === null) return '–';
+  const pct = (x: number): string => `${(x * 100).toFixed(1)} %`;
+  return `${m.change >= 0 ? '+' : '−'}${pct(Math.abs(m.change))}${m.uncertainty !== null ? ` (±${pct(m.uncertainty)})` : ''}`;
+}
+
+function changesText(changes: readonly string[]): string {
+  return changes.length > 0 ? `; what changed since the previous run: ${changes.join('; ')}` : '';
+}
+
+function headline(c: Omit<Comparison, 'headline'>): string {
+  const runs = `${c.baselineRuns.length} ${c.against === 'reference' ? 'named' : 'earlier'} run${c.baselineRuns.length === 1 ? '' : 's'}`;
+  const moved = (verdict: 'regressed' | 'improved'): string =>
+    c.metrics
+      .filter((m) => m.verdict === verdict)
+      .map((m) => `${m.metric} ${changeText(m)}`)
+      .join(', ');
+  const caveat = c.against === 'reference' && c.baselineRuns.length < c.method.minWindow ? ' (sampling error only: with fewer than ' + c.method.minWindow + ' runs the night-to-night spread is unknown)' : '';
+  switch (c.verdict) {
+    case 'regressed':
+      return `regressed against ${runs}${caveat}: ${moved('regressed')}${changesText(c.changes)}`;
+    case 'improved':
+      return `improved against ${runs}${caveat}: ${moved('improved')}${changesText(c.changes)}`;
+    case 'unchanged':
+      return `unchanged against ${runs}${caveat}: no key metric moved beyond its uncertainty and ${(c.method.minEffect * 100).toFixed(0)} %${changesText(c.changes)}`;
+    default: {
+      const s = c.series;
+      const others = [s.otherWorkload ? `${s.otherWorkload} of another workload` : '', s.otherTarget ? `${s.otherTarget} of another target` : '', s.invalid ? `${s.invalid} invalid` : ''].filter(Boolean);
+      return `insufficient history: ${s.usable} earlier valid run${s.usable === 1 ? '' : 's'} with this workload and target, ${c.method.minWindow} needed; not compared${others.length ? ` (not baselines for this run: ${others.join(', ')})` : ''}${changesText(c.changes)}`;
+    }
+  }
+}

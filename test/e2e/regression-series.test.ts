@@ -1,0 +1,104 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Summary } from '../../runtime/core/summary/schema.ts';
+import { startSimulator } from '../../runtime/simulator/index.ts';
+import { cli } from '../support/cli.ts';
+import { useTempDirs } from '../support/temp-dir.ts';
+
+const tempDir = useTempDirs();
+
+/**
+ * The nightly question on one machine: five runs of an unchanged server (the built-in simulator,
+ * TTFT 40 ms), then the server restarted with TTFT raised 15 % (46 ms) and run once more. Real
+ * runs over loopback, the real aggregator and history; `compare`, `history` and report.html must
+ * all say "regressed" and name the changed setting; the unchanged runs must say "unchanged".
+ */
+const quiet = { ttftMs: 40, ttftJitterMs: 0, itlMs: 12, jitterMs: 1 };
+const BEFORE = 5;
+let out: string;
+const runIds: string[] = [];
+const exits: number[] = [];
+const stdouts: string[] = [];
+
+async function runOnce(ttftMs: number, i: number): Promise<void> {
+  const sim = await startSimulator({ ...quiet, ttftMs, keepGroundTruth: false });
+  try {
+    const runId = `20250101T02${String(i).padStart(2, '0')}00Z-series`;
+    const r = await cli(['run', '--target', sim.url, '--duration', '3', '--rate', '10', '--out', out, '--run-id', runId]);
+    runIds.push(runId);
+    exits.push(r.code);
+    stdouts.push(r.stdout);
+  } finally {
+    await sim.close();
+  }
+}
+
+beforeAll(async () => {
+  out = await tempDir();
+  for (let i = 0; i < BEFORE; i++) await runOnce(40, i);
+  await runOnce(46, BEFORE);
+}, 180_000);
+
+afterAll(() => undefined);
+
+const summaryOf = async (runId: string): Promise<Summary> => JSON.parse(await readFile(join(out, runId, 'summary.json'), 'utf8')) as Summary;
+
+describe('a local series with one change: the simulator\'s TTFT raised 15 %', () => {
+  it('every run is valid and leaves a history entry under <out>/history/<scenario>/<model>/', async () => {
+    expect(exits).toEqual(Array(BEFORE + 1).fill(0));
+    expect((await readdir(join(out, 'history', 'baseline', 'qwen3-8b'))).sort()).toEqual(runIds.map((id) => `${id}.json`));
+  });
+
+  it('the first runs have too little history, the unchanged ones are "unchanged", and the changed one is "regressed"', async () => {
+    const verdicts = await Promise.all(runIds.map(async (id) => (await summaryOf(id)).comparison?.verdict));
+    expect(verdicts).toEqual(['insufficient-history', 'insufficient-history', 'insufficient-history', 'unchanged', 'unchanged', 'regressed']);
+    const last = await summaryOf(runIds.at(-1)!);
+    const ttft = last.comparison!.metrics.find((m) => m.metric === 'ttft_p50')!;
+    expect(ttft.verdict).toBe('regressed');
+    expect(ttft.change!).toBeGreaterThan(0.1);
+    expect(ttft.change!).toBeLessThan(0.2);
+    expect(last.comparison!.baselineRuns).toEqual(runIds.slice(0, BEFORE));
+    expect(last.comparison!.changes).toEqual(['server setting ttftMs 40 → 46']);
+    expect(stdouts.at(-1)).toMatch(/^comparison: regressed against 5 earlier runs: ttft_p50 \+1\d\.\d %[^\n]*; what changed since the previous run: server setting ttftMs 40 → 46$/m);
+  });
+
+  it('compare names the change and exits 4; compare of an unchanged run exits 0', async () => {
+    const r = await cli(['compare', join(out, runIds.at(-1)!)]);
+    expect(r.stdout).toMatch(/^ttft_p50\s+40\.\d+\s+46\.\d+\s+\+1\d\.\d % \(±\d+\.\d %\)\s+regressed$/m);
+    expect(r.stdout).toContain(`what changed since the previous run (${runIds[BEFORE - 1]}):\n  - server setting ttftMs 40 → 46`);
+    expect(r.stdout).toMatch(/^verdict: regressed — /m);
+    expect(r.code).toBe(4);
+    const unchanged = await cli(['compare', join(out, runIds[BEFORE - 1]!)]);
+    expect(unchanged.stdout).toMatch(/^verdict: unchanged — /m);
+    expect(unchanged.code).toBe(0);
+  });
+
+  it('compare against one named run judges sampling error only, and says so', async () => {
+    const r = await cli(['compare', join(out, runIds.at(-1)!), join(out, runIds[0]!)]);
+    expect(r.stdout).toMatch(/verdict: regressed — regressed against 1 named run \(sampling error only: with fewer than 3 runs the night-to-night spread is unknown\): ttft_p50 \+1\d\.\d %/);
+    expect(r.code).toBe(4);
+  });
+
+  it('history lists the series run by run, with the verdicts and what changed', async () => {
+    const r = await cli(['history', out]);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.split('\n');
+    expect(lines[0]).toMatch(/^series baseline \/ qwen3-8b — 6 run\(s\), 1 workload\(s\), 1 target\(s\); /);
+    const rows = lines.filter((l) => l.includes('-series'));
+    expect(rows).toHaveLength(6);
+    expect(rows.slice(3, 5).every((l) => /\byes\b.*\bunchanged\b/.test(l))).toBe(true);
+    expect(rows[5]).toMatch(/\byes\b.*regressed \(ttft_p50[^)]*\)\s+server setting ttftMs 40 → 46$/);
+  });
+
+  it('report.html shows the comparison, what changed, and the trend of the window with this run', async () => {
+    const html = await readFile(join(out, runIds.at(-1)!, 'report.html'), 'utf8');
+    expect(html).toContain('<div id="comparison-verdict" class="regressed">regressed</div>');
+    expect(html).toMatch(/<tr><th>ttft_p50<\/th><td>40\.\d+<\/td><td>46\.\d+<\/td><td>\+1\d\.\d % \(±[\d.]+ %\)<\/td><td class="regressed">regressed<\/td><\/tr>/);
+    expect(html).toContain('<ul id="changes"><li>server setting ttftMs 40 → 46</li></ul>');
+    const data = JSON.parse(/<script id="report-data" type="application\/json">(.*?)<\/script>/s.exec(html)![1]!) as { trend: { runIds: string[]; current: number; metrics: { ttft_p50: number[] } } };
+    expect(data.trend.runIds).toEqual(runIds);
+    expect(data.trend.current).toBe(BEFORE);
+    expect(data.trend.metrics.ttft_p50).toHaveLength(BEFORE + 1);
+  });
+});
