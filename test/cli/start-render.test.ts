@@ -62,6 +62,15 @@ describe('start', () => {
     expect(sfn.sent.some((s) => s.name === 'ListStateMachinesCommand')).toBe(false);
   });
 
+  it('with --wait prints the comparison the execution carries', async () => {
+    const output = { runId: 'r2', scenario: 'baseline', model: 'qwen3-8b', zone: 'us-west-2a', valid: true, reasons: [], results: 's3://b/runs/r2/', comparison: 'regressed against 7 earlier runs: ttft_p50 +15.0 % (±3.0 %); what changed since the previous run: image vllm/vllm-openai:v0.11.0 → vllm/vllm-openai:v0.12.0' };
+    const sfn = fakeSfn([{ status: 'SUCCEEDED', output }]);
+    const out = sink();
+    const r = await startCommand({ stateMachine: SM, wait: true, pollSeconds: 5 }, { sfn: sfn.client as never, stdout: out.stream, sleep: async () => undefined });
+    expect(r.exitCode).toBe(0);
+    expect(out.text()).toContain(`VALID baseline: run r2 (baseline, qwen3-8b, zone us-west-2a)\ncomparison: ${output.comparison}\nresults: s3://b/runs/r2/`);
+  });
+
   it('prints the failure cause of a failed execution and exits 1', async () => {
     const sfn = fakeSfn([{ status: 'FAILED', error: 'NoRunningTargetPod', cause: 'No Running pod matches …' }]);
     const out = sink();

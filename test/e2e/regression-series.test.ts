@@ -1,4 +1,4 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Summary } from '../../runtime/core/summary/schema.ts';
@@ -16,6 +16,25 @@ const tempDir = useTempDirs();
  */
 const quiet = { ttftMs: 40, ttftJitterMs: 0, itlMs: 12, jitterMs: 1 };
 const BEFORE = 5;
+/**
+ * The baseline preset with 32-token outputs and a 50 ms schedule-delay rule: light enough for a
+ * machine running other test files at once (this file tests the comparison, not the runner's
+ * timing). Every run uses it, so they share one workload.
+ */
+const CONFIG = [
+  'api: { type: completion, streaming: true }',
+  'data:',
+  '  type: random',
+  '  input_distribution: { mean: 512, std_dev: 0, min: 512, max: 512 }',
+  '  output_distribution: { mean: 32, std_dev: 0, min: 32, max: 32 }',
+  'load:',
+  '  type: constant',
+  '  stages: [{ rate: 10, duration: 3 }]',
+  'server: { type: vllm, model_name: qwen3-8b, base_url: http://unused:8000, ignore_eos: true }',
+  'validity: { max_schedule_delay_p99_ms: 50 }',
+  '',
+].join('\n');
+let config: string;
 let out: string;
 const runIds: string[] = [];
 const exits: number[] = [];
@@ -25,7 +44,7 @@ async function runOnce(ttftMs: number, i: number): Promise<void> {
   const sim = await startSimulator({ ...quiet, ttftMs, keepGroundTruth: false });
   try {
     const runId = `20250101T02${String(i).padStart(2, '0')}00Z-series`;
-    const r = await cli(['run', '--target', sim.url, '--duration', '3', '--rate', '10', '--out', out, '--run-id', runId]);
+    const r = await cli(['run', '--config', config, '--name', 'baseline', '--target', sim.url, '--out', out, '--run-id', runId]);
     runIds.push(runId);
     exits.push(r.code);
     stdouts.push(r.stdout);
@@ -36,6 +55,8 @@ async function runOnce(ttftMs: number, i: number): Promise<void> {
 
 beforeAll(async () => {
   out = await tempDir();
+  config = join(await tempDir(), 'series.yml');
+  await writeFile(config, CONFIG);
   for (let i = 0; i < BEFORE; i++) await runOnce(40, i);
   await runOnce(46, BEFORE);
 }, 180_000);

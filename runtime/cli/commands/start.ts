@@ -56,11 +56,12 @@ export function parseStartInput(text: string | undefined): unknown {
 
 /** One line a person can act on, from the workflow's final output. */
 export function verdictLine(output: unknown): { line: string; valid: boolean } {
-  const o = (output ?? {}) as { valid?: boolean; reasons?: string[]; runId?: string; model?: string; scenario?: string; zone?: string; results?: string };
+  const o = (output ?? {}) as { valid?: boolean; reasons?: string[]; runId?: string; model?: string; scenario?: string; zone?: string; results?: string; comparison?: string };
   const what = `run ${o.runId ?? '?'} (${o.scenario ?? '?'}, ${o.model ?? '?'}, zone ${o.zone ?? '?'})`;
-  if (o.valid) return { valid: true, line: `VALID baseline: ${what}\nresults: ${o.results ?? '?'}` };
+  const comparison = o.comparison ? `\ncomparison: ${o.comparison}` : '';
+  if (o.valid) return { valid: true, line: `VALID baseline: ${what}${comparison}\nresults: ${o.results ?? '?'}` };
   const reasons = (o.reasons ?? []).map((r) => `  - ${r}`).join('\n');
-  return { valid: false, line: `INVALID: ${what} is not a baseline:\n${reasons}\nresults: ${o.results ?? '?'}` };
+  return { valid: false, line: `INVALID: ${what} is not a baseline:\n${reasons}${comparison}\nresults: ${o.results ?? '?'}` };
 }
 
 /**
