@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError } from '../../core/errors.ts';
+import { REPORT_FILE, SUMMARY_FILE } from '../../core/run-layout.ts';
 import { flagLayer, layerConfig, presetConfig } from '../../core/scenario/index.ts';
 import type { Summary } from '../../core/summary/schema.ts';
 import { exportExecution, NOTICES_FILE, seedHistory } from '../../local/export.ts';
@@ -58,8 +59,8 @@ export async function workflowCommand(o: WorkflowCommandOptions, io: WorkflowCom
       if (record.status === 'ABORTED') return EXIT.interrupted;
       return record.error?.error === 'InvalidInput' || record.error?.error === 'RunInProgress' ? EXIT.usage : EXIT.bug;
     }
-    const summary = JSON.parse(await readFile(join(dir, 'summary.json'), 'utf8')) as Summary;
-    io.stdout.write(`${formatSummary(summary)}\nresults: ${dir}\nreport:  ${join(dir, 'report.html')}\n`);
+    const summary = JSON.parse(await readFile(join(dir, SUMMARY_FILE), 'utf8')) as Summary;
+    io.stdout.write(`${formatSummary(summary)}\nresults: ${dir}\nreport:  ${join(dir, REPORT_FILE)}\n`);
     if (record.notices.length > 0) io.stdout.write(`notice:  ${join(dir, NOTICES_FILE)} (what the alarms' topic would have received)\n`);
     return summary.validity.valid ? EXIT.ok : EXIT.invalid;
   } finally {
