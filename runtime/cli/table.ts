@@ -14,7 +14,10 @@ export function formatSummary(s: Summary): string {
     ['schedule_delay', s.load.schedule_delay],
   ];
   const header = ['metric (ms)', 'count', ...columns, 'mean'];
-  const body = rows.map(([name, d]) => [name, String(d.count), ...columns.map((c) => num(d[c])), num(d.mean)]);
+  // A percentile with fewer samples than it needs is the maximum seen, not the percentile: starred.
+  const cell = (d: DistributionStats, c: (typeof columns)[number]): string => (c !== 'max' && d.insufficient.includes(c) && d[c] !== null ? `${num(d[c])}*` : num(d[c]));
+  const body = rows.map(([name, d]) => [name, String(d.count), ...columns.map((c) => cell(d, c)), num(d.mean)]);
+  const starred = body.some((r) => r.some((x) => x.endsWith('*')));
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
   const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   const r = s.requests;
@@ -27,6 +30,7 @@ export function formatSummary(s: Summary): string {
     '',
     line(header),
     ...body.map(line),
+    ...(starred ? ['* too few samples for this percentile (p90 needs 10, p99 100): the value is the largest seen, not published'] : []),
     '',
     ...failureLines(s),
     s.validity.valid ? 'verdict: valid' : `verdict: INVALID\n${s.validity.reasons.map((x) => `  - ${x}`).join('\n')}`,

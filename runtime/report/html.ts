@@ -21,7 +21,16 @@ export function renderReport(data: ReportData, assets: ReportAssets): string {
   ];
   const cols = ['count', 'mean', 'min', 'p50', 'p90', 'p95', 'p99', 'p999', 'max'] as const;
   const table = rows
-    .map(([name, d, def]) => `<tr><th title="${esc(def)}">${name}</th>${cols.map((c) => `<td>${fmtCell(d[c], c === 'count')}</td>`).join('')}</tr>`)
+    .map(
+      ([name, d, def]) =>
+        `<tr><th title="${esc(def)}">${name}</th>${cols
+          .map((c) =>
+            (d.insufficient as string[]).includes(c) && d[c] !== null
+              ? `<td class="insufficient" title="too few samples for this percentile: the largest value seen, not published">${fmtCell(d[c], false)}*</td>`
+              : `<td>${fmtCell(d[c], c === 'count')}</td>`,
+          )
+          .join('')}</tr>`,
+    )
     .join('\n');
   const reasons = s.validity.reasons.length
     ? `<ul class="reasons">${s.validity.reasons.map((r) => `<li>${esc(r)}</li>`).join('')}</ul>`
@@ -56,7 +65,7 @@ h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:28px 0 8px;border-bott
 .verdict{display:inline-block;padding:6px 12px;border-radius:4px;font-weight:700;color:#fff}
 .valid{background:#1a7f37}.invalid{background:#cf222e}
 table{border-collapse:collapse}td,th{padding:3px 8px;border:1px solid #ddd;text-align:right}th{text-align:left}
-.meta td{text-align:left}.regressed{color:#cf222e;font-weight:700}.improved{color:#1a7f37;font-weight:700}td.msg{text-align:left;font-family:ui-monospace,monospace;white-space:pre-wrap}.note{color:#666}.chart{margin:8px 0 16px}.reasons li{margin:4px 0}
+.meta td{text-align:left}td.insufficient{color:#888}.regressed{color:#cf222e;font-weight:700}.improved{color:#1a7f37;font-weight:700}td.msg{text-align:left;font-family:ui-monospace,monospace;white-space:pre-wrap}.note{color:#666}.chart{margin:8px 0 16px}.reasons li{margin:4px 0}
 </style>
 </head>
 <body>
@@ -82,6 +91,7 @@ ${comparison}
 <table id="percentiles"><tr><th>metric</th>${cols.map((c) => `<th>${c === 'p999' ? 'p99.9' : c}</th>`).join('')}</tr>
 ${table}
 </table>
+${rows.some(([, d]) => d.insufficient.length > 0 && d.count > 0) ? '<p class="note">* too few samples for this percentile (p90 needs 10, p99 100, p99.9 1,000): the value is the largest seen; it is not published as a baseline.</p>' : ''}
 <h2>Latency distributions</h2>
 <p class="note">Value at each percentile, from the merged HDR histograms (x: 0.3 = p50, 1 = p90, 2 = p99, 3 = p99.9).</p>
 <div id="dist-ttft" class="chart"></div><div id="dist-itl" class="chart"></div><div id="dist-e2e" class="chart"></div>

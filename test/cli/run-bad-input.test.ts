@@ -128,6 +128,9 @@ describe('inference-baseline run, end to end through the CLI', () => {
     expect(r.stdout).toMatch(/^metric \(ms\)\s+count\s+p50\s+p90\s+p95\s+p99\s+max\s+mean$/m);
     for (const m of ['ttft', 'itl', 'tpot', 'ntpot', 'e2e', 'schedule_delay']) expect(r.stdout).toMatch(new RegExp(`^${m}\\s+\\d+`, 'm'));
     expect(r.stdout).toMatch(/requests: 4 scheduled, 4 sent, 4 succeeded, 0 failed/);
+    // Four samples support a p50, not a p90 or p99: those are starred, and the star is explained.
+    expect(r.stdout).toMatch(/^ttft\s+4\s+[\d.]+\s+[\d.]+\*\s+[\d.]+\*\s+[\d.]+\*\s+[\d.]+\s+[\d.]+$/m);
+    expect(r.stdout).toContain('* too few samples for this percentile (p90 needs 10, p99 100): the value is the largest seen, not published');
     // The verdict is the aggregator's, and it agrees with the exit code.
     const summary = JSON.parse(await readFile(join(out, runId, 'summary.json'), 'utf8')) as { validity: { valid: boolean } };
     expect(r.stdout).toContain(summary.validity.valid ? 'verdict: valid' : 'verdict: INVALID');
