@@ -63,7 +63,9 @@ function formatSeries(location: string, entries: HistoryEntry[]): string {
   const first = entries[0];
   const title = first ? `${first.scenario} / ${first.model}` : location;
   const ms = (e: HistoryEntry, m: string): string => {
-    const v = (e.metrics as Record<string, { value: number | null }>)[m]?.value ?? null;
+    // A percentile the run had too few samples for is not a number to read across a series.
+    const est = (e.metrics as Record<string, { value: number | null; supported: boolean }>)[m];
+    const v = est?.supported ? est.value : null;
     return v === null ? '–' : v >= 100 ? v.toFixed(1) : v.toFixed(2);
   };
   const header = ['started (UTC)', 'run', 'valid', 'ttft p50', 'ttft p99', 'itl p50', 'e2e p50', 'verdict', 'what changed'];
