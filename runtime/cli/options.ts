@@ -26,6 +26,13 @@ export function nonNegativeInteger(what: string) {
   };
 }
 
+/** Simulator processes: 1 to 64 (more than a machine's cores only adds switching). */
+export function workerCount(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new InvalidArgumentError(`must be a whole number from 1 to 64 (processes); got "${value}".`);
+  return n;
+}
+
 export function port(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`must be a TCP port from 0 to 65535 (0 = any free port); got "${value}".`);

@@ -10,7 +10,7 @@ import { runCommand } from './commands/run.ts';
 import { simulateCommand } from './commands/simulate.ts';
 import { DEFAULT_STACK, startCommand } from './commands/start.ts';
 import { EXIT } from './exit-codes.ts';
-import { httpUrl, nonNegativeInteger, nonNegativeNumber, port, positiveNumber, probability, shardSpec, windowSize, zoneName } from './options.ts';
+import { httpUrl, nonNegativeInteger, nonNegativeNumber, port, positiveNumber, probability, shardSpec, windowSize, workerCount, zoneName } from './options.ts';
 
 /** Everything the command line touches, so it runs in-process in tests exactly as from a shell. */
 export interface CliIo {
@@ -140,6 +140,7 @@ function buildProgram(io: CliIo, exit: (code: number) => void): Command {
     .option('--stall-ms <ms>', 'how long a "stall" failure holds the connection', nonNegativeNumber('ms'))
     .option('--seed <n>', 'random seed', nonNegativeNumber('seed'))
     .option('--ground-truth <file>', 'append the ground-truth log (when each chunk was written) to this NDJSON file')
+    .option('--workers <n>', 'serve from this many processes behind one port (for benchmarks above ~100 req/s)', workerCount, 1)
     .action(async (o) => {
       const interrupt = io.interruptible('stopping the simulator');
       exit(
@@ -164,6 +165,7 @@ function buildProgram(io: CliIo, exit: (code: number) => void): Command {
             keepGroundTruth: false,
           },
           { stdout: io.stdout, interrupt },
+          o.workers,
         ),
       );
     });

@@ -1,11 +1,16 @@
-import { startSimulator, type SimulatorOptions } from '../../simulator/index.ts';
+import { isSimulatorWorker, serveAsWorker, startSimulatorCluster } from '../../simulator/cluster.ts';
+import { resolveSimulatorOptions, startSimulator, type SimulatorOptions } from '../../simulator/index.ts';
 
-/** `inference-baseline simulate`: the vLLM-compatible simulator alone, until Ctrl-C. */
-export async function simulateCommand(opts: SimulatorOptions, io: { stdout: NodeJS.WritableStream; interrupt: AbortSignal }): Promise<number> {
-  const sim = await startSimulator(opts);
-  const o = sim.options;
+/**
+ * `inference-baseline simulate`: the vLLM-compatible simulator alone, until Ctrl-C; with
+ * `workers` > 1, that many processes behind one port (simulator/cluster.ts).
+ */
+export async function simulateCommand(opts: SimulatorOptions, io: { stdout: NodeJS.WritableStream; interrupt: AbortSignal }, workers = 1): Promise<number> {
+  if (isSimulatorWorker()) return serveAsWorker(opts, io.interrupt);
+  const o = resolveSimulatorOptions(opts);
+  const sim = workers > 1 ? await startSimulatorCluster(opts, workers) : await startSimulator(opts);
   io.stdout.write(
-    `simulator listening on ${sim.url} — models ${o.models.join(', ')}; ttft ${o.ttftMs} ms + ${o.prefillMsPerToken} ms/prompt token, itl ${o.itlMs} ± ${o.jitterMs} ms` +
+    `simulator listening on ${sim.url}${workers > 1 ? ` (${workers} worker processes)` : ''} — models ${o.models.join(', ')}; ttft ${o.ttftMs} ms + ${o.prefillMsPerToken} ms/prompt token, itl ${o.itlMs} ± ${o.jitterMs} ms` +
       `${o.errorRate > 0 ? `; error rate ${o.errorRate} (${o.failureModes.join(', ')})` : ''}${o.groundTruthFile ? `; ground truth → ${o.groundTruthFile}` : ''}\n`,
   );
   await new Promise<void>((resolve) => io.interrupt.addEventListener('abort', () => resolve(), { once: true }));
