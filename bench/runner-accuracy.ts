@@ -1,26 +1,55 @@
 /**
- * The load generator's own error, against ground truth. For each rate, the simulator runs in its own
- * process and logs when it wrote every chunk; the runner measures the same requests. Prints schedule
- * delay p50/p99 and p50/p99 of |measured − ground truth| for ttft and for every itl gap.
+ * The load generator's own error, against ground truth and beside the floor. For each rate, one
+ * simulator process (pinned to its own core) logs when it wrote every chunk; first the floor client
+ * (bench/support/floor-client.ts: raw sockets, no parsing — what this machine allows any Node
+ * client), then the runner, send the same workload to it. Both are judged against the same ground
+ * truth: schedule delay, |measured − written| for ttft and every itl gap, CPU per content event,
+ * and the garbage collector's pauses during the runner's load.
  *
- *   npm run bench -- [--rates 1,10,100] [--duration 30]
+ *   npm run bench -- [--rates 1,10,100] [--duration 30] [--sim-args "--workers 2"]
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PerformanceObserver, constants as perf } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { RequestRecord } from '../runtime/core/records/record.ts';
 import { layerConfig, parseScenario, presetConfig } from '../runtime/core/scenario/index.ts';
 import { resolveScenario } from '../runtime/core/scenario/resolve.ts';
 import { runBenchmark } from '../runtime/runner/run.ts';
+import { words } from '../runtime/runner/words.ts';
 import type { GroundTruthEntry } from '../runtime/simulator/index.ts';
 import { systemClock } from '../runtime/timing/clock.ts';
+import { runFloorClient } from './support/floor-client.ts';
 import { spawnSimulator } from './support/simulator-process.ts';
 
-const { values } = parseArgs({ options: { rates: { type: 'string', default: '1,10,100' }, duration: { type: 'string', default: '30' } } });
+const { values } = parseArgs({
+  options: {
+    rates: { type: 'string', default: '1,10,100' },
+    duration: { type: 'string', default: '30' },
+    'sim-args': { type: 'string', default: '' },
+    'sim-cpus': { type: 'string', default: '1' },
+    'runner-cpus': { type: 'string', default: '0' },
+    'no-floor': { type: 'boolean', default: false },
+  },
+});
 const rates = values.rates.split(',').map(Number);
 const duration = Number(values.duration);
+const simArgs = values['sim-args'].split(' ').filter(Boolean);
+// Runner (every thread of this process) and simulator on separate cores, so neither's work lands in
+// the other's timestamps. On a 2-core machine at high rates they compete anyway; the CPU columns say.
+const pinned = pin(values['runner-cpus']);
+
+function pin(list: string): boolean {
+  try {
+    execFileSync('taskset', ['-a', '-cp', list, String(process.pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 function quantile(sorted: number[], q: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -30,39 +59,114 @@ function quantile(sorted: number[], q: number): number {
   return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
 }
 const f = (x: number): string => x.toFixed(3);
+const pq = (a: number[]): string => `${f(quantile(a, 0.5))} / ${f(quantile(a, 0.99))}`;
 
-console.log(`runner accuracy — ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}, seed baseline (512 in / 128 out, streaming), ${duration} s per rate\n`);
-console.log('| rate (req/s) | requests | schedule delay p50 / p99 (ms) | ttft error p50 / p99 (ms) | itl error p50 / p99 (ms) | itl gaps | verdict |');
-console.log('|---:|---:|---:|---:|---:|---:|---|');
+interface Measured {
+  requestId: string;
+  scheduledAt: number;
+  sentAt: number;
+  contentTimes: number[];
+  ok: boolean;
+}
+
+/** Errors of one client's requests against the simulator's record of the same requests. */
+function errors(ms: Measured[], truth: Map<string, GroundTruthEntry>): { delay: number[]; ttft: number[]; itl: number[]; events: number } {
+  const delay: number[] = [];
+  const ttft: number[] = [];
+  const itl: number[] = [];
+  let events = 0;
+  for (const r of ms) {
+    delay.push(r.sentAt - r.scheduledAt);
+    events += r.contentTimes.length;
+    const g = truth.get(r.requestId);
+    if (!g || !r.ok || r.contentTimes.length !== g.contentWrites.length) continue;
+    ttft.push(Math.abs(r.contentTimes[0]! - r.sentAt - (g.contentWrites[0]! - g.receivedAt)));
+    for (let i = 1; i < r.contentTimes.length; i++) itl.push(Math.abs(r.contentTimes[i]! - r.contentTimes[i - 1]! - (g.contentWrites[i]! - g.contentWrites[i - 1]!)));
+  }
+  for (const a of [delay, ttft, itl]) a.sort((x, y) => x - y);
+  return { delay, ttft, itl, events };
+}
+
+function prompt(seq: number): string {
+  // 512 one-token words, different for every request from its first word (no prefix-cache hit anywhere).
+  const out: string[] = [`floor${seq}`];
+  for (let i = 1; i < 512; i++) out.push(words[(seq * 7919 + i * 104729) % words.length]!);
+  return out.join(' ');
+}
+
+console.log(`runner accuracy — ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}, baseline (512 in / 128 out, streaming), ${duration} s per rate and client; ${pinned ? `runner on cpu ${values['runner-cpus']}, simulator on cpu ${values['sim-cpus']}` : 'not pinned (no taskset)'}${simArgs.length ? `; simulator ${simArgs.join(' ')}` : ''}\n`);
+console.log('| rate (req/s) | client | requests | schedule delay p50 / p99 (ms) | ttft error p50 / p99 (ms) | itl error p50 / p99 (ms) | client CPU µs / content event | simulator CPU | GC pauses (count, max ms) | verdict |');
+console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|---|');
 for (const rate of rates) {
   const tmp = await mkdtemp(join(tmpdir(), 'ib-bench-'));
-  const sim = await spawnSimulator([], join(tmp, 'truth.ndjson'));
-  const dir = join(tmp, 'run');
-  const raw = layerConfig(presetConfig('baseline'), { server: { base_url: sim.url }, load: { stages: [{ rate, duration }] } });
-  let summary;
-  let truth = new Map<string, GroundTruthEntry>();
+  const sim = await spawnSimulator(simArgs, join(tmp, 'truth.ndjson'), pinned ? values['sim-cpus'] : undefined);
+  const rows: string[] = [];
   try {
-    ({ summary } = await runBenchmark({ scenario: resolveScenario(parseScenario(raw, 'bench')), scenarioName: 'baseline', configYaml: '', runId: 'bench', outDir: dir, shard: { index: 0, count: 1 }, zone: null, clock: systemClock, interrupt: new AbortController().signal, graceMs: 10_000 }));
+    const model = ((await (await fetch(`${sim.url}/v1/models`)).json()) as { data: Array<{ id: string }> }).data[0]!.id;
+    let floor: Measured[] = [];
+    let floorCpu = { client: 0, sim: 0, wall: 0 };
+    if (!values['no-floor']) {
+      const [c0, s0, w0] = [process.cpuUsage(), await sim.cpuMs(), systemClock()];
+      floor = (await runFloorClient({ url: sim.url, model, rate, durationS: duration, prompt, maxTokens: 128, clock: systemClock })).map((r) => ({ ...r, ok: true }));
+      const c = process.cpuUsage(c0);
+      floorCpu = { client: (c.user + c.system) / 1000, sim: (await sim.cpuMs()) - s0, wall: systemClock() - w0 };
+    }
+
+    const gc: Array<{ kind: number; ms: number }> = [];
+    const obs = new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) gc.push({ kind: ((e as unknown as { detail: { kind: number } }).detail).kind, ms: e.duration });
+    });
+    const raw = layerConfig(presetConfig('baseline'), { server: { base_url: sim.url }, load: { stages: [{ rate, duration }] } });
+    const dir = join(tmp, 'run');
+    let [c0, s0] = [process.cpuUsage(), await sim.cpuMs()];
+    let loadStart = 0;
+    const { summary } = await runBenchmark({
+      scenario: resolveScenario(parseScenario(raw, 'bench')),
+      scenarioName: 'baseline',
+      configYaml: '',
+      runId: 'bench',
+      outDir: dir,
+      shard: { index: 0, count: 1 },
+      zone: null,
+      clock: systemClock,
+      interrupt: new AbortController().signal,
+      graceMs: 10_000,
+      // CPU and GC are counted from the first request on (calibration and warm-up excluded).
+      onStatus: (s) => {
+        if (loadStart === 0 && s.phase === 'running') {
+          loadStart = systemClock();
+          c0 = process.cpuUsage();
+          obs.observe({ entryTypes: ['gc'] });
+        }
+      },
+      beforeLoad: async () => {
+        s0 = await sim.cpuMs();
+      },
+    });
+    obs.disconnect();
+    const c = process.cpuUsage(c0);
+    const runnerCpu = { client: (c.user + c.system) / 1000, sim: (await sim.cpuMs()) - s0, wall: systemClock() - loadStart };
+    const files = (await readdir(join(dir, 'requests'))).filter((x) => x.endsWith('.ndjson.gz'));
+    const runner: Measured[] = (await Promise.all(files.map(async (x) => gunzipSync(await readFile(join(dir, 'requests', x))).toString('utf8'))))
+      .join('')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => RequestRecord.parse(JSON.parse(l)))
+      .map((r) => ({ requestId: `bench-${r.seq}`, scheduledAt: r.scheduledAt!, sentAt: r.sentAt!, contentTimes: r.contentTimes, ok: r.error === null }));
+
+    const truth = new Map((await sim.stop()).map((g) => [g.requestId, g]));
+    const row = (name: string, ms: Measured[], cpu: typeof floorCpu, gcs: string, verdict: string): void => {
+      const e = errors(ms, truth);
+      rows.push(`| ${rate} | ${name} | ${ms.length} | ${pq(e.delay)} | ${pq(e.ttft)} | ${pq(e.itl)} | ${((cpu.client * 1000) / Math.max(1, e.events)).toFixed(1)} | ${Math.round((100 * cpu.sim) / cpu.wall)} % | ${gcs} | ${verdict} |`);
+    };
+    if (floor.length > 0) row('floor', floor, floorCpu, '–', '–');
+    const minor = gc.filter((g) => g.kind === perf.NODE_PERFORMANCE_GC_MINOR);
+    const major = gc.filter((g) => g.kind !== perf.NODE_PERFORMANCE_GC_MINOR);
+    const gcs = `minor ${minor.length}, ${f(Math.max(0, ...minor.map((g) => g.ms)))}; other ${major.length}, ${f(Math.max(0, ...major.map((g) => g.ms)))}`;
+    row('runner', runner, runnerCpu, gcs, summary.validity.valid ? 'valid' : `invalid: ${summary.validity.reasons.map((r) => r.split(':')[0]).join('; ')}`);
   } finally {
-    truth = new Map((await sim.stop()).map((g) => [g.requestId, g]));
+    if (sim.child.exitCode === null) await sim.stop().catch(() => undefined);
+    await rm(tmp, { recursive: true, force: true });
   }
-  const files = (await readdir(join(dir, 'requests'))).filter((x) => x.endsWith('.ndjson.gz'));
-  const records = (await Promise.all(files.map(async (x) => gunzipSync(await readFile(join(dir, 'requests', x))).toString('utf8'))))
-    .join('')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => RequestRecord.parse(JSON.parse(l)));
-  const delay: number[] = [];
-  const ttftErr: number[] = [];
-  const itlErr: number[] = [];
-  for (const r of records) {
-    delay.push(r.sentAt! - r.scheduledAt!);
-    const g = truth.get(`bench-${r.seq}`);
-    if (!g || r.error || r.contentTimes.length !== g.contentWrites.length) continue;
-    ttftErr.push(Math.abs(r.firstTokenAt! - r.sentAt! - (g.contentWrites[0]! - g.receivedAt)));
-    for (let i = 1; i < r.contentTimes.length; i++) itlErr.push(Math.abs(r.contentTimes[i]! - r.contentTimes[i - 1]! - (g.contentWrites[i]! - g.contentWrites[i - 1]!)));
-  }
-  [delay, ttftErr, itlErr].forEach((a) => a.sort((x, y) => x - y));
-  await rm(tmp, { recursive: true, force: true });
-  console.log(`| ${rate} | ${records.length} | ${f(quantile(delay, 0.5))} / ${f(quantile(delay, 0.99))} | ${f(quantile(ttftErr, 0.5))} / ${f(quantile(ttftErr, 0.99))} | ${f(quantile(itlErr, 0.5))} / ${f(quantile(itlErr, 0.99))} | ${itlErr.length} | ${summary.validity.valid ? 'valid' : `invalid: ${summary.validity.reasons.map((r) => r.split(':')[0]).join('; ')}`} |`);
+  for (const r of rows) console.log(r);
 }

@@ -9,6 +9,8 @@ const bin = fileURLToPath(new URL('../../bin/inference-baseline.js', import.meta
 export interface SimulatorProcess {
   url: string;
   child: ChildProcess;
+  /** CPU time (user + system, ms) the simulator process has used so far, from /proc. */
+  cpuMs(): Promise<number>;
   /** Stops the simulator (SIGINT, so it flushes its log) and returns the ground truth it wrote. */
   stop(): Promise<GroundTruthEntry[]>;
 }
@@ -17,8 +19,10 @@ export interface SimulatorProcess {
  * The simulator in its own process, as `inference-baseline simulate` runs it: its event loop is not
  * the runner's, so comparing the two measures the runner's error and not their shared loop's.
  */
-export async function spawnSimulator(args: string[], groundTruthFile: string): Promise<SimulatorProcess> {
-  const child = spawn(process.execPath, [bin, 'simulate', '--port', '0', '--ground-truth', groundTruthFile, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+export async function spawnSimulator(args: string[], groundTruthFile: string, cpus?: string): Promise<SimulatorProcess> {
+  const argv = [bin, 'simulate', '--port', '0', '--ground-truth', groundTruthFile, ...args];
+  // `cpus` pins the simulator (all its threads) to those cores with taskset, away from the runner's.
+  const child = cpus ? spawn('taskset', ['-c', cpus, process.execPath, ...argv], { stdio: ['ignore', 'pipe', 'inherit'] }) : spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout! });
   const url = await new Promise<string>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`simulator exited with ${code} before listening`)));
@@ -30,6 +34,12 @@ export async function spawnSimulator(args: string[], groundTruthFile: string): P
   return {
     url,
     child,
+    async cpuMs() {
+      const stat = await readFile(`/proc/${child.pid}/stat`, 'utf8');
+      // Fields after the command's closing parenthesis; utime and stime are the 12th and 13th, in clock ticks (100 Hz on Linux).
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return (Number(fields[11]) + Number(fields[12])) * 10;
+    },
     async stop() {
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGINT');

@@ -5,7 +5,7 @@
  */
 export type StreamEvent =
   | { kind: 'done' }
-  | { kind: 'chunk'; content: boolean; finish: string | null; usage: Usage | null }
+  | { kind: 'chunk'; content: boolean; usage: Usage | null }
   | { kind: 'error'; message: string }
   | { kind: 'invalid'; message: string };
 
@@ -28,13 +28,51 @@ export function interpretEvent(data: string): StreamEvent {
   if (obj.object === 'error') return { kind: 'error', message: errorMessage(obj) };
   const choices = Array.isArray(obj.choices) ? obj.choices : [];
   let content = false;
-  let finish: string | null = null;
-  for (const choice of choices) {
-    if (!isObject(choice)) continue;
-    if (hasContent(choice)) content = true;
-    if (typeof choice.finish_reason === 'string') finish = choice.finish_reason;
+  for (const choice of choices) if (isObject(choice) && hasContent(choice)) content = true;
+  return { kind: 'chunk', content, usage: usageOf(obj.usage) };
+}
+
+const DONE = Buffer.from('[DONE]');
+const ERROR_KEY = Buffer.from('"error"');
+const USAGE_KEY = Buffer.from('"usage"');
+const USAGE_NULL = Buffer.from('"usage":null');
+const STRING_CONTENT_KEYS = ['"text":"', '"content":"', '"reasoning_content":"', '"reasoning":"'].map((k) => Buffer.from(k));
+const TOKEN_IDS = Buffer.from('"token_ids":[');
+const CONTENT_CHUNK: StreamEvent = Object.freeze({ kind: 'chunk', content: true, usage: null });
+const DONE_EVENT: StreamEvent = Object.freeze({ kind: 'done' });
+
+/**
+ * `interpretEvent` on an event's bytes, without parsing the common case. A token chunk of vLLM's
+ * wire format (`{…"choices":[{…"text":" the"…}],"usage":null}`, no error, no usage) is recognised
+ * by byte search: JSON escapes every `"` inside a string, so `"text":"` followed by a non-`"` byte
+ * can only be a key with a non-empty string value. Anything else — usage, errors, empty text, keys
+ * spaced as Python's `json.dumps` writes them, non-objects — is decoded and parsed by
+ * `interpretEvent`, so the answer is the same either way (test/runner/sse-parser.test.ts checks
+ * both paths on the same events). This keeps the runner's CPU per token, and the garbage it makes,
+ * small at high rates.
+ */
+export function interpretEventBytes(data: Buffer): StreamEvent {
+  if (data.length === DONE.length && data.equals(DONE)) return DONE_EVENT;
+  if (data.length > 1 && data[0] === 0x7b && data[data.length - 1] === 0x7d && data.indexOf(ERROR_KEY) === -1 && usageIsNull(data) && hasContentBytes(data)) return CONTENT_CHUNK;
+  return interpretEvent(data.toString('utf8'));
+}
+
+function usageIsNull(data: Buffer): boolean {
+  const at = data.indexOf(USAGE_KEY);
+  return at === -1 || (data.indexOf(USAGE_NULL) === at && data.indexOf(USAGE_KEY, at + 1) === -1);
+}
+
+function hasContentBytes(data: Buffer): boolean {
+  for (const key of STRING_CONTENT_KEYS) {
+    const at = data.indexOf(key);
+    if (at !== -1 && data[at + key.length] !== 0x22) return true;
   }
-  return { kind: 'chunk', content, finish, usage: usageOf(obj.usage) };
+  const ids = data.indexOf(TOKEN_IDS);
+  if (ids !== -1) {
+    const c = data[ids + TOKEN_IDS.length]!;
+    return c >= 0x30 && c <= 0x39;
+  }
+  return false;
 }
 
 function hasContent(choice: Record<string, unknown>): boolean {

@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici';
 import type { ErrorType, RequestRecord } from '../core/records/record.ts';
 import type { Clock } from '../timing/clock.ts';
-import { errorMessage, interpretEvent, usageOf, type Usage } from './openai-events.ts';
+import { errorMessage, interpretEventBytes, usageOf, type Usage } from './openai-events.ts';
 import { SseParser } from './sse.ts';
 
 /** Everything that stays the same for every request of a run. */
@@ -46,6 +46,17 @@ export function requestHeaders(t: RequestTemplate, requestId?: string): Record<s
   return h;
 }
 
+/** A request's bytes, built ahead of its send time so that at the deadline only the write is left. */
+export interface PreparedRequest {
+  p: PlannedRequest;
+  body: Buffer;
+  headers: Record<string, string>;
+}
+
+export function prepareRequest(t: RequestTemplate, p: PlannedRequest): PreparedRequest {
+  return { p, body: Buffer.from(JSON.stringify(requestBody(t, p.prompt, p.maxTokens))), headers: requestHeaders(t, `${p.runId}-${p.seq}`) };
+}
+
 /**
  * Sends one request and measures it, on undici's dispatch handler rather than a body stream so
  * nothing sits between the socket and the timestamps:
@@ -58,12 +69,11 @@ export function requestHeaders(t: RequestTemplate, requestId?: string): Record<s
 export function sendRequest(
   dispatcher: Dispatcher,
   t: RequestTemplate,
-  p: PlannedRequest,
+  planned: PlannedRequest | PreparedRequest,
   clock: Clock,
   signal?: AbortSignal,
 ): Promise<RequestRecord> {
-  const body = JSON.stringify(requestBody(t, p.prompt, p.maxTokens));
-  const headers = requestHeaders(t, `${p.runId}-${p.seq}`);
+  const { p, body, headers } = 'body' in planned ? planned : prepareRequest(t, planned);
   const m = new Measurement(p, t.streaming);
   return new Promise((resolve) => {
     let settled = false;
@@ -79,23 +89,22 @@ export function sendRequest(
 
     let mode: 'stream' | 'json' | 'http_error' | 'protocol' = 'json';
     let contentType = '';
-    const parser = new SseParser();
+    let failure: { type: ErrorType; message: string } | null = null;
+    // The arrival stamp of the chunk being parsed: every content event it completes gets it.
+    let at = 0;
+    const parser = new SseParser((data) => {
+      if (m.done || failure) return;
+      const ev = interpretEventBytes(data);
+      if (ev.kind === 'done') m.done = true;
+      else if (ev.kind === 'error') failure = { type: 'in_band', message: ev.message };
+      else if (ev.kind === 'invalid') failure = { type: 'protocol', message: ev.message };
+      else {
+        if (ev.content) m.contentTimes.push(at);
+        if (ev.usage) m.usage = ev.usage;
+      }
+    });
     const text: Buffer[] = [];
     let textBytes = 0;
-    let failure: { type: ErrorType; message: string } | null = null;
-    const handle = (events: string[], at: number): void => {
-      for (const data of events) {
-        if (m.done || failure) return;
-        const ev = interpretEvent(data);
-        if (ev.kind === 'done') m.done = true;
-        else if (ev.kind === 'error') failure = { type: 'in_band', message: ev.message };
-        else if (ev.kind === 'invalid') failure = { type: 'protocol', message: ev.message };
-        else {
-          if (ev.content) m.contentTimes.push(at);
-          if (ev.usage) m.usage = ev.usage;
-        }
-      }
-    };
 
     const dispatchedAt = clock();
     dispatcher.dispatch(
@@ -114,9 +123,9 @@ export function sendRequest(
           else mode = 'json';
         },
         onResponseData(_c, chunk) {
-          const at = clock();
+          at = clock();
           m.lastByteAt = at;
-          if (mode === 'stream') handle(parser.push(chunk), at);
+          if (mode === 'stream') parser.push(chunk);
           else if (textBytes < 4 << 20) {
             // Non-streamed bodies and error bodies are read whole (bounded).
             text.push(chunk);
@@ -124,12 +133,12 @@ export function sendRequest(
           }
         },
         onResponseEnd() {
-          const at = m.lastByteAt ?? clock();
+          at = m.lastByteAt ?? clock();
           const bodyText = (): string => Buffer.concat(text).toString('utf8');
           if (mode === 'http_error') return settle(m.fail(at, 'http_status', `HTTP ${m.status}: ${httpErrorText(bodyText())}`));
           if (mode === 'protocol') return settle(m.fail(at, 'protocol', `expected an event stream, got content-type "${contentType}": ${bodyText().slice(0, 200)}`));
           if (mode === 'json') return settle(finishJson(m, bodyText(), at));
-          handle(parser.end(), at);
+          parser.end();
           if (failure) settle(m.fail(at, failure.type, failure.message));
           else if (!m.done) settle(m.fail(at, 'aborted', 'the stream ended before [DONE]'));
           else settle(m.record(at, null));

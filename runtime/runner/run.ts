@@ -19,7 +19,7 @@ import { workLimitProblems } from '../core/scenario/work-limits.ts';
 import { buildSchedule, pace, shardSlice, type Slot } from './pacer.ts';
 import { inspectTarget, warmUp } from './preflight.ts';
 import { planPrompts, type PromptPlan } from './prompts.ts';
-import { sendRequest, type RequestTemplate } from './request.ts';
+import { prepareRequest, sendRequest, type PreparedRequest, type RequestTemplate } from './request.ts';
 import { ShardWriter } from './shard-writer.ts';
 
 /** The native runner's version as recorded in run.json: the project's. */
@@ -273,11 +273,19 @@ async function loadLoop(
   let interrupted = o.interrupt.aborted;
   const stop = new Promise<void>((resolve) => o.interrupt.addEventListener('abort', () => resolve(), { once: true }));
   try {
+    // The next request's bytes are built while waiting for its time (prepareRequest), not after it.
+    let next: PreparedRequest | null = null;
     while (!interrupted) {
       const d = pace(slots, clock() - start, sent);
       if (d.kind === 'stop') break;
+      const slot = slots[sent]!;
+      // plans[i] belongs to slots[i]: this shard's slice, in order; `sent` is the slot's position.
+      if (next?.p.seq !== slot.seq) {
+        const plan = plans[sent]!;
+        next = prepareRequest(t, { runId: o.runId, shard: o.shard.index, seq: slot.seq, stage: slot.stage, scheduledAt: start + slot.offsetMs, prompt: plan.prompt, promptTokens: plan.promptTokens, maxTokens: plan.maxTokens });
+      }
       if (d.kind === 'wait') {
-        await Promise.race([sleepUntil(start + slots[sent]!.offsetMs, clock), stop]);
+        await Promise.race([sleepUntil(start + slot.offsetMs, clock), stop]);
         interrupted = o.interrupt.aborted;
         continue;
       }
@@ -286,10 +294,7 @@ async function loadLoop(
         interrupted = o.interrupt.aborted;
       }
       if (interrupted) break;
-      const slot = d.slot;
-      // plans[i] belongs to slots[i]: this shard's slice, in order; `sent` is the slot's position.
-      const plan = plans[sent]!;
-      const p = sendRequest(pool, t, { runId: o.runId, shard: o.shard.index, seq: slot.seq, stage: slot.stage, scheduledAt: start + slot.offsetMs, prompt: plan.prompt, promptTokens: plan.promptTokens, maxTokens: plan.maxTokens }, clock, cancel.signal).then((r) => {
+      const p = sendRequest(pool, t, next, clock, cancel.signal).then((r) => {
         if (r.error) failed += 1;
         else succeeded += 1;
         onRecord(r);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { interpretEvent } from '../../runtime/runner/openai-events.ts';
+import { interpretEvent, interpretEventBytes } from '../../runtime/runner/openai-events.ts';
 import { SseParser } from '../../runtime/runner/sse.ts';
 
 const completionChunk = (text: string, finish: string | null = null): string =>
@@ -8,8 +8,11 @@ const usageChunk = 'data: {"id":"cmpl-1","object":"text_completion","created":17
 const done = 'data: [DONE]\n\n';
 
 function feed(parts: Array<string | Uint8Array>): string[] {
-  const p = new SseParser();
-  return [...parts.flatMap((x) => p.push(x)), ...p.end()];
+  const events: string[] = [];
+  const p = new SseParser((d) => events.push(d.toString('utf8')));
+  for (const x of parts) p.push(x);
+  p.end();
+  return events;
 }
 
 describe('SseParser', () => {
@@ -31,9 +34,12 @@ describe('SseParser', () => {
   });
 
   it('dispatches an event only when its blank line arrives', () => {
-    const p = new SseParser();
-    expect(p.push('data: {"a":1}\n')).toEqual([]);
-    expect(p.push('\n')).toEqual(['{"a":1}']);
+    const events: string[] = [];
+    const p = new SseParser((d) => events.push(d.toString('utf8')));
+    p.push('data: {"a":1}\n');
+    expect(events).toEqual([]);
+    p.push('\n');
+    expect(events).toEqual(['{"a":1}']);
   });
 
   it('keeps a multi-byte UTF-8 character split across chunks intact', () => {
@@ -59,13 +65,28 @@ describe('SseParser', () => {
   it('does not dispatch an unterminated event at the end of the stream', () => {
     expect(feed(['data: a\n\ndata: b'])).toEqual(['a']);
   });
+
+  it('keeps an event whose blank line comes in a later chunk, even when the caller reuses its buffer (as undici does)', () => {
+    const events: string[] = [];
+    const p = new SseParser((d) => events.push(d.toString('utf8')));
+    const reused = Buffer.alloc(64);
+    const send = (s: string): void => {
+      const n = reused.write(s);
+      p.push(reused.subarray(0, n));
+      reused.fill(0x78); // what the next read would do to the same memory
+    };
+    send('data: {"text":" one"}\n');
+    send('\ndata: {"te');
+    send('xt":" two"}\n\n');
+    expect(events).toEqual(['{"text":" one"}', '{"text":" two"}']);
+  });
 });
 
 describe('interpretEvent', () => {
   const data = (chunk: string): string => chunk.slice('data: '.length).trimEnd();
 
   it('a completion chunk with text is content', () => {
-    expect(interpretEvent(data(completionChunk(' the')))).toEqual({ kind: 'chunk', content: true, finish: null, usage: null });
+    expect(interpretEvent(data(completionChunk(' the')))).toEqual({ kind: 'chunk', content: true, usage: null });
   });
 
   it('a chunk with empty text is not content, unless it carries token ids', () => {
@@ -75,7 +96,7 @@ describe('interpretEvent', () => {
   });
 
   it('the usage-only final chunk (choices: []) is not content and carries the usage', () => {
-    expect(interpretEvent(data(usageChunk))).toEqual({ kind: 'chunk', content: false, finish: null, usage: { promptTokens: 512, completionTokens: 128 } });
+    expect(interpretEvent(data(usageChunk))).toEqual({ kind: 'chunk', content: false, usage: { promptTokens: 512, completionTokens: 128 } });
   });
 
   it('the chat role chunk is not content; delta.content and reasoning are', () => {
@@ -98,4 +119,41 @@ describe('interpretEvent', () => {
     expect(interpretEvent('{"choices": [')).toMatchObject({ kind: 'invalid' });
     expect(interpretEvent('42')).toMatchObject({ kind: 'invalid' });
   });
+});
+
+describe('interpretEventBytes (the byte search for token chunks) answers as interpretEvent does', () => {
+  const events = [
+    data(completionChunk(' the')),
+    data(completionChunk(' the', 'length')),
+    data(completionChunk('')),
+    data(completionChunk('"quoted"')),
+    data(completionChunk('say "text":"x" to me')),
+    data(completionChunk('\\')),
+    data(completionChunk(' error')),
+    data(usageChunk),
+    '[DONE]',
+    '{"choices":[{"index":0,"text":"","token_ids":[1234],"finish_reason":null}]}',
+    '{"choices":[{"index":0,"text":"","token_ids":[],"prompt_token_ids":[1,2],"finish_reason":null}]}',
+    '{"object":"chat.completion.chunk","choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}',
+    '{"choices":[{"index":0,"delta":{"content":" hi"},"finish_reason":null}],"usage":null}',
+    '{"choices":[{"index":0,"delta":{"content":" hi"},"finish_reason":null}],"usage":{"prompt_tokens":5,"completion_tokens":1,"total_tokens":6}}',
+    '{"choices": [{"index": 0, "text": " spaced", "finish_reason": null}]}',
+    '{"choices":[{"index":0,"delta":{"reasoning_content":"hmm"},"finish_reason":null}]}',
+    '{"choices":[{"index":0,"delta":{"reasoning":"hmm","reasoning_content":null},"finish_reason":null}]}',
+    '{"choices":[{"index":0,"delta":{"tool_calls":[{"function":{"arguments":"{\\"text\\":\\"x\\"}"}}]},"finish_reason":null}]}',
+    '{"error": {"message": "boom", "type": "BadRequestError", "param": null, "code": 400}}',
+    '{"object": "error", "message": "old", "type": "InternalServerError"}',
+    '{"choices": [',
+    '42',
+    '',
+    '"text":"x"',
+  ];
+
+  it.each(events)('%s', (e) => {
+    expect(interpretEventBytes(Buffer.from(e))).toEqual(interpretEvent(e));
+  });
+
+  function data(chunk: string): string {
+    return chunk.slice('data: '.length).trimEnd();
+  }
 });

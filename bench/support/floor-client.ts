@@ -1,0 +1,85 @@
+import { connect, type Socket } from 'node:net';
+import type { Clock } from '../../runtime/timing/clock.ts';
+import { sleepUntil } from '../../runtime/timing/precise-timer.ts';
+
+/**
+ * The floor: the least a Node client can do to measure a streamed completion. Pre-connected raw
+ * sockets, the request's bytes built before its deadline and written with one synchronous
+ * `socket.write`, a timestamp on each `data` event and nothing else (no HTTP library, no SSE or JSON
+ * parsing: a content event is counted by its `"text":"` key with a non-empty value, which is all the
+ * simulator sends). Its error against the simulator's ground truth is what this machine allows any
+ * client; the runner is judged against it, in the same run.
+ */
+export interface FloorRecord {
+  requestId: string;
+  scheduledAt: number;
+  sentAt: number;
+  contentTimes: number[];
+}
+
+export interface FloorOptions {
+  url: string;
+  model: string;
+  rate: number;
+  durationS: number;
+  prompt: (seq: number) => string;
+  maxTokens: number;
+  clock: Clock;
+}
+
+const TEXT_KEY = Buffer.from('"text":"');
+const END = Buffer.from('0\r\n\r\n');
+
+export async function runFloorClient(o: FloorOptions): Promise<FloorRecord[]> {
+  const { hostname, port } = new URL(o.url);
+  const free: Socket[] = [];
+  const all: Socket[] = [];
+  const open = (): Promise<Socket> =>
+    new Promise((resolve, reject) => {
+      const s = connect({ host: hostname, port: Number(port), noDelay: true }, () => resolve(s));
+      s.once('error', reject);
+      all.push(s);
+    });
+  // Enough connections that a request never waits for one (e2e ≈ 1.6 s at the baseline).
+  const n = Math.ceil(o.rate * 2 * 1.5) + 2;
+  for (let i = 0; i < n; i++) free.push(await open());
+
+  const count = Math.round(o.rate * o.durationS);
+  const records: FloorRecord[] = [];
+  const pending: Promise<void>[] = [];
+  const start = o.clock() + 100;
+  for (let seq = 0; seq < count; seq++) {
+    const scheduledAt = start + (seq * 1000) / o.rate;
+    const requestId = `floor-${seq}`;
+    const body = Buffer.from(JSON.stringify({ model: o.model, prompt: o.prompt(seq), max_tokens: o.maxTokens, stream: true, ignore_eos: true }));
+    const head = Buffer.from(`POST /v1/completions HTTP/1.1\r\nhost: ${hostname}:${port}\r\ncontent-type: application/json\r\nx-request-id: ${requestId}\r\ncontent-length: ${body.length}\r\n\r\n`);
+    const bytes = Buffer.concat([head, body]);
+    await sleepUntil(scheduledAt, o.clock);
+    const socket = free.pop() ?? (await open());
+    const rec: FloorRecord = { requestId, scheduledAt, sentAt: 0, contentTimes: [] };
+    records.push(rec);
+    pending.push(
+      new Promise<void>((resolve) => {
+        let tail = Buffer.alloc(0);
+        const onData = (chunk: Buffer): void => {
+          const at = o.clock();
+          for (let i = chunk.indexOf(TEXT_KEY); i !== -1; i = chunk.indexOf(TEXT_KEY, i + TEXT_KEY.length)) {
+            if (chunk[i + TEXT_KEY.length] !== 0x22) rec.contentTimes.push(at);
+          }
+          tail = Buffer.concat([tail, chunk]).subarray(-END.length);
+          if (tail.equals(END)) {
+            socket.off('data', onData);
+            free.push(socket);
+            resolve();
+          }
+        };
+        socket.on('data', onData);
+      }),
+    );
+    socket.write(bytes);
+    rec.sentAt = o.clock();
+  }
+  await Promise.all(pending);
+  for (const s of all) s.destroy();
+  return records;
+}
