@@ -107,7 +107,7 @@ for (const rate of rates) {
     let floorCpu = { client: 0, sim: 0, wall: 0 };
     if (!values['no-floor']) {
       const [c0, s0, w0] = [process.cpuUsage(), await sim.cpuMs(), systemClock()];
-      floor = (await runFloorClient({ url: sim.url, model, rate, durationS: duration, prompt, maxTokens: 128, clock: systemClock })).map((r) => ({ ...r, ok: true }));
+      floor = (await runFloorClient({ url: sim.url, model, rate, durationS: duration, prompt, maxTokens: 128, clock: systemClock }));
       const c = process.cpuUsage(c0);
       floorCpu = { client: (c.user + c.system) / 1000, sim: (await sim.cpuMs()) - s0, wall: systemClock() - w0 };
     }

@@ -15,6 +15,8 @@ export interface FloorRecord {
   scheduledAt: number;
   sentAt: number;
   contentTimes: number[];
+  /** False when the connection closed before the response ended. */
+  ok: boolean;
 }
 
 export interface FloorOptions {
@@ -34,12 +36,21 @@ export async function runFloorClient(o: FloorOptions): Promise<FloorRecord[]> {
   const { hostname, port } = new URL(o.url);
   const free: Socket[] = [];
   const all: Socket[] = [];
+  // A socket the server closes while idle (its keep-alive timeout) leaves the pool and is replaced.
   const open = (): Promise<Socket> =>
     new Promise((resolve, reject) => {
       const s = connect({ host: hostname, port: Number(port), noDelay: true }, () => resolve(s));
       s.once('error', reject);
+      s.once('close', () => {
+        const i = free.indexOf(s);
+        if (i !== -1) {
+          free.splice(i, 1);
+          if (!done) void open().then((n) => free.unshift(n), () => undefined);
+        }
+      });
       all.push(s);
     });
+  let done = false;
   // Enough connections that a request never waits for one (e2e ≈ 1.6 s at the baseline).
   const n = Math.ceil(o.rate * 2 * 1.5) + 2;
   for (let i = 0; i < n; i++) free.push(await open());
@@ -56,7 +67,7 @@ export async function runFloorClient(o: FloorOptions): Promise<FloorRecord[]> {
     const bytes = Buffer.concat([head, body]);
     await sleepUntil(scheduledAt, o.clock);
     const socket = free.pop() ?? (await open());
-    const rec: FloorRecord = { requestId, scheduledAt, sentAt: 0, contentTimes: [] };
+    const rec: FloorRecord = { requestId, scheduledAt, sentAt: 0, contentTimes: [], ok: true };
     records.push(rec);
     pending.push(
       new Promise<void>((resolve) => {
@@ -69,17 +80,24 @@ export async function runFloorClient(o: FloorOptions): Promise<FloorRecord[]> {
           tail = Buffer.concat([tail, chunk]).subarray(-END.length);
           if (tail.equals(END)) {
             socket.off('data', onData);
+            socket.off('close', onClose);
             free.push(socket);
             resolve();
           }
         };
+        const onClose = (): void => {
+          rec.ok = false;
+          resolve();
+        };
         socket.on('data', onData);
+        socket.once('close', onClose);
       }),
     );
     socket.write(bytes);
     rec.sentAt = o.clock();
   }
   await Promise.all(pending);
+  done = true;
   for (const s of all) s.destroy();
   return records;
 }

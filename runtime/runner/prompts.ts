@@ -82,7 +82,60 @@ export interface PlanOptions {
  * starts, so no tokenizer call or string building happens inside the load loop. Each position's
  * lengths and words come from its own seeded stream, so a shard plans only its own requests and
  * gets exactly the prompts a single pod would have sent them. Calibration calls run a few at a time.
+ * `emit` receives the plans in the order of `seqs` (it may be async: a file's backpressure).
+ * `seqs` is iterated twice (lengths are checked against the model before any calibration).
  */
+export async function calibratePrompts(
+  seqs: Iterable<number>,
+  input: TokenDistribution,
+  output: TokenDistribution,
+  seed: number,
+  count: TokenCounter,
+  emit: (plan: PromptPlan) => void | Promise<void>,
+  o: PlanOptions = {},
+): Promise<number> {
+  const lengthsOf = (seq: number): { inputTokens: number; maxTokens: number } => {
+    const rng = itemRng(seed, seq, LENGTHS);
+    const inputTokens = sampleLength(input, rng);
+    return { inputTokens, maxTokens: sampleLength(output, rng) };
+  };
+  // Lengths first (cheap, no server): a request that cannot fit the model is refused before any calibration.
+  if (o.maxModelLen) checkFits(seqs, lengthsOf, o.maxModelLen);
+  let overhead: number | null = null;
+  let done = 0;
+  // In batches, so plans leave in order and memory holds one batch, however long the run.
+  let batch: number[] = [];
+  const flush = async (): Promise<void> => {
+    if (batch.length === 0) return;
+    // Tokens the target adds around any prompt (BOS, chat template), measured once on a 1-word prompt.
+    overhead ??= Math.max(0, (await count(words[0]!)) - 1);
+    const plans: PromptPlan[] = new Array(batch.length);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < batch.length) {
+        o.signal?.throwIfAborted();
+        const i = next++;
+        const seq = batch[i]!;
+        const { inputTokens, maxTokens } = lengthsOf(seq);
+        const prompt = await calibratedPrompt(inputTokens, itemRng(seed, seq, WORDS), count, overhead!);
+        plans[i] = { prompt, promptTokens: inputTokens, maxTokens };
+        done += 1;
+        if (o.onProgress && done % 100 === 0) o.onProgress(done);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(16, batch.length) }, worker));
+    for (const plan of plans) await emit(plan);
+    batch = [];
+  };
+  for (const seq of seqs) {
+    batch.push(seq);
+    if (batch.length === 256) await flush();
+  }
+  await flush();
+  return done;
+}
+
+/** The plans of `seqs`, in memory (the warm-up's one prompt, tests). */
 export async function planPrompts(
   seqs: readonly number[],
   input: TokenDistribution,
@@ -91,42 +144,27 @@ export async function planPrompts(
   count: TokenCounter,
   o: PlanOptions = {},
 ): Promise<PromptPlan[]> {
-  const n = seqs.length;
-  // Lengths first (cheap, no server): a request that cannot fit the model is refused before any calibration.
-  const lengths = seqs.map((seq) => {
-    const rng = itemRng(seed, seq, LENGTHS);
-    const inputTokens = sampleLength(input, rng);
-    return { inputTokens, maxTokens: sampleLength(output, rng) };
-  });
-  if (o.maxModelLen) checkFits(lengths, o.maxModelLen);
-  // Tokens the target adds around any prompt (BOS, chat template), measured once on a 1-word prompt.
-  const overhead = n > 0 ? Math.max(0, (await count(words[0]!)) - 1) : 0;
-  const plans: PromptPlan[] = new Array(n);
-  let next = 0;
-  let done = 0;
-  const worker = async (): Promise<void> => {
-    while (next < n) {
-      o.signal?.throwIfAborted();
-      const i = next++;
-      const { inputTokens, maxTokens } = lengths[i]!;
-      const prompt = await calibratedPrompt(inputTokens, itemRng(seed, seqs[i]!, WORDS), count, overhead);
-      plans[i] = { prompt, promptTokens: inputTokens, maxTokens };
-      done += 1;
-      if (o.onProgress && done % 100 === 0) o.onProgress(done);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(16, n) }, worker));
+  const plans: PromptPlan[] = [];
+  await calibratePrompts(seqs, input, output, seed, count, (p) => void plans.push(p), o);
   return plans;
 }
 
-function checkFits(lengths: ReadonlyArray<{ inputTokens: number; maxTokens: number }>, maxModelLen: number): void {
-  const over = lengths.filter((l) => l.inputTokens + l.maxTokens > maxModelLen);
-  if (over.length === 0) return;
-  const longest = over.reduce((a, b) => (b.inputTokens + b.maxTokens > a.inputTokens + a.maxTokens ? b : a));
+function checkFits(seqs: Iterable<number>, lengthsOf: (seq: number) => { inputTokens: number; maxTokens: number }, maxModelLen: number): void {
+  let over = 0;
+  let all = 0;
+  let longest = { inputTokens: 0, maxTokens: 0 };
+  for (const seq of seqs) {
+    const l = lengthsOf(seq);
+    all += 1;
+    if (l.inputTokens + l.maxTokens <= maxModelLen) continue;
+    over += 1;
+    if (l.inputTokens + l.maxTokens > longest.inputTokens + longest.maxTokens) longest = l;
+  }
+  if (over === 0) return;
   throw new InputError(
     'data.input_distribution / data.output_distribution',
     [
-      `${over.length} of ${lengths.length} planned requests (the warm-up included) need more tokens than the model's context (max_model_len ${maxModelLen}); the longest is ${longest.inputTokens} prompt + ${longest.maxTokens} output tokens. The server would reject them (or stop early), and the run would measure errors, not latency`,
+      `${over} of ${all} planned requests (the warm-up included) need more tokens than the model's context (max_model_len ${maxModelLen}); the longest is ${longest.inputTokens} prompt + ${longest.maxTokens} output tokens. The server would reject them (or stop early), and the run would measure errors, not latency`,
     ],
     `lower the distributions' max (or mean) so prompt + output fits in ${maxModelLen} tokens, or serve the model with a longer --max-model-len.`,
   );

@@ -14,11 +14,12 @@ import type { Summary } from '../core/summary/schema.ts';
 import type { ResolvedScenario } from '../core/scenario/resolve.ts';
 import type { Clock } from '../timing/clock.ts';
 import { sleepUntil } from '../timing/precise-timer.ts';
-import { runSeed } from '../core/scenario/schedule.ts';
+import { runSeed, scheduleSize } from '../core/scenario/schedule.ts';
 import { workLimitProblems } from '../core/scenario/work-limits.ts';
-import { buildSchedule, pace, shardSlice, type Slot } from './pacer.ts';
+import { pace, scheduleSlots, shardSize, shardSlots, type Slot } from './pacer.ts';
+import { PromptSpool } from './prompt-spool.ts';
 import { inspectTarget, warmUp } from './preflight.ts';
-import { planPrompts, type PromptPlan } from './prompts.ts';
+import { calibratePrompts, type PromptPlan } from './prompts.ts';
 import { prepareRequest, sendRequest, type PreparedRequest, type RequestTemplate } from './request.ts';
 import { ShardWriter } from './shard-writer.ts';
 
@@ -95,15 +96,17 @@ export async function runBenchmark(o: RunOptions): Promise<RunResult> {
     keepAliveMaxTimeout: 600_000,
     connect: { timeout: 10_000 },
   });
+  const spool = await PromptSpool.create();
   try {
-    return await runWithPool(o, pool);
+    return await runWithPool(o, pool, spool);
   } finally {
     // Interrupted: a preparation request may still be open (a long warm-up); do not wait for it.
     await (o.interrupt.aborted ? pool.destroy() : pool.close()).catch(() => undefined);
+    await spool.remove();
   }
 }
 
-async function runWithPool(o: RunOptions, pool: Pool): Promise<RunResult> {
+async function runWithPool(o: RunOptions, pool: Pool, spool: PromptSpool): Promise<RunResult> {
   const sc = o.scenario;
   const base: Omit<RequestTemplate, 'model'> = {
     api: sc.api.type,
@@ -120,29 +123,33 @@ async function runWithPool(o: RunOptions, pool: Pool): Promise<RunResult> {
   const target = await step(inspectTarget(pool, sc.server.baseUrl, base, sc.server.model));
   const template: RequestTemplate = { ...base, model: target.model };
   const seed = runSeed(sc.load.seed, o.runId);
-  const schedule = buildSchedule(sc.load.stages, sc.load.arrival, sc.load.intervalS, seed.value);
-  const slots = shardSlice(schedule, o.shard.index, o.shard.count);
+  const total = scheduleSize(sc.load.stages);
+  const scheduled = shardSize(total, o.shard.index, o.shard.count);
+  // The schedule is produced as the loop reaches each request; a function so it can start over.
+  const mySlots = (): Iterable<Slot> => shardSlots(scheduleSlots(sc.load.stages, sc.load.arrival, sc.load.intervalS, seed.value), o.shard.index, o.shard.count);
   o.onNote?.(`target ${sc.server.baseUrl} model ${target.model}; prompts calibrated with ${target.tokenizer}`);
-  // This shard's prompts only, plus the warm-up's own (a position past the schedule), so no
-  // measured request finds its prompt already in the server's prefix cache.
-  const warmSeq = schedule.length + o.shard.index;
-  const planned = await step(
-    planPrompts([...slots.map((s) => s.seq), warmSeq], sc.input, sc.output, seed.value, async (p) => target.count(p), {
+  // This shard's prompts only, plus the warm-up's own first (a position past the schedule), so no
+  // measured request finds its prompt already in the server's prefix cache. They go to a spool on
+  // disk, not memory: memory does not grow with the run's length.
+  const warmSeq = total + o.shard.index;
+  const seqs: Iterable<number> = { *[Symbol.iterator]() { yield warmSeq; for (const s of mySlots()) yield s.seq; } };
+  let warm: PromptPlan | undefined;
+  await step(
+    calibratePrompts(seqs, sc.input, sc.output, seed.value, async (p) => target.count(p), (plan) => (warm ? spool.write(plan) : void (warm = plan)), {
       onProgress: (n) => o.onNote?.(`calibrated ${n} prompts`),
       signal: o.interrupt,
       maxModelLen: target.maxModelLen,
     }),
   );
-  const warm = planned.pop()!;
-  const plans = planned;
-  const e2eEstimate = await step(warmUp(pool, template, warm.prompt, warm.promptTokens, warm.maxTokens, o.clock));
+  await spool.close();
+  const e2eEstimate = await step(warmUp(pool, template, warm!.prompt, warm!.promptTokens, warm!.maxTokens, o.clock));
 
   await createRunDir(o.outDir);
   const manifest: RunManifest = {
     v: 1,
     identity: runIdentity(o, target.model),
     request: { arrival: sc.load.arrival, stages: sc.load.stages, intervalS: sc.load.intervalS, ignoreEos: sc.server.ignoreEos, validity: sc.validity, seed },
-    scheduled: schedule.length,
+    scheduled: total,
     shards: o.shard.count,
     ...(target.server ? { server: target.server } : {}),
   };
@@ -162,7 +169,7 @@ async function runWithPool(o: RunOptions, pool: Pool): Promise<RunResult> {
   const writer = new ShardWriter(join(o.outDir, REQUESTS_DIR), o.shard.index, { clock: o.clock, onPartClosed: o.onFileClosed });
   const acc = new RunAccumulator(sc.server.ignoreEos);
   const startedAt = new Date().toISOString();
-  const { sent, interrupted } = await loadLoop(o, pool, template, slots, plans, (r) => {
+  const { sent, interrupted } = await loadLoop(o, pool, template, { slots: mySlots(), count: scheduled, lastMs: lastOffsetMs(mySlots()) }, spool.read(), (r) => {
     writer.write(r);
     acc.add(r);
   });
@@ -173,7 +180,7 @@ async function runWithPool(o: RunOptions, pool: Pool): Promise<RunResult> {
     runId: o.runId,
     shard: o.shard.index,
     shards: o.shard.count,
-    scheduled: slots.length,
+    scheduled,
     sent,
     records: writer.records,
     parts: writer.parts,
@@ -187,8 +194,14 @@ async function runWithPool(o: RunOptions, pool: Pool): Promise<RunResult> {
   const tally = new InputTally('native');
   tally.files = writer.parts.length;
   tally.records = writer.records;
-  const summary = finish(acc.measure(manifest.identity, manifest.request, { scheduled: slots.length, partial: interrupted }), manifest.request, tally.report());
+  const summary = finish(acc.measure(manifest.identity, manifest.request, { scheduled, partial: interrupted }), manifest.request, tally.report());
   return { summary, dir: o.outDir, manifest: shardManifest };
+}
+
+function lastOffsetMs(slots: Iterable<Slot>): number {
+  let last = 0;
+  for (const s of slots) last = s.offsetMs;
+  return last;
 }
 
 function runIdentity(o: RunOptions, model: string): RunManifest['identity'] {
@@ -251,8 +264,8 @@ async function loadLoop(
   o: RunOptions,
   pool: Pool,
   t: RequestTemplate,
-  slots: Slot[],
-  plans: PromptPlan[],
+  schedule: { slots: Iterable<Slot>; count: number; lastMs: number },
+  plans: { next(): Promise<PromptPlan | undefined> },
   onRecord: (r: RequestRecord) => void,
 ): Promise<{ sent: number; interrupted: boolean }> {
   const clock = o.clock;
@@ -265,10 +278,12 @@ async function loadLoop(
   let succeeded = 0;
   let failed = 0;
   let phase: RunStatus['phase'] = 'running';
-  const totalS = ((slots[slots.length - 1]?.offsetMs ?? 0) / 1000) + 1;
+  const totalS = schedule.lastMs / 1000 + 1;
+  const cursor = schedule.slots[Symbol.iterator]();
+  let slot = cursor.next().value as Slot | undefined;
   // A short lead so the first request is not late because of the setup just done.
   const start = clock() + 50;
-  const status = (): RunStatus => ({ phase, elapsedS: Math.max(0, (clock() - start) / 1000), totalS, scheduled: slots.length, sent, inFlight: inFlight.size, succeeded, failed });
+  const status = (): RunStatus => ({ phase, elapsedS: Math.max(0, (clock() - start) / 1000), totalS, scheduled: schedule.count, sent, inFlight: inFlight.size, succeeded, failed });
   const ticker = setInterval(() => o.onStatus?.(status()), 1000);
   let interrupted = o.interrupt.aborted;
   const stop = new Promise<void>((resolve) => o.interrupt.addEventListener('abort', () => resolve(), { once: true }));
@@ -276,12 +291,12 @@ async function loadLoop(
     // The next request's bytes are built while waiting for its time (prepareRequest), not after it.
     let next: PreparedRequest | null = null;
     while (!interrupted) {
-      const d = pace(slots, clock() - start, sent);
-      if (d.kind === 'stop') break;
-      const slot = slots[sent]!;
-      // plans[i] belongs to slots[i]: this shard's slice, in order; `sent` is the slot's position.
+      const d = pace(slot, clock() - start);
+      if (d.kind === 'stop' || !slot) break;
+      // The spool holds this shard's plans in its slots' order: the next plan is this slot's.
       if (next?.p.seq !== slot.seq) {
-        const plan = plans[sent]!;
+        const plan = await plans.next();
+        if (!plan) throw new Error(`the prompt spool ended before request ${slot.seq}`);
         next = prepareRequest(t, { runId: o.runId, shard: o.shard.index, seq: slot.seq, stage: slot.stage, scheduledAt: start + slot.offsetMs, prompt: plan.prompt, promptTokens: plan.promptTokens, maxTokens: plan.maxTokens });
       }
       if (d.kind === 'wait') {
@@ -302,6 +317,7 @@ async function loadLoop(
       });
       inFlight.add(p);
       sent += 1;
+      slot = cursor.next().value as Slot | undefined;
     }
     phase = 'draining';
     await Promise.race([Promise.all(inFlight), stop]);

@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { nativeRecords, writeNativeRun } from '../../bench/support/generate.ts';
 import { cli } from '../support/cli.ts';
 import { useTempDirs } from '../support/temp-dir.ts';
@@ -61,12 +61,17 @@ describe('interruption is handled by the commands that stop', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     try {
       const out = await tempDir();
+      // The temp folder of this run alone: the prompt spool must be gone from it too.
+      const tmp = await tempDir();
+      vi.stubEnv('TMPDIR', tmp);
       const target = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
       const r = await cli(['run', '--out', out, '--duration', '2', '--target', target], { interrupt: controller.signal });
+      vi.unstubAllEnvs();
       expect(controller.signal.aborted).toBe(true);
       expect(r.code).toBe(130);
       expect(r.stderr).toContain('interrupted before the first request: nothing was measured, no results were written');
       expect(await readdir(out)).toEqual([]);
+      expect(await readdir(tmp)).toEqual([]);
     } finally {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));

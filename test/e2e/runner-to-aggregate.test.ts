@@ -44,7 +44,8 @@ describe('native runner → S3 (s3rver) → aggregate', () => {
     const status = run.stderr.split('\n').filter((l) => l.startsWith('{"status"')).map((l) => JSON.parse(l) as { status: string; sent: number });
     expect(status.at(-1)).toMatchObject({ status: 'done', sent: 6 });
     expect(run.stdout).toContain(`results: s3://results/runs/baseline/qwen3-8b/${runId}/`);
-    expect((await readdir(staging)).filter((f) => f.startsWith('inference-baseline-'))).toEqual([]); // tsx keeps its compile cache there
+    // The staged run and the prompt spool are both gone (tsx keeps its compile cache there too).
+    expect((await readdir(staging)).filter((f) => f.startsWith('inference-baseline-') || f.startsWith('ib-prompts-'))).toEqual([]);
     const prefix = `runs/baseline/qwen3-8b/${runId}/`;
     const keys: string[] = [];
     for await (const o of listObjects(s3.client, 'results', prefix)) keys.push(o.key.slice(prefix.length));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildSchedule, pace, shardSlice } from '../../runtime/runner/pacer.ts';
+import { buildSchedule, pace, scheduleSlots, shardSize, shardSlice } from '../../runtime/runner/pacer.ts';
 
 describe('buildSchedule', () => {
   it('even arrivals at 1 req/s for 300 s: 300 requests exactly 1000 ms apart, starting at 0', () => {
@@ -66,6 +66,33 @@ describe('shardSlice', () => {
     expect(parts[1]!.map((x) => x.seq)).toEqual([1, 4, 7]);
     expect(parts.flat().map((x) => x.seq).sort((a, b) => a - b)).toEqual(s.map((x) => x.seq));
   });
+
+  it('knows each shard\'s size without building the schedule', () => {
+    for (const total of [0, 1, 2, 7, 10, 11]) {
+      const s = buildSchedule([{ rate: total || 1, duration: 1 }], 'even', 0, 0).slice(0, total);
+      for (const shards of [1, 2, 3, 4, 12]) for (let i = 0; i < shards; i++) expect(shardSize(total, i, shards)).toBe(shardSlice(s, i, shards).length);
+    }
+  });
+});
+
+describe('scheduleSlots (the schedule one request at a time)', () => {
+  it('starts a run of a billion requests without building it', () => {
+    const it = scheduleSlots([{ rate: 1_000_000, duration: 1000 }], 'poisson', 0, 3);
+    const first = [it.next().value, it.next().value, it.next().value];
+    expect(first.map((x) => x?.seq)).toEqual([0, 1, 2]);
+    expect(first[0]!.offsetMs).toBe(0);
+    expect(first[2]!.offsetMs).toBeGreaterThan(first[1]!.offsetMs);
+  });
+
+  it('rescales normalized-exponential gaps by a first pass that keeps only the sums: a three-stage schedule ends each stage exactly', () => {
+    const s = buildSchedule([{ rate: 5, duration: 10 }, { rate: 20, duration: 5 }, { rate: 1, duration: 30 }], 'normalized-exponential', 2, 11);
+    const byStage = [0, 1, 2].map((k) => s.filter((x) => x.stage === k));
+    expect(byStage.map((x) => x.length)).toEqual([50, 100, 30]);
+    // The stage's gaps sum to its duration; the last gap (after its last request) is drawn but not placed.
+    expect(byStage[1]![0]!.offsetMs).toBe(10_000 + 2_000);
+    expect(byStage[2]![0]!.offsetMs).toBe(10_000 + 2_000 + 5_000 + 2_000);
+    for (const st of byStage) expect(st.every((x, i) => i === 0 || x.offsetMs > st[i - 1]!.offsetMs)).toBe(true);
+  });
 });
 
 describe('pace (a pure function of elapsed time and requests sent)', () => {
@@ -80,7 +107,7 @@ describe('pace (a pure function of elapsed time and requests sent)', () => {
     { elapsed: 1700, sent: 3, want: { kind: 'send', seq: 3 } },
     { elapsed: 1700, sent: 4, want: { kind: 'stop' } },
   ])('elapsed $elapsed ms, $sent sent → $want.kind', ({ elapsed, sent, want }) => {
-    const d = pace(slots, elapsed, sent);
+    const d = pace(slots[sent], elapsed);
     expect(d.kind).toBe(want.kind);
     if (d.kind === 'send') expect(d.slot.seq).toBe(want.seq);
     if (d.kind === 'wait') expect(d.ms).toBeCloseTo(want.ms!, 9);
@@ -90,7 +117,7 @@ describe('pace (a pure function of elapsed time and requests sent)', () => {
     let now = 0;
     const sentAt: number[] = [];
     for (;;) {
-      const d = pace(slots, now, sentAt.length);
+      const d = pace(slots[sentAt.length], now);
       if (d.kind === 'stop') break;
       if (d.kind === 'wait') now += d.ms; // the fake clock jumps exactly to the deadline
       else sentAt.push(now);

@@ -30,46 +30,69 @@ export function runSeed(explicit: number | null, runId: string): { value: number
 }
 
 /**
- * The whole run's schedule as offsets from its start, a pure function of the load config and seed.
+ * The whole run's schedule as offsets from its start, a pure function of the load config and seed,
+ * produced one request at a time (as vegeta's pacer computes each hit): a run's memory does not
+ * grow with its length.
  * - `even`: request i of a stage at i / rate (what "1 request/s" means to a reader).
  * - `poisson`: exponential gaps with mean 1 / rate; rate × duration requests.
  * - `normalized-exponential`: inference-perf's "constant": exponential gaps rescaled so the stage's
- *   requests span exactly its duration (offered for side-by-side comparisons).
+ *   requests span exactly its duration (offered for side-by-side comparisons). The rescaling needs
+ *   each stage's total first: one pass draws the gaps and keeps only the sums, the second redraws them.
  * Stages follow each other with `intervalS` of idle between them.
  */
-export function buildSchedule(stages: Stages, arrival: Arrival, intervalS: number, seed: number): Slot[] {
+export function* scheduleSlots(stages: Stages, arrival: Arrival, intervalS: number, seed: number): Generator<Slot> {
+  const totals = arrival === 'normalized-exponential' ? stageGapTotals(stages, seed) : null;
   const random = mulberry32(seed);
-  const slots: Slot[] = [];
+  let seq = 0;
   let stageStartMs = 0;
-  stages.forEach((st, stage) => {
+  for (let stage = 0; stage < stages.length; stage++) {
+    const st = stages[stage]!;
     const n = stageRequests(st);
     const durationMs = st.duration * 1000;
-    let offsets: number[];
-    if (arrival === 'even') {
-      offsets = Array.from({ length: n }, (_, i) => (i * 1000) / st.rate);
-    } else {
-      const gaps = Array.from({ length: n }, () => -Math.log(1 - random()) * (1000 / st.rate));
-      if (arrival === 'normalized-exponential') {
-        const total = gaps.reduce((a, g) => a + g, 0);
-        for (let i = 0; i < gaps.length; i++) gaps[i] = (gaps[i]! * durationMs) / total;
+    // The first request goes at the stage's start; gap i separates request i from i + 1.
+    let t = 0;
+    let last = 0;
+    for (let i = 0; i < n; i++) {
+      let offset: number;
+      if (arrival === 'even') offset = (i * 1000) / st.rate;
+      else {
+        offset = t;
+        const gap = -Math.log(1 - random()) * (1000 / st.rate);
+        t += totals ? (gap * durationMs) / totals[stage]! : gap;
       }
-      // The first request goes at the stage's start; gap i separates request i from i + 1.
-      offsets = [];
-      let t = 0;
-      for (let i = 0; i < n; i++) {
-        offsets.push(t);
-        t += gaps[i]!;
-      }
+      last = offset;
+      yield { seq: seq++, stage, offsetMs: stageStartMs + offset };
     }
-    for (const off of offsets) slots.push({ seq: slots.length, stage, offsetMs: stageStartMs + off });
-    stageStartMs += Math.max(durationMs, offsets[offsets.length - 1]! + 1) + intervalS * 1000;
+    stageStartMs += Math.max(durationMs, last + 1) + intervalS * 1000;
+  }
+}
+
+function stageGapTotals(stages: Stages, seed: number): number[] {
+  const random = mulberry32(seed);
+  return stages.map((st) => {
+    let total = 0;
+    for (let i = 0, n = stageRequests(st); i < n; i++) total += -Math.log(1 - random()) * (1000 / st.rate);
+    return total;
   });
-  return slots;
+}
+
+/** The whole schedule at once (tests, the aggregator's per-stage figures). */
+export function buildSchedule(stages: Stages, arrival: Arrival, intervalS: number, seed: number): Slot[] {
+  return Array.from(scheduleSlots(stages, arrival, intervalS, seed));
 }
 
 /** The slice of a schedule one shard of an Indexed Job sends: every N-th request, starting at i. */
+export function* shardSlots(slots: Iterable<Slot>, shard: number, shards: number): Generator<Slot> {
+  for (const s of slots) if (s.seq % shards === shard) yield s;
+}
+
 export function shardSlice(slots: readonly Slot[], shard: number, shards: number): Slot[] {
-  return slots.filter((s) => s.seq % shards === shard);
+  return Array.from(shardSlots(slots, shard, shards));
+}
+
+/** How many of `total` requests shard `shard` of `shards` sends. */
+export function shardSize(total: number, shard: number, shards: number): number {
+  return total > shard ? Math.floor((total - 1 - shard) / shards) + 1 : 0;
 }
 
 /**

@@ -1,0 +1,33 @@
+import { readdir } from 'node:fs/promises';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { PromptSpool } from '../../runtime/runner/prompt-spool.ts';
+import type { PromptPlan } from '../../runtime/runner/prompts.ts';
+import { useTempDirs } from '../support/temp-dir.ts';
+
+const tempDir = useTempDirs();
+afterEach(() => vi.unstubAllEnvs());
+
+describe('the prompt spool (a run\'s prompts on disk, not in memory)', () => {
+  it('gives back every plan in the order written, then nothing; remove leaves nothing in the temp folder', async () => {
+    const tmp = await tempDir();
+    vi.stubEnv('TMPDIR', tmp);
+    const spool = await PromptSpool.create();
+    const plans: PromptPlan[] = Array.from({ length: 5000 }, (_, i) => ({ prompt: `prompt ${i} ${'word '.repeat(i % 50)}\u00e9`, promptTokens: i, maxTokens: 128 }));
+    for (const p of plans) await spool.write(p);
+    await spool.close();
+    const reader = spool.read();
+    const back: PromptPlan[] = [];
+    for (let p = await reader.next(); p; p = await reader.next()) back.push(p);
+    expect(back).toEqual(plans);
+    expect(await readdir(tmp)).toHaveLength(1);
+    await spool.remove();
+    expect(await readdir(tmp)).toEqual([]);
+  });
+
+  it('a write after the spool was removed (an abandoned calibration) is an error, not a crash', async () => {
+    vi.stubEnv('TMPDIR', await tempDir());
+    const spool = await PromptSpool.create();
+    await spool.remove();
+    await expect(spool.write({ prompt: 'x', promptTokens: 1, maxTokens: 1 })).rejects.toThrow(/removed/);
+  });
+});
