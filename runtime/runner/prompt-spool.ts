@@ -31,7 +31,17 @@ export class PromptSpool {
 
   async write(plan: PromptPlan): Promise<void> {
     if (this.error || this.out.destroyed) throw this.error ?? new Error('the prompt spool was removed');
-    if (!this.out.write(`${JSON.stringify(plan)}\n`)) await Promise.race([once(this.out, 'drain'), once(this.out, 'close')]);
+    if (this.out.write(`${JSON.stringify(plan)}\n`)) return;
+    // Backpressure: wait for the file to drain (or to be closed under us), leaving no listener behind.
+    await new Promise<void>((resolve) => {
+      const go = (): void => {
+        this.out.off('drain', go);
+        this.out.off('close', go);
+        resolve();
+      };
+      this.out.on('drain', go);
+      this.out.on('close', go);
+    });
   }
 
   async close(): Promise<void> {
