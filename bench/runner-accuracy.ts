@@ -6,7 +6,7 @@
  * truth: schedule delay, |measured − written| for ttft and every itl gap, CPU per content event,
  * and the garbage collector's pauses during the runner's load.
  *
- *   npm run bench -- [--rates 1,10,100] [--duration 30] [--sim-args "--workers 2"]
+ *   npm run bench -- [--rates 1,10,100] [--duration 30] [--sim-args="--workers 2" --sim-cpus 0,1 --runner-cpus 0,1]
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';

@@ -35,10 +35,18 @@ export async function spawnSimulator(args: string[], groundTruthFile: string, cp
     url,
     child,
     async cpuMs() {
-      const stat = await readFile(`/proc/${child.pid}/stat`, 'utf8');
-      // Fields after the command's closing parenthesis; utime and stime are the 12th and 13th, in clock ticks (100 Hz on Linux).
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return (Number(fields[11]) + Number(fields[12])) * 10;
+      // The process and its workers (`--workers N`: node:cluster children), from /proc.
+      const ticks = async (pid: number): Promise<number> => {
+        const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+        if (!stat) return 0;
+        // Fields after the command's closing parenthesis; utime and stime are the 12th and 13th, in clock ticks (100 Hz on Linux).
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        const children = (await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '')).split(' ').filter(Boolean).map(Number);
+        let sum = Number(fields[11]) + Number(fields[12]);
+        for (const c of children) sum += await ticks(c);
+        return sum;
+      };
+      return (await ticks(child.pid!)) * 10;
     },
     async stop() {
       const exited = new Promise((resolve) => child.once('exit', resolve));
