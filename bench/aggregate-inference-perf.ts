@@ -31,3 +31,10 @@ const m = JSON.parse(out.trim().split('\n').at(-1)!) as { seconds: number; aggre
 console.log(`inference-perf per-request file: ${(bytes / 1e6).toFixed(0)} MB, ${m.records} records`);
 console.log(`  aggregate + outputs: ${m.seconds.toFixed(1)} s  →  ${(bytes / 1e6 / m.seconds).toFixed(1)} MB/s  (${(m.records / m.seconds).toFixed(0)} records/s)`);
 console.log(`  peak RSS: ${m.peakRssMB.toFixed(0)} MB  (file/RSS = ${(bytes / 1024 / 1024 / m.peakRssMB).toFixed(1)}x)`);
+// The reference on the same file: json.load + numpy percentiles (bench/support/numpy-reference.py).
+try {
+  const ref = JSON.parse(execFileSync('python3', [join(import.meta.dirname, 'support', 'numpy-reference.py'), file], { encoding: 'utf8', maxBuffer: 1 << 20 }).trim().split('\n').at(-1)!) as { seconds: number; peakRssMB: number };
+  console.log(`numpy reference (json.load + np.percentile): ${ref.seconds.toFixed(1)} s  →  ${(bytes / 1e6 / ref.seconds).toFixed(1)} MB/s, peak RSS ${ref.peakRssMB.toFixed(0)} MB`);
+} catch (e) {
+  console.log(`numpy reference not run: ${(e as Error).message.split('\n')[0]}`);
+}

@@ -1,9 +1,9 @@
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
-import { streamArray } from 'stream-json/streamers/stream-array.js';
 import type { RunResults } from '../core/summary/finalize.ts';
 import { parseNativeLine } from '../core/records/checks.ts';
 import { normalizeInferencePerfRecord, type InferencePerfContext } from '../core/records/inference-perf.ts';
+import { jsonArrayElements } from './json-array-elements.ts';
 
 /**
  * Byte-stream adapters: gzip NDJSON shards and inference-perf's per-request JSON array, read with
@@ -53,20 +53,18 @@ export async function readNativeShard(stream: NodeJS.ReadableStream, file: strin
 }
 
 /**
- * inference-perf's `per_request_lifecycle_metrics.json` (one JSON array, possibly > 1 GB), parsed
- * as a stream with stream-json: each element is assembled, normalized and released.
+ * inference-perf's `per_request_lifecycle_metrics.json` (one JSON array, possibly > 1 GB), read
+ * element by element (json-array-elements.ts: framed in JavaScript, parsed natively): each element
+ * is normalized and released.
  */
 export async function readInferencePerfRecords(stream: NodeJS.ReadableStream, file: string, ctx: InferencePerfContext, agg: RunResults): Promise<void> {
   agg.tally.fileRead();
-  const parser = streamArray.withParserAsStream({ streamValues: false });
-  stream.on('error', (e: Error) => parser.destroy(e));
-  stream.pipe(parser);
   let n = 0;
   try {
-    for await (const item of parser as AsyncIterable<{ key: number; value: unknown }>) {
-      const res = normalizeInferencePerfRecord(item.value, item.key, ctx);
+    for await (const value of jsonArrayElements(stream as AsyncIterable<Buffer>)) {
+      const res = normalizeInferencePerfRecord(value, n, ctx);
       if (res.ok) agg.add(res.record);
-      else agg.tally.badRecord(file, `element ${item.key}`, res.problem);
+      else agg.tally.badRecord(file, `element ${n}`, res.problem);
       n += 1;
     }
   } catch (e) {
