@@ -34,7 +34,8 @@ describe('simulate --workers: several processes behind one port', () => {
     const truthFile = join(dir, 'truth.ndjson');
     const sim = simulate(['--port', '0', '--workers', '2', '--ground-truth', truthFile, '--itl-ms', '1']);
     const url = await sim.url;
-    const workers = execFileSync('pgrep', ['-P', String(sim.pid)]).toString().trim().split('\n');
+    // The primary's children that are simulators (tsx also runs an esbuild service as a child).
+    const workers = execFileSync('pgrep', ['-P', String(sim.pid), '-f', 'inference-baseline.js simulate']).toString().trim().split('\n');
     if (workers.length !== 2) sim.interrupt();
     expect(workers).toHaveLength(2);
     // A fresh connection per request (connection: close), so the primary hands them to both workers.
@@ -65,7 +66,8 @@ describe('simulate --workers: several processes behind one port', () => {
       const r = await sim.exited;
       expect(r.stderr).toBe(`error: --host 127.0.0.1 --port ${port}: 127.0.0.1:${port} is already in use (EADDRINUSE)\nFix: choose another --port (0 picks a free one) or stop what is listening there.\n`);
       expect(r.code).toBe(2);
-      expect(() => execFileSync('pgrep', ['-P', String(sim.pid)])).toThrow();
+      // No simulator of this port is left, orphaned workers included (pgrep exits 1 when it finds none).
+      expect(() => execFileSync('pgrep', ['-f', `simulate --host 127.0.0.1 --port ${port} --workers 2`])).toThrow();
     } finally {
       await new Promise((r) => taken.close(r));
     }
