@@ -20,7 +20,10 @@ describe('a runner killed mid-run (SIGKILL: no handler runs) keeps every request
   it('the part file holds every request that finished before the kill, and aggregates as a partial run', async () => {
     const out = await tempDir();
     const runId = '20250101T020000Z-killed';
-    const child = spawn(process.execPath, [bin, 'run', '--target', sim.url, '--rate', '10', '--duration', '30', '--out', out, '--run-id', runId], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // A temp folder of its own: SIGKILL leaves the prompt spool behind (in a Job, /tmp is the pod's
+    // emptyDir and goes with it); here it goes with the test's temp directories.
+    const tmp = await tempDir();
+    const child = spawn(process.execPath, [bin, 'run', '--target', sim.url, '--rate', '10', '--duration', '30', '--out', out, '--run-id', runId], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: tmp } });
     let killedAt = 0;
     await new Promise<void>((resolve) => {
       child.stderr!.setEncoding('utf8');
