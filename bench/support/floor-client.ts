@@ -71,13 +71,14 @@ export async function runFloorClient(o: FloorOptions): Promise<FloorRecord[]> {
     records.push(rec);
     pending.push(
       new Promise<void>((resolve) => {
-        let tail = Buffer.alloc(0);
+        let tail: Buffer = Buffer.alloc(0);
         const onData = (chunk: Buffer): void => {
           const at = o.clock();
           for (let i = chunk.indexOf(TEXT_KEY); i !== -1; i = chunk.indexOf(TEXT_KEY, i + TEXT_KEY.length)) {
             if (chunk[i + TEXT_KEY.length] !== 0x22) rec.contentTimes.push(at);
           }
-          tail = Buffer.concat([tail, chunk]).subarray(-END.length);
+          // The response's last bytes, without copying every chunk (a terminator split across chunks is rare).
+          tail = chunk.length >= END.length ? chunk.subarray(-END.length) : Buffer.concat([tail, chunk]).subarray(-END.length);
           if (tail.equals(END)) {
             socket.off('data', onData);
             socket.off('close', onClose);

@@ -46,7 +46,7 @@ export async function* jsonArrayElements(chunks: AsyncIterable<Buffer | string>)
     const buf = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : raw;
     const len = buf.length;
     let i = 0;
-    let start = begun ? 0 : -1; // where the element's bytes start in this chunk
+    let start = 0; // where the element's bytes start in this chunk (0: it began in an earlier one)
     while (i < len) {
       if (inString) {
         if (escaped) {
@@ -118,7 +118,7 @@ export async function* jsonArrayElements(chunks: AsyncIterable<Buffer | string>)
       else if (c === 0x7d || c === 0x5d) depth -= 1;
       i += 1;
     }
-    if (begun) parts.push(Buffer.from(buf.subarray(start < 0 ? 0 : start)));
+    if (begun) parts.push(Buffer.from(buf.subarray(start)));
     offset += len;
   }
   if (!started) throw new JsonArrayError('the file is empty, not a JSON array');

@@ -1,4 +1,4 @@
-import type { DistributionStats } from '../core/metrics/latency-histogram.ts';
+import { unsupportedValue, type DistributionStats } from '../core/metrics/latency-histogram.ts';
 import type { Summary } from '../core/summary/schema.ts';
 
 const columns = ['p50', 'p90', 'p95', 'p99', 'max'] as const;
@@ -15,7 +15,7 @@ export function formatSummary(s: Summary): string {
   ];
   const header = ['metric (ms)', 'count', ...columns, 'mean'];
   // A percentile with fewer samples than it needs is the maximum seen, not the percentile: starred.
-  const cell = (d: DistributionStats, c: (typeof columns)[number]): string => (c !== 'max' && d.insufficient.includes(c) && d[c] !== null ? `${num(d[c])}*` : num(d[c]));
+  const cell = (d: DistributionStats, c: (typeof columns)[number]): string => (unsupportedValue(d, c) ? `${num(d[c])}*` : num(d[c]));
   const body = rows.map(([name, d]) => [name, String(d.count), ...columns.map((c) => cell(d, c)), num(d.mean)]);
   const starred = body.some((r) => r.some((x) => x.endsWith('*')));
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));

@@ -1,5 +1,5 @@
 import type { ReportData } from '../core/summary/report-data.ts';
-import type { DistributionStats } from '../core/metrics/latency-histogram.ts';
+import { unsupportedValue, type DistributionStats } from '../core/metrics/latency-histogram.ts';
 import type { ReportAssets } from './assets.ts';
 import { changeText } from '../core/history/comparison.ts';
 
@@ -25,7 +25,7 @@ export function renderReport(data: ReportData, assets: ReportAssets): string {
       ([name, d, def]) =>
         `<tr><th title="${esc(def)}">${name}</th>${cols
           .map((c) =>
-            (d.insufficient as string[]).includes(c) && d[c] !== null
+            unsupportedValue(d, c)
               ? `<td class="insufficient" title="too few samples for this percentile: the largest value seen, not published">${fmtCell(d[c], false)}*</td>`
               : `<td>${fmtCell(d[c], c === 'count')}</td>`,
           )

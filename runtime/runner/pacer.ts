@@ -1,6 +1,6 @@
 import type { Slot } from '../core/scenario/schedule.ts';
 
-export { buildSchedule, scheduleSlots, shardSize, shardSlice, shardSlots, type Slot } from '../core/scenario/schedule.ts';
+export { buildSchedule, scheduleSlots, shardSeqs, shardSize, shardSlice, shardSlots, type Slot } from '../core/scenario/schedule.ts';
 
 /** What the loop should do now: send the next slot, wait, or stop. */
 export type PaceDecision = { kind: 'send'; slot: Slot } | { kind: 'wait'; ms: number } | { kind: 'stop' };

@@ -4,7 +4,7 @@ import type { RequestRecord } from '../core/records/record.ts';
 import type { Clock } from '../timing/clock.ts';
 import type { ServerFacts } from '../core/history/context.ts';
 import { tokenizeCounter, type TokenCounter } from './prompts.ts';
-import { requestBody, requestHeaders, requestPath, sendRequest, type RequestTemplate } from './request.ts';
+import { prepareRequest, requestBody, requestHeaders, requestPath, sendRequest, type RequestTemplate } from './request.ts';
 
 export interface TargetInfo {
   model: string;
@@ -121,7 +121,7 @@ async function probePromptOverhead(dispatcher: Dispatcher, t: RequestTemplate): 
 export async function warmUp(dispatcher: Dispatcher, t: RequestTemplate, prompt: string, promptTokens: number, maxTokens: number, clock: Clock, attempts = 8): Promise<number> {
   let last: RequestRecord | undefined;
   for (let i = 0; i < attempts; i++) {
-    const r = await sendRequest(dispatcher, t, { runId: 'warmup', shard: 0, seq: i, stage: 0, scheduledAt: clock(), prompt, promptTokens, maxTokens }, clock);
+    const r = await sendRequest(dispatcher, t, prepareRequest(t, { runId: 'warmup', shard: 0, seq: i, stage: 0, scheduledAt: clock(), prompt, promptTokens, maxTokens }), clock);
     if (!r.error) return (r.doneAt ?? clock()) - (r.sentAt ?? clock());
     last = r;
     const clientError = r.error.type === 'http_status' && r.status !== null && r.status >= 400 && r.status < 500;

@@ -15,6 +15,7 @@ import type { PromptPlan } from './prompts.ts';
  */
 export class PromptSpool {
   private error: Error | undefined;
+  private reader: ReturnType<typeof createInterface> | undefined;
 
   private constructor(
     private readonly dir: string,
@@ -63,8 +64,6 @@ export class PromptSpool {
       },
     };
   }
-
-  private reader: ReturnType<typeof createInterface> | undefined;
 
   async remove(): Promise<void> {
     this.out.destroy();

@@ -93,7 +93,7 @@ export async function calibratePrompts(
   count: TokenCounter,
   emit: (plan: PromptPlan) => void | Promise<void>,
   o: PlanOptions = {},
-): Promise<number> {
+): Promise<void> {
   const lengthsOf = (seq: number): { inputTokens: number; maxTokens: number } => {
     const rng = itemRng(seed, seq, LENGTHS);
     const inputTokens = sampleLength(input, rng);
@@ -132,7 +132,6 @@ export async function calibratePrompts(
     if (batch.length === 256) await flush();
   }
   await flush();
-  return done;
 }
 
 /** The plans of `seqs`, in memory (the warm-up's one prompt, tests). */

@@ -69,11 +69,11 @@ export function prepareRequest(t: RequestTemplate, p: PlannedRequest): PreparedR
 export function sendRequest(
   dispatcher: Dispatcher,
   t: RequestTemplate,
-  planned: PlannedRequest | PreparedRequest,
+  prepared: PreparedRequest,
   clock: Clock,
   signal?: AbortSignal,
 ): Promise<RequestRecord> {
-  const { p, body, headers } = 'body' in planned ? planned : prepareRequest(t, planned);
+  const { p, body, headers } = prepared;
   const m = new Measurement(p, t.streaming);
   return new Promise((resolve) => {
     let settled = false;

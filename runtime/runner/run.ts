@@ -16,7 +16,7 @@ import type { Clock } from '../timing/clock.ts';
 import { sleepUntil } from '../timing/precise-timer.ts';
 import { runSeed, scheduleSize } from '../core/scenario/schedule.ts';
 import { workLimitProblems } from '../core/scenario/work-limits.ts';
-import { pace, scheduleSlots, shardSize, shardSlots, type Slot } from './pacer.ts';
+import { pace, scheduleSlots, shardSeqs, shardSize, shardSlots, type Slot } from './pacer.ts';
 import { PromptSpool } from './prompt-spool.ts';
 import { inspectTarget, warmUp } from './preflight.ts';
 import { calibratePrompts, type PromptPlan } from './prompts.ts';
@@ -132,7 +132,7 @@ async function runWithPool(o: RunOptions, pool: Pool, spool: PromptSpool): Promi
   // measured request finds its prompt already in the server's prefix cache. They go to a spool on
   // disk, not memory: memory does not grow with the run's length.
   const warmSeq = total + o.shard.index;
-  const seqs: Iterable<number> = { *[Symbol.iterator]() { yield warmSeq; for (const s of mySlots()) yield s.seq; } };
+  const seqs: Iterable<number> = { *[Symbol.iterator]() { yield warmSeq; yield* shardSeqs(total, o.shard.index, o.shard.count); } };
   let warm: PromptPlan | undefined;
   await step(
     calibratePrompts(seqs, sc.input, sc.output, seed.value, async (p) => target.count(p), (plan) => (warm ? spool.write(plan) : void (warm = plan)), {

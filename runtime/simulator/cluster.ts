@@ -1,7 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { appendFile, readFile, rm } from 'node:fs/promises';
 import { InputError } from '../core/errors.ts';
-import { startSimulator, type RunningSimulator } from './index.ts';
+import { simulatorUrl, startSimulator, type RunningSimulator } from './index.ts';
 import type { SimulatorOptions } from './options.ts';
 
 /**
@@ -56,9 +56,8 @@ export async function startSimulatorCluster(options: SimulatorOptions, workers: 
     await removeWorkerFiles(options.groundTruthFile, forked);
     throw err;
   }
-  const host = options.host ?? '127.0.0.1';
   return {
-    url: `http://${host === '0.0.0.0' || host === '::' || host === 'localhost' ? '127.0.0.1' : host}:${port}`,
+    url: simulatorUrl(options.host ?? '127.0.0.1', port),
     workers,
     async close() {
       for (const w of forked) if (w.isConnected()) w.send({ type: 'close' } satisfies ToWorker);

@@ -29,13 +29,18 @@ export async function startSimulator(options: SimulatorOptions = {}, clock: Cloc
   const sim = new SimulatorServer(resolved, clock);
   const port = await sim.listen();
   return {
-    url: `http://${urlHost(resolved.host)}:${port}`,
+    url: simulatorUrl(resolved.host, port),
     port,
     options: resolved,
     groundTruth: () => sim.groundTruth(),
     retainedGroundTruth: () => sim.retainedGroundTruth,
     close: () => sim.close(),
   };
+}
+
+/** The URL a client uses for a simulator listening on `host`:`port`. */
+export function simulatorUrl(host: string, port: number): string {
+  return `http://${urlHost(host)}:${port}`;
 }
 
 function urlHost(host: string): string {

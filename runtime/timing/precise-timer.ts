@@ -11,7 +11,7 @@ import type { Clock } from './clock.ts';
  *
  * The default margin is 4 ms because that is how late a timer can fire here: on the 2-vCPU
  * development VM, 300 waits at 10 Hz on an idle, pinned core were late by p99 3.1 ms with a 1.5 ms
- * margin and 1.05 ms with 4 ms (BENCHMARKS.md §1, "the timer"). A request's send time is the
+ * margin and 1.05 ms with 4 ms (BENCHMARKS.md §1, "This machine's floor is above the bar"). A request's send time is the
  * product; the spin's CPU is small next to it.
  */
 export function sleepUntil(deadline: number, clock: Clock, spinMs = 4): Promise<void> {

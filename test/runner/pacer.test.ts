@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildSchedule, pace, scheduleSlots, shardSize, shardSlice } from '../../runtime/runner/pacer.ts';
+import { buildSchedule, pace, scheduleSlots, shardSeqs, shardSize, shardSlice } from '../../runtime/runner/pacer.ts';
 
 describe('buildSchedule', () => {
   it('even arrivals at 1 req/s for 300 s: 300 requests exactly 1000 ms apart, starting at 0', () => {
@@ -67,10 +67,15 @@ describe('shardSlice', () => {
     expect(parts.flat().map((x) => x.seq).sort((a, b) => a - b)).toEqual(s.map((x) => x.seq));
   });
 
-  it('knows each shard\'s size without building the schedule', () => {
+  it('knows each shard\'s size and positions without building the schedule', () => {
     for (const total of [0, 1, 2, 7, 10, 11]) {
       const s = buildSchedule([{ rate: total || 1, duration: 1 }], 'even', 0, 0).slice(0, total);
-      for (const shards of [1, 2, 3, 4, 12]) for (let i = 0; i < shards; i++) expect(shardSize(total, i, shards)).toBe(shardSlice(s, i, shards).length);
+      for (const shards of [1, 2, 3, 4, 12]) {
+        for (let i = 0; i < shards; i++) {
+          expect(shardSize(total, i, shards)).toBe(shardSlice(s, i, shards).length);
+          expect([...shardSeqs(total, i, shards)]).toEqual(shardSlice(s, i, shards).map((x) => x.seq));
+        }
+      }
     }
   });
 });

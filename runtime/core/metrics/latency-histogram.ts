@@ -143,3 +143,11 @@ function emptyStats(): DistributionStats {
 function round3(x: number): number {
   return Math.round(x * 1000) / 1000;
 }
+
+/**
+ * Whether a shown column holds a percentile its samples cannot support (the table and report.html
+ * star it): the value is the largest seen, not the percentile it names.
+ */
+export function unsupportedValue(d: DistributionStats, column: keyof DistributionStats): boolean {
+  return (d.insufficient as string[]).includes(column) && d[column] !== null;
+}

@@ -90,6 +90,11 @@ export function shardSlice(slots: readonly Slot[], shard: number, shards: number
   return Array.from(shardSlots(slots, shard, shards));
 }
 
+/** The schedule positions shard `shard` of `shards` sends, without drawing the schedule. */
+export function* shardSeqs(total: number, shard: number, shards: number): Generator<number> {
+  for (let seq = shard; seq < total; seq += shards) yield seq;
+}
+
 /** How many of `total` requests shard `shard` of `shards` sends. */
 export function shardSize(total: number, shard: number, shards: number): number {
   return total > shard ? Math.floor((total - 1 - shard) / shards) + 1 : 0;
