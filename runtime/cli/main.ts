@@ -1,5 +1,6 @@
 import { VERSION } from '../core/version.ts';
 import { systemClock } from '../timing/clock.ts';
+import { isRunnerWorker, serveRunnerWorker } from '../runner/worker-thread.ts';
 import { EXIT, runCli } from './program.ts';
 
 /**
@@ -21,17 +22,21 @@ function interruptible(stopMessage: string): AbortSignal {
   return controller.signal;
 }
 
-try {
-  process.exitCode = await runCli(process.argv.slice(2), {
-    stdout: process.stdout,
-    stderr: process.stderr,
-    clock: systemClock,
-    now: () => new Date(),
-    random: Math.random,
-    interruptible,
-    version: VERSION,
-  });
-} catch (err) {
-  process.stderr.write(`internal error (a bug in inference-baseline, not in your input; please report it):\n${(err as Error)?.stack ?? String(err)}\n`);
-  process.exitCode = EXIT.bug;
+// In the runner bundle this file is also the entry of the runner's worker threads (runner/workers.ts).
+if (isRunnerWorker()) await serveRunnerWorker();
+else {
+  try {
+    process.exitCode = await runCli(process.argv.slice(2), {
+      stdout: process.stdout,
+      stderr: process.stderr,
+      clock: systemClock,
+      now: () => new Date(),
+      random: Math.random,
+      interruptible,
+      version: VERSION,
+    });
+  } catch (err) {
+    process.stderr.write(`internal error (a bug in inference-baseline, not in your input; please report it):\n${(err as Error)?.stack ?? String(err)}\n`);
+    process.exitCode = EXIT.bug;
+  }
 }

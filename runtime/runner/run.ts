@@ -1,4 +1,4 @@
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { setMaxListeners } from 'node:events';
 import { join } from 'node:path';
 import { Pool } from 'undici';
@@ -22,17 +22,14 @@ import { inspectTarget, warmUp } from './preflight.ts';
 import { calibratePrompts, type PromptPlan } from './prompts.ts';
 import { prepareRequest, sendRequest, type PreparedRequest, type RequestTemplate } from './request.ts';
 import { ShardWriter } from './shard-writer.ts';
+import { runWorkers } from './workers.ts';
+import { Interrupted, untilInterrupted } from './interrupted.ts';
+import { createRunDir } from './run-dir.ts';
+
+export { Interrupted };
 
 /** The native runner's version as recorded in run.json: the project's. */
 export const RUNNER_VERSION = VERSION;
-
-/** Ctrl-C before the first request: nothing was measured and nothing was created. */
-export class Interrupted extends Error {
-  constructor() {
-    super('interrupted before the first request: nothing was measured, no results were written');
-    this.name = 'Interrupted';
-  }
-}
 
 export interface RunOptions {
   scenario: ResolvedScenario;
@@ -61,6 +58,21 @@ export interface RunOptions {
    * S3 here): a destination that cannot be written ends the run before anything is measured.
    */
   beforeLoad?: () => Promise<void>;
+  /** Each record as it is written (a worker thread forwards them to the runner that started it). */
+  onRecord?: (r: RequestRecord) => void;
+  /**
+   * Set for one worker of several (runner/workers.ts): the points where the workers line up. A lone
+   * runner creates the run's directory itself and starts 50 ms after its connections are warm.
+   */
+  coordination?: Coordination;
+}
+
+/** How a worker waits for the others: see runner/workers.ts. */
+export interface Coordination {
+  /** Resolves once every worker is prepared (target inspected, prompts calibrated, warm-up done) and the run's directory exists. */
+  prepared(): Promise<void>;
+  /** This worker's files are written and its connections warm; resolves with the start time every worker shares. */
+  ready(run: RunManifest): Promise<number>;
 }
 
 export interface RunStatus {
@@ -75,10 +87,13 @@ export interface RunStatus {
 }
 
 export interface RunResult {
-  /** This shard's numbers (not written: summary.json belongs to the aggregator). */
+  /** This runner's numbers, all its workers together (not written: summary.json belongs to the aggregator). */
   summary: Summary;
   dir: string;
-  manifest: ShardManifest;
+  /** The shard manifests this runner wrote: one, or one per worker. */
+  shards: ShardManifest[];
+  /** Interrupted before the schedule's end. */
+  partial: boolean;
 }
 
 /**
@@ -88,6 +103,10 @@ export interface RunResult {
  */
 export async function runBenchmark(o: RunOptions): Promise<RunResult> {
   const sc = o.scenario;
+  // Per runner (pod), whatever its worker count: each worker prepares its part of this.
+  const work = workLimitProblems(sc, o.shard.count);
+  if (work.length > 0) throw new InputError('the scenario', work, 'make the run smaller, or split it: --shard i/n on n runner machines.');
+  if (sc.load.numWorkers > 1 && !o.coordination) return runWorkers(o);
   const baseUrl = sc.server.baseUrl;
   const pool = new Pool(baseUrl, {
     connections: sc.load.maxConnections,
@@ -116,8 +135,6 @@ async function runWithPool(o: RunOptions, pool: Pool, spool: PromptSpool): Promi
     apiKey: sc.server.apiKey,
     timeoutMs: sc.load.requestTimeoutMs,
   };
-  const work = workLimitProblems(sc, o.shard.count);
-  if (work.length > 0) throw new InputError('the scenario', work, 'make the run smaller, or split it: --shard i/n on n runner machines.');
   // Every preparation step gives way to Ctrl-C at once (untilInterrupted): nothing is created yet.
   const step = <T>(p: Promise<T>): Promise<T> => untilInterrupted(o.interrupt, p);
   const target = await step(inspectTarget(pool, sc.server.baseUrl, base, sc.server.model));
@@ -144,7 +161,8 @@ async function runWithPool(o: RunOptions, pool: Pool, spool: PromptSpool): Promi
   await spool.close();
   const e2eEstimate = await step(warmUp(pool, template, warm!.prompt, warm!.promptTokens, warm!.maxTokens, o.clock));
 
-  await createRunDir(o.outDir);
+  if (o.coordination) await step(o.coordination.prepared());
+  else await createRunDir(o.outDir);
   const manifest: RunManifest = {
     v: 1,
     identity: runIdentity(o, target.model),
@@ -165,13 +183,17 @@ async function runWithPool(o: RunOptions, pool: Pool, spool: PromptSpool): Promi
 
   const maxRate = Math.max(...sc.load.stages.map((s) => s.rate));
   await warmConnections(pool, Math.min(sc.load.maxConnections, Math.ceil((maxRate / o.shard.count) * (e2eEstimate / 1000) * 1.5) + 2), template);
+  // A short lead so the first request is not late because of the setup just done; several workers
+  // share one start, so their slices interleave as the schedule says.
+  const start = o.coordination ? await o.coordination.ready(manifest) : o.clock() + 50;
 
   const writer = new ShardWriter(join(o.outDir, REQUESTS_DIR), o.shard.index, { clock: o.clock, onPartClosed: o.onFileClosed });
   const acc = new RunAccumulator(sc.server.ignoreEos);
   const startedAt = new Date().toISOString();
-  const { sent, interrupted } = await loadLoop(o, pool, template, { slots: mySlots(), count: scheduled, lastMs: lastOffsetMs(mySlots()) }, spool.read(), (r) => {
+  const { sent, interrupted } = await loadLoop(o, pool, template, { start, slots: mySlots(), count: scheduled, lastMs: lastOffsetMs(mySlots()) }, spool.read(), (r) => {
     writer.write(r);
     acc.add(r);
+    o.onRecord?.(r);
   });
   await writer.close();
 
@@ -195,7 +217,7 @@ async function runWithPool(o: RunOptions, pool: Pool, spool: PromptSpool): Promi
   tally.files = writer.parts.length;
   tally.records = writer.records;
   const summary = finish(acc.measure(manifest.identity, manifest.request, { scheduled, partial: interrupted }), manifest.request, tally.report());
-  return { summary, dir: o.outDir, manifest: shardManifest };
+  return { summary, dir: o.outDir, shards: [shardManifest], partial: interrupted };
 }
 
 function lastOffsetMs(slots: Iterable<Slot>): number {
@@ -217,34 +239,6 @@ function runIdentity(o: RunOptions, model: string): RunManifest['identity'] {
   };
 }
 
-/** Refuses to write into a directory that already holds files: raw results are never overwritten. */
-async function createRunDir(dir: string): Promise<void> {
-  const existing = await readdir(dir).catch(() => null);
-  if (existing && existing.length > 0) {
-    throw new InputError('--out', [`${dir} already exists and is not empty`], 'choose another --out or --run-id; results of earlier runs are never overwritten.');
-  }
-  await mkdir(join(dir, REQUESTS_DIR), { recursive: true });
-}
-
-/** A preparation step, or Interrupted as soon as the signal fires (the step is abandoned, its outcome ignored). */
-function untilInterrupted<T>(signal: AbortSignal, step: Promise<T>): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(new Interrupted());
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-    step.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
-}
-
 /** Opens `n` connections before the first scheduled request so TCP setup never lands in TTFT. */
 async function warmConnections(pool: Pool, n: number, t: RequestTemplate): Promise<void> {
   await Promise.all(
@@ -264,7 +258,7 @@ async function loadLoop(
   o: RunOptions,
   pool: Pool,
   t: RequestTemplate,
-  schedule: { slots: Iterable<Slot>; count: number; lastMs: number },
+  schedule: { start: number; slots: Iterable<Slot>; count: number; lastMs: number },
   plans: { next(): Promise<PromptPlan | undefined> },
   onRecord: (r: RequestRecord) => void,
 ): Promise<{ sent: number; interrupted: boolean }> {
@@ -281,8 +275,7 @@ async function loadLoop(
   const totalS = schedule.lastMs / 1000 + 1;
   const cursor = schedule.slots[Symbol.iterator]();
   let slot = cursor.next().value as Slot | undefined;
-  // A short lead so the first request is not late because of the setup just done.
-  const start = clock() + 50;
+  const start = schedule.start;
   const status = (): RunStatus => ({ phase, elapsedS: Math.max(0, (clock() - start) / 1000), totalS, scheduled: schedule.count, sent, inFlight: inFlight.size, succeeded, failed });
   const ticker = setInterval(() => o.onStatus?.(status()), 1000);
   let interrupted = o.interrupt.aborted;

@@ -17,6 +17,7 @@ import { loadBundleBootstrap } from '../../runtime/bootstrap/index.ts';
 
 const BUNDLE_BOOTSTRAP = loadBundleBootstrap();
 import { parseScenario } from '../../runtime/core/scenario/index.ts';
+import { runnerResources } from '../../runtime/core/run-spec/build.ts';
 import { seedRunSpec } from './run-spec-fixture.ts';
 
 const URL = 'https://cdk-assets.s3.us-west-2.amazonaws.com/abc.mjs?X-Amz-Signature=x';
@@ -38,7 +39,18 @@ describe('manifests for the seed defaults (native runner, bundle delivery)', () 
   it('pins the pods to the target zone, with requests equal to limits (Guaranteed QoS: the load generator is never throttled below its request)', () => {
     expect(pod.nodeSelector).toEqual({ [ZONE_LABEL]: 'us-west-2a' });
     expect(pod.affinity).toBeUndefined();
-    expect(container.resources).toEqual({ requests: { cpu: '2', memory: '4Gi' }, limits: { cpu: '2', memory: '4Gi' } });
+    // The seed's 2 CPU, raised to one per worker: the baseline preset keeps the seed's num_workers: 4.
+    expect(container.resources).toEqual({ requests: { cpu: '4', memory: '4Gi' }, limits: { cpu: '4', memory: '4Gi' } });
+  });
+
+  it('gives the runner a CPU per worker (load.num_workers), never fewer than the stack configured', () => {
+    const cpuOf = (workers: number): unknown => seedRunSpec({ overrides: { load: { num_workers: workers } } }).job.resources;
+    expect(cpuOf(1)).toEqual({ requests: { cpu: '2', memory: '4Gi' }, limits: { cpu: '2', memory: '4Gi' } });
+    expect(cpuOf(8)).toEqual({ requests: { cpu: '8', memory: '4Gi' }, limits: { cpu: '8', memory: '4Gi' } });
+    expect(runnerResources({ requests: { cpu: '500m', memory: '1Gi' }, limits: { cpu: '1500m', memory: '1Gi' } }, 1)).toEqual({
+      requests: { cpu: '1', memory: '1Gi' },
+      limits: { cpu: '1500m', memory: '1Gi' },
+    });
   });
 
   it('never retries, bounds the run, expires the Job, and labels it with the run', () => {

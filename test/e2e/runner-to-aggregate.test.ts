@@ -49,7 +49,9 @@ describe('native runner → S3 (s3rver) → aggregate', () => {
     const prefix = `runs/baseline/qwen3-8b/${runId}/`;
     const keys: string[] = [];
     for await (const o of listObjects(s3.client, 'results', prefix)) keys.push(o.key.slice(prefix.length));
-    expect(keys.sort()).toEqual(['config.yml', 'requests/shard-0000-0000.ndjson.gz', 'requests/shard-0000.json', 'run.json']);
+    // A shard per worker thread (the baseline's num_workers: 4); the runner's table below is their merge.
+    const shards = [0, 1, 2, 3].map((i) => `requests/shard-000${i}`);
+    expect(keys.sort()).toEqual(['config.yml', ...shards.flatMap((s) => [`${s}-0000.ndjson.gz`, `${s}.json`]), 'run.json']);
 
     const store = new S3RunStore(s3.client, { bucket: 'results', prefix });
     const result = await aggregateRun(store);

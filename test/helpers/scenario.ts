@@ -1,7 +1,10 @@
 import { layerConfig, parseScenario, presetConfig } from '../../runtime/core/scenario/index.ts';
 import { resolveScenario, type ResolvedScenario } from '../../runtime/core/scenario/resolve.ts';
 
-/** The baseline preset pointed at `baseUrl`, with small lengths and a short load for loopback tests. */
+/**
+ * The baseline preset pointed at `baseUrl`, with small lengths and a short load for loopback tests,
+ * in one worker (the preset's four are tested in test/runner/workers.test.ts).
+ */
 export function smallScenario(baseUrl: string, over: Record<string, unknown> = {}): ResolvedScenario {
   const raw = layerConfig(
     presetConfig('baseline'),
@@ -11,7 +14,7 @@ export function smallScenario(baseUrl: string, over: Record<string, unknown> = {
         input_distribution: { mean: 64, std_dev: 0, min: 64, max: 64 },
         output_distribution: { mean: 16, std_dev: 0, min: 16, max: 16 },
       },
-      load: { stages: [{ rate: 5, duration: 2 }] },
+      load: { stages: [{ rate: 5, duration: 2 }], num_workers: 1 },
     },
     over,
   );

@@ -71,7 +71,10 @@ describe('the local workflow: success (native runner through the bootstrap and t
     const dir = await exportExecution(wf.env, first, out);
     expect(dir).toBe(join(out, first.runSpec!.runId));
     expect((await readdir(dir)).sort()).toEqual(['config.yml', 'execution.json', 'histograms.json', 'metrics.emf.ndjson', 'report.html', 'requests', 'run-spec.json', 'run.json', 'summary.json']);
-    expect((await readdir(join(dir, 'requests'))).sort()).toEqual(['shard-0000-0000.ndjson.gz', 'shard-0000.json']);
+    // One shard per worker thread of the one pod: the baseline keeps the seed's num_workers: 4 (and
+    // the bundle is the threads' entry point, as in a pod).
+    const shards = [0, 1, 2, 3].map((i) => `shard-000${i}`);
+    expect((await readdir(join(dir, 'requests'))).sort()).toEqual(shards.flatMap((s) => [`${s}-0000.ndjson.gz`, `${s}.json`]));
     const summary = Summary.parse(JSON.parse(await readFile(join(dir, 'summary.json'), 'utf8')));
     expect(summary.validity).toEqual({ valid: true, reasons: [] });
     // The run's identity is the RunSpec's (what the alarms watch), the zone the one the workflow located.

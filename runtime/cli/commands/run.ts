@@ -154,7 +154,7 @@ export async function runCommand(opts: RunCommandOptions, io: RunCommandIo): Pro
       io.stdout.write(`results: ${result.dir}\n${report ? `report:  ${report}\n` : ''}`);
     }
     if (!aggregateHere) io.stdout.write(`(shard ${opts.shard.index} of ${opts.shard.count}: summary.json is written when the whole run is aggregated)\n`);
-    if (result.manifest.partial) return 130;
+    if (result.partial) return 130;
     // A shard that leaves aggregation to the workflow does not judge the run: one shard's numbers
     // are not the run's (and a Job that exits 3 would fail the workflow before Aggregate speaks).
     if (!aggregateHere) return 0;

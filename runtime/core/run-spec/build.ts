@@ -17,7 +17,7 @@ import { InvalidInputError, parseExecutionInput } from './execution-input.ts';
 import { labelSelectorText, parseLabelSelector } from './label-selector.ts';
 import { formatRunId, resourceNames, RUN_ID_PATTERN, RUN_ID_RULE } from './naming.ts';
 import type { RunSpec } from './run-spec.ts';
-import type { RunDefaults } from './stack-defaults.ts';
+import type { Resources, RunDefaults } from './stack-defaults.ts';
 
 /**
  * The execution input (console `{}`, the nightly schedule, `inference-baseline start`) and the
@@ -161,7 +161,7 @@ export function buildRunSpec(args: BuildRunSpecArgs): RunSpec {
       ttlSecondsAfterFinished: defaults.job.ttlSecondsAfterFinished,
       pollIntervalSeconds: defaults.job.pollIntervalSeconds,
       maxPolls: maxPolls(activeDeadlineSeconds, defaults.job.pollIntervalSeconds),
-      resources: defaults.job.resources,
+      resources: runnerResources(defaults.job.resources, finalConfig.load.num_workers ?? 1),
     },
     bundle: kind === 'native' && defaults.runnerDelivery === 'bundle' && defaults.bundle ? defaults.bundle : null,
     ...(input.compare
@@ -192,6 +192,17 @@ export function scenarioSeconds(config: ScenarioConfig): number {
 export function runnerPods(config: ScenarioConfig, maxRatePerPod: number): number {
   const peak = Math.max(...config.load.stages.map((s) => s.rate));
   return Math.max(1, Math.ceil(peak / maxRatePerPod));
+}
+
+/**
+ * The runner pod's resources: at least one CPU per worker (`load.num_workers`), requests still equal
+ * to limits. A worker is an event loop that must not wait for a core; fewer cores than workers would
+ * turn the load generator's own scheduling into latency. Memory stays as configured.
+ */
+export function runnerResources(base: Resources, workers: number): Resources {
+  const cores = (q: string): number => (q.endsWith('m') ? Number(q.slice(0, -1)) / 1000 : Number(q));
+  const cpu = (q: string): string => (Number.isFinite(cores(q)) && cores(q) >= workers ? q : String(workers));
+  return { requests: { ...base.requests, cpu: cpu(base.requests.cpu) }, limits: { ...base.limits, cpu: cpu(base.limits.cpu) } };
 }
 
 /** GetJob polls the workflow allows: the deadline plus a grace for Kubernetes to report, at the poll interval. */

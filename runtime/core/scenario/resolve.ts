@@ -23,7 +23,14 @@ export interface ResolvedScenario {
     seed: number | null;
     /** In-flight cap; requests it delays show up in schedule delay. null = pure open loop. */
     maxInFlight: number | null;
+    /** Connections per worker (inference-perf's `worker_max_tcp_connections`). */
     maxConnections: number;
+    /**
+     * `load.num_workers`: event loops (worker threads) in one runner, each sending its own slice of
+     * the pod's schedule. Default 1, not inference-perf's "CPU count of the node": a baseline's load
+     * generator uses the cores it was given, and the Job's CPU request follows this number.
+     */
+    numWorkers: number;
     /** Longest silence allowed on a response before it is failed as `timeout`. */
     requestTimeoutMs: number;
   };
@@ -63,6 +70,7 @@ export function resolveScenario(config: ScenarioConfig): ResolvedScenario {
       seed: load.base_seed ?? null,
       maxInFlight,
       maxConnections: load.worker_max_tcp_connections ?? 2500,
+      numWorkers: load.num_workers ?? 1,
       requestTimeoutMs: (load.request_timeout ?? 300) * 1000,
     },
     server: {

@@ -1,0 +1,252 @@
+import { rm } from 'node:fs/promises';
+import { Worker } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { InputError } from '../core/errors.ts';
+import type { RequestRecord } from '../core/records/record.ts';
+import type { RunManifest, ShardManifest } from '../core/records/run-manifest.ts';
+import { RunAccumulator } from '../core/metrics/accumulator.ts';
+import { InputTally } from '../core/records/input-report.ts';
+import type { ResolvedScenario } from '../core/scenario/resolve.ts';
+import { finish } from '../core/summary/finalize.ts';
+import { systemClock } from '../timing/clock.ts';
+import { Interrupted } from './interrupted.ts';
+import { createRunDir } from './run-dir.ts';
+import type { RunOptions, RunResult, RunStatus } from './run.ts';
+
+/**
+ * `load.num_workers` > 1: that many worker threads in one runner, each with its own event loop,
+ * connections, heap and slice of the schedule — a shard of its own. Worker w of runner (pod) i of N
+ * is shard i + w·N of N·W, so the workers split exactly the requests the pod would have sent alone
+ * (seq ≡ i mod N) and their files are merged by the aggregator like any shards'.
+ *
+ * This thread only coordinates: it creates the run's directory once every worker is prepared,
+ * starts them together (one start time, so the slices interleave as the schedule says), relays
+ * their notes, files and status, and folds the records they forward into this runner's summary.
+ * Workers read the system clock (a function cannot cross threads; `systemClock` is epoch-based, so
+ * every thread reads the same time line).
+ */
+
+export interface WorkerData {
+  role: typeof RUNNER_WORKER;
+  scenario: ResolvedScenario;
+  scenarioName: string;
+  configYaml: string;
+  runId: string;
+  outDir: string;
+  shard: { index: number; count: number };
+  zone: string | null;
+  graceMs: number;
+}
+
+export const RUNNER_WORKER = 'inference-baseline-runner-worker';
+/** The error name of a worker stopped because another failed: a consequence, never the reported cause. */
+export const ABANDONED = 'Abandoned';
+
+export type FromWorker =
+  | { type: 'note'; line: string }
+  | { type: 'file'; rel: string }
+  | { type: 'prepared' }
+  | { type: 'ready'; run: RunManifest }
+  | { type: 'status'; status: RunStatus; records: RequestRecord[] }
+  | { type: 'done'; shard: ShardManifest; records: RequestRecord[] }
+  | { type: 'failed'; error: SerializedError };
+
+export type ToWorker = { type: 'dir' } | { type: 'go'; startAt: number } | { type: 'interrupt' } | { type: 'abandon'; reason: string };
+
+export interface SerializedError {
+  name: string;
+  message: string;
+  stack?: string;
+  input?: { input: string; problems: string[]; fix?: string };
+}
+
+export function serializeError(err: unknown): SerializedError {
+  const e = err as Error;
+  if (err instanceof InputError) return { name: e.name, message: e.message, input: { input: err.input, problems: err.problems, ...(err.fix ? { fix: err.fix } : {}) } };
+  return { name: e?.name ?? 'Error', message: e?.message ?? String(err), ...(e?.stack ? { stack: e.stack } : {}) };
+}
+
+function revive(s: SerializedError): Error {
+  if (s.input) return new InputError(s.input.input, s.input.problems, s.input.fix);
+  if (s.name === 'Interrupted') return new Interrupted();
+  return Object.assign(new Error(s.message), { name: s.name, stack: s.stack });
+}
+
+/**
+ * A worker thread running this module's sibling worker-thread.ts. From source (tsx, vitest) the
+ * thread registers tsx first; in the runner bundle this file *is* the bundle, whose entry point
+ * (cli/main.ts) serves as a worker when `workerData.role` says so.
+ */
+function spawn(data: WorkerData): Worker {
+  const here = import.meta.url;
+  if (!here.endsWith('.ts')) return new Worker(new URL(here), { workerData: data });
+  const tsx = tsxEsmApi(here);
+  const entry = new URL('./worker-thread.ts', here).href;
+  const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); }).then((m) => m.serveRunnerWorker());`;
+  // No tsx cache in the temp folder: the runner's only footprint there is its prompt spool.
+  return new Worker(code, { eval: true, workerData: data, env: { ...process.env, TSX_DISABLE_CACHE: '1' } });
+}
+
+/** tsx's ESM API as a file URL (its `import` export: require.resolve would give the CommonJS one, which cannot register from a thread). */
+function tsxEsmApi(from: string): string {
+  const require = createRequire(from);
+  const pkgFile = require.resolve('tsx/package.json');
+  const pkg = require(pkgFile) as { exports: Record<string, { import: { default: string } }> };
+  return pathToFileURL(join(dirname(pkgFile), pkg.exports['./esm/api']!.import.default)).href;
+}
+
+/** Per-worker share of the run: the slice (shard), and an in-flight cap split across workers. */
+export function workerScenario(sc: ResolvedScenario): ResolvedScenario {
+  const w = sc.load.numWorkers;
+  return { ...sc, load: { ...sc.load, numWorkers: 1, maxInFlight: sc.load.maxInFlight === null ? null : Math.ceil(sc.load.maxInFlight / w) } };
+}
+
+export function workerShard(shard: { index: number; count: number }, worker: number, workers: number): { index: number; count: number } {
+  return { index: shard.index + worker * shard.count, count: shard.count * workers };
+}
+
+export async function runWorkers(o: RunOptions): Promise<RunResult> {
+  const workers = o.scenario.load.numWorkers;
+  const scenario = workerScenario(o.scenario);
+  const threads = Array.from({ length: workers }, (_, w) =>
+    spawn({ role: RUNNER_WORKER, scenario, scenarioName: o.scenarioName, configYaml: o.configYaml, runId: o.runId, outDir: o.outDir, shard: workerShard(o.shard, w, workers), zone: o.zone, graceMs: o.graceMs }),
+  );
+  const post = (m: ToWorker): void => threads.forEach((t) => t.postMessage(m));
+  const acc = new RunAccumulator(o.scenario.server.ignoreEos);
+  const statuses: Array<RunStatus | undefined> = [];
+  const notes = new Set<string>();
+  const prepared = new Set<number>();
+  const ready = new Map<number, RunManifest>();
+  const shards: ShardManifest[] = [];
+  let failure: Error | null = null;
+  let dirAsked = false;
+  let dirCreated = false;
+  let runManifest: RunManifest | undefined;
+  let started = false;
+    const fail = (err: Error): void => {
+    // The first real failure is the one reported; the others' are its consequences.
+    if (err.name === ABANDONED && failure) return;
+    if (!failure || (failure instanceof Interrupted && !(err instanceof Interrupted))) failure = err;
+    post({ type: 'abandon', reason: err.message });
+  };
+  const onInterrupt = (): void => post({ type: 'interrupt' });
+  o.interrupt.addEventListener('abort', onInterrupt, { once: true });
+  if (o.interrupt.aborted) onInterrupt();
+
+  const barrier = async (): Promise<void> => {
+    if (failure) return;
+    if (!dirAsked && prepared.size === workers) {
+      dirAsked = true;
+      try {
+        await createRunDir(o.outDir);
+        // Only a directory this run created may be removed on failure: one that held results is refused above.
+        dirCreated = true;
+        post({ type: 'dir' });
+      } catch (err) {
+        fail(err as Error);
+      }
+    } else if (ready.size === workers) {
+      ready.clear();
+      try {
+        await o.beforeLoad?.();
+        started = true;
+        post({ type: 'go', startAt: systemClock() + 50 });
+      } catch (err) {
+        fail(err as Error);
+      }
+    }
+  };
+
+  const ticker = setInterval(() => {
+    const s = statuses.filter((x): x is RunStatus => x !== undefined);
+    if (s.length === workers) o.onStatus?.(sumStatus(s));
+  }, 1000);
+  try {
+    await Promise.all(
+      threads.map(
+        (t, w) =>
+          new Promise<void>((resolve) => {
+            let settled = false;
+            const settle = (err?: Error): void => {
+              if (settled) return;
+              settled = true;
+              if (err) fail(err);
+              resolve();
+            };
+            t.on('message', (m: FromWorker) => {
+              switch (m.type) {
+                case 'note':
+                  if (!notes.has(m.line)) o.onNote?.(m.line);
+                  notes.add(m.line);
+                  break;
+                case 'file':
+                  o.onFileClosed?.(m.rel);
+                  break;
+                case 'prepared':
+                  prepared.add(w);
+                  void barrier();
+                  break;
+                case 'ready':
+                  ready.set(w, m.run);
+                  if (w === 0) runManifest = m.run;
+                  void barrier();
+                  break;
+                case 'status':
+                  statuses[w] = m.status;
+                  for (const r of m.records) acc.add(r);
+                  break;
+                case 'done':
+                  for (const r of m.records) acc.add(r);
+                  shards[w] = m.shard;
+                  settle();
+                  break;
+                case 'failed':
+                  settle(revive(m.error));
+                  break;
+              }
+            });
+            t.once('error', (err) => settle(err));
+            t.once('exit', (code) => settle(new Error(`runner worker ${w} exited with code ${code} before it finished`)));
+          }),
+      ),
+    );
+  } finally {
+    clearInterval(ticker);
+    o.interrupt.removeEventListener('abort', onInterrupt);
+    await Promise.all(threads.map((t) => t.terminate()));
+  }
+  if (failure) {
+    // Nothing was sent: what the workers created (the directory, run.json, config.yml) goes with
+    // them, as when a lone runner fails its preparation. createRunDir made sure it was ours.
+    if (dirCreated && !started) await rm(o.outDir, { recursive: true, force: true });
+    throw failure;
+  }
+  const run = runManifest!;
+  const tally = new InputTally('native');
+  tally.files = shards.reduce((a, s) => a + s.parts.length, 0);
+  tally.records = shards.reduce((a, s) => a + s.records, 0);
+  const partial = shards.some((s) => s.partial);
+  const scheduled = shards.reduce((a, s) => a + s.scheduled, 0);
+  const summary = finish(acc.measure(run.identity, run.request, { scheduled, partial }), run.request, tally.report());
+  o.onStatus?.(sumStatus(statuses.filter((x): x is RunStatus => x !== undefined)));
+  return { summary, dir: o.outDir, shards, partial };
+}
+
+const phases: RunStatus['phase'][] = ['preparing', 'running', 'draining', 'done'];
+
+/** The runner's status: counts summed, the phase of the least advanced worker. */
+export function sumStatus(s: RunStatus[]): RunStatus {
+  const sum = (k: 'scheduled' | 'sent' | 'inFlight' | 'succeeded' | 'failed'): number => s.reduce((a, x) => a + x[k], 0);
+  return {
+    phase: phases[Math.min(...s.map((x) => phases.indexOf(x.phase)))]!,
+    elapsedS: Math.max(...s.map((x) => x.elapsedS)),
+    totalS: Math.max(...s.map((x) => x.totalS)),
+    scheduled: sum('scheduled'),
+    sent: sum('sent'),
+    inFlight: sum('inFlight'),
+    succeeded: sum('succeeded'),
+    failed: sum('failed'),
+  };
+}

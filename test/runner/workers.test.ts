@@ -1,0 +1,123 @@
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { RunManifest, ShardManifest } from '../../runtime/core/records/index.ts';
+import { runBenchmark, type RunStatus } from '../../runtime/runner/run.ts';
+import { startSimulator, type RunningSimulator } from '../../runtime/simulator/index.ts';
+import { systemClock } from '../../runtime/timing/clock.ts';
+import { readRecords } from '../helpers/records.ts';
+import { smallScenario } from '../helpers/scenario.ts';
+import { useTempDirs } from '../support/temp-dir.ts';
+
+// load.num_workers: worker threads in one runner (runtime/runner/workers.ts), over real HTTP.
+
+const tempDir = useTempDirs();
+const RUN_ID = '20250101T020000Z-workrs';
+let sim: RunningSimulator | undefined;
+afterEach(async () => {
+  await sim?.close();
+  sim = undefined;
+});
+
+function options(baseUrl: string, dir: string, load: Record<string, unknown>, interrupt = new AbortController().signal) {
+  return {
+    scenario: smallScenario(baseUrl, { load }),
+    scenarioName: 'baseline',
+    configYaml: 'test: true\n',
+    runId: RUN_ID,
+    outDir: dir,
+    shard: { index: 0, count: 1 },
+    zone: null,
+    clock: systemClock,
+    interrupt,
+    graceMs: 300,
+  };
+}
+
+describe('a runner with several workers (load.num_workers, worker threads)', () => {
+  it('splits the schedule into one shard per worker on one time line: every request once, at its own offset from a shared start', async () => {
+    sim = await startSimulator({ ttftMs: 5, itlMs: 1, jitterMs: 0 });
+    const dir = join(await tempDir(), 'run');
+    const statuses: RunStatus[] = [];
+    const files: string[] = [];
+    const { summary, shards, partial } = await runBenchmark({
+      ...options(sim.url, dir, { stages: [{ rate: 10, duration: 2 }], num_workers: 3 }),
+      onStatus: (s) => statuses.push(s),
+      onFileClosed: (rel) => files.push(rel),
+    });
+
+    expect(partial).toBe(false);
+    expect(shards.map((s) => [s.shard, s.shards, s.scheduled, s.sent])).toEqual([
+      [0, 3, 7, 7],
+      [1, 3, 7, 7],
+      [2, 3, 6, 6],
+    ]);
+    const records = await readRecords(dir);
+    expect(records.map((r) => r.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    for (const r of records) expect(r.shard).toBe(r.seq % 3);
+    // One start for all workers: request seq is scheduled at start + seq × 100 ms, whichever thread sent it.
+    const start = records.find((r) => r.seq === 0)!.scheduledAt!;
+    for (const r of records) expect(r.scheduledAt! - start).toBeCloseTo(r.seq * 100, 6);
+    expect(records.every((r) => r.error === null && r.sentAt! >= r.scheduledAt!)).toBe(true);
+
+    // The runner's summary is all workers' records together.
+    expect(summary.requests).toMatchObject({ scheduled: 20, sent: 20, succeeded: 20, failed: 0 });
+    expect(summary.latency.ttft.count).toBe(20);
+    expect(summary.input.files).toBe(3);
+    // run.json once (shard 0), naming all three shards; a manifest per worker; every file announced once.
+    const run = RunManifest.parse(JSON.parse(await readFile(join(dir, 'run.json'), 'utf8')));
+    expect(run).toMatchObject({ scheduled: 20, shards: 3 });
+    const onDisk = (await readdir(join(dir, 'requests'))).sort();
+    expect(onDisk).toEqual(['shard-0000-0000.ndjson.gz', 'shard-0000.json', 'shard-0001-0000.ndjson.gz', 'shard-0001.json', 'shard-0002-0000.ndjson.gz', 'shard-0002.json']);
+    expect(files.sort()).toEqual(['config.yml', 'run.json', ...onDisk.map((f) => `requests/${f}`)].sort());
+    for (const f of onDisk.filter((n) => /^shard-\d{4}\.json$/.test(n))) ShardManifest.parse(JSON.parse(await readFile(join(dir, 'requests', f), 'utf8')));
+    // Status lines sum the workers.
+    expect(statuses.at(-1)).toMatchObject({ phase: 'done', scheduled: 20, sent: 20, succeeded: 20, inFlight: 0 });
+  });
+
+  it('in pod 1 of 2, its workers take exactly that pod\'s slice (shards 1 and 3 of 4)', async () => {
+    sim = await startSimulator({ ttftMs: 2, itlMs: 1, jitterMs: 0 });
+    const dir = join(await tempDir(), 'run');
+    const { summary, shards } = await runBenchmark({ ...options(sim.url, dir, { stages: [{ rate: 10, duration: 2 }], num_workers: 2 }), shard: { index: 1, count: 2 } });
+    expect(shards.map((s) => [s.shard, s.shards])).toEqual([
+      [1, 4],
+      [3, 4],
+    ]);
+    const records = await readRecords(dir);
+    expect(records.map((r) => r.seq).sort((a, b) => a - b)).toEqual([1, 3, 5, 7, 9, 11, 13, 15, 17, 19]);
+    expect(summary.requests.scheduled).toBe(10);
+    // run.json belongs to shard 0, which is pod 0's.
+    await expect(readFile(join(dir, 'run.json'))).rejects.toThrow(/ENOENT/);
+  });
+
+  it('a target that cannot be reached is one message, and nothing is created', async () => {
+    const dir = join(await tempDir(), 'run');
+    await expect(runBenchmark(options('http://127.0.0.1:9', dir, { num_workers: 2 }))).rejects.toThrow(/^--target: cannot reach http:\/\/127\.0\.0\.1:9/);
+    await expect(readdir(dir)).rejects.toThrow(/ENOENT/);
+  });
+
+  it('refuses a directory that already holds results, and leaves it untouched', async () => {
+    sim = await startSimulator({ ttftMs: 2, itlMs: 1, jitterMs: 0 });
+    const dir = join(await tempDir(), 'run');
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'run.json'), 'an earlier run\n');
+    await expect(runBenchmark(options(sim.url, dir, { stages: [{ rate: 2, duration: 1 }], num_workers: 2 }))).rejects.toThrow(/already exists and is not empty/);
+    expect(await readdir(dir)).toEqual(['run.json']);
+    expect(await readFile(join(dir, 'run.json'), 'utf8')).toBe('an earlier run\n');
+  });
+
+  it('an interruption stops every worker; what was sent is written and the run is partial', async () => {
+    sim = await startSimulator({ ttftMs: 20, itlMs: 100, jitterMs: 0 }); // ~1.5 s per request
+    const dir = join(await tempDir(), 'run');
+    const interrupt = new AbortController();
+    const { summary, partial, shards } = await runBenchmark({
+      ...options(sim.url, dir, { stages: [{ rate: 6, duration: 10 }], num_workers: 2 }, interrupt.signal),
+      onStatus: () => setTimeout(() => interrupt.abort(), 200),
+    });
+    expect(partial).toBe(true);
+    expect(shards.every((s) => s.partial)).toBe(true);
+    expect(summary.requests.scheduled).toBe(60);
+    expect(summary.requests.sent).toBeLessThan(60);
+    expect(await readRecords(dir)).toHaveLength(summary.requests.sent);
+  });
+});
