@@ -6,7 +6,7 @@
  * truth: schedule delay, |measured − written| for ttft and every itl gap, CPU per content event,
  * and the garbage collector's pauses during the runner's load.
  *
- *   npm run bench -- [--rates 1,10,100] [--duration 30] [--sim-args="--workers 2" --sim-cpus 0,1 --runner-cpus 0,1]
+ *   npm run bench -- [--rates 1,10,100] [--duration 30] [--workers N] [--sim-args="--workers 2" --sim-cpus 0,1 --runner-cpus 0,1]
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
@@ -33,9 +33,12 @@ const { values } = parseArgs({
     'sim-cpus': { type: 'string', default: '1' },
     'runner-cpus': { type: 'string', default: '0' },
     'no-floor': { type: 'boolean', default: false },
+    // load.num_workers of the runner (worker threads; GC pauses are then not observed: they happen in the threads).
+    workers: { type: 'string', default: '1' },
   },
 });
 const rates = values.rates.split(',').map(Number);
+const workers = Number(values.workers);
 const duration = Number(values.duration);
 const simArgs = values['sim-args'].split(' ').filter(Boolean);
 // Runner (every thread of this process) and simulator on separate cores, so neither's work lands in
@@ -116,7 +119,7 @@ for (const rate of rates) {
     const obs = new PerformanceObserver((list) => {
       for (const e of list.getEntries()) gc.push({ kind: ((e as unknown as { detail: { kind: number } }).detail).kind, ms: e.duration });
     });
-    const raw = layerConfig(presetConfig('baseline'), { server: { base_url: sim.url }, load: { stages: [{ rate, duration }] } });
+    const raw = layerConfig(presetConfig('baseline'), { server: { base_url: sim.url }, load: { stages: [{ rate, duration }], num_workers: workers } });
     const dir = join(tmp, 'run');
     let [c0, s0] = [process.cpuUsage(), await sim.cpuMs()];
     let loadStart = 0;
@@ -162,8 +165,8 @@ for (const rate of rates) {
     if (floor.length > 0) row('floor', floor, floorCpu, '–', '–');
     const minor = gc.filter((g) => g.kind === perf.NODE_PERFORMANCE_GC_MINOR);
     const major = gc.filter((g) => g.kind !== perf.NODE_PERFORMANCE_GC_MINOR);
-    const gcs = `minor ${minor.length}, ${f(Math.max(0, ...minor.map((g) => g.ms)))}; other ${major.length}, ${f(Math.max(0, ...major.map((g) => g.ms)))}`;
-    row('runner', runner, runnerCpu, gcs, summary.validity.valid ? 'valid' : `invalid: ${summary.validity.reasons.map((r) => r.split(':')[0]).join('; ')}`);
+    const gcs = workers > 1 ? '– (in the threads)' : `minor ${minor.length}, ${f(Math.max(0, ...minor.map((g) => g.ms)))}; other ${major.length}, ${f(Math.max(0, ...major.map((g) => g.ms)))}`;
+    row(workers > 1 ? `runner, ${workers} workers` : 'runner', runner, runnerCpu, gcs, summary.validity.valid ? 'valid' : `invalid: ${summary.validity.reasons.map((r) => r.split(':')[0]).join('; ')}`);
   } finally {
     if (sim.child.exitCode === null) await sim.stop().catch(() => undefined);
     await rm(tmp, { recursive: true, force: true });

@@ -4,7 +4,7 @@
  * simulator pinned to its own core. Flat is the goal: the schedule is produced as it goes and the
  * prompts are read back from a spool, so a longer run should not need more memory.
  *
- *   node --import tsx bench/runner-memory.ts [--rate 50] [--durations 60,600]
+ *   node --import tsx bench/runner-memory.ts [--rate 50] [--durations 60,600] [--workers 1]
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { spawnSimulator } from './support/simulator-process.ts';
 
-const { values } = parseArgs({ options: { rate: { type: 'string', default: '50' }, durations: { type: 'string', default: '60,600' } } });
+const { values } = parseArgs({ options: { rate: { type: 'string', default: '50' }, durations: { type: 'string', default: '60,600' }, workers: { type: 'string', default: '1' } } });
 const rate = Number(values.rate);
 const bin = fileURLToPath(new URL('../bin/inference-baseline.js', import.meta.url));
 
@@ -29,7 +29,7 @@ for (const duration of values.durations.split(',').map(Number)) {
     const { stdout, stderr } = await new Promise<{ stdout: string; stderr: string }>((resolve, reject) =>
       execFile(
         'taskset',
-        ['-c', '0', '/usr/bin/time', '-f', 'maxrss_kb=%M', process.execPath, bin, 'run', '--target', sim.url, '--rate', String(rate), '--duration', String(duration), '--out', join(tmp, 'run'), '--no-aggregate'],
+        ['-c', '0', '/usr/bin/time', '-f', 'maxrss_kb=%M', process.execPath, bin, 'run', '--target', sim.url, '--rate', String(rate), '--duration', String(duration), '--out', join(tmp, 'run'), '--no-aggregate', '--workers', values.workers],
         { maxBuffer: 64 << 20 },
         (err, stdout, stderr) => (err ? reject(Object.assign(err, { stderr })) : resolve({ stdout, stderr })),
       ),

@@ -29,7 +29,7 @@ export function nonNegativeInteger(what: string) {
 /** Simulator processes: 1 to 64 (more than a machine's cores only adds switching). */
 export function workerCount(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 64) throw new InvalidArgumentError(`must be a whole number from 1 to 64 (processes); got "${value}".`);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new InvalidArgumentError(`must be a whole number from 1 to 64; got "${value}".`);
   return n;
 }
 

@@ -93,6 +93,7 @@ function buildProgram(io: CliIo, exit: (code: number) => void): Command {
     .option('--out <dir>', 'parent directory of the run directory <out>/<runId>/ (or s3://bucket/prefix)', 'results')
     .option('--run-id <id>', 'run id: UTC time + "-" + 4–12 lower-case letters/digits (default: now + a random suffix)')
     .option('--seed <n>', "the prompts' and schedule's seed, to reproduce a run (default: derived from the run id: fresh prompts every run)", nonNegativeInteger('seed'))
+    .option('--workers <n>', 'worker threads in this runner, each sending its slice of the schedule (load.num_workers; the baseline preset has 4)', workerCount)
     .addOption(new Option('--shard <i/N>', 'this pod’s slice of the schedule in an Indexed Job').argParser(shardSpec).default({ index: 0, count: 1 }, '0/1'))
     .option('--grace <seconds>', 'after Ctrl-C, how long in-flight requests may finish', nonNegativeNumber('seconds'), 10)
     .option('--zone <az>', 'availability zone of this runner, recorded in the summary', zoneName)

@@ -7,6 +7,7 @@ import { startSimulator, type RunningSimulator } from '../../runtime/simulator/i
 import { systemClock } from '../../runtime/timing/clock.ts';
 import { readRecords } from '../helpers/records.ts';
 import { smallScenario } from '../helpers/scenario.ts';
+import { cli, EXIT } from '../support/cli.ts';
 import { useTempDirs } from '../support/temp-dir.ts';
 
 // load.num_workers: worker threads in one runner (runtime/runner/workers.ts), over real HTTP.
@@ -119,5 +120,28 @@ describe('a runner with several workers (load.num_workers, worker threads)', () 
     expect(summary.requests.scheduled).toBe(60);
     expect(summary.requests.sent).toBeLessThan(60);
     expect(await readRecords(dir)).toHaveLength(summary.requests.sent);
+  });
+});
+
+describe('run --workers (the CLI flag for load.num_workers)', () => {
+  it('overrides the preset: two workers write two shards, and the aggregated summary counts every request', async () => {
+    sim = await startSimulator({ ttftMs: 2, itlMs: 1, jitterMs: 0 });
+    const out = await tempDir();
+    const r = await cli(['run', '--target', sim.url, '--rate', '4', '--duration', '1', '--workers', '2', '--out', out, '--run-id', RUN_ID]);
+    // Four requests are too few for a baseline's verdict (exit 3), and enough to count.
+    expect(r.code, r.stderr).toBe(EXIT.invalid);
+    expect(r.stdout).toContain('Only 4 request(s) succeeded');
+    expect((await readdir(join(out, RUN_ID, 'requests'))).filter((f) => f.endsWith('.json')).sort()).toEqual(['shard-0000.json', 'shard-0001.json']);
+    const summary = JSON.parse(await readFile(join(out, RUN_ID, 'summary.json'), 'utf8')) as { requests: { scheduled: number; succeeded: number } };
+    expect(summary.requests).toMatchObject({ scheduled: 4, succeeded: 4 });
+  });
+
+  it('--workers 0 is one message naming the flag, exit 2, nothing created', async () => {
+    const out = await tempDir();
+    const r = await cli(['run', '--workers', '0', '--out', out]);
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.stderr).toMatch(/--workers.*must be a whole number from 1 to 64; got "0"/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(await readdir(out)).toEqual([]);
   });
 });

@@ -34,6 +34,8 @@ export interface RunCommandOptions {
   out: string;
   runId?: string;
   seed?: number;
+  /** `load.num_workers`: worker threads in this runner. */
+  workers?: number;
   shard: { index: number; count: number };
   grace: number;
   zone?: string;
@@ -89,7 +91,7 @@ export async function runCommand(opts: RunCommandOptions, io: RunCommandIo): Pro
       sim = await startSimulator({ models: [model], keepGroundTruth: false });
       io.stderr.write(`target: the built-in vLLM-compatible simulator at ${sim.url} (pass --target URL to measure a real server)\n`);
     }
-    const merged = layerConfig(raw, flagLayer(raw, { rate: opts.rate, duration: opts.duration, model: opts.model, baseUrl: opts.target ?? sim!.url, seed: opts.seed }));
+    const merged = layerConfig(raw, flagLayer(raw, { rate: opts.rate, duration: opts.duration, model: opts.model, baseUrl: opts.target ?? sim!.url, seed: opts.seed, workers: opts.workers }));
     const scenario = resolveScenario(parseScenario(merged, source));
     // s3://bucket/prefix: the run is written to a local staging directory, then uploaded to
     // <prefix>/<runId>/ (raw objects are never overwritten; see runtime/aws/s3.ts uploadDirectory).

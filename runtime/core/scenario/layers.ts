@@ -28,6 +28,8 @@ export interface ConfigFlags {
   baseUrl?: string;
   /** `load.base_seed`. */
   seed?: number;
+  /** `load.num_workers`. */
+  workers?: number;
 }
 
 /** The layer the flags make over `raw` (rate and duration apply to each of its stages). */
@@ -44,6 +46,7 @@ export function flagLayer(raw: unknown, flags: ConfigFlags): Record<string, unkn
     };
   }
   if (flags.seed !== undefined) overrides.load = { ...((overrides.load as Record<string, unknown> | undefined) ?? {}), base_seed: flags.seed };
+  if (flags.workers !== undefined) overrides.load = { ...((overrides.load as Record<string, unknown> | undefined) ?? {}), num_workers: flags.workers };
   const server: Record<string, unknown> = {};
   if (flags.model !== undefined) server.model_name = flags.model;
   if (flags.baseUrl !== undefined) server.base_url = flags.baseUrl;
