@@ -3,11 +3,15 @@
  * `JSON.parse` — for inference-perf's `per_request_lifecycle_metrics.json`, which can exceed 1 GB.
  *
  * Why not a streaming JSON parser (stream-json did this before): it tokenizes every byte in
- * JavaScript, about 35 MB/s here. This only frames: it finds where each element ends with tight
- * byte loops that look at nothing but quotes and backslashes inside strings and brackets outside
- * them (a loop beat `indexOf` per quote: inference-perf's request and response fields are JSON inside
- * strings, full of `\"`), and hands the element's bytes to `JSON.parse`, which also validates them.
- * Memory holds one element. bench/aggregate-inference-perf.ts: 81 MB/s end to end for 1 GB.
+ * JavaScript, about 35 MB/s here. This only frames, two ways:
+ * - fast (an array of objects, as inference-perf writes): element boundaries are looked for with the
+ *   native `Buffer.indexOf` — a `}` followed by `,` and `{` (whitespace allowed) — and each candidate
+ *   element is confirmed by `JSON.parse` itself. A wrong candidate cannot parse: a `}` inside a
+ *   string leaves that string open, one inside a nested object leaves a bracket open. After a few
+ *   wrong candidates in one element, or anything unexpected, the rest goes to the exact framer;
+ * - exact: tight byte loops that track strings (quotes, backslashes) and brackets, so each element's
+ *   end is known without guessing; JSON.parse validates it.
+ * Memory holds about one element. bench/aggregate-inference-perf.ts has the throughput.
  *
  * A file that is not an array, is cut short, or holds anything after the array is an error, thrown
  * after the elements before the problem were yielded.
@@ -22,7 +26,122 @@ const BACKSLASH = 0x5c;
 const STRUCTURAL = new Uint8Array(256);
 for (const c of '"{}[]') STRUCTURAL[c.charCodeAt(0)] = 1;
 
+const WS = new Uint8Array(256);
+for (const c of ' \n\r\t') WS[c.charCodeAt(0)] = 1;
+/** Wrong candidates allowed in one element before the exact framer takes over (each costs a parse). */
+const MAX_MISSES = 8;
+/**
+ * An element this long without a boundary after it (a file whose separators change, or one huge
+ * element) goes to the exact framer, so memory stays bounded by it.
+ */
+const MAX_FAST_ELEMENT = 64 << 20;
+
 export async function* jsonArrayElements(chunks: AsyncIterable<Buffer | string>): AsyncGenerator<unknown> {
+  const source = chunks[Symbol.asyncIterator]();
+  const next = async (): Promise<Buffer | null> => {
+    const r = await source.next();
+    return r.done ? null : typeof r.value === 'string' ? Buffer.from(r.value, 'utf8') : r.value;
+  };
+  let buf = Buffer.alloc(0);
+  let consumed = 0; // bytes dropped from the front of buf
+  let count = 0;
+  let eof = false;
+  const more = async (keepFrom: number): Promise<boolean> => {
+    const chunk = eof ? null : await next();
+    if (!chunk) {
+      eof = true;
+      return false;
+    }
+    consumed += keepFrom;
+    buf = Buffer.concat([buf.subarray(keepFrom), chunk]);
+    return true;
+  };
+  /** The exact framer from `from` in buf (an element's start, or the file's), then the rest of the stream. */
+  const exact = (from: number, inArray: boolean): AsyncGenerator<unknown> => {
+    const rest = buf.subarray(from);
+    const lead = inArray ? [Buffer.from('[')] : [];
+    const replay = async function* (): AsyncGenerator<Buffer> {
+      yield* lead;
+      yield rest;
+      for (let c = await next(); c; c = await next()) yield c;
+    };
+    return exactElements(replay(), { offset: consumed + from - lead.length, count });
+  };
+
+  // The head: whitespace, `[`, whitespace, `{`. Anything else (an empty array, an array of
+  // numbers or strings, not an array) is the exact framer's, from the first byte.
+  let i = 0;
+  for (;;) {
+    while (i < buf.length && WS[buf[i]!] === 1) i += 1;
+    if (i < buf.length || !(await more(0))) break;
+  }
+  if (i >= buf.length || buf[i] !== 0x5b) return yield* exact(0, false);
+  let j = i + 1;
+  for (;;) {
+    while (j < buf.length && WS[buf[j]!] === 1) j += 1;
+    if (j < buf.length || !(await more(0))) break;
+  }
+  if (j >= buf.length || buf[j] !== 0x7b) return yield* exact(0, false);
+
+  let start = j; // the current element's `{`
+  let pos = j + 1; // where the search for its closing `}` resumes
+  let misses = 0;
+  // Once a boundary is confirmed, its exact bytes (`}, {` or `},{` …) are searched for whole: far
+  // fewer false candidates than every `}` (inference-perf's response text is full of them).
+  let boundary: Buffer | null = null;
+  for (;;) {
+    const close: number = boundary ? buf.indexOf(boundary, pos) : buf.indexOf(0x7d, pos);
+    if (close === -1) {
+      // The next search starts where a boundary could still begin.
+      pos = boundary ? Math.max(pos, buf.length - boundary.length + 1) : buf.length;
+      if (buf.length - start > MAX_FAST_ELEMENT) return yield* exact(start, true);
+      if (!(await more(start))) return yield* exact(start, true);
+      pos -= start;
+      start = 0;
+      continue;
+    }
+    // After the `}`: whitespace, `,`, whitespace, `{` — another element follows. (The last element,
+    // before `]`, is left to the exact framer at the end: `}]` is everywhere in inference-perf's
+    // response text, and each false candidate costs a parse.)
+    let k = close + 1;
+    while (k < buf.length && WS[buf[k]!] === 1) k += 1;
+    if (k < buf.length && buf[k] === 0x2c) {
+      k += 1;
+      while (k < buf.length && WS[buf[k]!] === 1) k += 1;
+    } else if (k < buf.length) {
+      pos = close + 1;
+      continue;
+    }
+    if (k >= buf.length) {
+      // The bytes that decide are in the next chunk: look at this `}` again with them.
+      pos = close;
+      if (!(await more(start))) return yield* exact(start, true);
+      pos -= start;
+      start = 0;
+      continue;
+    }
+    if (buf[k] !== 0x7b) {
+      pos = close + 1;
+      continue;
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(buf.toString('utf8', start, close + 1));
+    } catch {
+      if (++misses > MAX_MISSES) return yield* exact(start, true);
+      pos = close + 1;
+      continue;
+    }
+    count += 1;
+    misses = 0;
+    boundary ??= Buffer.from(buf.subarray(close, k + 1));
+    yield value;
+    start = k;
+    pos = k + 1;
+  }
+}
+
+async function* exactElements(chunks: AsyncIterable<Buffer | string>, at: { offset: number; count: number }): AsyncGenerator<unknown> {
   let started = false;
   let ended = false;
   let depth = 0; // inside the top-level array: 0 between elements
@@ -30,8 +149,8 @@ export async function* jsonArrayElements(chunks: AsyncIterable<Buffer | string>)
   let escaped = false; // the next byte of a string is escaped (a chunk ended on a backslash)
   let parts: Buffer[] = []; // the element's bytes from earlier chunks
   let begun = false; // an element has started
-  let offset = 0; // bytes before this chunk (for messages)
-  let count = 0; // elements yielded
+  let offset = at.offset; // bytes before this chunk (for messages)
+  let count = at.count; // elements yielded
   let sawComma = false; // a comma with no element after it yet (`[1,]` is not JSON)
 
   const parse = (bytes: Buffer): unknown => {

@@ -59,6 +59,19 @@ describe('jsonArrayElements (framing a JSON array, each element parsed natively)
     expect(r.error).toMatch(/cut short|not valid JSON/);
   });
 
+  it('an element full of false boundaries (`}, {` inside strings and nested arrays of objects) is framed exactly, and so are the elements after it', async () => {
+    const crowded = { list: Array.from({ length: 40 }, (_, i) => ({ i })), text: '}, {"not": "a boundary"}, {' };
+    const values = [{ a: 1 }, crowded, { b: 2 }, crowded, { c: 3 }];
+    for (const bytes of [Buffer.from(JSON.stringify(values)), Buffer.from(JSON.stringify(values, null, 1))]) {
+      for (const sizes of [() => 1, () => 7, () => 65536]) expect(await collect(bytes, sizes)).toEqual({ values, error: null });
+    }
+  });
+
+  it('a damaged element in the middle keeps the elements before it and names it', async () => {
+    const r = await collect(Buffer.from('[{"a":1}, {"a":2}, {"a":}, {"a":4}]'));
+    expect(r).toEqual({ values: [{ a: 1 }, { a: 2 }], error: expect.stringMatching(/^element 2 is not valid JSON/) });
+  });
+
   it.each([
     ['{"a":1}', /expected a JSON array, found "\{" at byte 0/],
     ['', /empty/],
