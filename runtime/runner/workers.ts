@@ -118,14 +118,14 @@ export async function runWorkers(o: RunOptions): Promise<RunResult> {
   const statuses: Array<RunStatus | undefined> = [];
   const notes = new Set<string>();
   const prepared = new Set<number>();
-  const ready = new Map<number, RunManifest>();
+  const ready = new Set<number>();
   const shards: ShardManifest[] = [];
   let failure: Error | null = null;
   let dirAsked = false;
   let dirCreated = false;
   let runManifest: RunManifest | undefined;
   let started = false;
-    const fail = (err: Error): void => {
+  const fail = (err: Error): void => {
     // The first real failure is the one reported; the others' are its consequences.
     if (err.name === ABANDONED && failure) return;
     if (!failure || (failure instanceof Interrupted && !(err instanceof Interrupted))) failure = err;
@@ -189,7 +189,7 @@ export async function runWorkers(o: RunOptions): Promise<RunResult> {
                   void barrier();
                   break;
                 case 'ready':
-                  ready.set(w, m.run);
+                  ready.add(w);
                   if (w === 0) runManifest = m.run;
                   void barrier();
                   break;
@@ -230,7 +230,8 @@ export async function runWorkers(o: RunOptions): Promise<RunResult> {
   const partial = shards.some((s) => s.partial);
   const scheduled = shards.reduce((a, s) => a + s.scheduled, 0);
   const summary = finish(acc.measure(run.identity, run.request, { scheduled, partial }), run.request, tally.report());
-  o.onStatus?.(sumStatus(statuses.filter((x): x is RunStatus => x !== undefined)));
+  const last = statuses.filter((x): x is RunStatus => x !== undefined);
+  if (last.length === workers) o.onStatus?.(sumStatus(last));
   return { summary, dir: o.outDir, shards, partial };
 }
 
