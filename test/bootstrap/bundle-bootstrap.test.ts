@@ -5,8 +5,10 @@ import type { AddressInfo } from 'node:net';
 import { Job } from 'kubernetes-models/batch/v1';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBundleBootstrap } from '../../runtime/bootstrap/index.ts';
+import { useTempDirs } from '../support/temp-dir.ts';
 
 const BUNDLE_BOOTSTRAP = loadBundleBootstrap();
+const tempDir = useTempDirs();
 
 // A stand-in runner bundle: prints the argv it was given, as the real CLI would parse it.
 const bundle = "console.log(JSON.stringify(process.argv.slice(2))); process.exitCode = 3;\n";
@@ -24,10 +26,12 @@ beforeAll(async () => {
 });
 afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
-function bootstrap(url: string, want: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+async function bootstrap(url: string, want: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  // The bootstrap writes the bundle into the temp folder (a pod's emptyDir): here, one of the test's own.
+  const tmp = await tempDir();
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['-e', BUNDLE_BOOTSTRAP, '--', 'run', '--shard', '0/1'], {
-      env: { PATH: process.env.PATH, RUNNER_BUNDLE_URL: url, RUNNER_BUNDLE_SHA256: want },
+      env: { PATH: process.env.PATH, TMPDIR: tmp, RUNNER_BUNDLE_URL: url, RUNNER_BUNDLE_SHA256: want },
     });
     let stdout = '';
     let stderr = '';
