@@ -114,6 +114,7 @@ function buildProgram(io: CliIo, exit: (code: number) => void): Command {
     .option('--duration <seconds>', 'duration of every load stage', positiveNumber('seconds'))
     .option('--rate <rps>', 'request rate of every load stage', positiveNumber('requests per second'))
     .option('--seed <n>', "the prompts' and schedule's seed, to reproduce a run (default: from the run id)", nonNegativeInteger('seed'))
+    .option('--workers <n>', "the runner's worker threads (load.num_workers; the baseline preset has the seed's 4)", workerCount)
     .option('--input <json>', 'more execution input, as the console takes it (the flags above win)')
     .option('--out <dir>', 'parent directory of the run directory <out>/<runId>/', 'results')
     .action(async (o) => {

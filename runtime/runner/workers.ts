@@ -1,4 +1,5 @@
 import { rm } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -109,6 +110,10 @@ export function workerShard(shard: { index: number; count: number }, worker: num
 
 export async function runWorkers(o: RunOptions): Promise<RunResult> {
   const workers = o.scenario.load.numWorkers;
+  const cpus = availableParallelism();
+  // More event loops than CPUs: they wait for each other in the OS scheduler, and it shows as
+  // schedule delay (BENCHMARKS.md §1, four workers on one core at 1 req/s).
+  if (workers > cpus) o.onNote?.(`load.num_workers is ${workers} but this machine gives the runner ${cpus} CPU${cpus === 1 ? '' : 's'}: the workers will wait for each other (watch schedule delay); use --workers ${cpus} or fewer here`);
   const scenario = workerScenario(o.scenario);
   const threads = Array.from({ length: workers }, (_, w) =>
     spawn({ role: RUNNER_WORKER, scenario, scenarioName: o.scenarioName, configYaml: o.configYaml, runId: o.runId, outDir: o.outDir, shard: workerShard(o.shard, w, workers), zone: o.zone, graceMs: o.graceMs }),

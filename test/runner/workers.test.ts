@@ -1,4 +1,5 @@
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RunManifest, ShardManifest } from '../../runtime/core/records/index.ts';
@@ -41,11 +42,18 @@ describe('a runner with several workers (load.num_workers, worker threads)', () 
     const dir = join(await tempDir(), 'run');
     const statuses: RunStatus[] = [];
     const files: string[] = [];
+    const notes: string[] = [];
     const { summary, shards, partial } = await runBenchmark({
       ...options(sim.url, dir, { stages: [{ rate: 10, duration: 2 }], num_workers: 3 }),
       onStatus: (s) => statuses.push(s),
       onFileClosed: (rel) => files.push(rel),
+      onNote: (line) => notes.push(line),
     });
+    // Three workers on fewer CPUs are told about (they wait for each other); on three or more, not.
+    const warned = notes.filter((n) => /^load\.num_workers is 3 but this machine gives the runner \d+ CPUs?: the workers will wait for each other/.test(n));
+    expect(warned).toHaveLength(availableParallelism() < 3 ? 1 : 0);
+    // The workers' identical notes are relayed once.
+    expect(notes.filter((n) => n.startsWith('target ')).length).toBe(1);
 
     expect(partial).toBe(false);
     expect(shards.map((s) => [s.shard, s.shards, s.scheduled, s.sent])).toEqual([

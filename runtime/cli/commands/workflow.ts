@@ -18,6 +18,8 @@ export interface WorkflowCommandOptions {
   duration?: number;
   rate?: number;
   seed?: number;
+  /** `load.num_workers` of the runner pod. */
+  workers?: number;
   /** Execution input as JSON (merged under the flags). */
   input?: string;
   out: string;
@@ -69,7 +71,7 @@ export async function workflowCommand(o: WorkflowCommandOptions, io: WorkflowCom
 }
 
 /** The execution input the flags describe, over `--input` (the flags win). */
-function executionInput(o: WorkflowCommandOptions): Record<string, unknown> {
+export function executionInput(o: WorkflowCommandOptions): Record<string, unknown> {
   let base: Record<string, unknown> = {};
   if (o.input !== undefined) {
     try {
@@ -81,8 +83,8 @@ function executionInput(o: WorkflowCommandOptions): Record<string, unknown> {
   }
   const scenario = o.scenario ?? (typeof base.scenario === 'string' ? base.scenario : 'baseline');
   const input: Record<string, unknown> = { ...base, ...(o.scenario ? { scenario: o.scenario } : {}), ...(o.runner ? { runner: o.runner } : {}) };
-  if (o.rate !== undefined || o.duration !== undefined || o.seed !== undefined) {
-    const layer = flagLayer(presetConfig(scenario), { rate: o.rate, duration: o.duration, seed: o.seed });
+  if (o.rate !== undefined || o.duration !== undefined || o.seed !== undefined || o.workers !== undefined) {
+    const layer = flagLayer(presetConfig(scenario), { rate: o.rate, duration: o.duration, seed: o.seed, workers: o.workers });
     input.overrides = layerConfig(base.overrides ?? {}, layer);
   }
   if (o.model) input.target = { ...((base.target as Record<string, unknown> | undefined) ?? {}), modelName: o.model };
