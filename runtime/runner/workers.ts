@@ -10,6 +10,7 @@ import type { RunManifest, ShardManifest } from '../core/records/run-manifest.ts
 import { RunAccumulator } from '../core/metrics/accumulator.ts';
 import { InputTally } from '../core/records/input-report.ts';
 import type { ResolvedScenario } from '../core/scenario/resolve.ts';
+import { workerShard } from '../core/scenario/schedule.ts';
 import { finish } from '../core/summary/finalize.ts';
 import { systemClock } from '../timing/clock.ts';
 import { Interrupted } from './interrupted.ts';
@@ -29,17 +30,10 @@ import type { RunOptions, RunResult, RunStatus } from './run.ts';
  * every thread reads the same time line).
  */
 
-export interface WorkerData {
+/** What a worker thread is started with: the runner's options that can cross a thread (no functions). */
+export type WorkerData = Pick<RunOptions, 'scenario' | 'scenarioName' | 'configYaml' | 'runId' | 'outDir' | 'shard' | 'zone' | 'graceMs'> & {
   role: typeof RUNNER_WORKER;
-  scenario: ResolvedScenario;
-  scenarioName: string;
-  configYaml: string;
-  runId: string;
-  outDir: string;
-  shard: { index: number; count: number };
-  zone: string | null;
-  graceMs: number;
-}
+};
 
 export const RUNNER_WORKER = 'inference-baseline-runner-worker';
 /** The error name of a worker stopped because another failed: a consequence, never the reported cause. */
@@ -102,10 +96,6 @@ function tsxEsmApi(from: string): string {
 export function workerScenario(sc: ResolvedScenario): ResolvedScenario {
   const w = sc.load.numWorkers;
   return { ...sc, load: { ...sc.load, numWorkers: 1, maxInFlight: sc.load.maxInFlight === null ? null : Math.ceil(sc.load.maxInFlight / w) } };
-}
-
-export function workerShard(shard: { index: number; count: number }, worker: number, workers: number): { index: number; count: number } {
-  return { index: shard.index + worker * shard.count, count: shard.count * workers };
 }
 
 export async function runWorkers(o: RunOptions): Promise<RunResult> {

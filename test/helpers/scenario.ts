@@ -1,5 +1,7 @@
 import { layerConfig, parseScenario, presetConfig } from '../../runtime/core/scenario/index.ts';
 import { resolveScenario, type ResolvedScenario } from '../../runtime/core/scenario/resolve.ts';
+import type { RunOptions } from '../../runtime/runner/run.ts';
+import { systemClock } from '../../runtime/timing/clock.ts';
 
 /**
  * The baseline preset pointed at `baseUrl`, with small lengths and a short load for loopback tests,
@@ -19,4 +21,20 @@ export function smallScenario(baseUrl: string, over: Record<string, unknown> = {
     over,
   );
   return resolveScenario(parseScenario(raw, 'test scenario'));
+}
+
+/** runBenchmark's options for a loopback test: smallScenario(baseUrl, over), one shard, the system clock. */
+export function loopbackRunOptions(baseUrl: string, dir: string, runId: string, over: Record<string, unknown> = {}, interrupt = new AbortController().signal): RunOptions {
+  return {
+    scenario: smallScenario(baseUrl, over),
+    scenarioName: 'baseline',
+    configYaml: 'test: true\n',
+    runId,
+    outDir: dir,
+    shard: { index: 0, count: 1 },
+    zone: null,
+    clock: systemClock,
+    interrupt,
+    graceMs: 300,
+  };
 }

@@ -4,9 +4,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ShardManifest } from '../../runtime/core/records/index.ts';
 import { runBenchmark } from '../../runtime/runner/run.ts';
 import { startSimulator, type RunningSimulator } from '../../runtime/simulator/index.ts';
-import { systemClock } from '../../runtime/timing/clock.ts';
 import { readRecords } from '../helpers/records.ts';
-import { smallScenario } from '../helpers/scenario.ts';
+import { loopbackRunOptions } from '../helpers/scenario.ts';
 import { useTempDirs } from '../support/temp-dir.ts';
 
 const tempDir = useTempDirs();
@@ -19,18 +18,7 @@ afterEach(async () => {
 });
 
 function options(baseUrl: string, dir: string, over: Record<string, unknown> = {}, interrupt = new AbortController().signal) {
-  return {
-    scenario: smallScenario(baseUrl, over),
-    scenarioName: 'baseline',
-    configYaml: 'test: true\n',
-    runId: RUN_ID,
-    outDir: dir,
-    shard: { index: 0, count: 1 },
-    zone: null,
-    clock: systemClock,
-    interrupt,
-    graceMs: 300,
-  };
+  return loopbackRunOptions(baseUrl, dir, RUN_ID, over, interrupt);
 }
 
 describe('a loopback run against the simulator (real HTTP)', () => {

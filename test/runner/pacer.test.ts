@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildSchedule, pace, scheduleSlots, shardSeqs, shardSize, shardSlice } from '../../runtime/runner/pacer.ts';
+import { workerShard } from '../../runtime/core/scenario/schedule.ts';
 
 describe('buildSchedule', () => {
   it('even arrivals at 1 req/s for 300 s: 300 requests exactly 1000 ms apart, starting at 0', () => {
@@ -128,5 +129,16 @@ describe('pace (a pure function of elapsed time and requests sent)', () => {
       else sentAt.push(now);
     }
     expect(sentAt).toEqual([0, 500, 1000, 1500]);
+  });
+
+  it('a runner\'s workers split exactly that runner\'s slice between them (workerShard)', () => {
+    const total = 47;
+    for (const [runners, workers] of [[1, 4], [3, 2], [2, 3]] as const) {
+      for (let i = 0; i < runners; i++) {
+        const own = [...shardSeqs(total, i, runners)];
+        const split = Array.from({ length: workers }, (_, w) => workerShard({ index: i, count: runners }, w, workers)).flatMap((sh) => [...shardSeqs(total, sh.index, sh.count)]);
+        expect(split.sort((a, b) => a - b)).toEqual(own);
+      }
+    }
   });
 });

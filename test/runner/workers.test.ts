@@ -5,9 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { RunManifest, ShardManifest } from '../../runtime/core/records/index.ts';
 import { runBenchmark, type RunStatus } from '../../runtime/runner/run.ts';
 import { startSimulator, type RunningSimulator } from '../../runtime/simulator/index.ts';
-import { systemClock } from '../../runtime/timing/clock.ts';
 import { readRecords } from '../helpers/records.ts';
-import { smallScenario } from '../helpers/scenario.ts';
+import { loopbackRunOptions } from '../helpers/scenario.ts';
 import { cli, EXIT } from '../support/cli.ts';
 import { useTempDirs } from '../support/temp-dir.ts';
 
@@ -22,18 +21,7 @@ afterEach(async () => {
 });
 
 function options(baseUrl: string, dir: string, load: Record<string, unknown>, interrupt = new AbortController().signal) {
-  return {
-    scenario: smallScenario(baseUrl, { load }),
-    scenarioName: 'baseline',
-    configYaml: 'test: true\n',
-    runId: RUN_ID,
-    outDir: dir,
-    shard: { index: 0, count: 1 },
-    zone: null,
-    clock: systemClock,
-    interrupt,
-    graceMs: 300,
-  };
+  return loopbackRunOptions(baseUrl, dir, RUN_ID, { load }, interrupt);
 }
 
 describe('a runner with several workers (load.num_workers, worker threads)', () => {

@@ -116,3 +116,11 @@ export function scheduledRates(stages: Stages, arrival: Arrival, intervalS: numb
     return span > 0 ? (mine.length - 1) / span : null;
   });
 }
+
+/**
+ * Worker w (of W) of runner i (of N) is shard i + w·N of N·W: the workers split exactly the requests
+ * runner i would have sent alone (seq ≡ i mod N), and each is a shard like any other.
+ */
+export function workerShard(runner: { index: number; count: number }, worker: number, workers: number): { index: number; count: number } {
+  return { index: runner.index + worker * runner.count, count: runner.count * workers };
+}
