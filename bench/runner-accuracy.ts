@@ -24,6 +24,7 @@ import type { GroundTruthEntry } from '../runtime/simulator/index.ts';
 import { systemClock } from '../runtime/timing/clock.ts';
 import { runFloorClient } from './support/floor-client.ts';
 import { spawnSimulator } from './support/simulator-process.ts';
+import { openStealWindow, stealPercent } from './support/steal.ts';
 
 const { values } = parseArgs({
   options: {
@@ -98,8 +99,8 @@ function prompt(seq: number): string {
 }
 
 console.log(`runner accuracy — ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}, baseline (512 in / 128 out, streaming), ${duration} s per rate and client; ${pinned ? `runner on cpu ${values['runner-cpus']}, simulator on cpu ${values['sim-cpus']}` : 'not pinned (no taskset)'}${simArgs.length ? `; simulator ${simArgs.join(' ')}` : ''}\n`);
-console.log('| rate (req/s) | client | requests | schedule delay p50 / p99 (ms) | ttft error p50 / p99 (ms) | itl error p50 / p99 (ms) | client CPU µs / content event | simulator CPU | GC pauses (count, max ms) | verdict |');
-console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|---|');
+console.log('| rate (req/s) | client | requests | schedule delay p50 / p99 (ms) | ttft error p50 / p99 (ms) | itl error p50 / p99 (ms) | client CPU µs / content event | simulator CPU | CPU steal | GC pauses (count, max ms) | verdict |');
+console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|');
 for (const rate of rates) {
   const tmp = await mkdtemp(join(tmpdir(), 'ib-bench-'));
   const sim = await spawnSimulator(simArgs, join(tmp, 'truth.ndjson'), pinned ? values['sim-cpus'] : undefined);
@@ -107,12 +108,12 @@ for (const rate of rates) {
   try {
     const model = ((await (await fetch(`${sim.url}/v1/models`)).json()) as { data: Array<{ id: string }> }).data[0]!.id;
     let floor: Measured[] = [];
-    let floorCpu = { client: 0, sim: 0, wall: 0 };
+    let floorCpu = { client: 0, sim: 0, wall: 0, steal: Number.NaN };
     if (!values['no-floor']) {
-      const [c0, s0, w0] = [process.cpuUsage(), await sim.cpuMs(), systemClock()];
+      const [c0, s0, w0, st] = [process.cpuUsage(), await sim.cpuMs(), systemClock(), openStealWindow()];
       floor = (await runFloorClient({ url: sim.url, model, rate, durationS: duration, prompt, maxTokens: 128, clock: systemClock }));
       const c = process.cpuUsage(c0);
-      floorCpu = { client: (c.user + c.system) / 1000, sim: (await sim.cpuMs()) - s0, wall: systemClock() - w0 };
+      floorCpu = { client: (c.user + c.system) / 1000, sim: (await sim.cpuMs()) - s0, wall: systemClock() - w0, steal: st.share() };
     }
 
     const gc: Array<{ kind: number; ms: number }> = [];
@@ -121,7 +122,7 @@ for (const rate of rates) {
     });
     const raw = layerConfig(presetConfig('baseline'), { server: { base_url: sim.url }, load: { stages: [{ rate, duration }], num_workers: workers } });
     const dir = join(tmp, 'run');
-    let [c0, s0] = [process.cpuUsage(), await sim.cpuMs()];
+    let [c0, s0, steal] = [process.cpuUsage(), await sim.cpuMs(), openStealWindow()];
     let loadStart = 0;
     const { summary } = await runBenchmark({
       scenario: resolveScenario(parseScenario(raw, 'bench')),
@@ -139,6 +140,7 @@ for (const rate of rates) {
         if (loadStart === 0 && s.phase === 'running') {
           loadStart = systemClock();
           c0 = process.cpuUsage();
+          steal = openStealWindow();
           obs.observe({ entryTypes: ['gc'] });
         }
       },
@@ -148,7 +150,7 @@ for (const rate of rates) {
     });
     obs.disconnect();
     const c = process.cpuUsage(c0);
-    const runnerCpu = { client: (c.user + c.system) / 1000, sim: (await sim.cpuMs()) - s0, wall: systemClock() - loadStart };
+    const runnerCpu = { client: (c.user + c.system) / 1000, sim: (await sim.cpuMs()) - s0, wall: systemClock() - loadStart, steal: steal.share() };
     const files = (await readdir(join(dir, 'requests'))).filter((x) => x.endsWith('.ndjson.gz'));
     const runner: Measured[] = (await Promise.all(files.map(async (x) => gunzipSync(await readFile(join(dir, 'requests', x))).toString('utf8'))))
       .join('')
@@ -160,7 +162,7 @@ for (const rate of rates) {
     const truth = new Map((await sim.stop()).map((g) => [g.requestId, g]));
     const row = (name: string, ms: Measured[], cpu: typeof floorCpu, gcs: string, verdict: string): void => {
       const e = errors(ms, truth);
-      rows.push(`| ${rate} | ${name} | ${ms.length} | ${pq(e.delay)} | ${pq(e.ttft)} | ${pq(e.itl)} | ${((cpu.client * 1000) / Math.max(1, e.events)).toFixed(1)} | ${Math.round((100 * cpu.sim) / cpu.wall)} % | ${gcs} | ${verdict} |`);
+      rows.push(`| ${rate} | ${name} | ${ms.length} | ${pq(e.delay)} | ${pq(e.ttft)} | ${pq(e.itl)} | ${((cpu.client * 1000) / Math.max(1, e.events)).toFixed(1)} | ${Math.round((100 * cpu.sim) / cpu.wall)} % | ${stealPercent(cpu.steal)} | ${gcs} | ${verdict} |`);
     };
     if (floor.length > 0) row('floor', floor, floorCpu, '–', '–');
     const minor = gc.filter((g) => g.kind === perf.NODE_PERFORMANCE_GC_MINOR);

@@ -1,35 +1,47 @@
 import type { Clock } from './clock.ts';
 
 /**
+ * Node's timers count whole milliseconds on the loop's cached clock: one can fire up to about 1 ms
+ * before its deadline (the cached clock lags) and any wait shorter than this becomes 1 ms.
+ */
+const timerResolutionMs = 1;
+
+/**
  * Sleeps until an absolute time on `clock` with sub-millisecond lateness.
  *
- * `setTimeout` alone fires 1–2 ms late (and later under load), which would put the load generator's
- * own error into schedule delay and the simulator's into its ITL. We sleep with a timer until
- * `spinMs` before the deadline, then yield with `setImmediate` until it passes: the event loop keeps
- * serving I/O (other requests' chunks are still timestamped) while we wait for the last fraction.
- * The cost is CPU for at most `spinMs` per wait.
+ * `setTimeout` alone can fire up to 1 ms early or late (later under load), which would put the
+ * load generator's own error into schedule delay. We sleep on a timer for the whole wait and spin
+ * with `setImmediate` only for what the timer leaves (under 1 ms): the event loop keeps serving I/O
+ * (other requests' chunks are still timestamped) while we wait for that last fraction.
  *
- * The default margin is 4 ms because that is how late a timer can fire here: on the 2-vCPU
- * development VM, 300 waits at 10 Hz on an idle, pinned core were late by p99 3.1 ms with a 1.5 ms
- * margin and 1.05 ms with 4 ms (BENCHMARKS.md §1, "This machine's floor is above the bar"). A request's send time is the
- * product; the spin's CPU is small next to it.
+ * Why not a longer spin margin: on the 2-vCPU development VM a 4 ms margin made sends later, not
+ * earlier — interleaved waits at 20 Hz, pinned, were late by p90 1.7 / p99 8.2 ms with a 4 ms spin
+ * against 0.35 / 2.7 ms sleeping to the deadline, at a fifth of the CPU (BENCHMARKS.md §1, "Waiting
+ * for a deadline"). A busy vCPU is the one the hypervisor preempts.
  */
-export function sleepUntil(deadline: number, clock: Clock, spinMs = 4): Promise<void> {
+export function sleepUntil(deadline: number, clock: Clock): Promise<void> {
   return new Promise((resolve) => {
-    const spin = (): void => {
-      if (clock() >= deadline) resolve();
-      else setImmediate(spin);
+    const step = (): void => {
+      const remaining = deadline - clock();
+      if (remaining <= 0) resolve();
+      else if (remaining < timerResolutionMs) setImmediate(step);
+      else setTimeout(step, remaining);
     };
-    const remaining = deadline - clock();
-    if (remaining > spinMs) setTimeout(spin, remaining - spinMs);
-    else spin();
+    step();
   });
 }
 
 /**
  * One timer loop for many deadlines (the simulator writes thousands of chunks a second): a min-heap
- * of due callbacks served by a single `sleepUntil`-style waiter, so spinning costs one loop, not one
- * per stream.
+ * of due callbacks served by a single timer, never before their deadline.
+ *
+ * By default it never spins: a deadline less than a timer's resolution away waits for the next
+ * 1 ms tick, and everything due by then runs together (as a real server's engine step writes every
+ * running stream's token at once). Its writes can be up to about 1 ms late; the simulator records
+ * when it actually wrote (the ground truth the client is judged against), and leaves the cores to
+ * the client. With thousands of deadlines a second the next one is always under 1 ms away, so a spin
+ * margin would keep a core busy whatever the load (BENCHMARKS.md §1, "Waiting for a deadline").
+ * `spinMs` > 0 spins when the next deadline is closer than that.
  */
 export class PreciseScheduler {
   private readonly heap: Array<{ at: number; seq: number; fn: () => void }> = [];
@@ -39,7 +51,7 @@ export class PreciseScheduler {
 
   constructor(
     private readonly clock: Clock,
-    private readonly spinMs = 1.5,
+    private readonly spinMs = 0,
   ) {}
 
   at(deadline: number, fn: () => void): void {
@@ -71,8 +83,9 @@ export class PreciseScheduler {
     const next = this.heap[0];
     if (!next) return;
     const remaining = next.at - this.clock();
-    if (remaining > this.spinMs) this.timer = setTimeout(() => this.run(), remaining - this.spinMs);
-    else this.immediate = setImmediate(() => this.run());
+    if (remaining <= 0 || remaining < this.spinMs) this.immediate = setImmediate(() => this.run());
+    // A timer for under 1 ms is a 1 ms timer: the residue waits for that tick.
+    else this.timer = setTimeout(() => this.run(), remaining);
   }
 
   private run(): void {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { systemClock } from '../../runtime/timing/clock.ts';
 import { PreciseScheduler, sleepUntil } from '../../runtime/timing/precise-timer.ts';
 
@@ -47,6 +47,53 @@ describe('PreciseScheduler', () => {
     s.clear();
     await sleepUntil(t0 + 20, systemClock);
     expect(fired).toBe(0);
+  });
+});
+
+/** A clock the test moves by hand, so what the waiters ask of Node's timers can be read exactly. */
+function handClock(start: number): { clock: () => number; set: (t: number) => void } {
+  let now = start;
+  return { clock: () => now, set: (t) => void (now = t) };
+}
+
+describe('waiting without spinning', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it('the scheduler waits for a deadline under 1 ms away on a timer, never by polling the loop', async () => {
+    const { clock, set } = handClock(1000);
+    const timeouts = vi.spyOn(globalThis, 'setTimeout');
+    const immediates = vi.spyOn(globalThis, 'setImmediate');
+    const s = new PreciseScheduler(clock);
+    const fired: string[] = [];
+    s.at(1000.3, () => fired.push('a'));
+    s.at(1000.6, () => fired.push('b'));
+    expect(timeouts).toHaveBeenCalledTimes(1);
+    expect(timeouts.mock.calls[0]![1]).toBeCloseTo(0.3, 9);
+    set(1000.2); // the 1 ms tick can come before a deadline on the real clock: nothing runs early
+    await new Promise((r) => setTimeout(r, 5));
+    expect(fired).toEqual([]);
+    set(1000.7);
+    await new Promise((r) => setTimeout(r, 5));
+    expect(fired).toEqual(['a', 'b']);
+    expect(immediates).not.toHaveBeenCalled();
+  });
+
+  it('sleepUntil sleeps on a timer for the whole wait and spins only for what the timer leaves', async () => {
+    const { clock, set } = handClock(1000);
+    const timeouts = vi.spyOn(globalThis, 'setTimeout');
+    const immediates = vi.spyOn(globalThis, 'setImmediate');
+    let done = false;
+    const slept = sleepUntil(1005, clock).then(() => (done = true));
+    expect(timeouts).toHaveBeenCalledTimes(1);
+    expect(timeouts.mock.calls[0]![1]).toBe(5);
+    expect(immediates).not.toHaveBeenCalled();
+    set(1004.6); // the timer fired 0.4 ms early: the rest is spun, and it does not resolve early
+    await new Promise((r) => setTimeout(r, 10));
+    expect(done).toBe(false);
+    expect(immediates).toHaveBeenCalled();
+    set(1005);
+    await slept;
+    expect(done).toBe(true);
   });
 });
 
