@@ -142,7 +142,7 @@ function buildProgram(io: CliIo, exit: (code: number) => void): Command {
     .option('--stall-ms <ms>', 'how long a "stall" failure holds the connection', nonNegativeNumber('ms'))
     .option('--seed <n>', 'random seed', nonNegativeNumber('seed'))
     .option('--ground-truth <file>', 'append the ground-truth log (when each chunk was written) to this NDJSON file')
-    .option('--workers <n>', 'serve from this many processes behind one port (for benchmarks above ~100 req/s)', workerCount, 1)
+    .option('--workers <n>', 'serve from this many processes behind one port (one serves about 200 req/s of 128-token streams)', workerCount, 1)
     .action(async (o) => {
       const interrupt = io.interruptible('stopping the simulator');
       exit(
