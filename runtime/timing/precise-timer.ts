@@ -35,13 +35,14 @@ export function sleepUntil(deadline: number, clock: Clock): Promise<void> {
  * One timer loop for many deadlines (the simulator writes thousands of chunks a second): a min-heap
  * of due callbacks served by a single timer, never before their deadline.
  *
- * By default it never spins: a deadline less than a timer's resolution away waits for the next
- * 1 ms tick, and everything due by then runs together (as a real server's engine step writes every
- * running stream's token at once). Its writes can be up to about 1 ms late; the simulator records
- * when it actually wrote (the ground truth the client is judged against), and leaves the cores to
- * the client. With thousands of deadlines a second the next one is always under 1 ms away, so a spin
- * margin would keep a core busy whatever the load (BENCHMARKS.md §1, "Waiting for a deadline").
- * `spinMs` > 0 spins when the next deadline is closer than that.
+ * It waits as `sleepUntil` does — a timer for the whole wait, a spin for the sub-millisecond residue
+ * the timer leaves — only while few deadlines are pending (at most `spinWhilePending`: the
+ * simulator has one per stream in flight). Busier, it never spins: a deadline under 1 ms away waits
+ * for the next 1 ms tick, and everything due by then runs together (as a real server's engine step
+ * writes every running stream's token at once). With thousands of deadlines a second the next one is
+ * always under 1 ms away, so spinning would keep a core busy whatever the load, taking it from the
+ * client on the same machine (BENCHMARKS.md §1, "Waiting for a deadline"). So a quiet simulator
+ * writes on time to a few µs, and a busy one up to about 1 ms late — which its ground truth records.
  */
 export class PreciseScheduler {
   private readonly heap: Array<{ at: number; seq: number; fn: () => void }> = [];
@@ -51,7 +52,7 @@ export class PreciseScheduler {
 
   constructor(
     private readonly clock: Clock,
-    private readonly spinMs = 0,
+    private readonly spinWhilePending = 8,
   ) {}
 
   at(deadline: number, fn: () => void): void {
@@ -83,7 +84,8 @@ export class PreciseScheduler {
     const next = this.heap[0];
     if (!next) return;
     const remaining = next.at - this.clock();
-    if (remaining <= 0 || remaining < this.spinMs) this.immediate = setImmediate(() => this.run());
+    const spin = remaining < timerResolutionMs && this.heap.length <= this.spinWhilePending;
+    if (remaining <= 0 || spin) this.immediate = setImmediate(() => this.run());
     // A timer for under 1 ms is a 1 ms timer: the residue waits for that tick.
     else this.timer = setTimeout(() => this.run(), remaining);
   }

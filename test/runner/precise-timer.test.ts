@@ -59,14 +59,15 @@ function handClock(start: number): { clock: () => number; set: (t: number) => vo
 describe('waiting without spinning', () => {
   afterEach(() => vi.restoreAllMocks());
 
-  it('the scheduler waits for a deadline under 1 ms away on a timer, never by polling the loop', async () => {
+  it('a busy scheduler (more deadlines pending than spinWhilePending) waits on timers, never by polling the loop', async () => {
     const { clock, set } = handClock(1000);
     const timeouts = vi.spyOn(globalThis, 'setTimeout');
     const immediates = vi.spyOn(globalThis, 'setImmediate');
-    const s = new PreciseScheduler(clock);
+    const s = new PreciseScheduler(clock, 0); // busy from the first deadline
     const fired: string[] = [];
     s.at(1000.3, () => fired.push('a'));
     s.at(1000.6, () => fired.push('b'));
+    s.at(1000.9, () => fired.push('c'));
     expect(timeouts).toHaveBeenCalledTimes(1);
     expect(timeouts.mock.calls[0]![1]).toBeCloseTo(0.3, 9);
     set(1000.2); // the 1 ms tick can come before a deadline on the real clock: nothing runs early
@@ -76,6 +77,25 @@ describe('waiting without spinning', () => {
     await new Promise((r) => setTimeout(r, 5));
     expect(fired).toEqual(['a', 'b']);
     expect(immediates).not.toHaveBeenCalled();
+    s.clear();
+  });
+
+  it('a quiet scheduler spins only the residue under 1 ms, and still never fires early', async () => {
+    const { clock, set } = handClock(1000);
+    const timeouts = vi.spyOn(globalThis, 'setTimeout');
+    const immediates = vi.spyOn(globalThis, 'setImmediate');
+    const s = new PreciseScheduler(clock, 2);
+    const fired: string[] = [];
+    s.at(1005, () => fired.push('a'));
+    expect(timeouts.mock.calls[0]![1]).toBe(5); // the whole wait on a timer
+    expect(immediates).not.toHaveBeenCalled();
+    set(1004.6); // the timer fires 0.4 ms early: the rest is spun
+    await new Promise((r) => setTimeout(r, 10));
+    expect(fired).toEqual([]);
+    expect(immediates).toHaveBeenCalled();
+    set(1005);
+    await new Promise((r) => setTimeout(r, 5));
+    expect(fired).toEqual(['a']);
   });
 
   it('sleepUntil sleeps on a timer for the whole wait and spins only for what the timer leaves', async () => {
