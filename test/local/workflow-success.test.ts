@@ -125,10 +125,13 @@ describe('the series on the cloud path: history entries, the comparison, its met
     expect(entry.metrics.ttft_p50).toMatchObject({ n: 100, supported: true });
   });
 
-  it('against a window of three earlier valid runs (execution input compare.windowSize; their TTFT 20 % lower) a run is compared: regressed, published as RegressionCount and change_*, and the notice is sent', async () => {
+  it('against a window of three earlier valid runs (execution input compare.windowSize; their TTFT 40 % lower) a run is compared: regressed, published as RegressionCount and change_*, and the notice is sent', async () => {
     const base = HistoryEntry.parse(JSON.parse(await getObjectText(wf.env.s3Client, RESULTS_BUCKET, `history/baseline/qwen3-8b/${first.runSpec!.runId}.json`)));
+    // 40 % lower, not 20: two real runs' TTFT differ by a few per cent on a loaded machine, and the
+    // change below is computed from what this run measured, not assumed to be 1/0.8 − 1.
+    const FASTER = 0.6;
     for (let i = 0; i < 3; i++) {
-      const faster = Object.fromEntries(Object.entries(base.metrics).map(([k, e]) => [k, k.startsWith('ttft') && e.value !== null ? { ...e, value: e.value * 0.8, se: 0.01 } : e]));
+      const faster = Object.fromEntries(Object.entries(base.metrics).map(([k, e]) => [k, k.startsWith('ttft') && e.value !== null ? { ...e, value: e.value * FASTER, se: 0.01 } : e]));
       // Just before the next run, after the two real ones: with `compare.windowSize` 3 the window is these three.
       const earlier = { ...base, runId: `20200101T00000${i}Z-seeded`, startedAt: new Date(Date.now() - (3 - i) * 1000).toISOString(), metrics: faster };
       await putObject(wf.env.s3Client, RESULTS_BUCKET, `history/baseline/qwen3-8b/${earlier.runId}.json`, JSON.stringify(earlier));
@@ -136,10 +139,15 @@ describe('the series on the cloud path: history entries, the comparison, its met
     compared = await wf.execute({ input: { ...SHORT, compare: { windowSize: 3 } } });
     expect(compared.status).toBe('SUCCEEDED');
     expect(compared.states.map((s) => s.name).slice(-11)).toEqual(['Aggregate', 'Publish', 'Regressed?', 'NotifyRegression', 'DeleteJob', 'DeleteConfigMap', 'ReleaseRun', 'CleanedUp', 'Outcome?', 'RunSummary', 'Succeeded']);
-    expect(compared.output).toMatchObject({ regressed: expect.arrayContaining(['ttft_p50']), comparison: expect.stringMatching(/^regressed against 3 earlier runs: ttft_p50 \+2\d\.\d %/) });
+    const measured = HistoryEntry.parse(JSON.parse(await getObjectText(wf.env.s3Client, RESULTS_BUCKET, `history/baseline/qwen3-8b/${compared.runSpec!.runId}.json`)));
+    const baseline = base.metrics.ttft_p50!.value! * FASTER;
+    const change = (measured.metrics.ttft_p50!.value! - baseline) / baseline;
+    expect(compared.output).toMatchObject({ regressed: expect.arrayContaining(['ttft_p50']), comparison: expect.stringMatching(/^regressed against 3 earlier runs: ttft_p50 \+\d+\.\d %/) });
+    const said = Number(/ttft_p50 \+(\d+\.\d) %/.exec((compared.output as { comparison: string }).comparison)![1]);
+    expect(said).toBeCloseTo(change * 100, 0);
     const emf = compared.emf[0] as Record<string, unknown>;
     expect(emf.RegressionCount).toBeGreaterThanOrEqual(1);
-    expect(emf.change_ttft_p50).toBeGreaterThan(20);
+    expect(emf.change_ttft_p50).toBeCloseTo(change * 100, 1);
     // The notice: to the alarms' topic, with the metrics and what changed (here: nothing recorded).
     expect(compared.notices).toHaveLength(1);
     const topics = Object.entries(wf.synth.template.Resources as Record<string, { Type: string }>).filter(([, r]) => r.Type === 'AWS::SNS::Topic');

@@ -27,8 +27,9 @@ describe('maxConcurrency', () => {
   it('queues requests beyond the limit FIFO; queueing time adds to TTFT', async () => {
     const sim = await startSimulator({ ttftMs: 5, prefillMsPerToken: 0, itlMs: 2, jitterMs: 0, maxConcurrency: 1 });
     try {
-      // long enough that the metrics below are read while it still holds the only slot
-      const first = streamed(sim, 'first', 150);
+      // Long enough (2 s) that the metrics below are read while it still holds the only slot, even
+      // on a loaded CI machine (at 150 tokens, 0.3 s, a loaded CI run once read the queue empty).
+      const first = streamed(sim, 'first', 1000);
       await until(() => sim.groundTruth().length === 1);
       const second = streamed(sim, 'second', 5);
       await until(() => sim.groundTruth().length === 2);
@@ -70,8 +71,9 @@ describe('maxConcurrency', () => {
   it('drops a waiting request whose client left, and never starts it', async () => {
     const sim = await startSimulator({ ttftMs: 2, prefillMsPerToken: 0, itlMs: 2, jitterMs: 0, maxConcurrency: 1 });
     try {
-      // holds the only slot well past the leaver's abort, so the leaver can only leave from the queue
-      const first = streamed(sim, 'first', 150);
+      // holds the only slot (2 s) well past the leaver's abort, even on a loaded machine, so the leaver
+      // can only leave from the queue
+      const first = streamed(sim, 'first', 1000);
       await until(() => sim.groundTruth().length === 1);
       const controller = new AbortController();
       const leaver = streamed(sim, 'leaver', 5, controller.signal).catch(() => 'aborted');
