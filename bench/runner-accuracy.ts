@@ -108,7 +108,7 @@ for (const rate of rates) {
   try {
     const model = ((await (await fetch(`${sim.url}/v1/models`)).json()) as { data: Array<{ id: string }> }).data[0]!.id;
     let floor: Measured[] = [];
-    let floorCpu = { client: 0, sim: 0, wall: 0, steal: Number.NaN };
+    let floorCpu: { client: number; sim: number; wall: number; steal: number | null } = { client: 0, sim: 0, wall: 0, steal: null };
     if (!values['no-floor']) {
       const [c0, s0, w0, st] = [process.cpuUsage(), await sim.cpuMs(), systemClock(), openStealWindow()];
       floor = (await runFloorClient({ url: sim.url, model, rate, durationS: duration, prompt, maxTokens: 128, clock: systemClock }));

@@ -1,5 +1,6 @@
 import { unsupportedValue, type DistributionStats } from '../core/metrics/latency-histogram.ts';
 import type { Summary } from '../core/summary/schema.ts';
+import { formatSteal } from '../timing/cpu-steal.ts';
 
 const columns = ['p50', 'p90', 'p95', 'p99', 'max'] as const;
 
@@ -25,7 +26,7 @@ export function formatSummary(s: Summary): string {
   const out = [
     `run ${s.run.runId}  scenario ${s.run.scenario}  model ${s.run.model}  target ${s.run.target}`,
     `requests: ${r.scheduled} scheduled, ${r.sent} sent, ${r.succeeded} succeeded, ${r.failed} failed${errors ? ` (${errors})` : ''}`,
-    `load: requested ${s.load.requestedRate} req/s, achieved ${s.load.achievedRate ?? '–'} req/s; throughput ${s.throughput.outputTokensPerS ?? '–'} output tokens/s`,
+    `load: requested ${s.load.requestedRate} req/s, achieved ${s.load.achievedRate ?? '–'} req/s; throughput ${s.throughput.outputTokensPerS ?? '–'} output tokens/s${s.load.cpuSteal !== null ? `; CPU steal ${formatSteal(s.load.cpuSteal)}` : ''}`,
     `tokens: ${s.tokens.inputMismatches} input and ${s.tokens.outputMismatches} output mismatches against the request, ${s.tokens.missingServerUsage} without server usage`,
     '',
     line(header),

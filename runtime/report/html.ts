@@ -2,6 +2,7 @@ import type { ReportData } from '../core/summary/report-data.ts';
 import { unsupportedValue, type DistributionStats } from '../core/metrics/latency-histogram.ts';
 import type { ReportAssets } from './assets.ts';
 import { changeText } from '../core/history/comparison.ts';
+import { formatSteal } from '../timing/cpu-steal.ts';
 
 /**
  * report.html: one self-contained page (uPlot and the data inlined, no network): the verdict and its
@@ -80,7 +81,7 @@ ${reasons}
 <tr><th>zone</th><td>${esc(s.run.zone ?? 'unknown')}</td></tr>
 <tr><th>api</th><td>${esc(s.run.api)}${s.run.streaming ? ' (streaming)' : ''}</td></tr>
 <tr><th>requests</th><td>scheduled ${s.requests.scheduled} · sent ${s.requests.sent} · succeeded ${s.requests.succeeded} · failed ${s.requests.failed} (${errors})</td></tr>
-<tr><th>load</th><td>${esc(s.load.arrival)} · requested ${s.load.requestedRate} req/s · achieved ${s.load.achievedRate ?? '?'} req/s over ${s.load.sendDurationS ?? '?'} s</td></tr>
+<tr><th>load</th><td>${esc(s.load.arrival)} · requested ${s.load.requestedRate} req/s · achieved ${s.load.achievedRate ?? '?'} req/s over ${s.load.sendDurationS ?? '?'} s${s.load.cpuSteal !== null ? ` · CPU steal ${formatSteal(s.load.cpuSteal)}` : ''}</td></tr>
 <tr><th>throughput</th><td>${s.throughput.requestsPerS ?? '?'} req/s · ${s.throughput.inputTokensPerS ?? '?'} input tok/s · ${s.throughput.outputTokensPerS ?? '?'} output tok/s</td></tr>
 <tr><th>input</th><td>${s.input.source}: ${s.input.files} file(s), ${s.input.records} records used, ${s.input.badRecords} bad records, ${s.input.badFiles} bad files</td></tr>
 </table>

@@ -13,6 +13,7 @@ import { finish } from '../core/summary/finalize.ts';
 import type { Summary } from '../core/summary/schema.ts';
 import type { ResolvedScenario } from '../core/scenario/resolve.ts';
 import type { Clock } from '../timing/clock.ts';
+import { openStealWindow, type CpuTicks } from '../timing/cpu-steal.ts';
 import { sleepUntil } from '../timing/precise-timer.ts';
 import { runSeed, scheduleSize } from '../core/scenario/schedule.ts';
 import { workLimitProblems } from '../core/scenario/work-limits.ts';
@@ -42,6 +43,8 @@ export interface RunOptions {
   shard: { index: number; count: number };
   zone: string | null;
   clock: Clock;
+  /** The machine's CPU counters, for the CPU steal while the shard sends (default: /proc/stat). */
+  cpuTicks?: () => CpuTicks | null;
   /** Aborting it stops scheduling; in-flight requests get `graceMs`, then are cancelled. */
   interrupt: AbortSignal;
   graceMs: number;
@@ -190,6 +193,7 @@ async function runWithPool(o: RunOptions, pool: Pool, spool: PromptSpool): Promi
   const writer = new ShardWriter(join(o.outDir, REQUESTS_DIR), o.shard.index, { clock: o.clock, onPartClosed: o.onFileClosed });
   const acc = new RunAccumulator(sc.server.ignoreEos);
   const startedAt = new Date().toISOString();
+  const steal = openStealWindow(o.cpuTicks);
   const { sent, interrupted } = await loadLoop(o, pool, template, { start, slots: mySlots(), count: scheduled, lastMs: lastOffsetMs(mySlots()) }, spool.read(), (r) => {
     writer.write(r);
     acc.add(r);
@@ -209,6 +213,7 @@ async function runWithPool(o: RunOptions, pool: Pool, spool: PromptSpool): Promi
     partial: interrupted,
     startedAt,
     endedAt: new Date().toISOString(),
+    cpuSteal: roundShare(steal.share()),
   };
   const manifestPath = requestsPath(shardManifestName(o.shard.index));
   await writeFile(join(o.outDir, manifestPath), `${JSON.stringify(shardManifest, null, 2)}\n`, { flag: 'wx' });
@@ -216,9 +221,11 @@ async function runWithPool(o: RunOptions, pool: Pool, spool: PromptSpool): Promi
   const tally = new InputTally('native');
   tally.files = writer.parts.length;
   tally.records = writer.records;
-  const summary = finish(acc.measure(manifest.identity, manifest.request, { scheduled, partial: interrupted }), manifest.request, tally.report());
+  const summary = finish(acc.measure(manifest.identity, manifest.request, { scheduled, partial: interrupted, cpuSteal: shardManifest.cpuSteal }), manifest.request, tally.report());
   return { summary, dir: o.outDir, shards: [shardManifest], partial: interrupted };
 }
+
+const roundShare = (x: number | null): number | null => (x === null ? null : Math.round(x * 1e4) / 1e4);
 
 function lastOffsetMs(slots: Iterable<Slot>): number {
   let last = 0;

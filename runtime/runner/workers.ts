@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { InputError } from '../core/errors.ts';
 import type { RequestRecord } from '../core/records/record.ts';
-import type { RunManifest, ShardManifest } from '../core/records/run-manifest.ts';
+import { runCpuSteal, type RunManifest, type ShardManifest } from '../core/records/run-manifest.ts';
 import { RunAccumulator } from '../core/metrics/accumulator.ts';
 import { InputTally } from '../core/records/input-report.ts';
 import type { ResolvedScenario } from '../core/scenario/resolve.ts';
@@ -224,7 +224,7 @@ export async function runWorkers(o: RunOptions): Promise<RunResult> {
   tally.records = shards.reduce((a, s) => a + s.records, 0);
   const partial = shards.some((s) => s.partial);
   const scheduled = shards.reduce((a, s) => a + s.scheduled, 0);
-  const summary = finish(acc.measure(run.identity, run.request, { scheduled, partial }), run.request, tally.report());
+  const summary = finish(acc.measure(run.identity, run.request, { scheduled, partial, cpuSteal: runCpuSteal(shards) }), run.request, tally.report());
   const last = statuses.filter((x): x is RunStatus => x !== undefined);
   if (last.length === workers) o.onStatus?.(sumStatus(last));
   return { summary, dir: o.outDir, shards, partial };

@@ -68,6 +68,17 @@ describe('native runs', () => {
     }
   });
 
+  it("the run's CPU steal is the worst its shards recorded; manifests written before it was recorded give null", async () => {
+    const { records } = nativeRecords({ requests: 300, tokens: 16, rate: 20, seed: 6, failEvery: 0 });
+    await writeNativeRun(dir('steal'), records, { shards: 3, rate: 20, tokens: 16 });
+    expect((await aggregateRun(new FsRunStore(dir('steal')))).summary.load.cpuSteal).toBeNull();
+    for (const [shard, cpuSteal] of [[0, 0.02], [1, null], [2, 0.31]] as const) {
+      const file = join(dir('steal'), 'requests', `shard-000${shard}.json`);
+      await writeFile(file, JSON.stringify({ ...(JSON.parse(await readFile(file, 'utf8')) as object), cpuSteal }));
+    }
+    expect((await aggregateRun(new FsRunStore(dir('steal')))).summary.load.cpuSteal).toBe(0.31);
+  });
+
   it('re-running gives byte-identical outputs and never touches raw files', async () => {
     const { records } = nativeRecords({ requests: 500, tokens: 8, seed: 3 });
     await writeNativeRun(dir('rerun'), records, { shards: 2, tokens: 8 });

@@ -28,7 +28,7 @@ function record(over: Partial<RequestRecord> & { seq: number }): RequestRecord {
 
 const identity: RunIdentity = { runId: 'r', scenario: 'baseline', model: 'm', target: 'http://t', zone: null, runner: { kind: 'native', version: 'test' }, api: 'completion', streaming: true };
 /** The accumulator's numbers judged as the aggregator judges them (no input problems). */
-function summarize(acc: RunAccumulator, id: RunIdentity, req: RunRequest, totals: { scheduled: number; partial: boolean }) {
+function summarize(acc: RunAccumulator, id: RunIdentity, req: RunRequest, totals: { scheduled: number; partial: boolean; cpuSteal?: number | null }) {
   return finish(acc.measure(id, req, totals), req, new InputTally('native').report());
 }
 
@@ -111,6 +111,27 @@ describe('RunAccumulator', () => {
     expect(text).toContain('1 successful requests returned a different number of output tokens');
     expect(text).toContain('1 successful requests had a prompt length');
     expect(text).toContain('1 successful requests came back without the server');
+  });
+
+  it('late sends while the host took CPU (steal ≥ 5 %) are blamed on the host; below that, on the runner', () => {
+    const late = (): RunAccumulator => {
+      const acc = new RunAccumulator(true);
+      [0, 1, 2].forEach((seq) => acc.add(record({ seq, scheduledAt: 1000 + seq * 1000, sentAt: 1000 + seq * 1000 + 30 })));
+      return acc;
+    };
+    const stolen = summarize(late(), identity, request, { scheduled: 3, partial: false, cpuSteal: 0.3 });
+    expect(stolen.load.cpuSteal).toBe(0.3);
+    expect(stolen.validity.reasons).toEqual([expect.stringMatching(/^Schedule delay p99 was 30 ms \(limit 10 ms\) while the hypervisor took 30 % of the runner's machine's CPU time \(CPU steal\)[^\n]*dedicated CPUs/)]);
+    const quiet = summarize(late(), identity, request, { scheduled: 3, partial: false, cpuSteal: 0.01 });
+    expect(quiet.validity.reasons).toEqual([expect.stringMatching(/^Schedule delay p99 was 30 ms \(limit 10 ms\): the load generator could not send on time, so it measured itself/)]);
+    // Unknown steal (no /proc/stat, inference-perf): the runner's reason, and null in the summary.
+    const unknown = summarize(late(), identity, request, { scheduled: 3, partial: false });
+    expect(unknown.load.cpuSteal).toBeNull();
+    expect(unknown.validity.reasons).toEqual(quiet.validity.reasons);
+    // Steal alone, sends on time: a valid run (the schedule delay is what counts).
+    const onTime = new RunAccumulator(true);
+    [0, 1, 2].forEach((seq) => onTime.add(record({ seq, scheduledAt: 1000 + seq * 1000, sentAt: 1000.5 + seq * 1000 })));
+    expect(summarize(onTime, identity, request, { scheduled: 3, partial: false, cpuSteal: 0.5 }).validity).toEqual({ valid: true, reasons: [] });
   });
 
   it('an interrupted run and a run with no success are never valid', () => {

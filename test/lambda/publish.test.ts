@@ -15,7 +15,7 @@ function summary(over: Partial<Summary> = {}): Summary {
     v: 1,
     run: { runId: '20250101T020000Z-ab12cd', scenario: 'baseline', model: 'qwen3-8b', target: 'http://x', zone: 'us-west-2a', runner: { kind: 'native', version: '0.1.0' }, api: 'completion', streaming: true, startedAt: '2025-01-01T02:00:00.000Z', endedAt: '2025-01-01T02:05:00.500Z', partial: false },
     requests: { scheduled: 300, sent: 300, succeeded: 297, failed: 3, errors: { timeout: 3 }, errorMessages: [{ type: 'timeout', status: 200, message: 'no event for 300 s', count: 3 }] },
-    load: { arrival: 'even', requestedRate: 1, achievedRate: 1.0001, sendDurationS: 299, stages: [], schedule_delay: stats(0.2), scheduleDelaySource: 'records', seed: { value: 7, from: 'run-id' } },
+    load: { arrival: 'even', requestedRate: 1, achievedRate: 1.0001, sendDurationS: 299, stages: [], schedule_delay: stats(0.2), scheduleDelaySource: 'records', seed: { value: 7, from: 'run-id' }, cpuSteal: 0.012 },
     latency: { ttft: stats(40), itl: stats(12), tpot: stats(12.5), ntpot: stats(15), e2e: stats(1600) },
     throughput: { durationS: 300.5, requestsPerS: 0.99, inputTokensPerS: 505, outputTokensPerS: 126.5 },
     tokens: { inputTokens: 152064, outputTokens: 38016, inputMismatches: 0, outputMismatches: 0, clientServerOutputMismatches: 0, missingServerUsage: 0 },

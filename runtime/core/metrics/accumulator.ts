@@ -130,7 +130,7 @@ export class RunAccumulator {
   }
 
   /** The run's numbers (everything in summary.json but the input report and the verdict). */
-  measure(identity: RunIdentity, request: RunRequest, totals: { scheduled: number; partial: boolean }): Measured {
+  measure(identity: RunIdentity, request: RunRequest, totals: { scheduled: number; partial: boolean; cpuSteal?: number | null }): Measured {
     const stageLoads = this.stageLoads(request);
     const durationS = this.sent > 0 && this.lastDoneAt > this.firstSentAt ? (this.lastDoneAt - this.firstSentAt) / 1000 : null;
     const perS = (n: number): number | null => (durationS ? round(n / durationS, 3) : null);
@@ -166,6 +166,7 @@ export class RunAccumulator {
         schedule_delay: this.dists.schedule_delay.stats(),
         scheduleDelaySource: this.dists.schedule_delay.count > 0 ? 'records' : 'unavailable',
         seed: request.seed ?? null,
+        cpuSteal: totals.cpuSteal ?? null,
       },
       latency: {
         ttft: this.dists.ttft.stats(),

@@ -68,5 +68,18 @@ export const ShardManifest = z.object({
   partial: z.boolean(),
   startedAt: z.string(),
   endedAt: z.string(),
+  /**
+   * Share of the machine's CPU time the hypervisor took while this shard sent (CPU steal, 0–1, from
+   * /proc/stat: the node's, in a pod); null where unreadable, absent from manifests written before
+   * it was recorded. See runtime/timing/cpu-steal.ts.
+   */
+  cpuSteal: z.number().min(0).max(1).nullable().optional(),
 });
 export type ShardManifest = z.infer<typeof ShardManifest>;
+
+/** A run's CPU steal: the worst any of its shards saw (each shard's machine is its own); null when none recorded it. */
+export function runCpuSteal(shards: Iterable<ShardManifest>): number | null {
+  let worst: number | null = null;
+  for (const s of shards) if (s.cpuSteal !== undefined && s.cpuSteal !== null) worst = Math.max(worst ?? 0, s.cpuSteal);
+  return worst;
+}

@@ -2,7 +2,7 @@ import { RunAccumulator } from '../metrics/accumulator.ts';
 import type { DistributionStats, EncodedHistogram } from '../metrics/latency-histogram.ts';
 import { InputTally, inputReasons, type InputReport } from '../records/input-report.ts';
 import type { RequestRecord } from '../records/record.ts';
-import type { RunIdentity, RunManifest, RunRequest, ShardManifest } from '../records/run-manifest.ts';
+import { runCpuSteal, type RunIdentity, type RunManifest, type RunRequest, type ShardManifest } from '../records/run-manifest.ts';
 import { requestsPath, shardManifestName } from '../run-layout.ts';
 import type { Measured, StageLoad, Summary } from './schema.ts';
 import { buildSchedule } from '../scenario/schedule.ts';
@@ -90,7 +90,7 @@ export function finalizeNative(input: {
     extra.push(`${missingShards.length} of ${manifest.shards} shard(s) never wrote their manifest (shard ${missingShards.slice(0, 5).join(', ')}): they did not finish, so the run is partial. Check those pods' logs (kubectl logs job/<name> --all-containers) and run again.`);
   }
   extra.push(...shardStartReasons(manifest, agg.acc));
-  const base = agg.acc.measure(manifest.identity, manifest.request, { scheduled: manifest.scheduled, partial });
+  const base = agg.acc.measure(manifest.identity, manifest.request, { scheduled: manifest.scheduled, partial, cpuSteal: runCpuSteal(shardManifests.values()) });
   return finish(base, manifest.request, agg.tally.report(), extra);
 }
 

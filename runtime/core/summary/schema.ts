@@ -54,6 +54,12 @@ export const Summary = z.object({
     scheduleDelaySource: z.enum(scheduleDelaySources),
     /** The seed of the prompts and schedule (`from: run-id`: fresh per run; `config`: reproducing one); null for inference-perf. */
     seed: RunRequest.shape.seed.unwrap().nullable(),
+    /**
+     * The largest CPU steal any shard's machine saw while it sent (0–1; shard manifests' `cpuSteal`):
+     * time the hypervisor took, which delays sends however idle the runner is. Null where unknown
+     * (no /proc/stat, inference-perf, older runs).
+     */
+    cpuSteal: z.number().min(0).max(1).nullable().default(null),
   }),
   latency: z.object({
     ttft: DistributionStats,
