@@ -101,6 +101,8 @@ export function dashboardGraphs(): Array<{ title: string; metrics: PublishedMetr
   }));
   return [
     ...latency,
+    // Beside schedule delay: a late night with steal is the host's, not the runner's.
+    { title: "cpu_steal (%) on the runner's machine", metrics: [publishedMetric('cpu_steal')] },
     { title: 'requests', metrics: ['requests_sent', 'requests_succeeded', 'requests_failed'].map(publishedMetric) },
     { title: 'error_rate (%) and RunValid', metrics: ['error_rate', 'RunValid'].map(publishedMetric) },
     { title: 'throughput', metrics: ['achieved_rate', 'output_tokens_per_s'].map(publishedMetric) },

@@ -63,9 +63,9 @@ describe('EMF for a run', () => {
     for (const m of ['ttft', 'itl', 'tpot', 'ntpot', 'e2e', 'schedule_delay']) {
       for (const p of ['p50', 'p90', 'p99']) expect(unit[`${m}_${p}`]).toBe('Milliseconds');
     }
-    expect(unit).toMatchObject({ requests_sent: 'Count', requests_succeeded: 'Count', requests_failed: 'Count', error_rate: 'Percent', achieved_rate: 'Count/Second', output_tokens_per_s: 'Count/Second', RunValid: 'Count' });
-    expect(directive.Metrics).toHaveLength(25);
-    expect(doc).toMatchObject({ ttft_p99: 60, requests_failed: 3, error_rate: 1, RunValid: 0, achieved_rate: 1.0001 });
+    expect(unit).toMatchObject({ requests_sent: 'Count', requests_succeeded: 'Count', requests_failed: 'Count', error_rate: 'Percent', achieved_rate: 'Count/Second', output_tokens_per_s: 'Count/Second', RunValid: 'Count', cpu_steal: 'Percent' });
+    expect(directive.Metrics).toHaveLength(26);
+    expect(doc).toMatchObject({ ttft_p99: 60, requests_failed: 3, error_rate: 1, RunValid: 0, achieved_rate: 1.0001, cpu_steal: 1.2 });
   });
 
   it('leaves out percentiles with too few samples to stand for what they name (p99 of 50 requests is their maximum)', () => {
@@ -82,6 +82,8 @@ describe('EMF for a run', () => {
     const names = runMetricValues(s).map((m) => m.name);
     expect(names).not.toContain('ttft_p50');
     expect(names).toContain('schedule_delay_p99');
+    // No /proc/stat where the runner ran (or an inference-perf run): no CPU steal sent.
+    expect(runMetricValues(summary({ load: { ...summary().load, cpuSteal: null } })).map((m) => m.name)).not.toContain('cpu_steal');
     const doc = buildEmf(s, { dimensions: runDimensions(s.run) });
     expectValidEmf(doc);
     expect(doc).toMatchObject({ error_rate: 100, RunValid: 0 });
@@ -105,7 +107,7 @@ describe('Publish Lambda', () => {
       { runSpec: spec, aggregate: { summaryKey: spec.s3.summaryKey, valid: false, reasons: ['x'], succeeded: 297 } },
       { s3: s3.client, namespace: 'InferenceBaseline', publish: (s, o) => (published.push([s, o]), runMetricValues(s).length) },
     );
-    expect(out).toEqual({ published: 25 });
+    expect(out).toEqual({ published: 26 });
     expect(published[0]![0].run.runId).toBe('20250101T020000Z-ab12cd');
     expect(published[0]![1]).toEqual({ namespace: 'InferenceBaseline', dimensions: { Model: spec.model, Scenario: spec.scenario } });
   });

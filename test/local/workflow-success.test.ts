@@ -55,7 +55,7 @@ describe('the local workflow: success (native runner through the bootstrap and t
     ]);
     // Not regressed (nothing to compare with yet): no notice.
     expect(names.slice(-12)).toEqual(['JobState?', 'JobSucceeded', 'Aggregate', 'Publish', 'Regressed?', 'DeleteJob', 'DeleteConfigMap', 'ReleaseRun', 'CleanedUp', 'Outcome?', 'RunSummary', 'Succeeded']);
-    expect(first.output).toMatchObject({ scenario: 'baseline', model: 'qwen3-8b', runner: 'native', zone: 'local-1a', valid: true, reasons: [], succeeded: 100, published: 25 });
+    expect(first.output).toMatchObject({ scenario: 'baseline', model: 'qwen3-8b', runner: 'native', zone: 'local-1a', valid: true, reasons: [], succeeded: 100, published: 26 });
     expect(first.reaper).toBeUndefined();
   });
 

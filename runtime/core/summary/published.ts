@@ -62,6 +62,14 @@ const schedule: PublishedMetric[] = publishedPercentiles.map((p) => ({
   group: 'schedule',
   statistic: 'Maximum',
 }));
+const steal: PublishedMetric = {
+  name: 'cpu_steal',
+  unit: 'Percent',
+  read: (s: Summary) => (s.load.cpuSteal === null ? null : Math.round(s.load.cpuSteal * 1e4) / 100),
+  definition: "cpu_steal: the share of the runner's machine's CPU time the hypervisor took while it sent (/proc/stat, the worst shard's); with 5 % or more, a late run is the host's doing",
+  group: 'schedule',
+  statistic: 'Maximum',
+};
 
 /** A comparison with a verdict on the run's numbers (not "insufficient history", not an invalid run). */
 function judged(s: Summary): NonNullable<Summary['comparison']> | null {
@@ -101,6 +109,7 @@ const comparison: PublishedMetric[] = [
 export const publishedMetrics: readonly PublishedMetric[] = [
   ...latency,
   ...schedule,
+  steal,
   { name: 'requests_sent', unit: 'Count', read: (s) => s.requests.sent, definition: 'requests sent', group: 'requests', statistic: 'Minimum' },
   { name: 'requests_succeeded', unit: 'Count', read: (s) => s.requests.succeeded, definition: 'requests that succeeded', group: 'requests', statistic: 'Minimum' },
   { name: 'requests_failed', unit: 'Count', read: (s) => s.requests.failed, definition: 'requests that failed', group: 'requests', statistic: 'Maximum' },
