@@ -48,6 +48,7 @@ export const StackConfig = z.strictObject({
   alarmEmail: z.email().optional(),
   pollIntervalSeconds: num.pipe(z.number().int().min(5).max(600)).default(D.pollIntervalSeconds),
   deadlineMarginSeconds: num.pipe(z.number().int().positive()).default(D.deadlineMarginSeconds),
+  schedulingGraceSeconds: num.pipe(z.number().int().positive()).default(D.schedulingGraceSeconds),
   /** Whole-execution timeout: longer than the longest scenario you run plus its margin. */
   workflowTimeoutMinutes: num.pipe(z.number().int().min(10).max(1440)).default(D.workflowTimeoutMinutes),
 });

@@ -57,6 +57,7 @@ export function runDefaults(
     workflowTimeoutSeconds: config.workflowTimeoutMinutes * 60,
     job: {
       deadlineMarginSeconds: config.deadlineMarginSeconds,
+      schedulingGraceSeconds: config.schedulingGraceSeconds,
       pollIntervalSeconds: config.pollIntervalSeconds,
     },
   };

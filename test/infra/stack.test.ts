@@ -123,6 +123,15 @@ describe('the state machine', () => {
           limit: ['1'],
         },
       },
+      InspectPendingPods: {
+        method: 'GET',
+        path: '/api/v1/namespaces/benchmarking/pods',
+        query: {
+          'labelSelector.$': "States.Array(States.Format('batch.kubernetes.io/job-name={}', $.prepared.runSpec.names.job))",
+          fieldSelector: ['status.phase=Pending'],
+          limit: ['1'],
+        },
+      },
       DeleteJob: {
         method: 'DELETE',
         path: "States.Format('/apis/batch/v1/namespaces/benchmarking/jobs/{}', $.prepared.runSpec.names.job)",
@@ -154,8 +163,11 @@ describe('the state machine', () => {
   it('bounds the poll loop by runSpec.job.maxPolls and classifies the Job state', () => {
     const choice = state('JobState?') as unknown as { Choices: Json[]; Default: string };
     expect(choice.Default).toBe('WaitForJob');
-    expect(choice.Choices.map((c) => c.Next)).toEqual(['JobSucceeded', 'DescribeJobDeadlineExceeded', 'InspectRunnerPods', 'DescribeJobPollLimit']);
+    expect(choice.Choices.map((c) => c.Next)).toEqual(['JobSucceeded', 'DescribeJobDeadlineExceeded', 'InspectRunnerPods', 'DescribeJobPollLimit', 'WaitForJob', 'InspectPendingPods']);
     expect(choice.Choices[3]).toEqual({ Variable: '$.poll.count', NumericGreaterThanEqualsPath: '$.prepared.runSpec.job.maxPolls', Next: 'DescribeJobPollLimit' });
+    // No ready pod after runSpec.job.schedulingPolls polls: look for a pod the scheduler cannot place.
+    expect(choice.Choices[5]).toEqual({ Variable: '$.poll.count', NumericGreaterThanEqualsPath: '$.prepared.runSpec.job.schedulingPolls', Next: 'InspectPendingPods' });
+    expect(state('InspectPendingPods')).toMatchObject({ Parameters: { Method: 'GET', Path: '/api/v1/namespaces/benchmarking/pods', QueryParameters: { fieldSelector: ['status.phase=Pending'], limit: ['1'] } } });
     expect(state('CountPoll').Parameters).toEqual({ 'count.$': 'States.MathAdd($.poll.count, 1)' });
     expect(state('WaitForJob')).toMatchObject({ SecondsPath: '$.prepared.runSpec.job.pollIntervalSeconds' });
   });

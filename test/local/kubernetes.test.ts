@@ -142,6 +142,28 @@ describe('the local Kubernetes stand-in (runs Jobs as local processes)', () => {
     expect(cluster.jobRuns()[0]!.pods[0]!.pod.status.phase).toBe('Running');
   });
 
+  it('as strict as the scheduler: a pod asking for more CPU than the node allocates stays Pending, Unschedulable, with the scheduler\'s message; the Job is active, none ready', async () => {
+    await newCluster();
+    const body = job('big', "console.log('must not run')");
+    (body.spec.template.spec.containers[0] as Record<string, unknown>).resources = { requests: { cpu: '8', memory: '1Gi' }, limits: { cpu: '8', memory: '1Gi' } };
+    await cluster.call(call('POST', '/api/v1/namespaces/bench/configmaps', { metadata: { name: 'big-cfg' }, data: {} }));
+    await cluster.call(call('POST', '/apis/batch/v1/namespaces/bench/jobs', body));
+    const pending = await until(async () => {
+      const r = (await cluster.call(call('GET', '/api/v1/namespaces/bench/pods', undefined, { labelSelector: ['batch.kubernetes.io/job-name=big'], fieldSelector: ['status.phase=Pending'], limit: ['1'] }))).ResponseBody as { items: Array<{ spec: { nodeName?: string }; status: { conditions?: unknown[] } }> };
+      return r.items[0]?.status.conditions ? r.items[0] : undefined;
+    });
+    expect(pending.status.conditions).toEqual([expect.objectContaining({ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: expect.stringMatching(/^0\/1 nodes are available: 1 Insufficient cpu\./) })]);
+    expect(pending.spec.nodeName).toBeUndefined();
+    expect(await status('big')).toMatchObject({ active: 1, ready: 0 });
+    expect(cluster.jobRuns()[0]!.pods[0]!.logs).toEqual([]);
+    // 500m under the node's 7.91: scheduled and run.
+    (body.spec.template.spec.containers[0] as Record<string, unknown>).resources = { requests: { cpu: '7500m', memory: '1Gi' }, limits: { cpu: '7500m', memory: '1Gi' } };
+    body.metadata.name = 'fits';
+    body.spec.template.spec.volumes[0]!.configMap = { name: 'big-cfg' };
+    await cluster.call(call('POST', '/apis/batch/v1/namespaces/bench/jobs', body));
+    expect(await finished('fits')).toMatchObject({ succeeded: 1 });
+  });
+
   it('an image it cannot run fails its pod with a message that says so', async () => {
     await newCluster();
     const body = job('ip', '');

@@ -80,6 +80,35 @@ describe('the local workflow when things go wrong', () => {
     await nothingLeft();
   }, 90_000);
 
+  it('a runner pod no node can take (4 CPU for four workers; a 4-vCPU node allocates 3.92): after the scheduling grace the run fails quoting the scheduler, not at the deadline; cleanup follows', async () => {
+    wf.env.cluster.faults = { allocatableCpu: 3.92 };
+    // schedulingGraceSeconds 10 at the local 5 s poll interval: the second poll looks; the test waits 200 ms between polls.
+    const r = await wf.execute({ input: load(20, 1), stackOverrides: { schedulingGraceSeconds: 10 }, waitForJobMs: 200 });
+    expect(r.error?.error).toBe('RunnerUnschedulable');
+    expect(r.error?.cause).toMatch(
+      /^Runner pod \S+-0-[0-9a-f]{5} of Job \S+ could not be scheduled within 10 s \(the stack's schedulingGraceSeconds\)\. The scheduler says: 0\/1 nodes are available: 1 Insufficient cpu\. .* The pod asks for 4 CPU and 4Gi of memory \(requests = limits, at least one CPU per load\.num_workers\)/,
+    );
+    expect(r.states.filter((s) => s.name === 'GetJob')).toHaveLength(2);
+    expect(r.states.map((s) => s.name)).toEqual(expect.arrayContaining(['InspectPendingPods', 'RunnerUnschedulable?', 'DescribeRunnerUnschedulable', 'DeleteJob', 'DeleteConfigMap', 'ReleaseRun', 'RunFailed']));
+    await nothingLeft();
+  }, 60_000);
+
+  it('a runner pod that is only slow to start (its image pulling for 1.5 s) is looked at, not failed: past a 5 s grace the run still succeeds', async () => {
+    wf.env.cluster.faults = { imagePullMs: 1500 };
+    // schedulingPolls 1: every poll while no pod is ready looks at the Pending pods. (200 ms between
+    // polls: the run must finish within the 146 polls its 5 s interval allows.)
+    const r = await wf.execute({ input: load(2), stackOverrides: { schedulingGraceSeconds: 5 }, waitForJobMs: 200 });
+    expect(r.status).toBe('SUCCEEDED');
+    const names = r.states.map((s) => s.name);
+    expect(names).toContain('InspectPendingPods');
+    // Each look found a scheduled pod (PodScheduled True, ContainerCreating) and went back to waiting.
+    names.forEach((n, i) => {
+      if (n === 'RunnerUnschedulable?') expect(names[i + 1]).toBe('WaitForJob');
+    });
+    expect(names).not.toContain('DescribeRunnerUnschedulable');
+    await nothingLeft();
+  }, 60_000);
+
   it('a second run against the same target while one is in progress fails before creating anything, naming the run in progress', async () => {
     const a = wf.execute({ input: load(6) });
     for (let i = 0; i < 300 && wf.env.cluster.existing('jobs').length === 0; i++) await new Promise((res) => setTimeout(res, 50));

@@ -26,6 +26,8 @@ export const STATE = {
   jobSucceeded: 'JobSucceeded',
   inspectRunnerPods: 'InspectRunnerPods',
   runnerLogKept: 'RunnerLogKept?',
+  inspectPendingPods: 'InspectPendingPods',
+  runnerUnschedulable: 'RunnerUnschedulable?',
   aggregate: 'Aggregate',
   publish: 'Publish',
   regressed: 'Regressed?',

@@ -10,7 +10,9 @@ import { failureStateName, STATE } from './state-names.ts';
  *
  * Input: `$.prepared`. Output: `$.job = {status, statusText}`, `$.poll.count`.
  * Errors: Job failed → JobFailed (with the runner's last log lines when Kubernetes kept them);
- * deadline → JobDeadlineExceeded; poll bound → JobPollLimit; 404 → JobVanished; 401/403 → AccessDenied.
+ * deadline → JobDeadlineExceeded; poll bound → JobPollLimit; 404 → JobVanished; 401/403 → AccessDenied;
+ * a runner pod the scheduler still cannot place after `runSpec.job.schedulingPolls` polls (no ready
+ * pod) → RunnerUnschedulable, quoting the scheduler, instead of waiting out the deadline.
  */
 export class WatchJob extends sfn.StateMachineFragment {
   readonly startState: sfn.State;
@@ -56,6 +58,37 @@ export class WatchJob extends sfn.StateMachineFragment {
         .otherwise(ctx.routes.to('JobFailed')),
     );
 
+    // No ready pod after the scheduling grace: is one waiting for a node? (Pending and PodScheduled
+    // False/Unschedulable: "0/3 nodes are available: 3 Insufficient cpu."). Anything else — pulling
+    // its image, starting, or a cluster that does not report `ready` — is left to the deadline.
+    const inspectPending = eksCall(this, STATE.inspectPendingPods, ctx.config.clusterName, {
+      comment: 'A runner pod the scheduler cannot place says why in its PodScheduled condition',
+      method: 'GET',
+      path: `/api/v1/namespaces/${ctx.config.benchmarkNamespace}/pods`,
+      query: {
+        labelSelector: { expr: "States.Array(States.Format('batch.kubernetes.io/job-name={}', $.prepared.runSpec.names.job))" },
+        fieldSelector: ['status.phase=Pending'],
+        limit: ['1'],
+      },
+      resultSelector: { 'pods.$': '$.ResponseBody.items' },
+      resultPath: '$.pendingPods',
+    });
+    // Looking is a courtesy: if it fails, the poll goes on and the deadline still applies.
+    inspectPending.addCatch(wait, { errors: [sfn.Errors.ALL], resultPath: '$.inspectError' });
+    const condition = '$.pendingPods.pods[0].status.conditions[0]';
+    inspectPending.next(
+      new sfn.Choice(this, STATE.runnerUnschedulable)
+        .when(
+          sfn.Condition.and(
+            sfn.Condition.isPresent(`${condition}.reason`),
+            sfn.Condition.stringEquals(`${condition}.reason`, 'Unschedulable'),
+            sfn.Condition.isPresent(`${condition}.message`),
+          ),
+          ctx.routes.to('RunnerUnschedulable'),
+        )
+        .otherwise(wait),
+    );
+
     init.next(wait).next(get).next(count).next(
       new sfn.Choice(this, STATE.jobState)
         .when(
@@ -71,6 +104,8 @@ export class WatchJob extends sfn.StateMachineFragment {
           inspect,
         )
         .when(sfn.Condition.numberGreaterThanEqualsJsonPath('$.poll.count', '$.prepared.runSpec.job.maxPolls'), ctx.routes.to('JobPollLimit'))
+        .when(sfn.Condition.and(sfn.Condition.isPresent('$.job.status.ready'), sfn.Condition.numberGreaterThan('$.job.status.ready', 0)), wait)
+        .when(sfn.Condition.numberGreaterThanEqualsJsonPath('$.poll.count', '$.prepared.runSpec.job.schedulingPolls'), inspectPending)
         .otherwise(wait),
     );
     this.startState = init;

@@ -161,6 +161,8 @@ export function buildRunSpec(args: BuildRunSpecArgs): RunSpec {
       ttlSecondsAfterFinished: defaults.job.ttlSecondsAfterFinished,
       pollIntervalSeconds: defaults.job.pollIntervalSeconds,
       maxPolls: maxPolls(activeDeadlineSeconds, defaults.job.pollIntervalSeconds),
+      schedulingGraceSeconds: defaults.job.schedulingGraceSeconds,
+      schedulingPolls: Math.max(1, Math.ceil(defaults.job.schedulingGraceSeconds / defaults.job.pollIntervalSeconds)),
       resources: runnerResources(defaults.job.resources, finalConfig.load.num_workers ?? 1),
     },
     bundle: kind === 'native' && defaults.runnerDelivery === 'bundle' && defaults.bundle ? defaults.bundle : null,

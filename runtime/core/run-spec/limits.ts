@@ -5,6 +5,12 @@ import type { RunSpec } from './run-spec.ts';
 export const EXECUTION_HISTORY_LIMIT = 25_000;
 /** Events one Job poll writes: Wait (2), GetJob (5), CountPoll (2), JobState? (2). */
 export const EVENTS_PER_POLL = 11;
+/**
+ * Events a poll adds when the Job has no ready pod past the scheduling grace: InspectPendingPods (5),
+ * RunnerScheduled? (2). Counted for every poll after the grace, the worst case (a cluster that never
+ * reports `status.ready`).
+ */
+export const EVENTS_PER_INSPECTED_POLL = 7;
 /** Events of everything else in an execution (PrepareRun … Cleanup), with room to spare. */
 export const EVENTS_OUTSIDE_POLLING = 200;
 
@@ -21,9 +27,10 @@ export function runLimitProblems(spec: RunSpec, workflowTimeoutSeconds: number):
       `overrides.load: the Job's deadline (${spec.job.activeDeadlineSeconds} s = ${spec.job.loadSeconds} s of load + the stack's deadline margin) plus ${AGGREGATION_ALLOWANCE_SECONDS} s for aggregation is ${needed} s, longer than the workflow timeout of ${workflowTimeoutSeconds} s; shorten the load, or raise the stack's workflowTimeoutMinutes to at least ${Math.ceil(needed / 60)}`,
     );
   }
-  const events = spec.job.maxPolls * EVENTS_PER_POLL + EVENTS_OUTSIDE_POLLING;
+  const events = spec.job.maxPolls * EVENTS_PER_POLL + Math.max(0, spec.job.maxPolls - spec.job.schedulingPolls + 1) * EVENTS_PER_INSPECTED_POLL + EVENTS_OUTSIDE_POLLING;
   if (events > EXECUTION_HISTORY_LIMIT) {
-    const interval = Math.ceil(((spec.job.activeDeadlineSeconds + 120) * EVENTS_PER_POLL) / (EXECUTION_HISTORY_LIMIT - EVENTS_OUTSIDE_POLLING - EVENTS_PER_POLL));
+    const perPoll = EVENTS_PER_POLL + EVENTS_PER_INSPECTED_POLL;
+    const interval = Math.ceil(((spec.job.activeDeadlineSeconds + 120) * perPoll) / (EXECUTION_HISTORY_LIMIT - EVENTS_OUTSIDE_POLLING - perPoll));
     problems.push(
       `overrides.load: polling the Job every ${spec.job.pollIntervalSeconds} s until its deadline takes ${spec.job.maxPolls} polls, about ${events} execution events, over Step Functions' limit of ${EXECUTION_HISTORY_LIMIT}; raise the stack's pollIntervalSeconds to at least ${interval} or shorten the load`,
     );

@@ -70,6 +70,10 @@ export const RunSpec = z.object({
     pollIntervalSeconds: z.number().int().positive(),
     /** The workflow's bound on GetJob polls (derived from activeDeadlineSeconds). */
     maxPolls: z.number().int().positive(),
+    /** The stack's schedulingGraceSeconds: how long a runner pod may stay unschedulable. */
+    schedulingGraceSeconds: z.number().int().positive(),
+    /** From this poll on, a Job with no ready pod has its Pending pods inspected (the grace at the poll interval). */
+    schedulingPolls: z.number().int().positive(),
     resources: Resources,
   }),
   bundle: z.object({ bucket: z.string(), key: z.string(), sha256: z.string() }).nullable(),

@@ -28,6 +28,12 @@ export const STACK_DEFAULTS = {
   slaItlP99Ms: 100,
   pollIntervalSeconds: 30,
   deadlineMarginSeconds: 600,
+  /**
+   * How long a runner pod may wait to be scheduled before the workflow fails the run with the
+   * scheduler's reason, instead of waiting out the Job's deadline: long enough for Karpenter or the
+   * cluster autoscaler to add a node (typically 1–3 min).
+   */
+  schedulingGraceSeconds: 300,
   workflowTimeoutMinutes: 360,
 } as const;
 
@@ -77,6 +83,7 @@ export const seedResources: Resources = { requests: { cpu: '2', memory: '4Gi' },
 
 const jobDefaults = {
   deadlineMarginSeconds: STACK_DEFAULTS.deadlineMarginSeconds,
+  schedulingGraceSeconds: STACK_DEFAULTS.schedulingGraceSeconds,
   ttlSecondsAfterFinished: 3600,
   pollIntervalSeconds: STACK_DEFAULTS.pollIntervalSeconds,
   maxRatePerPod: 50,
@@ -118,6 +125,8 @@ export const RunDefaults = z.strictObject({
     .strictObject({
       /** Added to the scenario's duration for image pull, bundle download, warm-up and drain. */
       deadlineMarginSeconds: z.number().int().positive().default(jobDefaults.deadlineMarginSeconds),
+      /** A runner pod still unschedulable this long after the Job started fails the run with the scheduler's message. */
+      schedulingGraceSeconds: z.number().int().positive().default(jobDefaults.schedulingGraceSeconds),
       ttlSecondsAfterFinished: z.number().int().nonnegative().default(jobDefaults.ttlSecondsAfterFinished),
       pollIntervalSeconds: z.number().int().min(5).max(600).default(jobDefaults.pollIntervalSeconds),
       /** Requests/s one native runner pod is trusted to pace precisely; more → more pods (Indexed Job shards). */

@@ -45,7 +45,13 @@ export interface ClusterFaults {
   missingNamespaces?: string[];
   /** The inference server's pods are not Running. */
   noTargetPods?: boolean;
+  /** The one node's allocatable CPU in cores (default: 7.91, an 8-vCPU node after the kubelet's and the system's reservations). */
+  allocatableCpu?: number;
+  /** Scheduled pods take this long to pull their image (Pending, ContainerCreating); default 0. */
+  imagePullMs?: number;
 }
+
+const DEFAULT_ALLOCATABLE_CPU = 7.91;
 
 export class LocalCluster {
   faults: ClusterFaults = {};
@@ -57,7 +63,7 @@ export class LocalCluster {
 
   constructor(
     private readonly o: ClusterOptions,
-    private readonly host: Omit<PodHost, 'configMap'>,
+    private readonly host: Omit<PodHost, 'configMap' | 'allocatableCpu' | 'imagePullMs'>,
   ) {
     for (const p of o.pods ?? []) this.objects.set(key(p.metadata.namespace!, 'pods', p.metadata.name), p);
   }
@@ -126,7 +132,7 @@ export class LocalCluster {
         const containers = ((body.spec as { template?: { spec?: { containers?: unknown[] } } } | undefined)?.template?.spec?.containers ?? []) as unknown[];
         if (containers.length === 0) throw invalid('Job', objName, ['spec.template.spec.containers: Required value']);
         this.objects.set(k, body);
-        this.jobs.set(k, new JobRun(body as KubeObject & { spec: Record<string, unknown> }, { ...this.host, configMap: (n, cm) => this.configMapData(n, cm) }));
+        this.jobs.set(k, new JobRun(body as KubeObject & { spec: Record<string, unknown> }, { ...this.host, configMap: (n, cm) => this.configMapData(n, cm), allocatableCpu: () => this.faults.allocatableCpu ?? DEFAULT_ALLOCATABLE_CPU, imagePullMs: () => this.faults.imagePullMs ?? 0 }));
       } else this.objects.set(k, body);
       return ok(this.withStatus(kind, body), 201);
     }

@@ -10,7 +10,9 @@ import type { PodIdentityAgent } from './pod-identity.ts';
  * index, wait for their ConfigMap volumes to exist (as the kubelet does), and end the Job as
  * Kubernetes does — Complete when every index succeeded; Failed with BackoffLimitExceeded at the
  * first failed pod (backoffLimit 0, the others are stopped) or DeadlineExceeded at
- * activeDeadlineSeconds (SIGTERM, then SIGKILL after terminationGracePeriodSeconds).
+ * activeDeadlineSeconds (SIGTERM, then SIGKILL after terminationGracePeriodSeconds). As the
+ * scheduler does, a pod that asks for more CPU than the one node can allocate stays Pending with
+ * PodScheduled False / Unschedulable and the scheduler's message, and never runs.
  */
 
 export interface PodHost {
@@ -20,6 +22,10 @@ export interface PodHost {
   extraEnv: Record<string, string>;
   onLog(pod: string, line: string): void;
   now(): number;
+  /** The node's allocatable CPU (cores), read when a pod is scheduled. */
+  allocatableCpu(): number;
+  /** How long a scheduled pod's image takes to pull (Pending, its container waiting in ContainerCreating). */
+  imagePullMs(): number;
 }
 
 interface PodRun {
@@ -55,7 +61,8 @@ export class JobRun {
     const failed = phases.filter((x) => x === 'Failed').length;
     const active = phases.filter((x) => x === 'Pending' || x === 'Running').length;
     const iso = (t: number): string => new Date(t).toISOString();
-    const out: Record<string, unknown> = { startTime: iso(this.startedAt), ...(active ? { active, ready: phases.filter((x) => x === 'Running').length } : {}) };
+    // `ready` is always reported (0 included), as since JobReadyPods; `active` only when non-zero.
+    const out: Record<string, unknown> = { startTime: iso(this.startedAt), ...(active ? { active } : {}), ready: phases.filter((x) => x === 'Running').length };
     if (succeeded) {
       out.succeeded = succeeded;
       out.completedIndexes = this.pods.filter((p) => p.pod.status.phase === 'Succeeded').map((p) => p.pod.metadata.labels!['batch.kubernetes.io/job-completion-index']).join(',');
@@ -100,9 +107,39 @@ export class JobRun {
   }
 
   private async runPod(p: PodRun): Promise<void> {
-    const spec = p.pod.spec as { serviceAccountName?: string; containers: ContainerSpec[]; volumes?: VolumeSpec[] };
+    const spec = p.pod.spec as { serviceAccountName?: string; containers: ContainerSpec[]; volumes?: VolumeSpec[]; nodeName?: string };
     const c = spec.containers[0]!;
     const ns = this.job.metadata.namespace!;
+    const wanted = spec.containers.reduce((sum, x) => sum + cpuCores(x), 0);
+    if (wanted > this.host.allocatableCpu()) {
+      delete spec.nodeName;
+      p.pod.status = {
+        phase: 'Pending',
+        conditions: [
+          {
+            type: 'PodScheduled',
+            status: 'False',
+            reason: 'Unschedulable',
+            message: '0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.',
+            lastProbeTime: null,
+            lastTransitionTime: new Date(this.host.now()).toISOString(),
+          },
+        ],
+        qosClass: 'Guaranteed',
+      };
+      return;
+    }
+    const pull = this.host.imagePullMs();
+    if (pull > 0) {
+      p.pod.status = {
+        phase: 'Pending',
+        conditions: [{ type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: new Date(this.host.now()).toISOString() }],
+        containerStatuses: [{ name: c.name, image: c.image, ready: false, state: { waiting: { reason: 'ContainerCreating' } } }],
+        qosClass: 'Guaranteed',
+      };
+      await sleep(pull);
+      if (this.stopped || this.finished) return;
+    }
     if (!runnableImage(c.image)) {
       return this.terminated(p, 1, `the local Kubernetes stand-in runs only stock Node images; ${c.image} cannot run on this machine (run it on EKS)`);
     }
@@ -158,6 +195,14 @@ export class JobRun {
     for (const p of this.pods) if (p.pod.status.phase === 'Pending' && !p.container) p.pod.status = { phase: 'Failed', reason };
     void Promise.all(this.pods.filter((p) => p.pod.status.phase === 'Running').map((p) => terminate(p, this.grace())));
   }
+}
+
+/** A container's CPU request in cores ("4", "500m"); the limit when no request is set, as Kubernetes defaults it. */
+function cpuCores(c: ContainerSpec): number {
+  const r = (c as { resources?: { requests?: { cpu?: string }; limits?: { cpu?: string } } }).resources;
+  const q = r?.requests?.cpu ?? r?.limits?.cpu;
+  if (q === undefined) return 0;
+  return q.endsWith('m') ? Number(q.slice(0, -1)) / 1000 : Number(q);
 }
 
 /** SIGTERM, then SIGKILL after the grace period, as the kubelet stops a container. */
