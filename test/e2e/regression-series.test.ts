@@ -17,9 +17,10 @@ const tempDir = useTempDirs();
 const quiet = { ttftMs: 40, ttftJitterMs: 0, itlMs: 12, jitterMs: 1 };
 const BEFORE = 5;
 /**
- * The baseline preset with 32-token outputs and a 50 ms schedule-delay rule: light enough for a
- * machine running other test files at once (this file tests the comparison, not the runner's
- * timing). Every run uses it, so they share one workload.
+ * The baseline preset with 32-token outputs and the load-fidelity rules loosened (schedule delay
+ * 1 s, rate 50 %): this file tests the comparison, not the runner's timing, and with both cores
+ * busy one 3 s run's p99 (its largest of 30 sends) reached 58 ms. Every run uses it, so they share
+ * one workload.
  */
 const CONFIG = [
   'api: { type: completion, streaming: true }',
@@ -31,7 +32,7 @@ const CONFIG = [
   '  type: constant',
   '  stages: [{ rate: 10, duration: 3 }]',
   'server: { type: vllm, model_name: qwen3-8b, base_url: http://unused:8000, ignore_eos: true }',
-  'validity: { max_schedule_delay_p99_ms: 50 }',
+  'validity: { max_schedule_delay_p99_ms: 1000, max_rate_deviation: 0.5 }',
   '',
 ].join('\n');
 let config: string;
@@ -67,7 +68,8 @@ const summaryOf = async (runId: string): Promise<Summary> => JSON.parse(await re
 
 describe('a local series with one change: the simulator\'s TTFT raised 15 %', () => {
   it('every run is valid and leaves a history entry under <out>/history/<scenario>/<model>/', async () => {
-    expect(exits).toEqual(Array(BEFORE + 1).fill(0));
+    // On failure, the runs' own output says why (their validity reasons).
+    expect(exits, stdouts.join('\n')).toEqual(Array(BEFORE + 1).fill(0));
     expect((await readdir(join(out, 'history', 'baseline', 'qwen3-8b'))).sort()).toEqual(runIds.map((id) => `${id}.json`));
   });
 
