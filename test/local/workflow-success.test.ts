@@ -27,14 +27,15 @@ let first: ExecutionRecord;
 /**
  * 100 requests (a TTFT p99 needs 100 samples to be published, and the seam test below reads it) of
  * 32 output tokens: light enough for a machine running other test files at the same time. The
- * schedule-delay rule is relaxed to 50 ms for the same reason — this file tests the workflow; the
+ * load-fidelity rules are loosened for the same reason (schedule delay 1 s, rate 50 %: with both
+ * cores busy a short run's largest send delay reached 58 ms) — this file tests the workflow; the
  * runner's timing is measured alone (the timing suite, bench/).
  */
 const SHORT = {
   overrides: {
     load: { stages: [{ rate: 10, duration: 10 }] },
     data: { output_distribution: { mean: 32, std_dev: 0, min: 32, max: 32 } },
-    validity: { max_schedule_delay_p99_ms: 50 },
+    validity: { max_schedule_delay_p99_ms: 1000, max_rate_deviation: 0.5 },
   },
 };
 
