@@ -66,6 +66,20 @@ afterAll(() => undefined);
 
 const summaryOf = async (runId: string): Promise<Summary> => JSON.parse(await readFile(join(out, runId, 'summary.json'), 'utf8')) as Summary;
 
+/**
+ * The changed run's ttft_p50 row as its summary has it — what the headline, `compare` and the report
+ * must print. The numbers are measured (the simulator's 40 and 46 ms plus loopback, more on a
+ * loaded machine), so they are read, not assumed; only their floors are physics.
+ */
+async function ttftRow(): Promise<{ baseline: string; value: string; change: string }> {
+  const m = (await summaryOf(runIds.at(-1)!)).comparison!.metrics.find((x) => x.metric === 'ttft_p50')!;
+  expect(m.baseline!).toBeGreaterThanOrEqual(40);
+  expect(m.value!).toBeGreaterThanOrEqual(46);
+  const re = (s: string): string => s.replace(/[.+]/g, (c) => `\\${c}`);
+  const ms = (x: number): string => re(x >= 100 ? x.toFixed(1) : x.toFixed(3));
+  return { baseline: ms(m.baseline!), value: ms(m.value!), change: re(`+${(m.change! * 100).toFixed(1)} %`) };
+}
+
 describe('a local series with one change: the simulator\'s TTFT raised 15 %', () => {
   it('every run is valid and leaves a history entry under <out>/history/<scenario>/<model>/', async () => {
     // On failure, the runs' own output says why (their validity reasons).
@@ -83,12 +97,13 @@ describe('a local series with one change: the simulator\'s TTFT raised 15 %', ()
     expect(ttft.change!).toBeLessThan(0.2);
     expect(last.comparison!.baselineRuns).toEqual(runIds.slice(0, BEFORE));
     expect(last.comparison!.changes).toEqual(['server setting ttftMs 40 → 46']);
-    expect(stdouts.at(-1)).toMatch(/^comparison: regressed against 5 earlier runs: ttft_p50 \+1\d\.\d %[^\n]*; what changed since the previous run: server setting ttftMs 40 → 46$/m);
+    expect(stdouts.at(-1)).toMatch(new RegExp(`^comparison: regressed against 5 earlier runs: ttft_p50 ${(await ttftRow()).change}[^\\n]*; what changed since the previous run: server setting ttftMs 40 → 46$`, 'm'));
   });
 
   it('compare names the change and exits 4; compare of an unchanged run exits 0', async () => {
     const r = await cli(['compare', join(out, runIds.at(-1)!)]);
-    expect(r.stdout).toMatch(/^ttft_p50\s+40\.\d+\s+46\.\d+\s+\+1\d\.\d % \(±\d+\.\d %\)\s+regressed$/m);
+    const row = await ttftRow();
+    expect(r.stdout).toMatch(new RegExp(`^ttft_p50\\s+${row.baseline}\\s+${row.value}\\s+${row.change} \\(±\\d+\\.\\d %\\)\\s+regressed$`, 'm'));
     expect(r.stdout).toContain(`what changed since the previous run (${runIds[BEFORE - 1]}):\n  - server setting ttftMs 40 → 46`);
     expect(r.stdout).toMatch(/^verdict: regressed — /m);
     expect(r.code).toBe(4);
@@ -117,7 +132,8 @@ describe('a local series with one change: the simulator\'s TTFT raised 15 %', ()
   it('report.html shows the comparison, what changed, and the trend of the window with this run', async () => {
     const html = await readFile(join(out, runIds.at(-1)!, 'report.html'), 'utf8');
     expect(html).toContain('<div id="comparison-verdict" class="regressed">regressed</div>');
-    expect(html).toMatch(/<tr><th>ttft_p50<\/th><td>40\.\d+<\/td><td>46\.\d+<\/td><td>\+1\d\.\d % \(±[\d.]+ %\)<\/td><td class="regressed">regressed<\/td><\/tr>/);
+    const row = await ttftRow();
+    expect(html).toMatch(new RegExp(`<tr><th>ttft_p50</th><td>${row.baseline}</td><td>${row.value}</td><td>${row.change} \\(±[\\d.]+ %\\)</td><td class="regressed">regressed</td></tr>`));
     expect(html).toContain('<ul id="changes"><li>server setting ttftMs 40 → 46</li></ul>');
     const data = JSON.parse(/<script id="report-data" type="application\/json">(.*?)<\/script>/s.exec(html)![1]!) as { trend: { runIds: string[]; current: number; metrics: { ttft_p50: number[] } } };
     expect(data.trend.runIds).toEqual(runIds);
