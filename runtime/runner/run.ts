@@ -213,7 +213,7 @@ async function runWithPool(o: RunOptions, pool: Pool, spool: PromptSpool): Promi
     partial: interrupted,
     startedAt,
     endedAt: new Date().toISOString(),
-    cpuSteal: roundShare(steal.share()),
+    cpuSteal: steal.share(),
   };
   const manifestPath = requestsPath(shardManifestName(o.shard.index));
   await writeFile(join(o.outDir, manifestPath), `${JSON.stringify(shardManifest, null, 2)}\n`, { flag: 'wx' });
@@ -224,8 +224,6 @@ async function runWithPool(o: RunOptions, pool: Pool, spool: PromptSpool): Promi
   const summary = finish(acc.measure(manifest.identity, manifest.request, { scheduled, partial: interrupted, cpuSteal: shardManifest.cpuSteal }), manifest.request, tally.report());
   return { summary, dir: o.outDir, shards: [shardManifest], partial: interrupted };
 }
-
-const roundShare = (x: number | null): number | null => (x === null ? null : Math.round(x * 1e4) / 1e4);
 
 function lastOffsetMs(slots: Iterable<Slot>): number {
   let last = 0;

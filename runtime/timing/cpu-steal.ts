@@ -23,10 +23,14 @@ export function parseProcStat(text: string): CpuTicks | null {
   return { steal: f[7]!, total: f.reduce((a, b) => a + b, 0) };
 }
 
-/** Share of CPU time stolen between two readings, 0–1; null when either is missing or no time passed. */
+/**
+ * Share of CPU time stolen between two readings, 0–1 to four decimals (the counters tick at 10 ms,
+ * so more digits are noise); null when either is missing or no time passed.
+ */
 export function stealShare(start: CpuTicks | null, end: CpuTicks | null): number | null {
   if (!start || !end || end.total <= start.total) return null;
-  return Math.min(1, Math.max(0, (end.steal - start.steal) / (end.total - start.total)));
+  const share = Math.min(1, Math.max(0, (end.steal - start.steal) / (end.total - start.total)));
+  return Math.round(share * 1e4) / 1e4;
 }
 
 /** This machine's counters now; null where there is no /proc/stat (macOS, Windows). */

@@ -33,18 +33,22 @@ export class WatchJob extends sfn.StateMachineFragment {
     const count = new sfn.Pass(this, STATE.countPoll, { parameters: { 'count.$': 'States.MathAdd($.poll.count, 1)' }, resultPath: '$.poll' });
     const done = new sfn.Pass(this, STATE.jobSucceeded);
 
-    const inspect = eksCall(this, STATE.inspectRunnerPods, ctx.config.clusterName, {
-      comment: "The failed runner pod: Kubernetes keeps its last log lines as the termination message",
-      method: 'GET',
-      path: `/api/v1/namespaces/${ctx.config.benchmarkNamespace}/pods`,
-      query: {
-        labelSelector: { expr: "States.Array(States.Format('batch.kubernetes.io/job-name={}', $.prepared.runSpec.names.job))" },
-        fieldSelector: ['status.phase=Failed'],
-        limit: ['1'],
-      },
-      resultSelector: { 'pods.$': '$.ResponseBody.items' },
-      resultPath: '$.runnerPods',
-    });
+    // One of this Job's runner pods in a phase, as `{pods: [pod]}` at resultPath (none: `{pods: []}`).
+    const runnerPodIn = (id: string, phase: 'Failed' | 'Pending', resultPath: string, comment: string) =>
+      eksCall(this, id, ctx.config.clusterName, {
+        comment,
+        method: 'GET',
+        path: `/api/v1/namespaces/${ctx.config.benchmarkNamespace}/pods`,
+        query: {
+          labelSelector: { expr: "States.Array(States.Format('batch.kubernetes.io/job-name={}', $.prepared.runSpec.names.job))" },
+          fieldSelector: [`status.phase=${phase}`],
+          limit: ['1'],
+        },
+        resultSelector: { 'pods.$': '$.ResponseBody.items' },
+        resultPath,
+      });
+
+    const inspect = runnerPodIn(STATE.inspectRunnerPods, 'Failed', '$.runnerPods', 'The failed runner pod: Kubernetes keeps its last log lines as the termination message');
     const withLog = new sfn.Pass(this, `${failureStateName('JobFailed')}WithLog`, {
       parameters: { error: 'JobFailed', 'cause.$': jobFailedWithLogCause(words) },
       resultPath: '$.failure',
@@ -61,18 +65,7 @@ export class WatchJob extends sfn.StateMachineFragment {
     // No ready pod after the scheduling grace: is one waiting for a node? (Pending and PodScheduled
     // False/Unschedulable: "0/3 nodes are available: 3 Insufficient cpu."). Anything else — pulling
     // its image, starting, or a cluster that does not report `ready` — is left to the deadline.
-    const inspectPending = eksCall(this, STATE.inspectPendingPods, ctx.config.clusterName, {
-      comment: 'A runner pod the scheduler cannot place says why in its PodScheduled condition',
-      method: 'GET',
-      path: `/api/v1/namespaces/${ctx.config.benchmarkNamespace}/pods`,
-      query: {
-        labelSelector: { expr: "States.Array(States.Format('batch.kubernetes.io/job-name={}', $.prepared.runSpec.names.job))" },
-        fieldSelector: ['status.phase=Pending'],
-        limit: ['1'],
-      },
-      resultSelector: { 'pods.$': '$.ResponseBody.items' },
-      resultPath: '$.pendingPods',
-    });
+    const inspectPending = runnerPodIn(STATE.inspectPendingPods, 'Pending', '$.pendingPods', 'A runner pod the scheduler cannot place says why in its PodScheduled condition');
     // Looking is a courtesy: if it fails, the poll goes on and the deadline still applies.
     inspectPending.addCatch(wait, { errors: [sfn.Errors.ALL], resultPath: '$.inspectError' });
     const condition = '$.pendingPods.pods[0].status.conditions[0]';

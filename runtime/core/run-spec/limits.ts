@@ -7,7 +7,7 @@ export const EXECUTION_HISTORY_LIMIT = 25_000;
 export const EVENTS_PER_POLL = 11;
 /**
  * Events a poll adds when the Job has no ready pod past the scheduling grace: InspectPendingPods (5),
- * RunnerScheduled? (2). Counted for every poll after the grace, the worst case (a cluster that never
+ * RunnerUnschedulable? (2). Counted for every poll after the grace, the worst case (a cluster that never
  * reports `status.ready`).
  */
 export const EVENTS_PER_INSPECTED_POLL = 7;

@@ -1,6 +1,7 @@
 import { KEY_METRICS } from '../compare/compare.ts';
 import { metricDefinitions } from '../metrics/definitions.ts';
 import type { Summary } from './schema.ts';
+import { NOTABLE_STEAL } from './validity.ts';
 
 /**
  * The one list of metrics a run publishes to CloudWatch: Publish emits exactly these, and the
@@ -66,7 +67,7 @@ const steal: PublishedMetric = {
   name: 'cpu_steal',
   unit: 'Percent',
   read: (s: Summary) => (s.load.cpuSteal === null ? null : Math.round(s.load.cpuSteal * 1e4) / 100),
-  definition: "cpu_steal: the share of the runner's machine's CPU time the hypervisor took while it sent (/proc/stat, the worst shard's); with 5 % or more, a late run is the host's doing",
+  definition: `cpu_steal: the share of the runner's machine's CPU time the hypervisor took while it sent (/proc/stat, the worst shard's); with ${NOTABLE_STEAL * 100} % or more, a late run is the host's doing`,
   group: 'schedule',
   statistic: 'Maximum',
 };

@@ -67,7 +67,7 @@ export function judgeValidity(s: Measured, request: RunRequest): { valid: boolea
  * CPU steal from which a late run is blamed on the host. On the development VM 1–7 % steal left the
  * 1 req/s schedule-delay p99 at 1–7 ms, 27–70 % put every tail past the limit (BENCHMARKS.md §1).
  */
-const NOTABLE_STEAL = 0.05;
+export const NOTABLE_STEAL = 0.05;
 
 function errorList(errors: Partial<Record<string, number>>): string {
   const parts = Object.entries(errors).map(([t, n]) => `${n} ${t}`);
