@@ -6,19 +6,14 @@ import tseslint from 'typescript-eslint';
  * The layering as lint rules: each folder names the folders it must not import.
  * core imports nothing of the project; runner, simulator, aggregator and aws meet only through
  * core (its ports); nothing below cli/lambda/local imports them; bench does not lean on test/.
+ * Nothing in runtime/ imports infra/: the composition roots (bin/, the tests) hand the stack to
+ * runtime/local through its port (runtime/core/ports/local-stack.ts).
  */
 const project = ['aggregator', 'aws', 'bootstrap', 'cli', 'lambda', 'local', 'report', 'runner', 'simulator', 'timing'];
-const banned = (folders, extra = []) => ({
-  'no-restricted-imports': [
-    'error',
-    {
-      patterns: [
-        ...folders.map((f) => ({ group: [`**/${f}/*`, `**/${f}/**`], message: `this layer must not import runtime/${f}` })),
-        ...extra,
-      ],
-    },
-  ],
-});
+const layerPatterns = (folders) => folders.map((f) => ({ group: [`**/${f}/*`, `**/${f}/**`], message: `this layer must not import runtime/${f}` }));
+const noInfra = { group: ['**/infra/*', '**/infra/**'], message: 'runtime/ must not import infra/ (the composition root hands the stack in: runtime/core/ports/local-stack.ts)' };
+/** For files under runtime/: the folders named, and infra/ always. */
+const banned = (folders, extra = []) => ({ 'no-restricted-imports': ['error', { patterns: [noInfra, ...layerPatterns(folders), ...extra] }] });
 const entryPoints = ['cli', 'lambda', 'local'];
 
 export default tseslint.config(
@@ -41,7 +36,7 @@ export default tseslint.config(
     rules: {
       // core stays pure: no I/O, no clock, no environment.
       'no-restricted-globals': ['error', 'process', 'fetch', 'setTimeout', 'setInterval'],
-      ...banned([...project, 'infra'], [
+      ...banned(project, [
         { group: ['node:*'], message: 'core does no I/O' },
         { group: ['@aws-sdk/*', 'undici'], message: 'core calls no service' },
       ]),
@@ -53,7 +48,8 @@ export default tseslint.config(
   { files: ['runtime/aws/**/*.ts'], rules: banned([...entryPoints, 'aggregator', 'runner', 'simulator', 'report', 'timing', 'bootstrap']) },
   { files: ['runtime/report/**/*.ts', 'runtime/timing/**/*.ts', 'runtime/bootstrap/**/*.ts'], rules: banned(project.filter((f) => f !== 'timing' && f !== 'report' && f !== 'bootstrap')) },
   { files: ['runtime/lambda/**/*.ts'], rules: banned(['cli', 'local', 'runner', 'simulator']) },
-  { files: ['infra/**/*.ts'], rules: banned(project.filter((f) => f !== 'bootstrap')) },
+  { files: ['runtime/cli/**/*.ts', 'runtime/local/**/*.ts'], rules: banned([]) },
+  { files: ['infra/**/*.ts'], rules: { 'no-restricted-imports': ['error', { patterns: layerPatterns(project.filter((f) => f !== 'bootstrap')) }] } },
   {
     files: ['bench/**/*.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/test/*', '**/test/**'], message: 'benchmarks do not import tests' }] }] },

@@ -18,7 +18,7 @@ import { gunzipSync } from 'node:zlib';
 import { RequestRecord } from '../runtime/core/records/record.ts';
 import { layerConfig, parseScenario, presetConfig } from '../runtime/core/scenario/index.ts';
 import { resolveScenario } from '../runtime/core/scenario/resolve.ts';
-import { runBenchmark } from '../runtime/runner/run.ts';
+import { startRunner } from '../runtime/runner/start.ts';
 import { words } from '../runtime/runner/words.ts';
 import type { GroundTruthEntry } from '../runtime/simulator/index.ts';
 import { systemClock } from '../runtime/timing/clock.ts';
@@ -124,7 +124,7 @@ for (const rate of rates) {
     const dir = join(tmp, 'run');
     let [c0, s0, steal] = [process.cpuUsage(), await sim.cpuMs(), openStealWindow()];
     let loadStart = 0;
-    const { summary } = await runBenchmark({
+    const { summary } = await startRunner({
       scenario: resolveScenario(parseScenario(raw, 'bench')),
       scenarioName: 'baseline',
       configYaml: '',

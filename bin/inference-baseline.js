@@ -8,4 +8,7 @@ import { register } from 'tsx/esm/api';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 register();
-await import('../runtime/cli/main.ts');
+// The composition root: runtime/ never imports infra/, so the stack the `workflow` command runs
+// locally is handed in here (loaded only by that command: the others start without CDK).
+const { main } = await import('../runtime/cli/entry.ts');
+await main({ localStack: async () => (await import('../infra/local-stack.ts')).localStack });

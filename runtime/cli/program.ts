@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { InputError, OperationFailed } from '../core/errors.ts';
 import { randomSuffix } from '../core/run-spec/naming.ts';
-import { Interrupted } from '../runner/run.ts';
+import { Interrupted } from '../runner/interrupted.ts';
+import type { LocalStack } from '../core/ports/local-stack.ts';
 import type { Clock } from '../timing/clock.ts';
 import { aggregateCommand } from './commands/aggregate.ts';
 import { renderCommand } from './commands/render.ts';
@@ -25,6 +26,11 @@ export interface CliIo {
    */
   interruptible(stopMessage: string): AbortSignal;
   version: string;
+  /**
+   * The stack as the local cloud needs it (infra/local-stack.ts), for `workflow`: handed in by the
+   * composition root (bin/inference-baseline.js); the runner bundle has none.
+   */
+  localStack?: () => Promise<LocalStack>;
 }
 
 export { EXIT };
@@ -119,9 +125,10 @@ function buildProgram(io: CliIo, exit: (code: number) => void): Command {
     .option('--out <dir>', 'parent directory of the run directory <out>/<runId>/', 'results')
     .action(async (o) => {
       const interrupt = io.interruptible('stopping: the execution is aborted; the reaper then cleans up as on AWS');
+      if (!io.localStack) throw new InputError('workflow', ['is not part of the runner bundle (it needs the CDK app)'], 'run it from the repository: npx inference-baseline workflow.');
       // Loaded only here: the local stand-ins (CDK, s3rver, the ASL interpreter) are not in the runner bundle.
-      const { workflowCommand } = await import('./commands/workflow.ts');
-      exit(await workflowCommand(o, { stdout: io.stdout, stderr: io.stderr, interrupt }));
+      const [{ workflowCommand }, stack] = await Promise.all([import('./commands/workflow.ts'), io.localStack()]);
+      exit(await workflowCommand(o, { stdout: io.stdout, stderr: io.stderr, interrupt, stack }));
     });
 
   command('simulate')

@@ -3,23 +3,23 @@ import { acquireClaim, releaseClaim } from '../aws/claims.ts';
 import type { ClusterInfo } from '../aws/eks.ts';
 import { presignGetUrl, writeRunFiles } from '../aws/run-files.ts';
 import { loadBundleBootstrap } from '../bootstrap/index.ts';
+import type { Definition, LocalStack, SynthesizedWorkflow } from '../core/ports/local-stack.ts';
 import { RunDefaults } from '../core/run-spec/index.ts';
+import { randomSuffix } from '../core/run-spec/naming.ts';
 import { aggregateForRun } from '../lambda/aggregate.ts';
-import { prepareRun, type PrepareRunDeps } from '../lambda/prepare-run.ts';
+import { prepareRun, type PrepareRunDeps, type PreparedRun } from '../lambda/prepare-run.ts';
 import { publishRun } from '../lambda/publish.ts';
 import { releaseRun, type ReleaseRunDeps } from '../lambda/release-run.ts';
-import { runDefaults } from '../../infra/derive.ts';
-import { parseStackConfig } from '../../infra/config.ts';
 import type { EksCallInput } from './kubernetes/cluster.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './local-s3.ts';
 import { LOCAL_CLUSTER, RESULTS_BUCKET, RUNNER_ROLE_ARN, type LocalEnvironment } from './environment.ts';
-import type { Definition, SynthesizedWorkflow } from './synthesized.ts';
 
 /**
  * Each Task of the synthesized definitions bound to local code, by its `Resource`: the Lambda
  * handlers run in-process with real SDK clients pointed at the local S3; `eks:call` goes to the
  * Kubernetes stand-in; EC2 DescribeInstances answers with the local zone. What PrepareRun gets as
- * the stack's defaults is what the stack would give it (infra/derive.ts), with local references.
+ * the stack's defaults is what the stack would give it (LocalStack.runDefaults), with local
+ * references; the times it is given are the cloud's clock's.
  */
 
 export interface Bound {
@@ -28,6 +28,8 @@ export interface Bound {
   emf: EmfDocument[];
   /** What PrepareRun was asked (the execution's own start time, for the reaper's event). */
   prepareEvents: Array<{ startTime?: string; executionId?: string }>;
+  /** What PrepareRun returned, the latest last (the Wait states' seconds are read from it). */
+  prepared: PreparedRun[];
   /** Messages the workflow published to SNS (the regression notice): SNS cannot run here. */
   notices: Array<{ TopicArn?: string; Subject?: string; Message?: string }>;
 }
@@ -42,13 +44,12 @@ export const LOCAL_CLUSTER_INFO: ClusterInfo = {
   version: 'local',
 };
 
-export function localDefaults(env: LocalEnvironment, stackOverrides: Record<string, unknown> = {}): RunDefaults {
-  const config = parseStackConfig({ ...env.config, ...stackOverrides });
-  return RunDefaults.parse(runDefaults(config, { region: LOCAL_REGION, bucket: RESULTS_BUCKET, runnerRoleArn: RUNNER_ROLE_ARN, bundle: env.bundle }));
+export function localDefaults(env: LocalEnvironment, stack: Pick<LocalStack, 'runDefaults'>, stackOverrides: Record<string, unknown> = {}): RunDefaults {
+  return RunDefaults.parse(stack.runDefaults({ ...env.config, ...stackOverrides }, { region: LOCAL_REGION, bucket: RESULTS_BUCKET, runnerRoleArn: RUNNER_ROLE_ARN, bundle: env.bundle }));
 }
 
-export function bindHandlers(env: LocalEnvironment, synth: SynthesizedWorkflow, o: { metricNamespace: string; stackOverrides?: Record<string, unknown> }): Bound {
-  const defaults = localDefaults(env, o.stackOverrides);
+export function bindHandlers(env: LocalEnvironment, stack: Pick<LocalStack, 'runDefaults'>, synth: SynthesizedWorkflow, o: { metricNamespace: string; stackOverrides?: Record<string, unknown> }): Bound {
+  const defaults = localDefaults(env, stack, o.stackOverrides);
   const s3 = env.s3Client;
   const describeCluster = async (name: string): Promise<ClusterInfo> => {
     if (name !== LOCAL_CLUSTER) throw Object.assign(new Error(`No cluster found for name: ${name}.`), { name: 'ClusterNotFound' });
@@ -65,16 +66,21 @@ export function bindHandlers(env: LocalEnvironment, synth: SynthesizedWorkflow, 
     presignBundle: (bucket, key, expiresInSeconds) => presignGetUrl({ credentials: LOCAL_CREDENTIALS, region: LOCAL_REGION, bucket, key, expiresInSeconds, endpoint: env.s3.endpoint }),
     writeFiles: (bucket, files) => writeRunFiles(s3, bucket, files),
     claims: { acquire: (r) => acquireClaim(s3, r), release },
-    now: () => Date.now(),
-    randomSuffix: () => Math.floor(Math.random() * 0xffffff).toString(16).padStart(6, '0'),
+    now: () => env.clock.now(),
+    randomSuffix: () => randomSuffix(Math.random),
   };
   const emf: EmfDocument[] = [];
   const prepareEvents: Bound['prepareEvents'] = [];
+  const prepared: Bound['prepared'] = [];
   const notices: Bound['notices'] = [];
   const lambdas = {
-    PrepareRun: (event: { startTime?: string; executionId?: string }) => {
-      prepareEvents.push(event);
-      return prepareRun(event, prepareDeps);
+    PrepareRun: async (event: { startTime?: string; executionId?: string }) => {
+      // The interpreter stamps the execution's start in real time; the cloud's clock may be virtual.
+      const onClock = event.startTime !== undefined && Number.isFinite(Date.parse(event.startTime)) ? { ...event, startTime: new Date(env.clock.fromReal(Date.parse(event.startTime))).toISOString() } : event;
+      prepareEvents.push(onClock);
+      const out = await prepareRun(onClock, prepareDeps);
+      prepared.push(out);
+      return out;
     },
     Aggregate: (event: unknown) => aggregateForRun(event, { s3 }),
     Publish: (event: unknown) =>
@@ -107,7 +113,7 @@ export function bindHandlers(env: LocalEnvironment, synth: SynthesizedWorkflow, 
       else throw new Error(`the local workflow has no stand-in for Task ${name} (${resource})`);
     }
   }
-  return { handlers, emf, prepareEvents, notices };
+  return { handlers, emf, prepareEvents, prepared, notices };
 }
 
 /** Every Task state of a definition by name (Map/Parallel branches included). */

@@ -7,6 +7,7 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import { NodeSha256 } from '../aws/run-files.ts';
 // @ts-expect-error s3rver ships no types
 import S3rver from 's3rver';
+import { LOCAL_ENV } from '../core/ports/local-stack.ts';
 
 /**
  * A local S3 server with S3's semantics where this project relies on them. s3rver stores objects
@@ -26,7 +27,7 @@ import S3rver from 's3rver';
 
 /** The only access key s3rver knows. */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
-export const LOCAL_REGION = 'us-east-1';
+export const LOCAL_REGION = LOCAL_ENV.region;
 
 export interface LocalS3 {
   /** `http://127.0.0.1:<port>`: the strict proxy (use this). */

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { ExecutionAbortedError, ExecutionError, ExecutionTimeoutError, StateMachine } from 'aws-local-stepfunctions';
 import type { EmfDocument } from '../aws/emf.ts';
+import { LOCAL_ENV, type Definition, type LocalStack, type SynthesizedWorkflow } from '../core/ports/local-stack.ts';
 import { STACK_DEFAULTS } from '../core/run-spec/index.ts';
 import type { RunSpec } from '../core/run-spec/index.ts';
-import { REAPER_STATE, STATE } from '../../infra/constructs/workflow/state-names.ts';
+import { realCloudClock } from './clock.ts';
 import { startEnvironment, type EnvironmentOptions, type LocalEnvironment } from './environment.ts';
 import { bindHandlers } from './handlers.ts';
-import { LOCAL_ENV, synthesizeWorkflow, type Definition, type SynthesizedWorkflow } from './synthesized.ts';
 
 // aws-local-stepfunctions calls Promise.withResolvers (Node 22); this project also runs on Node 20.
 if (!('withResolvers' in Promise)) {
@@ -29,9 +29,15 @@ if (!('withResolvers' in Promise)) {
  * (environment.ts). Locally the stack polls its Job every 5 s (its shortest setting; 30 s on AWS)
  * and retries wait 0.1 s — the only differences, recorded in every execution's record; an execution
  * that ends timed out, aborted or failed starts the stack's reaper, as its EventBridge rule does.
+ * Wait states and the execution's TimeoutSeconds run on the cloud's clock (clock.ts): real time for
+ * the CLI, virtual time in tests.
  */
 
-export interface LocalWorkflowOptions extends Omit<EnvironmentOptions, 'onPodLog' | 'config'> {
+export interface LocalWorkflowOptions extends Omit<EnvironmentOptions, 'onPodLog' | 'config' | 'stack'> {
+  /** The stack (infra/local-stack.ts, handed in by the composition root). */
+  stack: LocalStack;
+  /** The stack synthesized with these settings, when the caller has it already (tests synthesize once per run). */
+  synthesized?: SynthesizedWorkflow;
   /** Stack settings (cdk.json context keys); `clusterName` is `local`. */
   config?: Record<string, unknown>;
   /** A line per state entered / left, retried, caught. */
@@ -47,8 +53,6 @@ export interface ExecuteOptions {
   timeoutSeconds?: number;
   /** Stack settings for this execution's PrepareRun only (e.g. deadlineMarginSeconds); recorded too. */
   stackOverrides?: Record<string, unknown>;
-  /** Replaces the Job poll's wait (tests of the poll bound); recorded too. */
-  waitForJobMs?: number;
 }
 
 export interface StateRecord {
@@ -73,7 +77,7 @@ export interface ExecutionRecord {
   states: StateRecord[];
   events: unknown[];
   definitionSha256: string;
-  overrides: { waitForJobMs?: number; retryIntervalMs: number; timeoutSeconds?: number; stackSettings?: Record<string, unknown> };
+  overrides: { retryIntervalMs: number; timeoutSeconds?: number; stackSettings?: Record<string, unknown>; clock: 'real' | 'virtual' };
   /** The run PrepareRun built (absent when it failed). */
   runSpec?: RunSpec;
   emf: EmfDocument[];
@@ -97,8 +101,7 @@ export class LocalWorkflow {
     let workflow: LocalWorkflow | undefined;
     const env = await startEnvironment({ ...o, config: { pollIntervalSeconds: LOCAL_POLL_SECONDS, ...o.config }, onPodLog: (pod, line) => o.onPodLog?.(pod, line, workflow!.env) });
     try {
-      const synth = synthesizeWorkflow(env.config, `${env.root}/cdk.out`);
-      workflow = new LocalWorkflow(env, synth, o);
+      workflow = new LocalWorkflow(env, o.synthesized ?? o.stack.synthesize(env.config), o);
       return workflow;
     } catch (err) {
       await env.stop();
@@ -112,30 +115,34 @@ export class LocalWorkflow {
 
   /** One execution of the benchmark workflow, then the reaper when the stack's rule would start it. */
   async execute(e: ExecuteOptions = {}): Promise<ExecutionRecord> {
-    const name = `local-${new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15)}-${randomBytes(3).toString('hex')}`;
+    const clock = this.env.clock;
+    const name = `local-${new Date(clock.now()).toISOString().replace(/[-:.]/g, '').slice(0, 15)}-${randomBytes(3).toString('hex')}`;
     const executionArn = `arn:aws:states:${LOCAL_ENV.region}:${LOCAL_ENV.account}:execution:InferenceBaselineWorkflow:${name}`;
     const metricNamespace = String(this.env.config.metricNamespace ?? STACK_DEFAULTS.metricNamespace);
-    const bound = bindHandlers(this.env, this.synth, { metricNamespace, ...(e.stackOverrides ? { stackOverrides: e.stackOverrides } : {}) });
-    const overrides = {
-      ...(e.waitForJobMs !== undefined ? { waitForJobMs: e.waitForJobMs } : {}),
+    const bound = bindHandlers(this.env, this.o.stack, this.synth, { metricNamespace, ...(e.stackOverrides ? { stackOverrides: e.stackOverrides } : {}) });
+    const overrides: ExecutionRecord['overrides'] = {
       retryIntervalMs: RETRY_MS,
       ...(e.timeoutSeconds !== undefined ? { timeoutSeconds: e.timeoutSeconds } : {}),
       ...(e.stackOverrides ? { stackSettings: e.stackOverrides } : {}),
+      clock: clock === realCloudClock ? 'real' : 'virtual',
     };
     const definition: Definition = e.timeoutSeconds !== undefined ? { ...this.synth.definition, TimeoutSeconds: e.timeoutSeconds } : this.synth.definition;
     const input = e.input ?? {};
-    const run = await this.run(definition, input, bound.handlers, { Id: executionArn, Name: name }, overrides, e.signal);
+    // What PrepareRun returned, where its ResultPath puts it: the Wait state's SecondsPath reads it.
+    const data = (): Record<string, unknown> => placeAt(this.prepareResultPath(), bound.prepared.at(-1));
+    const run = await this.run(definition, input, bound.handlers, { Id: executionArn, Name: name }, overrides, data, e.signal);
     const record: ExecutionRecord = {
       executionArn,
       name,
       input,
       ...run,
+      ...(bound.prepared.at(-1) ? { runSpec: bound.prepared.at(-1)!.runSpec } : {}),
       definitionSha256: this.synth.definitionSha256,
       overrides,
       emf: bound.emf,
       notices: bound.notices,
     };
-    if ((this.synth.reapedStatuses as string[]).includes(run.status)) {
+    if (this.synth.reapedStatuses.includes(run.status)) {
       // The stack's EventBridge rule on the workflow's status changes: the reaper gets the event.
       const startTime = bound.prepareEvents[0]?.startTime ?? record.startedAt;
       const event = {
@@ -144,10 +151,16 @@ export class LocalWorkflow {
         detail: { executionArn, name, status: run.status, startDate: Date.parse(startTime), input: JSON.stringify(input) },
       };
       this.o.onProgress?.(`execution ${run.status}: the reaper cleans up (EventBridge rule on the workflow's status changes)`);
-      const reaped = await this.run(this.synth.reaperDefinition, event, bound.handlers, { Id: `${executionArn}-reaper`, Name: `${name}-reaper` }, overrides);
+      const reaped = await this.run(this.synth.reaperDefinition, event, bound.handlers, { Id: `${executionArn}-reaper`, Name: `${name}-reaper` }, overrides, () => ({}));
       record.reaper = { status: reaped.status, states: reaped.states.map((s) => s.name), ...(reaped.output ? { output: reaped.output } : {}), ...(reaped.error ? { error: reaped.error } : {}) };
     }
     return record;
+  }
+
+  /** PrepareRun's ResultPath in the definition (`$.prepared`). */
+  private prepareResultPath(): string {
+    const task = Object.values(this.synth.definition.States).find((st) => st.Type === 'Task' && this.synth.functionArns[String(st.Resource)] === 'PrepareRun');
+    return typeof task?.ResultPath === 'string' ? task.ResultPath : '$';
   }
 
   private async run(
@@ -156,31 +169,44 @@ export class LocalWorkflow {
     handlers: Record<string, (input: never) => unknown>,
     context: { Id: string; Name: string },
     overrides: ExecutionRecord['overrides'],
+    data: () => Record<string, unknown>,
     signal?: AbortSignal,
-  ): Promise<Pick<ExecutionRecord, 'status' | 'startedAt' | 'endedAt' | 'output' | 'error' | 'states' | 'events' | 'runSpec'>> {
-    // A copy: the interpreter changes the objects it is given; the record must keep the definition as synthesized.
-    const machine = new StateMachine(structuredClone(definition) as never, { validationOptions: { checkArn: false } });
+  ): Promise<Pick<ExecutionRecord, 'status' | 'startedAt' | 'endedAt' | 'output' | 'error' | 'states' | 'events'>> {
+    const clock = this.env.clock;
+    const cluster = this.env.cluster;
+    // A copy: the interpreter changes the objects it is given; the record must keep the definition as
+    // synthesized. The execution's timeout is kept on the cloud's clock, not the interpreter's timer.
+    const { TimeoutSeconds: timeoutSeconds, ...rest } = structuredClone(definition);
+    const machine = new StateMachine(rest as never, { validationOptions: { checkArn: false } });
     const retryable = Object.fromEntries(Object.entries(definition.States).filter(([, s]) => Array.isArray(s.Retry)).map(([n]) => [n, overrides.retryIntervalMs]));
-    const startedAt = new Date().toISOString();
+    // Each Wait state asks the clock how long to wait, at the moment it begins (the interpreter reads the override then).
+    const waits: Record<string, number> = {};
+    for (const [stateName, state] of Object.entries(definition.States)) {
+      if (state.Type !== 'Wait') continue;
+      Object.defineProperty(waits, stateName, { enumerable: true, get: () => clock.waitState(waitSeconds(stateName, state, data()) * 1000, cluster.busy()) });
+    }
+    const startedAt = new Date(clock.now()).toISOString();
     const execution = machine.run(input as never, {
-      overrides: {
-        taskResourceLocalHandlers: handlers as never,
-        ...(overrides.waitForJobMs !== undefined ? { waitTimeOverrides: { [STATE.waitForJob]: overrides.waitForJobMs } } : {}),
-        retryIntervalOverrides: retryable,
-      },
+      overrides: { taskResourceLocalHandlers: handlers as never, waitTimeOverrides: waits, retryIntervalOverrides: retryable },
       context: { Execution: context },
     });
+    let timedOut = false;
+    const cancelTimeout = timeoutSeconds !== undefined ? clock.after(timeoutSeconds * 1000, () => {
+      timedOut = true;
+      execution.abort();
+    }) : () => undefined;
     const onAbort = (): void => execution.abort();
     signal?.addEventListener('abort', onAbort, { once: true });
     if (signal?.aborted) execution.abort();
     const states: StateRecord[] = [];
     const events: unknown[] = [];
-    let prepared: RunSpec | undefined;
     const consume = (async () => {
       for await (const ev of execution.eventLogs) {
-        events.push(slim(ev as never));
-        this.progress(ev as never, states);
-        if (isStateExit(ev, STATE.prepareRun)) prepared = (ev as { state: { output?: { prepared?: { runSpec?: RunSpec } } } }).state.output?.prepared?.runSpec;
+        const e = ev as unknown as LogEvent;
+        e.timestamp = clock.fromReal(e.timestamp);
+        if (timedOut && e.type === 'ExecutionAborted') e.type = 'ExecutionTimeout';
+        events.push(slim(e));
+        this.progress(e, states);
       }
     })();
     let status: ExecutionStatus = 'SUCCEEDED';
@@ -189,23 +215,24 @@ export class LocalWorkflow {
     try {
       output = (await execution.result) as Record<string, unknown>;
     } catch (err) {
-      if (err instanceof ExecutionAbortedError) status = 'ABORTED';
-      else if (err instanceof ExecutionTimeoutError) {
+      if (timedOut || err instanceof ExecutionTimeoutError) {
         status = 'TIMED_OUT';
         error = { error: 'States.Timeout', cause: 'The execution timed out (its TimeoutSeconds passed).' };
-      } else if (err instanceof ExecutionError) {
+      } else if (err instanceof ExecutionAbortedError) status = 'ABORTED';
+      else if (err instanceof ExecutionError) {
         status = 'FAILED';
         const cause = (err as { cause?: { name?: string; message?: string } }).cause;
         error = { error: cause?.name ?? 'Error', cause: cause?.message ?? err.message };
       } else throw err;
     } finally {
+      cancelTimeout();
       signal?.removeEventListener('abort', onAbort);
     }
     await consume.catch(() => undefined);
-    return { status, startedAt, endedAt: new Date().toISOString(), ...(output ? { output } : {}), ...(error ? { error } : {}), states, events, ...(prepared ? { runSpec: prepared } : {}) };
+    return { status, startedAt, endedAt: new Date(clock.now()).toISOString(), ...(output ? { output } : {}), ...(error ? { error } : {}), states, events };
   }
 
-  private progress(ev: { type: string; timestamp: number; state?: { name: string; type: string }; Error?: string; retry?: { attempt: number } }, states: StateRecord[]): void {
+  private progress(ev: LogEvent, states: StateRecord[]): void {
     const say = this.o.onProgress ?? (() => undefined);
     const s = ev.state;
     if (ev.type === 'StateEntered' && s) states.push({ name: s.name, type: s.type, enteredAt: ev.timestamp });
@@ -230,7 +257,7 @@ export class LocalWorkflow {
  * An event as execution.json keeps it: what happened when, not the whole execution state at every
  * step (that is megabytes per run, most of it the same manifests over and over).
  */
-function slim(ev: { type: string; timestamp: number; state?: { name: string; type: string }; Error?: string; Cause?: unknown; retry?: { attempt: number } }): unknown {
+function slim(ev: LogEvent): unknown {
   return {
     type: ev.type,
     timestamp: ev.timestamp,
@@ -240,9 +267,33 @@ function slim(ev: { type: string; timestamp: number; state?: { name: string; typ
   };
 }
 
-function isStateExit(ev: unknown, name: string): boolean {
-  const e = ev as { type?: string; state?: { name?: string } };
-  return e.type === 'StateExited' && e.state?.name === name;
+/**
+ * How long a Wait state waits: its `Seconds`, or its `SecondsPath` read from what the Lambda tasks
+ * returned (the only paths the stack's Wait states use). Anything else is a harness bug, said loudly.
+ */
+function waitSeconds(name: string, state: Record<string, unknown>, data: Record<string, unknown>): number {
+  if (typeof state.Seconds === 'number') return state.Seconds;
+  if (typeof state.SecondsPath === 'string' && /^\$(\.[A-Za-z_][\w]*)+$/.test(state.SecondsPath)) {
+    const value = state.SecondsPath.slice(2).split('.').reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), data);
+    if (typeof value === 'number') return value;
+  }
+  throw new Error(`the local workflow cannot tell how long Wait state ${name} waits (${JSON.stringify(state)})`);
 }
 
-export { REAPER_STATE, STATE };
+/** `{a: {b: value}}` for `$.a.b`. */
+function placeAt(path: string, value: unknown): Record<string, unknown> {
+  return path
+    .replace(/^\$\.?/, '')
+    .split('.')
+    .filter(Boolean)
+    .reduceRight<unknown>((inner, key) => ({ [key]: inner }), value) as Record<string, unknown>;
+}
+
+interface LogEvent {
+  type: string;
+  timestamp: number;
+  state?: { name: string; type: string };
+  Error?: string;
+  Cause?: unknown;
+  retry?: { attempt: number };
+}

@@ -2,7 +2,6 @@ import { writeFile } from 'node:fs/promises';
 import { setMaxListeners } from 'node:events';
 import { join } from 'node:path';
 import { Pool } from 'undici';
-import { InputError } from '../core/errors.ts';
 import { VERSION } from '../core/version.ts';
 import type { RequestRecord } from '../core/records/record.ts';
 import type { RunManifest, ShardManifest } from '../core/records/run-manifest.ts';
@@ -10,106 +9,30 @@ import { RunAccumulator } from '../core/metrics/accumulator.ts';
 import { InputTally } from '../core/records/input-report.ts';
 import { CONFIG_FILE, REQUESTS_DIR, requestsPath, RUN_MANIFEST_FILE, shardManifestName } from '../core/run-layout.ts';
 import { finish } from '../core/summary/finalize.ts';
-import type { Summary } from '../core/summary/schema.ts';
-import type { ResolvedScenario } from '../core/scenario/resolve.ts';
-import type { Clock } from '../timing/clock.ts';
-import { openStealWindow, type CpuTicks } from '../timing/cpu-steal.ts';
+import { openStealWindow } from '../timing/cpu-steal.ts';
 import { sleepUntil } from '../timing/precise-timer.ts';
 import { runSeed, scheduleSize } from '../core/scenario/schedule.ts';
-import { workLimitProblems } from '../core/scenario/work-limits.ts';
 import { pace, scheduleSlots, shardSeqs, shardSize, shardSlots, type Slot } from './pacer.ts';
 import { PromptSpool } from './prompt-spool.ts';
 import { inspectTarget, warmUp } from './preflight.ts';
 import { calibratePrompts, type PromptPlan } from './prompts.ts';
 import { prepareRequest, sendRequest, type PreparedRequest, type RequestTemplate } from './request.ts';
 import { ShardWriter } from './shard-writer.ts';
-import { runWorkers } from './workers.ts';
-import { Interrupted, untilInterrupted } from './interrupted.ts';
+import { untilInterrupted } from './interrupted.ts';
 import { createRunDir } from './run-dir.ts';
-
-export { Interrupted };
+import type { RunOptions, RunResult, RunStatus } from './types.ts';
 
 /** The native runner's version as recorded in run.json: the project's. */
 export const RUNNER_VERSION = VERSION;
 
-export interface RunOptions {
-  scenario: ResolvedScenario;
-  scenarioName: string;
-  /** The config as the user wrote it (stored beside the results). */
-  configYaml: string;
-  runId: string;
-  /** The run's directory; must not exist or be empty. */
-  outDir: string;
-  shard: { index: number; count: number };
-  zone: string | null;
-  clock: Clock;
-  /** The machine's CPU counters, for the CPU steal while the shard sends (default: /proc/stat). */
-  cpuTicks?: () => CpuTicks | null;
-  /** Aborting it stops scheduling; in-flight requests get `graceMs`, then are cancelled. */
-  interrupt: AbortSignal;
-  graceMs: number;
-  onStatus?: (s: RunStatus) => void;
-  /** Extra log lines (calibration progress, notes). */
-  onNote?: (line: string) => void;
-  /**
-   * Called with a path relative to the run directory whenever a file is complete (run.json,
-   * config.yml, each request part as it closes), so results can leave the machine during the run.
-   */
-  onFileClosed?: (relPath: string) => void;
-  /**
-   * Awaited once the run's own files exist and before the first request (the CLI uploads them to
-   * S3 here): a destination that cannot be written ends the run before anything is measured.
-   */
-  beforeLoad?: () => Promise<void>;
-  /** Each record as it is written (a worker thread forwards them to the runner that started it). */
-  onRecord?: (r: RequestRecord) => void;
-  /**
-   * Set for one worker of several (runner/workers.ts): the points where the workers line up. A lone
-   * runner creates the run's directory itself and starts 50 ms after its connections are warm.
-   */
-  coordination?: Coordination;
-}
-
-/** How a worker waits for the others: see runner/workers.ts. */
-export interface Coordination {
-  /** Resolves once every worker is prepared (target inspected, prompts calibrated, warm-up done) and the run's directory exists. */
-  prepared(): Promise<void>;
-  /** This worker's files are written and its connections warm; resolves with the start time every worker shares. */
-  ready(run: RunManifest): Promise<number>;
-}
-
-export interface RunStatus {
-  phase: 'preparing' | 'running' | 'draining' | 'done';
-  elapsedS: number;
-  totalS: number;
-  scheduled: number;
-  sent: number;
-  inFlight: number;
-  succeeded: number;
-  failed: number;
-}
-
-export interface RunResult {
-  /** This runner's numbers, all its workers together (not written: summary.json belongs to the aggregator). */
-  summary: Summary;
-  dir: string;
-  /** The shard manifests this runner wrote: one, or one per worker. */
-  shards: ShardManifest[];
-  /** Interrupted before the schedule's end. */
-  partial: boolean;
-}
-
 /**
- * One shard of a benchmark run, start to finish: inspect the target (nothing is created if that
- * fails), plan the schedule and prompts, warm connections, send open-loop, record every request,
- * and write the shard's files. The summary is computed from the same records that were written.
+ * One shard of a benchmark run on this event loop, start to finish: inspect the target (nothing is
+ * created if that fails), plan the schedule and prompts, warm connections, send open-loop, record
+ * every request, and write the shard's files. The summary is computed from the same records that
+ * were written. A runner with several workers runs one of these per worker thread (start.ts).
  */
 export async function runBenchmark(o: RunOptions): Promise<RunResult> {
   const sc = o.scenario;
-  // Per runner (pod), whatever its worker count: each worker prepares its part of this.
-  const work = workLimitProblems(sc, o.shard.count);
-  if (work.length > 0) throw new InputError('the scenario', work, 'make the run smaller, or split it: --shard i/n on n runner machines.');
-  if (sc.load.numWorkers > 1 && !o.coordination) return runWorkers(o);
   const baseUrl = sc.server.baseUrl;
   const pool = new Pool(baseUrl, {
     connections: sc.load.maxConnections,

@@ -15,7 +15,7 @@ import { finish } from '../core/summary/finalize.ts';
 import { systemClock } from '../timing/clock.ts';
 import { Interrupted } from './interrupted.ts';
 import { createRunDir } from './run-dir.ts';
-import type { RunOptions, RunResult, RunStatus } from './run.ts';
+import type { RunOptions, RunResult, RunStatus } from './types.ts';
 
 /**
  * `load.num_workers` > 1: that many worker threads in one runner, each with its own event loop,
@@ -70,18 +70,19 @@ function revive(s: SerializedError): Error {
 }
 
 /**
- * A worker thread running this module's sibling worker-thread.ts. From source (tsx, vitest) the
- * thread registers tsx first; in the runner bundle this file *is* the bundle, whose entry point
- * (cli/main.ts) serves as a worker when `workerData.role` says so.
+ * A worker thread running `script` (RunOptions.workerScript), or this module's sibling
+ * worker-thread.ts. From source (tsx, vitest) the thread registers tsx first; in the runner bundle
+ * this file *is* the bundle, whose entry point (cli/main.ts) serves as a worker when
+ * `workerData.role` says so.
  */
-function spawn(data: WorkerData): Worker {
+function spawn(data: WorkerData, script?: URL): Worker {
+  if (script) return new Worker(script, { workerData: data });
   const here = import.meta.url;
   if (!here.endsWith('.ts')) return new Worker(new URL(here), { workerData: data });
   const tsx = tsxEsmApi(here);
   const entry = new URL('./worker-thread.ts', here).href;
   const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); }).then((m) => m.serveRunnerWorker());`;
-  // No tsx cache in the temp folder: the runner's only footprint there is its prompt spool.
-  return new Worker(code, { eval: true, workerData: data, env: { ...process.env, TSX_DISABLE_CACHE: '1' } });
+  return new Worker(code, { eval: true, workerData: data });
 }
 
 /** tsx's ESM API as a file URL (its `import` export: require.resolve would give the CommonJS one, which cannot register from a thread). */
@@ -106,53 +107,30 @@ export async function runWorkers(o: RunOptions): Promise<RunResult> {
   if (workers > cpus) o.onNote?.(`load.num_workers is ${workers} but this machine gives the runner ${cpus} CPU${cpus === 1 ? '' : 's'}: the workers will wait for each other (watch schedule delay); use --workers ${cpus} or fewer here`);
   const scenario = workerScenario(o.scenario);
   const threads = Array.from({ length: workers }, (_, w) =>
-    spawn({ role: RUNNER_WORKER, scenario, scenarioName: o.scenarioName, configYaml: o.configYaml, runId: o.runId, outDir: o.outDir, shard: workerShard(o.shard, w, workers), zone: o.zone, graceMs: o.graceMs }),
+    spawn({ role: RUNNER_WORKER, scenario, scenarioName: o.scenarioName, configYaml: o.configYaml, runId: o.runId, outDir: o.outDir, shard: workerShard(o.shard, w, workers), zone: o.zone, graceMs: o.graceMs }, o.workerScript),
   );
   const post = (m: ToWorker): void => threads.forEach((t) => t.postMessage(m));
   const acc = new RunAccumulator(o.scenario.server.ignoreEos);
   const statuses: Array<RunStatus | undefined> = [];
   const notes = new Set<string>();
-  const prepared = new Set<number>();
-  const ready = new Set<number>();
   const shards: ShardManifest[] = [];
   let failure: Error | null = null;
-  let dirAsked = false;
-  let dirCreated = false;
-  let runManifest: RunManifest | undefined;
-  let started = false;
   const fail = (err: Error): void => {
     // The first real failure is the one reported; the others' are its consequences.
     if (err.name === ABANDONED && failure) return;
     if (!failure || (failure instanceof Interrupted && !(err instanceof Interrupted))) failure = err;
     post({ type: 'abandon', reason: err.message });
   };
+  const barrier = new StartBarrier(workers, {
+    createDir: () => createRunDir(o.outDir),
+    beforeLoad: async () => o.beforeLoad?.(),
+    post,
+    fail,
+    failed: () => failure !== null,
+  });
   const onInterrupt = (): void => post({ type: 'interrupt' });
   o.interrupt.addEventListener('abort', onInterrupt, { once: true });
   if (o.interrupt.aborted) onInterrupt();
-
-  const barrier = async (): Promise<void> => {
-    if (failure) return;
-    if (!dirAsked && prepared.size === workers) {
-      dirAsked = true;
-      try {
-        await createRunDir(o.outDir);
-        // Only a directory this run created may be removed on failure: one that held results is refused above.
-        dirCreated = true;
-        post({ type: 'dir' });
-      } catch (err) {
-        fail(err as Error);
-      }
-    } else if (ready.size === workers) {
-      ready.clear();
-      try {
-        await o.beforeLoad?.();
-        started = true;
-        post({ type: 'go', startAt: systemClock() + 50 });
-      } catch (err) {
-        fail(err as Error);
-      }
-    }
-  };
 
   const ticker = setInterval(() => {
     const s = statuses.filter((x): x is RunStatus => x !== undefined);
@@ -180,13 +158,10 @@ export async function runWorkers(o: RunOptions): Promise<RunResult> {
                   o.onFileClosed?.(m.rel);
                   break;
                 case 'prepared':
-                  prepared.add(w);
-                  void barrier();
+                  barrier.prepared(w);
                   break;
                 case 'ready':
-                  ready.add(w);
-                  if (w === 0) runManifest = m.run;
-                  void barrier();
+                  barrier.ready(w, m.run);
                   break;
                 case 'status':
                   statuses[w] = m.status;
@@ -215,10 +190,10 @@ export async function runWorkers(o: RunOptions): Promise<RunResult> {
   if (failure) {
     // Nothing was sent: what the workers created (the directory, run.json, config.yml) goes with
     // them, as when a lone runner fails its preparation. createRunDir made sure it was ours.
-    if (dirCreated && !started) await rm(o.outDir, { recursive: true, force: true });
+    if (barrier.dirCreated && !barrier.started) await rm(o.outDir, { recursive: true, force: true });
     throw failure;
   }
-  const run = runManifest!;
+  const run = barrier.runManifest!;
   const tally = new InputTally('native');
   tally.files = shards.reduce((a, s) => a + s.parts.length, 0);
   tally.records = shards.reduce((a, s) => a + s.records, 0);
@@ -228,6 +203,60 @@ export async function runWorkers(o: RunOptions): Promise<RunResult> {
   const last = statuses.filter((x): x is RunStatus => x !== undefined);
   if (last.length === workers) o.onStatus?.(sumStatus(last));
   return { summary, dir: o.outDir, shards, partial };
+}
+
+/**
+ * Where the workers line up: once every worker is prepared, the run's directory is created (once)
+ * and they are told to write their files; once every worker is ready (files written, connections
+ * warm), `beforeLoad` runs (the CLI's upload) and they get one start time, 50 ms ahead.
+ */
+class StartBarrier {
+  private readonly preparedWorkers = new Set<number>();
+  private readonly readyWorkers = new Set<number>();
+  private dirAsked = false;
+  private goAsked = false;
+  dirCreated = false;
+  started = false;
+  /** Worker 0's run manifest (every worker's is the same run). */
+  runManifest: RunManifest | undefined;
+
+  constructor(
+    private readonly workers: number,
+    private readonly o: { createDir(): Promise<void>; beforeLoad(): Promise<void>; post(m: ToWorker): void; fail(err: Error): void; failed(): boolean },
+  ) {}
+
+  prepared(w: number): void {
+    this.preparedWorkers.add(w);
+    if (this.dirAsked || this.preparedWorkers.size < this.workers) return;
+    this.dirAsked = true;
+    void this.step(async () => {
+      await this.o.createDir();
+      // Only a directory this run created may be removed on failure: one that held results is refused by createDir.
+      this.dirCreated = true;
+      this.o.post({ type: 'dir' });
+    });
+  }
+
+  ready(w: number, run: RunManifest): void {
+    this.readyWorkers.add(w);
+    if (w === 0) this.runManifest = run;
+    if (this.goAsked || this.readyWorkers.size < this.workers) return;
+    this.goAsked = true;
+    void this.step(async () => {
+      await this.o.beforeLoad();
+      this.started = true;
+      this.o.post({ type: 'go', startAt: systemClock() + 50 });
+    });
+  }
+
+  private async step(fn: () => Promise<void>): Promise<void> {
+    if (this.o.failed()) return;
+    try {
+      await fn();
+    } catch (err) {
+      this.o.fail(err as Error);
+    }
+  }
 }
 
 const phases: RunStatus['phase'][] = ['preparing', 'running', 'draining', 'done'];

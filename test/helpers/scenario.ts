@@ -1,6 +1,6 @@
 import { layerConfig, parseScenario, presetConfig } from '../../runtime/core/scenario/index.ts';
 import { resolveScenario, type ResolvedScenario } from '../../runtime/core/scenario/resolve.ts';
-import type { RunOptions } from '../../runtime/runner/run.ts';
+import type { RunOptions } from '../../runtime/runner/types.ts';
 import { systemClock } from '../../runtime/timing/clock.ts';
 
 /**

@@ -7,7 +7,7 @@ import { Validations } from 'aws-cdk-lib';
 import { metricDefinitions } from '../../runtime/core/metrics/definitions.ts';
 import { publishedMetrics } from '../../runtime/core/summary/published.ts';
 import aslValidator from 'asl-validator';
-import { resolveTokens } from '../../runtime/local/synthesized.ts';
+import { resolveTokens } from '../../infra/local-stack.ts';
 import { synthStack } from './stack-fixture.ts';
 import { useTempDirs } from '../support/temp-dir.ts';
 

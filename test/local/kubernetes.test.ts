@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { VirtualClock } from '../../runtime/local/clock.ts';
 import { LocalCluster, type EksCallInput } from '../../runtime/local/kubernetes/cluster.ts';
 import { PodIdentityAgent } from '../../runtime/local/kubernetes/pod-identity.ts';
 import { useTempDirs } from '../support/temp-dir.ts';
@@ -9,12 +10,15 @@ beforeAll(() => agent.start());
 afterAll(() => agent.stop());
 
 let cluster: LocalCluster;
+/** The cluster's time: deadlines and image pulls pass when a test moves it, not on the wall clock. */
+let clock: VirtualClock;
 afterEach(async () => {
   await cluster?.shutdown();
 });
 
 async function newCluster(): Promise<LocalCluster> {
-  cluster = new LocalCluster({ namespaces: ['default', 'bench'] }, { sandboxRoot: await tempDir(), agent, extraEnv: {}, onLog: () => undefined, now: Date.now });
+  clock = new VirtualClock();
+  cluster = new LocalCluster({ namespaces: ['default', 'bench'] }, { sandboxRoot: await tempDir(), agent, extraEnv: {}, onLog: () => undefined, clock });
   return cluster;
 }
 
@@ -103,13 +107,32 @@ describe('the local Kubernetes stand-in (runs Jobs as local processes)', () => {
     expect(pods.items[0]!.status.containerStatuses[0]!.state.terminated).toMatchObject({ exitCode: 2, message: 'error: --target: cannot reach http://127.0.0.1:9' });
   });
 
-  it('stops pods at activeDeadlineSeconds (SIGTERM, then SIGKILL) and reports DeadlineExceeded', async () => {
+  it('stops pods at activeDeadlineSeconds on its clock (SIGTERM, then SIGKILL) and reports DeadlineExceeded', async () => {
     await newCluster();
     await cluster.call(call('POST', '/api/v1/namespaces/bench/configmaps', { metadata: { name: 'slow-cfg' }, data: {} }));
-    await cluster.call(call('POST', '/apis/batch/v1/namespaces/bench/jobs', job('slow', "process.on('SIGTERM',()=>{console.log('got SIGTERM');process.exit(143)});setInterval(()=>{},1000)", { deadline: 1 })));
+    await cluster.call(call('POST', '/apis/batch/v1/namespaces/bench/jobs', job('slow', "process.on('SIGTERM',()=>{console.log('got SIGTERM');process.exit(143)});console.log('up');setInterval(()=>{},1000)", { deadline: 600 })));
+    await until(async () => (cluster.jobRuns()[0]!.pods[0]!.logs.includes('up') ? true : undefined));
+    expect(cluster.busy()).toBe(true);
+    clock.advance(599_000);
+    expect(await status('slow')).toMatchObject({ active: 1, ready: 1 });
+    clock.advance(1_000);
     const s = await finished('slow');
     expect(s).toMatchObject({ conditions: [{ type: 'Failed', reason: 'DeadlineExceeded' }] });
     await until(async () => (cluster.jobRuns()[0]!.pods[0]!.logs.includes('got SIGTERM') ? true : undefined));
+    await until(async () => (cluster.busy() ? undefined : true));
+  });
+
+  it('pulls an image on its clock: the pod is Pending (ContainerCreating, nothing real running) until the clock passes the pull', async () => {
+    await newCluster();
+    cluster.faults = { imagePullMs: 60_000 };
+    await cluster.call(call('POST', '/api/v1/namespaces/bench/configmaps', { metadata: { name: 'pull-cfg' }, data: {} }));
+    await cluster.call(call('POST', '/apis/batch/v1/namespaces/bench/jobs', job('pull', "console.log('ran')")));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(cluster.jobRuns()[0]!.pods[0]!.pod.status).toMatchObject({ phase: 'Pending', containerStatuses: [{ state: { waiting: { reason: 'ContainerCreating' } } }] });
+    expect(cluster.busy()).toBe(false);
+    clock.advance(60_000);
+    expect(await finished('pull')).toMatchObject({ succeeded: 1 });
+    expect(cluster.jobRuns()[0]!.pods[0]!.logs).toEqual(['ran']);
   });
 
   it('answers like the Kubernetes API: 409 for a second create, 404 for a missing namespace or object, empty lists', async () => {

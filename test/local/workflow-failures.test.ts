@@ -2,18 +2,23 @@ import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { claimKey } from '../../runtime/core/claims.ts';
 import { RESULTS_BUCKET } from '../../runtime/local/environment.ts';
+import { VirtualClock } from '../../runtime/local/clock.ts';
 import type { LocalEnvironment } from '../../runtime/local/environment.ts';
 import { LocalWorkflow } from '../../runtime/local/workflow.ts';
+import { runnerBundle, testStack } from '../support/test-stack.ts';
 
 /**
  * The synthesized workflow run locally (as in workflow-success.test.ts) when things go wrong: each
  * ends in the failure a person can act on, and leaves nothing behind in the cluster or the claims.
+ * The cloud's time is virtual (runtime/local/clock.ts): a Wait passes at once unless a runner
+ * process is running, and a deadline or a timeout passes when a test moves the clock on.
  */
 
 let wf: LocalWorkflow;
+const clock = new VirtualClock();
 let podLog: ((pod: string, line: string, env: LocalEnvironment) => void) | undefined;
 beforeAll(async () => {
-  wf = await LocalWorkflow.start({ config: {}, onPodLog: (pod, line, env) => podLog?.(pod, line, env) });
+  wf = await LocalWorkflow.start({ stack: testStack, bundleFile: runnerBundle(), clock, config: {}, onPodLog: (pod, line, env) => podLog?.(pod, line, env) });
 }, 120_000);
 afterAll(() => wf?.stop());
 afterEach(() => {
@@ -21,8 +26,25 @@ afterEach(() => {
   wf.env.cluster.faults = {};
 });
 
-const load = (duration: number, rate = 2) => ({ overrides: { load: { stages: [{ rate, duration }] } } });
+/**
+ * One worker thread (workers are not this file's subject: test/runner/workers.test.ts) and 16-token
+ * answers (the warm-up and a draining request take a fifth of a second, not one and a half).
+ */
+const load = (duration: number, rate = 2) => ({
+  overrides: { load: { stages: [{ rate, duration }], num_workers: 1 }, data: { output_distribution: { mean: 16, std_dev: 0, min: 16, max: 16 } } },
+});
 const posts = (): number => wf.env.cluster.calls.filter((c) => c.method === 'POST').length;
+/** Moves the cloud's clock on by `ms` once the runner reports that it is sending (the runner's own time stays real). */
+function whileSending(ms: number): () => boolean {
+  let moved = false;
+  podLog = (_pod, line) => {
+    if (!moved && line.startsWith('{"status":"running"')) {
+      moved = true;
+      clock.advance(ms);
+    }
+  };
+  return () => moved;
+}
 
 async function nothingLeft(target = wf.env.targetUrl): Promise<void> {
   expect(wf.env.cluster.existing('jobs')).toEqual([]);
@@ -72,8 +94,10 @@ describe('the local workflow when things go wrong', () => {
     await nothingLeft();
   }, 60_000);
 
-  it('deadline exceeded: Kubernetes stops the Job at activeDeadlineSeconds; the cause says what to check; cleanup follows', async () => {
+  it('deadline exceeded (21 s of the cloud\'s clock pass while the runner sends): Kubernetes stops the Job at activeDeadlineSeconds; the cause says what to check; cleanup follows', async () => {
+    const moved = whileSending(21_000);
     const r = await wf.execute({ input: load(20, 1), stackOverrides: { deadlineMarginSeconds: 1 } });
+    expect(moved()).toBe(true);
     expect(r.error?.error).toBe('JobDeadlineExceeded');
     expect(r.error?.cause).toMatch(/exceeded its activeDeadlineSeconds \(21 s = scenario duration \+ margin\)\. Check that its pods were scheduled/);
     expect(r.states.map((s) => s.name)).toEqual(expect.arrayContaining(['DescribeJobDeadlineExceeded', 'DeleteJob', 'ReleaseRun', 'RunFailed']));
@@ -82,8 +106,8 @@ describe('the local workflow when things go wrong', () => {
 
   it('a runner pod no node can take (4 CPU for four workers; a 4-vCPU node allocates 3.92): after the scheduling grace the run fails quoting the scheduler, not at the deadline; cleanup follows', async () => {
     wf.env.cluster.faults = { allocatableCpu: 3.92 };
-    // schedulingGraceSeconds 10 at the local 5 s poll interval: the second poll looks; the test waits 200 ms between polls.
-    const r = await wf.execute({ input: load(20, 1), stackOverrides: { schedulingGraceSeconds: 10 }, waitForJobMs: 200 });
+    // schedulingGraceSeconds 10 at the local 5 s poll interval: the second poll looks. The seed's four workers (it never runs).
+    const r = await wf.execute({ input: { overrides: { load: { stages: [{ rate: 1, duration: 20 }], num_workers: 4 } } }, stackOverrides: { schedulingGraceSeconds: 10 } });
     expect(r.error?.error).toBe('RunnerUnschedulable');
     expect(r.error?.cause).toMatch(
       /^Runner pod \S+-0-[0-9a-f]{5} of Job \S+ could not be scheduled within 10 s \(the stack's schedulingGraceSeconds\)\. The scheduler says: 0\/1 nodes are available: 1 Insufficient cpu\. .* The pod asks for 4 CPU and 4Gi of memory \(requests = limits, at least one CPU per load\.num_workers\)/,
@@ -93,14 +117,14 @@ describe('the local workflow when things go wrong', () => {
     await nothingLeft();
   }, 60_000);
 
-  it('a runner pod that is only slow to start (its image pulling for 1.5 s) is looked at, not failed: past a 5 s grace the run still succeeds', async () => {
-    wf.env.cluster.faults = { imagePullMs: 1500 };
-    // schedulingPolls 1: every poll while no pod is ready looks at the Pending pods. (200 ms between
-    // polls: the run must finish within the 146 polls its 5 s interval allows.)
-    const r = await wf.execute({ input: load(2), stackOverrides: { schedulingGraceSeconds: 5 }, waitForJobMs: 200 });
+  it('a runner pod that is only slow to start (its image pulling for 12 s) is looked at, not failed: past a 5 s grace the run still succeeds', async () => {
+    wf.env.cluster.faults = { imagePullMs: 12_000 };
+    // schedulingPolls 1: every poll while no pod is ready looks at the Pending pods (at 5 and 10 s).
+    const r = await wf.execute({ input: load(2), stackOverrides: { schedulingGraceSeconds: 5 } });
     expect(r.status).toBe('SUCCEEDED');
     const names = r.states.map((s) => s.name);
-    expect(names).toContain('InspectPendingPods');
+    // At 5 and 10 s (the pull ends at 12 s; at 15 s the pod may still be starting).
+    expect(names.filter((n) => n === 'InspectPendingPods').length).toBeGreaterThanOrEqual(2);
     // Each look found a scheduled pod (PodScheduled True, ContainerCreating) and went back to waiting.
     names.forEach((n, i) => {
       if (n === 'RunnerUnschedulable?') expect(names[i + 1]).toBe('WaitForJob');
@@ -110,7 +134,7 @@ describe('the local workflow when things go wrong', () => {
   }, 60_000);
 
   it('a second run against the same target while one is in progress fails before creating anything, naming the run in progress', async () => {
-    const a = wf.execute({ input: load(6) });
+    const a = wf.execute({ input: load(3) });
     for (let i = 0; i < 300 && wf.env.cluster.existing('jobs').length === 0; i++) await new Promise((res) => setTimeout(res, 50));
     const postsBefore = posts();
     const b = await wf.execute({ input: load(2) });
@@ -124,8 +148,10 @@ describe('the local workflow when things go wrong', () => {
     await nothingLeft();
   }, 90_000);
 
-  it('a timed-out execution: the reaper (the stack\'s rule on status changes) deletes the Job and releases the claim', async () => {
+  it('a timed-out execution (its 8 s pass on the cloud\'s clock while the runner sends): the reaper (the stack\'s rule on status changes) deletes the Job and releases the claim', async () => {
+    const moved = whileSending(8_000);
     const r = await wf.execute({ input: load(30, 1), timeoutSeconds: 8 });
+    expect(moved()).toBe(true);
     expect(r.status).toBe('TIMED_OUT');
     expect(r.states.map((s) => s.name)).not.toContain('DeleteJob');
     expect(r.reaper).toMatchObject({ status: 'SUCCEEDED', states: ['ResolveRun', 'RunObjects?', 'ReapJob', 'ReapConfigMap', 'Reaped'] });
@@ -170,8 +196,8 @@ describe('the local workflow when things go wrong', () => {
   });
 
   it('a Job that outlives the poll bound stops at it', async () => {
-    // pollIntervalSeconds 600 bounds the polls at 3; the test waits 1 s between them, not 600.
-    const r = await wf.execute({ input: load(20, 1), stackOverrides: { pollIntervalSeconds: 600 }, waitForJobMs: 1000 });
+    // pollIntervalSeconds 600 bounds the polls at 3; while the runner runs, each Wait takes half a real second, not 600.
+    const r = await wf.execute({ input: load(20, 1), stackOverrides: { pollIntervalSeconds: 600 } });
     expect(r.error?.error).toBe('JobPollLimit');
     expect(r.states.filter((s) => s.name === 'GetJob')).toHaveLength(3);
     await nothingLeft();

@@ -9,16 +9,19 @@ import { HistoryEntry } from '../../runtime/core/history/entry.ts';
 import { getObjectText, putObject } from '../../runtime/aws/s3.ts';
 import { RESULTS_BUCKET } from '../../runtime/local/environment.ts';
 import { exportExecution } from '../../runtime/local/export.ts';
-import { resolveTokens } from '../../runtime/local/synthesized.ts';
+import { resolveTokens } from '../../infra/local-stack.ts';
+import { VirtualClock } from '../../runtime/local/clock.ts';
 import { LocalWorkflow, type ExecutionRecord } from '../../runtime/local/workflow.ts';
 import { synthStack } from '../infra/stack-fixture.ts';
 import { useTempDirs } from '../support/temp-dir.ts';
+import { runnerBundle, testStack } from '../support/test-stack.ts';
 
 /**
  * The synthesized workflow, run locally end to end: the real PrepareRun / Aggregate / Publish /
  * ReleaseRun handlers over the local S3 (S3's conditional writes), the runner bundle fetched by the
  * Job's bootstrap through a presigned URL and run as the Job's pod by the Kubernetes stand-in,
- * Pod Identity credentials. Only CloudWatch (EMF is collected) and EKS itself are stand-ins.
+ * Pod Identity credentials. Only CloudWatch (EMF is collected) and EKS itself are stand-ins. The
+ * cloud's time is virtual (runtime/local/clock.ts): the Job is polled as soon as it is done.
  */
 
 const tempDir = useTempDirs();
@@ -33,14 +36,14 @@ let first: ExecutionRecord;
  */
 const SHORT = {
   overrides: {
-    load: { stages: [{ rate: 10, duration: 10 }] },
+    load: { stages: [{ rate: 20, duration: 5 }] },
     data: { output_distribution: { mean: 32, std_dev: 0, min: 32, max: 32 } },
     validity: { max_schedule_delay_p99_ms: 1000, max_rate_deviation: 0.5 },
   },
 };
 
 beforeAll(async () => {
-  wf = await LocalWorkflow.start({ config: {} });
+  wf = await LocalWorkflow.start({ stack: testStack, bundleFile: runnerBundle(), clock: new VirtualClock(), config: {} });
   first = await wf.execute({ input: SHORT });
 }, 120_000);
 afterAll(() => wf?.stop());
@@ -80,8 +83,8 @@ describe('the local workflow: success (native runner through the bootstrap and t
     expect(summary.validity).toEqual({ valid: true, reasons: [] });
     // The run's identity is the RunSpec's (what the alarms watch), the zone the one the workflow located.
     expect(summary.run).toMatchObject({ scenario: 'baseline', model: 'qwen3-8b', zone: 'local-1a', runId: first.runSpec!.runId });
-    const execution = JSON.parse(await readFile(join(dir, 'execution.json'), 'utf8')) as { status: string; definitionSha256: string; overrides: { waitForJobMs: number } };
-    expect(execution).toMatchObject({ status: 'SUCCEEDED', definitionSha256: first.definitionSha256, overrides: { retryIntervalMs: 100 } });
+    const execution = JSON.parse(await readFile(join(dir, 'execution.json'), 'utf8')) as { status: string; definitionSha256: string; overrides: Record<string, unknown> };
+    expect(execution).toMatchObject({ status: 'SUCCEEDED', definitionSha256: first.definitionSha256, overrides: { retryIntervalMs: 100, clock: 'virtual' } });
     const emf = (await readFile(join(dir, 'metrics.emf.ndjson'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(emf).toHaveLength(1);
     expect(emf[0]).toMatchObject({ Model: 'qwen3-8b', Scenario: 'baseline', RunValid: 1 });
@@ -101,7 +104,8 @@ describe('the local workflow: success (native runner through the bootstrap and t
   it('a second run finds the ServiceAccount by listing (no create) and, with no EC2 instance behind the pod (Fargate), uses podAffinity', async () => {
     wf.env.zone = null;
     try {
-      const r = await wf.execute({ input: SHORT });
+      // A smaller run of one worker: placement is this test's subject.
+      const r = await wf.execute({ input: { overrides: { ...SHORT.overrides, load: { stages: [{ rate: 10, duration: 2 }], num_workers: 1 } } } });
       expect(r.status).toBe('SUCCEEDED');
       const names = r.states.map((s) => s.name);
       expect(names).toContain('ServiceAccountReady');

@@ -3,14 +3,19 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RunManifest, ShardManifest } from '../../runtime/core/records/index.ts';
-import { runBenchmark, type RunStatus } from '../../runtime/runner/run.ts';
+import { pathToFileURL } from 'node:url';
+import { startRunner } from '../../runtime/runner/start.ts';
+import type { RunOptions, RunStatus } from '../../runtime/runner/types.ts';
 import { startSimulator, type RunningSimulator } from '../../runtime/simulator/index.ts';
 import { readRecords } from '../helpers/records.ts';
 import { loopbackRunOptions } from '../helpers/scenario.ts';
 import { cli, EXIT } from '../support/cli.ts';
 import { useTempDirs } from '../support/temp-dir.ts';
+import { runnerBundle } from '../support/test-stack.ts';
 
-// load.num_workers: worker threads in one runner (runtime/runner/workers.ts), over real HTTP.
+// load.num_workers: worker threads in one runner (runtime/runner/workers.ts), over real HTTP. The
+// threads run the runner bundle built once for this test run, as in a pod (from the sources each
+// thread would first compile them through tsx, seconds per thread).
 
 const tempDir = useTempDirs();
 const RUN_ID = '20250101T020000Z-workrs';
@@ -20,8 +25,8 @@ afterEach(async () => {
   sim = undefined;
 });
 
-function options(baseUrl: string, dir: string, load: Record<string, unknown>, interrupt = new AbortController().signal) {
-  return loopbackRunOptions(baseUrl, dir, RUN_ID, { load }, interrupt);
+function options(baseUrl: string, dir: string, load: Record<string, unknown>, interrupt = new AbortController().signal): RunOptions {
+  return { ...loopbackRunOptions(baseUrl, dir, RUN_ID, { load }, interrupt), workerScript: pathToFileURL(runnerBundle()) };
 }
 
 describe('a runner with several workers (load.num_workers, worker threads)', () => {
@@ -31,8 +36,8 @@ describe('a runner with several workers (load.num_workers, worker threads)', () 
     const statuses: RunStatus[] = [];
     const files: string[] = [];
     const notes: string[] = [];
-    const { summary, shards, partial } = await runBenchmark({
-      ...options(sim.url, dir, { stages: [{ rate: 10, duration: 2 }], num_workers: 3 }),
+    const { summary, shards, partial } = await startRunner({
+      ...options(sim.url, dir, { stages: [{ rate: 20, duration: 1 }], num_workers: 3 }),
       onStatus: (s) => statuses.push(s),
       onFileClosed: (rel) => files.push(rel),
       onNote: (line) => notes.push(line),
@@ -52,9 +57,9 @@ describe('a runner with several workers (load.num_workers, worker threads)', () 
     const records = await readRecords(dir);
     expect(records.map((r) => r.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i));
     for (const r of records) expect(r.shard).toBe(r.seq % 3);
-    // One start for all workers: request seq is scheduled at start + seq × 100 ms, whichever thread sent it.
+    // One start for all workers: request seq is scheduled at start + seq × 50 ms, whichever thread sent it.
     const start = records.find((r) => r.seq === 0)!.scheduledAt!;
-    for (const r of records) expect(r.scheduledAt! - start).toBeCloseTo(r.seq * 100, 6);
+    for (const r of records) expect(r.scheduledAt! - start).toBeCloseTo(r.seq * 50, 6);
     expect(records.every((r) => r.error === null && r.sentAt! >= r.scheduledAt!)).toBe(true);
 
     // The runner's summary is all workers' records together.
@@ -75,7 +80,7 @@ describe('a runner with several workers (load.num_workers, worker threads)', () 
   it('in pod 1 of 2, its workers take exactly that pod\'s slice (shards 1 and 3 of 4)', async () => {
     sim = await startSimulator({ ttftMs: 2, itlMs: 1, jitterMs: 0 });
     const dir = join(await tempDir(), 'run');
-    const { summary, shards } = await runBenchmark({ ...options(sim.url, dir, { stages: [{ rate: 10, duration: 2 }], num_workers: 2 }), shard: { index: 1, count: 2 } });
+    const { summary, shards } = await startRunner({ ...options(sim.url, dir, { stages: [{ rate: 20, duration: 1 }], num_workers: 2 }), shard: { index: 1, count: 2 } });
     expect(shards.map((s) => [s.shard, s.shards])).toEqual([
       [1, 4],
       [3, 4],
@@ -89,7 +94,7 @@ describe('a runner with several workers (load.num_workers, worker threads)', () 
 
   it('a target that cannot be reached is one message, and nothing is created', async () => {
     const dir = join(await tempDir(), 'run');
-    await expect(runBenchmark(options('http://127.0.0.1:9', dir, { num_workers: 2 }))).rejects.toThrow(/^--target: cannot reach http:\/\/127\.0\.0\.1:9/);
+    await expect(startRunner(options('http://127.0.0.1:9', dir, { num_workers: 2 }))).rejects.toThrow(/^--target: cannot reach http:\/\/127\.0\.0\.1:9/);
     await expect(readdir(dir)).rejects.toThrow(/ENOENT/);
   });
 
@@ -98,7 +103,7 @@ describe('a runner with several workers (load.num_workers, worker threads)', () 
     const dir = join(await tempDir(), 'run');
     await mkdir(dir, { recursive: true });
     await writeFile(join(dir, 'run.json'), 'an earlier run\n');
-    await expect(runBenchmark(options(sim.url, dir, { stages: [{ rate: 2, duration: 1 }], num_workers: 2 }))).rejects.toThrow(/already exists and is not empty/);
+    await expect(startRunner(options(sim.url, dir, { stages: [{ rate: 2, duration: 1 }], num_workers: 2 }))).rejects.toThrow(/already exists and is not empty/);
     expect(await readdir(dir)).toEqual(['run.json']);
     expect(await readFile(join(dir, 'run.json'), 'utf8')).toBe('an earlier run\n');
   });
@@ -107,7 +112,7 @@ describe('a runner with several workers (load.num_workers, worker threads)', () 
     sim = await startSimulator({ ttftMs: 20, itlMs: 100, jitterMs: 0 }); // ~1.5 s per request
     const dir = join(await tempDir(), 'run');
     const interrupt = new AbortController();
-    const { summary, partial, shards } = await runBenchmark({
+    const { summary, partial, shards } = await startRunner({
       ...options(sim.url, dir, { stages: [{ rate: 6, duration: 10 }], num_workers: 2 }, interrupt.signal),
       onStatus: () => setTimeout(() => interrupt.abort(), 200),
     });

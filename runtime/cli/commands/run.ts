@@ -15,7 +15,7 @@ import { formatRunId, randomSuffix, RUN_ID_PATTERN, RUN_ID_RULE } from '../../co
 import { flagLayer, layerConfig, parseScenario, presetConfig, readScenarioYaml } from '../../core/scenario/index.ts';
 import { resolveScenario } from '../../core/scenario/resolve.ts';
 import type { Summary } from '../../core/summary/schema.ts';
-import { runBenchmark } from '../../runner/run.ts';
+import { startRunner } from '../../runner/start.ts';
 import { startSimulator, type RunningSimulator } from '../../simulator/index.ts';
 import type { Clock } from '../../timing/clock.ts';
 import { EarlyUploads } from '../support/early-uploads.ts';
@@ -101,7 +101,7 @@ export async function runCommand(opts: RunCommandOptions, io: RunCommandIo): Pro
     // Completed files leave the machine during the run (a pod that dies mid-run keeps what it sent);
     // the upload at the end sends the rest and skips what is already there.
     const early = s3 ? new EarlyUploads(s3, outDir, dest, (line) => progress.note(line), opts.s3Endpoint) : undefined;
-    const result = await runBenchmark({
+    const result = await startRunner({
       scenario,
       scenarioName: opts.name ?? (opts.config ? 'custom' : opts.scenario),
       configYaml: stringify(merged),

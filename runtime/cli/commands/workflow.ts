@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { InputError } from '../../core/errors.ts';
 import { REPORT_FILE, SUMMARY_FILE } from '../../core/run-layout.ts';
 import { flagLayer, layerConfig, presetConfig } from '../../core/scenario/index.ts';
+import type { LocalStack } from '../../core/ports/local-stack.ts';
 import type { Summary } from '../../core/summary/schema.ts';
 import { exportExecution, NOTICES_FILE, seedHistory } from '../../local/export.ts';
 import { RESULTS_BUCKET } from '../../local/environment.ts';
@@ -29,6 +30,7 @@ export interface WorkflowCommandIo {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
   interrupt: AbortSignal;
+  stack: LocalStack;
 }
 
 /**
@@ -42,6 +44,7 @@ export async function workflowCommand(o: WorkflowCommandOptions, io: WorkflowCom
   say(`local workflow: the state machine \`cdk synth\` produces, run by aws-local-stepfunctions against ${o.target ?? 'the built-in simulator'}; the Job runs here as a local process.`);
   say(`(the only differences from AWS: the Job is polled every ${LOCAL_POLL_SECONDS} s instead of 30 s, and retries wait 0.1 s)`);
   const wf = await LocalWorkflow.start({
+    stack: io.stack,
     ...(o.target ? { target: o.target } : {}),
     config: { ...(o.model ? { modelName: o.model } : {}) },
     onProgress: say,

@@ -1,5 +1,5 @@
 import cliProgress from 'cli-progress';
-import type { RunStatus } from '../../runner/run.ts';
+import type { RunStatus } from '../../runner/types.ts';
 
 export interface StatusOutput {
   stderr: NodeJS.WritableStream & { isTTY?: boolean };

@@ -85,6 +85,11 @@ export class LocalCluster {
     return this.host.agent.has(namespace, serviceAccount);
   }
 
+  /** Whether a pod is starting or running a real process: the cloud's virtual time waits for it (clock.ts). */
+  busy(): boolean {
+    return this.jobRuns().some((j) => j.busy());
+  }
+
   /** Every Job run that still has pods (tests and the local workflow look at their pods and logs). */
   jobRuns(): JobRun[] {
     return [...this.jobs.values(), ...this.orphans];
@@ -127,7 +132,7 @@ export class LocalCluster {
       if (!objName) throw invalid(kindName(kind), '', ['metadata.name: Required value: name or generateName is required']);
       const k = key(ns, kind, objName);
       if (this.objects.has(k)) throw alreadyExists(resource, objName);
-      body.metadata = { ...body.metadata, namespace: ns, uid: randomBytes(16).toString('hex'), creationTimestamp: new Date(this.host.now()).toISOString() };
+      body.metadata = { ...body.metadata, namespace: ns, uid: randomBytes(16).toString('hex'), creationTimestamp: new Date(this.host.clock.now()).toISOString() };
       if (kind === 'jobs') {
         const containers = ((body.spec as { template?: { spec?: { containers?: unknown[] } } } | undefined)?.template?.spec?.containers ?? []) as unknown[];
         if (containers.length === 0) throw invalid('Job', objName, ['spec.template.spec.containers: Required value']);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runnableImage, startContainer, terminationMessage, type ContainerSpec, type StartedContainer, type VolumeSpec } from './container.ts';
+import type { CloudClock } from '../clock.ts';
 import type { KubeObject } from './objects.ts';
 import type { PodIdentityAgent } from './pod-identity.ts';
 
@@ -12,7 +13,8 @@ import type { PodIdentityAgent } from './pod-identity.ts';
  * first failed pod (backoffLimit 0, the others are stopped) or DeadlineExceeded at
  * activeDeadlineSeconds (SIGTERM, then SIGKILL after terminationGracePeriodSeconds). As the
  * scheduler does, a pod that asks for more CPU than the one node can allocate stays Pending with
- * PodScheduled False / Unschedulable and the scheduler's message, and never runs.
+ * PodScheduled False / Unschedulable and the scheduler's message, and never runs. Deadlines, image
+ * pulls and the times it reports read the cloud's clock (clock.ts); the containers run in real time.
  */
 
 export interface PodHost {
@@ -21,7 +23,7 @@ export interface PodHost {
   agent: PodIdentityAgent;
   extraEnv: Record<string, string>;
   onLog(pod: string, line: string): void;
-  now(): number;
+  clock: CloudClock;
   /** The node's allocatable CPU (cores), read when a pod is scheduled. */
   allocatableCpu(): number;
   /** How long a scheduled pod's image takes to pull (Pending, its container waiting in ContainerCreating). */
@@ -32,12 +34,14 @@ interface PodRun {
   pod: KubeObject & { status: Record<string, unknown> };
   container?: StartedContainer;
   logs: string[];
+  /** Something real is under way for it: waiting for its ConfigMap, its container starting or running (not a pull, not a wait for a node). */
+  live: boolean;
 }
 
 export class JobRun {
   readonly pods: PodRun[] = [];
   private readonly startedAt: number;
-  private deadline: NodeJS.Timeout | undefined;
+  private cancelDeadline: (() => void) | undefined;
   private finished: 'Complete' | 'Failed' | undefined;
   private failure: { reason: string; message: string } | undefined;
   private stopped = false;
@@ -46,12 +50,17 @@ export class JobRun {
     readonly job: KubeObject & { spec: Record<string, unknown> },
     private readonly host: PodHost,
   ) {
-    this.startedAt = host.now();
+    this.startedAt = host.clock.now();
     const spec = job.spec as { completions?: number; parallelism?: number; activeDeadlineSeconds?: number; template: { metadata?: { labels?: Record<string, string> }; spec: Record<string, unknown> } };
     const n = spec.completions ?? 1;
-    for (let i = 0; i < n; i++) this.pods.push({ pod: this.podObject(i, spec.template), logs: [] });
-    if (spec.activeDeadlineSeconds) this.deadline = setTimeout(() => this.fail('DeadlineExceeded', 'Job was active longer than specified deadline'), spec.activeDeadlineSeconds * 1000);
+    for (let i = 0; i < n; i++) this.pods.push({ pod: this.podObject(i, spec.template), logs: [], live: false });
+    if (spec.activeDeadlineSeconds) this.cancelDeadline = host.clock.after(spec.activeDeadlineSeconds * 1000, () => this.fail('DeadlineExceeded', 'Job was active longer than specified deadline'));
     for (const p of this.pods) void this.runPod(p);
+  }
+
+  /** Whether a pod of this Job is starting or running a real process (virtual time cannot skip it). */
+  busy(): boolean {
+    return this.pods.some((p) => p.live);
   }
 
   /** The Job's `status`, as GET returns it. */
@@ -68,7 +77,7 @@ export class JobRun {
       out.completedIndexes = this.pods.filter((p) => p.pod.status.phase === 'Succeeded').map((p) => p.pod.metadata.labels!['batch.kubernetes.io/job-completion-index']).join(',');
     }
     if (failed) out.failed = failed;
-    if (this.finished === 'Complete') out.conditions = [{ type: 'Complete', status: 'True', lastTransitionTime: iso(this.host.now()) }];
+    if (this.finished === 'Complete') out.conditions = [{ type: 'Complete', status: 'True', lastTransitionTime: iso(this.host.clock.now()) }];
     if (this.finished === 'Failed') out.conditions = [{ type: 'Failed', status: 'True', reason: this.failure!.reason, message: this.failure!.message }];
     return out;
   }
@@ -76,7 +85,7 @@ export class JobRun {
   /** Deleting the Job with propagation (Background/Foreground) stops its pods; orphaned pods keep running. */
   async stop(gracePeriodSeconds = this.grace()): Promise<void> {
     this.stopped = true;
-    if (this.deadline) clearTimeout(this.deadline);
+    this.cancelDeadline?.();
     await Promise.all(this.pods.map((p) => terminate(p, gracePeriodSeconds)));
   }
 
@@ -122,7 +131,7 @@ export class JobRun {
             reason: 'Unschedulable',
             message: '0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.',
             lastProbeTime: null,
-            lastTransitionTime: new Date(this.host.now()).toISOString(),
+            lastTransitionTime: new Date(this.host.clock.now()).toISOString(),
           },
         ],
         qosClass: 'Guaranteed',
@@ -133,20 +142,25 @@ export class JobRun {
     if (pull > 0) {
       p.pod.status = {
         phase: 'Pending',
-        conditions: [{ type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: new Date(this.host.now()).toISOString() }],
+        conditions: [{ type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: new Date(this.host.clock.now()).toISOString() }],
         containerStatuses: [{ name: c.name, image: c.image, ready: false, state: { waiting: { reason: 'ContainerCreating' } } }],
         qosClass: 'Guaranteed',
       };
-      await sleep(pull);
+      await this.host.clock.sleep(pull);
       if (this.stopped || this.finished) return;
     }
+    // From here on the pod waits only on real things (its ConfigMap, its process): the cloud's clock waits too.
+    p.live = true;
     if (!runnableImage(c.image)) {
       return this.terminated(p, 1, `the local Kubernetes stand-in runs only stock Node images; ${c.image} cannot run on this machine (run it on EKS)`);
     }
     // The kubelet does not start a pod until its ConfigMap volumes exist.
     const needs = (spec.volumes ?? []).flatMap((v) => (v.configMap ? [v.configMap.name] : []));
     while (!this.stopped && !this.finished && needs.some((name) => this.host.configMap(ns, name) === undefined)) await sleep(100);
-    if (this.stopped || this.finished) return;
+    if (this.stopped || this.finished) {
+      p.live = false;
+      return;
+    }
     const sandbox = join(this.host.sandboxRoot, p.pod.metadata.name);
     await mkdir(sandbox, { recursive: true });
     const identity = this.host.agent.envFor(ns, spec.serviceAccountName ?? 'default', join(sandbox, 'eks-pod-identity-token'));
@@ -166,12 +180,13 @@ export class JobRun {
     } catch (err) {
       return this.terminated(p, 128, (err as Error).message);
     }
-    p.pod.status = { phase: 'Running', hostIP: '127.0.0.1', containerStatuses: [{ name: c.name, image: c.image, ready: true, state: { running: { startedAt: new Date(this.host.now()).toISOString() } } }] };
+    p.pod.status = { phase: 'Running', hostIP: '127.0.0.1', containerStatuses: [{ name: c.name, image: c.image, ready: true, state: { running: { startedAt: new Date(this.host.clock.now()).toISOString() } } }] };
     const code = await p.container.exited;
     this.terminated(p, code, terminationMessage(p.logs));
   }
 
   private terminated(p: PodRun, exitCode: number, message: string): void {
+    p.live = false;
     const c = (p.pod.spec as { containers: ContainerSpec[] }).containers[0]!;
     const failed = exitCode !== 0;
     p.pod.status = {
@@ -183,7 +198,7 @@ export class JobRun {
     if (failed) this.fail('BackoffLimitExceeded', 'Job has reached the specified backoff limit');
     else if (this.pods.every((x) => x.pod.status.phase === 'Succeeded')) {
       this.finished = 'Complete';
-      if (this.deadline) clearTimeout(this.deadline);
+      this.cancelDeadline?.();
     }
   }
 
@@ -191,7 +206,7 @@ export class JobRun {
     if (this.finished) return;
     this.finished = 'Failed';
     this.failure = { reason, message };
-    if (this.deadline) clearTimeout(this.deadline);
+    this.cancelDeadline?.();
     for (const p of this.pods) if (p.pod.status.phase === 'Pending' && !p.container) p.pod.status = { phase: 'Failed', reason };
     void Promise.all(this.pods.filter((p) => p.pod.status.phase === 'Running').map((p) => terminate(p, this.grace())));
   }

@@ -1,0 +1,80 @@
+import type { RequestRecord } from '../core/records/record.ts';
+import type { RunManifest, ShardManifest } from '../core/records/run-manifest.ts';
+import type { ResolvedScenario } from '../core/scenario/resolve.ts';
+import type { Summary } from '../core/summary/schema.ts';
+import type { Clock } from '../timing/clock.ts';
+import type { CpuTicks } from '../timing/cpu-steal.ts';
+
+/** What a runner is given, what it reports while it runs, and what it returns (run.ts, workers.ts, start.ts). */
+
+export interface RunOptions {
+  scenario: ResolvedScenario;
+  scenarioName: string;
+  /** The config as the user wrote it (stored beside the results). */
+  configYaml: string;
+  runId: string;
+  /** The run's directory; must not exist or be empty. */
+  outDir: string;
+  shard: { index: number; count: number };
+  zone: string | null;
+  clock: Clock;
+  /** The machine's CPU counters, for the CPU steal while the shard sends (default: /proc/stat). */
+  cpuTicks?: () => CpuTicks | null;
+  /** Aborting it stops scheduling; in-flight requests get `graceMs`, then are cancelled. */
+  interrupt: AbortSignal;
+  graceMs: number;
+  onStatus?: (s: RunStatus) => void;
+  /** Extra log lines (calibration progress, notes). */
+  onNote?: (line: string) => void;
+  /**
+   * Called with a path relative to the run directory whenever a file is complete (run.json,
+   * config.yml, each request part as it closes), so results can leave the machine during the run.
+   */
+  onFileClosed?: (relPath: string) => void;
+  /**
+   * Awaited once the run's own files exist and before the first request (the CLI uploads them to
+   * S3 here): a destination that cannot be written ends the run before anything is measured.
+   */
+  beforeLoad?: () => Promise<void>;
+  /** Each record as it is written (a worker thread forwards them to the runner that started it). */
+  onRecord?: (r: RequestRecord) => void;
+  /**
+   * Set for one worker of several (runner/workers.ts): the points where the workers line up. A lone
+   * runner creates the run's directory itself and starts 50 ms after its connections are warm.
+   */
+  coordination?: Coordination;
+  /**
+   * The module the worker threads run when `load.num_workers` > 1 (runner/workers.ts): by default
+   * this runner's own code — the bundle in a pod, the sources through tsx from a checkout.
+   */
+  workerScript?: URL;
+}
+
+/** How a worker waits for the others: see runner/workers.ts. */
+export interface Coordination {
+  /** Resolves once every worker is prepared (target inspected, prompts calibrated, warm-up done) and the run's directory exists. */
+  prepared(): Promise<void>;
+  /** This worker's files are written and its connections warm; resolves with the start time every worker shares. */
+  ready(run: RunManifest): Promise<number>;
+}
+
+export interface RunStatus {
+  phase: 'preparing' | 'running' | 'draining' | 'done';
+  elapsedS: number;
+  totalS: number;
+  scheduled: number;
+  sent: number;
+  inFlight: number;
+  succeeded: number;
+  failed: number;
+}
+
+export interface RunResult {
+  /** This runner's numbers, all its workers together (not written: summary.json belongs to the aggregator). */
+  summary: Summary;
+  dir: string;
+  /** The shard manifests this runner wrote: one, or one per worker. */
+  shards: ShardManifest[];
+  /** Interrupted before the schedule's end. */
+  partial: boolean;
+}
