@@ -9,20 +9,27 @@ const { tmpdir } = require('node:os');
 const { join } = require('node:path');
 const { pathToFileURL } = require('node:url');
 
+// A network error or a 5xx is tried three times (0.5 s, then 1 s apart); a 4xx is S3's final word
+// (403: the URL expired or its credentials did) and is not repeated. No retry package: the stock
+// image runs this file alone, without node_modules.
 async function download(url) {
   for (let attempt = 1; ; attempt++) {
+    let res;
     try {
-      const res = await fetch(url);
-      if (!res.ok) throw new Error(`HTTP ${res.status} ${res.statusText}`);
-      return Buffer.from(await res.arrayBuffer());
+      res = await fetch(url);
+      if (res.ok) return Buffer.from(await res.arrayBuffer());
     } catch (err) {
-      if (attempt >= 3) {
-        console.error(`runner bundle: download failed (${err.message}); a 403 usually means the presigned URL expired: start the run again`);
-        process.exit(70);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 1000 * attempt));
+      if (attempt >= 3) fail(err.message);
     }
+    if (res && res.status < 500) fail(`HTTP ${res.status} ${res.statusText}`);
+    if (res && attempt >= 3) fail(`HTTP ${res.status} ${res.statusText}`);
+    await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
   }
+}
+
+function fail(why) {
+  console.error(`runner bundle: download failed (${why}); a 403 usually means the presigned URL expired: start the run again`);
+  process.exit(70);
 }
 
 (async () => {

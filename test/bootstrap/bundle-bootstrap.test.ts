@@ -16,9 +16,12 @@ const sha = createHash('sha256').update(bundle).digest('hex');
 let server: Server;
 let base: string;
 
+let flaky = 0;
 beforeAll(async () => {
   server = createServer((req, res) => {
     if (req.url === '/bundle.mjs') res.end(bundle);
+    else if (req.url === '/flaky.mjs' && flaky++ === 0) res.writeHead(503).end('slow down');
+    else if (req.url === '/flaky.mjs') res.end(bundle);
     else res.writeHead(403).end('expired');
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
@@ -54,11 +57,17 @@ describe('the runner bundle bootstrap (loopback HTTP)', () => {
     expect(r.stderr).toMatch(/sha256 mismatch/);
   });
 
-  it('explains a refused download (exit 70)', async () => {
+  it('explains a refused download (exit 70) at the first 403: S3 will not change its mind', async () => {
     const r = await bootstrap(`${base}/other`, sha);
     expect(r.code).toBe(70);
     expect(r.stderr).toMatch(/HTTP 403.*presigned URL expired/);
-  }, 20_000);
+  });
+
+  it('tries a 503 again (half a second later) and runs the bundle', async () => {
+    const r = await bootstrap(`${base}/flaky.mjs`, sha);
+    expect(flaky).toBe(2);
+    expect(JSON.parse(r.stdout)).toEqual(['run', '--shard', '0/1']);
+  });
 });
 
 describe('schema validation is real', () => {

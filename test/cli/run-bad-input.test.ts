@@ -26,7 +26,8 @@ afterAll(async () => {
 
 async function expectRejected(args: string[], message: RegExp, code = 2): Promise<void> {
   const out = await tempDir();
-  const r = await cli(['run', '--out', out, '--duration', '1', ...args]);
+  // One worker: the message is the same from a worker thread (test/runner/workers.test.ts).
+  const r = await cli(['run', '--out', out, '--duration', '1', '--workers', '1', ...args]);
   expect(r.stderr).toMatch(message);
   expect(r.code).toBe(code);
   // Nothing half-created: no run directory at all.
@@ -81,7 +82,7 @@ describe('inference-baseline run: more bad input, each refused before anything i
   it('--out that is a file', async () => {
     const file = join(await tempDir(), 'a-file');
     await writeFile(file, 'x');
-    const r = await cli(['run', '--out', file, '--duration', '1', '--target', 'http://127.0.0.1:9']);
+    const r = await cli(['run', '--out', file, '--duration', '1', '--workers', '1', '--target', 'http://127.0.0.1:9']);
     // Checked before the target: the unreachable target is not what it reports.
     expect(r.stderr).toMatch(/^error: --out .*a-file: is a file, not a directory\nFix: pass a directory/);
     expect(r.code).toBe(2);
@@ -92,7 +93,7 @@ describe('inference-baseline run: more bad input, each refused before anything i
     const runId = '20250101T020000Z-again1';
     await mkdir(join(out, runId));
     await writeFile(join(out, runId, 'run.json'), '{"earlier":true}');
-    const r = await cli(['run', '--out', out, '--run-id', runId, '--target', 'http://127.0.0.1:9']);
+    const r = await cli(['run', '--out', out, '--run-id', runId, '--workers', '1', '--target', 'http://127.0.0.1:9']);
     expect(r.stderr).toMatch(/--run-id: .*20250101T020000Z-again1 already holds a run\nFix: results of earlier runs are never overwritten/);
     expect(r.code).toBe(2);
     expect(await readFile(join(out, runId, 'run.json'), 'utf8')).toBe('{"earlier":true}');
@@ -124,7 +125,7 @@ describe('inference-baseline run, end to end through the CLI', () => {
   it('measures the simulator and prints the percentile table and verdict', async () => {
     const out = await tempDir();
     const runId = '20250101T020000Z-clitst';
-    const r = await cli(['run', '--out', out, '--duration', '2', '--rate', '2', '--target', sim.url, '--model', 'served-model', '--run-id', runId]);
+    const r = await cli(['run', '--out', out, '--duration', '1', '--rate', '4', '--workers', '1', '--target', sim.url, '--model', 'served-model', '--run-id', runId]);
     expect(r.stdout).toMatch(/^metric \(ms\)\s+count\s+p50\s+p90\s+p95\s+p99\s+max\s+mean$/m);
     for (const m of ['ttft', 'itl', 'tpot', 'ntpot', 'e2e', 'schedule_delay']) expect(r.stdout).toMatch(new RegExp(`^${m}\\s+\\d+`, 'm'));
     expect(r.stdout).toMatch(/requests: 4 scheduled, 4 sent, 4 succeeded, 0 failed/);
@@ -151,7 +152,7 @@ describe('inference-baseline run, end to end through the CLI', () => {
     try {
       const out = await tempDir();
       const runId = '20250101T020000Z-fails1';
-      const r = await cli(['run', '--out', out, '--duration', '2', '--rate', '5', '--seed', '1', '--target', failing.url, '--model', 'served-model', '--run-id', runId]);
+      const r = await cli(['run', '--out', out, '--duration', '1', '--rate', '10', '--workers', '1', '--seed', '1', '--target', failing.url, '--model', 'served-model', '--run-id', runId]);
       const summary = JSON.parse(await readFile(join(out, runId, 'summary.json'), 'utf8')) as { requests: { failed: number; errorMessages: Array<{ type: string; status: number; message: string; count: number }> } };
       expect(summary.requests.failed).toBeGreaterThan(0);
       expect(summary.requests.errorMessages).toHaveLength(1);

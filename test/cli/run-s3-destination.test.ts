@@ -35,7 +35,7 @@ beforeEach(async () => {
 });
 
 const run = (out: string, runId: string, ...extra: string[]) =>
-  cli(['run', '--target', sim.url, '--duration', '1', '--rate', '4', '--run-id', runId, '--out', out, '--s3-endpoint', s3.endpoint, ...extra]);
+  cli(['run', '--target', sim.url, '--duration', '1', '--rate', '4', '--workers', '1', '--run-id', runId, '--out', out, '--s3-endpoint', s3.endpoint, ...extra]);
 
 async function keys(prefix: string): Promise<string[]> {
   const found: string[] = [];
@@ -118,7 +118,7 @@ describe('run --out s3://: the destination is checked before anything is measure
     });
 
     it('an endpoint nothing listens on', async () => {
-      const r = await cli(['run', '--target', sim.url, '--duration', '1', '--out', 's3://results/runs', '--s3-endpoint', 'http://127.0.0.1:9']);
+      const r = await cli(['run', '--target', sim.url, '--duration', '1', '--workers', '1', '--out', 's3://results/runs', '--s3-endpoint', 'http://127.0.0.1:9']);
       expect(r.stderr).toMatch(/: cannot reach the S3 endpoint http:\/\/127\.0\.0\.1:9: ECONNREFUSED\nFix: check --s3-endpoint/);
       expect(r.code).toBe(2);
       expect(await readdir(staging)).toEqual([]);

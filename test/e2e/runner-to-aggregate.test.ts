@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listObjects } from '../../runtime/aws/s3.ts';
 import { S3RunStore } from '../../runtime/aws/s3-run-store.ts';
@@ -9,10 +8,10 @@ import { aggregateRun, writeOutputs } from '../../runtime/aggregator/aggregate-r
 import { startSimulator, type RunningSimulator } from '../../runtime/simulator/index.ts';
 import { startLocalS3, type LocalS3 } from '../support/s3rver.ts';
 import { useTempDirs } from '../support/temp-dir.ts';
+import { runnerBundle } from '../support/test-stack.ts';
 
 const tempDir = useTempDirs();
 
-const bin = fileURLToPath(new URL('../../bin/inference-baseline.js', import.meta.url));
 
 let sim: RunningSimulator;
 let s3: LocalS3;
@@ -27,7 +26,7 @@ afterAll(async () => {
 
 describe('native runner → S3 (s3rver) → aggregate', () => {
   it('the Job\'s runner uploads raw files only; the aggregator recomputes exactly the numbers the runner printed', async () => {
-    // The CLI in its own process, as the Kubernetes Job runs it (--no-aggregate: the workflow's
+    // The runner bundle in its own process, as the Kubernetes Job runs it (--no-aggregate: the workflow's
     // Aggregate step is the one writer of summary.json), writing to s3://…
     const runId = '20250101T020000Z-e2erun';
     // The runner stages the run in the temp folder before uploading it; it must leave nothing there.
@@ -35,7 +34,7 @@ describe('native runner → S3 (s3rver) → aggregate', () => {
     const run = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
       execFile(
         process.execPath,
-        [bin, 'run', '--target', sim.url, '--duration', '2', '--rate', '3', '--run-id', runId, '--out', 's3://results/runs/baseline/qwen3-8b', '--s3-endpoint', s3.endpoint, '--no-aggregate'],
+        [runnerBundle(), 'run', '--target', sim.url, '--duration', '1', '--rate', '6', '--workers', '2', '--run-id', runId, '--out', 's3://results/runs/baseline/qwen3-8b', '--s3-endpoint', s3.endpoint, '--no-aggregate'],
         { env: { ...process.env, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1', TMPDIR: staging }, timeout: 60_000 },
         (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
       );
@@ -49,8 +48,8 @@ describe('native runner → S3 (s3rver) → aggregate', () => {
     const prefix = `runs/baseline/qwen3-8b/${runId}/`;
     const keys: string[] = [];
     for await (const o of listObjects(s3.client, 'results', prefix)) keys.push(o.key.slice(prefix.length));
-    // A shard per worker thread (the baseline's num_workers: 4); the runner's table below is their merge.
-    const shards = [0, 1, 2, 3].map((i) => `requests/shard-000${i}`);
+    // A shard per worker thread (two here); the runner's table below is their merge.
+    const shards = [0, 1].map((i) => `requests/shard-000${i}`);
     expect(keys.sort()).toEqual(['config.yml', ...shards.flatMap((s) => [`${s}-0000.ndjson.gz`, `${s}.json`]), 'run.json']);
 
     const store = new S3RunStore(s3.client, { bucket: 'results', prefix });

@@ -16,14 +16,14 @@ export function smallScenario(baseUrl: string, over: Record<string, unknown> = {
         input_distribution: { mean: 64, std_dev: 0, min: 64, max: 64 },
         output_distribution: { mean: 16, std_dev: 0, min: 16, max: 16 },
       },
-      load: { stages: [{ rate: 5, duration: 2 }], num_workers: 1 },
+      load: { stages: [{ rate: 10, duration: 1 }], num_workers: 1 },
     },
     over,
   );
   return resolveScenario(parseScenario(raw, 'test scenario'));
 }
 
-/** runBenchmark's options for a loopback test: smallScenario(baseUrl, over), one shard, the system clock. */
+/** A runner's options for a loopback test: smallScenario(baseUrl, over), one shard, the system clock. */
 export function loopbackRunOptions(baseUrl: string, dir: string, runId: string, over: Record<string, unknown> = {}, interrupt = new AbortController().signal): RunOptions {
   return {
     scenario: smallScenario(baseUrl, over),

@@ -120,7 +120,7 @@ describe('the local workflow when things go wrong', () => {
   it('a runner pod that is only slow to start (its image pulling for 12 s) is looked at, not failed: past a 5 s grace the run still succeeds', async () => {
     wf.env.cluster.faults = { imagePullMs: 12_000 };
     // schedulingPolls 1: every poll while no pod is ready looks at the Pending pods (at 5 and 10 s).
-    const r = await wf.execute({ input: load(2), stackOverrides: { schedulingGraceSeconds: 5 } });
+    const r = await wf.execute({ input: load(1), stackOverrides: { schedulingGraceSeconds: 5 } });
     expect(r.status).toBe('SUCCEEDED');
     const names = r.states.map((s) => s.name);
     // At 5 and 10 s (the pull ends at 12 s; at 15 s the pod may still be starting).
@@ -134,7 +134,7 @@ describe('the local workflow when things go wrong', () => {
   }, 60_000);
 
   it('a second run against the same target while one is in progress fails before creating anything, naming the run in progress', async () => {
-    const a = wf.execute({ input: load(3) });
+    const a = wf.execute({ input: load(1) });
     for (let i = 0; i < 300 && wf.env.cluster.existing('jobs').length === 0; i++) await new Promise((res) => setTimeout(res, 50));
     const postsBefore = posts();
     const b = await wf.execute({ input: load(2) });

@@ -36,7 +36,7 @@ let first: ExecutionRecord;
  */
 const SHORT = {
   overrides: {
-    load: { stages: [{ rate: 20, duration: 5 }] },
+    load: { stages: [{ rate: 50, duration: 2 }] },
     data: { output_distribution: { mean: 32, std_dev: 0, min: 32, max: 32 } },
     validity: { max_schedule_delay_p99_ms: 1000, max_rate_deviation: 0.5 },
   },
@@ -105,7 +105,7 @@ describe('the local workflow: success (native runner through the bootstrap and t
     wf.env.zone = null;
     try {
       // A smaller run of one worker: placement is this test's subject.
-      const r = await wf.execute({ input: { overrides: { ...SHORT.overrides, load: { stages: [{ rate: 10, duration: 2 }], num_workers: 1 } } } });
+      const r = await wf.execute({ input: { overrides: { ...SHORT.overrides, load: { stages: [{ rate: 20, duration: 1 }], num_workers: 1 } } } });
       expect(r.status).toBe('SUCCEEDED');
       const names = r.states.map((s) => s.name);
       expect(names).toContain('ServiceAccountReady');

@@ -24,7 +24,7 @@ async function run(runId: string, extra: string[] = []): Promise<{ prompts: Grou
   // only made the run late. Valid or not (exit 0 or 3: on a loaded machine one of ten sends can
   // miss the 10 ms schedule-delay limit), every request is sent and recorded; prompts are the
   // subject here, not timing.
-  const r = await cli(['run', '--target', sim.url, '--rate', '5', '--duration', '2', '--workers', '1', '--out', out, '--run-id', runId, ...extra]);
+  const r = await cli(['run', '--target', sim.url, '--rate', '10', '--duration', '1', '--workers', '1', '--out', out, '--run-id', runId, ...extra]);
   expect([0, 3], r.stderr).toContain(r.code);
   const prompts = sim.groundTruth().filter((g) => g.requestId.startsWith(`${runId}-`)).sort((a, b) => Number(a.requestId.split('-').pop()) - Number(b.requestId.split('-').pop()));
   expect(prompts).toHaveLength(10);

@@ -91,7 +91,7 @@ describe('a loopback run against the simulator (real HTTP)', () => {
   it('injected failures are counted by type and the run is marked invalid with its reason', async () => {
     sim = await startSimulator({ ttftMs: 10, itlMs: 2, jitterMs: 0, errorRate: 0.6, abortAfterTokens: 4, stallMs: 5000, seed: 3 });
     const dir = join(await tempDir(), 'run');
-    const { summary } = await runBenchmark(options(sim.url, dir, { load: { stages: [{ rate: 20, duration: 1.5 }], request_timeout: 0.5 } }));
+    const { summary } = await runBenchmark(options(sim.url, dir, { load: { stages: [{ rate: 30, duration: 1 }], request_timeout: 0.5 } }));
     const truth = sim.groundTruth().filter((g) => g.requestId.startsWith(`${RUN_ID}-`));
     const expected: Record<string, number> = {};
     const typeOf = { status: 'http_status', abort: 'aborted', stall: 'timeout', 'in-band': 'in_band' } as const;
@@ -105,7 +105,7 @@ describe('a loopback run against the simulator (real HTTP)', () => {
   });
 
   it('an interrupted run stops scheduling, cancels what outlives the grace period, and is stored as partial', async () => {
-    sim = await startSimulator({ ttftMs: 20, itlMs: 100, jitterMs: 0 }); // each request takes ~1.5 s
+    sim = await startSimulator({ ttftMs: 20, itlMs: 40, jitterMs: 0 }); // each request takes ~0.6 s
     const dir = join(await tempDir(), 'run');
     const interrupt = new AbortController();
     // Interrupt 1.2 s into the load (the first status line comes 1 s after the loop starts).
@@ -132,7 +132,7 @@ describe('a shard of a multi-pod run', () => {
     sim = await startSimulator({ ttftMs: 2, itlMs: 1, jitterMs: 0 });
     const dir = join(await tempDir(), 'run');
     // 20 requests over 4 shards: shard 1 sends seq 1, 5, 9, 13, 17.
-    const { summary } = await runBenchmark({ ...options(sim.url, dir, { load: { stages: [{ rate: 10, duration: 2 }] } }), shard: { index: 1, count: 4 } });
+    const { summary } = await runBenchmark({ ...options(sim.url, dir, { load: { stages: [{ rate: 20, duration: 1 }] } }), shard: { index: 1, count: 4 } });
     expect(summary.requests.scheduled).toBe(5);
     const metrics = await (await fetch(`${sim.url}/metrics`)).text();
     const tokenizeCalls = Number(/http_requests_total\{handler="\/tokenize",method="POST",status="2xx"\} (\d+)/.exec(metrics)?.[1]);

@@ -109,7 +109,7 @@ describe('a runner with several workers (load.num_workers, worker threads)', () 
   });
 
   it('an interruption stops every worker; what was sent is written and the run is partial', async () => {
-    sim = await startSimulator({ ttftMs: 20, itlMs: 100, jitterMs: 0 }); // ~1.5 s per request
+    sim = await startSimulator({ ttftMs: 20, itlMs: 40, jitterMs: 0 }); // ~0.6 s per request
     const dir = join(await tempDir(), 'run');
     const interrupt = new AbortController();
     const { summary, partial, shards } = await startRunner({

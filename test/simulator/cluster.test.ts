@@ -1,19 +1,21 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { basename, join } from 'node:path';
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import type { GroundTruthEntry } from '../../runtime/simulator/index.ts';
 import { useTempDirs } from '../support/temp-dir.ts';
+import { runnerBundle } from '../support/test-stack.ts';
 
 const tempDir = useTempDirs();
-const bin = fileURLToPath(new URL('../../bin/inference-baseline.js', import.meta.url));
 
-/** `simulate --workers N` as a user starts it: the real CLI in its own process (cluster.fork re-enters it). */
+/**
+ * `simulate --workers N` in its own process, as the runner bundle (the CLI in one file, what the
+ * Dockerfile's image runs): cluster.fork re-enters it, and no process compiles TypeScript first.
+ */
 function simulate(args: string[]): { exited: Promise<{ code: number | null; stdout: string; stderr: string }>; url: Promise<string>; pid: number; interrupt(): void } {
-  const child = spawn(process.execPath, [bin, 'simulate', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [runnerBundle(), 'simulate', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   let onLine: (url: string) => void = () => undefined;
@@ -34,8 +36,8 @@ describe('simulate --workers: several processes behind one port', () => {
     const truthFile = join(dir, 'truth.ndjson');
     const sim = simulate(['--port', '0', '--workers', '2', '--ground-truth', truthFile, '--itl-ms', '1']);
     const url = await sim.url;
-    // The primary's children that are simulators (tsx also runs an esbuild service as a child).
-    const workers = execFileSync('pgrep', ['-P', String(sim.pid), '-f', 'inference-baseline.js simulate']).toString().trim().split('\n');
+    // The primary's children that are simulators.
+    const workers = execFileSync('pgrep', ['-P', String(sim.pid), '-f', `${basename(runnerBundle())} simulate`]).toString().trim().split('\n');
     if (workers.length !== 2) sim.interrupt();
     expect(workers).toHaveLength(2);
     // A fresh connection per request (connection: close), so the primary hands them to both workers.

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { startSimulator, type RunningSimulator } from '../../runtime/simulator/index.ts';
 
+/** A request that holds its slot until the test lets it go (30,000 tokens at 2 ms: a minute), then leaves. */
+const HOLD = 30_000;
+
 function streamed(sim: RunningSimulator, requestId: string, maxTokens: number, signal?: AbortSignal): Promise<string> {
   return fetch(`${sim.url}/v1/completions`, {
     method: 'POST',
@@ -27,21 +30,24 @@ describe('maxConcurrency', () => {
   it('queues requests beyond the limit FIFO; queueing time adds to TTFT', async () => {
     const sim = await startSimulator({ ttftMs: 5, prefillMsPerToken: 0, itlMs: 2, jitterMs: 0, maxConcurrency: 1 });
     try {
-      // Long enough (2 s) that the metrics below are read while it still holds the only slot, even
-      // on a loaded CI machine (at 150 tokens, 0.3 s, a loaded CI run once read the queue empty).
-      const first = streamed(sim, 'first', 1000);
+      // The first request holds the only slot until its client leaves: the metrics below are read
+      // while it does, however busy the machine.
+      const leave = new AbortController();
+      const first = streamed(sim, 'first', HOLD, leave.signal).catch(() => 'left');
       await until(() => sim.groundTruth().length === 1);
       const second = streamed(sim, 'second', 5);
       await until(() => sim.groundTruth().length === 2);
 
       expect(await metric(sim, 'vllm:num_requests_running')).toBe(1);
       expect(await metric(sim, 'vllm:num_requests_waiting')).toBe(1);
+      const releasedAt = performance.timeOrigin + performance.now();
+      leave.abort();
       await Promise.all([first, second]);
 
-      const [a, b] = sim.groundTruth();
-      expect(b!.receivedAt).toBeLessThan(a!.doneAt!);
-      expect(b!.startedAt).toBeGreaterThanOrEqual(a!.doneAt!);
-      expect(b!.contentWrites[0]! - b!.receivedAt).toBeGreaterThan(a!.doneAt! - b!.receivedAt);
+      const b = sim.groundTruth().find((e) => e.requestId === 'second')!;
+      expect(b.receivedAt).toBeLessThan(releasedAt);
+      expect(b.startedAt).toBeGreaterThanOrEqual(releasedAt);
+      expect(b.contentWrites[0]! - b.receivedAt).toBeGreaterThan(releasedAt - b.receivedAt);
       expect(await metric(sim, 'vllm:num_requests_running')).toBe(0);
       expect(await metric(sim, 'vllm:num_requests_waiting')).toBe(0);
     } finally {
@@ -71,9 +77,9 @@ describe('maxConcurrency', () => {
   it('drops a waiting request whose client left, and never starts it', async () => {
     const sim = await startSimulator({ ttftMs: 2, prefillMsPerToken: 0, itlMs: 2, jitterMs: 0, maxConcurrency: 1 });
     try {
-      // holds the only slot (2 s) well past the leaver's abort, even on a loaded machine, so the leaver
-      // can only leave from the queue
-      const first = streamed(sim, 'first', 1000);
+      // holds the only slot until the test lets it go, so the leaver can only leave from the queue
+      const release = new AbortController();
+      const first = streamed(sim, 'first', HOLD, release.signal).catch(() => 'released');
       await until(() => sim.groundTruth().length === 1);
       const controller = new AbortController();
       const leaver = streamed(sim, 'leaver', 5, controller.signal).catch(() => 'aborted');
@@ -82,6 +88,7 @@ describe('maxConcurrency', () => {
       controller.abort();
       await until(async () => (await metric(sim, 'vllm:num_requests_waiting')) === 0);
       expect(sim.groundTruth().find((e) => e.requestId === 'first')!.doneAt).toBeNull();
+      release.abort();
       await Promise.all([first, leaver]);
 
       const gone = sim.groundTruth().find((e) => e.requestId === 'leaver')!;
