@@ -15,6 +15,10 @@ const noInfra = { group: ['**/infra/*', '**/infra/**'], message: 'runtime/ must 
 /** For files under runtime/: the folders named, and infra/ always. */
 const banned = (folders, extra = []) => ({ 'no-restricted-imports': ['error', { patterns: [noInfra, ...layerPatterns(folders), ...extra] }] });
 const entryPoints = ['cli', 'lambda', 'local'];
+const corePure = [
+  { group: ['node:*'], message: 'core does no I/O' },
+  { group: ['@aws-sdk/*', 'undici'], message: 'core calls no service' },
+];
 
 export default tseslint.config(
   { ignores: ['node_modules/', 'cdk.out/', 'results/', 'dist/', 'coverage/'] },
@@ -36,12 +40,13 @@ export default tseslint.config(
     rules: {
       // core stays pure: no I/O, no clock, no environment.
       'no-restricted-globals': ['error', 'process', 'fetch', 'setTimeout', 'setInterval'],
-      ...banned(project, [
-        { group: ['node:*'], message: 'core does no I/O' },
-        { group: ['@aws-sdk/*', 'undici'], message: 'core calls no service' },
-      ]),
+      ...banned(project, corePure),
     },
   },
+  // What is stored flows one way — records (run.json, shards) → summary (summary.json) → history —
+  // so a stored schema never depends on what is derived from it.
+  { files: ['runtime/core/records/**/*.ts'], rules: banned(project, [...corePure, ...layerPatterns(['summary', 'history'])]) },
+  { files: ['runtime/core/summary/**/*.ts'], rules: banned(project, [...corePure, ...layerPatterns(['history'])]) },
   { files: ['runtime/runner/**/*.ts'], rules: banned([...entryPoints, 'aws', 'aggregator', 'simulator', 'report', 'bootstrap']) },
   { files: ['runtime/simulator/**/*.ts'], rules: banned([...entryPoints, 'aws', 'aggregator', 'runner', 'report', 'bootstrap']) },
   { files: ['runtime/aggregator/**/*.ts'], rules: banned([...entryPoints, 'aws', 'runner', 'simulator', 'timing', 'bootstrap']) },

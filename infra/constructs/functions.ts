@@ -25,8 +25,19 @@ export interface FunctionsProps {
   bundle?: s3assets.Asset;
 }
 
+/** One handler: its entry under runtime/lambda/, its size, and the files it reads at run time. */
+interface HandlerSpec {
+  name: string;
+  file: string;
+  memorySize: number;
+  timeout: Duration;
+  environment: Record<string, string>;
+  /** [from (relative to the project root), to (relative to the bundle)]: copied beside the bundle. */
+  shipFiles?: Array<[string, string]>;
+}
+
 /**
- * The three Lambda handlers (Node 22, arm64, esbuild ESM bundles, no Docker), each with only the
+ * The four Lambda handlers (Node 22, arm64, esbuild ESM bundles, no Docker), each with only the
  * permissions it uses.
  */
 export class Functions extends Construct {
@@ -37,144 +48,165 @@ export class Functions extends Construct {
   /** Each function's timeout: the workflow gives its Task the same. */
   static readonly timeouts = { prepareRun: Duration.seconds(60), aggregate: Duration.minutes(10), publish: Duration.minutes(2), releaseRun: Duration.seconds(60) };
 
-  constructor(scope: Construct, id: string, props: FunctionsProps) {
+  constructor(scope: Construct, id: string, private readonly props: FunctionsProps) {
     super(scope, id);
-    /** `shipFiles`: [from (relative to the project root), to (relative to the bundle)] copied beside the bundle. */
-    const make = (name: string, file: string, memorySize: number, timeout: Duration, environment: Record<string, string>, shipFiles: Array<[string, string]> = []) => {
-      const fn = new nodejs.NodejsFunction(this, name, {
-        entry: join(props.projectRoot, 'runtime', 'lambda', file),
-        handler: 'handler',
-        projectRoot: props.projectRoot,
-        depsLockFilePath: join(props.projectRoot, 'package-lock.json'),
-        runtime: lambda.Runtime.NODEJS_22_X,
-        architecture: lambda.Architecture.ARM_64,
-        memorySize,
-        timeout,
-        environment: { ...environment, NODE_OPTIONS: '--enable-source-maps' },
-        logGroup: new logs.LogGroup(this, `${name}Logs`, { retention: logs.RetentionDays.ONE_YEAR }),
-        tracing: lambda.Tracing.ACTIVE,
-        bundling: {
-          format: nodejs.OutputFormat.ESM,
-          target: 'node22',
-          platform: 'node',
-          mainFields: ['module', 'main'],
-          banner: ESM_REQUIRE_BANNER,
-          sourceMap: true,
-          sourcesContent: false,
-          // Bundle the SDK too: the versions tested are the versions deployed.
-          externalModules: [],
-          // Files read at run time (not imported) are copied beside the bundle under node_modules/,
-          // where require.resolve finds them; installing packages would need the network at synth.
-          ...(shipFiles.length > 0 && {
-            commandHooks: {
-              beforeBundling: () => [],
-              beforeInstall: () => [],
-              afterBundling: (inputDir: string, outputDir: string) =>
-                shipFiles.map(([from, to]) => `mkdir -p "${join(outputDir, dirname(to))}" && cp "${join(inputDir, from)}" "${join(outputDir, to)}"`),
-            },
-          }),
-        },
-      });
-      acknowledge(fn, [
-        {
-          id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-          reason: "AWSLambdaBasicExecutionRole only allows writing this function's CloudWatch Logs.",
-        },
-        { id: 'AwsSolutions-L1', reason: 'The design fixes Node.js 22 for Lambda and the runner Job.' },
-      ]);
-      return fn;
-    };
-
-    const stack = Stack.of(this);
     const t = Functions.timeouts;
     // The Job's bootstrap program is read from beside the bundle (runtime/bootstrap/index.ts).
-    this.prepareRun = make('PrepareRun', 'prepare-run.ts', 512, t.prepareRun, { [RUN_DEFAULTS_ENV]: props.defaultsJson }, [
-      [`runtime/bootstrap/${BUNDLE_BOOTSTRAP_FILE}`, BUNDLE_BOOTSTRAP_FILE],
-    ]);
-    this.releaseRun = make('ReleaseRun', 'release-run.ts', 256, t.releaseRun, { [RUN_DEFAULTS_ENV]: props.defaultsJson });
-    this.aggregate = make('Aggregate', 'aggregate.ts', 2048, t.aggregate, { RESULTS_BUCKET: props.bucket.bucketName }, [
-      // report.html inlines uPlot (runtime/report/assets.ts reads these at run time, through node_modules/).
-      ['node_modules/uplot/dist/uPlot.iife.min.js', 'node_modules/uplot/dist/uPlot.iife.min.js'],
-      ['node_modules/uplot/dist/uPlot.min.css', 'node_modules/uplot/dist/uPlot.min.css'],
-    ]);
-    this.publish = make('Publish', 'publish.ts', 512, t.publish, {
-      RESULTS_BUCKET: props.bucket.bucketName,
-      // Read by runtime/lambda/publish.ts (EMF namespace).
-      METRICS_NAMESPACE: props.metricNamespace,
+    this.prepareRun = this.handler({
+      name: 'PrepareRun',
+      file: 'prepare-run.ts',
+      memorySize: 512,
+      timeout: t.prepareRun,
+      environment: { [RUN_DEFAULTS_ENV]: props.defaultsJson },
+      shipFiles: [[`runtime/bootstrap/${BUNDLE_BOOTSTRAP_FILE}`, BUNDLE_BOOTSTRAP_FILE]],
     });
+    this.releaseRun = this.handler({ name: 'ReleaseRun', file: 'release-run.ts', memorySize: 256, timeout: t.releaseRun, environment: { [RUN_DEFAULTS_ENV]: props.defaultsJson } });
+    this.aggregate = this.handler({
+      name: 'Aggregate',
+      file: 'aggregate.ts',
+      memorySize: 2048,
+      timeout: t.aggregate,
+      environment: { RESULTS_BUCKET: props.bucket.bucketName },
+      // report.html inlines uPlot (runtime/report/assets.ts reads these at run time, through node_modules/).
+      shipFiles: [
+        ['node_modules/uplot/dist/uPlot.iife.min.js', 'node_modules/uplot/dist/uPlot.iife.min.js'],
+        ['node_modules/uplot/dist/uPlot.min.css', 'node_modules/uplot/dist/uPlot.min.css'],
+      ],
+    });
+    // METRICS_NAMESPACE is read by runtime/lambda/publish.ts (the EMF namespace).
+    this.publish = this.handler({ name: 'Publish', file: 'publish.ts', memorySize: 512, timeout: t.publish, environment: { RESULTS_BUCKET: props.bucket.bucketName, METRICS_NAMESPACE: props.metricNamespace } });
 
-    // PrepareRun: DescribeCluster on the one cluster, write run-spec.json / config.yml, presign the bundle.
-    this.prepareRun.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['eks:DescribeCluster'],
-        resources: [stack.formatArn({ service: 'eks', resource: 'cluster', resourceName: props.clusterName })],
-      }),
-    );
-    this.prepareRun.addToRolePolicy(
+    this.grantPrepareRun();
+    this.grantReleaseRun();
+    this.grantAggregate();
+    // Publish: read the run's summary.json; the metrics go out as an EMF log line (no CloudWatch API call).
+    this.publish.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [props.bucket.arnForObjects(RUNS_KEY_PATTERN)] }));
+    this.acknowledgeScopes();
+  }
+
+  private handler(spec: HandlerSpec): nodejs.NodejsFunction {
+    const root = this.props.projectRoot;
+    const shipFiles = spec.shipFiles ?? [];
+    const fn = new nodejs.NodejsFunction(this, spec.name, {
+      entry: join(root, 'runtime', 'lambda', spec.file),
+      handler: 'handler',
+      projectRoot: root,
+      depsLockFilePath: join(root, 'package-lock.json'),
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: spec.memorySize,
+      timeout: spec.timeout,
+      environment: { ...spec.environment, NODE_OPTIONS: '--enable-source-maps' },
+      logGroup: new logs.LogGroup(this, `${spec.name}Logs`, { retention: logs.RetentionDays.ONE_YEAR }),
+      tracing: lambda.Tracing.ACTIVE,
+      bundling: {
+        format: nodejs.OutputFormat.ESM,
+        target: 'node22',
+        platform: 'node',
+        mainFields: ['module', 'main'],
+        banner: ESM_REQUIRE_BANNER,
+        sourceMap: true,
+        sourcesContent: false,
+        // Bundle the SDK too: the versions tested are the versions deployed.
+        externalModules: [],
+        // Files read at run time (not imported) are copied beside the bundle under node_modules/,
+        // where require.resolve finds them; installing packages would need the network at synth.
+        ...(shipFiles.length > 0 && {
+          commandHooks: {
+            beforeBundling: () => [],
+            beforeInstall: () => [],
+            afterBundling: (inputDir: string, outputDir: string) =>
+              shipFiles.map(([from, to]) => `mkdir -p "${join(outputDir, dirname(to))}" && cp "${join(inputDir, from)}" "${join(outputDir, to)}"`),
+          },
+        }),
+      },
+    });
+    acknowledge(fn, [
+      {
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        reason: "AWSLambdaBasicExecutionRole only allows writing this function's CloudWatch Logs.",
+      },
+      { id: 'AwsSolutions-L1', reason: 'The design fixes Node.js 22 for Lambda and the runner Job.' },
+    ]);
+    return fn;
+  }
+
+  private clusterArn(): string {
+    return Stack.of(this).formatArn({ service: 'eks', resource: 'cluster', resourceName: this.props.clusterName });
+  }
+
+  /** DescribeCluster on the one cluster, its Pod Identity associations, run-spec.json / config.yml, the claim, the bundle it presigns. */
+  private grantPrepareRun(): void {
+    const { bucket, bundle, clusterName } = this.props;
+    const stack = Stack.of(this);
+    const fn = this.prepareRun;
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['eks:DescribeCluster'], resources: [this.clusterArn()] }));
+    fn.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['eks:ListPodIdentityAssociations', 'eks:DescribePodIdentityAssociation'],
-        resources: [
-          stack.formatArn({ service: 'eks', resource: 'cluster', resourceName: props.clusterName }),
-          stack.formatArn({ service: 'eks', resource: 'podidentityassociation', resourceName: `${props.clusterName}/*` }),
-        ],
+        resources: [this.clusterArn(), stack.formatArn({ service: 'eks', resource: 'podidentityassociation', resourceName: `${clusterName}/*` })],
       }),
     );
     // run-spec.json (+ config.yml) and read-back for a retried write (GetObject); the target's claim.
-    this.prepareRun.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject', 's3:GetObject'], resources: [props.bucket.arnForObjects(RUNS_KEY_PATTERN)] }));
-    const claims = props.bucket.arnForObjects(`${CLAIMS_PREFIX}*`);
-    for (const fn of [this.prepareRun, this.releaseRun]) fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject', 's3:GetObject', 's3:DeleteObject'], resources: [claims] }));
-    this.releaseRun.addToRolePolicy(
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject', 's3:GetObject'], resources: [bucket.arnForObjects(RUNS_KEY_PATTERN)] }));
+    fn.addToRolePolicy(this.claimsStatement());
+    if (!bundle) return;
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [bundle.bucket.arnForObjects(bundle.s3ObjectKey)] }));
+    // The presigned URL is signed by this role: when the CDK bootstrap bucket is encrypted with a
+    // customer-managed key, the pod's download needs this role's kms:Decrypt through S3.
+    fn.addToRolePolicy(
       new iam.PolicyStatement({
-        actions: ['eks:DescribeCluster'],
-        resources: [stack.formatArn({ service: 'eks', resource: 'cluster', resourceName: props.clusterName })],
+        actions: ['kms:Decrypt'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'kms:ViaService': `s3.${stack.region}.amazonaws.com`, 'kms:CallerAccount': stack.account } },
       }),
     );
-    if (props.bundle) {
-      this.prepareRun.addToRolePolicy(
-        new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [props.bundle.bucket.arnForObjects(props.bundle.s3ObjectKey)] }),
-      );
-      // The presigned URL is signed by this role: when the CDK bootstrap bucket is encrypted with a
-      // customer-managed key, the pod's download needs this role's kms:Decrypt through S3.
-      this.prepareRun.addToRolePolicy(
-        new iam.PolicyStatement({
-          actions: ['kms:Decrypt'],
-          resources: ['*'],
-          conditions: { StringEquals: { 'kms:ViaService': `s3.${stack.region}.amazonaws.com`, 'kms:CallerAccount': stack.account } },
-        }),
-      );
-    }
+  }
 
-    // Aggregate: read a run's raw files, write its summary next to them; read its series' history
-    // and write the run's own entry there.
-    const listRuns = new iam.PolicyStatement({
-      actions: ['s3:ListBucket'],
-      resources: [props.bucket.bucketArn],
-      conditions: { StringLike: { 's3:prefix': [RUNS_KEY_PATTERN, RUNS_PREFIX, HISTORY_KEY_PATTERN] } },
-    });
-    this.aggregate.addToRolePolicy(listRuns);
+  /** The reaper's: the claim, and DescribeCluster to rebuild the run's names. */
+  private grantReleaseRun(): void {
+    this.releaseRun.addToRolePolicy(this.claimsStatement());
+    this.releaseRun.addToRolePolicy(new iam.PolicyStatement({ actions: ['eks:DescribeCluster'], resources: [this.clusterArn()] }));
+  }
+
+  private claimsStatement(): iam.PolicyStatement {
+    return new iam.PolicyStatement({ actions: ['s3:PutObject', 's3:GetObject', 's3:DeleteObject'], resources: [this.props.bucket.arnForObjects(`${CLAIMS_PREFIX}*`)] });
+  }
+
+  /** Read a run's raw files, write its summary next to them; read its series' history and write the run's own entry there. */
+  private grantAggregate(): void {
+    const bucket = this.props.bucket;
     this.aggregate.addToRolePolicy(
-      new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [props.bucket.arnForObjects(RUNS_KEY_PATTERN), props.bucket.arnForObjects(HISTORY_KEY_PATTERN)] }),
+      new iam.PolicyStatement({
+        actions: ['s3:ListBucket'],
+        resources: [bucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': [RUNS_KEY_PATTERN, RUNS_PREFIX, HISTORY_KEY_PATTERN] } },
+      }),
     );
+    this.aggregate.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [bucket.arnForObjects(RUNS_KEY_PATTERN), bucket.arnForObjects(HISTORY_KEY_PATTERN)] }));
+  }
 
-    // Publish: read the run's summary.json; the metrics go out as an EMF log line (no CloudWatch API call).
-    this.publish.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [props.bucket.arnForObjects(RUNS_KEY_PATTERN)] }));
+  /** cdk-nag's wildcard findings, each with its reason. */
+  private acknowledgeScopes(): void {
+    const { bucket, clusterName } = this.props;
+    const stack = Stack.of(this);
     const runsOnly = {
-      id: iam5(`${arnRef(props.bucket)}/${RUNS_KEY_PATTERN}`),
+      id: iam5(`${arnRef(bucket)}/${RUNS_KEY_PATTERN}`),
       reason: 'Objects are scoped to the runs/ prefix of the results bucket: one object per run file cannot be named in advance.',
     };
     const historyOnly = {
-      id: iam5(`${arnRef(props.bucket)}/${HISTORY_KEY_PATTERN}`),
+      id: iam5(`${arnRef(bucket)}/${HISTORY_KEY_PATTERN}`),
       reason: 'One history entry per run under history/ (written by Aggregate): run ids are not known at deploy time.',
     };
     const claimsOnly = {
-      id: iam5(`${arnRef(props.bucket)}/${CLAIMS_PREFIX}*`),
+      id: iam5(`${arnRef(bucket)}/${CLAIMS_PREFIX}*`),
       reason: 'One claim object per benchmark target under claims/ (exclusive runs); the targets are not known at deploy time.',
     };
     const xray = { id: iam5('*'), reason: 'X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions (tracing is active); kms:Decrypt is limited to calls through S3 in this account (the CDK bootstrap bucket key is not known at synth).' };
     // As cdk-nag prints the resource: tokens by name, literal region and account when the stack has them.
     const region = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
     const account = Token.isUnresolved(stack.account) ? '<AWS::AccountId>' : stack.account;
-    const associations = { id: iam5(`arn:<AWS::Partition>:eks:${region}:${account}:podidentityassociation/${props.clusterName}/*`), reason: 'Pod Identity associations of the one cluster: their ids are assigned by EKS.' };
+    const associations = { id: iam5(`arn:<AWS::Partition>:eks:${region}:${account}:podidentityassociation/${clusterName}/*`), reason: 'Pod Identity associations of the one cluster: their ids are assigned by EKS.' };
     for (const fn of [this.prepareRun, this.aggregate, this.publish, this.releaseRun]) acknowledge(fn, [runsOnly, historyOnly, claimsOnly, xray, associations]);
   }
 }

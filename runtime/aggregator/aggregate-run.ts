@@ -22,11 +22,13 @@ import {
 } from '../core/run-layout.ts';
 import { VALIDITY_DEFAULTS } from '../core/scenario/validity-rules.ts';
 import { finalizeInferencePerf, finalizeNative, RunResults, type HistogramsFile, type InferencePerfLoadFacts } from '../core/summary/finalize.ts';
-import { reportData, type ReportData } from '../core/summary/report-data.ts';
+import { reportData, type ReportData } from '../core/report/report-data.ts';
 import type { Summary } from '../core/summary/schema.ts';
 import { loadReportAssets, type ReportAssets } from '../report/assets.ts';
 import { estimateKeyMetrics } from '../core/compare/compare.ts';
-import { compareWithHistory, historyEntry, type ComparisonRequest, type HistoryEntry, type ServerFacts, type TargetPod } from '../core/history/index.ts';
+import { compareWithHistory, historyEntry, type ComparisonRequest, type HistoryEntry } from '../core/history/index.ts';
+import type { ServerFacts } from '../core/records/server-facts.ts';
+import type { TargetPod } from '../core/summary/context.ts';
 import type { HistoryFor, HistoryStore } from '../core/ports/history-store.ts';
 import { runContext } from '../core/history/context.ts';
 import { trendOf } from '../core/history/trend.ts';

@@ -1,4 +1,5 @@
-import { workloadFromRequest, workloadOf, type Workload } from '../core/history/context.ts';
+import { workloadFromRequest, workloadOf } from '../core/history/context.ts';
+import type { Workload } from '../core/summary/context.ts';
 import type { RunRequest } from '../core/records/run-manifest.ts';
 import { CONFIG_FILE } from '../core/run-layout.ts';
 import { parseScenarioYaml, resolveScenario } from '../core/scenario/index.ts';

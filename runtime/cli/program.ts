@@ -1,7 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
+import { DEFAULT_COMPARE_OPTIONS } from '../core/compare/compare.ts';
 import { InputError, OperationFailed } from '../core/errors.ts';
 import { randomSuffix } from '../core/run-spec/naming.ts';
+import { DEFAULT_STACK_NAME } from '../core/run-spec/stack-defaults.ts';
+import { SEED_MODEL } from '../core/scenario/presets.ts';
+import { defaultNamespace } from '../core/summary/published.ts';
 import { Interrupted } from '../runner/interrupted.ts';
 import type { LocalStack } from '../core/ports/local-stack.ts';
 import type { Clock } from '../timing/clock.ts';
@@ -9,7 +13,7 @@ import { aggregateCommand } from './commands/aggregate.ts';
 import { renderCommand } from './commands/render.ts';
 import { runCommand } from './commands/run.ts';
 import { simulateCommand } from './commands/simulate.ts';
-import { DEFAULT_STACK, startCommand } from './commands/start.ts';
+import { startCommand } from './commands/start.ts';
 import { EXIT } from './exit-codes.ts';
 import { httpUrl, nonNegativeInteger, nonNegativeNumber, port, positiveNumber, probability, shardSpec, windowSize, workerCount, zoneName } from './options.ts';
 
@@ -81,12 +85,26 @@ function buildProgram(io: CliIo, exit: (code: number) => void): Command {
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: () => undefined });
   // Every subcommand throws instead of exiting, and prints its help (not its errors) itself.
-  const command = (name: string): Command =>
+  const command: NewCommand = (name) =>
     program
       .command(name)
       .exitOverride()
       .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: () => undefined });
+  addRunCommand(command, io, exit);
+  addWorkflowCommand(command, io, exit);
+  addSimulateCommand(command, io, exit);
+  addAggregateCommand(command, io, exit);
+  addCompareCommand(command, io, exit);
+  addHistoryCommand(command, io, exit);
+  addStartCommand(command, io, exit);
+  addRenderCommand(command, io);
+  return program;
+}
 
+/** A subcommand of the program, set up to throw instead of exiting. */
+type NewCommand = (name: string) => Command;
+
+function addRunCommand(command: NewCommand, io: CliIo, exit: (code: number) => void): void {
   command('run')
     .description('Run a benchmark scenario against --target, or against the built-in simulator when no target is given.')
     .option('--target <url>', "the server's base URL (OpenAI-compatible, without /v1); default: start the simulator", httpUrl)
@@ -105,16 +123,18 @@ function buildProgram(io: CliIo, exit: (code: number) => void): Command {
     .option('--zone <az>', 'availability zone of this runner, recorded in the summary', zoneName)
     .option('--s3-endpoint <url>', 'S3 endpoint for --out s3://… (a local S3 server; default: AWS)')
     .option('--no-aggregate', 'leave aggregation to the workflow (the Job passes it): summary.json has one writer')
-    .option('--window <n>', 'earlier valid runs (in <out>/history/) the comparison draws its baseline from', windowSize, 7)
+    .option('--window <n>', 'earlier valid runs (in <out>/history/) the comparison draws its baseline from', windowSize, DEFAULT_COMPARE_OPTIONS.windowSize)
     .action(async (opts) => {
       const interrupt = io.interruptible('stopping: no new requests; in-flight requests get a grace period');
       exit(await runCommand(opts, { clock: io.clock, now: io.now, random: io.random, interrupt, stdout: io.stdout, stderr: io.stderr }));
     });
+}
 
+function addWorkflowCommand(command: NewCommand, io: CliIo, exit: (code: number) => void): void {
   command('workflow')
     .description('Run the benchmark workflow — the state machine `cdk synth` produces — on this machine: simulator (or --target), local S3, the runner bundle in a local Job.')
     .option('--target <url>', "the server's base URL (OpenAI-compatible, without /v1); default: the built-in simulator", httpUrl)
-    .option('--model <name>', 'model to request (default: the stack default, qwen3-8b)')
+    .option('--model <name>', `model to request (default: the stack default, ${SEED_MODEL.servedName})`)
     .option('--scenario <name>', 'preset scenario', 'baseline')
     .option('--runner <kind>', 'native or inference-perf (inference-perf cannot run here: the workflow goes as far as its Job)')
     .option('--duration <seconds>', 'duration of every load stage', positiveNumber('seconds'))
@@ -130,12 +150,14 @@ function buildProgram(io: CliIo, exit: (code: number) => void): Command {
       const [{ workflowCommand }, stack] = await Promise.all([import('./commands/workflow.ts'), io.localStack()]);
       exit(await workflowCommand(o, { stdout: io.stdout, stderr: io.stderr, interrupt, stack }));
     });
+}
 
+function addSimulateCommand(command: NewCommand, io: CliIo, exit: (code: number) => void): void {
   command('simulate')
     .description('Run the vLLM-compatible simulator alone (for measuring the runner or testing dashboards).')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port (0 = any free port)', port, 8000)
-    .option('--model <name...>', 'served model name(s)', ['qwen3-8b'])
+    .option('--model <name...>', 'served model name(s)', [SEED_MODEL.servedName])
     .option('--ttft-ms <ms>', 'time to first token before prefill cost', nonNegativeNumber('ms'))
     .option('--ttft-jitter-ms <ms>', 'uniform jitter on each request\'s TTFT', nonNegativeNumber('ms'))
     .option('--prefill-ms-per-token <ms>', 'extra TTFT per prompt token', nonNegativeNumber('ms'))
@@ -178,28 +200,34 @@ function buildProgram(io: CliIo, exit: (code: number) => void): Command {
         ),
       );
     });
+}
 
+function addAggregateCommand(command: NewCommand, io: CliIo, exit: (code: number) => void): void {
   command('aggregate')
     .argument('<results>', 'a run directory, an inference-perf output directory, or s3://bucket/prefix/')
     .description('Aggregate raw results (native shards or inference-perf files) into summary.json, histograms.json and report.html beside them.')
     .option('--emf <file>', 'also write the CloudWatch Embedded Metric Format document to this file')
-    .option('--namespace <ns>', 'CloudWatch namespace for --emf', 'InferenceBaseline')
+    .option('--namespace <ns>', 'CloudWatch namespace for --emf', defaultNamespace)
     .option('--endpoint <url>', 'S3 endpoint override (a local S3 server)')
     .option('--no-history', 'aggregate alone: no comparison with the series, no history entry')
-    .option('--window <n>', 'earlier valid runs the comparison draws its baseline from', windowSize, 7)
+    .option('--window <n>', 'earlier valid runs the comparison draws its baseline from', windowSize, DEFAULT_COMPARE_OPTIONS.windowSize)
     .action(async (target: string, o) => exit((await aggregateCommand(target, o, { stdout: io.stdout })).exitCode));
+}
 
+function addCompareCommand(command: NewCommand, io: CliIo, exit: (code: number) => void): void {
   command('compare')
     .argument('<run>', 'a run directory or s3://bucket/prefix/ (aggregated: summary.json and histograms.json)')
     .argument('[baseline...]', 'runs to compare against instead of the run\'s history (same workload)')
     .description('Compare a run with its trailing history (or with named runs): change and uncertainty per key metric, what changed. Exit 4 when something regressed.')
-    .option('--window <n>', 'earlier valid runs the baseline is drawn from', windowSize, 7)
+    .option('--window <n>', 'earlier valid runs the baseline is drawn from', windowSize, DEFAULT_COMPARE_OPTIONS.windowSize)
     .option('--endpoint <url>', 'S3 endpoint override (a local S3 server)')
     .action(async (run: string, baseline: string[], o) => {
       const { compareCommand } = await import('./commands/compare.ts');
       exit(await compareCommand(run, baseline, o, { stdout: io.stdout }));
     });
+}
 
+function addHistoryCommand(command: NewCommand, io: CliIo, exit: (code: number) => void): void {
   command('history')
     .argument('<location>', 'a results directory (the --out of run/workflow), a series under it, or s3://bucket[/prefix]')
     .description('List the history of each series: date, validity, key metrics, verdict and what changed.')
@@ -208,10 +236,12 @@ function buildProgram(io: CliIo, exit: (code: number) => void): Command {
       const { historyCommand } = await import('./commands/history.ts');
       exit(await historyCommand(location, o, { stdout: io.stdout }));
     });
+}
 
+function addStartCommand(command: NewCommand, io: CliIo, exit: (code: number) => void): void {
   command('start')
     .description("Start the deployed workflow (Step Functions) and print the console link; with --wait, the run's verdict.")
-    .option('--stack <name>', 'the CloudFormation stack that holds the state machine', DEFAULT_STACK)
+    .option('--stack <name>', 'the CloudFormation stack that holds the state machine', DEFAULT_STACK_NAME)
     .option('--state-machine <arn>', 'the state machine ARN (skips the lookup by stack)')
     .option('--input <json>', 'execution input (default {}: the stack’s default baseline)')
     .option('--wait', 'wait for the execution to end and print the verdict')
@@ -221,7 +251,9 @@ function buildProgram(io: CliIo, exit: (code: number) => void): Command {
       const r = await startCommand(o, { sfn: new SFNClient({}), stdout: io.stdout, sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) });
       exit(r.exitCode);
     });
+}
 
+function addRenderCommand(command: NewCommand, io: CliIo): void {
   command('render')
     .description('Print the ServiceAccount, ConfigMap and Job the workflow would create, as YAML for kubectl apply -f -.')
     .option('--config <file>', 'an inference-perf style config.yml (replaces the preset)')
@@ -257,5 +289,4 @@ function buildProgram(io: CliIo, exit: (code: number) => void): Command {
         }),
       );
     });
-  return program;
 }

@@ -35,11 +35,6 @@ export function isDerived(name: string): name is DerivedFile {
   return (derivedFiles as readonly string[]).includes(name);
 }
 
-/** Raw = everything that is not derived: never overwritten, by any writer. */
-export function isRaw(name: string): boolean {
-  return !isDerived(name);
-}
-
 const pad = (n: number): string => String(n).padStart(4, '0');
 
 /** A shard's part file, within `requests/`: `shard-0003-0000.ndjson.gz` (shard index, then part). */
@@ -59,8 +54,6 @@ export function requestsPath(name: string): string {
 
 /** Part files relative to the run's root. */
 export const shardPartPattern = /^requests\/shard-(\d{4})-(\d{4})\.ndjson\.gz$/;
-/** Shard manifests relative to the run's root. */
-export const shardManifestPattern = /^requests\/shard-(\d{4})\.json$/;
 
 /** `runs/<scenario>/<model>/<runId>/`: the run prefix in the results bucket. */
 export const RUNS_PREFIX = 'runs/';

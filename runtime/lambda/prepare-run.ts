@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { EKSClient } from '@aws-sdk/client-eks';
 import { S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
@@ -10,6 +9,7 @@ import { loadBundleBootstrap } from '../bootstrap/index.ts';
 import { issueProblems } from '../core/errors.ts';
 import { jobParts, podPlacement, renderConfigMap, renderServiceAccount, runnerConfigYaml } from '../core/manifests/index.ts';
 import { buildRunSpec, InvalidInputError, RUN_DEFAULTS_ENV, RunDefaults, runLimitProblems, type RunSpec } from '../core/run-spec/index.ts';
+import { randomSuffix } from '../core/run-spec/naming.ts';
 
 /**
  * PrepareRun: execution input + the stack's defaults → RunSpec, the cluster's endpoint and CA, the
@@ -133,7 +133,7 @@ export function awsPrepareRunDeps(defaults: RunDefaults): PrepareRunDeps {
     writeFiles: (bucket, files) => writeRunFiles(s3, bucket, files),
     claims: { acquire: (r) => acquireClaim(s3, r), release: (bucket, target, id) => releaseClaim(s3, bucket, target, id) },
     now: () => Date.now(),
-    randomSuffix: () => randomBytes(3).toString('hex'),
+    randomSuffix: () => randomSuffix(Math.random),
   };
 }
 

@@ -2,7 +2,7 @@ import type { Dispatcher } from 'undici';
 import { InputError } from '../core/errors.ts';
 import type { RequestRecord } from '../core/records/record.ts';
 import type { Clock } from '../timing/clock.ts';
-import type { ServerFacts } from '../core/history/context.ts';
+import type { ServerFacts } from '../core/records/server-facts.ts';
 import { tokenizeCounter, type TokenCounter } from './prompts.ts';
 import { prepareRequest, requestBody, requestHeaders, requestPath, sendRequest, type RequestTemplate } from './request.ts';
 

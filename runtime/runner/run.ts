@@ -120,7 +120,6 @@ async function runWithPool(o: RunOptions, pool: Pool, spool: PromptSpool): Promi
   const { sent, interrupted } = await loadLoop(o, pool, template, { start, slots: mySlots(), count: scheduled, lastMs: lastOffsetMs(mySlots()) }, spool.read(), (r) => {
     writer.write(r);
     acc.add(r);
-    o.onRecord?.(r);
   });
   await writer.close();
 
@@ -145,7 +144,7 @@ async function runWithPool(o: RunOptions, pool: Pool, spool: PromptSpool): Promi
   tally.files = writer.parts.length;
   tally.records = writer.records;
   const summary = finish(acc.measure(manifest.identity, manifest.request, { scheduled, partial: interrupted, cpuSteal: shardManifest.cpuSteal }), manifest.request, tally.report());
-  return { summary, dir: o.outDir, shards: [shardManifest], partial: interrupted };
+  return { summary, dir: o.outDir, shards: [shardManifest], partial: interrupted, accumulator: acc };
 }
 
 function lastOffsetMs(slots: Iterable<Slot>): number {

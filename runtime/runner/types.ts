@@ -1,4 +1,4 @@
-import type { RequestRecord } from '../core/records/record.ts';
+import type { RunAccumulator } from '../core/metrics/accumulator.ts';
 import type { RunManifest, ShardManifest } from '../core/records/run-manifest.ts';
 import type { ResolvedScenario } from '../core/scenario/resolve.ts';
 import type { Summary } from '../core/summary/schema.ts';
@@ -36,8 +36,6 @@ export interface RunOptions {
    * S3 here): a destination that cannot be written ends the run before anything is measured.
    */
   beforeLoad?: () => Promise<void>;
-  /** Each record as it is written (a worker thread forwards them to the runner that started it). */
-  onRecord?: (r: RequestRecord) => void;
   /**
    * Set for one worker of several (runner/workers.ts): the points where the workers line up. A lone
    * runner creates the run's directory itself and starts 50 ms after its connections are warm.
@@ -77,4 +75,6 @@ export interface RunResult {
   shards: ShardManifest[];
   /** Interrupted before the schedule's end. */
   partial: boolean;
+  /** The numbers behind `summary` (a worker posts their snapshot to the runner that started it). */
+  accumulator: RunAccumulator;
 }

@@ -1,5 +1,4 @@
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
-import type { RequestRecord } from '../core/records/record.ts';
 import { systemClock } from '../timing/clock.ts';
 import { runBenchmark } from './run.ts';
 import { ABANDONED, RUNNER_WORKER, serializeError, type FromWorker, type ToWorker, type WorkerData } from './workers.ts';
@@ -11,8 +10,9 @@ export function isRunnerWorker(): boolean {
 
 /**
  * One worker of a runner: a shard of its own (runner/workers.ts), talking to the thread that
- * started it. Records go to the shard's files here and, in batches with each status line, to the
- * coordinator for the runner's summary. Never throws: the outcome is a message.
+ * started it. Records go to the shard's files here; the coordinator gets the status lines and, once
+ * at the end, the shard's numbers (its accumulator's snapshot: histograms and counters) for the
+ * runner's summary. Never throws: the outcome is a message.
  */
 export async function serveRunnerWorker(): Promise<void> {
   const d = workerData as WorkerData;
@@ -34,7 +34,6 @@ export async function serveRunnerWorker(): Promise<void> {
       interrupt.abort();
     }
   });
-  let batch: RequestRecord[] = [];
   try {
     const result = await runBenchmark({
       scenario: d.scenario,
@@ -49,11 +48,7 @@ export async function serveRunnerWorker(): Promise<void> {
       graceMs: d.graceMs,
       onNote: (line) => post({ type: 'note', line }),
       onFileClosed: (rel) => post({ type: 'file', rel }),
-      onRecord: (r) => batch.push(r),
-      onStatus: (status) => {
-        post({ type: 'status', status, records: batch });
-        batch = [];
-      },
+      onStatus: (status) => post({ type: 'status', status }),
       coordination: {
         prepared: () =>
           new Promise<void>((resolve, reject) => {
@@ -69,7 +64,7 @@ export async function serveRunnerWorker(): Promise<void> {
           }),
       },
     });
-    post({ type: 'done', shard: result.shards[0]!, records: batch });
+    post({ type: 'done', shard: result.shards[0]!, numbers: result.accumulator.snapshot() });
   } catch (err) {
     post({ type: 'failed', error: serializeError(abandoned ?? err) });
   }

@@ -5,9 +5,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { InputError } from '../core/errors.ts';
-import type { RequestRecord } from '../core/records/record.ts';
 import { runCpuSteal, type RunManifest, type ShardManifest } from '../core/records/run-manifest.ts';
-import { RunAccumulator } from '../core/metrics/accumulator.ts';
+import { RunAccumulator, type AccumulatorSnapshot } from '../core/metrics/accumulator.ts';
 import { InputTally } from '../core/records/input-report.ts';
 import type { ResolvedScenario } from '../core/scenario/resolve.ts';
 import { workerShard } from '../core/scenario/schedule.ts';
@@ -25,7 +24,8 @@ import type { RunOptions, RunResult, RunStatus } from './types.ts';
  *
  * This thread only coordinates: it creates the run's directory once every worker is prepared,
  * starts them together (one start time, so the slices interleave as the schedule says), relays
- * their notes, files and status, and folds the records they forward into this runner's summary.
+ * their notes, files and status, and merges the numbers each posts once at its end (its shard's
+ * histograms and counters, not its records) into this runner's summary.
  * Workers read the system clock (a function cannot cross threads; `systemClock` is epoch-based, so
  * every thread reads the same time line).
  */
@@ -44,8 +44,8 @@ export type FromWorker =
   | { type: 'file'; rel: string }
   | { type: 'prepared' }
   | { type: 'ready'; run: RunManifest }
-  | { type: 'status'; status: RunStatus; records: RequestRecord[] }
-  | { type: 'done'; shard: ShardManifest; records: RequestRecord[] }
+  | { type: 'status'; status: RunStatus }
+  | { type: 'done'; shard: ShardManifest; numbers: AccumulatorSnapshot }
   | { type: 'failed'; error: SerializedError };
 
 export type ToWorker = { type: 'dir' } | { type: 'go'; startAt: number } | { type: 'interrupt' } | { type: 'abandon'; reason: string };
@@ -165,10 +165,9 @@ export async function runWorkers(o: RunOptions): Promise<RunResult> {
                   break;
                 case 'status':
                   statuses[w] = m.status;
-                  for (const r of m.records) acc.add(r);
                   break;
                 case 'done':
-                  for (const r of m.records) acc.add(r);
+                  acc.merge(RunAccumulator.fromSnapshot(o.scenario.server.ignoreEos, m.numbers));
                   shards[w] = m.shard;
                   settle();
                   break;
@@ -202,7 +201,7 @@ export async function runWorkers(o: RunOptions): Promise<RunResult> {
   const summary = finish(acc.measure(run.identity, run.request, { scheduled, partial, cpuSteal: runCpuSteal(shards) }), run.request, tally.report());
   const last = statuses.filter((x): x is RunStatus => x !== undefined);
   if (last.length === workers) o.onStatus?.(sumStatus(last));
-  return { summary, dir: o.outDir, shards, partial };
+  return { summary, dir: o.outDir, shards, partial, accumulator: acc };
 }
 
 /**

@@ -7,9 +7,9 @@ import type { SimulatorOptions } from './options.ts';
 /**
  * The simulator on several cores: `workers` processes behind one port (node:cluster; the primary
  * hands each new connection to the next worker, and a keep-alive connection stays with its worker).
- * One process's event loop uses about 0.43 of a core at 100 req/s of 128-token streams (BENCHMARKS.md
- * §1), so it saturates near 200 req/s; a benchmark of the runner at higher rates needs a server that
- * is not the bottleneck.
+ * One process's event loop saturates at a few hundred req/s of 128-token streams (its CPU per
+ * streamed token is measured in BENCHMARKS.md §1); a benchmark of the runner at higher rates needs a
+ * server that is not the bottleneck.
  *
  * Each worker is a whole simulator with its own state, so with N workers: request draws come from
  * seed + worker number (still reproducible per worker and arrival order), `--max-concurrency` and

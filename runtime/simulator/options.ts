@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { InputError, validate } from '../core/errors.ts';
+import { SEED_MODEL } from '../core/scenario/presets.ts';
 import { VERSION } from '../core/version.ts';
 
 /** How an injected failure shows itself to the client. */
@@ -21,7 +22,7 @@ export const SimulatorOptionsSchema = z.strictObject({
   /** 0 = any free port (read it back from `RunningSimulator.port`). */
   port: z.number().int().min(0).max(65535).default(0),
   /** Served model names; the first is the default when a request names none. */
-  models: z.array(z.string().min(1)).min(1).default(['qwen3-8b']),
+  models: z.array(z.string().min(1)).min(1).default([SEED_MODEL.servedName]),
   maxModelLen: z.number().int().positive().default(32768),
   /** Fixed part of the time to first token. */
   ttftMs: nonNegativeMs.default(40),

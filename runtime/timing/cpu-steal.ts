@@ -4,8 +4,8 @@ import { readFileSync } from 'node:fs';
  * CPU time the hypervisor took from this machine ("steal", the 8th field of /proc/stat's `cpu`
  * line) over an interval, as a share of all its CPU time. A VM whose host is oversubscribed, or a
  * burstable instance out of credits, stalls the load generator however idle it is: on the
- * development VM 30–70 % steal put every schedule-delay tail above the validity limit (BENCHMARKS.md
- * §1). Recorded per shard so that an invalid run says whose the delay was. In a pod, /proc/stat is
+ * development VM heavy steal put every schedule-delay tail above the validity limit (BENCHMARKS.md
+ * §1 has the figures). Recorded per shard so that an invalid run says whose the delay was. In a pod, /proc/stat is
  * the node's, which is what matters: the runner's CPUs are the node's.
  */
 export interface CpuTicks {

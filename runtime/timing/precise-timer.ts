@@ -14,10 +14,9 @@ const timerResolutionMs = 1;
  * with `setImmediate` only for what the timer leaves (under 1 ms): the event loop keeps serving I/O
  * (other requests' chunks are still timestamped) while we wait for that last fraction.
  *
- * Why not a longer spin margin: on the 2-vCPU development VM a 4 ms margin made sends later, not
- * earlier — interleaved waits at 20 Hz, pinned, were late by p90 1.7 / p99 9.1 ms with a 4 ms spin
- * against 0.5 / 3.9 ms sleeping to the deadline, at a fifth of the CPU (BENCHMARKS.md §1, "Waiting
- * for a deadline"). A busy vCPU is the one the hypervisor preempts.
+ * Why not a longer spin margin: on a shared vCPU a spin of a few milliseconds made sends later, not
+ * earlier, at several times the CPU (BENCHMARKS.md §1, "Waiting for a deadline", has the figures).
+ * A busy vCPU is the one the hypervisor preempts.
  */
 export function sleepUntil(deadline: number, clock: Clock): Promise<void> {
   return new Promise((resolve) => {
@@ -42,8 +41,7 @@ export function sleepUntil(deadline: number, clock: Clock): Promise<void> {
  * writes every running stream's token at once). With thousands of deadlines a second the next one is
  * always under 1 ms away, so spinning would keep a core busy whatever the load, taking it from the
  * client on the same machine (BENCHMARKS.md §1, "Waiting for a deadline"). So a quiet simulator
- * writes on time (a median 12 µs late in that bench), and a busy one up to about 1 ms late — which
- * its ground truth records.
+ * writes on time, and a busy one up to about 1 ms late — which its ground truth records.
  */
 export class PreciseScheduler {
   private readonly heap: Array<{ at: number; seq: number; fn: () => void }> = [];

@@ -95,6 +95,26 @@ describe('RunAccumulator', () => {
     expect(summarize(a, identity, request, { scheduled: 3, partial: false })).toEqual(summarize(one, identity, request, { scheduled: 3, partial: false }));
   });
 
+  it('a snapshot (what a worker thread posts, structured-cloned) holds everything: merged, it equals the records added one by one', () => {
+    const failed = record({ seq: 3, shard: 1, status: 503, error: { type: 'http_status', message: 'HTTP 503' }, firstTokenAt: null, doneAt: 1005, contentTimes: [] });
+    const all = [...records, failed];
+    const one = new RunAccumulator(true);
+    all.forEach((r) => one.add(r));
+    const a = new RunAccumulator(true);
+    const b = new RunAccumulator(true);
+    a.add(all[0]!);
+    all.slice(1).forEach((r) => b.add(r));
+    const merged = RunAccumulator.fromSnapshot(true, structuredClone(a.snapshot()));
+    merged.merge(RunAccumulator.fromSnapshot(true, structuredClone(b.snapshot())));
+    const totals = { scheduled: 4, partial: false };
+    expect(summarize(merged, identity, request, totals)).toEqual(summarize(one, identity, request, totals));
+    expect(merged.encodedHistograms()).toEqual(one.encodedHistograms());
+    expect([...merged.shardFirsts]).toEqual([...one.shardFirsts]);
+    // An empty shard's snapshot adds nothing.
+    merged.merge(RunAccumulator.fromSnapshot(true, structuredClone(new RunAccumulator(true).snapshot())));
+    expect(summarize(merged, identity, request, totals)).toEqual(summarize(one, identity, request, totals));
+  });
+
   it('invalid reasons: failures by type, token mismatches, missing usage, late sends', () => {
     const acc = new RunAccumulator(true);
     acc.add(records[0]!);

@@ -16,6 +16,7 @@ import { aggregateRun, writeOutputs } from '../../aggregator/aggregate-run.ts';
 import { FsRunStore } from '../../aggregator/fs-run-store.ts';
 import type { RunStore } from '../../core/ports/run-store.ts';
 import { formatSummary } from '../table.ts';
+import { EXIT } from '../exit-codes.ts';
 
 export interface AggregateCommandOptions {
   /** Append the run's CloudWatch EMF line (JSON) to this file. */
@@ -80,5 +81,5 @@ export async function aggregateCommand(target: string, opts: AggregateCommandOpt
   deps.stdout.write(
     `${formatSummary(s)}${input}\n\nsummary: ${outputs.summary}\nreport:  ${outputs.report}\n${outputs.history ? `history: ${outputs.history}\n` : ''}${opts.emf ? `emf:     ${opts.emf}\n` : ''}`,
   );
-  return { exitCode: s.validity.valid ? 0 : 3, summary: s, outputs };
+  return { exitCode: s.validity.valid ? EXIT.ok : EXIT.invalid, summary: s, outputs };
 }

@@ -1,5 +1,6 @@
 import { loadComparedRun } from '../../aggregator/compared-run.ts';
-import { changeText, compareWithHistory, compareWithRuns, type Comparison } from '../../core/history/comparison.ts';
+import { changeText, compareWithHistory, compareWithRuns } from '../../core/history/comparison.ts';
+import type { Comparison } from '../../core/summary/comparison.ts';
 import { describeWorkload } from '../../core/history/context.ts';
 import { EXIT } from '../exit-codes.ts';
 import { RunLocations } from '../support/locations.ts';

@@ -1,5 +1,6 @@
 import { isSimulatorWorker, serveAsWorker, startSimulatorCluster } from '../../simulator/cluster.ts';
 import { resolveSimulatorOptions, startSimulator, type SimulatorOptions } from '../../simulator/index.ts';
+import { EXIT } from '../exit-codes.ts';
 
 /**
  * `inference-baseline simulate`: the vLLM-compatible simulator alone, until Ctrl-C; with
@@ -15,5 +16,5 @@ export async function simulateCommand(opts: SimulatorOptions, io: { stdout: Node
   );
   await new Promise<void>((resolve) => io.interrupt.addEventListener('abort', () => resolve(), { once: true }));
   await sim.close();
-  return 0;
+  return EXIT.ok;
 }

@@ -1,7 +1,8 @@
 import type { SfnSend } from '../../aws/sfn.ts';
 import { describeExecution, findStateMachine, startExecution } from '../../aws/sfn.ts';
 import { InputError } from '../../core/errors.ts';
-import { parseExecutionInput } from '../../core/run-spec/index.ts';
+import { DEFAULT_STACK_NAME, parseExecutionInput } from '../../core/run-spec/index.ts';
+import { EXIT } from '../exit-codes.ts';
 
 export interface StartCommandOptions {
   /** CloudFormation stack name (its state machine is tagged inference-baseline:stack=<name>). */
@@ -29,8 +30,6 @@ export interface StartCommandResult {
   status?: string;
   output?: unknown;
 }
-
-export const DEFAULT_STACK = 'InferenceBaseline';
 
 /** The Step Functions console page of an execution. */
 export function executionConsoleUrl(executionArn: string): string {
@@ -71,14 +70,14 @@ export function verdictLine(output: unknown): { line: string; valid: boolean } {
  */
 export async function startCommand(opts: StartCommandOptions, deps: StartCommandDeps): Promise<StartCommandResult> {
   const input = parseStartInput(opts.input);
-  const stack = opts.stack ?? DEFAULT_STACK;
+  const stack = opts.stack ?? DEFAULT_STACK_NAME;
   const arn = opts.stateMachine ?? (await findStateMachine(deps.sfn, stack));
   if (!arn) {
     throw new InputError('--stack', [`no state machine tagged inference-baseline:stack=${stack} in this account and region`], 'deploy the stack (npx cdk deploy -c clusterName=NAME), check AWS_REGION, or pass --state-machine ARN.');
   }
   const { executionArn } = await startExecution(deps.sfn, arn, input);
   deps.stdout.write(`started ${executionArn}\n${executionConsoleUrl(executionArn)}\n`);
-  if (!opts.wait) return { exitCode: 0, executionArn };
+  if (!opts.wait) return { exitCode: EXIT.ok, executionArn };
 
   const pollMs = (opts.pollSeconds ?? 30) * 1000;
   for (;;) {
@@ -87,10 +86,10 @@ export async function startCommand(opts: StartCommandOptions, deps: StartCommand
       if (state.status === 'SUCCEEDED') {
         const v = verdictLine(state.output);
         deps.stdout.write(`${v.line}\n`);
-        return { exitCode: v.valid ? 0 : 3, executionArn, status: state.status, output: state.output };
+        return { exitCode: v.valid ? EXIT.ok : EXIT.invalid, executionArn, status: state.status, output: state.output };
       }
       deps.stdout.write(`${state.status}: ${state.error ?? 'no error name'}\n${state.cause ?? ''}\n`);
-      return { exitCode: 1, executionArn, status: state.status };
+      return { exitCode: EXIT.failed, executionArn, status: state.status };
     }
     await deps.sleep(pollMs);
   }

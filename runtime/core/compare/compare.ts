@@ -164,8 +164,8 @@ const MIN_MS = 0.001;
  * (run − b)/√Var is held against Student's t with k − 1 degrees of freedom at the per-metric α:
  * exact when the night-to-night spread dominates (the classic prediction interval for one new
  * night), conservative when sampling error dominates. Welch–Satterthwaite degrees of freedom were
- * tried for more power: with a 2–5 % night-to-night wobble they called 1.1–1.8 % of unchanged runs
- * regressed (BENCHMARKS.md), over the 1 % promised, so k − 1 stays.
+ * tried for more power: with a night-to-night wobble of a few per cent they called more unchanged
+ * runs regressed than the 1 % promised (BENCHMARKS.md has the figures), so k − 1 stays.
  */
 export function compareMetric(metric: KeyMetric, run: MetricEstimate, window: readonly MetricEstimate[], options: Partial<CompareOptions> = {}): MetricComparison {
   const o = resolveCompareOptions(options);

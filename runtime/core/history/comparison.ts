@@ -1,55 +1,15 @@
-import { z } from 'zod';
-import { compareRun, compareToReference, KEY_METRICS, resolveCompareOptions, type CompareOptions, type KeyMetric, type RunComparison, type RunEstimates } from '../compare/compare.ts';
+import { compareRun, compareToReference, resolveCompareOptions, type CompareOptions, type RunComparison, type RunEstimates } from '../compare/compare.ts';
 import { InputError } from '../errors.ts';
-import { contextChanges, type RunContext } from './context.ts';
+import type { Comparison } from '../summary/comparison.ts';
+import type { RunContext } from '../summary/context.ts';
+import { contextChanges } from './context.ts';
 import { byStart, type HistoryEntry } from './entry.ts';
 
 /**
- * The comparison a run carries in summary.json: its key metrics against the trailing window of
- * earlier valid runs of the same workload and target (or against runs a person named), what
- * changed since the previous run, and one line that says it all. Pure: entries in, words out.
+ * A run compared with its series (the window of earlier valid runs of the same workload and
+ * target) or with runs a person named: the Comparison summary.json carries
+ * (core/summary/comparison.ts). Pure: entries in, words out.
  */
-
-const keyMetricNames = KEY_METRICS.map((m) => m.name) as [KeyMetric, ...KeyMetric[]];
-
-export const MetricChange = z.object({
-  metric: z.enum(keyMetricNames),
-  value: z.number().nullable(),
-  baseline: z.number().nullable(),
-  /** (value − baseline) / baseline: 0.12 is 12 % slower. */
-  change: z.number().nullable(),
-  /** The change a metric must exceed to be significant, as a fraction of the baseline. */
-  uncertainty: z.number().nullable(),
-  statistic: z.number().nullable(),
-  critical: z.number().nullable(),
-  verdict: z.enum(['regressed', 'improved', 'unchanged', 'insufficient-samples', 'insufficient-history']),
-  windowSize: z.number().int().nonnegative(),
-});
-
-export const comparisonVerdicts = ['regressed', 'improved', 'unchanged', 'insufficient-history', 'not-a-baseline'] as const;
-export type ComparisonVerdict = (typeof comparisonVerdicts)[number];
-
-export const Comparison = z.object({
-  verdict: z.enum(comparisonVerdicts),
-  against: z.enum(['window', 'reference']),
-  /** The runs the baseline was drawn from, oldest first. */
-  baselineRuns: z.array(z.string()),
-  method: z.object({ windowSize: z.number().int(), minWindow: z.number().int(), minEffect: z.number(), falseAlarmRate: z.number() }),
-  metrics: z.array(MetricChange),
-  /** The series as this run found it: why earlier runs were or were not baselines. */
-  series: z.object({
-    earlierRuns: z.number().int().nonnegative(),
-    usable: z.number().int().nonnegative(),
-    otherWorkload: z.number().int().nonnegative(),
-    otherTarget: z.number().int().nonnegative(),
-    invalid: z.number().int().nonnegative(),
-  }),
-  previousRunId: z.string().nullable(),
-  /** What differs from the previous run ("image a → b", "node type x → y", "server setting k a → b"). */
-  changes: z.array(z.string()),
-  headline: z.string(),
-});
-export type Comparison = z.infer<typeof Comparison>;
 
 /** The run being compared: what its summary and histograms say. */
 export interface ComparedRun {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { KEY_METRICS, type KeyMetric, type RunEstimates } from '../compare/compare.ts';
 import type { Summary } from '../summary/schema.ts';
-import { RunContext } from './context.ts';
+import { RunContext } from '../summary/context.ts';
 
 /**
  * One run in its series' history: small (about 3 kB), written once per aggregation by the

@@ -9,6 +9,20 @@ import { LatencyHistogram, type EncodedHistogram } from './latency-histogram.ts'
 export const histogramNames = ['ttft', 'itl', 'tpot', 'ntpot', 'e2e', 'schedule_delay'] as const;
 export type HistogramName = (typeof histogramNames)[number];
 
+const counterNames = ['records', 'sent', 'succeeded', 'failed', 'inputTokens', 'outputTokens', 'inputMismatches', 'outputMismatches', 'clientServerOutputMismatches', 'missingServerUsage'] as const;
+
+/** RunAccumulator.snapshot(): structured-cloneable (Infinity included), not JSON. */
+export interface AccumulatorSnapshot {
+  histograms: Record<HistogramName, EncodedHistogram>;
+  errors: Array<[ErrorType, number]>;
+  errorMessages: Array<{ type: ErrorType; status: number | null; message: string; count: number }>;
+  stages: Array<[number, StageSpan]>;
+  shardFirsts: Array<[number, { seq: number; scheduledAt: number }]>;
+  counters: Record<(typeof counterNames)[number], number>;
+  firstSentAt: number;
+  lastDoneAt: number;
+}
+
 interface StageSpan {
   sent: number;
   firstSent: number;
@@ -84,6 +98,37 @@ export class RunAccumulator {
     this.checkTokens(r);
   }
 
+  /**
+   * The whole state as plain data (histograms compressed), for another thread: a runner's worker
+   * posts its shard's once, at the end, instead of every record (as autocannon's workers do).
+   */
+  snapshot(): AccumulatorSnapshot {
+    return {
+      histograms: this.encodedHistograms(),
+      errors: [...this.errors],
+      errorMessages: [...this.errorMessages.values()].map((e) => ({ ...e })),
+      stages: [...this.stages].map(([stage, s]) => [stage, { ...s }]),
+      shardFirsts: [...this.shardFirsts].map(([shard, f]) => [shard, { ...f }]),
+      counters: Object.fromEntries(counterNames.map((k) => [k, this[k]])) as AccumulatorSnapshot['counters'],
+      firstSentAt: this.firstSentAt,
+      lastDoneAt: this.lastDoneAt,
+    };
+  }
+
+  /** An accumulator holding a snapshot's state (merge it into another to add a shard). */
+  static fromSnapshot(ignoreEos: boolean, s: AccumulatorSnapshot): RunAccumulator {
+    const acc = new RunAccumulator(ignoreEos);
+    for (const name of histogramNames) acc.dists[name].merge(LatencyHistogram.decode(s.histograms[name]));
+    for (const [type, n] of s.errors) acc.errors.set(type, n);
+    for (const e of s.errorMessages) acc.noteErrorMessage(e);
+    for (const [stage, span] of s.stages) acc.stages.set(stage, { ...span });
+    for (const [shard, f] of s.shardFirsts) acc.shardFirsts.set(shard, { ...f });
+    for (const k of counterNames) acc[k] = s.counters[k];
+    acc.firstSentAt = s.firstSentAt;
+    acc.lastDoneAt = s.lastDoneAt;
+    return acc;
+  }
+
   /** Adds another accumulator's state (e.g. one per shard, merged by the aggregator). */
   merge(other: RunAccumulator): void {
     for (const name of histogramNames) this.dists[name].merge(other.dists[name]);
@@ -105,9 +150,7 @@ export class RunAccumulator {
         mine.lastScheduled = Math.max(mine.lastScheduled, s.lastScheduled);
       }
     }
-    for (const key of ['records', 'sent', 'succeeded', 'failed', 'inputTokens', 'outputTokens', 'inputMismatches', 'outputMismatches', 'clientServerOutputMismatches', 'missingServerUsage'] as const) {
-      this[key] += other[key];
-    }
+    for (const key of counterNames) this[key] += other[key];
     this.firstSentAt = Math.min(this.firstSentAt, other.firstSentAt);
     this.lastDoneAt = Math.max(this.lastDoneAt, other.lastDoneAt);
   }

@@ -15,7 +15,6 @@ export const metricDefinitions = {
   schedule_delay: 'request sent − request scheduled',
 } as const;
 export type MetricName = keyof typeof metricDefinitions;
-export const metricNames = Object.keys(metricDefinitions) as MetricName[];
 
 export interface RequestMetrics {
   ttft: number | null;

@@ -52,7 +52,3 @@ export const RequestRecord = z.object({
   error: z.object({ type: ErrorType, message: z.string() }).nullable(),
 });
 export type RequestRecord = z.infer<typeof RequestRecord>;
-
-export function isSuccess(r: RequestRecord): boolean {
-  return r.error === null && r.sentAt !== null && r.doneAt !== null;
-}

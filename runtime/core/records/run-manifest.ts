@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { arrivals } from '../scenario/schema.ts';
 import { ValidityRules } from '../scenario/validity-rules.ts';
-import { ServerFacts } from '../history/context.ts';
+import { ServerFacts } from './server-facts.ts';
 
 import { runnerKinds } from './runner-kinds.ts';
 

@@ -51,6 +51,61 @@ export interface BuildRunSpecArgs {
 /** Builds the RunSpec, or throws `InvalidInputError` listing every problem in the input. */
 export function buildRunSpec(args: BuildRunSpecArgs): RunSpec {
   const { defaults } = args;
+  const { input, scenario, kind, podSelector, runId, config } = resolveInput(args);
+  const model = config.server.model_name ?? defaults.target.modelName;
+  const prefix = runPrefix(scenario, model, runId);
+  const finalConfig = withStorage(config, kind, defaults.bucket, prefix);
+  const parallelism = kind === 'native' ? runnerPods(finalConfig, defaults.job.maxRatePerPod) : 1;
+  // Refused here, before a Job exists, rather than by the runner pod after it is scheduled.
+  const work = workLimitProblems(resolveScenario(finalConfig), parallelism);
+  if (work.length > 0) throw new InvalidInputError(work.map((p) => `overrides.${p}`));
+
+  return {
+    v: 1,
+    runId,
+    ...(args.executionId ? { executionId: args.executionId } : {}),
+    createdAt: new Date(args.now).toISOString(),
+    scenario,
+    model,
+    runner: runnerOf(kind, defaults),
+    config: finalConfig,
+    target: {
+      baseUrl: config.server.base_url,
+      modelName: model,
+      namespace: defaults.target.namespace,
+      podSelector,
+      labelSelector: labelSelectorText(podSelector),
+    },
+    cluster: {
+      name: defaults.clusterName,
+      region: defaults.region,
+      benchmarkNamespace: defaults.benchmarkNamespace,
+      serviceAccountName: defaults.serviceAccountName,
+    },
+    placement: { zone: null },
+    s3: runKeys(defaults.bucket, prefix, seriesPrefix(scenario, model)),
+    names: { ...resourceNames(scenario, runId), serviceAccount: defaults.serviceAccountName },
+    job: jobPlan(finalConfig, parallelism, defaults),
+    bundle: kind === 'native' && defaults.runnerDelivery === 'bundle' && defaults.bundle ? defaults.bundle : null,
+    ...(input.compare
+      ? {
+          compare: {
+            ...(input.compare.windowSize !== undefined ? { windowSize: input.compare.windowSize } : {}),
+            ...(input.compare.reference !== undefined ? { reference: [input.compare.reference].flat() } : {}),
+          },
+        }
+      : {}),
+    historyPrefix: historySeriesPath(scenario, model),
+  };
+}
+
+/**
+ * The input read against the stack: scenario, runner kind, target pods, run id and the merged config
+ * (precedence: preset < stack defaults < overrides < input.target). Every problem is collected and
+ * thrown at once.
+ */
+function resolveInput(args: BuildRunSpecArgs) {
+  const { defaults } = args;
   const problems: string[] = [];
   const input = parseExecutionInput(args.input ?? {}, problems);
   const scenario = input.scenario ?? defaults.scenario;
@@ -86,7 +141,6 @@ export function buildRunSpec(args: BuildRunSpecArgs): RunSpec {
   if (base !== undefined) {
     const baseUrl = input.target?.baseUrl;
     const modelName = input.target?.modelName;
-    // Precedence: preset < stack defaults < overrides < input.target.
     const stackLayer = {
       server: { base_url: defaults.target.baseUrl, model_name: defaults.target.modelName },
       ...(defaults.target.tokenizer ? { tokenizer: { pretrained_model_name_or_path: defaults.target.tokenizer } } : {}),
@@ -103,14 +157,16 @@ export function buildRunSpec(args: BuildRunSpecArgs): RunSpec {
     }
   }
   if (problems.length > 0 || config === undefined) throw new InvalidInputError(problems);
+  return { input, scenario, kind, podSelector, runId, config };
+}
 
-  const model = config.server.model_name ?? defaults.target.modelName;
-  const prefix = runPrefix(scenario, model, runId);
-  const s3 = {
-    bucket: defaults.bucket,
+/** Every S3 key of a run, under its prefix. */
+function runKeys(bucket: string, prefix: string, series: string): RunSpec['s3'] {
+  return {
+    bucket,
     prefix,
-    uri: `s3://${defaults.bucket}/${prefix}`,
-    outUri: `s3://${defaults.bucket}/${seriesPrefix(scenario, model)}`,
+    uri: `s3://${bucket}/${prefix}`,
+    outUri: `s3://${bucket}/${series}`,
     runSpecKey: `${prefix}${RUN_SPEC_FILE}`,
     configKey: `${prefix}${CONFIG_FILE}`,
     rawPrefix: `${prefix}${RAW_DIR}/`,
@@ -119,62 +175,23 @@ export function buildRunSpec(args: BuildRunSpecArgs): RunSpec {
     histogramsKey: `${prefix}${HISTOGRAMS_FILE}`,
     reportKey: `${prefix}${REPORT_FILE}`,
   };
-  const finalConfig = withStorage(config, kind, defaults.bucket, prefix);
-  const loadSeconds = scenarioSeconds(finalConfig);
-  const activeDeadlineSeconds = Math.ceil(loadSeconds + defaults.job.deadlineMarginSeconds);
-  const parallelism = kind === 'native' ? runnerPods(finalConfig, defaults.job.maxRatePerPod) : 1;
-  // Refused here, before a Job exists, rather than by the runner pod after it is scheduled.
-  const work = workLimitProblems(resolveScenario(finalConfig), parallelism);
-  if (work.length > 0) throw new InvalidInputError(work.map((p) => `overrides.${p}`));
-  const names = resourceNames(scenario, runId);
+}
 
+/** The Job's size and clock: pods, the deadline (load + margin), the poll bound and the scheduling grace. */
+function jobPlan(config: ScenarioConfig, parallelism: number, defaults: RunDefaults): RunSpec['job'] {
+  const loadSeconds = scenarioSeconds(config);
+  const activeDeadlineSeconds = Math.ceil(loadSeconds + defaults.job.deadlineMarginSeconds);
   return {
-    v: 1,
-    runId,
-    ...(args.executionId ? { executionId: args.executionId } : {}),
-    createdAt: new Date(args.now).toISOString(),
-    scenario,
-    model,
-    runner: runnerOf(kind, defaults),
-    config: finalConfig,
-    target: {
-      baseUrl: config.server.base_url,
-      modelName: model,
-      namespace: defaults.target.namespace,
-      podSelector,
-      labelSelector: labelSelectorText(podSelector),
-    },
-    cluster: {
-      name: defaults.clusterName,
-      region: defaults.region,
-      benchmarkNamespace: defaults.benchmarkNamespace,
-      serviceAccountName: defaults.serviceAccountName,
-    },
-    placement: { zone: null },
-    s3,
-    names: { ...names, serviceAccount: defaults.serviceAccountName },
-    job: {
-      parallelism,
-      completions: parallelism,
-      loadSeconds,
-      activeDeadlineSeconds,
-      ttlSecondsAfterFinished: defaults.job.ttlSecondsAfterFinished,
-      pollIntervalSeconds: defaults.job.pollIntervalSeconds,
-      maxPolls: maxPolls(activeDeadlineSeconds, defaults.job.pollIntervalSeconds),
-      schedulingGraceSeconds: defaults.job.schedulingGraceSeconds,
-      schedulingPolls: Math.max(1, Math.ceil(defaults.job.schedulingGraceSeconds / defaults.job.pollIntervalSeconds)),
-      resources: runnerResources(defaults.job.resources, finalConfig.load.num_workers ?? 1),
-    },
-    bundle: kind === 'native' && defaults.runnerDelivery === 'bundle' && defaults.bundle ? defaults.bundle : null,
-    ...(input.compare
-      ? {
-          compare: {
-            ...(input.compare.windowSize !== undefined ? { windowSize: input.compare.windowSize } : {}),
-            ...(input.compare.reference !== undefined ? { reference: [input.compare.reference].flat() } : {}),
-          },
-        }
-      : {}),
-    historyPrefix: historySeriesPath(scenario, model),
+    parallelism,
+    completions: parallelism,
+    loadSeconds,
+    activeDeadlineSeconds,
+    ttlSecondsAfterFinished: defaults.job.ttlSecondsAfterFinished,
+    pollIntervalSeconds: defaults.job.pollIntervalSeconds,
+    maxPolls: maxPolls(activeDeadlineSeconds, defaults.job.pollIntervalSeconds),
+    schedulingGraceSeconds: defaults.job.schedulingGraceSeconds,
+    schedulingPolls: Math.max(1, Math.ceil(defaults.job.schedulingGraceSeconds / defaults.job.pollIntervalSeconds)),
+    resources: runnerResources(defaults.job.resources, config.load.num_workers ?? 1),
   };
 }
 

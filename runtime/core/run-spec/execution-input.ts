@@ -27,7 +27,7 @@ export const ExecutionInput = z.strictObject({
   runner: z.enum(runnerKinds).optional(),
   runId: z.string().regex(RUN_ID_PATTERN, `must be ${RUN_ID_RULE}`).optional(),
   /**
-   * How the run is compared with its history: `windowSize` earlier valid runs (default 7), or the
+   * How the run is compared with its history: `windowSize` earlier valid runs (default DEFAULT_COMPARE_OPTIONS.windowSize), or the
    * run ids of `reference` runs of the same series instead.
    */
   compare: CompareInput.optional(),

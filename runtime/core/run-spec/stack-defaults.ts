@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { runnerKinds } from '../records/run-manifest.ts';
+import { SEED_MODEL } from '../scenario/presets.ts';
+import { defaultNamespace } from '../summary/published.ts';
 
 /**
  * The stack's defaults — the one home of these facts. The CDK stack's configuration (`cdk.json`
@@ -7,9 +9,9 @@ import { runnerKinds } from '../records/run-manifest.ts';
  * and the local workflow all start from them. They describe the seed (AI on EKS "Scenario 1").
  */
 export const STACK_DEFAULTS = {
-  targetBaseUrl: 'http://qwen3-vllm.default:8000',
-  modelName: 'qwen3-8b',
-  tokenizer: 'Qwen/Qwen3-8B',
+  targetBaseUrl: SEED_MODEL.baseUrl,
+  modelName: SEED_MODEL.servedName,
+  tokenizer: SEED_MODEL.tokenizer,
   targetPodSelector: 'app.kubernetes.io/component=qwen3-vllm',
   targetNamespace: 'default',
   benchmarkNamespace: 'benchmarking',
@@ -23,7 +25,7 @@ export const STACK_DEFAULTS = {
   scheduleCron: '0 2 * * ? *',
   scheduleTimeZone: 'UTC',
   scheduleEnabled: true,
-  metricNamespace: 'InferenceBaseline',
+  metricNamespace: defaultNamespace,
   slaTtftP99Ms: 1000,
   slaItlP99Ms: 100,
   pollIntervalSeconds: 30,
@@ -44,6 +46,9 @@ export function inferencePerfImage(tag: string): string {
 /** How the native runner reaches the pod: an S3 bundle fetched by a stock Node image, or an image built from the Dockerfile. */
 export const runnerDeliveries = ['bundle', 'image'] as const;
 export type RunnerDelivery = (typeof runnerDeliveries)[number];
+
+/** The CloudFormation stack's name unless `-c stackName=…` says otherwise; `start --stack` looks for it. */
+export const DEFAULT_STACK_NAME = 'InferenceBaseline';
 
 /** The tag the stack puts on its state machine so `start --stack NAME` can find it. */
 export const STACK_TAG = 'inference-baseline:stack';

@@ -1,5 +1,6 @@
 import { KEY_METRICS } from '../compare/compare.ts';
 import { metricDefinitions } from '../metrics/definitions.ts';
+import { VALIDITY_DEFAULTS } from '../scenario/validity-rules.ts';
 import type { Summary } from './schema.ts';
 import { NOTABLE_STEAL } from './validity.ts';
 
@@ -59,7 +60,7 @@ const schedule: PublishedMetric[] = publishedPercentiles.map((p) => ({
   name: percentileMetricName('schedule_delay', p),
   unit: 'Milliseconds',
   read: (s: Summary) => (s.load.schedule_delay.insufficient.includes(p) ? null : s.load.schedule_delay[p]),
-  definition: `schedule_delay ${p}: ${metricDefinitions.schedule_delay} (p99 must stay < 10 ms for a valid baseline)`,
+  definition: `schedule_delay ${p}: ${metricDefinitions.schedule_delay} (p99 must stay < ${VALIDITY_DEFAULTS.maxScheduleDelayP99Ms} ms for a valid baseline, by default)`,
   group: 'schedule',
   statistic: 'Maximum',
 }));

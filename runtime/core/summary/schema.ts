@@ -4,8 +4,8 @@ import { InputReport } from '../records/input-report.ts';
 import { errorTypes } from '../records/record.ts';
 import { RunIdentity, RunRequest } from '../records/run-manifest.ts';
 import { arrivals } from '../scenario/schema.ts';
-import { Comparison } from '../history/comparison.ts';
-import { RunContext } from '../history/context.ts';
+import { Comparison } from './comparison.ts';
+import { RunContext } from './context.ts';
 
 /** Where `load.schedule_delay` came from. */
 export const scheduleDelaySources = ['records', 'inference-perf-summary', 'unavailable'] as const;

@@ -64,8 +64,9 @@ export function judgeValidity(s: Measured, request: RunRequest): { valid: boolea
 }
 
 /**
- * CPU steal from which a late run is blamed on the host. On the development VM 1–7 % steal left the
- * 1 req/s schedule-delay p99 at 1–7 ms, 27–70 % put every tail past the limit (BENCHMARKS.md §1).
+ * CPU steal from which a late run is blamed on the host: on the development VM a few per cent left
+ * the 1 req/s schedule-delay tail within the limit, heavy steal put every tail past it (BENCHMARKS.md
+ * §1 has the figures).
  */
 export const NOTABLE_STEAL = 0.05;
 

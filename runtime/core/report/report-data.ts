@@ -1,8 +1,8 @@
-import type { LatencyHistogram } from '../metrics/latency-histogram.ts';
-import type { RunResults } from './finalize.ts';
-import type { Summary } from './schema.ts';
-import type { TimelineSeries } from './timeline.ts';
 import type { TrendData } from '../history/trend.ts';
+import type { LatencyHistogram } from '../metrics/latency-histogram.ts';
+import type { RunResults } from '../summary/finalize.ts';
+import type { Summary } from '../summary/schema.ts';
+import type { TimelineSeries } from '../summary/timeline.ts';
 
 /** A percentile curve: x = "nines" (−log10(1 − p/100)), so p50 = 0.3, p90 = 1, p99 = 2, p99.9 = 3. */
 export interface PercentileCurve {
