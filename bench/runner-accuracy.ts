@@ -16,13 +16,12 @@ import { PerformanceObserver, constants as perf } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { RequestRecord } from '../runtime/core/records/record.ts';
-import { layerConfig, parseScenario, presetConfig } from '../runtime/core/scenario/index.ts';
-import { resolveScenario } from '../runtime/core/scenario/resolve.ts';
 import { startRunner } from '../runtime/runner/start.ts';
 import { words } from '../runtime/runner/words.ts';
 import type { GroundTruthEntry } from '../runtime/simulator/index.ts';
 import { systemClock } from '../runtime/timing/clock.ts';
 import { runFloorClient } from './support/floor-client.ts';
+import { benchRunOptions } from './support/bench-run.ts';
 import { spawnSimulator } from './support/simulator-process.ts';
 import { openStealWindow, stealPercent } from './support/steal.ts';
 
@@ -120,30 +119,24 @@ for (const rate of rates) {
     const obs = new PerformanceObserver((list) => {
       for (const e of list.getEntries()) gc.push({ kind: ((e as unknown as { detail: { kind: number } }).detail).kind, ms: e.duration });
     });
-    const raw = layerConfig(presetConfig('baseline'), { server: { base_url: sim.url }, load: { stages: [{ rate, duration }], num_workers: workers } });
     const dir = join(tmp, 'run');
     let [c0, s0, steal] = [process.cpuUsage(), await sim.cpuMs(), openStealWindow()];
     let loadStart = 0;
     const { summary } = await startRunner({
-      scenario: resolveScenario(parseScenario(raw, 'bench')),
-      scenarioName: 'baseline',
-      configYaml: '',
-      runId: 'bench',
-      outDir: dir,
-      shard: { index: 0, count: 1 },
-      zone: null,
-      clock: systemClock,
-      interrupt: new AbortController().signal,
-      graceMs: 10_000,
       // CPU and GC are counted from the first request on (calibration and warm-up excluded).
-      onStatus: (s) => {
-        if (loadStart === 0 && s.phase === 'running') {
+      ...benchRunOptions({
+        baseUrl: sim.url,
+        rate,
+        duration,
+        workers,
+        outDir: dir,
+        onLoadStart: () => {
           loadStart = systemClock();
           c0 = process.cpuUsage();
           steal = openStealWindow();
           obs.observe({ entryTypes: ['gc'] });
-        }
-      },
+        },
+      }),
       beforeLoad: async () => {
         s0 = await sim.cpuMs();
       },

@@ -11,10 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PerformanceObserver, constants as perf } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { layerConfig, parseScenario, presetConfig } from '../runtime/core/scenario/index.ts';
-import { resolveScenario } from '../runtime/core/scenario/resolve.ts';
 import { runBenchmark } from '../runtime/runner/run.ts';
 import { systemClock } from '../runtime/timing/clock.ts';
+import { benchRunOptions } from './support/bench-run.ts';
 import { spawnSimulator } from './support/simulator-process.ts';
 
 const { values } = parseArgs({ options: { rate: { type: 'string', default: '50' }, duration: { type: 'string', default: '240' } } });
@@ -33,30 +32,25 @@ const observer = new PerformanceObserver((list) => {
 const tmp = await mkdtemp(join(tmpdir(), 'ib-bench-'));
 const sim = await spawnSimulator([], join(tmp, 'truth.ndjson'), '1');
 try {
-  const raw = layerConfig(presetConfig('baseline'), { server: { base_url: sim.url }, load: { stages: [{ rate, duration }], num_workers: 1 } });
   let loadStart = 0;
   let sampler: NodeJS.Timeout | undefined;
-  await runBenchmark({
-    scenario: resolveScenario(parseScenario(raw, 'bench')),
-    scenarioName: 'baseline',
-    configYaml: '',
-    runId: 'bench',
-    outDir: join(tmp, 'run'),
-    shard: { index: 0, count: 1 },
-    zone: null,
-    clock: systemClock,
-    interrupt: new AbortController().signal,
-    graceMs: 10_000,
-    onStatus: (s) => {
-      if (loadStart !== 0 || s.phase !== 'running') return;
-      loadStart = systemClock();
-      observer.observe({ entryTypes: ['gc'] });
-      sampler = setInterval(() => {
-        const m = process.memoryUsage();
-        samples.push({ t: (systemClock() - loadStart) / 1000, rss: m.rss, heapUsed: m.heapUsed, external: m.external });
-      }, 2000);
-    },
-  });
+  await runBenchmark(
+    benchRunOptions({
+      baseUrl: sim.url,
+      rate,
+      duration,
+      workers: 1,
+      outDir: join(tmp, 'run'),
+      onLoadStart: () => {
+        loadStart = systemClock();
+        observer.observe({ entryTypes: ['gc'] });
+        sampler = setInterval(() => {
+          const m = process.memoryUsage();
+          samples.push({ t: (systemClock() - loadStart) / 1000, rss: m.rss, heapUsed: m.heapUsed, external: m.external });
+        }, 2000);
+      },
+    }),
+  );
   clearInterval(sampler);
   observer.disconnect();
   gc();

@@ -11,10 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance, PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { layerConfig, parseScenario, presetConfig } from '../runtime/core/scenario/index.ts';
-import { resolveScenario } from '../runtime/core/scenario/resolve.ts';
 import { startRunner } from '../runtime/runner/start.ts';
 import { systemClock } from '../runtime/timing/clock.ts';
+import { benchRunOptions } from './support/bench-run.ts';
 import { spawnSimulator } from './support/simulator-process.ts';
 
 const { values } = parseArgs({ options: { rate: { type: 'string', default: '100' }, duration: { type: 'string', default: '30' }, workers: { type: 'string', default: '2' } } });
@@ -30,29 +29,24 @@ const observer = new PerformanceObserver((list) => {
 const tmp = await mkdtemp(join(tmpdir(), 'ib-bench-'));
 const sim = await spawnSimulator([], join(tmp, 'truth.ndjson'));
 try {
-  const raw = layerConfig(presetConfig('baseline'), { server: { base_url: sim.url }, load: { stages: [{ rate, duration }], num_workers: workers } });
   let loadStart = 0;
   let elu0 = performance.eventLoopUtilization();
   let heap0 = 0;
-  const result = await startRunner({
-    scenario: resolveScenario(parseScenario(raw, 'bench')),
-    scenarioName: 'baseline',
-    configYaml: '',
-    runId: 'bench',
-    outDir: join(tmp, 'run'),
-    shard: { index: 0, count: 1 },
-    zone: null,
-    clock: systemClock,
-    interrupt: new AbortController().signal,
-    graceMs: 10_000,
-    onStatus: (s) => {
-      if (loadStart !== 0 || s.phase !== 'running') return;
-      loadStart = systemClock();
-      elu0 = performance.eventLoopUtilization();
-      heap0 = process.memoryUsage().heapUsed;
-      observer.observe({ entryTypes: ['gc'] });
-    },
-  });
+  const result = await startRunner(
+    benchRunOptions({
+      baseUrl: sim.url,
+      rate,
+      duration,
+      workers,
+      outDir: join(tmp, 'run'),
+      onLoadStart: () => {
+        loadStart = systemClock();
+        elu0 = performance.eventLoopUtilization();
+        heap0 = process.memoryUsage().heapUsed;
+        observer.observe({ entryTypes: ['gc'] });
+      },
+    }),
+  );
   const elu = performance.eventLoopUtilization(elu0);
   observer.disconnect();
   const loadS = (systemClock() - loadStart) / 1000;
