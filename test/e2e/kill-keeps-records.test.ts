@@ -15,7 +15,7 @@ beforeAll(async () => {
 });
 afterAll(() => sim.close());
 
-describe('a runner (the Job\'s bundle) killed mid-run (SIGKILL: no handler runs) keeps every request it completed', () => {
+describe('a runner (the Job\'s bundle) killed mid-run (SIGKILL: no handler runs; real time: the kill lands 1.5 s into the load) keeps every request it completed', () => {
   it('the part file holds every request that finished before the kill, and aggregates as a partial run', async () => {
     const out = await tempDir();
     const runId = '20250101T020000Z-killed';

@@ -21,7 +21,7 @@ function options(baseUrl: string, dir: string, over: Record<string, unknown> = {
   return loopbackRunOptions(baseUrl, dir, RUN_ID, over, interrupt);
 }
 
-describe('a loopback run against the simulator (real HTTP)', () => {
+describe('a loopback run against the simulator (real HTTP, real time: the runner paces and stamps)', () => {
   it('a clean run sends on schedule, counts exact tokens, writes records and manifests (not summary.json: the aggregator owns it), and is valid', async () => {
     sim = await startSimulator({ ttftMs: 20, itlMs: 4, jitterMs: 1 });
     const dir = join(await tempDir(), 'run');

@@ -29,7 +29,7 @@ function options(baseUrl: string, dir: string, load: Record<string, unknown>, in
   return { ...loopbackRunOptions(baseUrl, dir, RUN_ID, { load }, interrupt), workerScript: pathToFileURL(runnerBundle()) };
 }
 
-describe('a runner with several workers (load.num_workers, worker threads)', () => {
+describe('a runner with several workers (load.num_workers, worker threads; real time: one start for every thread)', () => {
   it('splits the schedule into one shard per worker on one time line: every request once, at its own offset from a shared start', async () => {
     sim = await startSimulator({ ttftMs: 5, itlMs: 1, jitterMs: 0 });
     const dir = join(await tempDir(), 'run');
