@@ -21,7 +21,7 @@ const corePure = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'cdk.out/', 'results/', 'dist/', 'coverage/'] },
+  { ignores: ['node_modules/', 'cdk.out/', 'results/', 'dist/', 'coverage/', '.scratch/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

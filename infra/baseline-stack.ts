@@ -62,7 +62,7 @@ export class BaselineStack extends Stack {
     });
     new WorkflowAccess(this, 'WorkflowAccess', { config, workflowRole: this.workflow.stateMachine.role });
     const schedule = new NightlySchedule(this, 'Schedule', { config, stateMachine: this.workflow.stateMachine });
-    new Monitoring(this, 'Monitoring', { config, topic: notifications.topic, stateMachine: this.workflow.stateMachine, deadLetterQueue: schedule.deadLetterQueue });
+    new Monitoring(this, 'Monitoring', { config, topic: notifications.topic, stateMachine: this.workflow.stateMachine, reaper: this.workflow.reaper.stateMachine, deadLetterQueue: schedule.deadLetterQueue });
 
     new CfnOutput(this, 'StateMachineArn', { value: this.workflow.stateMachine.stateMachineArn });
     new CfnOutput(this, 'ResultsBucketName', { value: results.bucket.bucketName });

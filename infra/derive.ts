@@ -113,7 +113,7 @@ export function dashboardGraphs(): Array<{ title: string; metrics: PublishedMetr
 }
 
 export type AlarmComparison = 'GreaterThanThreshold' | 'LessThanThreshold';
-export type MissingData = 'breaching' | 'notBreaching';
+export type MissingData = 'breaching' | 'notBreaching' | 'missing';
 
 export interface RunMetricAlarmSpec {
   id: string;
@@ -123,6 +123,8 @@ export interface RunMetricAlarmSpec {
   comparison: AlarmComparison;
   periodHours: number;
   missing: MissingData;
+  /** The state change that notifies: ALARM (default), or INSUFFICIENT_DATA for a heartbeat (data that stopped). */
+  notifyOn?: 'alarm' | 'insufficient-data';
   description: string;
 }
 
@@ -177,7 +179,11 @@ export function runMetricAlarms(config: StackConfig): RunMetricAlarmSpec[] {
       threshold: 1,
       comparison: 'LessThanThreshold',
       periodHours: 26,
-      missing: 'breaching',
+      // A heartbeat: after a deploy the alarm is INSUFFICIENT_DATA until the first night publishes
+      // (no state change, no notice), OK from then on, and INSUFFICIENT_DATA again — which notifies —
+      // when 26 hours pass without a run. Missing data as "breaching" would alarm from the deploy on.
+      missing: 'missing',
+      notifyOn: 'insufficient-data',
       description: `No run of ${who} published a result in the last 26 hours (the nightly run did not happen or did not finish).`,
     },
   ];

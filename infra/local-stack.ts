@@ -7,10 +7,12 @@ import { App, type CfnElement } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { build } from 'esbuild';
 import { LOCAL_ENV, type LocalStack, type SynthesizedWorkflow, type WorkflowFunction } from '../runtime/core/ports/local-stack.ts';
+import { RUN_DEFAULTS_ENV } from '../runtime/core/run-spec/stack-defaults.ts';
 import { BaselineStack } from './baseline-stack.ts';
 import { parseStackConfig } from './config.ts';
 import { runnerBundleOptions } from './constructs/runner-bundle.ts';
 import { runDefaults } from './derive.ts';
+import { lambdaArn, localIam, localRefs, resolveIntrinsics } from './local-template.ts';
 
 /**
  * The stack as the local cloud needs it (runtime/core/ports/local-stack.ts): synthesized in-process
@@ -37,54 +39,36 @@ export function synthesizeWorkflow(settings: Record<string, unknown>): Synthesiz
     const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
     const stack = new BaselineStack(app, 'InferenceBaselineLocal', { config: settings, env: { ...LOCAL_ENV } });
     const template = Template.fromStack(stack).toJSON() as { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
+    const refs = localRefs(template.Resources);
     const id = (c: { node: { defaultChild?: unknown } }): string => stack.getLogicalId(c.node.defaultChild as CfnElement);
-    const body = (logicalId: string): string => resolveTokens(template.Resources[logicalId]!.Properties.DefinitionString);
+    const body = (logicalId: string): string => String(resolveIntrinsics(template.Resources[logicalId]!.Properties.DefinitionString, refs));
     const text = body(id(stack.workflow.stateMachine));
     const f = stack.functions;
-    const functions: Array<[WorkflowFunction, { node: { defaultChild?: unknown } }]> = [['PrepareRun', f.prepareRun], ['Aggregate', f.aggregate], ['Publish', f.publish], ['ReleaseRun', f.releaseRun]];
+    const functions = Object.fromEntries(
+      ([['PrepareRun', f.prepareRun], ['Aggregate', f.aggregate], ['Publish', f.publish], ['ReleaseRun', f.releaseRun]] as const).map(([name, fn]) => [name, lambdaArn(id(fn))]),
+    ) as Record<WorkflowFunction, string>;
+    const stateMachines = { workflow: refs[id(stack.workflow.stateMachine)]!.arn!, reaper: refs[id(stack.workflow.reaper.stateMachine)]!.arn! };
     const rule = template.Resources[id(stack.workflow.reaper.rule)]!.Properties as { EventPattern: { detail: { status: string[] } } };
+    // PrepareRun's defaults (its environment) name the bundle's object: the local bundle goes there.
+    const prepareEnv = resolveIntrinsics(template.Resources[id(f.prepareRun)]!.Properties.Environment, refs) as { Variables: Record<string, string> };
+    const defaults = JSON.parse(prepareEnv.Variables[RUN_DEFAULTS_ENV]!) as { bundle?: { bucket: string; key: string } };
     return {
       template,
       definition: JSON.parse(text) as SynthesizedWorkflow['definition'],
       reaperDefinition: JSON.parse(body(id(stack.workflow.reaper.stateMachine))) as SynthesizedWorkflow['definition'],
       definitionSha256: createHash('sha256').update(text).digest('hex'),
-      functionArns: Object.fromEntries(functions.map(([name, fn]) => [lambdaArn(id(fn)), name])),
+      functionArns: Object.fromEntries(Object.entries(functions).map(([name, arn]) => [arn, name])) as Record<string, WorkflowFunction>,
       reapedStatuses: rule.EventPattern.detail.status,
+      stateMachines,
+      iam: localIam(template.Resources, refs, functions, stateMachines),
+      runnerBundle: defaults.bundle ? { bucket: defaults.bundle.bucket, key: defaults.bundle.key } : null,
     };
   } finally {
     rmSync(outdir, { recursive: true, force: true });
   }
 }
 
-function lambdaArn(logicalId: string): string {
-  return `arn:aws:lambda:${LOCAL_ENV.region}:${LOCAL_ENV.account}:function:${logicalId}`;
-}
-
-/**
- * A DefinitionString's intrinsic functions with local values: the partition, region and account,
- * and each function's ARN named by its logical id. Nothing else in a definition is a token.
- */
-export function resolveTokens(node: unknown): string {
-  if (typeof node === 'string') return node;
-  if (node && typeof node === 'object') {
-    const o = node as Record<string, unknown>;
-    if ('Fn::Join' in o) {
-      const [sep, parts] = o['Fn::Join'] as [string, unknown[]];
-      return parts.map(resolveTokens).join(sep);
-    }
-    if ('Ref' in o) {
-      const ref = o.Ref as string;
-      if (ref === 'AWS::Partition') return 'aws';
-      if (ref === 'AWS::Region') return LOCAL_ENV.region;
-      if (ref === 'AWS::AccountId') return LOCAL_ENV.account;
-      if (ref === 'AWS::URLSuffix') return 'amazonaws.com';
-      return ref;
-    }
-    if ('Fn::GetAtt' in o) {
-      const [logicalId, attr] = o['Fn::GetAtt'] as [string, string];
-      if (attr === 'Arn') return lambdaArn(logicalId);
-      return `${logicalId}.${attr}`;
-    }
-  }
-  throw new Error(`cannot resolve ${JSON.stringify(node)} in a state machine definition`);
+/** A state machine's DefinitionString as the local cloud runs it: its tokens resolved against the template. */
+export function resolveDefinition(definitionString: unknown, template: { Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }> }): string {
+  return String(resolveIntrinsics(definitionString, localRefs(template.Resources)));
 }

@@ -149,7 +149,7 @@ export class Functions extends Construct {
     );
     // run-spec.json (+ config.yml) and read-back for a retried write (GetObject); the target's claim.
     fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject', 's3:GetObject'], resources: [bucket.arnForObjects(RUNS_KEY_PATTERN)] }));
-    fn.addToRolePolicy(this.claimsStatement());
+    for (const st of this.claimsStatements()) fn.addToRolePolicy(st);
     if (!bundle) return;
     fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [bundle.bucket.arnForObjects(bundle.s3ObjectKey)] }));
     // The presigned URL is signed by this role: when the CDK bootstrap bucket is encrypted with a
@@ -165,12 +165,21 @@ export class Functions extends Construct {
 
   /** The reaper's: the claim, and DescribeCluster to rebuild the run's names. */
   private grantReleaseRun(): void {
-    this.releaseRun.addToRolePolicy(this.claimsStatement());
+    for (const st of this.claimsStatements()) this.releaseRun.addToRolePolicy(st);
     this.releaseRun.addToRolePolicy(new iam.PolicyStatement({ actions: ['eks:DescribeCluster'], resources: [this.clusterArn()] }));
   }
 
-  private claimsStatement(): iam.PolicyStatement {
-    return new iam.PolicyStatement({ actions: ['s3:PutObject', 's3:GetObject', 's3:DeleteObject'], resources: [this.props.bucket.arnForObjects(`${CLAIMS_PREFIX}*`)] });
+  /**
+   * A target's claim: read, written (conditionally), deleted — and listed: without s3:ListBucket, S3
+   * answers a GetObject of a claim already released with 403 AccessDenied instead of 404, and a
+   * released claim would read as an error.
+   */
+  private claimsStatements(): iam.PolicyStatement[] {
+    const bucket = this.props.bucket;
+    return [
+      new iam.PolicyStatement({ actions: ['s3:PutObject', 's3:GetObject', 's3:DeleteObject'], resources: [bucket.arnForObjects(`${CLAIMS_PREFIX}*`)] }),
+      new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn], conditions: { StringLike: { 's3:prefix': [`${CLAIMS_PREFIX}*`] } } }),
+    ];
   }
 
   /** Read a run's raw files, write its summary next to them; read its series' history and write the run's own entry there. */

@@ -36,6 +36,8 @@ export interface MonitoringProps {
   /** Where the alarms notify (infra/constructs/notifications.ts). */
   topic: sns.ITopic;
   stateMachine: sfn.StateMachine;
+  /** The reaper's state machine: its failures alarm too. */
+  reaper: sfn.StateMachine;
   deadLetterQueue: sqs.IQueue;
 }
 
@@ -62,9 +64,10 @@ export class Monitoring extends Construct {
         evaluationPeriods: 1,
         comparisonOperator:
           spec.comparison === 'GreaterThanThreshold' ? cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD : cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-        treatMissingData: spec.missing === 'breaching' ? cloudwatch.TreatMissingData.BREACHING : cloudwatch.TreatMissingData.NOT_BREACHING,
+        treatMissingData: { breaching: cloudwatch.TreatMissingData.BREACHING, notBreaching: cloudwatch.TreatMissingData.NOT_BREACHING, missing: cloudwatch.TreatMissingData.MISSING }[spec.missing],
       });
-      alarm.addAlarmAction(notify);
+      if (spec.notifyOn === 'insufficient-data') alarm.addInsufficientDataAction(notify);
+      else alarm.addAlarmAction(notify);
       this.alarms.push(alarm);
     }
     const failed = new cloudwatch.Alarm(this, 'ExecutionFailed', {
@@ -84,15 +87,35 @@ export class Monitoring extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    const deadLetters = new cloudwatch.Alarm(this, 'ScheduleDeadLetters', {
-      alarmDescription: 'The nightly schedule could not start the workflow (see the dead-letter queue messages for the error).',
-      metric: props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
+    const reaperFailed = new cloudwatch.Alarm(this, 'ReaperFailed', {
+      alarmDescription:
+        "The reaper (the clean-up after a failed, timed-out or aborted run) could not finish: a run's Job or its claim on the target may be left behind. Its cause says which and how to remove it.",
+      metric: new cloudwatch.MathExpression({
+        expression: 'FILL(failed, 0) + FILL(timedOut, 0) + FILL(aborted, 0)',
+        usingMetrics: {
+          failed: props.reaper.metricFailed({ statistic: 'Sum' }),
+          timedOut: props.reaper.metricTimedOut({ statistic: 'Sum' }),
+          aborted: props.reaper.metricAborted({ statistic: 'Sum' }),
+        },
+        period: Duration.minutes(5),
+        label: 'Reaper ExecutionsFailed + TimedOut + Aborted',
+      }),
       threshold: 1,
       evaluationPeriods: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    for (const a of [failed, deadLetters]) {
+    // Messages arriving, not messages waiting: one dead letter alarms once, for the period it came in,
+    // instead of for the 14 days the queue keeps it.
+    const deadLetters = new cloudwatch.Alarm(this, 'ScheduleDeadLetters', {
+      alarmDescription: 'The nightly schedule could not start the workflow (see the dead-letter queue messages for the error).',
+      metric: props.deadLetterQueue.metricNumberOfMessagesSent({ period: Duration.minutes(5), statistic: 'Sum' }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    for (const a of [failed, reaperFailed, deadLetters]) {
       a.addAlarmAction(notify);
       this.alarms.push(a);
     }

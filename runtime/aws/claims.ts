@@ -75,6 +75,10 @@ async function read(s3: Send, bucket: string, key: string): Promise<{ claim: Cla
     return { claim: parsed.data, etag: res.ETag ?? '' };
   } catch (err) {
     if ((err as { name?: string }).name === 'NoSuchKey') return null;
+    // S3 answers a missing key with 403 to a caller that may not list the bucket: say so, not just "Access Denied".
+    if ((err as { name?: string }).name === 'AccessDenied') {
+      throw Object.assign(new Error(`s3://${bucket}/${key}: access denied (${(err as Error).message}); reading a claim needs s3:GetObject on it and s3:ListBucket for claims/ (without it S3 answers a missing claim with 403, not 404)`), { name: 'AccessDenied' });
+    }
     throw err;
   }
 }

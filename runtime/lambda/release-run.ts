@@ -2,6 +2,7 @@ import { EKSClient } from '@aws-sdk/client-eks';
 import { S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { releaseClaim } from '../aws/claims.ts';
+import { claimKey } from '../core/claims.ts';
 import { describeCluster, type ClusterInfo } from '../aws/eks.ts';
 import { runIdSuffix } from '../aws/sfn.ts';
 import { InputError, validate } from '../core/errors.ts';
@@ -14,8 +15,10 @@ import { defaultsFromEnv } from './prepare-run.ts';
  * - the reaper, `{ event }` (EventBridge "Step Functions Execution Status Change" of an execution that
  *   timed out, was aborted or failed) → rebuilds that run's RunSpec as PrepareRun did (same input,
  *   start time and execution: same names), releases its claim, and answers the cluster and names
- *   whose objects the reaper deletes → `{ released, runId, names, cluster }`, or `{ released: false }`
- *   with no cluster when the input was invalid (then nothing was created).
+ *   whose objects the reaper deletes → `{ released, claim, runId, names, cluster }`, or
+ *   `{ released: false, claim: 'not-held' }` with no cluster when the input was invalid (then nothing
+ *   was created). Trouble with the claim never stops the reaper from deleting the run's objects: it is
+ *   reported (`claim: 'failed'`, `claimError`) and the reaper fails after the deletes, loudly.
  */
 
 const StatusChange = z.object({
@@ -32,6 +35,11 @@ export const ReleaseRunEvent = z.union([z.object({ runSpec: RunSpec }), z.object
 
 export interface ReleaseRunOutput {
   released: boolean;
+  /** The reaper's: released (this execution held it), not-held (nobody, or another run), failed (see claimError). */
+  claim?: 'released' | 'not-held' | 'failed';
+  claimError?: string;
+  /** s3://bucket/claims/<target>.json: where the run's claim is (the reaper's cause names it). */
+  claimObject?: string;
   runId?: string;
   names?: { job: string; configMap: string };
   cluster?: { endpoint: string; certificateAuthority: string };
@@ -55,11 +63,17 @@ export async function releaseRun(event: unknown, deps: ReleaseRunDeps): Promise<
   try {
     spec = buildRunSpec({ input: d.input ? JSON.parse(d.input) : {}, defaults: deps.defaults, now: d.startDate, suffix: runIdSuffix(d.executionArn), executionId: d.executionArn });
   } catch (err) {
-    if (err instanceof InvalidInputError || err instanceof SyntaxError) return { released: false };
+    if (err instanceof InvalidInputError || err instanceof SyntaxError) return { released: false, claim: 'not-held' };
     throw err;
   }
-  const released = await deps.release(spec.s3.bucket, spec.target.baseUrl, d.executionArn);
-  const out: ReleaseRunOutput = { released, runId: spec.runId, names: { job: spec.names.job, configMap: spec.names.configMap } };
+  const out: ReleaseRunOutput = { released: false, runId: spec.runId, names: { job: spec.names.job, configMap: spec.names.configMap }, claimObject: `s3://${spec.s3.bucket}/${claimKey(spec.target.baseUrl)}` };
+  try {
+    out.released = await deps.release(spec.s3.bucket, spec.target.baseUrl, d.executionArn);
+    out.claim = out.released ? 'released' : 'not-held';
+  } catch (err) {
+    out.claim = 'failed';
+    out.claimError = `${(err as Error).name}: ${(err as Error).message}`;
+  }
   try {
     const info = await deps.describeCluster(spec.cluster.name);
     if (info.endpoint && info.certificateAuthority) out.cluster = { endpoint: info.endpoint, certificateAuthority: info.certificateAuthority };

@@ -4,25 +4,26 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createS3Client } from '../aws/s3.ts';
-import { LOCAL_ENV, type LocalStack } from '../core/ports/local-stack.ts';
+import { LOCAL_ENV, type LocalStack, type SynthesizedWorkflow } from '../core/ports/local-stack.ts';
 import { labelSelectorText, parseLabelSelector, STACK_DEFAULTS } from '../core/run-spec/index.ts';
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../simulator/index.ts';
 import { realCloudClock, type CloudClock } from './clock.ts';
+import { LocalIam } from './iam.ts';
 import { LocalCluster } from './kubernetes/cluster.ts';
 import type { KubeObject } from './kubernetes/objects.ts';
 import { PodIdentityAgent } from './kubernetes/pod-identity.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalS3, type LocalS3 } from './local-s3.ts';
 
 /**
- * Everything the local workflow runs against, started and stopped together: an S3 server with S3's
- * rules (results and assets buckets), the runner bundle built exactly as the stack builds it and
- * uploaded as the stack's asset would be, the Pod Identity agent, the Kubernetes stand-in with a
+ * Everything the local workflow runs against, started and stopped together: the stack synthesized
+ * with the local settings, IAM as it declares it (every role with credentials of its own), an S3
+ * server with S3's rules (results and assets buckets) that authorizes each request as its signer's
+ * role, the runner bundle built exactly as the stack builds it and uploaded where the stack's asset
+ * would be, the Pod Identity agent (the runner role's credentials), the Kubernetes stand-in with a
  * Running target pod, and the simulator unless a real target is given.
  */
 
-export const RESULTS_BUCKET = 'inference-baseline-results';
-export const ASSETS_BUCKET = 'cdk-assets-local';
-export const RUNNER_ROLE_ARN = `arn:aws:iam::${LOCAL_ENV.account}:role/inference-baseline-local-runner`;
+export const RESULTS_BUCKET = LOCAL_ENV.resultsBucket;
 export const LOCAL_CLUSTER = 'local';
 export const LOCAL_ZONE = 'local-1a';
 
@@ -38,6 +39,8 @@ export interface EnvironmentOptions {
   podIdentity?: boolean;
   /** Builds the runner bundle (the stack's asset) when `bundleFile` is not given. */
   stack: Pick<LocalStack, 'buildRunnerBundle'>;
+  /** The stack synthesized with these settings (the local target's included). */
+  synthesize(config: Record<string, unknown>): SynthesizedWorkflow;
   /** A runner bundle already built from these sources (tests build it once per run). */
   bundleFile?: string;
   /** The cloud's time (Job deadlines, image pulls); default: real time. */
@@ -45,8 +48,13 @@ export interface EnvironmentOptions {
 }
 
 export interface LocalEnvironment {
+  synth: SynthesizedWorkflow;
+  iam: LocalIam;
   s3: LocalS3;
+  /** The local administrator's client (the harness's own reads and writes: not evaluated by IAM). */
   s3Client: S3Client;
+  /** A client signed as the given role (IAM evaluates its every request). */
+  s3ClientAs(roleArn: string): S3Client;
   cluster: LocalCluster;
   simulator?: RunningSimulator;
   targetUrl: string;
@@ -71,16 +79,25 @@ export async function startEnvironment(o: EnvironmentOptions): Promise<LocalEnvi
     if (simulator) stops.push(() => simulator.close());
     const targetUrl = o.target ?? simulator!.url;
     const config = { clusterName: LOCAL_CLUSTER, ...o.config, targetBaseUrl: targetUrl } as LocalEnvironment['config'];
+    const synth = o.synthesize(config);
+    const iam = new LocalIam(synth.iam, LOCAL_CREDENTIALS);
 
-    const s3 = await startLocalS3({ buckets: [RESULTS_BUCKET, ASSETS_BUCKET], directory: join(root, 's3') });
+    const s3 = await startLocalS3({ buckets: [RESULTS_BUCKET, LOCAL_ENV.assetsBucket], directory: join(root, 's3'), iam });
     stops.push(() => s3.stop());
-    const s3Client = createS3Client({ endpoint: s3.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
-    stops.push(async () => s3Client.destroy());
-    const bundle = await uploadRunnerBundle(s3Client, o.bundleFile ?? (await buildBundle(o.stack, join(root, 'bundle'))));
+    const clients: S3Client[] = [];
+    stops.push(async () => clients.forEach((c) => c.destroy()));
+    const clientWith = (credentials: typeof LOCAL_CREDENTIALS | ReturnType<LocalIam['credentialsFor']>): S3Client => {
+      const c = createS3Client({ endpoint: s3.endpoint, region: LOCAL_REGION, credentials });
+      clients.push(c);
+      return c;
+    };
+    const s3Client = clientWith(LOCAL_CREDENTIALS);
+    const bundle = await uploadRunnerBundle(s3Client, o.bundleFile ?? (await buildBundle(o.stack, join(root, 'bundle'))), synth.runnerBundle ?? { bucket: LOCAL_ENV.assetsBucket, key: 'runner.mjs' });
     const clock = o.clock ?? realCloudClock;
 
     const sa = { namespace: String(config.benchmarkNamespace ?? STACK_DEFAULTS.benchmarkNamespace), serviceAccount: String(config.runnerServiceAccount ?? STACK_DEFAULTS.runnerServiceAccount) };
-    const agent = new PodIdentityAgent(o.podIdentity === false ? [] : [{ ...sa, credentials: LOCAL_CREDENTIALS }]);
+    const runnerRole = synth.iam.principals.runner;
+    const agent = new PodIdentityAgent(o.podIdentity === false || !runnerRole ? [] : [{ ...sa, roleArn: runnerRole, credentials: iam.credentialsFor(runnerRole) }]);
     await agent.start();
     stops.push(() => agent.stop());
     const targetNamespace = String(config.targetNamespace ?? STACK_DEFAULTS.targetNamespace);
@@ -96,7 +113,7 @@ export async function startEnvironment(o: EnvironmentOptions): Promise<LocalEnvi
       },
     );
     stops.push(() => cluster.shutdown());
-    return { s3, s3Client, cluster, ...(simulator ? { simulator } : {}), targetUrl, bundle, config, zone: LOCAL_ZONE, clock, root, stop };
+    return { synth, iam, s3, s3Client, s3ClientAs: (roleArn) => clientWith(iam.credentialsFor(roleArn)), cluster, ...(simulator ? { simulator } : {}), targetUrl, bundle, config, zone: LOCAL_ZONE, clock, root, stop };
   } catch (err) {
     await stop();
     throw err;
@@ -110,13 +127,12 @@ async function buildBundle(stack: Pick<LocalStack, 'buildRunnerBundle'>, dir: st
   return outfile;
 }
 
-/** The runner bundle uploaded like the stack's asset (its key is its content's hash). */
-async function uploadRunnerBundle(s3: S3Client, file: string): Promise<{ bucket: string; key: string; sha256: string }> {
+/** The runner bundle uploaded where the stack's defaults say its asset is (the key names the asset, the sha256 this build). */
+async function uploadRunnerBundle(s3: S3Client, file: string, at: { bucket: string; key: string }): Promise<{ bucket: string; key: string; sha256: string }> {
   const body = await readFile(file);
   const sha256 = createHash('sha256').update(body).digest('hex');
-  const key = `${sha256}.mjs`;
-  await s3.send(new PutObjectCommand({ Bucket: ASSETS_BUCKET, Key: key, Body: body }));
-  return { bucket: ASSETS_BUCKET, key, sha256 };
+  await s3.send(new PutObjectCommand({ Bucket: at.bucket, Key: at.key, Body: body }));
+  return { ...at, sha256 };
 }
 
 /** The Running inference pod the workflow looks for (its labels are the stack's target selector). */

@@ -3,16 +3,16 @@ import { acquireClaim, releaseClaim } from '../aws/claims.ts';
 import type { ClusterInfo } from '../aws/eks.ts';
 import { presignGetUrl, writeRunFiles } from '../aws/run-files.ts';
 import { loadBundleBootstrap } from '../bootstrap/index.ts';
-import type { Definition, LocalStack, SynthesizedWorkflow } from '../core/ports/local-stack.ts';
+import { LOCAL_ENV, type Definition, type LocalStack, type SynthesizedWorkflow, type WorkflowFunction } from '../core/ports/local-stack.ts';
 import { RunDefaults } from '../core/run-spec/index.ts';
 import { randomSuffix } from '../core/run-spec/naming.ts';
 import { aggregateForRun } from '../lambda/aggregate.ts';
 import { prepareRun, type PrepareRunDeps, type PreparedRun } from '../lambda/prepare-run.ts';
 import { publishRun } from '../lambda/publish.ts';
-import { releaseRun, type ReleaseRunDeps } from '../lambda/release-run.ts';
+import { releaseRun } from '../lambda/release-run.ts';
 import type { EksCallInput } from './kubernetes/cluster.ts';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from './local-s3.ts';
-import { LOCAL_CLUSTER, RESULTS_BUCKET, RUNNER_ROLE_ARN, type LocalEnvironment } from './environment.ts';
+import { LOCAL_REGION } from './local-s3.ts';
+import { LOCAL_CLUSTER, RESULTS_BUCKET, type LocalEnvironment } from './environment.ts';
 
 /**
  * Each Task of the synthesized definitions bound to local code, by its `Resource`: the Lambda
@@ -45,27 +45,50 @@ export const LOCAL_CLUSTER_INFO: ClusterInfo = {
 };
 
 export function localDefaults(env: LocalEnvironment, stack: Pick<LocalStack, 'runDefaults'>, stackOverrides: Record<string, unknown> = {}): RunDefaults {
-  return RunDefaults.parse(stack.runDefaults({ ...env.config, ...stackOverrides }, { region: LOCAL_REGION, bucket: RESULTS_BUCKET, runnerRoleArn: RUNNER_ROLE_ARN, bundle: env.bundle }));
+  const runnerRoleArn = env.synth.iam.principals.runner;
+  return RunDefaults.parse(stack.runDefaults({ ...env.config, ...stackOverrides }, { region: LOCAL_REGION, bucket: RESULTS_BUCKET, ...(runnerRoleArn ? { runnerRoleArn } : {}), bundle: env.bundle }));
+}
+
+/** An AWS API refusal as the SDK throws it (AccessDeniedException, 403). */
+function accessDenied(message: string, name = 'AccessDeniedException'): Error {
+  return Object.assign(new Error(message), { name, $metadata: { httpStatusCode: 403 } });
 }
 
 export function bindHandlers(env: LocalEnvironment, stack: Pick<LocalStack, 'runDefaults'>, synth: SynthesizedWorkflow, o: { metricNamespace: string; stackOverrides?: Record<string, unknown> }): Bound {
   const defaults = localDefaults(env, stack, o.stackOverrides);
-  const s3 = env.s3Client;
-  const describeCluster = async (name: string): Promise<ClusterInfo> => {
-    if (name !== LOCAL_CLUSTER) throw Object.assign(new Error(`No cluster found for name: ${name}.`), { name: 'ClusterNotFound' });
+  const roles = synth.iam.principals;
+  const as = (fn: WorkflowFunction) => {
+    const roleArn = roles[fn];
+    const principal = env.iam.principalOf(env.iam.credentialsFor(roleArn).accessKeyId)!;
+    return {
+      s3: env.s3ClientAs(roleArn),
+      credentials: principal.credentials,
+      /** A call the function makes to another AWS API, authorized against its role first. */
+      async authorize(action: string, resource: string): Promise<void> {
+        const d = await env.iam.authorize(principal, action, resource);
+        if (!d.allowed) throw accessDenied(d.message);
+      },
+    };
+  };
+  const clusterArn = (name: string): string => `arn:aws:eks:${LOCAL_REGION}:${LOCAL_ENV.account}:cluster/${name}`;
+  const describeCluster = (who: ReturnType<typeof as>) => async (name: string): Promise<ClusterInfo> => {
+    await who.authorize('eks:DescribeCluster', clusterArn(name));
+    if (name !== LOCAL_CLUSTER) throw Object.assign(new Error(`No cluster found for name: ${name}.`), { name: 'ResourceNotFoundException' });
     return LOCAL_CLUSTER_INFO;
   };
-  const release: ReleaseRunDeps['release'] = (bucket, target, id) => releaseClaim(s3, bucket, target, id);
+  const prepare = as('PrepareRun');
+  const reaper = as('ReleaseRun');
   const prepareDeps: PrepareRunDeps = {
     defaults,
     bootstrap: loadBundleBootstrap(),
-    describeCluster,
-    describeRunnerAccess: async (_cluster, namespace, sa) => ({
-      roleArn: env.cluster.hasPodIdentity(namespace, sa) ? RUNNER_ROLE_ARN : null,
-    }),
-    presignBundle: (bucket, key, expiresInSeconds) => presignGetUrl({ credentials: LOCAL_CREDENTIALS, region: LOCAL_REGION, bucket, key, expiresInSeconds, endpoint: env.s3.endpoint }),
-    writeFiles: (bucket, files) => writeRunFiles(s3, bucket, files),
-    claims: { acquire: (r) => acquireClaim(s3, r), release },
+    describeCluster: describeCluster(prepare),
+    describeRunnerAccess: async (cluster, namespace, sa) => {
+      await prepare.authorize('eks:ListPodIdentityAssociations', clusterArn(cluster));
+      return { roleArn: env.cluster.podIdentityRole(namespace, sa) };
+    },
+    presignBundle: (bucket, key, expiresInSeconds) => presignGetUrl({ credentials: prepare.credentials, region: LOCAL_REGION, bucket, key, expiresInSeconds, endpoint: env.s3.endpoint }),
+    writeFiles: (bucket, files) => writeRunFiles(prepare.s3, bucket, files),
+    claims: { acquire: (r) => acquireClaim(prepare.s3, r), release: (bucket, target, id) => releaseClaim(prepare.s3, bucket, target, id) },
     now: () => env.clock.now(),
     randomSuffix: () => randomSuffix(Math.random),
   };
@@ -73,7 +96,7 @@ export function bindHandlers(env: LocalEnvironment, stack: Pick<LocalStack, 'run
   const prepareEvents: Bound['prepareEvents'] = [];
   const prepared: Bound['prepared'] = [];
   const notices: Bound['notices'] = [];
-  const lambdas = {
+  const lambdas: Record<WorkflowFunction, (event: never) => Promise<unknown>> = {
     PrepareRun: async (event: { startTime?: string; executionId?: string }) => {
       // The interpreter stamps the execution's start in real time; the cloud's clock may be virtual.
       const onClock = event.startTime !== undefined && Number.isFinite(Date.parse(event.startTime)) ? { ...event, startTime: new Date(env.clock.fromReal(Date.parse(event.startTime))).toISOString() } : event;
@@ -82,10 +105,10 @@ export function bindHandlers(env: LocalEnvironment, stack: Pick<LocalStack, 'run
       prepared.push(out);
       return out;
     },
-    Aggregate: (event: unknown) => aggregateForRun(event, { s3 }),
+    Aggregate: (event: unknown) => aggregateForRun(event, { s3: as('Aggregate').s3 }),
     Publish: (event: unknown) =>
       publishRun(event, {
-        s3,
+        s3: as('Publish').s3,
         namespace: o.metricNamespace,
         publish: (summary, p) => {
           const doc = buildEmf(summary, { namespace: p.namespace, dimensions: p.dimensions });
@@ -93,24 +116,38 @@ export function bindHandlers(env: LocalEnvironment, stack: Pick<LocalStack, 'run
           return doc._aws.CloudWatchMetrics[0]?.Metrics.length ?? 0;
         },
       }),
-    ReleaseRun: (event: unknown) => releaseRun(event, { defaults, describeCluster, release }),
+    ReleaseRun: (event: unknown) => releaseRun(event, { defaults, describeCluster: describeCluster(reaper), release: (bucket, target, id) => releaseClaim(reaper.s3, bucket, target, id) }),
   };
   const handlers: Bound['handlers'] = {};
-  for (const definition of [synth.definition, synth.reaperDefinition]) {
+  for (const [definition, roleArn] of [[synth.definition, roles.workflow], [synth.reaperDefinition, roles.reaper]] as const) {
+    const machine = env.iam.principalOf(env.iam.credentialsFor(roleArn).accessKeyId)!;
+    // What the state machine's role must be allowed to do for each kind of Task; denied, the Task fails as Step Functions reports it.
+    const allowed = async (action: string, resource: string, errorName: string): Promise<void> => {
+      const d = await env.iam.authorize(machine, action, resource);
+      if (!d.allowed) throw accessDenied(d.message, errorName);
+    };
     for (const [name, state] of Object.entries(tasksOf(definition))) {
       const resource = String(state.Resource);
       const lambda = synth.functionArns[resource];
-      if (lambda) handlers[name] = lambdas[lambda] as never;
-      else if (resource.endsWith(':states:::eks:call')) handlers[name] = ((input: EksCallInput) => env.cluster.call(input)) as never;
-      else if (resource.endsWith(':states:::aws-sdk:ec2:describeInstances')) handlers[name] = ((input: never) => describeInstances(input, env.zone)) as never;
-      else if (resource.endsWith(':states:::sns:publish')) {
-        handlers[name] = ((input: { TopicArn?: string; Subject?: string; Message?: string }) => {
-          if (!input.TopicArn || typeof input.Message !== 'string' || input.Message.length === 0) throw Object.assign(new Error('Invalid parameter: Message (SNS needs a non-empty message)'), { name: 'InvalidParameter' });
+      if (lambda) {
+        handlers[name] = (async (input: never) => {
+          await allowed('lambda:InvokeFunction', resource, 'Lambda.AWSLambdaException');
+          return lambdas[lambda](input);
+        }) as never;
+      } else if (resource.endsWith(':states:::eks:call')) handlers[name] = ((input: EksCallInput) => env.cluster.call(input)) as never;
+      else if (resource.endsWith(':states:::aws-sdk:ec2:describeInstances')) {
+        handlers[name] = (async (input: never) => {
+          await allowed('ec2:DescribeInstances', '*', 'Ec2.Ec2Exception');
+          return describeInstances(input, env.zone);
+        }) as never;
+      } else if (resource.endsWith(':states:::sns:publish')) {
+        handlers[name] = (async (input: { TopicArn?: string; Subject?: string; Message?: string }) => {
+          if (!input.TopicArn || typeof input.Message !== 'string' || input.Message.length === 0) throw Object.assign(new Error('Invalid parameter: Message (SNS needs a non-empty message)'), { name: 'SNS.InvalidParameterException' });
+          await allowed('sns:Publish', input.TopicArn, 'SNS.AuthorizationErrorException');
           notices.push(input);
           return { MessageId: `local-${notices.length}` };
         }) as never;
-      }
-      else throw new Error(`the local workflow has no stand-in for Task ${name} (${resource})`);
+      } else throw new Error(`the local workflow has no stand-in for Task ${name} (${resource})`);
     }
   }
   return { handlers, emf, prepareEvents, prepared, notices };

@@ -8,6 +8,7 @@ import { NodeSha256 } from '../aws/run-files.ts';
 // @ts-expect-error s3rver ships no types
 import S3rver from 's3rver';
 import { LOCAL_ENV } from '../core/ports/local-stack.ts';
+import type { LocalCredentials, LocalIam, Principal } from './iam.ts';
 
 /**
  * A local S3 server with S3's semantics where this project relies on them. s3rver stores objects
@@ -44,6 +45,12 @@ export interface LocalS3Options {
    * (`bucket/key` → true to deny): how tests reach S3's permission failures.
    */
   denyWrite?: (bucketAndKey: string) => boolean;
+  /**
+   * IAM: every request is authorized as its signer's role (local principals' credentials) against
+   * that role's policies and the bucket's; unknown access keys are refused. Without it, only the
+   * local administrator's credentials (LOCAL_CREDENTIALS) are accepted, and for everything.
+   */
+  iam?: LocalIam;
 }
 
 export async function startLocalS3(o: LocalS3Options): Promise<LocalS3> {
@@ -51,7 +58,7 @@ export async function startLocalS3(o: LocalS3Options): Promise<LocalS3> {
   const directory = o.directory ?? (await mkdtemp(join(tmpdir(), 'ib-s3-')));
   const backend = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, configureBuckets: o.buckets.map((name) => ({ name })) });
   const { port: backendPort } = (await backend.run()) as { port: number };
-  const proxy = new StrictS3Proxy(backendPort, o.denyWrite);
+  const proxy = new StrictS3Proxy(backendPort, o.denyWrite, o.iam);
   const port = await proxy.listen();
   return {
     endpoint: `http://127.0.0.1:${port}`,
@@ -71,6 +78,7 @@ class StrictS3Proxy {
   constructor(
     private readonly backendPort: number,
     private readonly denyWrite?: (bucketAndKey: string) => boolean,
+    private readonly iam?: LocalIam,
   ) {}
 
   async listen(): Promise<number> {
@@ -93,9 +101,21 @@ class StrictS3Proxy {
       if (encoding.includes('aws-chunked') || payloadHash.startsWith('STREAMING-')) {
         return s3Error(res, 400, 'NotImplemented', 'The local S3 server does not decode aws-chunked bodies (s3rver would store the framing); create the client with requestChecksumCalculation WHEN_REQUIRED or set AWS_REQUEST_CHECKSUM_CALCULATION=WHEN_REQUIRED.');
       }
+      const principal = this.principalOf(req, url);
+      if ('code' in principal) return s3Error(res, 403, principal.code, principal.message);
       if (url.searchParams.has('X-Amz-Signature')) {
-        const problem = await presignProblem(req, url);
+        const problem = await presignProblem(req, url, principal.credentials);
         if (problem) return s3Error(res, 403, problem.code, problem.message);
+      }
+      if (this.iam) {
+        const refusal = await this.authorize(principal, req, url);
+        if (refusal) {
+          await readBody(req);
+          if (method === 'HEAD') return void res.writeHead(refusal.status).end();
+          return s3Error(res, refusal.status, refusal.code, refusal.message);
+        }
+        // The backend knows one access key (it checks no SigV4 signature): a role's request goes on as its.
+        asBackend(req, url, this.iam.admin.accessKeyId);
       }
       if (method === 'GET' && objectKey(url) === null && url.searchParams.get('list-type') === '2') return await this.listV2(req, res, url);
       const isObjectWrite = (method === 'PUT' && !url.searchParams.has('partNumber') && objectKey(url) !== null) || (method === 'POST' && url.searchParams.has('uploadId'));
@@ -126,6 +146,31 @@ class StrictS3Proxy {
       if (!res.headersSent) s3Error(res, 500, 'InternalError', `local S3 proxy: ${(err as Error).message}`);
       else res.destroy();
     }
+  }
+
+  /** The request's signer: a local principal, or the refusal S3 gives an unknown access key. */
+  private principalOf(req: http.IncomingMessage, url: URL): Principal | { code: string; message: string } {
+    const credential = url.searchParams.get('X-Amz-Credential') ?? /Credential=([^,\s]+)/.exec(String(req.headers.authorization ?? ''))?.[1] ?? '';
+    const accessKey = credential.split('/')[0] ?? '';
+    const known = this.iam ? this.iam.principalOf(accessKey) : accessKey === LOCAL_CREDENTIALS.accessKeyId ? ADMIN : undefined;
+    return known ?? { code: 'InvalidAccessKeyId', message: `The AWS Access Key Id you provided does not exist in our records (${accessKey || 'none: the request is not signed'}).` };
+  }
+
+  /**
+   * IAM's answer for this request, and S3's rule for a missing object: a GetObject or HeadObject
+   * of a key that does not exist is 404 NoSuchKey only for a caller that may list the bucket
+   * (s3:ListBucket); anyone else gets 403 AccessDenied, so that keys cannot be probed.
+   */
+  private async authorize(principal: Principal, req: http.IncomingMessage, url: URL): Promise<{ status: number; code: string; message: string } | null> {
+    const asked = s3Action(req.method ?? 'GET', url, req.headers);
+    const decision = await this.iam!.authorize(principal, asked.action, asked.resource, asked.context);
+    if (!decision.allowed) return { status: 403, code: 'AccessDenied', message: decision.message };
+    if (asked.action !== 's3:GetObject' || url.searchParams.has('uploadId')) return null;
+    const head = await this.request('HEAD', url.pathname, {});
+    if (head.status !== 404) return null;
+    const [bucket, ...rest] = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    const list = await this.iam!.authorize(principal, 's3:ListBucket', `arn:aws:s3:::${bucket}`, { 's3:prefix': rest.join('/') });
+    return list.allowed ? null : { status: 403, code: 'AccessDenied', message: list.message };
   }
 
   /**
@@ -225,6 +270,50 @@ class StrictS3Proxy {
   }
 }
 
+const ADMIN: Principal = { roleArn: 'admin', sessionArn: `arn:aws:iam::${LOCAL_ENV.account}:root`, credentials: { ...LOCAL_CREDENTIALS } };
+
+/**
+ * The IAM action, resource and context keys S3 evaluates for a path-style request (the operations
+ * this project's code and the SDK's multipart uploads use; others are named by method).
+ */
+export function s3Action(method: string, url: URL, headers: http.IncomingHttpHeaders): { action: string; resource: string; context: Record<string, string> } {
+  const [bucket = '', ...rest] = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  const q = url.searchParams;
+  if (rest.length === 0) {
+    const bucketArn = `arn:aws:s3:::${bucket}`;
+    if (q.has('location')) return { action: 's3:GetBucketLocation', resource: bucketArn, context: {} };
+    if (method === 'GET' || method === 'HEAD') {
+      const context: Record<string, string> = { 's3:prefix': q.get('prefix') ?? '' };
+      if (q.has('delimiter')) context['s3:delimiter'] = q.get('delimiter')!;
+      if (q.has('max-keys')) context['s3:max-keys'] = q.get('max-keys')!;
+      return { action: 's3:ListBucket', resource: bucketArn, context };
+    }
+    if (method === 'PUT') return { action: 's3:CreateBucket', resource: bucketArn, context: {} };
+    return { action: `s3:${method}Bucket`, resource: bucketArn, context: {} };
+  }
+  const objectArn = `arn:aws:s3:::${bucket}/${rest.join('/')}`;
+  const conditional: Record<string, string> = {};
+  if (headers['if-none-match'] !== undefined) conditional['s3:if-none-match'] = String(headers['if-none-match']);
+  if (headers['if-match'] !== undefined) conditional['s3:if-match'] = String(headers['if-match']);
+  if (method === 'GET' && q.has('uploadId')) return { action: 's3:ListMultipartUploadParts', resource: objectArn, context: {} };
+  if (method === 'GET' || method === 'HEAD') return { action: 's3:GetObject', resource: objectArn, context: {} };
+  if (method === 'DELETE' && q.has('uploadId')) return { action: 's3:AbortMultipartUpload', resource: objectArn, context: {} };
+  if (method === 'DELETE') return { action: 's3:DeleteObject', resource: objectArn, context: 'if-match' in headers ? { 's3:if-match': String(headers['if-match']) } : {} };
+  // PutObject, CreateMultipartUpload, UploadPart and CompleteMultipartUpload are all s3:PutObject.
+  return { action: 's3:PutObject', resource: objectArn, context: conditional };
+}
+
+/** The request as the backend takes it: signed by its one access key (it checks no SigV4 signature). */
+function asBackend(req: http.IncomingMessage, url: URL, backendKey: string): void {
+  const auth = req.headers.authorization;
+  if (auth) req.headers.authorization = auth.replace(/Credential=[^/]+\//, `Credential=${backendKey}/`);
+  const credential = url.searchParams.get('X-Amz-Credential');
+  if (credential) {
+    url.searchParams.set('X-Amz-Credential', credential.replace(/^[^/]+\//, `${backendKey}/`));
+    req.url = `${url.pathname}?${url.searchParams.toString()}`;
+  }
+}
+
 /** `/<bucket>/<key…>` (path-style) → `bucket/key`, or null for bucket-level requests. */
 function objectKey(url: URL): string | null {
   const parts = url.pathname.split('/').filter(Boolean);
@@ -251,19 +340,18 @@ function unescapeXml(s: string): string {
   return s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
 }
 
-/** Re-signs a presigned request with the local credentials; a different signature or a past expiry is refused as S3 would. */
-async function presignProblem(req: http.IncomingMessage, url: URL): Promise<{ code: string; message: string } | null> {
+/** Re-signs a presigned request with its signer's credentials; a different signature or a past expiry is refused as S3 would. */
+async function presignProblem(req: http.IncomingMessage, url: URL, credentials: LocalCredentials): Promise<{ code: string; message: string } | null> {
   const q = url.searchParams;
-  const [accessKey, date, region] = (q.get('X-Amz-Credential') ?? '').split('/');
+  const [, date, region] = (q.get('X-Amz-Credential') ?? '').split('/');
   const amzDate = q.get('X-Amz-Date') ?? '';
   const expires = Number(q.get('X-Amz-Expires'));
-  if (accessKey !== LOCAL_CREDENTIALS.accessKeyId) return { code: 'InvalidAccessKeyId', message: `The AWS Access Key Id you provided does not exist in our records (${accessKey}).` };
   const signedAt = Date.parse(amzDate.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z'));
   if (!Number.isFinite(signedAt) || !Number.isFinite(expires) || !date || !region) return { code: 'AuthorizationQueryParametersError', message: 'X-Amz-Date, X-Amz-Expires and X-Amz-Credential must be well formed.' };
   if (Date.now() > signedAt + expires * 1000) return { code: 'AccessDenied', message: 'Request has expired' };
   const query: Record<string, string> = {};
   for (const [k, v] of q) if (k !== 'X-Amz-Signature') query[k] = v;
-  const signer = new SignatureV4({ service: 's3', region, credentials: LOCAL_CREDENTIALS, sha256: NodeSha256, uriEscapePath: false });
+  const signer = new SignatureV4({ service: 's3', region, credentials, sha256: NodeSha256, uriEscapePath: false });
   const host = String(req.headers.host ?? '');
   const signed = await signer.presign(
     // S3 presigned URLs sign UNSIGNED-PAYLOAD as the payload hash; the header itself is not signed.

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ExecutionAbortedError, ExecutionError, ExecutionTimeoutError, StateMachine } from 'aws-local-stepfunctions';
 import type { EmfDocument } from '../aws/emf.ts';
-import { LOCAL_ENV, type Definition, type LocalStack, type SynthesizedWorkflow } from '../core/ports/local-stack.ts';
+import { type Definition, type LocalStack, type SynthesizedWorkflow } from '../core/ports/local-stack.ts';
 import { STACK_DEFAULTS } from '../core/run-spec/index.ts';
 import type { RunSpec } from '../core/run-spec/index.ts';
 import { realCloudClock } from './clock.ts';
@@ -33,7 +33,7 @@ if (!('withResolvers' in Promise)) {
  * the CLI, virtual time in tests.
  */
 
-export interface LocalWorkflowOptions extends Omit<EnvironmentOptions, 'onPodLog' | 'config' | 'stack'> {
+export interface LocalWorkflowOptions extends Omit<EnvironmentOptions, 'onPodLog' | 'config' | 'stack' | 'synthesize'> {
   /** The stack (infra/local-stack.ts, handed in by the composition root). */
   stack: LocalStack;
   /** The stack synthesized with these settings, when the caller has it already (tests synthesize once per run). */
@@ -98,15 +98,15 @@ export class LocalWorkflow {
   ) {}
 
   static async start(o: LocalWorkflowOptions): Promise<LocalWorkflow> {
-    let workflow: LocalWorkflow | undefined;
-    const env = await startEnvironment({ ...o, config: { pollIntervalSeconds: LOCAL_POLL_SECONDS, ...o.config }, onPodLog: (pod, line) => o.onPodLog?.(pod, line, workflow!.env) });
-    try {
-      workflow = new LocalWorkflow(env, o.synthesized ?? o.stack.synthesize(env.config), o);
-      return workflow;
-    } catch (err) {
-      await env.stop();
-      throw err;
-    }
+    const holder: { env?: LocalEnvironment } = {};
+    const env = await startEnvironment({
+      ...o,
+      config: { pollIntervalSeconds: LOCAL_POLL_SECONDS, ...o.config },
+      synthesize: (config) => o.synthesized ?? o.stack.synthesize(config),
+      onPodLog: (pod, line) => o.onPodLog?.(pod, line, holder.env!),
+    });
+    holder.env = env;
+    return new LocalWorkflow(env, env.synth, o);
   }
 
   stop(): Promise<void> {
@@ -117,7 +117,7 @@ export class LocalWorkflow {
   async execute(e: ExecuteOptions = {}): Promise<ExecutionRecord> {
     const clock = this.env.clock;
     const name = `local-${new Date(clock.now()).toISOString().replace(/[-:.]/g, '').slice(0, 15)}-${randomBytes(3).toString('hex')}`;
-    const executionArn = `arn:aws:states:${LOCAL_ENV.region}:${LOCAL_ENV.account}:execution:InferenceBaselineWorkflow:${name}`;
+    const executionArn = `${this.synth.stateMachines.workflow.replace(':stateMachine:', ':execution:')}:${name}`;
     const metricNamespace = String(this.env.config.metricNamespace ?? STACK_DEFAULTS.metricNamespace);
     const bound = bindHandlers(this.env, this.o.stack, this.synth, { metricNamespace, ...(e.stackOverrides ? { stackOverrides: e.stackOverrides } : {}) });
     const overrides: ExecutionRecord['overrides'] = {
@@ -151,7 +151,7 @@ export class LocalWorkflow {
         detail: { executionArn, name, status: run.status, startDate: Date.parse(startTime), input: JSON.stringify(input) },
       };
       this.o.onProgress?.(`execution ${run.status}: the reaper cleans up (EventBridge rule on the workflow's status changes)`);
-      const reaped = await this.run(this.synth.reaperDefinition, event, bound.handlers, { Id: `${executionArn}-reaper`, Name: `${name}-reaper` }, overrides, () => ({}));
+      const reaped = await this.run(this.synth.reaperDefinition, event, bound.handlers, { Id: `${this.synth.stateMachines.reaper.replace(':stateMachine:', ':execution:')}:${name}-reaper`, Name: `${name}-reaper` }, overrides, () => ({}));
       record.reaper = { status: reaped.status, states: reaped.states.map((s) => s.name), ...(reaped.output ? { output: reaped.output } : {}), ...(reaped.error ? { error: reaped.error } : {}) };
     }
     return record;

@@ -131,7 +131,7 @@ describe('derived values', () => {
       ['ItlP99Sla', 'itl_p99', 100, 24, 'notBreaching'],
       ['InvalidRun', 'RunValid', 1, 24, 'notBreaching'],
       ['BaselineRegression', 'RegressionCount', 0, 24, 'notBreaching'],
-      ['MissingNightlyRun', 'RunValid', 1, 26, 'breaching'],
+      ['MissingNightlyRun', 'RunValid', 1, 26, 'missing'],
     ]);
   });
   it('failure causes are States.Format calls with escaped text', () => {

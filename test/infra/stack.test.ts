@@ -7,7 +7,7 @@ import { Validations } from 'aws-cdk-lib';
 import { metricDefinitions } from '../../runtime/core/metrics/definitions.ts';
 import { publishedMetrics } from '../../runtime/core/summary/published.ts';
 import aslValidator from 'asl-validator';
-import { resolveTokens } from '../../infra/local-stack.ts';
+import { resolveDefinition } from '../../infra/local-stack.ts';
 import { synthStack } from './stack-fixture.ts';
 import { useTempDirs } from '../support/temp-dir.ts';
 
@@ -21,7 +21,7 @@ let reaper: { States: Record<string, Json> };
 const tempDir = useTempDirs();
 beforeAll(async () => {
   ({ app, stack, template } = synthStack(await tempDir(), { clusterName: 'demo', alarmEmail: 'oncall@example.com' }));
-  const machines = Object.values(template.findResources('AWS::StepFunctions::StateMachine')).map((m) => JSON.parse(resolveTokens((m as { Properties: { DefinitionString: unknown } }).Properties.DefinitionString)) as typeof definition);
+  const machines = Object.values(template.findResources('AWS::StepFunctions::StateMachine')).map((m) => JSON.parse(resolveDefinition((m as { Properties: { DefinitionString: unknown } }).Properties.DefinitionString, template.toJSON() as never)) as typeof definition);
   definition = machines.find((d) => 'PrepareRun' in d.States)!;
   reaper = machines.find((d) => 'ResolveRun' in d.States)!;
 }, 60_000);
@@ -227,7 +227,10 @@ describe('the reaper', () => {
       EventPattern: { source: ['aws.states'], 'detail-type': ['Step Functions Execution Status Change'], detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: [Match.anyValue()] } },
       Targets: [Match.objectLike({ Arn: Match.anyValue(), RetryPolicy: Match.anyValue() })],
     });
-    expect(Object.keys(reaper.States).sort()).toEqual(['NothingToReap', 'ReapConfigMap', 'ReapJob', 'Reaped', 'ResolveRun', 'RunObjects?']);
+    expect(Object.keys(reaper.States).sort()).toEqual(['ClaimNotReleased', 'ClaimReleased?', 'DescribeClaimNotReleased', 'DescribeReapFailed', 'NothingToReap', 'ReapConfigMap', 'ReapFailed', 'ReapJob', 'Reaped', 'ResolveRun', 'RunObjects?']);
+    // ResolveRun's failure is the reaper's (alarmed), never silent; the claim is checked after the deletes.
+    expect((reaper.States.ResolveRun as { Catch: Json[] }).Catch).toEqual([expect.objectContaining({ ErrorEquals: ['States.ALL'], Next: 'DescribeReapFailed' })]);
+    expect((reaper.States.ReapConfigMap as { Next: string }).Next).toBe('ClaimReleased?');
     expect((reaper.States.ReapJob as { Parameters: Json }).Parameters).toMatchObject({ Method: 'DELETE', QueryParameters: { propagationPolicy: ['Background'] }, 'Endpoint.$': '$.reap.cluster.endpoint' });
   });
 
@@ -300,8 +303,11 @@ describe('IAM least privilege', () => {
     expect(runner).toHaveLength(1);
     const runnerWrites = (runner[0]![1] as { Properties: { PolicyDocument: { Statement: Array<{ Action: string[]; Resource: unknown }> } } }).Properties.PolicyDocument.Statement.filter((x) => [x.Action].flat().includes('s3:PutObject'));
     for (const w of runnerWrites) expect(JSON.stringify(w.Resource)).toMatch(/\/runs\/\*"\]\]\}$/);
+    // Listing is always by prefix: runs/ (the runner, Aggregate), history/ (Aggregate), claims/ (PrepareRun and ReleaseRun:
+    // without it S3 answers a released claim's GetObject with 403, not 404).
     const list = statements().filter((x) => [x.Action].flat().includes('s3:ListBucket'));
-    for (const l of list) expect(l.Condition).toEqual({ StringLike: { 's3:prefix': expect.arrayContaining(['runs/*']) } });
+    for (const l of list) expect((l.Condition as { StringLike: { 's3:prefix': string[] } }).StringLike['s3:prefix'].every((p) => /^(runs|history|claims)\//.test(p))).toBe(true);
+    expect(list.filter((l) => JSON.stringify(l.Condition).includes('claims/*'))).toHaveLength(2);
   });
 });
 
@@ -385,23 +391,32 @@ describe('dashboard and alarms', () => {
     expect(alarm('ttft_p99')[0]?.Dimensions).toEqual([{ Name: 'Model', Value: 'qwen3-8b' }, { Name: 'Scenario', Value: 'baseline' }]);
   });
 
-  it('alarm on an invalid run and on a missing nightly run (26 h, missing data breaching)', () => {
+  it('alarm on an invalid run, and on a missing nightly run as a heartbeat: silent from the deploy until the first night, then notified when 26 h pass without a run', () => {
     const runValid = alarm('RunValid');
     expect(runValid).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ Statistic: 'Minimum', Threshold: 1, ComparisonOperator: 'LessThanThreshold', TreatMissingData: 'notBreaching' }),
-        expect.objectContaining({ Statistic: 'SampleCount', Period: 26 * 3600, Threshold: 1, ComparisonOperator: 'LessThanThreshold', TreatMissingData: 'breaching' }),
+        // Missing data keeps it INSUFFICIENT_DATA after the deploy (no transition, no notice); OK once a
+        // night has published; back to INSUFFICIENT_DATA — which notifies — when the nights stop.
+        expect.objectContaining({ Statistic: 'SampleCount', Period: 26 * 3600, Threshold: 1, ComparisonOperator: 'LessThanThreshold', TreatMissingData: 'missing', InsufficientDataActions: [{ Ref: expect.stringMatching(/NotificationsAlarms/) }] }),
       ]),
     );
+    const heartbeat = runValid.find((a) => a.Statistic === 'SampleCount') as { AlarmActions?: unknown };
+    expect(heartbeat.AlarmActions).toBeUndefined();
   });
 
   it('alarm on failed executions, all to one SNS topic with the e-mail subscription', () => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Metrics: Match.arrayWith([Match.objectLike({ Expression: 'FILL(failed, 0) + FILL(timedOut, 0) + FILL(aborted, 0)' })]),
     });
-    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')) as Array<{ Properties: { AlarmActions: unknown[] } }>;
-    expect(alarms).toHaveLength(7);
-    for (const a of alarms) expect(a.Properties.AlarmActions).toEqual([{ Ref: expect.stringMatching(/NotificationsAlarms/) }]);
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')) as Array<{ Properties: { AlarmActions?: unknown[]; InsufficientDataActions?: unknown[] } }>;
+    expect(alarms).toHaveLength(8);
+    for (const a of alarms) expect(a.Properties.AlarmActions ?? a.Properties.InsufficientDataActions).toEqual([{ Ref: expect.stringMatching(/NotificationsAlarms/) }]);
+    // The reaper's failures alarm too (a Job or a claim may be left behind); a schedule dead letter
+    // alarms for the period it arrived in, not for the 14 days the queue keeps it.
+    const reaper = template.findResources('AWS::CloudWatch::Alarm', { Properties: { AlarmDescription: Match.stringLikeRegexp('^The reaper') } });
+    expect(Object.keys(reaper)).toHaveLength(1);
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'NumberOfMessagesSent', Namespace: 'AWS/SQS', Statistic: 'Sum' });
     template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com' });
     // The regression notice goes to the same topic the alarms notify.
     expect(Object.keys(template.findResources('AWS::SNS::Topic'))).toHaveLength(1);

@@ -5,7 +5,7 @@ import { PodIdentityAgent } from '../../runtime/local/kubernetes/pod-identity.ts
 import { useTempDirs } from '../support/temp-dir.ts';
 
 const tempDir = useTempDirs();
-const agent = new PodIdentityAgent([{ namespace: 'bench', serviceAccount: 'runner', credentials: { accessKeyId: 'AK', secretAccessKey: 'SK' } }]);
+const agent = new PodIdentityAgent([{ namespace: 'bench', serviceAccount: 'runner', roleArn: 'arn:aws:iam::000000000000:role/runner', credentials: { accessKeyId: 'AK', secretAccessKey: 'SK' } }]);
 beforeAll(() => agent.start());
 afterAll(() => agent.stop());
 

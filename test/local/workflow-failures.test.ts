@@ -5,6 +5,7 @@ import { RESULTS_BUCKET } from '../../runtime/local/environment.ts';
 import { VirtualClock } from '../../runtime/local/clock.ts';
 import type { LocalEnvironment } from '../../runtime/local/environment.ts';
 import { LocalWorkflow } from '../../runtime/local/workflow.ts';
+import { LOCAL_SYNTH_SETTINGS } from '../support/local-build.ts';
 import { runnerBundle, testStack } from '../support/test-stack.ts';
 
 /**
@@ -74,6 +75,10 @@ describe('the local workflow when things go wrong', () => {
     // The last lines may begin with the runner's notes (e.g. more workers than this machine's CPUs); the error is among them.
     expect(r.error?.cause).toMatch(/failed: the runner exited with code 2\. Last log lines: (?:\{"note":[^\n]*\n)*error: --target: cannot reach http:\/\/127\.0\.0\.1:9: ECONNREFUSED/);
     expect(r.states.map((s) => s.name)).toEqual(expect.arrayContaining(['InspectRunnerPods', 'RunnerLogKept?', 'DescribeJobFailedWithLog', 'DeleteJob', 'DeleteConfigMap', 'ReleaseRun', 'RunFailed']));
+    // FAILED starts the reaper (the stack's rule), after Cleanup released the claim and deleted the
+    // Job: under IAM as the stack declares it, it finds both gone (S3's 404 needs s3:ListBucket) and succeeds.
+    expect(r.reaper).toMatchObject({ status: 'SUCCEEDED', states: ['ResolveRun', 'RunObjects?', 'ReapJob', 'ReapConfigMap', 'ClaimReleased?', 'Reaped'] });
+    expect((r.reaper!.output as { reap: { claim: string } }).reap.claim).toBe('not-held');
     await nothingLeft(down);
   }, 60_000);
 
@@ -154,7 +159,7 @@ describe('the local workflow when things go wrong', () => {
     expect(moved()).toBe(true);
     expect(r.status).toBe('TIMED_OUT');
     expect(r.states.map((s) => s.name)).not.toContain('DeleteJob');
-    expect(r.reaper).toMatchObject({ status: 'SUCCEEDED', states: ['ResolveRun', 'RunObjects?', 'ReapJob', 'ReapConfigMap', 'Reaped'] });
+    expect(r.reaper).toMatchObject({ status: 'SUCCEEDED', states: ['ResolveRun', 'RunObjects?', 'ReapJob', 'ReapConfigMap', 'ClaimReleased?', 'Reaped'] });
     expect((r.reaper!.output as { reap: { released: boolean; runId: string } }).reap).toMatchObject({ released: true, runId: r.runSpec!.runId });
     await nothingLeft();
   }, 90_000);
@@ -201,5 +206,29 @@ describe('the local workflow when things go wrong', () => {
     expect(r.error?.error).toBe('JobPollLimit');
     expect(r.states.filter((s) => s.name === 'GetJob')).toHaveLength(3);
     await nothingLeft();
+  }, 60_000);
+});
+
+describe('the same workflow with one permission taken from a synthesized role (IAM as AWS evaluates it)', () => {
+  let strict: LocalWorkflow;
+  beforeAll(async () => {
+    // ReleaseRun's role without s3:ListBucket: S3 then answers a released claim's GetObject with 403, not 404.
+    const synth = testStack.synthesize(LOCAL_SYNTH_SETTINGS);
+    const role = synth.iam.roles[synth.iam.principals.ReleaseRun]!;
+    for (const p of role.policies) {
+      const d = p.document as { Statement: Array<{ Action: string | string[] }> };
+      d.Statement = d.Statement.filter((st) => ![st.Action].flat().includes('s3:ListBucket'));
+    }
+    strict = await LocalWorkflow.start({ stack: testStack, synthesized: synth, bundleFile: runnerBundle(), clock: new VirtualClock(), config: {} });
+  }, 120_000);
+  afterAll(() => strict?.stop());
+
+  it('a failed run\'s reaper still deletes the Job, then fails as ClaimNotReleased quoting S3\'s AccessDenied and naming the claim (its alarm fires)', async () => {
+    const r = await strict.execute({ input: { ...load(1), target: { baseUrl: 'http://127.0.0.1:9' } } });
+    expect(r.error?.error).toBe('JobFailed');
+    expect(r.reaper).toMatchObject({ status: 'FAILED', states: ['ResolveRun', 'RunObjects?', 'ReapJob', 'ReapConfigMap', 'ClaimReleased?', 'DescribeClaimNotReleased', 'ClaimNotReleased'] });
+    expect(r.reaper!.error, JSON.stringify(r.reaper)).toMatchObject({ error: "ClaimNotReleased" });
+    expect(r.reaper!.error!.cause).toMatch(/its Kubernetes objects were deleted, but its claim on the target could not be released \(AccessDenied: .*not authorized to perform: s3:ListBucket on resource: "arn:aws:s3:::inference-baseline-results".*\)\..* delete s3:\/\/inference-baseline-results\/claims\/127\.0\.0\.1-9\.json to release it now/);
+    expect(strict.env.cluster.existing('jobs')).toEqual([]);
   }, 60_000);
 });

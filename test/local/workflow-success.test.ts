@@ -9,7 +9,7 @@ import { HistoryEntry } from '../../runtime/core/history/entry.ts';
 import { getObjectText, putObject } from '../../runtime/aws/s3.ts';
 import { RESULTS_BUCKET } from '../../runtime/local/environment.ts';
 import { exportExecution } from '../../runtime/local/export.ts';
-import { resolveTokens } from '../../infra/local-stack.ts';
+import { resolveDefinition } from '../../infra/local-stack.ts';
 import { VirtualClock } from '../../runtime/local/clock.ts';
 import { LocalWorkflow, type ExecutionRecord } from '../../runtime/local/workflow.ts';
 import { synthStack } from '../infra/stack-fixture.ts';
@@ -92,12 +92,12 @@ describe('the local workflow: success (native runner through the bootstrap and t
 
   it('executes the definition of the synthesized template, and that template is what the stack synthesizes', async () => {
     const machines = Object.values(wf.synth.template.Resources as Record<string, { Type: string; Properties: { DefinitionString: unknown } }>).filter((r) => r.Type === 'AWS::StepFunctions::StateMachine');
-    const texts = machines.map((m) => resolveTokens(m.Properties.DefinitionString));
+    const texts = machines.map((m) => resolveDefinition(m.Properties.DefinitionString, wf.synth.template as never));
     expect(texts.map((t) => createHash('sha256').update(t).digest('hex'))).toContain(first.definitionSha256);
     expect(JSON.parse(texts.find((t) => createHash('sha256').update(t).digest('hex') === first.definitionSha256)!)).toEqual(wf.synth.definition);
     // An independent synthesis of the stack with the same settings gives the same states.
     const { template } = synthStack(await tempDir(), wf.env.config);
-    const independent = Object.values(template.findResources('AWS::StepFunctions::StateMachine')).map((m) => JSON.parse(resolveTokens((m as { Properties: { DefinitionString: unknown } }).Properties.DefinitionString)) as unknown);
+    const independent = Object.values(template.findResources('AWS::StepFunctions::StateMachine')).map((m) => JSON.parse(resolveDefinition((m as { Properties: { DefinitionString: unknown } }).Properties.DefinitionString, template.toJSON() as never)) as unknown);
     expect(independent).toContainEqual(wf.synth.definition);
   });
 

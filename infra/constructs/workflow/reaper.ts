@@ -62,11 +62,38 @@ export class Reaper extends Construct {
       clusterPath: '$.reap.cluster',
     });
     const reaped = new sfn.Succeed(this, REAPER_STATE.reaped);
+    // The objects are deleted first; a claim that could not be released fails the reaper afterwards
+    // (its alarm fires): the claim lapses at the workflow timeout + 15 min, or an operator deletes it.
+    // Each cause is composed by a Pass (States.Format), then read by the Fail through a plain path.
+    const failWith = (name: string, error: string, format: string, ...args: string[]) =>
+      new sfn.Pass(this, `Describe${name}`, { parameters: { 'cause.$': `States.Format('${format.replace(/'/g, "\\'")}', ${args.join(', ')})` }, resultPath: '$.failure' }).next(
+        new sfn.Fail(this, name, { error, causePath: '$.failure.cause' }),
+      );
+    const claimNotReleased = failWith(
+      REAPER_STATE.claimNotReleased,
+      'ClaimNotReleased',
+      'Run {}: its Kubernetes objects were deleted, but its claim on the target could not be released ({}). Until it lapses (workflow timeout + 15 min) new runs against the target fail as RunInProgress; delete {} to release it now.',
+      '$.reap.runId',
+      '$.reap.claimError',
+      '$.reap.claimObject',
+    );
+    const claimChecked = new sfn.Choice(this, REAPER_STATE.claimReleased)
+      .when(sfn.Condition.and(sfn.Condition.isPresent('$.reap.claim'), sfn.Condition.stringEquals('$.reap.claim', 'failed')), claimNotReleased)
+      .otherwise(reaped);
     reapJob.addCatch(reapConfigMap, { errors: [sfn.Errors.ALL], resultPath: '$.reapErrors.job' });
-    reapConfigMap.addCatch(reaped, { errors: [sfn.Errors.ALL], resultPath: '$.reapErrors.configMap' });
+    reapConfigMap.addCatch(claimChecked, { errors: [sfn.Errors.ALL], resultPath: '$.reapErrors.configMap' });
+    resolve.addCatch(
+      failWith(
+        REAPER_STATE.reapFailed,
+        'ReapFailed',
+        `The reaper could not resolve the ended run ({}): its Job (if any) was not deleted. List the runs' Jobs (kubectl get jobs -n ${config.benchmarkNamespace} -l app.kubernetes.io/managed-by=inference-baseline) and delete the ended run's with --cascade=background.`,
+        '$.reapError.Cause',
+      ),
+      { errors: [sfn.Errors.ALL], resultPath: '$.reapError' },
+    );
     const definition = resolve.next(
       new sfn.Choice(this, REAPER_STATE.runObjects)
-        .when(sfn.Condition.isPresent('$.reap.cluster.endpoint'), reapJob.next(reapConfigMap).next(reaped))
+        .when(sfn.Condition.isPresent('$.reap.cluster.endpoint'), reapJob.next(reapConfigMap).next(claimChecked))
         .otherwise(new sfn.Succeed(this, REAPER_STATE.nothingToReap, { comment: 'The input was invalid or the cluster is gone: nothing of this run exists there' })),
     );
     const logGroup = new logs.LogGroup(this, 'Logs', {

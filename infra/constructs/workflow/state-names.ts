@@ -48,8 +48,13 @@ export const REAPER_STATE = {
   runObjects: 'RunObjects?',
   reapJob: 'ReapJob',
   reapConfigMap: 'ReapConfigMap',
+  claimReleased: 'ClaimReleased?',
   reaped: 'Reaped',
   nothingToReap: 'NothingToReap',
+  /** The run's claim could not be released (its objects were deleted first): the reaper fails, and its alarm fires. */
+  claimNotReleased: 'ClaimNotReleased',
+  /** ResolveRun itself failed: nothing could be looked up or deleted. */
+  reapFailed: 'ReapFailed',
 } as const;
 
 export const failureStateName = (kind: FailureKind) => `Describe${kind}`;

@@ -6,13 +6,31 @@ import type { RunDefaultsInput } from '../run-spec/stack-defaults.ts';
  * tests) hands an implementation to the local workflow.
  */
 
-/** The account and region the local cloud plays (its ARNs, its S3's signing region). */
-export const LOCAL_ENV = { account: '000000000000', region: 'us-east-1' } as const;
+/**
+ * The account and region the local cloud plays (its ARNs, its S3's signing region), its results
+ * bucket (the stack's has a generated name) and the CDK bootstrap assets bucket of that account.
+ */
+export const LOCAL_ENV = {
+  account: '000000000000',
+  region: 'us-east-1',
+  resultsBucket: 'inference-baseline-results',
+  assetsBucket: 'cdk-hnb659fds-assets-000000000000-us-east-1',
+} as const;
 
 /** An Amazon States Language document. */
 export type Definition = { StartAt: string; States: Record<string, Record<string, unknown>>; TimeoutSeconds?: number } & Record<string, unknown>;
 
 export type WorkflowFunction = 'PrepareRun' | 'Aggregate' | 'Publish' | 'ReleaseRun';
+
+/**
+ * The IAM the template declares, its tokens resolved: each role's identity policies by role ARN, each
+ * bucket's policy by bucket name, and the role each part of the stack runs as.
+ */
+export interface LocalIamModel {
+  roles: Record<string, { name: string; trust: unknown; policies: Array<{ name: string; document: unknown }>; managedPolicies: string[] }>;
+  bucketPolicies: Record<string, unknown>;
+  principals: Record<WorkflowFunction | 'workflow' | 'reaper', string> & { runner?: string };
+}
 
 /** What the local workflow takes from the synthesized template. Plain JSON: it can be cached. */
 export interface SynthesizedWorkflow {
@@ -26,6 +44,12 @@ export interface SynthesizedWorkflow {
   functionArns: Record<string, WorkflowFunction>;
   /** The reaper rule's pattern: the statuses of the workflow's executions it reacts to. */
   reapedStatuses: string[];
+  /** The two state machines' ARNs, locally. */
+  stateMachines: { workflow: string; reaper: string };
+  /** Who may do what (AWS IAM, as the template declares it). */
+  iam: LocalIamModel;
+  /** Where the stack's defaults say the runner bundle is (null: image delivery). */
+  runnerBundle: { bucket: string; key: string } | null;
 }
 
 /** The references that are CloudFormation tokens in the stack and local values here. */

@@ -80,9 +80,9 @@ export class LocalCluster {
     }
   };
 
-  /** Whether the ServiceAccount has an EKS Pod Identity association (DescribePodIdentityAssociation's view). */
-  hasPodIdentity(namespace: string, serviceAccount: string): boolean {
-    return this.host.agent.has(namespace, serviceAccount);
+  /** The role of the ServiceAccount's EKS Pod Identity association, or null (DescribePodIdentityAssociation's view). */
+  podIdentityRole(namespace: string, serviceAccount: string): string | null {
+    return this.host.agent.roleOf(namespace, serviceAccount);
   }
 
   /** Whether a pod is starting or running a real process: the cloud's virtual time waits for it (clock.ts). */

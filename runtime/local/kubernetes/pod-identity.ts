@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { LOCAL_ENV } from '../../core/ports/local-stack.ts';
 
 /**
  * The EKS Pod Identity agent, locally: pods whose ServiceAccount has an association get the two
@@ -12,7 +13,9 @@ import type { AddressInfo } from 'node:net';
 export interface Association {
   namespace: string;
   serviceAccount: string;
-  credentials: { accessKeyId: string; secretAccessKey: string };
+  /** The role the association gives the ServiceAccount (what DescribePodIdentityAssociation answers). */
+  roleArn: string;
+  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
 }
 
 export class PodIdentityAgent {
@@ -33,8 +36,9 @@ export class PodIdentityAgent {
     await closed;
   }
 
-  has(namespace: string, serviceAccount: string): boolean {
-    return this.associations.some((x) => x.namespace === namespace && x.serviceAccount === serviceAccount);
+  /** The role associated with the ServiceAccount, or null when it has no association. */
+  roleOf(namespace: string, serviceAccount: string): string | null {
+    return this.associations.find((x) => x.namespace === namespace && x.serviceAccount === serviceAccount)?.roleArn ?? null;
   }
 
   /** The env a pod of this ServiceAccount gets, with its token (to write to `tokenFile`); null without an association. */
@@ -58,8 +62,8 @@ export class PodIdentityAgent {
     const body = {
       AccessKeyId: a.credentials.accessKeyId,
       SecretAccessKey: a.credentials.secretAccessKey,
-      Token: 'local-pod-identity-session',
-      AccountId: '000000000000',
+      Token: a.credentials.sessionToken ?? 'local-pod-identity-session',
+      AccountId: LOCAL_ENV.account,
       Expiration: new Date(Date.now() + 3_600_000).toISOString(),
     };
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
