@@ -39,12 +39,15 @@ function statements(): Array<{ Action: string | string[]; Resource: unknown; Con
 }
 
 describe('the state machine', () => {
-  it('is Standard, logged at ALL, traced, with a timeout', () => {
+  it('is Standard, logged at ALL without the execution\'s data (PrepareRun\'s output holds the bundle\'s presigned URL), traced, with a timeout', () => {
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
       StateMachineType: 'STANDARD',
       TracingConfiguration: { Enabled: true },
-      LoggingConfiguration: Match.objectLike({ Level: 'ALL', IncludeExecutionData: true }),
+      LoggingConfiguration: Match.objectLike({ Level: 'ALL', IncludeExecutionData: false }),
     });
+    for (const m of Object.values(template.findResources('AWS::StepFunctions::StateMachine'))) {
+      expect((m as { Properties: { LoggingConfiguration: { IncludeExecutionData: boolean } } }).Properties.LoggingConfiguration.IncludeExecutionData).toBe(false);
+    }
     expect(definition.TimeoutSeconds).toBe(360 * 60);
   });
 
@@ -55,13 +58,33 @@ describe('the state machine', () => {
     }
   });
 
-  it('logs under /aws/vendedlogs/states/ (one resource policy entry covers every such group)', () => {
-    const groups = Object.values(template.findResources('AWS::Logs::LogGroup')).map((g) => (g as { Properties: { LogGroupName?: string } }).Properties.LogGroupName);
-    const sfnGroups = groups.filter((n) => typeof n === 'string' && n.startsWith('/aws/vendedlogs/states/'));
+  it('logs under /aws/vendedlogs/states/ (one resource policy entry covers every such group), in groups a retried first deploy or a deploy after destroy never collides with', () => {
+    const groups = Object.values(template.findResources('AWS::Logs::LogGroup')) as Array<{ DeletionPolicy?: string; UpdateReplacePolicy?: string; Properties: { LogGroupName?: unknown } }>;
+    const sfnGroups = groups.filter((g) => JSON.stringify(g.Properties.LogGroupName ?? '').includes('/aws/vendedlogs/states/'));
     expect(sfnGroups).toHaveLength(2);
+    for (const g of sfnGroups) {
+      // The stack id's GUID in the name: a new stack, a new name; kept on delete, not on a failed create.
+      expect(JSON.stringify(g.Properties.LogGroupName)).toMatch(/"Fn::Select":\[2,\{"Fn::Split":\["\/",\{"Ref":"AWS::StackId"\}\]\}\]/);
+      expect(g.DeletionPolicy).toBe('RetainExceptOnCreate');
+    }
+    // No log group anywhere has a fixed name and Retain on create.
+    for (const g of groups) if (typeof g.Properties.LogGroupName === 'string') expect(g.DeletionPolicy).not.toBe('Retain');
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
-      LoggingConfiguration: { Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: Match.anyValue() } }], Level: 'ALL', IncludeExecutionData: true },
+      LoggingConfiguration: { Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: Match.anyValue() } }], Level: 'ALL', IncludeExecutionData: false },
     });
+  });
+
+  it('its role trusts Step Functions for this stack\'s two state machines only, by name', () => {
+    const machines = Object.values(template.findResources('AWS::StepFunctions::StateMachine')) as Array<{ Properties: { StateMachineName: string; RoleArn: { 'Fn::GetAtt': [string, string] } } }>;
+    expect(machines).toHaveLength(2);
+    const role = template.toJSON().Resources[machines[0]!.Properties.RoleArn['Fn::GetAtt'][0]] as { Properties: { AssumeRolePolicyDocument: { Statement: Array<{ Condition: { ArnEquals: { 'aws:SourceArn': unknown[] } } }> } } };
+    const [statement] = role.Properties.AssumeRolePolicyDocument.Statement;
+    const sources = JSON.stringify(statement!.Condition.ArnEquals['aws:SourceArn']);
+    for (const m of machines) {
+      expect(m.Properties.StateMachineName.startsWith(stack.stackName)).toBe(true);
+      expect(sources).toContain(`:stateMachine:${m.Properties.StateMachineName}`);
+    }
+    expect(sources).not.toContain('*');
   });
 
   it('has the designed flow: PrepareRun, locate, launch, watch, aggregate, publish, cleanup', () => {
@@ -318,7 +341,7 @@ describe('cluster access', () => {
     template.hasResourceProperties('AWS::EKS::AccessEntry', {
       ClusterName: 'demo',
       Type: 'STANDARD',
-      PrincipalArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('StateMachineRole'), 'Arn'] },
+      PrincipalArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^WorkflowRole'), 'Arn'] },
       AccessPolicies: [
         {
           PolicyArn: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':eks::aws:cluster-access-policy/AmazonEKSEditPolicy']] },
@@ -481,11 +504,10 @@ describe('cdk-nag AwsSolutions', () => {
 });
 
 describe('no hard-coded physical names', () => {
-  it('names no bucket, function, state machine, role, topic, queue or schedule', () => {
+  it('names no bucket, function, role, topic, queue or schedule; the state machines are named by the stack (its role trusts them by name)', () => {
     const named = {
       'AWS::S3::Bucket': 'BucketName',
       'AWS::Lambda::Function': 'FunctionName',
-      'AWS::StepFunctions::StateMachine': 'StateMachineName',
       'AWS::IAM::Role': 'RoleName',
       'AWS::SNS::Topic': 'TopicName',
       'AWS::SQS::Queue': 'QueueName',
@@ -494,6 +516,9 @@ describe('no hard-coded physical names', () => {
     };
     for (const [type, prop] of Object.entries(named)) {
       for (const r of Object.values(template.findResources(type))) expect((r as { Properties?: Json }).Properties?.[prop], type).toBeUndefined();
+    }
+    for (const m of Object.values(template.findResources('AWS::StepFunctions::StateMachine'))) {
+      expect(String((m as { Properties: { StateMachineName: string } }).Properties.StateMachineName).startsWith(stack.stackName)).toBe(true);
     }
   });
 });
