@@ -1,5 +1,5 @@
 import { metricDefinitions } from '../runtime/core/metrics/definitions.ts';
-import { HISTORY_DIR, RUNS_PREFIX } from '../runtime/core/run-layout.ts';
+import { CONFIG_FILE, HISTORY_DIR, REQUESTS_DIR, RUN_MANIFEST_FILE, RUN_SPEC_FILE, RUNS_PREFIX } from '../runtime/core/run-layout.ts';
 import { inferencePerfImage, parseLabelSelector, type RunDefaultsInput } from '../runtime/core/run-spec/index.ts';
 import { publishedMetric, publishedMetrics, type PublishedMetric } from '../runtime/core/summary/published.ts';
 import type { StackConfig } from './config.ts';
@@ -14,6 +14,14 @@ export { RUNS_PREFIX };
 export const RUNS_KEY_PATTERN = `${RUNS_PREFIX}*`;
 /** History entries (`history/<scenario>/<model>/<runId>.json`): written by Aggregate only. */
 export const HISTORY_KEY_PATTERN = `${HISTORY_DIR}/*`;
+
+/**
+ * The raw files of every run that are written with `If-None-Match: *` (the runner's request parts
+ * and manifests, run.json, PrepareRun's run-spec.json and config.yml): the bucket policy refuses any
+ * other write of them. Not inference-perf's own files under raw/ (the tool sends no conditional
+ * header; versioning keeps what a rewrite would replace) and not the derived files.
+ */
+export const CONDITIONAL_RAW_KEY_PATTERNS = [`${RUNS_PREFIX}*/${REQUESTS_DIR}/*`, `${RUNS_PREFIX}*/${RUN_MANIFEST_FILE}`, `${RUNS_PREFIX}*/${RUN_SPEC_FILE}`, `${RUNS_PREFIX}*/${CONFIG_FILE}`];
 
 /** EventBridge Scheduler expression for a six-field cron. */
 export function scheduleExpression(cron: string): string {

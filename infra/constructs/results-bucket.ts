@@ -1,11 +1,16 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { CONDITIONAL_RAW_KEY_PATTERNS } from '../derive.ts';
 import { acknowledge } from '../nag.ts';
 
 /**
  * Where every run lands (`runs/<scenario>/<model>/<runId>/`). Encrypted, private, TLS only,
- * versioned and retained: raw results are never deleted or overwritten.
+ * versioned and retained: raw results are never deleted or overwritten — and the bucket says so
+ * itself: a write of a raw file without `If-None-Match` is refused whoever sends it (S3 enforces
+ * conditional writes by bucket policy; `s3:ObjectCreationOperation` exempts the multipart steps
+ * that cannot carry the header, CompleteMultipartUpload carries it).
  */
 export class ResultsBucket extends Construct {
   readonly bucket: s3.Bucket;
@@ -28,6 +33,16 @@ export class ResultsBucket extends Construct {
         },
       ],
     });
+    this.bucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'RawFilesAreWrittenOnce',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['s3:PutObject'],
+        resources: CONDITIONAL_RAW_KEY_PATTERNS.map((p) => this.bucket.arnForObjects(p)),
+        conditions: { Null: { 's3:if-none-match': 'true' }, Bool: { 's3:ObjectCreationOperation': 'true' } },
+      }),
+    );
     acknowledge(this.bucket, [
       {
         id: 'AwsSolutions-S1',

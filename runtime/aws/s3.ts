@@ -131,9 +131,14 @@ export async function putObject(client: S3Client, bucket: string, key: string, b
     );
     return;
   }
-  // lib-storage does not pass If-None-Match to CompleteMultipartUpload: callers that must not
-  // overwrite check with HEAD first (uploadDirectory does).
-  await new Upload({ client, params: { Bucket: bucket, Key: key, Body: body, ContentType: o.contentType, Metadata: o.metadata }, partSize: 8 * 1024 * 1024, queueSize: 4 }).done();
+  // lib-storage passes its params to CompleteMultipartUpload, so If-None-Match makes the object's
+  // creation conditional there (S3 takes the header on PutObject and CompleteMultipartUpload only).
+  await new Upload({
+    client,
+    params: { Bucket: bucket, Key: key, Body: body, ContentType: o.contentType, Metadata: o.metadata, ...(o.ifNoneMatch ? { IfNoneMatch: '*' } : {}) },
+    partSize: 8 * 1024 * 1024,
+    queueSize: 4,
+  }).done();
 }
 
 /** Raw content already at a key that differs from what would be written there. */
@@ -190,8 +195,8 @@ async function fileSha256(path: string): Promise<string> {
  *   an older version wrote it) → skipped, a retried upload; present with other content → nothing
  *   more is uploaded and a RawConflictError lists the conflicts. Same size is not same content: a
  *   re-run with the same request count writes part files of the same length.
- * - raw objects are written with `If-None-Match: *` (multipart ones rely on the check above), so a
- *   concurrent writer loses with 412 instead of replacing data.
+ * - raw objects are written with `If-None-Match: *` (on CompleteMultipartUpload for a multipart
+ *   one), so a concurrent writer loses with 412 instead of replacing data.
  * Raw files are uploaded before derived ones, so a summary never points at missing records.
  */
 export async function uploadDirectory(client: S3Client, localDir: string, s3Url: string): Promise<UploadReport> {

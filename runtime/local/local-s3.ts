@@ -299,8 +299,10 @@ export function s3Action(method: string, url: URL, headers: http.IncomingHttpHea
   if (method === 'GET' || method === 'HEAD') return { action: 's3:GetObject', resource: objectArn, context: {} };
   if (method === 'DELETE' && q.has('uploadId')) return { action: 's3:AbortMultipartUpload', resource: objectArn, context: {} };
   if (method === 'DELETE') return { action: 's3:DeleteObject', resource: objectArn, context: 'if-match' in headers ? { 's3:if-match': String(headers['if-match']) } : {} };
-  // PutObject, CreateMultipartUpload, UploadPart and CompleteMultipartUpload are all s3:PutObject.
-  return { action: 's3:PutObject', resource: objectArn, context: conditional };
+  // PutObject, CreateMultipartUpload, UploadPart and CompleteMultipartUpload are all s3:PutObject;
+  // only PutObject and CompleteMultipartUpload create the object (and can carry a condition).
+  const creates = method === 'PUT' ? !q.has('partNumber') : q.has('uploadId');
+  return { action: 's3:PutObject', resource: objectArn, context: { ...conditional, 's3:ObjectCreationOperation': String(creates) } };
 }
 
 /** The request as the backend takes it: signed by its one access key (it checks no SigV4 signature). */

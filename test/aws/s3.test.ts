@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getObjectText, headObject, listObjects, parseS3Url, uploadDirectory } from '../../runtime/aws/s3.ts';
+import { getObjectText, headObject, listObjects, multipartThreshold, parseS3Url, putRawObject, RawConflictError, uploadDirectory } from '../../runtime/aws/s3.ts';
 import { InputError } from '../../runtime/core/errors.ts';
 import { nativeRecords, writeNativeRun } from '../../bench/support/generate.ts';
 import { startLocalS3, type LocalS3 } from '../support/s3rver.ts';
@@ -86,5 +86,24 @@ describe('uploadDirectory (s3rver on loopback)', () => {
     const rep = await uploadDirectory(s3.client, dir, `s3://${s3.bucket}/${prefix}`);
     expect(rep.skipped).toEqual(['run.json']);
     expect((await headObject(s3.client, s3.bucket, prefix + 'requests/shard-0000.json'))?.sha256).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
+
+describe('putRawObject (s3rver on loopback, S3\'s conditional writes)', () => {
+  let s3: LocalS3;
+  beforeAll(async () => {
+    s3 = await startLocalS3();
+  });
+  afterAll(async () => {
+    await s3.stop();
+  });
+
+  it('a raw object past the multipart threshold is written once too: If-None-Match rides on CompleteMultipartUpload', async () => {
+    const big = (fill: number): Buffer => Buffer.alloc(multipartThreshold + 1024, fill);
+    expect(await putRawObject(s3.client, s3.bucket, 'runs/r/requests/big.ndjson.gz', big(1), 'application/gzip')).toBe('written');
+    // The same content again is the upload retried; other content is refused, and the first stays.
+    expect(await putRawObject(s3.client, s3.bucket, 'runs/r/requests/big.ndjson.gz', big(1), 'application/gzip')).toBe('identical');
+    await expect(putRawObject(s3.client, s3.bucket, 'runs/r/requests/big.ndjson.gz', big(2), 'application/gzip')).rejects.toBeInstanceOf(RawConflictError);
+    expect((await headObject(s3.client, s3.bucket, 'runs/r/requests/big.ndjson.gz'))?.size).toBe(multipartThreshold + 1024);
   });
 });

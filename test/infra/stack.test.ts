@@ -503,6 +503,18 @@ describe('cdk-nag AwsSolutions', () => {
   });
 });
 
+describe('the results bucket', () => {
+  it('refuses a raw file\'s write without If-None-Match, whoever sends it (multipart steps that cannot carry the header exempted)', () => {
+    const policies = Object.values(template.findResources('AWS::S3::BucketPolicy')) as Array<{ Properties: { PolicyDocument: { Statement: Array<Record<string, unknown>> } } }>;
+    const statement = policies.flatMap((p) => p.Properties.PolicyDocument.Statement).find((st) => st.Sid === 'RawFilesAreWrittenOnce')!;
+    expect(statement).toMatchObject({ Effect: 'Deny', Principal: { AWS: '*' }, Action: 's3:PutObject', Condition: { Null: { 's3:if-none-match': 'true' }, Bool: { 's3:ObjectCreationOperation': 'true' } } });
+    const resources = JSON.stringify(statement.Resource);
+    for (const raw of ['/runs/*/requests/*', '/runs/*/run.json', '/runs/*/run-spec.json', '/runs/*/config.yml']) expect(resources).toContain(raw);
+    // Derived files are recomputed (Aggregate replaces them): not in the list.
+    for (const derived of ['summary.json', 'histograms.json', 'report.html', 'history/']) expect(resources).not.toContain(derived);
+  });
+});
+
 describe('no hard-coded physical names', () => {
   it('names no bucket, function, role, topic, queue or schedule; the state machines are named by the stack (its role trusts them by name)', () => {
     const named = {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { claimKey } from '../../runtime/core/claims.ts';
 import { Summary } from '../../runtime/core/summary/schema.ts';
 import { HistoryEntry } from '../../runtime/core/history/entry.ts';
@@ -68,6 +68,19 @@ describe('the local workflow: success (native runner through the bootstrap and t
     expect(wf.env.cluster.existing('configmaps')).toEqual([]);
     expect(wf.env.cluster.existing('serviceaccounts').map((s) => s.metadata.name)).toEqual(['inference-baseline-runner']);
     await expect(wf.env.s3Client.send(new GetObjectCommand({ Bucket: RESULTS_BUCKET, Key: claimKey(wf.env.targetUrl) }))).rejects.toMatchObject({ name: 'NoSuchKey' });
+  });
+
+  it('under IAM as the stack declares it, raw results cannot be replaced, not even by the role that wrote them; derived files can be, by Aggregate', async () => {
+    const prefix = first.runSpec!.s3.prefix;
+    const part = `${prefix}requests/shard-0000-0000.ndjson.gz`;
+    const runner = wf.env.s3ClientAs(wf.synth.iam.principals.runner!);
+    const plain = await runner.send(new PutObjectCommand({ Bucket: RESULTS_BUCKET, Key: part, Body: 'replaced' })).then(() => null, (err: Error) => err);
+    expect(plain).toMatchObject({ name: 'AccessDenied', message: expect.stringMatching(/not authorized to perform: s3:PutObject .* with an explicit deny/) });
+    const conditional = await runner.send(new PutObjectCommand({ Bucket: RESULTS_BUCKET, Key: part, Body: 'replaced', IfNoneMatch: '*' })).then(() => null, (err: Error) => err);
+    expect(conditional).toMatchObject({ name: 'PreconditionFailed' });
+    const aggregate = wf.env.s3ClientAs(wf.synth.iam.principals.Aggregate);
+    const summary = await getObjectText(wf.env.s3Client, RESULTS_BUCKET, `${prefix}summary.json`);
+    await aggregate.send(new PutObjectCommand({ Bucket: RESULTS_BUCKET, Key: `${prefix}summary.json`, Body: summary }));
   });
 
   it('exports the run: its whole S3 prefix, execution.json and the EMF lines Publish wrote', async () => {
