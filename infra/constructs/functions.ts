@@ -11,6 +11,7 @@ import { acknowledge, arnRef, iam5 } from '../nag.ts';
 import { RUN_DEFAULTS_ENV } from '../../runtime/core/run-spec/index.ts';
 import { BUNDLE_BOOTSTRAP_FILE } from '../../runtime/bootstrap/index.ts';
 import { CLAIMS_PREFIX } from '../../runtime/core/claims.ts';
+import { POD_IDENTITY_AGENT_ADDON } from '../../runtime/core/run-spec/stack-defaults.ts';
 import { HISTORY_KEY_PATTERN, RUNS_KEY_PATTERN, RUNS_PREFIX } from '../derive.ts';
 import { ESM_REQUIRE_BANNER } from './runner-bundle.ts';
 
@@ -147,6 +148,10 @@ export class Functions extends Construct {
         resources: [this.clusterArn(), stack.formatArn({ service: 'eks', resource: 'podidentityassociation', resourceName: `${clusterName}/*` })],
       }),
     );
+    // Whether the Pod Identity Agent add-on is installed (without it the runner pod gets no credentials).
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['eks:DescribeAddon'], resources: [stack.formatArn({ service: 'eks', resource: 'addon', resourceName: `${clusterName}/${POD_IDENTITY_AGENT_ADDON}/*` })] }),
+    );
     // run-spec.json (+ config.yml) and read-back for a retried write (GetObject); the target's claim.
     fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject', 's3:GetObject'], resources: [bucket.arnForObjects(RUNS_KEY_PATTERN)] }));
     for (const st of this.claimsStatements()) fn.addToRolePolicy(st);
@@ -216,6 +221,7 @@ export class Functions extends Construct {
     const region = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
     const account = Token.isUnresolved(stack.account) ? '<AWS::AccountId>' : stack.account;
     const associations = { id: iam5(`arn:<AWS::Partition>:eks:${region}:${account}:podidentityassociation/${clusterName}/*`), reason: 'Pod Identity associations of the one cluster: their ids are assigned by EKS.' };
-    for (const fn of [this.prepareRun, this.aggregate, this.publish, this.releaseRun]) acknowledge(fn, [runsOnly, historyOnly, claimsOnly, xray, associations]);
+    const addon = { id: iam5(`arn:<AWS::Partition>:eks:${region}:${account}:addon/${clusterName}/${POD_IDENTITY_AGENT_ADDON}/*`), reason: 'The one add-on of the one cluster: its ARN ends with an id EKS assigns.' };
+    for (const fn of [this.prepareRun, this.aggregate, this.publish, this.releaseRun]) acknowledge(fn, [runsOnly, historyOnly, claimsOnly, xray, associations, addon]);
   }
 }

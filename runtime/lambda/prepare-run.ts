@@ -2,7 +2,7 @@ import { EKSClient } from '@aws-sdk/client-eks';
 import { S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { acquireClaim, releaseClaim, type ClaimRequest } from '../aws/claims.ts';
-import { clusterProblems, describeCluster, describeRunnerAccess, runnerAccessProblems, type ClusterInfo } from '../aws/eks.ts';
+import { clusterProblems, describeCluster, describeRunnerAccess, podIdentityAgentInstalled, runnerAccessProblems, type ClusterInfo } from '../aws/eks.ts';
 import { presignGetUrl, writeRunFiles, type RunFile } from '../aws/run-files.ts';
 import { runIdSuffix } from '../aws/sfn.ts';
 import { loadBundleBootstrap } from '../bootstrap/index.ts';
@@ -52,8 +52,8 @@ export interface PrepareRunDeps {
   /** The bundle bootstrap program (runtime/bootstrap), put into the Job's command. */
   bootstrap: string;
   describeCluster(name: string): Promise<ClusterInfo>;
-  /** The role the runner's ServiceAccount is associated with (EKS Pod Identity). */
-  describeRunnerAccess(cluster: string, namespace: string, serviceAccount: string): Promise<{ roleArn: string | null }>;
+  /** The role the runner's ServiceAccount is associated with (EKS Pod Identity), and whether the Pod Identity Agent add-on is installed. */
+  describeRunnerAccess(cluster: string, namespace: string, serviceAccount: string): Promise<{ roleArn: string | null; agentInstalled: boolean }>;
   presignBundle(bucket: string, key: string, expiresInSeconds: number): Promise<string>;
   writeFiles(bucket: string, files: RunFile[]): Promise<void>;
   claims: { acquire(r: ClaimRequest): Promise<unknown>; release(bucket: string, target: string, executionId: string): Promise<boolean> };
@@ -127,7 +127,7 @@ export function awsPrepareRunDeps(defaults: RunDefaults): PrepareRunDeps {
     defaults,
     bootstrap: loadBundleBootstrap(),
     describeCluster: (name) => describeCluster(eks, name, defaults.region),
-    describeRunnerAccess: (cluster, namespace, sa) => describeRunnerAccess(eks, cluster, namespace, sa),
+    describeRunnerAccess: async (cluster, namespace, sa) => ({ ...(await describeRunnerAccess(eks, cluster, namespace, sa)), agentInstalled: await podIdentityAgentInstalled(eks, cluster) }),
     presignBundle: (bucket, key, expiresInSeconds) =>
       presignGetUrl({ credentials: s3.config.credentials, region: defaults.region, bucket, key, expiresInSeconds, dnsSuffix }),
     writeFiles: (bucket, files) => writeRunFiles(s3, bucket, files),

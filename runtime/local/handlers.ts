@@ -4,7 +4,7 @@ import type { ClusterInfo } from '../aws/eks.ts';
 import { presignGetUrl, writeRunFiles } from '../aws/run-files.ts';
 import { loadBundleBootstrap } from '../bootstrap/index.ts';
 import { LOCAL_ENV, type Definition, type LocalStack, type SynthesizedWorkflow, type WorkflowFunction } from '../core/ports/local-stack.ts';
-import { RunDefaults } from '../core/run-spec/index.ts';
+import { POD_IDENTITY_AGENT_ADDON, RunDefaults } from '../core/run-spec/index.ts';
 import { randomSuffix } from '../core/run-spec/naming.ts';
 import { aggregateForRun } from '../lambda/aggregate.ts';
 import { prepareRun, type PrepareRunDeps, type PreparedRun } from '../lambda/prepare-run.ts';
@@ -40,6 +40,7 @@ export const LOCAL_CLUSTER_INFO: ClusterInfo = {
   endpoint: 'https://kubernetes.local',
   certificateAuthority: Buffer.from('local stand-in: no TLS').toString('base64'),
   endpointPublicAccess: true,
+  publicAccessCidrs: ['0.0.0.0/0'],
   authenticationMode: 'API',
   version: 'local',
 };
@@ -84,7 +85,8 @@ export function bindHandlers(env: LocalEnvironment, stack: Pick<LocalStack, 'run
     describeCluster: describeCluster(prepare),
     describeRunnerAccess: async (cluster, namespace, sa) => {
       await prepare.authorize('eks:ListPodIdentityAssociations', clusterArn(cluster));
-      return { roleArn: env.cluster.podIdentityRole(namespace, sa) };
+      await prepare.authorize('eks:DescribeAddon', `arn:aws:eks:${LOCAL_REGION}:${LOCAL_ENV.account}:addon/${cluster}/${POD_IDENTITY_AGENT_ADDON}/local`);
+      return { roleArn: env.cluster.podIdentityRole(namespace, sa), agentInstalled: true };
     },
     presignBundle: (bucket, key, expiresInSeconds) => presignGetUrl({ credentials: prepare.credentials, region: LOCAL_REGION, bucket, key, expiresInSeconds, endpoint: env.s3.endpoint }),
     writeFiles: (bucket, files) => writeRunFiles(prepare.s3, bucket, files),

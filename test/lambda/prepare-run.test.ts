@@ -19,6 +19,7 @@ const ACTIVE: ClusterInfo = {
   endpoint: 'https://ABC.gr7.us-west-2.eks.amazonaws.com',
   certificateAuthority: 'LS0tCg==',
   endpointPublicAccess: true,
+  publicAccessCidrs: ['0.0.0.0/0'],
   authenticationMode: 'API',
   version: '1.33',
 };
@@ -28,7 +29,7 @@ const ACTIVE: ClusterInfo = {
  * here); the claims follow S3's conditional-write rules (runtime/aws/claims.ts is tested against the
  * local S3 below).
  */
-function fakes(cluster: ClusterInfo = ACTIVE, o: { defaults?: Partial<RunDefaultsInput>; runnerRole?: string | null; held?: Claim; failWrite?: boolean } = {}) {
+function fakes(cluster: ClusterInfo = ACTIVE, o: { defaults?: Partial<RunDefaultsInput>; runnerRole?: string | null; agentInstalled?: boolean; held?: Claim; failWrite?: boolean } = {}) {
   const calls: string[] = [];
   const files: Array<{ bucket: string; key: string; body: string }> = [];
   const claims = new Map<string, Claim>(o.held ? [[o.held.target, o.held]] : []);
@@ -41,7 +42,7 @@ function fakes(cluster: ClusterInfo = ACTIVE, o: { defaults?: Partial<RunDefault
     },
     describeRunnerAccess: async (c, ns, sa) => {
       calls.push(`runner access ${c} ${ns}/${sa}`);
-      return { roleArn: o.runnerRole === undefined ? 'arn:aws:iam::111111111111:role/runner' : o.runnerRole };
+      return { roleArn: o.runnerRole === undefined ? 'arn:aws:iam::111111111111:role/runner' : o.runnerRole, agentInstalled: o.agentInstalled ?? true };
     },
     claims: {
       acquire: async (r) => {
@@ -126,6 +127,25 @@ describe('prepareRun', () => {
 
   it('accepts a healthy cluster', () => {
     expect(clusterProblems(ACTIVE)).toEqual([]);
+  });
+
+  it('refuses a public endpoint limited to some CIDRs before anything is created: Step Functions calls from addresses no list can name', async () => {
+    const { deps, files, calls } = fakes({ ...ACTIVE, publicAccessCidrs: ['203.0.113.0/24', '198.51.100.7/32'] });
+    const err = (await prepareRun(EVENT, deps).catch((e: Error) => e)) as Error;
+    expect(err.name).toBe('ClusterNotReady');
+    expect(err.message).toContain('its public endpoint accepts only 203.0.113.0/24, 198.51.100.7/32: Step Functions eks:call comes from AWS\'s own addresses, which no CIDR list can name, so every call would be refused; open it to 0.0.0.0/0 (aws eks update-cluster-config --name NAME --resources-vpc-config publicAccessCidrs=0.0.0.0/0');
+    expect(files).toEqual([]);
+    expect(calls.some((c) => c.startsWith('claim'))).toBe(false);
+    expect(clusterProblems({ ...ACTIVE, publicAccessCidrs: ['10.0.0.0/8', '0.0.0.0/0'] })).toEqual([]);
+    expect(clusterProblems({ ...ACTIVE, endpointPublicAccess: false })[0]).toMatch(/^its API endpoint is private: Step Functions eks:call reaches only public endpoints; enable public access/);
+  });
+
+  it('refuses a cluster without the Pod Identity Agent add-on (the runner would get no credentials), naming the install command and Fargate', async () => {
+    const { deps, files } = fakes(ACTIVE, { defaults: { runnerRoleArn: 'arn:aws:iam::111111111111:role/runner' }, agentInstalled: false });
+    const err = (await prepareRun(EVENT, deps).catch((e: Error) => e)) as Error;
+    expect(err.name).toBe('ClusterNotReady');
+    expect(err.message).toMatch(/the eks-pod-identity-agent add-on is not installed, so the runner pod would get no credentials to write its results; install it \(aws eks create-addon --cluster-name NAME --addon-name eks-pod-identity-agent\)\. On a Fargate profile Pod Identity does not work at all/);
+    expect(files).toEqual([]);
   });
 
   it('refuses a run that could not finish inside the execution, naming the numbers and the fix, before any AWS call', async () => {

@@ -50,6 +50,9 @@ export type RunnerDelivery = (typeof runnerDeliveries)[number];
 /** The CloudFormation stack's name unless `-c stackName=…` says otherwise; `start --stack` looks for it. */
 export const DEFAULT_STACK_NAME = 'InferenceBaseline';
 
+/** The EKS add-on that hands pods their Pod Identity credentials (PrepareRun checks it is installed). */
+export const POD_IDENTITY_AGENT_ADDON = 'eks-pod-identity-agent';
+
 /** The tag the stack puts on its state machine so `start --stack NAME` can find it. */
 export const STACK_TAG = 'inference-baseline:stack';
 
