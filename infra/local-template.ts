@@ -1,4 +1,5 @@
 import { LOCAL_ENV, type LocalIamModel, type WorkflowFunction } from '../runtime/core/ports/local-stack.ts';
+import { BUNDLE_READER_ENV } from '../runtime/core/run-spec/stack-defaults.ts';
 
 /**
  * A synthesized template read as the local cloud needs it: its CloudFormation intrinsics resolved to
@@ -157,6 +158,8 @@ export function localIam(resources: Resources, refs: Record<string, Ref>, functi
   const roleOf = (id: string, prop: string): string => String(resolved(resources[id]!.Properties![prop]));
   const byArn = (target: string): string => Object.entries(refs).find(([, ref]) => ref.arn === target)![0];
   const runner = Object.values(resources).find((r) => r.Type === 'AWS::EKS::PodIdentityAssociation');
+  const prepareEnv = resolved(resources[byArn(functions.PrepareRun)]!.Properties!.Environment) as { Variables?: Record<string, string> } | undefined;
+  const bundleReader = prepareEnv?.Variables?.[BUNDLE_READER_ENV];
   return {
     roles,
     bucketPolicies,
@@ -165,6 +168,7 @@ export function localIam(resources: Resources, refs: Record<string, Ref>, functi
       workflow: roleOf(byArn(stateMachines.workflow), 'RoleArn'),
       reaper: roleOf(byArn(stateMachines.reaper), 'RoleArn'),
       ...(runner ? { runner: String(resolved(runner.Properties!.RoleArn)) } : {}),
+      ...(bundleReader ? { bundleReader } : {}),
     },
   };
 }

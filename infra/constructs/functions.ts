@@ -8,7 +8,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import { Construct } from 'constructs';
 import { acknowledge, arnRef, iam5 } from '../nag.ts';
-import { RUN_DEFAULTS_ENV } from '../../runtime/core/run-spec/index.ts';
+import { BUNDLE_READER_ENV, RUN_DEFAULTS_ENV } from '../../runtime/core/run-spec/index.ts';
 import { BUNDLE_BOOTSTRAP_FILE } from '../../runtime/bootstrap/index.ts';
 import { CLAIMS_PREFIX } from '../../runtime/core/claims.ts';
 import { POD_IDENTITY_AGENT_ADDON } from '../../runtime/core/run-spec/stack-defaults.ts';
@@ -156,16 +156,25 @@ export class Functions extends Construct {
     fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject', 's3:GetObject'], resources: [bucket.arnForObjects(RUNS_KEY_PATTERN)] }));
     for (const st of this.claimsStatements()) fn.addToRolePolicy(st);
     if (!bundle) return;
-    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [bundle.bucket.arnForObjects(bundle.s3ObjectKey)] }));
-    // The presigned URL is signed by this role: when the CDK bootstrap bucket is encrypted with a
-    // customer-managed key, the pod's download needs this role's kms:Decrypt through S3.
-    fn.addToRolePolicy(
+    // The bundle's presigned URL is signed by a session of its own (BundleReader, assumed for as
+    // long as the URL lives), not by this function's credentials, which may expire sooner.
+    const reader = new iam.Role(this, 'BundleReader', {
+      assumedBy: new iam.ArnPrincipal(fn.role!.roleArn),
+      maxSessionDuration: Duration.hours(1),
+      description: 'inference-baseline: reads the runner bundle, for the presigned URL the Job downloads it by',
+    });
+    reader.addToPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [bundle.bucket.arnForObjects(bundle.s3ObjectKey)] }));
+    // When the CDK bootstrap bucket is encrypted with a customer-managed key, the pod's download needs kms:Decrypt through S3.
+    reader.addToPolicy(
       new iam.PolicyStatement({
         actions: ['kms:Decrypt'],
         resources: ['*'],
         conditions: { StringEquals: { 'kms:ViaService': `s3.${stack.region}.amazonaws.com`, 'kms:CallerAccount': stack.account } },
       }),
     );
+    acknowledge(reader, [{ id: iam5('*'), reason: 'kms:Decrypt is limited to calls through S3 in this account (the CDK bootstrap bucket key is not known at synth).' }]);
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['sts:AssumeRole'], resources: [reader.roleArn] }));
+    fn.addEnvironment(BUNDLE_READER_ENV, reader.roleArn);
   }
 
   /** The reaper's: the claim, and DescribeCluster to rebuild the run's names. */

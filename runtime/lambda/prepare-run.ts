@@ -1,5 +1,6 @@
 import { EKSClient } from '@aws-sdk/client-eks';
 import { S3Client } from '@aws-sdk/client-s3';
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { z } from 'zod';
 import { acquireClaim, releaseClaim, type ClaimRequest } from '../aws/claims.ts';
 import { clusterProblems, describeCluster, describeRunnerAccess, podIdentityAgentInstalled, runnerAccessProblems, type ClusterInfo } from '../aws/eks.ts';
@@ -8,7 +9,7 @@ import { runIdSuffix } from '../aws/sfn.ts';
 import { loadBundleBootstrap } from '../bootstrap/index.ts';
 import { issueProblems } from '../core/errors.ts';
 import { jobParts, podPlacement, renderConfigMap, renderServiceAccount, runnerConfigYaml } from '../core/manifests/index.ts';
-import { buildRunSpec, InvalidInputError, RUN_DEFAULTS_ENV, RunDefaults, runLimitProblems, type RunSpec } from '../core/run-spec/index.ts';
+import { BUNDLE_READER_ENV, buildRunSpec, InvalidInputError, RUN_DEFAULTS_ENV, RunDefaults, runLimitProblems, type RunSpec } from '../core/run-spec/index.ts';
 import { randomSuffix } from '../core/run-spec/naming.ts';
 
 /**
@@ -118,18 +119,26 @@ export async function prepareRun(event: unknown, deps: PrepareRunDeps): Promise<
   }
 }
 
-/** The AWS side of PrepareRun, from the stack's defaults (the local workflow builds its own). */
-export function awsPrepareRunDeps(defaults: RunDefaults): PrepareRunDeps {
+/**
+ * The AWS side of PrepareRun, from the stack's defaults (the local workflow builds its own). The
+ * bundle's URL is presigned by a session of the BundleReader role assumed for exactly as long as the
+ * URL: a URL signed with the function's own (temporary) credentials would die with them.
+ */
+export function awsPrepareRunDeps(defaults: RunDefaults, bundleReaderRoleArn: string | undefined): PrepareRunDeps {
   const eks = new EKSClient({ region: defaults.region });
   const s3 = new S3Client({ region: defaults.region });
+  const sts = new STSClient({ region: defaults.region });
   const dnsSuffix = defaults.region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com';
   return {
     defaults,
     bootstrap: loadBundleBootstrap(),
     describeCluster: (name) => describeCluster(eks, name, defaults.region),
     describeRunnerAccess: async (cluster, namespace, sa) => ({ ...(await describeRunnerAccess(eks, cluster, namespace, sa)), agentInstalled: await podIdentityAgentInstalled(eks, cluster) }),
-    presignBundle: (bucket, key, expiresInSeconds) =>
-      presignGetUrl({ credentials: s3.config.credentials, region: defaults.region, bucket, key, expiresInSeconds, dnsSuffix }),
+    presignBundle: async (bucket, key, expiresInSeconds) => {
+      if (!bundleReaderRoleArn) throw new Error(`${BUNDLE_READER_ENV} is not set: the function must be deployed by the inference-baseline stack`);
+      const credentials = await bundleReaderSession(sts, bundleReaderRoleArn, expiresInSeconds);
+      return presignGetUrl({ credentials, region: defaults.region, bucket, key, expiresInSeconds, dnsSuffix });
+    },
     writeFiles: (bucket, files) => writeRunFiles(s3, bucket, files),
     claims: { acquire: (r) => acquireClaim(s3, r), release: (bucket, target, id) => releaseClaim(s3, bucket, target, id) },
     now: () => Date.now(),
@@ -144,9 +153,16 @@ export function defaultsFromEnv(env: NodeJS.ProcessEnv): RunDefaults {
   return RunDefaults.parse(JSON.parse(raw));
 }
 
+/** A session of the bundle reader role lasting `seconds` (STS allows 900 s to the role's maximum). */
+export async function bundleReaderSession(sts: Pick<STSClient, 'send'>, roleArn: string, seconds: number): Promise<{ accessKeyId: string; secretAccessKey: string; sessionToken: string }> {
+  const { Credentials: c } = await sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: 'inference-baseline-bundle', DurationSeconds: Math.max(900, seconds) }));
+  if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken) throw new Error(`AssumeRole ${roleArn} returned no credentials`);
+  return { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken };
+}
+
 let wired: PrepareRunDeps | undefined;
 
 export async function handler(event: unknown): Promise<PreparedRun> {
-  wired ??= awsPrepareRunDeps(defaultsFromEnv(process.env));
+  wired ??= awsPrepareRunDeps(defaultsFromEnv(process.env), process.env[BUNDLE_READER_ENV]);
   return prepareRun(event, wired);
 }

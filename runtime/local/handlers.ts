@@ -88,7 +88,13 @@ export function bindHandlers(env: LocalEnvironment, stack: Pick<LocalStack, 'run
       await prepare.authorize('eks:DescribeAddon', `arn:aws:eks:${LOCAL_REGION}:${LOCAL_ENV.account}:addon/${cluster}/${POD_IDENTITY_AGENT_ADDON}/local`);
       return { roleArn: env.cluster.podIdentityRole(namespace, sa), agentInstalled: true };
     },
-    presignBundle: (bucket, key, expiresInSeconds) => presignGetUrl({ credentials: prepare.credentials, region: LOCAL_REGION, bucket, key, expiresInSeconds, endpoint: env.s3.endpoint }),
+    // As on AWS: a session of the bundle reader role (assumed: PrepareRun's policy and the reader's trust) signs the URL.
+    presignBundle: async (bucket, key, expiresInSeconds) => {
+      const reader = roles.bundleReader;
+      if (!reader) throw new Error('the synthesized stack has no bundle reader role for PrepareRun to presign with');
+      await prepare.authorize('sts:AssumeRole', reader);
+      return presignGetUrl({ credentials: env.iam.credentialsFor(reader), region: LOCAL_REGION, bucket, key, expiresInSeconds, endpoint: env.s3.endpoint });
+    },
     writeFiles: (bucket, files) => writeRunFiles(prepare.s3, bucket, files),
     claims: { acquire: (r) => acquireClaim(prepare.s3, r), release: (bucket, target, id) => releaseClaim(prepare.s3, bucket, target, id) },
     now: () => env.clock.now(),

@@ -83,8 +83,9 @@ export class LocalIam {
 
   private async evaluate(principal: Principal, action: string, resource: string, context: Record<string, string | string[]>): Promise<Decision> {
     const role = this.model.roles[principal.roleArn]!;
+    // The resource's own policy: a bucket's policy, or a role's trust policy for sts:AssumeRole.
     const bucket = /^arn:aws:s3:::([^/]+)/.exec(resource)?.[1];
-    const resourcePolicy = bucket ? this.model.bucketPolicies[bucket] : undefined;
+    const resourcePolicy = bucket ? this.model.bucketPolicies[bucket] : action === 'sts:AssumeRole' ? this.model.roles[resource]?.trust : undefined;
     const result = await runSimulation(
       {
         request: {

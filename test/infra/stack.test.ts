@@ -503,6 +503,22 @@ describe('cdk-nag AwsSolutions', () => {
   });
 });
 
+describe('the runner bundle\'s presigned URL', () => {
+  it('is signed by a session of BundleReader (assumed by PrepareRun alone, for up to an hour), not by PrepareRun\'s own credentials', () => {
+    const roles = template.findResources('AWS::IAM::Role') as Record<string, { Properties: { AssumeRolePolicyDocument: { Statement: Array<{ Principal: { AWS?: unknown } }> }; MaxSessionDuration?: number } }>;
+    const [readerId, reader] = Object.entries(roles).find(([id]) => id.includes('BundleReader'))!;
+    expect(reader.Properties.MaxSessionDuration).toBe(3600);
+    expect(JSON.stringify(reader.Properties.AssumeRolePolicyDocument.Statement[0]!.Principal.AWS)).toMatch(/FunctionsPrepareRunServiceRole/);
+    const policies = Object.values(template.findResources('AWS::IAM::Policy')) as Array<{ Properties: { PolicyDocument: { Statement: Array<{ Action: string | string[]; Resource: unknown }> }; Roles: unknown[] } }>;
+    const of = (roleId: string) => policies.filter((p) => JSON.stringify(p.Properties.Roles).includes(roleId)).flatMap((p) => p.Properties.PolicyDocument.Statement);
+    expect(of(readerId).some((st) => [st.Action].flat().includes('s3:GetObject') && JSON.stringify(st.Resource).includes('cdk-hnb659fds-assets'))).toBe(true);
+    const prepare = of('FunctionsPrepareRunServiceRole');
+    expect(prepare.some((st) => JSON.stringify(st.Resource).includes('cdk-hnb659fds-assets'))).toBe(false);
+    expect(prepare.find((st) => [st.Action].flat().includes('sts:AssumeRole'))?.Resource).toEqual({ 'Fn::GetAtt': [readerId, 'Arn'] });
+    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ INFERENCE_BASELINE_BUNDLE_READER: { 'Fn::GetAtt': [readerId, 'Arn'] } }) } });
+  });
+});
+
 describe('the results bucket', () => {
   it('refuses a raw file\'s write without If-None-Match, whoever sends it (multipart steps that cannot carry the header exempted)', () => {
     const policies = Object.values(template.findResources('AWS::S3::BucketPolicy')) as Array<{ Properties: { PolicyDocument: { Statement: Array<Record<string, unknown>> } } }>;

@@ -9,7 +9,7 @@ import { runIdSuffix } from '../../runtime/aws/sfn.ts';
 import { newClaim, type Claim } from '../../runtime/core/claims.ts';
 import { assembleJob, renderJob } from '../../runtime/core/manifests/index.ts';
 import { RUN_DEFAULTS_ENV, type RunDefaultsInput } from '../../runtime/core/run-spec/index.ts';
-import { handler, prepareRun, type PrepareRunDeps } from '../../runtime/lambda/prepare-run.ts';
+import { bundleReaderSession, handler, prepareRun, type PrepareRunDeps } from '../../runtime/lambda/prepare-run.ts';
 import { seedDefaults } from '../core/run-spec-fixture.ts';
 import { startLocalS3 } from '../support/s3rver.ts';
 
@@ -246,5 +246,19 @@ describe('AWS adapters', () => {
     expect(url).toBe(
       'https://examplebucket.s3.amazonaws.com/test.txt?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host&X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404',
     );
+  });
+});
+
+describe('bundleReaderSession (STS stand-in: AssumeRole cannot run here)', () => {
+  it('assumes the reader role for as long as the URL lives (STS\'s 900 s at least), and fails in words without credentials', async () => {
+    const asked: unknown[] = [];
+    const sts = { send: async (c: { input: unknown }) => (asked.push(c.input), { Credentials: { AccessKeyId: 'ASIA1', SecretAccessKey: 's', SessionToken: 't' } }) };
+    expect(await bundleReaderSession(sts as never, 'arn:aws:iam::1:role/reader', 3600)).toEqual({ accessKeyId: 'ASIA1', secretAccessKey: 's', sessionToken: 't' });
+    await bundleReaderSession(sts as never, 'arn:aws:iam::1:role/reader', 60);
+    expect(asked).toEqual([
+      { RoleArn: 'arn:aws:iam::1:role/reader', RoleSessionName: 'inference-baseline-bundle', DurationSeconds: 3600 },
+      { RoleArn: 'arn:aws:iam::1:role/reader', RoleSessionName: 'inference-baseline-bundle', DurationSeconds: 900 },
+    ]);
+    await expect(bundleReaderSession({ send: async () => ({}) } as never, 'arn:aws:iam::1:role/reader', 3600)).rejects.toThrow(/AssumeRole arn:aws:iam::1:role\/reader returned no credentials/);
   });
 });

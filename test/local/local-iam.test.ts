@@ -24,7 +24,17 @@ const model: LocalIamModel = {
       managedPolicies: [],
       policies: [{ name: 'read-list', document: doc({ Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::results/runs/*' }, { Effect: 'Allow', Action: 's3:ListBucket', Resource: 'arn:aws:s3:::results', Condition: { StringLike: { 's3:prefix': ['runs/*'] } } }) }],
     },
-    [role('writer')]: { name: 'writer', trust: {}, managedPolicies: [], policies: [{ name: 'write', document: doc({ Effect: 'Allow', Action: ['s3:PutObject', 's3:DeleteObject'], Resource: 'arn:aws:s3:::results/runs/*' }) }] },
+    [role('writer')]: {
+      name: 'writer',
+      trust: {},
+      managedPolicies: [],
+      policies: [
+        { name: 'write', document: doc({ Effect: 'Allow', Action: ['s3:PutObject', 's3:DeleteObject'], Resource: 'arn:aws:s3:::results/runs/*' }) },
+        { name: 'assume', document: doc({ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: '*' }) },
+      ],
+    },
+    // Trusts the reader role only (as BundleReader trusts PrepareRun's role).
+    [role('bundle')]: { name: 'bundle', trust: doc({ Effect: 'Allow', Principal: { AWS: role('reader') }, Action: 'sts:AssumeRole' }), managedPolicies: [], policies: [] },
   },
   // Raw writes must be conditional: S3 can require it in the bucket policy (s3:if-none-match).
   bucketPolicies: { results: doc({ Effect: 'Deny', Principal: { AWS: '*' }, Action: 's3:PutObject', Resource: 'arn:aws:s3:::results/runs/*', Condition: { Null: { 's3:if-none-match': 'true' } } }) },
@@ -97,5 +107,12 @@ describe('IAM in the local S3 (each request authorized as its signer\'s role)', 
     const refused = await fetch(await url('writer', 'runs/a/run.json'));
     expect(refused.status).toBe(403);
     expect(await refused.text()).toMatch(/<Code>AccessDenied<\/Code><Message>User: arn:aws:sts::000000000000:assumed-role\/writer\/local is not authorized to perform: s3:GetObject/);
+  });
+
+  it('a role is assumed only by whom its trust policy names, whatever the caller\'s own policy allows', async () => {
+    const asReader = iam.principalOf(iam.credentialsFor(role('reader')).accessKeyId)!;
+    const asWriter = iam.principalOf(iam.credentialsFor(role('writer')).accessKeyId)!;
+    expect((await iam.authorize(asReader, 'sts:AssumeRole', role('bundle'))).allowed).toBe(true);
+    expect((await iam.authorize(asWriter, 'sts:AssumeRole', role('bundle'))).allowed).toBe(false);
   });
 });

@@ -29,7 +29,7 @@ export type WorkflowFunction = 'PrepareRun' | 'Aggregate' | 'Publish' | 'Release
 export interface LocalIamModel {
   roles: Record<string, { name: string; trust: unknown; policies: Array<{ name: string; document: unknown }>; managedPolicies: string[] }>;
   bucketPolicies: Record<string, unknown>;
-  principals: Record<WorkflowFunction | 'workflow' | 'reaper', string> & { runner?: string };
+  principals: Record<WorkflowFunction | 'workflow' | 'reaper', string> & { runner?: string; bundleReader?: string };
 }
 
 /** What the local workflow takes from the synthesized template. Plain JSON: it can be cached. */

@@ -56,6 +56,12 @@ export const POD_IDENTITY_AGENT_ADDON = 'eks-pod-identity-agent';
 /** The tag the stack puts on its state machine so `start --stack NAME` can find it. */
 export const STACK_TAG = 'inference-baseline:stack';
 
+/**
+ * The environment variable that names the role PrepareRun assumes to presign the runner bundle's
+ * URL: a session of its own, as long as the URL, so the URL never dies with the Lambda's credentials.
+ */
+export const BUNDLE_READER_ENV = 'INFERENCE_BASELINE_BUNDLE_READER';
+
 /** The environment variable through which the stack hands PrepareRun its RunDefaults (JSON). */
 export const RUN_DEFAULTS_ENV = 'INFERENCE_BASELINE_DEFAULTS';
 
