@@ -47,13 +47,23 @@ export async function acquireClaim(s3: Send, r: ClaimRequest): Promise<Claim> {
   throw new Error(`${key}: the claim changed under three attempts to take it; start the run again`);
 }
 
-/** Releases the target if this execution holds it; returns whether it did. */
+/**
+ * Releases the target if this execution holds it; returns whether it did. The delete is conditional
+ * on the ETag read: a claim that lapsed and was taken over between the read and the delete is the
+ * other run's now, and stays.
+ */
 export async function releaseClaim(s3: Send, bucket: string, target: string, executionId: string): Promise<boolean> {
   const key = claimKey(target);
   const current = await read(s3, bucket, key);
   if (!current || current.claim.executionId !== executionId) return false;
-  await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
-  return true;
+  try {
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key, IfMatch: current.etag }));
+    return true;
+  } catch (err) {
+    const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+    if (e.$metadata?.httpStatusCode === 412 || e.name === 'PreconditionFailed' || e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404) return false;
+    throw err;
+  }
 }
 
 async function put(s3: Send, bucket: string, key: string, claim: Claim, condition: { IfNoneMatch?: string; IfMatch?: string }): Promise<boolean> {

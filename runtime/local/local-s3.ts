@@ -16,8 +16,9 @@ import type { LocalCredentials, LocalIam, Principal } from './iam.ts';
  * than S3 in ways that hid real bugs, so a small proxy in front of it is stricter:
  *
  * - conditional writes: `If-None-Match: *` on an existing key → 412 PreconditionFailed;
- *   `If-Match: "<etag>"` → 412 on another ETag, 404 NoSuchKey when there is no object. Writes of one
- *   key are serialized, so check-and-write is atomic as S3's is;
+ *   `If-Match: "<etag>"` → 412 on another ETag, 404 NoSuchKey when there is no object; the same
+ *   `If-Match` on a DeleteObject. Writes and conditional deletes of one key are serialized, so
+ *   check-and-write is atomic as S3's is;
  * - presigned URLs: the SigV4 query signature and its expiry are verified (s3rver accepts any);
  * - `aws-chunked` bodies (the SDK's default for stream uploads) are refused loudly: s3rver would
  *   store the chunk framing inside the object. Clients of the local server set
@@ -119,6 +120,8 @@ class StrictS3Proxy {
       }
       if (method === 'GET' && objectKey(url) === null && url.searchParams.get('list-type') === '2') return await this.listV2(req, res, url);
       const isObjectWrite = (method === 'PUT' && !url.searchParams.has('partNumber') && objectKey(url) !== null) || (method === 'POST' && url.searchParams.has('uploadId'));
+      const isConditionalDelete = method === 'DELETE' && objectKey(url) !== null && !url.searchParams.has('uploadId') && req.headers['if-match'] !== undefined;
+      if (isConditionalDelete) return await this.serialized(objectKey(url)!, () => this.conditionalDelete(req, res, url));
       if (!isObjectWrite) return await this.forward(req, res, await readBody(req));
       const key = objectKey(url)!;
       if (this.denyWrite?.(key)) {
@@ -146,6 +149,16 @@ class StrictS3Proxy {
       if (!res.headersSent) s3Error(res, 500, 'InternalError', `local S3 proxy: ${(err as Error).message}`);
       else res.destroy();
     }
+  }
+
+  /** DeleteObject with `If-Match`: 404 NoSuchKey without an object, 412 on another ETag (s3rver ignores the header). */
+  private async conditionalDelete(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
+    const body = await readBody(req);
+    const head = await this.request('HEAD', url.pathname, {});
+    if (head.status !== 200) return s3Error(res, 404, 'NoSuchKey', 'The specified key does not exist.');
+    const ifMatch = String(req.headers['if-match']);
+    if (ifMatch !== '*' && ifMatch !== String(head.headers.etag ?? '')) return s3Error(res, 412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', 'If-Match');
+    await this.forward(req, res, body);
   }
 
   /** The request's signer: a local principal, or the refusal S3 gives an unknown access key. */

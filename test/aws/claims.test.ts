@@ -1,3 +1,4 @@
+import { DeleteObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acquireClaim, releaseClaim, RunInProgressError } from '../../runtime/aws/claims.ts';
 import { claimKey } from '../../runtime/core/claims.ts';
@@ -42,6 +43,30 @@ describe('exclusive runs: claims on a target (the local S3, with S3\'s condition
     const results = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => acquireClaim(s3.client, req(`exec-race0${i}`, t))));
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     expect(results.filter((r) => r.status === 'rejected').every((r) => (r as PromiseRejectedResult).reason instanceof RunInProgressError)).toBe(true);
+  });
+
+  it('a claim that lapsed and was taken over between a release\'s read and its delete stays the new run\'s (the delete is conditional on the ETag read)', async () => {
+    const t = 'http://slow-release:8000';
+    await acquireClaim(s3.client, req('exec-ffffff', t));
+    // The slow run's ReleaseRun reads its claim; before it deletes, the claim lapses and another run takes it over.
+    const slow = {
+      send: async (command: Parameters<typeof s3.client.send>[0]) => {
+        if (command instanceof DeleteObjectCommand) await acquireClaim(s3.client, req('exec-gggggg', t, T0 + (3600 + 900) * 1000));
+        return s3.client.send(command as never);
+      },
+    };
+    expect(await releaseClaim(slow, 'results', t, 'exec-ffffff')).toBe(false);
+    await expect(acquireClaim(s3.client, req('exec-hhhhhh', t, T0 + (3600 + 901) * 1000))).rejects.toThrow(/^Run \S+ \(execution exec-gggggg\)/);
+    expect(await releaseClaim(s3.client, 'results', t, 'exec-gggggg')).toBe(true);
+  });
+
+  it('the local S3 answers a conditional delete as S3 does: 412 on another ETag, 404 without an object', async () => {
+    await s3.client.send(new PutObjectCommand({ Bucket: 'results', Key: 'cond/x', Body: 'x' }));
+    await expect(s3.client.send(new DeleteObjectCommand({ Bucket: 'results', Key: 'cond/x', IfMatch: '"0123"' }))).rejects.toMatchObject({ $metadata: { httpStatusCode: 412 } });
+    await expect(s3.client.send(new DeleteObjectCommand({ Bucket: 'results', Key: 'cond/none', IfMatch: '"0123"' }))).rejects.toMatchObject({ name: 'NoSuchKey' });
+    const { ETag } = await s3.client.send(new HeadObjectCommand({ Bucket: 'results', Key: 'cond/x' }));
+    await s3.client.send(new DeleteObjectCommand({ Bucket: 'results', Key: 'cond/x', IfMatch: ETag }));
+    await expect(s3.client.send(new HeadObjectCommand({ Bucket: 'results', Key: 'cond/x' }))).rejects.toMatchObject({ $metadata: { httpStatusCode: 404 } });
   });
 
   it('one key per target, readable', () => {
