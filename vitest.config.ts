@@ -15,6 +15,7 @@ const UNIT = [
   'test/simulator/{latency-model,tokenizer}.test.ts',
   'test/cli/workflow-input.test.ts',
   'test/local/clock.test.ts',
+  'test/local/pod-security.test.ts',
   'test/layering/**/*.test.ts',
 ];
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { InputError, issueProblems } from '../runtime/core/errors.ts';
 import { runnerKinds } from '../runtime/core/records/run-manifest.ts';
-import { DNS_LABEL, parseLabelSelector, runnerDeliveries, STACK_DEFAULTS as D } from '../runtime/core/run-spec/index.ts';
+import { DNS_LABEL, kubernetesAccessModes, parseLabelSelector, runnerDeliveries, STACK_DEFAULTS as D } from '../runtime/core/run-spec/index.ts';
 import { AGGREGATION_ALLOWANCE_SECONDS, scenarioSeconds } from '../runtime/core/run-spec/index.ts';
 import { parseScenario, presetConfig, presetNames } from '../runtime/core/scenario/index.ts';
 
@@ -51,6 +51,8 @@ export const StackConfig = z.strictObject({
   schedulingGraceSeconds: num.pipe(z.number().int().positive()).default(D.schedulingGraceSeconds),
   /** Whole-execution timeout: longer than the longest scenario you run plus its margin. */
   workflowTimeoutMinutes: num.pipe(z.number().int().min(10).max(1440)).default(D.workflowTimeoutMinutes),
+  /** `access-policies`: EKS access policies on the two namespaces; `rbac`: a Kubernetes group bound to Roles you apply (`render --rbac`). */
+  workflowKubernetesAccess: z.enum(kubernetesAccessModes).default(D.workflowKubernetesAccess),
 });
 export type StackConfig = z.infer<typeof StackConfig>;
 export type StackConfigInput = z.input<typeof StackConfig>;

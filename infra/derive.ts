@@ -1,3 +1,4 @@
+import { WORKFLOW_GROUP } from '../runtime/core/manifests/rbac.ts';
 import { metricDefinitions } from '../runtime/core/metrics/definitions.ts';
 import { CONFIG_FILE, HISTORY_DIR, REQUESTS_DIR, RUN_MANIFEST_FILE, RUN_SPEC_FILE, RUNS_PREFIX } from '../runtime/core/run-layout.ts';
 import { inferencePerfImage, parseLabelSelector, type RunDefaultsInput } from '../runtime/core/run-spec/index.ts';
@@ -71,18 +72,24 @@ export function runDefaults(
   };
 }
 
-/** EKS access policies for the state machine role: edit where it runs Jobs, view where the target runs. */
-export function accessPolicies(config: StackConfig, partition: string) {
-  return [
-    {
-      policyArn: `arn:${partition}:eks::aws:cluster-access-policy/AmazonEKSEditPolicy`,
-      accessScope: { type: 'namespace', namespaces: [config.benchmarkNamespace] },
-    },
-    {
-      policyArn: `arn:${partition}:eks::aws:cluster-access-policy/AmazonEKSViewPolicy`,
-      accessScope: { type: 'namespace', namespaces: [config.targetNamespace] },
-    },
-  ];
+/**
+ * The state machine role's access entry: EKS access policies (edit where it runs Jobs, view where the
+ * target runs), or in `rbac` mode none — only the Kubernetes group the Roles of `render --rbac` bind.
+ */
+export function workflowAccessEntry(config: StackConfig, partition: string): { accessPolicies: Array<{ policyArn: string; accessScope: { type: 'namespace'; namespaces: string[] } }>; kubernetesGroups?: string[] } {
+  if (config.workflowKubernetesAccess === 'rbac') return { accessPolicies: [], kubernetesGroups: [WORKFLOW_GROUP] };
+  return {
+    accessPolicies: [
+      {
+        policyArn: `arn:${partition}:eks::aws:cluster-access-policy/AmazonEKSEditPolicy`,
+        accessScope: { type: 'namespace', namespaces: [config.benchmarkNamespace] },
+      },
+      {
+        policyArn: `arn:${partition}:eks::aws:cluster-access-policy/AmazonEKSViewPolicy`,
+        accessScope: { type: 'namespace', namespaces: [config.targetNamespace] },
+      },
+    ],
+  };
 }
 
 /** The dashboard's text widget: what each published number means (tools disagree). */

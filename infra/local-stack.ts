@@ -12,7 +12,7 @@ import { BaselineStack } from './baseline-stack.ts';
 import { parseStackConfig } from './config.ts';
 import { runnerBundleOptions } from './constructs/runner-bundle.ts';
 import { runDefaults } from './derive.ts';
-import { lambdaArn, localIam, localRefs, resolveIntrinsics } from './local-template.ts';
+import { lambdaArn, localAccessEntries, localIam, localRefs, resolveIntrinsics } from './local-template.ts';
 
 /**
  * The stack as the local cloud needs it (runtime/core/ports/local-stack.ts): synthesized in-process
@@ -61,6 +61,7 @@ export function synthesizeWorkflow(settings: Record<string, unknown>): Synthesiz
       reapedStatuses: rule.EventPattern.detail.status,
       stateMachines,
       iam: localIam(template.Resources, refs, functions, stateMachines),
+      accessEntries: localAccessEntries(template.Resources, refs),
       runnerBundle: defaults.bundle ? { bucket: defaults.bundle.bucket, key: defaults.bundle.key } : null,
     };
   } finally {

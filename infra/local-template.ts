@@ -1,4 +1,4 @@
-import { LOCAL_ENV, type LocalIamModel, type WorkflowFunction } from '../runtime/core/ports/local-stack.ts';
+import { LOCAL_ENV, type LocalAccessEntry, type LocalIamModel, type WorkflowFunction } from '../runtime/core/ports/local-stack.ts';
 import { BUNDLE_READER_ENV } from '../runtime/core/run-spec/stack-defaults.ts';
 
 /**
@@ -171,4 +171,22 @@ export function localIam(resources: Resources, refs: Record<string, Ref>, functi
       ...(bundleReader ? { bundleReader } : {}),
     },
   };
+}
+
+/** The template's EKS access entries, resolved: principal, access policies by name with their scope, Kubernetes groups. */
+export function localAccessEntries(resources: Resources, refs: Record<string, Ref>): LocalAccessEntry[] {
+  return Object.values(resources)
+    .filter((r) => r.Type === 'AWS::EKS::AccessEntry')
+    .map((r) => {
+      const p = resolveIntrinsics(r.Properties ?? {}, refs) as {
+        PrincipalArn: string;
+        AccessPolicies?: Array<{ PolicyArn: string; AccessScope: { Type: 'namespace' | 'cluster'; Namespaces?: string[] } }>;
+        KubernetesGroups?: string[];
+      };
+      return {
+        principalArn: p.PrincipalArn,
+        accessPolicies: (p.AccessPolicies ?? []).map((a) => ({ policy: a.PolicyArn.split('/').pop()!, namespaces: a.AccessScope.Type === 'cluster' ? null : (a.AccessScope.Namespaces ?? []) })),
+        kubernetesGroups: p.KubernetesGroups ?? [],
+      };
+    });
 }

@@ -5,7 +5,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { acknowledge, arnRef, iam5 } from '../nag.ts';
 import type { StackConfig } from '../config.ts';
-import { accessPolicies, RUNS_KEY_PATTERN, RUNS_PREFIX } from '../derive.ts';
+import { RUNS_KEY_PATTERN, RUNS_PREFIX, workflowAccessEntry } from '../derive.ts';
 
 export interface RunnerIdentityProps {
   config: StackConfig;
@@ -64,10 +64,11 @@ export interface WorkflowAccessProps {
 }
 
 /**
- * The state machine role in the cluster, known by name only (it is not part of this stack): an EKS
- * access entry with AmazonEKSEditPolicy on the benchmark namespace and AmazonEKSViewPolicy on the
- * target namespace (one principal, one entry). Created after the role (an access entry for a role
- * that does not exist yet fails).
+ * The state machine role in the cluster: one EKS access entry (one principal, one entry) with
+ * AmazonEKSEditPolicy on the benchmark namespace and AmazonEKSViewPolicy on the target namespace —
+ * or, with `workflowKubernetesAccess: rbac`, no policy but the Kubernetes group that the Roles of
+ * `inference-baseline render --rbac` bind (exactly the calls the workflow makes). Created after the
+ * role (an access entry for a role that does not exist yet fails).
  */
 export class WorkflowAccess extends Construct {
   readonly accessEntry: eks.CfnAccessEntry;
@@ -78,7 +79,7 @@ export class WorkflowAccess extends Construct {
       clusterName: props.config.clusterName,
       principalArn: props.workflowRole.roleArn,
       type: 'STANDARD',
-      accessPolicies: accessPolicies(props.config, Stack.of(this).partition),
+      ...workflowAccessEntry(props.config, Stack.of(this).partition),
     });
     this.accessEntry.node.addDependency(props.workflowRole);
   }

@@ -70,41 +70,14 @@ export class Monitoring extends Construct {
       else alarm.addAlarmAction(notify);
       this.alarms.push(alarm);
     }
-    const failed = new cloudwatch.Alarm(this, 'ExecutionFailed', {
-      alarmDescription: 'A benchmark execution failed, timed out or was aborted: open it in the Step Functions console; the RunFailed cause says what to check.',
-      metric: new cloudwatch.MathExpression({
-        expression: 'FILL(failed, 0) + FILL(timedOut, 0) + FILL(aborted, 0)',
-        usingMetrics: {
-          failed: props.stateMachine.metricFailed({ statistic: 'Sum' }),
-          timedOut: props.stateMachine.metricTimedOut({ statistic: 'Sum' }),
-          aborted: props.stateMachine.metricAborted({ statistic: 'Sum' }),
-        },
-        period: Duration.minutes(5),
-        label: 'ExecutionsFailed + TimedOut + Aborted',
-      }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-    const reaperFailed = new cloudwatch.Alarm(this, 'ReaperFailed', {
-      alarmDescription:
-        "The reaper (the clean-up after a failed, timed-out or aborted run) could not finish: a run's Job or its claim on the target may be left behind. Its cause says which and how to remove it.",
-      metric: new cloudwatch.MathExpression({
-        expression: 'FILL(failed, 0) + FILL(timedOut, 0) + FILL(aborted, 0)',
-        usingMetrics: {
-          failed: props.reaper.metricFailed({ statistic: 'Sum' }),
-          timedOut: props.reaper.metricTimedOut({ statistic: 'Sum' }),
-          aborted: props.reaper.metricAborted({ statistic: 'Sum' }),
-        },
-        period: Duration.minutes(5),
-        label: 'Reaper ExecutionsFailed + TimedOut + Aborted',
-      }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
+    const failed = executionsEndedBadly(this, 'ExecutionFailed', props.stateMachine, 'ExecutionsFailed + TimedOut + Aborted', 'A benchmark execution failed, timed out or was aborted: open it in the Step Functions console; the RunFailed cause says what to check.');
+    const reaperFailed = executionsEndedBadly(
+      this,
+      'ReaperFailed',
+      props.reaper,
+      'Reaper ExecutionsFailed + TimedOut + Aborted',
+      "The reaper (the clean-up after a failed, timed-out or aborted run) could not finish: a run's Job or its claim on the target may be left behind. Its cause says which and how to remove it.",
+    );
     // Messages arriving, not messages waiting: one dead letter alarms once, for the period it came in,
     // instead of for the 14 days the queue keeps it.
     const deadLetters = new cloudwatch.Alarm(this, 'ScheduleDeadLetters', {
@@ -137,4 +110,25 @@ export class Monitoring extends Construct {
       new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 12, height: 6 }),
     );
   }
+}
+
+/** An alarm on a state machine's executions that failed, timed out or were aborted (any in 5 minutes). */
+function executionsEndedBadly(scope: Construct, id: string, machine: sfn.IStateMachine, label: string, description: string): cloudwatch.Alarm {
+  return new cloudwatch.Alarm(scope, id, {
+    alarmDescription: description,
+    metric: new cloudwatch.MathExpression({
+      expression: 'FILL(failed, 0) + FILL(timedOut, 0) + FILL(aborted, 0)',
+      usingMetrics: {
+        failed: machine.metricFailed({ statistic: 'Sum' }),
+        timedOut: machine.metricTimedOut({ statistic: 'Sum' }),
+        aborted: machine.metricAborted({ statistic: 'Sum' }),
+      },
+      period: Duration.minutes(5),
+      label,
+    }),
+    threshold: 1,
+    evaluationPeriods: 1,
+    comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+  });
 }

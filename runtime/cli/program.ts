@@ -255,7 +255,8 @@ function addStartCommand(command: NewCommand, io: CliIo, exit: (code: number) =>
 
 function addRenderCommand(command: NewCommand, io: CliIo): void {
   command('render')
-    .description('Print the ServiceAccount, ConfigMap and Job the workflow would create, as YAML for kubectl apply -f -.')
+    .description('Print the ServiceAccount, ConfigMap and Job the workflow would create, as YAML for kubectl apply -f -; with --rbac, the workflow\'s Roles and RoleBindings.')
+    .option('--rbac', 'print the Roles and RoleBindings for a stack deployed with workflowKubernetesAccess=rbac (uses --namespace, --target-namespace)')
     .option('--config <file>', 'an inference-perf style config.yml (replaces the preset)')
     .option('--scenario <name>', 'preset scenario', 'baseline')
     .option('--runner <kind>', 'native or inference-perf', 'native')

@@ -9,7 +9,10 @@ import { labelSelectorText, parseLabelSelector, STACK_DEFAULTS } from '../core/r
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../simulator/index.ts';
 import { realCloudClock, type CloudClock } from './clock.ts';
 import { LocalIam } from './iam.ts';
+import { renderWorkflowRbac } from '../core/manifests/rbac.ts';
+import { appliedRbac, type AccessEntry } from './kubernetes/access.ts';
 import { LocalCluster } from './kubernetes/cluster.ts';
+import { ENFORCE_LABEL } from './kubernetes/pod-security.ts';
 import type { KubeObject } from './kubernetes/objects.ts';
 import { PodIdentityAgent } from './kubernetes/pod-identity.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalS3, type LocalS3 } from './local-s3.ts';
@@ -45,6 +48,8 @@ export interface EnvironmentOptions {
   bundleFile?: string;
   /** The cloud's time (Job deadlines, image pulls); default: real time. */
   clock?: CloudClock;
+  /** With `workflowKubernetesAccess: rbac`: whether the Roles of `render --rbac` were applied (default true; false: a step someone forgot). */
+  rbacApplied?: boolean;
 }
 
 export interface LocalEnvironment {
@@ -101,8 +106,17 @@ export async function startEnvironment(o: EnvironmentOptions): Promise<LocalEnvi
     await agent.start();
     stops.push(() => agent.stop());
     const targetNamespace = String(config.targetNamespace ?? STACK_DEFAULTS.targetNamespace);
+    const rbacMode = (config.workflowKubernetesAccess ?? STACK_DEFAULTS.workflowKubernetesAccess) === 'rbac';
     const cluster = new LocalCluster(
-      { namespaces: [...new Set(['default', targetNamespace, sa.namespace])], pods: [targetPod(targetNamespace, String(config.targetPodSelector ?? STACK_DEFAULTS.targetPodSelector), simulator ? `inference-baseline/simulator:${simulator.options.version}` : 'external-target')] },
+      {
+        namespaces: [...new Set(['default', targetNamespace, sa.namespace])],
+        // The benchmark namespace enforces the strictest Pod Security level: the stack's pods must pass it.
+        namespaceLabels: { [sa.namespace]: { [ENFORCE_LABEL]: 'restricted' } },
+        pods: [targetPod(targetNamespace, String(config.targetPodSelector ?? STACK_DEFAULTS.targetPodSelector), simulator ? `inference-baseline/simulator:${simulator.options.version}` : 'external-target')],
+        // The state machine role is who its access entry says, with the rights the entry grants; nothing else.
+        access: workflowAccess(synth),
+        rbac: rbacMode && o.rbacApplied !== false ? appliedRbac(renderWorkflowRbac(sa.namespace, targetNamespace)) : { roles: [], bindings: [] },
+      },
       {
         sandboxRoot: join(root, 'pods'),
         agent,
@@ -133,6 +147,15 @@ async function uploadRunnerBundle(s3: S3Client, file: string, at: { bucket: stri
   const sha256 = createHash('sha256').update(body).digest('hex');
   await s3.send(new PutObjectCommand({ Bucket: at.bucket, Key: at.key, Body: body }));
   return { ...at, sha256 };
+}
+
+/** The workflow role's access entry in the template (null: it has none, and EKS would answer 401). */
+function workflowAccess(synth: SynthesizedWorkflow): AccessEntry | null {
+  const role = synth.iam.principals.workflow;
+  const entry = synth.accessEntries.find((e) => e.principalArn === role);
+  if (!entry) return null;
+  const name = role.split('/').pop()!;
+  return { username: `arn:aws:sts::${LOCAL_ENV.account}:assumed-role/${name}/{{SessionName}}`, accessPolicies: entry.accessPolicies, kubernetesGroups: entry.kubernetesGroups };
 }
 
 /** The Running inference pod the workflow looks for (its labels are the stack's target selector). */

@@ -102,7 +102,7 @@ describe('render', () => {
     const job = docs[2] as never as { spec: { template: { spec: { affinity: unknown; containers: Array<{ image: string }> } } } };
     expect(() => new Job(job as never).validate()).not.toThrow();
     expect(job.spec.template.spec.affinity).toBeDefined();
-    expect(job.spec.template.spec.containers[0]?.image).toBe('quay.io/inference-perf/inference-perf:v0.6.1');
+    expect(job.spec.template.spec.containers[0]?.image).toBe('quay.io/inference-perf/inference-perf:v0.6.1@sha256:e29328cc223ebae58d9022d60ad651cc3c4cbd534885a78b28f54086aa4b9c9e');
     expect(text).toMatch(/^# inference-baseline run 20250101T020000Z-ab12cd: kubectl apply/);
     expect(text).toContain('bucket_name: my-results');
   });
@@ -139,6 +139,23 @@ describe('render', () => {
     const r = await cli(['render', '--runner', 'inference-perf', '--zone', zone]);
     expect(r.stderr).toContain(`option '--zone <az>' argument '${zone}' is invalid. must be an availability zone name like us-west-2a`);
     expect(r.code).toBe(2);
+  });
+
+  it('--rbac prints a Role and a RoleBinding to the workflow group per namespace, with exactly the rules the workflow uses', () => {
+    const text = renderCommand({ rbac: true, namespace: 'bench', targetNamespace: 'models' }, deps);
+    expect(text).toMatch(/^# inference-baseline workflow RBAC: kubectl apply -f <this file>\n# For a stack deployed with -c workflowKubernetesAccess=rbac/);
+    const docs = parseAllDocuments(text).map((d) => d.toJS() as { kind: string; metadata: { namespace: string }; rules?: unknown; subjects?: unknown });
+    expect(docs.map((d) => `${d.kind}/${d.metadata.namespace}`)).toEqual(['Role/bench', 'RoleBinding/bench', 'Role/models', 'RoleBinding/models']);
+    expect(docs[1]!.subjects).toEqual([{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'inference-baseline:workflow' }]);
+    // The target namespace: listing pods, nothing else.
+    expect(docs[2]!.rules).toEqual([{ apiGroups: [''], resources: ['pods'], verbs: ['list'] }]);
+    expect(() => renderCommand({ rbac: true, namespace: 'Bench_1' }, deps)).toThrow(/--namespace: "Bench_1" is not a Kubernetes namespace name/);
+  });
+
+  it('--rbac from the command line: the stack defaults\' namespaces, no runner options needed', async () => {
+    const r = await cli(['render', '--rbac']);
+    expect(r.code).toBe(0);
+    expect(parseAllDocuments(r.stdout).map((d) => (d.toJS() as { metadata: { namespace: string } }).metadata.namespace)).toEqual(['benchmarking', 'benchmarking', 'default', 'default']);
   });
 
   it('accepts Local Zone names', () => {

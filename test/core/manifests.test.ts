@@ -187,6 +187,8 @@ describe('the pieces the workflow reassembles', () => {
       serviceAccounts: '/api/v1/namespaces/benchmarking/serviceaccounts',
       configMaps: '/api/v1/namespaces/benchmarking/configmaps',
       jobs: '/apis/batch/v1/namespaces/benchmarking/jobs',
+      pods: '/api/v1/namespaces/benchmarking/pods',
+      events: '/api/v1/namespaces/benchmarking/events',
     });
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { configFromContext, cronProblems, parseStackConfig } from '../../infra/config.ts';
-import { accessPolicies, runDefaults, runMetricAlarms, scheduleExpression } from '../../infra/derive.ts';
+import { workflowAccessEntry, runDefaults, runMetricAlarms, scheduleExpression } from '../../infra/derive.ts';
 import { inferencePerfImage, STACK_DEFAULTS } from '../../runtime/core/run-spec/index.ts';
 import { readFileSync } from 'node:fs';
 import { failureCauses, statesFormat } from '../../infra/constructs/workflow/causes.ts';
@@ -113,12 +113,21 @@ describe('cron checks', () => {
 describe('derived values', () => {
   const config = parseStackConfig({ clusterName: 'demo' });
   it('image, schedule expression, access policies', () => {
-    expect(inferencePerfImage('v0.6.1')).toBe('quay.io/inference-perf/inference-perf:v0.6.1');
+    expect(inferencePerfImage('v0.6.1')).toBe('quay.io/inference-perf/inference-perf:v0.6.1@sha256:e29328cc223ebae58d9022d60ad651cc3c4cbd534885a78b28f54086aa4b9c9e');
+    // A release the stack has no digest for is named by its tag (and pulled every time: job.ts).
+    expect(inferencePerfImage('v0.9.0')).toBe('quay.io/inference-perf/inference-perf:v0.9.0');
     expect(scheduleExpression(' 0  2 * * ? * ')).toBe('cron(0 2 * * ? *)');
-    expect(accessPolicies(config, 'aws')).toEqual([
-      { policyArn: 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy', accessScope: { type: 'namespace', namespaces: ['benchmarking'] } },
-      { policyArn: 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy', accessScope: { type: 'namespace', namespaces: ['default'] } },
-    ]);
+    expect(workflowAccessEntry(config, 'aws')).toEqual({
+      accessPolicies: [
+        { policyArn: 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy', accessScope: { type: 'namespace', namespaces: ['benchmarking'] } },
+        { policyArn: 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy', accessScope: { type: 'namespace', namespaces: ['default'] } },
+      ],
+    });
+    // rbac: no policy at all, only the group the rendered Roles bind.
+    expect(workflowAccessEntry(parseStackConfig({ clusterName: 'demo', workflowKubernetesAccess: 'rbac' }), 'aws')).toEqual({ accessPolicies: [], kubernetesGroups: ['inference-baseline:workflow'] });
+  });
+  it('rejects an unknown Kubernetes access mode by name', () => {
+    expect(() => parseStackConfig({ clusterName: 'demo', workflowKubernetesAccess: 'admin' })).toThrow(/workflowKubernetesAccess: .*access-policies.*rbac/);
   });
   it('run defaults PrepareRun accepts', () => {
     const d = RunDefaults.parse(runDefaults(config, { region: 'us-west-2', bucket: 'results-bucket', bundle: { bucket: 'a', key: 'k.mjs', sha256: 'f'.repeat(64) } }));
@@ -136,9 +145,19 @@ describe('derived values', () => {
   });
   it('failure causes are States.Format calls with escaped text', () => {
     expect(statesFormat(["it's {x} ", { path: '$.a' }])).toBe("States.Format('it\\'s \\{x\\} {}', $.a)");
-    for (const cause of Object.values(failureCauses({ clusterName: 'c', benchmarkNamespace: 'b', targetNamespace: 't', serviceAccountName: 's' }))) {
-      expect(cause).toMatch(/^States\.Format\('.*'(, \$[.\w[\]]+)*\)$/s);
+    for (const kubernetesAccess of ['access-policies', 'rbac'] as const) {
+      for (const cause of Object.values(failureCauses({ clusterName: 'c', benchmarkNamespace: 'b', targetNamespace: 't', serviceAccountName: 's', kubernetesAccess }))) {
+        expect(cause).toMatch(/^States\.Format\('.*'(, \$[.\w[\]]+)*\)$/s);
+      }
     }
+  });
+  it('AccessDenied names what to check in the access mode the stack uses', () => {
+    const words = { clusterName: 'c', benchmarkNamespace: 'b', targetNamespace: 't', serviceAccountName: 's' };
+    expect(failureCauses({ ...words, kubernetesAccess: 'access-policies' }).AccessDenied).toContain('AmazonEKSEditPolicy on namespace b and AmazonEKSViewPolicy on namespace t');
+    const rbac = failureCauses({ ...words, kubernetesAccess: 'rbac' }).AccessDenied;
+    expect(rbac).toContain('Kubernetes group inference-baseline:workflow');
+    expect(rbac).toContain('inference-baseline render --rbac');
+    expect(rbac).not.toContain('AmazonEKSEditPolicy');
   });
 });
 

@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { Validations } from 'aws-cdk-lib';
 import { metricDefinitions } from '../../runtime/core/metrics/definitions.ts';
 import { publishedMetrics } from '../../runtime/core/summary/published.ts';
+import { rulesAllow, workflowRules } from '../../runtime/core/manifests/rbac.ts';
 import aslValidator from 'asl-validator';
 import { resolveDefinition } from '../../infra/local-stack.ts';
 import { synthStack } from './stack-fixture.ts';
@@ -56,6 +57,10 @@ describe('the state machine', () => {
       const { isValid, errorsText } = aslValidator(structuredClone(d) as never);
       expect(isValid, errorsText('\n')).toBe(true);
     }
+  });
+
+  it('tests no type as false (`IsPresent: false`): the local interpreter evaluates every such test as false, so the local runs would not be the cloud\'s', () => {
+    for (const d of [definition, reaper]) expect(JSON.stringify(d)).not.toMatch(/"Is(Present|Null|String|Numeric|Boolean|Timestamp)":false/);
   });
 
   it('logs under /aws/vendedlogs/states/ (one resource policy entry covers every such group), in groups a retried first deploy or a deploy after destroy never collides with', () => {
@@ -160,6 +165,11 @@ describe('the state machine', () => {
         path: "States.Format('/apis/batch/v1/namespaces/benchmarking/jobs/{}', $.prepared.runSpec.names.job)",
         query: { propagationPolicy: ['Background'] },
       },
+      InspectJobEvents: {
+        method: 'GET',
+        path: '/api/v1/namespaces/benchmarking/events',
+        query: { 'fieldSelector.$': "States.Array(States.Format('involvedObject.name={},reason=FailedCreate', $.prepared.runSpec.names.job))", limit: ['1'] },
+      },
       DeleteConfigMap: {
         method: 'DELETE',
         path: "States.Format('/api/v1/namespaces/benchmarking/configmaps/{}', $.prepared.runSpec.names.configMap)",
@@ -176,6 +186,26 @@ describe('the state machine', () => {
     }
   });
 
+  it('the RBAC Roles of `render --rbac` grant exactly the calls both state machines make: each call is allowed, each rule is used', () => {
+    const used = new Set<string>();
+    for (const d of [definition, reaper]) {
+      for (const [name, s] of Object.entries(d.States)) {
+        if ((s as Json).Resource !== 'arn:aws:states:::eks:call') continue;
+        const p = (s as { Parameters: Json }).Parameters;
+        const path = String(p.Path ?? p['Path.$']);
+        const m = /\/(?:api\/v1|apis\/(batch)\/v1)\/namespaces\/([^/]+)\/([a-z]+)(\/\{\})?/.exec(path.replace(/^States\.Format\('/, ''));
+        expect(m, `${name}: ${path}`).not.toBeNull();
+        const [, group = '', namespace, resource, named] = m!;
+        const verb = p.Method === 'GET' ? (named ? 'get' : 'list') : p.Method === 'POST' ? 'create' : named ? 'delete' : 'deletecollection';
+        const rules = workflowRules('benchmarking', 'default').find((r) => r.namespace === namespace)?.rules ?? [];
+        expect(rulesAllow(rules, group, resource!, verb), `${name}: ${verb} ${resource} in ${namespace}`).toBe(true);
+        used.add(`${namespace}/${group}/${resource}/${verb}`);
+      }
+    }
+    const granted = workflowRules('benchmarking', 'default').flatMap(({ namespace, rules }) => rules.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${namespace}/${g}/${res}/${v}`)))));
+    expect(new Set(granted)).toEqual(used);
+  });
+
   it('resolves the zone with ec2:DescribeInstances on the pod hostIP', () => {
     expect(state('LocateZone')).toMatchObject({
       Resource: 'arn:aws:states:::aws-sdk:ec2:describeInstances',
@@ -186,10 +216,19 @@ describe('the state machine', () => {
   it('bounds the poll loop by runSpec.job.maxPolls and classifies the Job state', () => {
     const choice = state('JobState?') as unknown as { Choices: Json[]; Default: string };
     expect(choice.Default).toBe('WaitForJob');
-    expect(choice.Choices.map((c) => c.Next)).toEqual(['JobSucceeded', 'DescribeJobDeadlineExceeded', 'InspectRunnerPods', 'DescribeJobPollLimit', 'WaitForJob', 'InspectPendingPods']);
+    expect(choice.Choices.map((c) => c.Next)).toEqual(['JobSucceeded', 'DescribeJobDeadlineExceeded', 'InspectRunnerPods', 'DescribeJobPollLimit', 'WaitForJob', 'InspectJobEvents', 'InspectPendingPods']);
     expect(choice.Choices[3]).toEqual({ Variable: '$.poll.count', NumericGreaterThanEqualsPath: '$.prepared.runSpec.job.maxPolls', Next: 'DescribeJobPollLimit' });
+    // No pod at all (none active, succeeded or failed): look for the Job controller's FailedCreate events.
+    expect(choice.Choices[5]).toEqual({
+      Not: { Or: ['active', 'succeeded', 'failed'].map((k) => ({ Variable: `$.job.status.${k}`, IsPresent: true })) },
+      Next: 'InspectJobEvents',
+    });
+    expect(state('InspectJobEvents')).toMatchObject({
+      Parameters: { Method: 'GET', Path: '/api/v1/namespaces/benchmarking/events', QueryParameters: { 'fieldSelector.$': "States.Array(States.Format('involvedObject.name={},reason=FailedCreate', $.prepared.runSpec.names.job))", limit: ['1'] } },
+      Catch: [{ ErrorEquals: ['States.ALL'], Next: 'WaitForJob' }],
+    });
     // No ready pod after runSpec.job.schedulingPolls polls: look for a pod the scheduler cannot place.
-    expect(choice.Choices[5]).toEqual({ Variable: '$.poll.count', NumericGreaterThanEqualsPath: '$.prepared.runSpec.job.schedulingPolls', Next: 'InspectPendingPods' });
+    expect(choice.Choices[6]).toEqual({ Variable: '$.poll.count', NumericGreaterThanEqualsPath: '$.prepared.runSpec.job.schedulingPolls', Next: 'InspectPendingPods' });
     expect(state('InspectPendingPods')).toMatchObject({ Parameters: { Method: 'GET', Path: '/api/v1/namespaces/benchmarking/pods', QueryParameters: { fieldSelector: ['status.phase=Pending'], limit: ['1'] } } });
     expect(state('CountPoll').Parameters).toEqual({ 'count.$': 'States.MathAdd($.poll.count, 1)' });
     expect(state('WaitForJob')).toMatchObject({ SecondsPath: '$.prepared.runSpec.job.pollIntervalSeconds' });
@@ -198,13 +237,21 @@ describe('the state machine', () => {
   it('catches every failure into a described failure that goes through Cleanup', () => {
     const catches = (n: string) => (state(n).Catch ?? []).map((c) => [c.ErrorEquals.join('|'), c.Next]);
     expect(catches('PrepareRun')).toEqual([['InvalidInput', 'DescribeInvalidInput'], ['RunInProgress', 'DescribeRunInProgress'], ['States.ALL', 'DescribePrepareFailed']]);
-    expect(catches('FindTargetPods')).toEqual([['EKS.401|EKS.403', 'DescribeAccessDenied'], ['States.ALL', 'DescribeStepFailed']]);
+    expect(catches('FindTargetPods')).toEqual([['EKS.401|EKS.403', 'DescribeAccessDenied'], ['States.ALL', 'KubernetesRefused?']]);
     expect(catches('CreateServiceAccount')).toEqual([
       ['EKS.409', 'ServiceAccountReady'],
       ['EKS.401|EKS.403', 'DescribeAccessDenied'],
       ['EKS.404', 'DescribeNamespaceMissing'],
-      ['States.ALL', 'DescribeStepFailed'],
+      ['States.ALL', 'ServiceAccountConflict?'],
     ]);
+    // Under another error name, the Kubernetes Status in the Cause decides (eks-call.ts).
+    const byStatus = (n: string) => (state(n) as unknown as { Choices: Array<{ Next: string; And?: Json[]; Or?: Json[] }>; Default: string });
+    expect(JSON.stringify(byStatus('ServiceAccountConflict?').Choices[0])).toContain('"StringMatches":"*\\"code\\":409*"');
+    expect(byStatus('ServiceAccountConflict?').Default).toBe('KubernetesRefusedOrNamespaceMissing?');
+    expect(byStatus('KubernetesRefusedOrNamespaceMissing?').Choices.map((c) => c.Next)).toEqual(['DescribeAccessDenied', 'DescribeNamespaceMissing']);
+    expect(JSON.stringify(byStatus('KubernetesRefusedOrNamespaceMissing?').Choices)).toMatch(/"IsPresent":true.*"IsString":true.*"StringMatches":"\*\\"code\\":401\*"/);
+    expect(byStatus('KubernetesRefusedOrJobVanished?').Choices.map((c) => c.Next)).toEqual(['DescribeAccessDenied', 'DescribeJobVanished']);
+    expect(byStatus('KubernetesRefused?').Default).toBe('DescribeStepFailed');
     expect(catches('GetJob')).toContainEqual(['EKS.404', 'DescribeJobVanished']);
     expect(catches('Aggregate')).toEqual([['NoResults', 'DescribeNoResults'], ['States.ALL', 'DescribeStepFailed']]);
     expect(catches('Publish')).toEqual([['States.ALL', 'DescribeStepFailed']]);

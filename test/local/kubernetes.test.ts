@@ -1,6 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../runtime/local/clock.ts';
-import { LocalCluster, type EksCallInput } from '../../runtime/local/kubernetes/cluster.ts';
+import { renderWorkflowRbac } from '../../runtime/core/manifests/rbac.ts';
+import { appliedRbac } from '../../runtime/local/kubernetes/access.ts';
+import { LocalCluster, type ClusterOptions, type EksCallInput } from '../../runtime/local/kubernetes/cluster.ts';
 import { PodIdentityAgent } from '../../runtime/local/kubernetes/pod-identity.ts';
 import { useTempDirs } from '../support/temp-dir.ts';
 
@@ -16,9 +18,9 @@ afterEach(async () => {
   await cluster?.shutdown();
 });
 
-async function newCluster(): Promise<LocalCluster> {
+async function newCluster(o: Partial<ClusterOptions> = {}): Promise<LocalCluster> {
   clock = new VirtualClock();
-  cluster = new LocalCluster({ namespaces: ['default', 'bench'] }, { sandboxRoot: await tempDir(), agent, extraEnv: {}, onLog: () => undefined, clock });
+  cluster = new LocalCluster({ namespaces: ['default', 'bench'], ...o }, { sandboxRoot: await tempDir(), agent, extraEnv: {}, onLog: () => undefined, clock });
   return cluster;
 }
 
@@ -195,5 +197,84 @@ describe('the local Kubernetes stand-in (runs Jobs as local processes)', () => {
     await cluster.call(call('POST', '/apis/batch/v1/namespaces/bench/jobs', body));
     await finished('ip');
     expect(cluster.jobRuns()[0]!.pods[0]!.pod.status).toMatchObject({ phase: 'Failed', containerStatuses: [{ state: { terminated: { message: expect.stringMatching(/runs only stock Node images; quay\.io\/inference-perf\/inference-perf:v0\.6\.1 cannot run on this machine/) } } }] });
+  });
+});
+
+describe('the local Kubernetes API says no as EKS does', () => {
+  const restricted = { namespaceLabels: { bench: { 'pod-security.kubernetes.io/enforce': 'restricted' } } };
+  const events = async (name: string) =>
+    ((await cluster.call(call('GET', '/api/v1/namespaces/bench/events', undefined, { fieldSelector: [`involvedObject.name=${name},reason=FailedCreate`] }))).ResponseBody as { items: Array<{ message: string; count: number; type: string }> }).items;
+
+  it('Pod Security "restricted": a Job whose pod template violates it gets no pod; the Job controller records FailedCreate with the API server\'s refusal', async () => {
+    await newCluster(restricted);
+    await cluster.call(call('POST', '/api/v1/namespaces/bench/configmaps', { metadata: { name: 'loose-cfg' }, data: {} }));
+    await cluster.call(call('POST', '/apis/batch/v1/namespaces/bench/jobs', job('loose', 'console.log(1)')));
+    expect(await status('loose')).toEqual({ startTime: expect.any(String), ready: 0 });
+    expect(cluster.jobRuns()[0]!.pods).toEqual([]);
+    const [e] = await events('loose');
+    expect(e).toMatchObject({ type: 'Warning', count: 1 });
+    expect(e!.message).toMatch(
+      /^Error creating: pods "loose-0-[0-9a-f]{5}" is forbidden: violates PodSecurity "restricted:latest": allowPrivilegeEscalation != false \(container "main" must set securityContext\.allowPrivilegeEscalation=false\), unrestricted capabilities \(container "main" must set securityContext\.capabilities\.drop=\["ALL"\]\), runAsNonRoot != true \(pod or container "main" must set securityContext\.runAsNonRoot=true\), seccompProfile \(pod or container "main" must set securityContext\.seccompProfile\.type to "RuntimeDefault" or "Localhost"\)$/,
+    );
+  });
+
+  it('Pod Security "restricted": the same Job with a restricted security context runs', async () => {
+    await newCluster(restricted);
+    const body = job('tight', 'console.log(1)');
+    Object.assign(body.spec.template.spec, { securityContext: { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: 'RuntimeDefault' } } });
+    Object.assign(body.spec.template.spec.containers[0]!, { securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } } });
+    await cluster.call(call('POST', '/api/v1/namespaces/bench/configmaps', { metadata: { name: 'tight-cfg' }, data: {} }));
+    await cluster.call(call('POST', '/apis/batch/v1/namespaces/bench/jobs', body));
+    expect(await finished('tight')).toMatchObject({ succeeded: 1 });
+    expect(await events('tight')).toEqual([]);
+  });
+
+  it('a namespace without the label admits the same loose pod (privileged is the default level)', async () => {
+    await newCluster();
+    await cluster.call(call('POST', '/api/v1/namespaces/bench/configmaps', { metadata: { name: 'loose-cfg' }, data: {} }));
+    await cluster.call(call('POST', '/apis/batch/v1/namespaces/bench/jobs', job('loose', 'console.log(1)')));
+    expect(await finished('loose')).toMatchObject({ succeeded: 1 });
+  });
+
+  it('authorizes every call as the access entry: a verb outside its policies\' rules or namespaces is 403 with the API server\'s Status; none at all is 401', async () => {
+    const view = { username: 'arn:aws:sts::000000000000:assumed-role/wf/{{SessionName}}', accessPolicies: [{ policy: 'AmazonEKSViewPolicy', namespaces: ['default'] }], kubernetesGroups: [] };
+    await newCluster({ access: view });
+    expect((await cluster.call(call('GET', '/api/v1/namespaces/default/pods'))).StatusCode).toBe(200);
+    const refused = cluster.call(call('POST', '/apis/batch/v1/namespaces/default/jobs', job('x', '')));
+    await expect(refused).rejects.toMatchObject({ name: 'EKS.403' });
+    const body = JSON.parse(((await refused.catch((e: Error) => e)) as Error).message) as Record<string, unknown>;
+    expect(body).toMatchObject({
+      kind: 'Status',
+      status: 'Failure',
+      reason: 'Forbidden',
+      code: 403,
+      message: 'jobs.batch is forbidden: User "arn:aws:sts::000000000000:assumed-role/wf/{{SessionName}}" cannot create resource "jobs" in API group "batch" in the namespace "default"',
+    });
+    // View scoped to default: nothing in bench, not even a list.
+    await expect(cluster.call(call('GET', '/api/v1/namespaces/bench/pods'))).rejects.toMatchObject({ name: 'EKS.403' });
+    cluster.access = null;
+    await expect(cluster.call(call('GET', '/api/v1/namespaces/default/pods'))).rejects.toMatchObject({ name: 'EKS.401' });
+  });
+
+  it('RBAC: an access entry with only a Kubernetes group may do what the Roles bound to that group allow, where they are bound, and nothing else', async () => {
+    const entry = { username: 'wf', accessPolicies: [], kubernetesGroups: ['inference-baseline:workflow'] };
+    await newCluster({ access: entry, rbac: appliedRbac(renderWorkflowRbac('bench', 'default')) });
+    expect((await cluster.call(call('GET', '/api/v1/namespaces/bench/events'))).StatusCode).toBe(200);
+    expect((await cluster.call(call('GET', '/api/v1/namespaces/default/pods'))).StatusCode).toBe(200);
+    // Reading a Job by name is bound; listing Jobs is not, nor anything in the target namespace but pods.
+    await expect(cluster.call(call('GET', '/apis/batch/v1/namespaces/bench/jobs'))).rejects.toMatchObject({ name: 'EKS.403' });
+    await expect(cluster.call(call('GET', '/api/v1/namespaces/default/configmaps'))).rejects.toMatchObject({ name: 'EKS.403' });
+    // The same entry, the Roles not applied: refused everywhere.
+    cluster.rbac = { roles: [], bindings: [] };
+    await expect(cluster.call(call('GET', '/api/v1/namespaces/bench/events'))).rejects.toMatchObject({ name: 'EKS.403' });
+  });
+
+  it('a ResourceQuota on requests.cpu refuses a pod beyond it at admission, with the quota\'s words', async () => {
+    await newCluster();
+    cluster.faults = { cpuQuota: { bench: 0.5 } };
+    const body = job('big', 'console.log(1)');
+    Object.assign(body.spec.template.spec.containers[0]!, { resources: { requests: { cpu: '750m' } } });
+    await cluster.call(call('POST', '/apis/batch/v1/namespaces/bench/jobs', body));
+    expect((await events('big'))[0]!.message).toMatch(/^Error creating: pods "big-0-[0-9a-f]{5}" is forbidden: exceeded quota: compute, requested: requests\.cpu=0\.75, used: requests\.cpu=0, limited: requests\.cpu=0\.5$/);
   });
 });

@@ -4,6 +4,7 @@ import { claimKey } from '../../runtime/core/claims.ts';
 import { RESULTS_BUCKET } from '../../runtime/local/environment.ts';
 import { VirtualClock } from '../../runtime/local/clock.ts';
 import type { LocalEnvironment } from '../../runtime/local/environment.ts';
+import type { AccessEntry } from '../../runtime/local/kubernetes/access.ts';
 import { LocalWorkflow } from '../../runtime/local/workflow.ts';
 import { LOCAL_SYNTH_SETTINGS } from '../support/local-build.ts';
 import { runnerBundle, testStack } from '../support/test-stack.ts';
@@ -18,13 +19,17 @@ import { runnerBundle, testStack } from '../support/test-stack.ts';
 let wf: LocalWorkflow;
 const clock = new VirtualClock();
 let podLog: ((pod: string, line: string, env: LocalEnvironment) => void) | undefined;
+/** The access entry the stack gives the workflow role (tests take rights from it, then give them back). */
+let granted: AccessEntry;
 beforeAll(async () => {
   wf = await LocalWorkflow.start({ stack: testStack, bundleFile: runnerBundle(), clock, config: {}, onPodLog: (pod, line, env) => podLog?.(pod, line, env) });
+  granted = wf.env.cluster.access!;
 }, 120_000);
 afterAll(() => wf?.stop());
 afterEach(() => {
   podLog = undefined;
   wf.env.cluster.faults = {};
+  wf.env.cluster.access = granted;
 });
 
 /**
@@ -167,21 +172,58 @@ describe('the local workflow when things go wrong', () => {
   it('inference-perf: the workflow goes as far as its Job, whose image cannot run here — and says so', async () => {
     const r = await wf.execute({ input: { ...load(2), runner: 'inference-perf' } });
     expect(r.error?.error).toBe('JobFailed');
-    expect(r.error?.cause).toMatch(/runs only stock Node images; quay\.io\/inference-perf\/inference-perf:v0\.6\.1 cannot run on this machine \(run it on EKS\)/);
+    expect(r.error?.cause).toMatch(/runs only stock Node images; quay\.io\/inference-perf\/inference-perf:v0\.6\.1@sha256:[0-9a-f]{64} cannot run on this machine \(run it on EKS\)/);
     const config = await wf.env.s3Client.send(new GetObjectCommand({ Bucket: RESULTS_BUCKET, Key: r.runSpec!.s3.configKey }));
     expect(await config.Body!.transformToString()).toMatch(/per_request: true/);
     await nothingLeft();
   }, 60_000);
 
-  it('access denied (403): names the access entry and its scopes; cleanup is attempted', async () => {
-    wf.env.cluster.faults = { deny: true };
+  it('access denied (403): a call outside the access entry\'s rights is refused with the API server\'s Status; the cause names the entry and its scopes; cleanup is attempted', async () => {
+    // The entry as if its edit policy were scoped to another namespace: listing ServiceAccounts in benchmarking is refused.
+    wf.env.cluster.access = { ...granted, accessPolicies: granted.accessPolicies.filter((a) => a.policy !== 'AmazonEKSEditPolicy') };
     const r = await wf.execute({ input: load(2) });
     expect(r.error?.error).toBe('AccessDenied');
     expect(r.error?.cause).toMatch(/^The Kubernetes API refused the state machine role \(EKS\.403\)\. .*AmazonEKSEditPolicy on namespace benchmarking and AmazonEKSViewPolicy on namespace default/);
-    expect(r.states.map((s) => s.name)).toEqual(expect.arrayContaining(['DescribeAccessDenied', 'DeleteJob', 'ReleaseRun', 'RunFailed']));
-    wf.env.cluster.faults = {};
+    expect(r.error?.cause).toMatch(/serviceaccounts is forbidden: User \\?"arn:aws:sts::\d{12}:assumed-role\/[^/]+\/\{\{SessionName\}\}\\?" cannot list resource \\?"serviceaccounts\\?" in API group \\?"\\?" in the namespace \\?"benchmarking/);
+    expect(r.states.map((s) => s.name)).toEqual(expect.arrayContaining(['FindTargetPods', 'FindServiceAccount', 'DescribeAccessDenied', 'DeleteJob', 'ReleaseRun', 'RunFailed']));
+    wf.env.cluster.access = granted;
     await nothingLeft();
   });
+
+  it('no access entry for the role (401): AccessDenied before anything is created', async () => {
+    wf.env.cluster.access = null;
+    const postsBefore = posts();
+    const r = await wf.execute({ input: load(2) });
+    expect(r.error?.error).toBe('AccessDenied');
+    expect(r.error?.cause).toMatch(/^The Kubernetes API refused the state machine role \(EKS\.401\)/);
+    expect(posts()).toBe(postsBefore);
+    wf.env.cluster.access = granted;
+    await nothingLeft();
+  });
+
+  it('failures named otherwise than EKS.<status> (no AWS document states the shape) are classified by the Status in their Cause: 403 → AccessDenied, 404 → NamespaceMissing', async () => {
+    wf.env.cluster.faults = { errorName: 'States.TaskFailed' };
+    wf.env.cluster.access = { ...granted, accessPolicies: granted.accessPolicies.filter((a) => a.policy !== 'AmazonEKSEditPolicy') };
+    const denied = await wf.execute({ input: load(2) });
+    wf.env.cluster.access = granted;
+    expect(denied.error?.error).toBe('AccessDenied');
+    expect(denied.states.map((s) => s.name)).toContain('KubernetesRefusedOrNamespaceMissing?');
+    expect(denied.error?.cause).toMatch(/\(States\.TaskFailed\)\. Check the EKS access entry/);
+    wf.env.cluster.faults = { errorName: 'States.TaskFailed', missingNamespaces: ['benchmarking'] };
+    const missing = await wf.execute({ input: load(2) });
+    expect(missing.error?.error).toBe('NamespaceMissing');
+    await nothingLeft();
+  }, 60_000);
+
+  it('a runner pod admission refuses (a ResourceQuota of 1 CPU; the pod asks for 2): no pod exists, and the first poll fails the run quoting the Job controller, not the deadline; cleanup follows', async () => {
+    wf.env.cluster.faults = { cpuQuota: { benchmarking: 1 } };
+    const r = await wf.execute({ input: load(2) });
+    expect(r.error?.error).toBe('RunnerPodRefused');
+    expect(r.error?.cause).toMatch(/^The Kubernetes API refused to create the runner pods of Job \S+ in namespace benchmarking; nothing ran\. The Job controller says: Error creating: pods "\S+-0-[0-9a-f]{5}" is forbidden: exceeded quota: compute, requested: requests\.cpu=2, used: requests\.cpu=0, limited: requests\.cpu=1 /);
+    expect(r.states.filter((s) => s.name === 'GetJob')).toHaveLength(1);
+    expect(r.states.map((s) => s.name)).toEqual(expect.arrayContaining(['InspectJobEvents', 'RunnerPodRefused?', 'DescribeRunnerPodRefused', 'DeleteJob', 'DeleteConfigMap', 'ReleaseRun', 'RunFailed']));
+    await nothingLeft();
+  }, 60_000);
 
   it('benchmark namespace missing (404): says how to create it', async () => {
     wf.env.cluster.faults = { missingNamespaces: ['benchmarking'] };

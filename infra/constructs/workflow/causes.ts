@@ -1,3 +1,6 @@
+import { WORKFLOW_GROUP } from '../../../runtime/core/manifests/rbac.ts';
+import type { KubernetesAccessMode } from '../../../runtime/core/run-spec/index.ts';
+
 /**
  * The workflow's words: failure names and the causes a person reads in the console, as
  * States.Format templates. Pure, so they are tested without a Stack.
@@ -14,6 +17,7 @@ export const failureKinds = [
   'JobFailed',
   'JobDeadlineExceeded',
   'RunnerUnschedulable',
+  'RunnerPodRefused',
   'JobPollLimit',
   'JobVanished',
   'NoResults',
@@ -26,6 +30,8 @@ export interface WorkflowWords {
   benchmarkNamespace: string;
   targetNamespace: string;
   serviceAccountName: string;
+  /** How the workflow role is granted its Kubernetes rights (what AccessDenied tells the user to check). */
+  kubernetesAccess: KubernetesAccessMode;
 }
 
 /** Escapes the characters States.Format treats specially in its template: ' { } \ */
@@ -84,7 +90,10 @@ export function failureCauses(w: WorkflowWords): Record<FailureKind, string> {
     AccessDenied: statesFormat([
       'The Kubernetes API refused the state machine role (',
       p('$.error.Error'),
-      `). Check the EKS access entry this stack creates on cluster ${w.clusterName}: the cluster authentication mode must be API or API_AND_CONFIG_MAP, with AmazonEKSEditPolicy on namespace ${bench} and AmazonEKSViewPolicy on namespace ${w.targetNamespace}. Detail: `,
+      `). Check the EKS access entry this stack creates on cluster ${w.clusterName}: the cluster authentication mode must be API or API_AND_CONFIG_MAP, `,
+      w.kubernetesAccess === 'rbac'
+        ? `and the entry puts the role in Kubernetes group ${WORKFLOW_GROUP}, which the Roles and RoleBindings of \`inference-baseline render --rbac\` must bind in namespaces ${[...new Set([bench, w.targetNamespace])].join(' and ')} (apply them with kubectl apply -f -). Detail: `
+        : `with AmazonEKSEditPolicy on namespace ${bench} and AmazonEKSViewPolicy on namespace ${w.targetNamespace}. Detail: `,
       p('$.error.Cause'),
     ]),
     NamespaceMissing: statesFormat([
@@ -122,6 +131,14 @@ export function failureCauses(w: WorkflowWords): Record<FailureKind, string> {
       ' CPU and ',
       p('$.prepared.runSpec.job.resources.requests.memory'),
       ' of memory (requests = limits, at least one CPU per load.num_workers), in the inference pods\' zone. Make room for it there (a node\'s allocatable CPU is less than its vCPUs: a 4-vCPU node cannot take 4 CPU), lower load.num_workers, or give the stack smaller runner resources; if your autoscaler needs longer to add a node, raise schedulingGraceSeconds.',
+    ]),
+    RunnerPodRefused: statesFormat([
+      'The Kubernetes API refused to create the runner pods of Job ',
+      job,
+      ` in namespace ${bench}; nothing ran. The Job controller says: `,
+      p('$.jobEvents.events[0].message'),
+      ` The stack's runner pods pass Pod Security "restricted"; a refusal comes from something else in the namespace — a ResourceQuota or LimitRange (kubectl describe quota,limitrange -n ${bench}), a policy engine or admission webhook — or from a pod template you changed. Check kubectl get events -n ${bench} --field-selector involvedObject.name=`,
+      job,
     ]),
     JobPollLimit: statesFormat([
       'Job ',

@@ -6,6 +6,14 @@ import type { StackConfig } from '../../config.ts';
 import type { FailureKind } from './causes.ts';
 import { failureStateName } from './state-names.ts';
 
+/**
+ * How a failed `eks:call` is named. Step Functions names it `EKS.<HTTP status>` — the only source is
+ * AWS's word that an authentication failure is `EKS.401` (../shared/reference/aws-integration.md);
+ * no AWS document states the whole shape. So the named retriers and catchers below are the fast
+ * path, and every catch also reads the Kubernetes `Status` body the API server answered with, which
+ * the failure's Cause carries (`"code":404`): a definitive answer under another name costs at most a
+ * GET's retries (about 30 s), never the wrong outcome.
+ */
 /** Errors Kubernetes or the API server answer with that are worth another try. */
 export const TRANSIENT_K8S = ['EKS.429', 'EKS.500', 'EKS.502', 'EKS.503', 'EKS.504'];
 export const ACCESS_DENIED = ['EKS.401', 'EKS.403'];
@@ -94,12 +102,41 @@ export class FailureRoutes {
     return state;
   }
 
-  /** The usual catches of an eks:call: access denied, optionally 404 as `notFound`, anything else. */
-  catchKubernetes(state: sfn.CustomState, notFound?: FailureKind): void {
+  /**
+   * The usual catches of an eks:call: access denied, optionally 404 as `notFound`, `conflict` (409)
+   * to a state of its own, anything else StepFailed — by error name, and by the Kubernetes status in
+   * the Cause when the name is another (see the top of this file).
+   */
+  catchKubernetes(state: sfn.CustomState, notFound?: FailureKind, conflict?: { state: sfn.IChainable; choiceName: string; resultPath: string }): void {
+    if (conflict) state.addCatch(conflict.state, { errors: ['EKS.409'], resultPath: conflict.resultPath });
     state.addCatch(this.to('AccessDenied'), { errors: ACCESS_DENIED, resultPath: '$.error' });
     if (notFound) state.addCatch(this.to(notFound), { errors: ['EKS.404'], resultPath: '$.error' });
-    state.addCatch(this.to('StepFailed'), { errors: [sfn.Errors.ALL], resultPath: '$.error' });
+    const classify = this.classifier(notFound);
+    const rest = conflict ? new sfn.Choice(this.scope, conflict.choiceName).when(kubernetesStatus(409), conflict.state).otherwise(classify) : classify;
+    state.addCatch(rest, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
   }
+
+  private readonly classifiers = new Map<string, sfn.Choice>();
+
+  /** A failure not named `EKS.<status>`, routed by the Kubernetes status its Cause carries (one Choice per `notFound` kind). */
+  private classifier(notFound: FailureKind | undefined): sfn.Choice {
+    const name = `${STATE_KUBERNETES_ERROR}${notFound ? `Or${notFound}` : ''}?`;
+    let choice = this.classifiers.get(name);
+    if (!choice) {
+      choice = new sfn.Choice(this.scope, name).when(sfn.Condition.or(kubernetesStatus(401), kubernetesStatus(403)), this.to('AccessDenied'));
+      if (notFound) choice.when(kubernetesStatus(404), this.to(notFound));
+      choice.otherwise(this.to('StepFailed'));
+      this.classifiers.set(name, choice);
+    }
+    return choice;
+  }
+}
+
+const STATE_KUBERNETES_ERROR = 'KubernetesRefused';
+
+/** The caught failure's Cause carries a Kubernetes Status with this code (compact JSON, as the API server writes it). */
+function kubernetesStatus(code: number): sfn.Condition {
+  return sfn.Condition.and(sfn.Condition.isPresent('$.error.Cause'), sfn.Condition.isString('$.error.Cause'), sfn.Condition.stringMatches('$.error.Cause', `*"code":${code}*`));
 }
 
 export interface FragmentContext {

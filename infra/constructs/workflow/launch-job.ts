@@ -11,7 +11,7 @@ import { STATE } from './state-names.ts';
  * as the kubelet does.
  *
  * Input: `$.prepared`, `$.placement`. Output: adds `$.serviceAccount.count`, `$.compose`, `$.createdJob.uid`.
- * Errors: EKS.404 → NamespaceMissing; EKS.401/403 → AccessDenied; others → StepFailed.
+ * Errors: 404 → NamespaceMissing; 401/403 → AccessDenied; others → StepFailed (eks-call.ts: by name or by the Status in the Cause).
  */
 export class LaunchJob extends sfn.StateMachineFragment {
   readonly startState: sfn.State;
@@ -36,8 +36,6 @@ export class LaunchJob extends sfn.StateMachineFragment {
       resultPath: null,
     });
     const ready = new sfn.Pass(this, STATE.serviceAccountReady);
-    // Created between the list and the POST (another run): the same ServiceAccount, so fine.
-    createSa.addCatch(ready, { errors: ['EKS.409'], resultPath: '$.serviceAccountCreate' });
     const compose = new sfn.Pass(this, STATE.composePodTemplate, {
       parameters: {
         template: {
@@ -82,7 +80,9 @@ export class LaunchJob extends sfn.StateMachineFragment {
       },
       resultPath: null,
     });
-    for (const s of [findSa, createSa, job, configMap]) ctx.routes.catchKubernetes(s, 'NamespaceMissing');
+    for (const s of [findSa, job, configMap]) ctx.routes.catchKubernetes(s, 'NamespaceMissing');
+    // Created between the list and the POST (another run): the same ServiceAccount, so fine.
+    ctx.routes.catchKubernetes(createSa, 'NamespaceMissing', { state: ready, choiceName: STATE.serviceAccountConflict, resultPath: '$.serviceAccountCreate' });
     findSa.next(new sfn.Choice(this, STATE.serviceAccountFound).when(sfn.Condition.numberGreaterThan('$.serviceAccount.count', 0), ready).otherwise(createSa));
     createSa.next(ready);
     ready.next(compose).next(job).next(configMap);

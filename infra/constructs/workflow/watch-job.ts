@@ -12,7 +12,9 @@ import { failureStateName, STATE } from './state-names.ts';
  * Errors: Job failed → JobFailed (with the runner's last log lines when Kubernetes kept them);
  * deadline → JobDeadlineExceeded; poll bound → JobPollLimit; 404 → JobVanished; 401/403 → AccessDenied;
  * a runner pod the scheduler still cannot place after `runSpec.job.schedulingPolls` polls (no ready
- * pod) → RunnerUnschedulable, quoting the scheduler, instead of waiting out the deadline.
+ * pod) → RunnerUnschedulable, quoting the scheduler, instead of waiting out the deadline; a Job with
+ * no pod at all whose controller recorded FailedCreate (admission refused the pod: Pod Security, a
+ * quota, a webhook) → RunnerPodRefused at that poll, quoting the refusal.
  */
 export class WatchJob extends sfn.StateMachineFragment {
   readonly startState: sfn.State;
@@ -38,7 +40,7 @@ export class WatchJob extends sfn.StateMachineFragment {
       eksCall(this, id, ctx.config.clusterName, {
         comment,
         method: 'GET',
-        path: `/api/v1/namespaces/${ctx.config.benchmarkNamespace}/pods`,
+        path: ctx.paths.pods,
         query: {
           labelSelector: { expr: "States.Array(States.Format('batch.kubernetes.io/job-name={}', $.prepared.runSpec.names.job))" },
           fieldSelector: [`status.phase=${phase}`],
@@ -82,6 +84,30 @@ export class WatchJob extends sfn.StateMachineFragment {
         .otherwise(wait),
     );
 
+    // No pod at all (the Job reports neither active, succeeded nor failed pods): did admission refuse
+    // them? The Job controller says so in a FailedCreate event on the Job, and keeps trying, so the
+    // Job alone would wait out its deadline. No event (a Job a queue holds suspended): poll on.
+    const inspectEvents = eksCall(this, STATE.inspectJobEvents, ctx.config.clusterName, {
+      comment: "The Job controller's FailedCreate events: why the API server refused the Job's pods",
+      method: 'GET',
+      path: ctx.paths.events,
+      query: {
+        fieldSelector: { expr: "States.Array(States.Format('involvedObject.name={},reason=FailedCreate', $.prepared.runSpec.names.job))" },
+        limit: ['1'],
+      },
+      resultSelector: { 'events.$': '$.ResponseBody.items' },
+      resultPath: '$.jobEvents',
+    });
+    inspectEvents.addCatch(wait, { errors: [sfn.Errors.ALL], resultPath: '$.inspectError' });
+    inspectEvents.next(
+      new sfn.Choice(this, STATE.runnerPodRefused).when(sfn.Condition.isPresent('$.jobEvents.events[0].message'), ctx.routes.to('RunnerPodRefused')).otherwise(wait),
+    );
+    // Not(IsPresent), not `IsPresent: false`: the local interpreter (aws-local-stepfunctions 3.0.0)
+    // evaluates every `Is…: false` test as false; the two mean the same to Step Functions.
+    const noPodExists = sfn.Condition.not(
+      sfn.Condition.or(sfn.Condition.isPresent('$.job.status.active'), sfn.Condition.isPresent('$.job.status.succeeded'), sfn.Condition.isPresent('$.job.status.failed')),
+    );
+
     init.next(wait).next(get).next(count).next(
       new sfn.Choice(this, STATE.jobState)
         .when(
@@ -98,6 +124,7 @@ export class WatchJob extends sfn.StateMachineFragment {
         )
         .when(sfn.Condition.numberGreaterThanEqualsJsonPath('$.poll.count', '$.prepared.runSpec.job.maxPolls'), ctx.routes.to('JobPollLimit'))
         .when(sfn.Condition.and(sfn.Condition.isPresent('$.job.status.ready'), sfn.Condition.numberGreaterThan('$.job.status.ready', 0)), wait)
+        .when(noPodExists, inspectEvents)
         .when(sfn.Condition.numberGreaterThanEqualsJsonPath('$.poll.count', '$.prepared.runSpec.job.schedulingPolls'), inspectPending)
         .otherwise(wait),
     );

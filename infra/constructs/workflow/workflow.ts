@@ -67,6 +67,7 @@ export class Workflow extends Construct {
       benchmarkNamespace: config.benchmarkNamespace,
       targetNamespace: config.targetNamespace,
       serviceAccountName: config.runnerServiceAccount,
+      kubernetesAccess: config.workflowKubernetesAccess,
     };
     const paths = kubernetesPaths(config.benchmarkNamespace, config.targetNamespace);
 

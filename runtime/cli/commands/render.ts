@@ -1,9 +1,10 @@
 import { stringify } from 'yaml';
 import { InputError, validate } from '../../core/errors.ts';
 import { renderConfigMap, renderJob, renderServiceAccount } from '../../core/manifests/index.ts';
+import { renderWorkflowRbac, WORKFLOW_GROUP } from '../../core/manifests/rbac.ts';
 import { loadBundleBootstrap } from '../../bootstrap/index.ts';
 import { runnerKinds, type RunnerKind } from '../../core/records/run-manifest.ts';
-import { buildRunSpec, inferencePerfImage, parseLabelSelector, RunDefaults, STACK_DEFAULTS } from '../../core/run-spec/index.ts';
+import { buildRunSpec, DNS_LABEL, inferencePerfImage, parseLabelSelector, RunDefaults, STACK_DEFAULTS } from '../../core/run-spec/index.ts';
 import { parseScenarioYaml, presetConfig } from '../../core/scenario/index.ts';
 
 export interface RenderCommandOptions {
@@ -33,6 +34,8 @@ export interface RenderCommandOptions {
   bundleUrl?: string;
   bundleSha256?: string;
   inferencePerfTag?: string;
+  /** Print the workflow's RBAC (Roles and RoleBindings) instead of a run's objects. */
+  rbac?: boolean;
 }
 
 export interface RenderCommandDeps {
@@ -46,6 +49,7 @@ export interface RenderCommandDeps {
  * the ServiceAccount, ConfigMap and Job the workflow would create, as YAML for `kubectl apply -f -`.
  */
 export function renderCommand(opts: RenderCommandOptions, deps: RenderCommandDeps): string {
+  if (opts.rbac) return renderRbac(opts);
   const problems: string[] = [];
   const runner = (opts.runner ?? 'native') as RunnerKind;
   if (!(runnerKinds as readonly string[]).includes(runner)) problems.push(`--runner: "${opts.runner}" is not one of ${runnerKinds.join(', ')}`);
@@ -107,6 +111,27 @@ export function renderCommand(opts: RenderCommandOptions, deps: RenderCommandDep
     `# (EKS Pod Identity) under s3://${spec.s3.bucket}/runs/. Results: ${spec.s3.uri}`,
   ].join('\n');
   return `${header}\n${docs.map((d) => `---\n${stringify(d, { lineWidth: 0, aliasDuplicateObjects: false })}`).join('')}`;
+}
+
+/**
+ * `render --rbac`: the Roles and RoleBindings that give the state machine role — in a stack deployed
+ * with `workflowKubernetesAccess: rbac`, an access entry with only the group they bind — exactly the
+ * Kubernetes calls the workflow and its reaper make.
+ */
+function renderRbac(opts: RenderCommandOptions): string {
+  const bench = opts.namespace ?? STACK_DEFAULTS.benchmarkNamespace;
+  const target = opts.targetNamespace ?? STACK_DEFAULTS.targetNamespace;
+  const problems = [
+    ...(DNS_LABEL.test(bench) ? [] : [`--namespace: "${bench}" is not a Kubernetes namespace name`]),
+    ...(DNS_LABEL.test(target) ? [] : [`--target-namespace: "${target}" is not a Kubernetes namespace name`]),
+  ];
+  if (problems.length > 0) throw new InputError('render --rbac', problems, 'pass the namespaces the stack was deployed with (benchmarkNamespace, targetNamespace).');
+  const header = [
+    `# inference-baseline workflow RBAC: kubectl apply -f <this file>`,
+    `# For a stack deployed with -c workflowKubernetesAccess=rbac: its EKS access entry puts the state machine role`,
+    `# in group ${WORKFLOW_GROUP}, and these Roles grant that group exactly the calls the workflow makes.`,
+  ].join('\n');
+  return `${header}\n${renderWorkflowRbac(bench, target).map((d) => `---\n${stringify(d, { lineWidth: 0 })}`).join('')}`;
 }
 
 function safePreset(name: string, problems: string[]): unknown {

@@ -73,34 +73,33 @@ function container(spec: RunSpec, opts: JobOptions): Record<string, unknown> {
   const base = {
     name: CONTAINER,
     image: spec.runner.image,
-    imagePullPolicy: 'IfNotPresent',
+    // An image pinned by digest cannot change: the node's copy will do. A tag can move: pull it.
+    imagePullPolicy: /@sha256:[0-9a-f]{64}$/.test(spec.runner.image) ? 'IfNotPresent' : 'Always',
     // A failed runner's last log lines survive in the pod status (the workflow quotes them in its cause).
     terminationMessagePolicy: 'FallbackToLogsOnError',
     resources: structuredClone(spec.job.resources),
     volumeMounts: mounts,
   };
+  // Both runners pass Pod Security "restricted": not root, no privilege escalation, no capabilities,
+  // the runtime's default seccomp profile.
+  const restricted = {
+    allowPrivilegeEscalation: false,
+    runAsNonRoot: true,
+    capabilities: { drop: ['ALL'] },
+    seccompProfile: { type: 'RuntimeDefault' },
+  };
   if (spec.runner.kind === 'inference-perf') {
+    // Its image runs as root from /workspace; as an unprivileged user it works in /tmp (the emptyDir).
     return {
       ...base,
       command: ['inference-perf'],
       args: ['--config_file', CONFIG_PATH],
-      env: [...env, { name: 'HF_HOME', value: '/tmp/hf' }],
-      securityContext: {
-        allowPrivilegeEscalation: false,
-        capabilities: { drop: ['ALL'] },
-        seccompProfile: { type: 'RuntimeDefault' },
-      },
+      workingDir: '/tmp',
+      env: [...env, { name: 'HF_HOME', value: '/tmp/hf' }, { name: 'HOME', value: '/tmp' }, { name: 'PYTHONDONTWRITEBYTECODE', value: '1' }],
+      securityContext: { ...restricted, runAsUser: 65532, runAsGroup: 65532 },
     };
   }
-  const security = {
-    allowPrivilegeEscalation: false,
-    readOnlyRootFilesystem: true,
-    runAsNonRoot: true,
-    runAsUser: 1000,
-    runAsGroup: 1000,
-    capabilities: { drop: ['ALL'] },
-    seccompProfile: { type: 'RuntimeDefault' },
-  };
+  const security = { ...restricted, readOnlyRootFilesystem: true, runAsUser: 1000, runAsGroup: 1000 };
   if (spec.runner.delivery === 'image') {
     return { ...base, command: ['node', '/app/runner.mjs'], args: nativeRunArgs(spec), env, securityContext: security };
   }

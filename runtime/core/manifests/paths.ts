@@ -8,6 +8,8 @@ export function kubernetesPaths(benchmarkNamespace: string, targetNamespace: str
     serviceAccounts: `/api/v1/namespaces/${benchmarkNamespace}/serviceaccounts`,
     configMaps: `/api/v1/namespaces/${benchmarkNamespace}/configmaps`,
     jobs: `/apis/batch/v1/namespaces/${benchmarkNamespace}/jobs`,
+    pods: `/api/v1/namespaces/${benchmarkNamespace}/pods`,
+    events: `/api/v1/namespaces/${benchmarkNamespace}/events`,
   } as const;
 }
 export type KubernetesPaths = ReturnType<typeof kubernetesPaths>;

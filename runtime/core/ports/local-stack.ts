@@ -32,6 +32,13 @@ export interface LocalIamModel {
   principals: Record<WorkflowFunction | 'workflow' | 'reaper', string> & { runner?: string; bundleReader?: string };
 }
 
+/** An EKS access entry as the template declares it: who, with which access policies (by name, namespace-scoped or cluster-wide: null), in which Kubernetes groups. */
+export interface LocalAccessEntry {
+  principalArn: string;
+  accessPolicies: Array<{ policy: string; namespaces: string[] | null }>;
+  kubernetesGroups: string[];
+}
+
 /** What the local workflow takes from the synthesized template. Plain JSON: it can be cached. */
 export interface SynthesizedWorkflow {
   template: Record<string, unknown>;
@@ -48,6 +55,8 @@ export interface SynthesizedWorkflow {
   stateMachines: { workflow: string; reaper: string };
   /** Who may do what (AWS IAM, as the template declares it). */
   iam: LocalIamModel;
+  /** The EKS access entries the stack creates (who may do what in the cluster). */
+  accessEntries: LocalAccessEntry[];
   /** Where the stack's defaults say the runner bundle is (null: image delivery). */
   runnerBundle: { bucket: string; key: string } | null;
 }

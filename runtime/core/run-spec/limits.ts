@@ -6,9 +6,10 @@ export const EXECUTION_HISTORY_LIMIT = 25_000;
 /** Events one Job poll writes: Wait (2), GetJob (5), CountPoll (2), JobState? (2). */
 export const EVENTS_PER_POLL = 11;
 /**
- * Events a poll adds when the Job has no ready pod past the scheduling grace: InspectPendingPods (5),
- * RunnerUnschedulable? (2). Counted for every poll after the grace, the worst case (a cluster that never
- * reports `status.ready`).
+ * Events a poll adds when it looks further: InspectJobEvents (5) + RunnerPodRefused? (2) when the Job
+ * has no pod at all, or InspectPendingPods (5) + RunnerUnschedulable? (2) when it has pods but none
+ * ready past the scheduling grace — never both. Counted for every poll, the worst case (a Job a queue
+ * holds suspended, with no pod and no event, until its deadline).
  */
 export const EVENTS_PER_INSPECTED_POLL = 7;
 /** Events of everything else in an execution (PrepareRun … Cleanup), with room to spare. */
@@ -27,7 +28,7 @@ export function runLimitProblems(spec: RunSpec, workflowTimeoutSeconds: number):
       `overrides.load: the Job's deadline (${spec.job.activeDeadlineSeconds} s = ${spec.job.loadSeconds} s of load + the stack's deadline margin) plus ${AGGREGATION_ALLOWANCE_SECONDS} s for aggregation is ${needed} s, longer than the workflow timeout of ${workflowTimeoutSeconds} s; shorten the load, or raise the stack's workflowTimeoutMinutes to at least ${Math.ceil(needed / 60)}`,
     );
   }
-  const events = spec.job.maxPolls * EVENTS_PER_POLL + Math.max(0, spec.job.maxPolls - spec.job.schedulingPolls + 1) * EVENTS_PER_INSPECTED_POLL + EVENTS_OUTSIDE_POLLING;
+  const events = spec.job.maxPolls * (EVENTS_PER_POLL + EVENTS_PER_INSPECTED_POLL) + EVENTS_OUTSIDE_POLLING;
   if (events > EXECUTION_HISTORY_LIMIT) {
     const perPoll = EVENTS_PER_POLL + EVENTS_PER_INSPECTED_POLL;
     const interval = Math.ceil(((spec.job.activeDeadlineSeconds + 120) * perPoll) / (EXECUTION_HISTORY_LIMIT - EVENTS_OUTSIDE_POLLING - perPoll));

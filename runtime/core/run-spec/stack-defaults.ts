@@ -19,7 +19,12 @@ export const STACK_DEFAULTS = {
   scenario: 'baseline',
   runner: 'native',
   runnerImageMode: 'bundle',
-  nodeImage: 'public.ecr.aws/docker/library/node:22-slim',
+  /**
+   * The stock Node 22 image the bundle runs in, pinned by digest (Docker's official node:22-slim
+   * index, mirrored on ECR Public, as of October 2026): a tag moves under a nightly baseline. To
+   * move it: docker buildx imagetools inspect public.ecr.aws/docker/library/node:22-slim.
+   */
+  nodeImage: 'public.ecr.aws/docker/library/node:22-slim@sha256:c3de60bf2f9dd0ac6370e6117950ff62d6e339527e7472301c9c78a017978392',
   /** v0.6.1: the newest release without the streaming-measurement bugs. */
   inferencePerfImageTag: 'v0.6.1',
   scheduleCron: '0 2 * * ? *',
@@ -37,10 +42,27 @@ export const STACK_DEFAULTS = {
    */
   schedulingGraceSeconds: 300,
   workflowTimeoutMinutes: 360,
+  /**
+   * How the workflow role gets its rights in the cluster: EKS access policies scoped to the two
+   * namespaces (nothing to apply by hand), or `rbac` — an access entry that only names a Kubernetes
+   * group, bound to Roles granting exactly the calls the workflow makes (`inference-baseline render
+   * --rbac | kubectl apply -f -`).
+   */
+  workflowKubernetesAccess: 'access-policies',
 } as const;
 
+export const kubernetesAccessModes = ['access-policies', 'rbac'] as const;
+export type KubernetesAccessMode = (typeof kubernetesAccessModes)[number];
+
+/** Digests of the inference-perf releases the stack knows (a tag on quay.io can be pushed again). */
+export const INFERENCE_PERF_DIGESTS: Record<string, string> = {
+  'v0.6.1': 'sha256:e29328cc223ebae58d9022d60ad651cc3c4cbd534885a78b28f54086aa4b9c9e',
+};
+
+/** The inference-perf image of a release: pinned by digest when the stack knows it, by tag otherwise. */
 export function inferencePerfImage(tag: string): string {
-  return `quay.io/inference-perf/inference-perf:${tag}`;
+  const digest = INFERENCE_PERF_DIGESTS[tag];
+  return `quay.io/inference-perf/inference-perf:${tag}${digest ? `@${digest}` : ''}`;
 }
 
 /** How the native runner reaches the pod: an S3 bundle fetched by a stock Node image, or an image built from the Dockerfile. */

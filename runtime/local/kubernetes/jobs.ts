@@ -28,6 +28,9 @@ export interface PodHost {
   allocatableCpu(): number;
   /** How long a scheduled pod's image takes to pull (Pending, its container waiting in ContainerCreating). */
   imagePullMs(): number;
+  /** Admission of a pod the controller creates: null, or the API server's refusal. */
+  admit(pod: KubeObject & { spec: unknown }): string | null;
+  recordEvent(e: { involvedObject: { kind: string; name: string; namespace: string; uid: string }; reason: string; message: string; type: 'Normal' | 'Warning' }): void;
 }
 
 interface PodRun {
@@ -53,7 +56,17 @@ export class JobRun {
     this.startedAt = host.clock.now();
     const spec = job.spec as { completions?: number; parallelism?: number; activeDeadlineSeconds?: number; template: { metadata?: { labels?: Record<string, string> }; spec: Record<string, unknown> } };
     const n = spec.completions ?? 1;
-    for (let i = 0; i < n; i++) this.pods.push({ pod: this.podObject(i, spec.template), logs: [], live: false });
+    for (let i = 0; i < n; i++) {
+      const pod = this.podObject(i, spec.template);
+      // A pod admission refuses is never created: the controller says why on the Job, and tries again later.
+      const refused = host.admit(pod);
+      if (refused) {
+        const j = job.metadata;
+        host.recordEvent({ involvedObject: { kind: 'Job', name: j.name, namespace: j.namespace!, uid: j.uid! }, reason: 'FailedCreate', message: `Error creating: ${refused}`, type: 'Warning' });
+        continue;
+      }
+      this.pods.push({ pod, logs: [], live: false });
+    }
     if (spec.activeDeadlineSeconds) this.cancelDeadline = host.clock.after(spec.activeDeadlineSeconds * 1000, () => this.fail('DeadlineExceeded', 'Job was active longer than specified deadline'));
     for (const p of this.pods) void this.runPod(p);
   }
@@ -98,7 +111,7 @@ export class JobRun {
     return ((this.job.spec as { template: { spec: { terminationGracePeriodSeconds?: number } } }).template.spec.terminationGracePeriodSeconds ?? 30);
   }
 
-  private podObject(index: number, template: { metadata?: { labels?: Record<string, string> }; spec: Record<string, unknown> }): PodRun['pod'] {
+  private podObject(index: number, template: { metadata?: { labels?: Record<string, string> }; spec: Record<string, unknown> }): PodRun['pod'] & { spec: Record<string, unknown> } {
     const jobName = this.job.metadata.name;
     return {
       apiVersion: 'v1',
