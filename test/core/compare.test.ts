@@ -3,6 +3,7 @@ import {
   compareMetric,
   compareRun,
   compareToReference,
+  detectableChange,
   normalQuantile,
   estimateKeyMetrics,
   estimatePercentile,
@@ -281,5 +282,22 @@ describe('compareToReference (one or two named runs: sampling error only)', () =
 
   it('needs at least one reference', () => {
     expect(() => compareToReference(runOf(100, 1), [])).toThrow(RangeError);
+  });
+});
+
+describe('detectableChange (the smallest change a comparison could flag)', () => {
+  it('is the larger of the uncertainty and the minimum effect: a window of 3 quiet runs (sd 5 %) cannot see 10 %', () => {
+    const window = [runOf(95, 0.5), runOf(100, 0.5), runOf(105, 0.5)];
+    const o = resolveCompareOptions();
+    const m = compareRun(runOf(110, 0.5), window).metrics[0]!;
+    expect(detectableChange(m, o)).toBe(Math.max(m.uncertainty!, o.minEffect));
+    // t with 2 degrees of freedom at α = 0.125 %: ± is many times the window's 5 % spread.
+    expect(detectableChange(m, o)!).toBeGreaterThan(0.5);
+    expect(m.verdict).toBe('unchanged');
+  });
+
+  it('is the minimum effect when the uncertainty is below it, and null for a metric not compared', () => {
+    expect(detectableChange({ uncertainty: 0.01 }, { minEffect: 0.05 })).toBe(0.05);
+    expect(detectableChange({ uncertainty: null }, { minEffect: 0.05 })).toBeNull();
   });
 });

@@ -253,6 +253,15 @@ export function compareToReference(run: RunEstimates, references: readonly RunEs
   return { verdict, metrics, windowSize: references.length, against: 'reference' };
 }
 
+/**
+ * The smallest relative change a compared metric could have been flagged for: a change counts
+ * only beyond both its uncertainty (± needed) and the minimum effect, so it is the larger of the
+ * two. Null when the metric was not compared (too few samples or too little history).
+ */
+export function detectableChange(m: Pick<MetricComparison, 'uncertainty'>, options: Pick<CompareOptions, 'minEffect'>): number | null {
+  return m.uncertainty === null ? null : Math.max(m.uncertainty, options.minEffect);
+}
+
 type UsableEstimate = MetricEstimate & { value: number; se: number };
 
 function isUsable(e: MetricEstimate): e is UsableEstimate {

@@ -1,4 +1,5 @@
 import type { RunRequest } from '../records/run-manifest.ts';
+import { minSamples, type DistributionStats } from '../metrics/latency-histogram.ts';
 import type { Measured } from './schema.ts';
 
 /**
@@ -27,10 +28,11 @@ export function judgeValidity(s: Measured, request: RunRequest): { valid: boolea
   const delayP99 = s.load.schedule_delay.p99;
   if (delayP99 !== null && delayP99 >= rules.maxScheduleDelayP99Ms) {
     const steal = s.load.cpuSteal;
+    const late = scheduleDelayText(s.load.schedule_delay, rules.maxScheduleDelayP99Ms);
     reasons.push(
       steal !== null && steal >= NOTABLE_STEAL
-        ? `Schedule delay p99 was ${fmt(delayP99)} ms (limit ${rules.maxScheduleDelayP99Ms} ms) while the hypervisor took ${fmt(steal * 100)} % of the runner's machine's CPU time (CPU steal): the load generator was stalled by the host, so it measured the host. Run it on instances with dedicated CPUs (not burstable ones out of credits) or at a quieter hour.`
-        : `Schedule delay p99 was ${fmt(delayP99)} ms (limit ${rules.maxScheduleDelayP99Ms} ms): the load generator could not send on time, so it measured itself. Give the runner more CPU or spread the load over more shards.`,
+        ? `${late} while the hypervisor took ${fmt(steal * 100)} % of the runner's machine's CPU time (CPU steal): the load generator was stalled by the host, so it measured the host. Run it on instances with dedicated CPUs (not burstable ones out of credits) or at a quieter hour.`
+        : `${late}: the load generator could not send on time, so it measured itself. Give the runner more CPU or spread the load over more shards.`,
     );
   }
 
@@ -69,6 +71,17 @@ export function judgeValidity(s: Measured, request: RunRequest): { valid: boolea
  * §1 has the figures).
  */
 export const NOTABLE_STEAL = 0.05;
+
+/**
+ * The late-send figure a reason quotes, worded as the percentile table shows it. With fewer sends
+ * than a p99 needs, the table stars p99 as "too few samples", so the reason does not quote one: it
+ * gives the largest delay (the table's max column), the count, and the minimum a p99 needs. Below
+ * that count one late send is already more than 1 % of them, so the run still breaks the rule.
+ */
+export function scheduleDelayText(d: Pick<DistributionStats, 'count' | 'p99' | 'max' | 'insufficient'>, limitMs: number): string {
+  if (!d.insufficient.includes('p99')) return `Schedule delay p99 was ${fmt(d.p99 ?? 0)} ms (limit ${limitMs} ms)`;
+  return `Schedule delay reached ${fmt(d.max ?? d.p99 ?? 0)} ms, the largest of only ${d.count} send${d.count === 1 ? '' : 's'} (too few for the p99 the ${limitMs} ms limit applies to, which needs ${minSamples(99)}; one late send in ${d.count} is already more than 1 %)`;
+}
 
 function errorList(errors: Partial<Record<string, number>>): string {
   const parts = Object.entries(errors).map(([t, n]) => `${n} ${t}`);
