@@ -1,6 +1,6 @@
 import { once } from 'node:events';
-import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { createReadStream, createWriteStream, readdirSync, rmSync, type WriteStream } from 'node:fs';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -12,10 +12,17 @@ import type { PromptPlan } from './prompts.ts';
  * buffer, not every prompt of the run (at 100 req/s for 10 minutes that would be 60,000 prompts of
  * a few kB each). The file lives in the temp folder (the Job's emptyDir at /tmp), never in the run's
  * directory, and is removed with the run.
+ *
+ * A run that does not reach its `finally` must not leave it behind either: a process that exits
+ * while the spool exists (a second Ctrl-C calls process.exit) removes it in an 'exit' listener,
+ * and one killed outright (SIGKILL, OOM) leaves its pid in the folder's name, so the next spool
+ * created on the machine removes it once that process is gone.
  */
 export class PromptSpool {
   private error: Error | undefined;
   private reader: ReturnType<typeof createInterface> | undefined;
+  // 'exit' listeners must be synchronous: nothing awaited there runs.
+  private readonly onExit = (): void => rmSync(this.dir, { recursive: true, force: true });
 
   private constructor(
     private readonly dir: string,
@@ -23,10 +30,13 @@ export class PromptSpool {
   ) {
     // A full disk (or a spool removed under an abandoned calibration) fails the next write, not the process.
     out.on('error', (e) => (this.error ??= e));
+    process.on('exit', this.onExit);
   }
 
   static async create(): Promise<PromptSpool> {
-    const dir = await mkdtemp(join(tmpdir(), 'ib-prompts-'));
+    const parent = tmpdir();
+    await removeStaleSpools(parent);
+    const dir = await mkdtemp(join(parent, `${SPOOL_PREFIX}${process.pid}-`));
     return new PromptSpool(dir, createWriteStream(join(dir, 'plans.ndjson')));
   }
 
@@ -66,8 +76,56 @@ export class PromptSpool {
   }
 
   async remove(): Promise<void> {
+    process.off('exit', this.onExit);
     this.out.destroy();
     this.reader?.close();
     await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+const SPOOL_PREFIX = 'ib-prompts-';
+const SPOOL_NAME = /^ib-prompts-(\d+)-[^-]+$/;
+
+/**
+ * Removes the spools in `parent` whose process no longer exists (killed before it could clean up);
+ * returns their paths. A spool of a live process — this one's other threads, another run — is
+ * left alone. Best effort: whatever cannot be removed (another user's) stays, and never fails a run.
+ */
+export async function removeStaleSpools(parent: string): Promise<string[]> {
+  const names = await readdir(parent).catch(() => [] as string[]);
+  const stale = names.filter((n) => {
+    const pid = SPOOL_NAME.exec(n)?.[1];
+    return pid !== undefined && Number(pid) !== process.pid && !processAlive(Number(pid));
+  });
+  const removed = await Promise.all(stale.map((n) => rm(join(parent, n), { recursive: true, force: true }).then(() => join(parent, n), () => null)));
+  return removed.filter((p): p is string => p !== null);
+}
+
+/**
+ * Removes, synchronously, every spool of this process: its worker threads' too, which share its pid.
+ * For an 'exit' listener of the main thread of a runner with worker threads (runner/workers.ts): a
+ * thread's own 'exit' listeners do not run when the main thread ends the process (a second Ctrl-C),
+ * so without this its threads' spools wait for the next run's `removeStaleSpools`.
+ */
+export function removeThisProcessSpools(parent: string = tmpdir()): void {
+  let names: string[];
+  try {
+    names = readdirSync(parent);
+  } catch {
+    return;
+  }
+  for (const n of names) if (SPOOL_NAME.exec(n)?.[1] === String(process.pid)) rmSync(join(parent, n), { recursive: true, force: true });
+}
+
+/**
+ * Signal 0 checks that a process exists without touching it: ESRCH means gone; EPERM means it
+ * exists under another user. A reused pid keeps a stale spool until that process ends too.
+ */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

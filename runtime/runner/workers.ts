@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { InputError } from '../core/errors.ts';
+import { removeThisProcessSpools } from './prompt-spool.ts';
 import { runCpuSteal, type RunManifest, type ShardManifest } from '../core/records/run-manifest.ts';
 import { RunAccumulator, type AccumulatorSnapshot } from '../core/metrics/accumulator.ts';
 import { InputTally } from '../core/records/input-report.ts';
@@ -99,6 +100,17 @@ export function workerScenario(sc: ResolvedScenario): ResolvedScenario {
   return { ...sc, load: { ...sc.load, numWorkers: 1, maxInFlight: sc.load.maxInFlight === null ? null : Math.ceil(sc.load.maxInFlight / w) } };
 }
 
+let spoolsRemovedOnExit = false;
+/**
+ * A worker thread's own exit handler does not run when the main thread calls process.exit (a second
+ * Ctrl-C): the threads' prompt spools are removed from here, on the way out (once per process).
+ */
+function removeSpoolsOnExit(): void {
+  if (spoolsRemovedOnExit) return;
+  spoolsRemovedOnExit = true;
+  process.once('exit', () => removeThisProcessSpools());
+}
+
 export async function runWorkers(o: RunOptions): Promise<RunResult> {
   const workers = o.scenario.load.numWorkers;
   const cpus = availableParallelism();
@@ -106,6 +118,7 @@ export async function runWorkers(o: RunOptions): Promise<RunResult> {
   // schedule delay (BENCHMARKS.md §1, four workers on one core at 1 req/s).
   if (workers > cpus) o.onNote?.(`load.num_workers is ${workers} but this machine gives the runner ${cpus} CPU${cpus === 1 ? '' : 's'}: the workers will wait for each other (watch schedule delay); use --workers ${cpus} or fewer here`);
   const scenario = workerScenario(o.scenario);
+  removeSpoolsOnExit();
   const threads = Array.from({ length: workers }, (_, w) =>
     spawn({ role: RUNNER_WORKER, scenario, scenarioName: o.scenarioName, configYaml: o.configYaml, runId: o.runId, outDir: o.outDir, shard: workerShard(o.shard, w, workers), zone: o.zone, graceMs: o.graceMs }, o.workerScript),
   );

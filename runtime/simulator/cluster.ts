@@ -1,6 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { appendFile, readFile, rm } from 'node:fs/promises';
 import { InputError } from '../core/errors.ts';
+import { checkGroundTruthFile } from './ground-truth.ts';
 import { simulatorUrl, startSimulator, type RunningSimulator } from './index.ts';
 import type { SimulatorOptions } from './options.ts';
 
@@ -33,6 +34,9 @@ const workerFile = (file: string, id: number): string => `${file}.worker-${id}`;
 
 /** In the primary: forks the workers (which re-enter the CLI and call `serveAsWorker`). */
 export async function startSimulatorCluster(options: SimulatorOptions, workers: number): Promise<SimulatorCluster> {
+  // The workers write beside the file and this process appends their parts to it at the end: a
+  // path that cannot be written is refused here, before any worker serves.
+  if (options.groundTruthFile) checkGroundTruthFile(options.groundTruthFile);
   const forked: Worker[] = [];
   for (let i = 0; i < workers; i++) forked.push(cluster.fork());
   const exited = forked.map((w) => new Promise<void>((resolve) => w.once('exit', () => resolve())));
@@ -98,6 +102,8 @@ export async function serveAsWorker(options: SimulatorOptions, interrupt: AbortS
   process.send!({ type: 'listening', port: sim.port } satisfies FromWorker);
   await new Promise<void>((resolve) => {
     interrupt.addEventListener('abort', () => resolve(), { once: true });
+    // Ctrl-C while this worker was starting: its event has fired already.
+    if (interrupt.aborted) resolve();
     process.on('message', (m: ToWorker) => m.type === 'close' && resolve());
     // The primary is gone (killed): do not outlive it.
     process.once('disconnect', () => resolve());

@@ -1,5 +1,6 @@
-import { createWriteStream, mkdirSync, openSync, type WriteStream } from 'node:fs';
+import { closeSync, createWriteStream, mkdirSync, openSync, statSync, type WriteStream } from 'node:fs';
 import { dirname } from 'node:path';
+import { InputError } from '../core/errors.ts';
 import type { FailureMode } from './options.ts';
 
 /**
@@ -61,8 +62,7 @@ export class GroundTruthLog {
   /** Opens the file synchronously, so a bad path fails startSimulator, not a write much later. */
   openFile(): void {
     if (this.file === undefined) return;
-    mkdirSync(dirname(this.file), { recursive: true });
-    const fd = openSync(this.file, 'a');
+    const fd = openGroundTruthFile(this.file);
     this.stream = createWriteStream('', { fd });
     this.stream.on('error', (err) => (this.error ??= err));
   }
@@ -104,4 +104,53 @@ export class GroundTruthLog {
   destroy(): void {
     this.stream?.destroy();
   }
+}
+
+/**
+ * Opens `file` for appending, creating its missing folders; a path that cannot be written is one
+ * InputError naming `--ground-truth`. Called before the simulator serves: otherwise a bad path
+ * surfaces as a stack trace at start, or — when writes fail later — only at shutdown.
+ */
+export function openGroundTruthFile(file: string): number {
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    return openSync(file, 'a');
+  } catch (err) {
+    throw groundTruthFileError(file, err);
+  }
+}
+
+/** Checks that `file` can be appended to (creating it, as the simulator would), and lets go of it. */
+export function checkGroundTruthFile(file: string): void {
+  closeSync(openGroundTruthFile(file));
+}
+
+function groundTruthFileError(file: string, err: unknown): InputError {
+  const e = err as NodeJS.ErrnoException;
+  // mkdir says EEXIST (or ENOTDIR, deeper down) when a folder of the path is a file: name that file.
+  const notAFolder = `${fileOnPath(file) ?? 'a folder of its path'} is a file, not a folder`;
+  const reasons: Record<string, string> = {
+    EISDIR: 'it is a directory',
+    ENOTDIR: notAFolder,
+    EEXIST: notAFolder,
+    EROFS: 'its file system is read-only',
+    EACCES: 'permission denied',
+    EPERM: 'permission denied',
+    ENOSPC: 'no space left on the device',
+    ENAMETOOLONG: 'the path is too long',
+  };
+  const why = (e?.code && reasons[e.code]) ?? e?.message ?? String(err);
+  return new InputError(`--ground-truth ${file}`, [`cannot be written: ${why}${e?.code ? ` (${e.code})` : ''}`], 'pass a file in a folder this user can write (missing folders are created), or leave --ground-truth out.');
+}
+
+/** The nearest of `file`'s would-be parent folders that exists as something other than a folder. */
+function fileOnPath(file: string): string | undefined {
+  for (let p = dirname(file); p !== dirname(p); p = dirname(p)) {
+    try {
+      if (!statSync(p).isDirectory()) return p;
+    } catch {
+      // not there (yet): look further up
+    }
+  }
+  return undefined;
 }

@@ -59,7 +59,10 @@ export class SimulatorServer {
     this.server.headersTimeout = 10_000;
   }
 
-  /** Starts listening; resolves with the bound port. A port in use is the user's to fix. */
+  /**
+   * Opens the ground-truth file, then listens; resolves with the bound port. A file that cannot be
+   * written, or an address this machine cannot listen on, is the user's to fix (an InputError).
+   */
   async listen(): Promise<number> {
     this.log.openFile();
     try {
@@ -72,12 +75,7 @@ export class SimulatorServer {
       });
     } catch (err) {
       this.log.destroy();
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
-        const why = code === 'EADDRINUSE' ? 'is already in use' : code === 'EACCES' ? 'needs privileges to listen on' : 'is not an address of this machine';
-        throw new InputError(`--host ${this.options.host} --port ${this.options.port}`, [`${this.options.host}:${this.options.port} ${why} (${code})`], 'choose another --port (0 picks a free one) or stop what is listening there.');
-      }
-      throw err;
+      throw listenError(err, this.options.host, this.options.port) ?? err;
     }
     return (this.server.address() as AddressInfo).port;
   }
@@ -286,4 +284,35 @@ export function behaviourSettings(o: ResolvedSimulatorOptions): Record<string, n
     maxModelLen: o.maxModelLen,
     errorRate: o.errorRate,
   };
+}
+
+const hostFix = 'pass an address of this machine: 127.0.0.1 (this machine only, the default), 0.0.0.0 (every interface), or one of its own interface addresses.';
+
+/**
+ * Why the simulator cannot listen on `host`:`port`, as one message naming the flag and the fix; undefined
+ * for an error that is not about the address (a bug, thrown as it is). `--host` takes a name too, so
+ * a bad one fails in the lookup (`getaddrinfo`), before any socket exists.
+ */
+export function listenError(err: unknown, host: string, port: number): InputError | undefined {
+  const e = err as NodeJS.ErrnoException;
+  const code = e?.code;
+  if (code === undefined) return undefined;
+  if (e.syscall === 'getaddrinfo' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_FAIL' || code === 'EAI_NONAME') {
+    return new InputError(`--host ${host}`, [`"${host}" is neither an IP address nor a name this machine can resolve (${code})`], hostFix);
+  }
+  if (code === 'EADDRNOTAVAIL' || code === 'EINVAL') {
+    return new InputError(`--host ${host}`, [`${host} is not an address this machine can listen on (${code})`], hostFix);
+  }
+  if (code === 'EADDRINUSE') {
+    return new InputError(`--host ${host} --port ${port}`, [`${host}:${port} is already in use (${code})`], 'choose another --port (0 picks a free one) or stop what is listening there.');
+  }
+  if (code === 'EACCES' || code === 'EPERM') {
+    const low = port > 0 && port < 1024;
+    return new InputError(
+      `--port ${port}`,
+      [`this process may not listen on ${host}:${port} (${code}: ${low ? 'ports below 1024 need root or CAP_NET_BIND_SERVICE' : 'permission denied'})`],
+      low ? 'choose a --port of 1024 or above (0 picks a free one).' : 'choose another --port (0 picks a free one), or ask what forbids this one here (a security policy).',
+    );
+  }
+  return undefined;
 }

@@ -17,9 +17,14 @@ export interface WireContext {
   continuousUsage: boolean;
 }
 
-/** vLLM names the error type after the status: 400 BadRequestError, 404 NotFoundError, 500 InternalServerError… */
+/**
+ * vLLM names the error type after the status: 400 BadRequestError, 404 NotFoundError, 503
+ * ServiceUnavailableError — and 500 InternalServerError, whose reason phrase already ends in
+ * "Error" (so it is not suffixed twice).
+ */
 export function errorTypeForStatus(status: number): string {
-  return `${(STATUS_CODES[status] ?? 'Internal Server Error').replace(/[^A-Za-z]/g, '')}Error`;
+  const words = (STATUS_CODES[status] ?? 'Internal Server Error').replace(/[^A-Za-z]/g, '');
+  return words.endsWith('Error') ? words : `${words}Error`;
 }
 
 /** vLLM's `ErrorResponse` as JSONResponse renders it (compact). */

@@ -14,7 +14,8 @@ export async function simulateCommand(opts: SimulatorOptions, io: { stdout: Node
     `simulator listening on ${sim.url}${workers > 1 ? ` (${workers} worker processes)` : ''} — models ${o.models.join(', ')}; ttft ${o.ttftMs} ms + ${o.prefillMsPerToken} ms/prompt token, itl ${o.itlMs} ± ${o.jitterMs} ms` +
       `${o.errorRate > 0 ? `; error rate ${o.errorRate} (${o.failureModes.join(', ')})` : ''}${o.groundTruthFile ? `; ground truth → ${o.groundTruthFile}` : ''}\n`,
   );
-  await new Promise<void>((resolve) => io.interrupt.addEventListener('abort', () => resolve(), { once: true }));
+  // An interrupt that came while starting has already fired: waiting for its event would never end.
+  if (!io.interrupt.aborted) await new Promise<void>((resolve) => io.interrupt.addEventListener('abort', () => resolve(), { once: true }));
   await sim.close();
   return EXIT.ok;
 }
