@@ -4,6 +4,7 @@ import { runnerKinds } from '../runtime/core/records/run-manifest.ts';
 import { DNS_LABEL, kubernetesAccessModes, parseLabelSelector, runnerDeliveries, STACK_DEFAULTS as D } from '../runtime/core/run-spec/index.ts';
 import { AGGREGATION_ALLOWANCE_SECONDS, scenarioSeconds } from '../runtime/core/run-spec/index.ts';
 import { parseScenario, presetConfig, presetNames } from '../runtime/core/scenario/index.ts';
+import { METRIC_NAMESPACE, METRIC_NAMESPACE_RULE } from '../runtime/core/summary/published.ts';
 
 /**
  * The stack's configuration: `cdk.json` context or `-c key=value`, flat keys so every one can be
@@ -41,7 +42,7 @@ export const StackConfig = z.strictObject({
   scheduleCron: z.string().default(D.scheduleCron),
   scheduleTimeZone: z.string().default(D.scheduleTimeZone),
   scheduleEnabled: bool.default(D.scheduleEnabled),
-  metricNamespace: z.string().regex(/^[^:][^:]{0,254}$/, 'must be a CloudWatch namespace (no ":")').default(D.metricNamespace),
+  metricNamespace: z.string().regex(METRIC_NAMESPACE, `must be a CloudWatch namespace: ${METRIC_NAMESPACE_RULE}`).default(D.metricNamespace),
   /** SLA thresholds (project defaults; the seed has none: set your own). */
   slaTtftP99Ms: num.pipe(z.number().positive()).default(D.slaTtftP99Ms),
   slaItlP99Ms: num.pipe(z.number().positive()).default(D.slaItlP99Ms),

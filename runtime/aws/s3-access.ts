@@ -2,6 +2,7 @@ import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { InputError } from '../core/errors.ts';
 import { RUN_MANIFEST_FILE, requestsPath } from '../core/run-layout.ts';
 import { formatS3Url, type S3Location } from './s3.ts';
+import { networkCode, sdkConfigProblem, type SdkError } from './sdk-errors.ts';
 
 /**
  * S3 checked before anything is measured, and its failures in words: a user whose region,
@@ -11,16 +12,12 @@ import { formatS3Url, type S3Location } from './s3.ts';
 
 /** The SDK's failure, as the one thing the user has to fix; null when it is not a setup problem. */
 export function s3SetupProblem(err: unknown, where: string, endpoint?: string): InputError | null {
-  const e = err as { name?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number }; cause?: { code?: string } };
-  const code = e.code ?? e.cause?.code;
+  const e = err as SdkError;
   const status = e.$metadata?.httpStatusCode;
-  if (/Region is missing/i.test(e.message ?? '')) {
-    return new InputError(where, ['no AWS region is set for S3'], 'set AWS_REGION (or AWS_DEFAULT_REGION, or a region in your AWS profile).');
-  }
-  if (e.name === 'CredentialsProviderError' || /Could not load credentials/i.test(e.message ?? '')) {
-    return new InputError(where, ['no AWS credentials were found (environment, profile, SSO, container or instance role)'], 'set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run where a role is attached.');
-  }
-  if (code && ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH'].includes(code)) {
+  const config = sdkConfigProblem(e, where);
+  if (config) return config;
+  const code = networkCode(e);
+  if (code) {
     return new InputError(where, [`cannot reach the S3 endpoint ${endpoint ?? '(AWS)'}: ${code}`], endpoint ? 'check --s3-endpoint / --endpoint and that the server is running.' : 'check the network route to S3 (proxy, VPC endpoint, DNS).');
   }
   if (e.name === 'NoSuchBucket' || (status === 404 && e.name === 'NotFound')) {

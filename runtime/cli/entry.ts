@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import type { LocalStack } from '../core/ports/local-stack.ts';
 import { VERSION } from '../core/version.ts';
 import { systemClock } from '../timing/clock.ts';
@@ -15,7 +16,10 @@ function interruptible(stopMessage: string): AbortSignal {
   let interrupts = 0;
   process.on('SIGINT', () => {
     interrupts += 1;
-    if (interrupts > 1) process.exit(EXIT.interrupted);
+    if (interrupts > 1) {
+      process.stderr.write('\nquitting now (second Ctrl-C): requests in flight are not recorded; files already written stay, and `inference-baseline aggregate <run dir>` reads them\n');
+      process.exit(EXIT.interrupted);
+    }
     process.stderr.write(`\n${stopMessage} (Ctrl-C again to quit now)\n`);
     controller.abort();
   });
@@ -36,6 +40,7 @@ export async function main(wiring: { localStack?: () => Promise<LocalStack> } = 
       random: Math.random,
       interruptible,
       version: VERSION,
+      cpus: availableParallelism(),
       ...wiring,
     });
   } catch (err) {

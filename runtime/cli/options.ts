@@ -1,10 +1,21 @@
 import { InvalidArgumentError } from 'commander';
 import { ZONE_NAME } from '../core/run-spec/stack-defaults.ts';
+import { MAX_WORKERS } from '../core/scenario/schema.ts';
+import { METRIC_NAMESPACE, METRIC_NAMESPACE_RULE } from '../core/summary/published.ts';
+
+/**
+ * A number as a person writes it: decimal digits, an optional fraction and sign. `Number()` alone
+ * takes `0x10` as 16, `1e3`, `Infinity` and "" (as 0): a typo must not become a different run.
+ */
+const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)$/;
+function decimal(value: string): number {
+  return DECIMAL.test(value.trim()) ? Number(value) : Number.NaN;
+}
 
 /** commander argument parsers that reject bad values with the flag's meaning and a fix. */
 export function positiveNumber(what: string) {
   return (value: string): number => {
-    const n = Number(value);
+    const n = decimal(value);
     if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`must be a positive number (${what}); got "${value}".`);
     return n;
   };
@@ -12,7 +23,7 @@ export function positiveNumber(what: string) {
 
 export function nonNegativeNumber(what: string) {
   return (value: string): number => {
-    const n = Number(value);
+    const n = decimal(value);
     if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`must be zero or a positive number (${what}); got "${value}".`);
     return n;
   };
@@ -20,27 +31,27 @@ export function nonNegativeNumber(what: string) {
 
 export function nonNegativeInteger(what: string) {
   return (value: string): number => {
-    const n = Number(value);
+    const n = decimal(value);
     if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError(`must be a whole number ≥ 0 (${what}); got "${value}".`);
     return n;
   };
 }
 
-/** Simulator processes: 1 to 64 (more than a machine's cores only adds switching). */
+/** Worker threads or simulator processes: 1 to MAX_WORKERS (the config's `load.num_workers` has the same bound). */
 export function workerCount(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 64) throw new InvalidArgumentError(`must be a whole number from 1 to 64; got "${value}".`);
+  const n = decimal(value);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_WORKERS) throw new InvalidArgumentError(`must be a whole number from 1 to ${MAX_WORKERS}; got "${value}".`);
   return n;
 }
 
 export function port(value: string): number {
-  const n = Number(value);
+  const n = decimal(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`must be a TCP port from 0 to 65535 (0 = any free port); got "${value}".`);
   return n;
 }
 
 export function probability(value: string): number {
-  const n = Number(value);
+  const n = decimal(value);
   if (!Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError(`must be a probability from 0 to 1; got "${value}".`);
   return n;
 }
@@ -74,7 +85,53 @@ export function zoneName(value: string): string {
 
 /** `--window`: earlier valid runs a comparison draws its baseline from (3 at least: a spread needs them). */
 export function windowSize(value: string): number {
-  const n = Number(value);
+  const n = decimal(value);
   if (!Number.isInteger(n) || n < 3 || n > 60) throw new InvalidArgumentError(`must be a whole number from 3 to 60 (earlier valid runs); got "${value}".`);
   return n;
+}
+
+/** A value that must not be empty (`--model ""` would otherwise be blamed on something else). */
+export function nonEmpty(what: string) {
+  return (value: string): string => {
+    if (value.trim() === '') throw new InvalidArgumentError(`must not be empty (${what}).`);
+    return value;
+  };
+}
+
+/** `--out`: a directory (created if missing) or s3://bucket/prefix — never "" (that would write into the current directory). */
+export function outLocation(value: string): string {
+  if (value.trim() === '') throw new InvalidArgumentError('must not be empty: a directory (created if missing) or s3://bucket/prefix; e.g. --out results.');
+  if (value.startsWith('s3://')) {
+    const m = /^s3:\/\/([^/]*)/.exec(value)!;
+    if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(m[1]!)) throw new InvalidArgumentError(`must name a bucket: s3://<bucket>[/prefix] with a bucket name of 3–63 lower-case letters, digits, dots and hyphens; got "${value}".`);
+  }
+  return value;
+}
+
+/** `--endpoint`, `--s3-endpoint`: an S3-compatible server's http(s) URL. */
+export function endpointUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidArgumentError(`must be the http(s) URL of an S3-compatible server, such as http://127.0.0.1:4566; got "${value}".`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InvalidArgumentError(`must be an http(s) URL, such as http://127.0.0.1:4566; got "${value}".`);
+  return value;
+}
+
+/**
+ * `--name`: the scenario name a run is filed under (`history/<name>/<model>/`, the CloudWatch
+ * Scenario dimension): one path segment, so `../evil` cannot file it elsewhere.
+ */
+export const SCENARIO_LABEL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+export function scenarioLabel(value: string): string {
+  if (!SCENARIO_LABEL.test(value) || value.includes('..')) throw new InvalidArgumentError(`must be 1–63 letters, digits, ".", "_" or "-", starting with a letter or digit (it names a directory and a metric dimension); got "${value}".`);
+  return value;
+}
+
+/** `--namespace`: a CloudWatch namespace (the stack's metricNamespace follows the same rule). */
+export function metricNamespace(value: string): string {
+  if (!METRIC_NAMESPACE.test(value)) throw new InvalidArgumentError(`must be a CloudWatch namespace: ${METRIC_NAMESPACE_RULE}; got "${value}".`);
+  return value;
 }

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_COMPARE_OPTIONS } from '../core/compare/compare.ts';
 import { InputError, OperationFailed } from '../core/errors.ts';
 import { randomSuffix } from '../core/run-spec/naming.ts';
@@ -13,9 +13,9 @@ import { aggregateCommand } from './commands/aggregate.ts';
 import { renderCommand } from './commands/render.ts';
 import { runCommand } from './commands/run.ts';
 import { simulateCommand } from './commands/simulate.ts';
-import { startCommand } from './commands/start.ts';
+import { regionOfArn, startCommand, STATE_MACHINE_ARN } from './commands/start.ts';
 import { EXIT } from './exit-codes.ts';
-import { httpUrl, nonNegativeInteger, nonNegativeNumber, port, positiveNumber, probability, shardSpec, windowSize, workerCount, zoneName } from './options.ts';
+import { endpointUrl, httpUrl, metricNamespace, nonEmpty, nonNegativeInteger, nonNegativeNumber, outLocation, port, positiveNumber, probability, scenarioLabel, shardSpec, windowSize, workerCount, zoneName } from './options.ts';
 
 /** Everything the command line touches, so it runs in-process in tests exactly as from a shell. */
 export interface CliIo {
@@ -30,6 +30,8 @@ export interface CliIo {
    */
   interruptible(stopMessage: string): AbortSignal;
   version: string;
+  /** The CPUs this process may use (os.availableParallelism()): how many worker threads fit here. */
+  cpus: number;
   /**
    * The stack as the local cloud needs it (infra/local-stack.ts), for `workflow`: handed in by the
    * composition root (bin/inference-baseline.js); the runner bundle has none.
@@ -54,6 +56,12 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     if (err instanceof CommanderError) {
       // --help and --version end here too, with exit code 0.
       if (err.exitCode === 0) return EXIT.ok;
+      if (err.code === 'commander.help') {
+        // No command, or `help <unknown>`: commander sends the help where errors go; show it there.
+        const unknown = argv[0] === 'help' && argv[1] ? `error: unknown command '${argv[1]}'\n\n` : '';
+        io.stderr.write(`${unknown}${program.helpInformation()}`);
+        return EXIT.usage;
+      }
       io.stderr.write(`${err.message.replace(/^error: /, 'error: ')}\n(see inference-baseline ${commandName(argv)}--help)\n`);
       return EXIT.usage;
     }
@@ -108,25 +116,25 @@ function addRunCommand(command: NewCommand, io: CliIo, exit: (code: number) => v
   command('run')
     .description('Run a benchmark scenario against --target, or against the built-in simulator when no target is given.')
     .option('--target <url>', "the server's base URL (OpenAI-compatible, without /v1); default: start the simulator", httpUrl)
-    .option('--model <name>', 'model to request (default: server.model_name, else the first of /v1/models)')
-    .option('--scenario <name>', 'preset scenario', 'baseline')
-    .option('--name <scenario>', 'the scenario name recorded for the run (default: the preset, or "custom" with --config)')
-    .option('--config <file>', 'an inference-perf style config.yml (replaces the preset)')
+    .option('--model <name>', 'model to request (default: server.model_name, else the first of /v1/models)', nonEmpty('a model name'))
+    .option('--scenario <name>', 'preset scenario (default: baseline; not with --config)')
+    .option('--name <scenario>', 'the scenario name recorded for the run (default: the preset, or "custom" with --config)', scenarioLabel)
+    .option('--config <file>', "an inference-perf style config.yml (replaces the preset; its server.base_url is the target unless --target says otherwise)")
     .option('--duration <seconds>', 'duration of every load stage', positiveNumber('seconds'))
     .option('--rate <rps>', 'request rate of every load stage', positiveNumber('requests per second'))
-    .option('--out <dir>', 'parent directory of the run directory <out>/<runId>/ (or s3://bucket/prefix)', 'results')
+    .option('--out <dir>', 'parent directory of the run directory <out>/<runId>/ (or s3://bucket/prefix)', outLocation, 'results')
     .option('--run-id <id>', 'run id: UTC time + "-" + 4–12 lower-case letters/digits (default: now + a random suffix)')
     .option('--seed <n>', "the prompts' and schedule's seed, to reproduce a run (default: derived from the run id: fresh prompts every run)", nonNegativeInteger('seed'))
     .option('--workers <n>', 'worker threads in this runner, each sending its slice of the schedule (load.num_workers; the baseline preset has 4)', workerCount)
     .addOption(new Option('--shard <i/N>', 'this pod’s slice of the schedule in an Indexed Job').argParser(shardSpec).default({ index: 0, count: 1 }, '0/1'))
     .option('--grace <seconds>', 'after Ctrl-C, how long in-flight requests may finish', nonNegativeNumber('seconds'), 10)
     .option('--zone <az>', 'availability zone of this runner, recorded in the summary', zoneName)
-    .option('--s3-endpoint <url>', 'S3 endpoint for --out s3://… (a local S3 server; default: AWS)')
+    .option('--s3-endpoint <url>', 'S3 endpoint for --out s3://… (a local S3 server; default: AWS)', endpointUrl)
     .option('--no-aggregate', 'leave aggregation to the workflow (the Job passes it): summary.json has one writer')
     .option('--window <n>', 'earlier valid runs (in <out>/history/) the comparison draws its baseline from', windowSize, DEFAULT_COMPARE_OPTIONS.windowSize)
     .action(async (opts) => {
       const interrupt = io.interruptible('stopping: no new requests; in-flight requests get a grace period');
-      exit(await runCommand(opts, { clock: io.clock, now: io.now, random: io.random, interrupt, stdout: io.stdout, stderr: io.stderr }));
+      exit(await runCommand(opts, { clock: io.clock, now: io.now, random: io.random, interrupt, stdout: io.stdout, stderr: io.stderr, cpus: io.cpus }));
     });
 }
 
@@ -134,21 +142,21 @@ function addWorkflowCommand(command: NewCommand, io: CliIo, exit: (code: number)
   command('workflow')
     .description('Run the benchmark workflow — the state machine `cdk synth` produces — on this machine: simulator (or --target), local S3, the runner bundle in a local Job.')
     .option('--target <url>', "the server's base URL (OpenAI-compatible, without /v1); default: the built-in simulator", httpUrl)
-    .option('--model <name>', `model to request (default: the stack default, ${SEED_MODEL.servedName})`)
-    .option('--scenario <name>', 'preset scenario', 'baseline')
+    .option('--model <name>', `model to request (default: the stack default, ${SEED_MODEL.servedName})`, nonEmpty('a model name'))
+    .option('--scenario <name>', 'preset scenario (default: baseline)')
     .option('--runner <kind>', 'native or inference-perf (inference-perf cannot run here: the workflow goes as far as its Job)')
     .option('--duration <seconds>', 'duration of every load stage', positiveNumber('seconds'))
     .option('--rate <rps>', 'request rate of every load stage', positiveNumber('requests per second'))
     .option('--seed <n>', "the prompts' and schedule's seed, to reproduce a run (default: from the run id)", nonNegativeInteger('seed'))
     .option('--workers <n>', "the runner's worker threads (load.num_workers; the baseline preset has the seed's 4)", workerCount)
     .option('--input <json>', 'more execution input, as the console takes it (the flags above win)')
-    .option('--out <dir>', 'parent directory of the run directory <out>/<runId>/', 'results')
+    .option('--out <dir>', 'parent directory of the run directory <out>/<runId>/', outLocation, 'results')
     .action(async (o) => {
       const interrupt = io.interruptible('stopping: the execution is aborted; the reaper then cleans up as on AWS');
       if (!io.localStack) throw new InputError('workflow', ['is not part of the runner bundle (it needs the CDK app)'], 'run it from the repository: npx inference-baseline workflow.');
       // Loaded only here: the local stand-ins (CDK, s3rver, the ASL interpreter) are not in the runner bundle.
       const [{ workflowCommand }, stack] = await Promise.all([import('./commands/workflow.ts'), io.localStack()]);
-      exit(await workflowCommand(o, { stdout: io.stdout, stderr: io.stderr, interrupt, stack }));
+      exit(await workflowCommand(o, { stdout: io.stdout, stderr: io.stderr, interrupt, stack, cpus: io.cpus }));
     });
 }
 
@@ -206,9 +214,9 @@ function addAggregateCommand(command: NewCommand, io: CliIo, exit: (code: number
   command('aggregate')
     .argument('<results>', 'a run directory, an inference-perf output directory, or s3://bucket/prefix/')
     .description('Aggregate raw results (native shards or inference-perf files) into summary.json, histograms.json and report.html beside them.')
-    .option('--emf <file>', 'also write the CloudWatch Embedded Metric Format document to this file')
-    .option('--namespace <ns>', 'CloudWatch namespace for --emf', defaultNamespace)
-    .option('--endpoint <url>', 'S3 endpoint override (a local S3 server)')
+    .option('--emf <file>', 'also append the CloudWatch Embedded Metric Format document (one JSON line) to this file: a new one, or one that holds EMF lines')
+    .option('--namespace <ns>', 'CloudWatch namespace for --emf', metricNamespace, defaultNamespace)
+    .option('--endpoint <url>', 'S3 endpoint override (a local S3 server)', endpointUrl)
     .option('--no-history', 'aggregate alone: no comparison with the series, no history entry')
     .option('--window <n>', 'earlier valid runs the comparison draws its baseline from', windowSize, DEFAULT_COMPARE_OPTIONS.windowSize)
     .action(async (target: string, o) => exit((await aggregateCommand(target, o, { stdout: io.stdout })).exitCode));
@@ -220,7 +228,7 @@ function addCompareCommand(command: NewCommand, io: CliIo, exit: (code: number) 
     .argument('[baseline...]', 'runs to compare against instead of the run\'s history (same workload)')
     .description('Compare a run with its trailing history (or with named runs): change and uncertainty per key metric, what changed. Exit 4 when something regressed.')
     .option('--window <n>', 'earlier valid runs the baseline is drawn from', windowSize, DEFAULT_COMPARE_OPTIONS.windowSize)
-    .option('--endpoint <url>', 'S3 endpoint override (a local S3 server)')
+    .option('--endpoint <url>', 'S3 endpoint override (a local S3 server)', endpointUrl)
     .action(async (run: string, baseline: string[], o) => {
       const { compareCommand } = await import('./commands/compare.ts');
       exit(await compareCommand(run, baseline, o, { stdout: io.stdout }));
@@ -231,25 +239,35 @@ function addHistoryCommand(command: NewCommand, io: CliIo, exit: (code: number) 
   command('history')
     .argument('<location>', 'a results directory (the --out of run/workflow), a series under it, or s3://bucket[/prefix]')
     .description('List the history of each series: date, validity, key metrics, verdict and what changed.')
-    .option('--endpoint <url>', 'S3 endpoint override (a local S3 server)')
+    .option('--endpoint <url>', 'S3 endpoint override (a local S3 server)', endpointUrl)
     .action(async (location: string, o) => {
       const { historyCommand } = await import('./commands/history.ts');
       exit(await historyCommand(location, o, { stdout: io.stdout }));
     });
 }
 
+function stateMachineArn(value: string): string {
+  if (!STATE_MACHINE_ARN.test(value)) throw new InvalidArgumentError(`must be a state machine ARN, arn:aws:states:<region>:<account>:stateMachine:<name>; got "${value}".`);
+  return value;
+}
+
 function addStartCommand(command: NewCommand, io: CliIo, exit: (code: number) => void): void {
   command('start')
     .description("Start the deployed workflow (Step Functions) and print the console link; with --wait, the run's verdict.")
     .option('--stack <name>', 'the CloudFormation stack that holds the state machine', DEFAULT_STACK_NAME)
-    .option('--state-machine <arn>', 'the state machine ARN (skips the lookup by stack)')
+    .option('--state-machine <arn>', 'the state machine ARN (skips the lookup by stack; its region is used)', stateMachineArn)
     .option('--input <json>', 'execution input (default {}: the stack’s default baseline)')
     .option('--wait', 'wait for the execution to end and print the verdict')
     .option('--poll-seconds <s>', 'seconds between status checks with --wait', positiveNumber('seconds'), 30)
     .action(async (o) => {
       const { SFNClient } = await import('@aws-sdk/client-sfn');
-      const r = await startCommand(o, { sfn: new SFNClient({}), stdout: io.stdout, sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) });
-      exit(r.exitCode);
+      const sfn = new SFNClient(o.stateMachine ? { region: regionOfArn(o.stateMachine) } : {});
+      try {
+        const r = await startCommand(o, { sfn, stdout: io.stdout, sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) });
+        exit(r.exitCode);
+      } finally {
+        sfn.destroy();
+      }
     });
 }
 

@@ -36,7 +36,7 @@ describe('interruption is handled by the commands that stop', () => {
     const controller = new AbortController();
     controller.abort(); // Ctrl-C before the first request: nothing is measured or created.
     const out = await tempDir();
-    const r = await cli(['run', '--out', out, '--duration', '1', '--workers', '1'], { interruptible: (m) => asked.push(m), interrupt: controller.signal });
+    const r = await cli(['run', '--out', out, '--duration', '1', '--rate', '10', '--workers', '1'], { interruptible: (m) => asked.push(m), interrupt: controller.signal });
     expect(asked).toEqual(['stopping: no new requests; in-flight requests get a grace period']);
     expect(r.code).toBe(130);
     expect(r.stderr).toContain('interrupted before the first request: nothing was measured, no results were written');
@@ -65,7 +65,7 @@ describe('interruption is handled by the commands that stop', () => {
       const tmp = await tempDir();
       vi.stubEnv('TMPDIR', tmp);
       const target = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-      const r = await cli(['run', '--out', out, '--duration', '2', '--workers', '1', '--target', target], { interrupt: controller.signal });
+      const r = await cli(['run', '--out', out, '--duration', '2', '--rate', '5', '--workers', '1', '--target', target], { interrupt: controller.signal });
       vi.unstubAllEnvs();
       expect(controller.signal.aborted).toBe(true);
       expect(r.code).toBe(130);

@@ -26,8 +26,9 @@ afterAll(async () => {
 
 async function expectRejected(args: string[], message: RegExp, code = 2): Promise<void> {
   const out = await tempDir();
-  // One worker: the message is the same from a worker thread (test/runner/workers.test.ts).
-  const r = await cli(['run', '--out', out, '--duration', '1', '--workers', '1', ...args]);
+  // One worker: the message is the same from a worker thread (test/runner/workers.test.ts). Ten
+  // requests (the fewest a valid run needs) unless a config file plans the load.
+  const r = await cli(['run', '--out', out, '--duration', '1', ...(args.includes('--config') ? [] : ['--rate', '10']), '--workers', '1', ...args]);
   expect(r.stderr).toMatch(message);
   expect(r.code).toBe(code);
   // Nothing half-created: no run directory at all.
@@ -105,7 +106,7 @@ describe('inference-baseline run: more bad input, each refused before anything i
 
   it('a prompt too long to build (10^8 tokens) is refused before it is built', async () => {
     const file = join(await tempDir(), 'huge.yml');
-    await writeFile(file, 'load:\n  stages: [{ rate: 1, duration: 1 }]\ndata:\n  type: random\n  input_distribution: { mean: 100000000, min: 100000000, max: 100000000 }\nserver:\n  type: vllm\n  model_name: served-model\n');
+    await writeFile(file, 'load:\n  stages: [{ rate: 1, duration: 1 }]\nvalidity:\n  min_successes: 1\ndata:\n  type: random\n  input_distribution: { mean: 100000000, min: 100000000, max: 100000000 }\nserver:\n  type: vllm\n  model_name: served-model\n');
     await expectRejected(['--config', file, '--target', sim.url], /the scenario: data\.input_distribution: prompts of up to 100,000,000 tokens, over the limit of 1,000,000 tokens per prompt; lower its max \(or mean\)/);
   });
 
@@ -113,7 +114,7 @@ describe('inference-baseline run: more bad input, each refused before anything i
     const small = await startSimulator({ models: ['served-model'], ttftMs: 1, itlMs: 1, jitterMs: 0, maxModelLen: 256 });
     try {
       const file = join(await tempDir(), 'long.yml');
-      await writeFile(file, 'load:\n  stages: [{ rate: 2, duration: 2 }]\ndata:\n  type: random\n  input_distribution: { mean: 200, min: 200, max: 200 }\n  output_distribution: { mean: 100, min: 100, max: 100 }\nserver:\n  type: vllm\n  model_name: served-model\n');
+      await writeFile(file, 'load:\n  stages: [{ rate: 2, duration: 2 }]\nvalidity:\n  min_successes: 1\ndata:\n  type: random\n  input_distribution: { mean: 200, min: 200, max: 200 }\n  output_distribution: { mean: 100, min: 100, max: 100 }\nserver:\n  type: vllm\n  model_name: served-model\n');
       await expectRejected(['--config', file, '--target', small.url], /data\.input_distribution \/ data\.output_distribution: 3 of 3 planned requests \(the warm-up included\) need more tokens than the model's context \(max_model_len 256\); the longest is 200 prompt \+ 100 output tokens[\s\S]*Fix: lower the distributions/);
     } finally {
       await small.close();
@@ -125,12 +126,12 @@ describe('inference-baseline run, end to end through the CLI', () => {
   it('measures the simulator and prints the percentile table and verdict', async () => {
     const out = await tempDir();
     const runId = '20250101T020000Z-clitst';
-    const r = await cli(['run', '--out', out, '--duration', '1', '--rate', '4', '--workers', '1', '--target', sim.url, '--model', 'served-model', '--run-id', runId]);
+    const r = await cli(['run', '--out', out, '--duration', '1', '--rate', '10', '--workers', '1', '--target', sim.url, '--model', 'served-model', '--run-id', runId]);
     expect(r.stdout).toMatch(/^metric \(ms\)\s+count\s+p50\s+p90\s+p95\s+p99\s+max\s+mean$/m);
     for (const m of ['ttft', 'itl', 'tpot', 'ntpot', 'e2e', 'schedule_delay']) expect(r.stdout).toMatch(new RegExp(`^${m}\\s+\\d+`, 'm'));
-    expect(r.stdout).toMatch(/requests: 4 scheduled, 4 sent, 4 succeeded, 0 failed/);
-    // Four samples support a p50, not a p90 or p99: those are starred, and the star is explained.
-    expect(r.stdout).toMatch(/^ttft\s+4\s+[\d.]+\s+[\d.]+\*\s+[\d.]+\*\s+[\d.]+\*\s+[\d.]+\s+[\d.]+$/m);
+    expect(r.stdout).toMatch(/requests: 10 scheduled, 10 sent, 10 succeeded, 0 failed/);
+    // Ten samples support a p50 and a p90, not a p95 or p99: those are starred, and the star is explained.
+    expect(r.stdout).toMatch(/^ttft\s+10\s+[\d.]+\s+[\d.]+\s+[\d.]+\*\s+[\d.]+\*\s+[\d.]+\s+[\d.]+$/m);
     expect(r.stdout).toContain('* too few samples for this percentile (p90 needs 10, p99 100): the value is the largest seen, not published');
     // The verdict is the aggregator's, and it agrees with the exit code.
     const summary = JSON.parse(await readFile(join(out, runId, 'summary.json'), 'utf8')) as { validity: { valid: boolean } };
@@ -138,7 +139,7 @@ describe('inference-baseline run, end to end through the CLI', () => {
     expect(r.code).toBe(summary.validity.valid ? 0 : 3);
     // Not a terminal: JSON status lines (what Kubernetes logs keep), the last one saying done.
     const status = r.stderr.split('\n').filter((l) => l.startsWith('{"status"')).map((l) => JSON.parse(l) as { status: string; sent: number });
-    expect(status.at(-1)).toMatchObject({ status: 'done', sent: 4 });
+    expect(status.at(-1)).toMatchObject({ status: 'done', sent: 10 });
     expect(r.stdout).toContain(`report:  ${join(out, runId, 'report.html')}`);
     expect((await readdir(join(out, runId))).sort()).toEqual(['config.yml', 'histograms.json', 'report.html', 'requests', 'run.json', 'summary.json']);
     // The terminal and the report show the one achieved rate: summary.json's.

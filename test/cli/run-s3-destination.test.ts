@@ -35,7 +35,7 @@ beforeEach(async () => {
 });
 
 const run = (out: string, runId: string, ...extra: string[]) =>
-  cli(['run', '--target', sim.url, '--duration', '1', '--rate', '4', '--workers', '1', '--run-id', runId, '--out', out, '--s3-endpoint', s3.endpoint, ...extra]);
+  cli(['run', '--target', sim.url, '--duration', '1', '--rate', '10', '--workers', '1', '--run-id', runId, '--out', out, '--s3-endpoint', s3.endpoint, ...extra]);
 
 async function keys(prefix: string): Promise<string[]> {
   const found: string[] = [];
@@ -105,7 +105,7 @@ describe('run --out s3://: the destination is checked before anything is measure
     it('no region', async () => {
       vi.stubEnv('AWS_REGION', undefined);
       const r = await run('s3://results/runs', '20250101T020000Z-noregn');
-      expect(r.stderr).toMatch(/: no AWS region is set for S3\nFix: set AWS_REGION/);
+      expect(r.stderr).toMatch(/: no AWS region is set\nFix: set AWS_REGION/);
       expect(r.code).toBe(2);
     });
 

@@ -81,6 +81,8 @@ describe('manifests for the seed defaults (native runner, bundle delivery)', () 
       '--run-id', '20250101T020000Z-ab12cd',
       '--out', 's3://results-bucket/runs/baseline/qwen3-8b/',
       '--shard', '$(JOB_COMPLETION_INDEX)/1',
+      // The seed's four, explicit: the runner in the pod does not fit them to the node's CPUs.
+      '--workers', '4',
       '--no-aggregate',
     ]);
     expect(container.env).toEqual(

@@ -34,14 +34,14 @@ describe('native runner → S3 (s3rver) → aggregate', () => {
     const run = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
       execFile(
         process.execPath,
-        [runnerBundle(), 'run', '--target', sim.url, '--duration', '1', '--rate', '6', '--workers', '2', '--run-id', runId, '--out', 's3://results/runs/baseline/qwen3-8b', '--s3-endpoint', s3.endpoint, '--no-aggregate'],
+        [runnerBundle(), 'run', '--target', sim.url, '--duration', '1', '--rate', '10', '--workers', '2', '--run-id', runId, '--out', 's3://results/runs/baseline/qwen3-8b', '--s3-endpoint', s3.endpoint, '--no-aggregate'],
         { env: { ...process.env, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1', TMPDIR: staging }, timeout: 60_000 },
         (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
       );
     });
     // Off a terminal the runner logs JSON status lines, the last one saying it is done.
     const status = run.stderr.split('\n').filter((l) => l.startsWith('{"status"')).map((l) => JSON.parse(l) as { status: string; sent: number });
-    expect(status.at(-1)).toMatchObject({ status: 'done', sent: 6 });
+    expect(status.at(-1)).toMatchObject({ status: 'done', sent: 10 });
     expect(run.stdout).toContain(`results: s3://results/runs/baseline/qwen3-8b/${runId}/`);
     // The staged run and the workers' prompt spools are all gone: the temp folder is as it was.
     expect(await readdir(staging)).toEqual([]);

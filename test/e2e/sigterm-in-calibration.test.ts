@@ -24,7 +24,7 @@ describe('SIGTERM while the runner calibrates prompts', () => {
     try {
       const out = await tempDir();
       const target = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-      child = spawn(process.execPath, [runnerBundle(), 'run', '--target', target, '--duration', '5', '--workers', '1', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+      child = spawn(process.execPath, [runnerBundle(), 'run', '--target', target, '--duration', '5', '--rate', '2', '--workers', '1', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
       let stderr = '';
       child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
       const code = await new Promise<number | null>((resolve) => child!.on('exit', (c) => resolve(c)));

@@ -19,7 +19,7 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(() => wf?.stop());
 
-const SHORT = { overrides: { load: { stages: [{ rate: 2, duration: 1 }], num_workers: 1 }, data: { output_distribution: { mean: 16, std_dev: 0, min: 16, max: 16 } } } };
+const SHORT = { overrides: { load: { stages: [{ rate: 2, duration: 1 }], num_workers: 1 }, data: { output_distribution: { mean: 16, std_dev: 0, min: 16, max: 16 } }, validity: { min_successes: 1 } } };
 
 describe('the workflow with Kubernetes rights from RBAC Roles alone', () => {
   it('the synthesized access entry holds no access policy, only the group', () => {

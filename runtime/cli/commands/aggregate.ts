@@ -1,5 +1,6 @@
-import { appendFile, stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { constants } from 'node:fs';
+import { access, appendFile, readFile, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { buildEmf } from '../../aws/emf.ts';
 import { createS3Client, parseS3Url } from '../../aws/s3.ts';
@@ -51,6 +52,7 @@ export interface AggregateCommandResult {
  * results, prints the percentile table and verdict.
  */
 export async function aggregateCommand(target: string, opts: AggregateCommandOptions, deps: AggregateCommandDeps): Promise<AggregateCommandResult> {
+  if (opts.emf) await checkEmfFile(opts.emf);
   let store: RunStore;
   // The series' history beside the run: the bucket's history/ for runs/<scenario>/<model>/<runId>/
   // prefixes, else the run's parent (<out>/history/ for <out>/<runId>).
@@ -74,7 +76,9 @@ export async function aggregateCommand(target: string, opts: AggregateCommandOpt
   const outputs = await writeOutputs(store, result);
   if (opts.emf) {
     const doc = buildEmf(result.summary, { namespace: opts.namespace ?? defaultNamespace, dimensions: runDimensions(result.summary.run) });
-    await appendFile(opts.emf, `${JSON.stringify(doc)}\n`);
+    await appendFile(opts.emf, `${JSON.stringify(doc)}\n`).catch((err: Error) => {
+      throw new InputError(`--emf ${opts.emf}`, [`cannot be written: ${err.message}`], 'pass a file in a directory you can write; summary.json and report.html are already written.');
+    });
   }
   const s = result.summary;
   const input = s.input.badFiles || s.input.badRecords ? `\ninput: ${s.input.badFiles} unreadable file(s), ${s.input.badRecords} bad record(s) — see summary.json "input"` : '';
@@ -82,4 +86,32 @@ export async function aggregateCommand(target: string, opts: AggregateCommandOpt
     `${formatSummary(s)}${input}\n\nsummary: ${outputs.summary}\nreport:  ${outputs.report}\n${outputs.history ? `history: ${outputs.history}\n` : ''}${opts.emf ? `emf:     ${opts.emf}\n` : ''}`,
   );
   return { exitCode: s.validity.valid ? EXIT.ok : EXIT.invalid, summary: s, outputs };
+}
+
+/**
+ * `--emf FILE` appends one EMF line per run, so a file of earlier runs' lines is fine — any other
+ * file is someone else's and is not appended to. Checked before aggregating, with what to do.
+ */
+async function checkEmfFile(path: string): Promise<void> {
+  const where = `--emf ${path}`;
+  const info = await stat(path).catch(() => null);
+  if (info?.isDirectory()) throw new InputError(where, ['is a directory'], 'pass a file path, e.g. --emf run.emf.ndjson.');
+  if (!info) {
+    const parent = dirname(resolve(path));
+    const ok = await access(parent, constants.W_OK).then(() => true, () => false);
+    if (!ok) throw new InputError(where, [`cannot be created: ${parent} does not exist or is not writable`], 'pass a file in a directory you can write.');
+    return;
+  }
+  const ok = await access(path, constants.W_OK).then(() => true, () => false);
+  if (!ok) throw new InputError(where, ['is not writable by this user'], 'pass a file you can write, or a new path.');
+  if (info.size === 0) return;
+  const text = await readFile(path, 'utf8');
+  const last = text.trimEnd().split('\n').at(-1) ?? '';
+  let emf = false;
+  try {
+    emf = typeof (JSON.parse(last) as { _aws?: unknown })._aws === 'object';
+  } catch {
+    emf = false;
+  }
+  if (!emf) throw new InputError(where, ['exists and does not hold EMF lines (its last line is not an EMF document): appending would mix metrics into an unrelated file'], 'pass a new file, or one that earlier --emf runs wrote.');
 }

@@ -3,6 +3,7 @@ import { basename, join, resolve } from 'node:path';
 import { FsHistoryStore } from '../../aggregator/fs-history-store.ts';
 import { S3HistoryStore } from '../../aws/s3-history-store.ts';
 import { listObjects, parseS3Url } from '../../aws/s3.ts';
+import { checkBucket } from '../../aws/s3-access.ts';
 import { InputError } from '../../core/errors.ts';
 import { byStart, type HistoryEntry } from '../../core/history/entry.ts';
 import type { HistoryStore } from '../../core/ports/history-store.ts';
@@ -18,7 +19,7 @@ import { RunLocations } from '../support/locations.ts';
 export async function historyCommand(location: string, o: { endpoint?: string }, io: { stdout: NodeJS.WritableStream }): Promise<number> {
   const locations = new RunLocations(o.endpoint);
   try {
-    const stores = location.startsWith('s3://') ? await s3Series(locations, location) : await localSeries(location);
+    const stores = location.startsWith('s3://') ? await s3Series(locations, location, o.endpoint) : await localSeries(location);
     if (stores.length === 0) {
       throw new InputError(location, [`holds no history (no ${HISTORY_DIR}/<scenario>/<model>/ entries)`], 'point at the --out directory of `run`/`workflow` (or the bucket), after at least one aggregated run.');
     }
@@ -51,9 +52,11 @@ async function localSeries(location: string): Promise<HistoryStore[]> {
 }
 
 /** Every series under `s3://bucket/<prefix>history/` (or the series the prefix names). */
-async function s3Series(locations: RunLocations, location: string): Promise<HistoryStore[]> {
+async function s3Series(locations: RunLocations, location: string, endpoint: string | undefined): Promise<HistoryStore[]> {
   const { bucket, prefix } = parseS3Url(location);
   const base = prefix.includes(`${HISTORY_DIR}/`) ? prefix : `${prefix}${HISTORY_DIR}/`;
+  // An endpoint that is down, a wrong region or credentials: said in words, as aggregate and compare say them.
+  await checkBucket(locations.s3(), { bucket, prefix: base }, endpoint);
   const series = new Set<string>();
   for await (const o of listObjects(locations.s3(), bucket, base)) if (o.key.endsWith('.json')) series.add(o.key.slice(0, o.key.lastIndexOf('/') + 1));
   return [...series].sort().map((p) => new S3HistoryStore(locations.s3(), { bucket, prefix: p }));

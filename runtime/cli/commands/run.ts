@@ -4,13 +4,14 @@ import { aggregateRun } from '../../aggregator/aggregate-run.ts';
 import { FsRunStore } from '../../aggregator/fs-run-store.ts';
 import { InputError } from '../../core/errors.ts';
 import { formatRunId, randomSuffix, RUN_ID_PATTERN, RUN_ID_RULE } from '../../core/run-spec/naming.ts';
-import { flagLayer, layerConfig, parseScenario, presetConfig, readScenarioYaml, SEED_MODEL } from '../../core/scenario/index.ts';
+import { flagLayer, layerConfig, parseScenario, presetConfig, readScenarioYaml, SEED_MODEL, tooFewRequestsProblems } from '../../core/scenario/index.ts';
 import { resolveScenario } from '../../core/scenario/resolve.ts';
 import type { Summary } from '../../core/summary/schema.ts';
 import { startRunner } from '../../runner/start.ts';
 import { startSimulator, type RunningSimulator } from '../../simulator/index.ts';
 import type { Clock } from '../../timing/clock.ts';
 import { runDestination } from '../support/destination.ts';
+import { fitWorkers } from '../support/workers.ts';
 import { statusPrinter } from '../support/status-printer.ts';
 import { formatSummary } from '../table.ts';
 import { EXIT } from '../exit-codes.ts';
@@ -18,7 +19,8 @@ import { EXIT } from '../exit-codes.ts';
 export interface RunCommandOptions {
   target?: string;
   model?: string;
-  scenario: string;
+  /** Preset scenario (default baseline); not with `config`. */
+  scenario?: string;
   /** The scenario name recorded for the run (default: the preset's name, or "custom" with --config). */
   name?: string;
   config?: string;
@@ -47,6 +49,8 @@ export interface RunCommandIo {
   interrupt: AbortSignal;
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  /** The CPUs this process may use: a config asking for more worker threads gets this many, unless --workers says otherwise. */
+  cpus: number;
 }
 
 /**
@@ -55,6 +59,9 @@ export interface RunCommandIo {
  * Returns the exit code: 0 valid, 3 invalid (a gate for CI and cron), 130 interrupted.
  */
 export async function runCommand(opts: RunCommandOptions, io: RunCommandIo): Promise<number> {
+  if (opts.config && opts.scenario) {
+    throw new InputError('--scenario with --config', [`--config ${opts.config} replaces the preset, so --scenario ${opts.scenario} would be ignored`], 'pass one of them; to record the run under a name, use --name.');
+  }
   const { raw, source } = await loadRawConfig(opts);
   if (opts.runId !== undefined && !RUN_ID_PATTERN.test(opts.runId)) {
     throw new InputError('--run-id', [`"${opts.runId}" is not a valid run id`], `use ${RUN_ID_RULE}, or omit it to get one.`);
@@ -65,20 +72,31 @@ export async function runCommand(opts: RunCommandOptions, io: RunCommandIo): Pro
   const destination = runDestination(opts.out, runId, opts.shard.index, opts.s3Endpoint);
   await destination.check();
 
+  // The user's server whenever they named one: --target, else their config's server.base_url. The
+  // simulator only when nothing names a server (a preset's base_url is the seed's in-cluster service).
+  const configured = opts.config ? (raw as { server?: { base_url?: unknown } }).server?.base_url : undefined;
+  const named = opts.target ?? (typeof configured === 'string' ? configured : undefined);
+  const workers = fitWorkers(raw, opts.workers, io.cpus);
+
   let sim: RunningSimulator | undefined;
   try {
-    if (!opts.target) {
+    if (named) {
+      io.stderr.write(`target: ${named} (${opts.target ? '--target' : `server.base_url of ${opts.config}`})\n`);
+    } else {
       const model = opts.model ?? (raw as { server?: { model_name?: string } }).server?.model_name ?? SEED_MODEL.servedName;
       sim = await startSimulator({ models: [model], keepGroundTruth: false });
       io.stderr.write(`target: the built-in vLLM-compatible simulator at ${sim.url} (pass --target URL to measure a real server)\n`);
     }
-    const merged = layerConfig(raw, flagLayer(raw, { rate: opts.rate, duration: opts.duration, model: opts.model, baseUrl: opts.target ?? sim!.url, seed: opts.seed, workers: opts.workers }));
+    if (workers.note) io.stderr.write(`${workers.note}\n`);
+    const merged = layerConfig(raw, flagLayer(raw, { rate: opts.rate, duration: opts.duration, model: opts.model, baseUrl: named ?? sim!.url, seed: opts.seed, workers: workers.count }));
     const scenario = resolveScenario(parseScenario(merged, source));
+    const tooFew = tooFewRequestsProblems(scenario);
+    if (tooFew.length > 0) throw new InputError(source, tooFew, 'a run that cannot be valid is not started.');
     const outDir = await destination.open();
     const progress = statusPrinter(io);
     const result = await startRunner({
       scenario,
-      scenarioName: opts.name ?? (opts.config ? 'custom' : opts.scenario),
+      scenarioName: opts.name ?? (opts.config ? 'custom' : (opts.scenario ?? DEFAULT_SCENARIO)),
       configYaml: stringify(merged),
       runId,
       outDir,
@@ -113,8 +131,13 @@ export async function runCommand(opts: RunCommandOptions, io: RunCommandIo): Pro
   }
 }
 
+const DEFAULT_SCENARIO = 'baseline';
+
 async function loadRawConfig(opts: RunCommandOptions): Promise<{ raw: unknown; source: string }> {
-  if (!opts.config) return { raw: presetConfig(opts.scenario), source: `scenario "${opts.scenario}"` };
+  if (!opts.config) {
+    const name = opts.scenario ?? DEFAULT_SCENARIO;
+    return { raw: presetConfig(name), source: `scenario "${name}"` };
+  }
   let text: string;
   try {
     text = await readFile(opts.config, 'utf8');

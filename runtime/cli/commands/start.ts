@@ -1,5 +1,6 @@
 import type { SfnSend } from '../../aws/sfn.ts';
 import { describeExecution, findStateMachine, startExecution } from '../../aws/sfn.ts';
+import { networkCode, sdkConfigProblem, type SdkError } from '../../aws/sdk-errors.ts';
 import { InputError } from '../../core/errors.ts';
 import { DEFAULT_STACK_NAME, parseExecutionInput } from '../../core/run-spec/index.ts';
 import { EXIT } from '../exit-codes.ts';
@@ -71,17 +72,21 @@ export function verdictLine(output: unknown): { line: string; valid: boolean } {
 export async function startCommand(opts: StartCommandOptions, deps: StartCommandDeps): Promise<StartCommandResult> {
   const input = parseStartInput(opts.input);
   const stack = opts.stack ?? DEFAULT_STACK_NAME;
-  const arn = opts.stateMachine ?? (await findStateMachine(deps.sfn, stack));
+  const aws = <T>(call: Promise<T>): Promise<T> =>
+    call.catch((err: unknown) => {
+      throw sfnSetupProblem(err, opts.stateMachine ? `--state-machine ${opts.stateMachine}` : `--stack ${stack}`) ?? err;
+    });
+  const arn = opts.stateMachine ?? (await aws(findStateMachine(deps.sfn, stack)));
   if (!arn) {
     throw new InputError('--stack', [`no state machine tagged inference-baseline:stack=${stack} in this account and region`], 'deploy the stack (npx cdk deploy -c clusterName=NAME), check AWS_REGION, or pass --state-machine ARN.');
   }
-  const { executionArn } = await startExecution(deps.sfn, arn, input);
+  const { executionArn } = await aws(startExecution(deps.sfn, arn, input));
   deps.stdout.write(`started ${executionArn}\n${executionConsoleUrl(executionArn)}\n`);
   if (!opts.wait) return { exitCode: EXIT.ok, executionArn };
 
   const pollMs = (opts.pollSeconds ?? 30) * 1000;
   for (;;) {
-    const state = await describeExecution(deps.sfn, executionArn);
+    const state = await aws(describeExecution(deps.sfn, executionArn));
     if (state.status !== 'RUNNING' && state.status !== 'PENDING_REDRIVE') {
       if (state.status === 'SUCCEEDED') {
         const v = verdictLine(state.output);
@@ -93,4 +98,34 @@ export async function startCommand(opts: StartCommandOptions, deps: StartCommand
     }
     await deps.sleep(pollMs);
   }
+}
+
+/** A state machine ARN (`arn:<partition>:states:<region>:<account>:stateMachine:<name>`), checked before any call. */
+export const STATE_MACHINE_ARN = /^arn:aws(-[a-z]+)*:states:[a-z]{2}(-[a-z]+)+-\d:\d{12}:stateMachine:[A-Za-z0-9_-]{1,80}$/;
+
+/** The region an ARN names: the Step Functions client goes there, whatever the profile's default. */
+export function regionOfArn(arn: string): string {
+  return arn.split(':')[3]!;
+}
+
+/**
+ * The SDK's failure as the one thing the user has to fix (region, credentials, network, permission,
+ * a state machine that is not there); null when it is not a setup problem.
+ */
+export function sfnSetupProblem(err: unknown, where: string): InputError | null {
+  const e = err as SdkError;
+  const config = sdkConfigProblem(e, where, 'set AWS_REGION (or a region in your AWS profile), or pass --state-machine with the ARN (its region is used).');
+  if (config) return config;
+  const code = networkCode(e);
+  if (code) return new InputError(where, [`cannot reach Step Functions: ${code}`], 'check the network route to AWS (proxy, DNS, VPC endpoint) and AWS_REGION.');
+  if (['UnrecognizedClientException', 'InvalidSignatureException', 'ExpiredTokenException', 'InvalidClientTokenId'].includes(e.name ?? '')) {
+    return new InputError(where, [`AWS refused the credentials (${e.name})`], 'refresh them (aws sso login, or new keys) and try again.');
+  }
+  if (e.name === 'AccessDeniedException' || e.$metadata?.httpStatusCode === 403) {
+    return new InputError(where, [`access denied (${e.message ?? e.name})`], 'use credentials allowed states:ListStateMachines, states:ListTagsForResource, states:StartExecution and states:DescribeExecution.');
+  }
+  if (e.name === 'StateMachineDoesNotExist' || e.name === 'InvalidArn') {
+    return new InputError(where, [`${e.name}: ${e.message ?? ''}`], 'check the ARN (aws stepfunctions list-state-machines), or pass --stack with the stack name.');
+  }
+  return null;
 }

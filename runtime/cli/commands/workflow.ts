@@ -1,13 +1,17 @@
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InputError } from '../../core/errors.ts';
-import { REPORT_FILE, SUMMARY_FILE } from '../../core/run-layout.ts';
-import { flagLayer, layerConfig, presetConfig } from '../../core/scenario/index.ts';
+import { InputError, OperationFailed } from '../../core/errors.ts';
+import { REPORT_FILE, REQUESTS_DIR, SUMMARY_FILE } from '../../core/run-layout.ts';
+import { flagLayer, layerConfig, presetConfig, presetNames } from '../../core/scenario/index.ts';
 import type { LocalStack } from '../../core/ports/local-stack.ts';
 import type { Summary } from '../../core/summary/schema.ts';
 import { exportExecution, NOTICES_FILE, seedHistory } from '../../local/export.ts';
 import { RESULTS_BUCKET } from '../../local/environment.ts';
-import { LOCAL_POLL_SECONDS, LocalWorkflow } from '../../local/workflow.ts';
+import { preflightExecution } from '../../local/preflight.ts';
+import { LOCAL_POLL_SECONDS, LocalWorkflow, type ExecutionRecord } from '../../local/workflow.ts';
+import { runDestination } from '../support/destination.ts';
+import { fitWorkers } from '../support/workers.ts';
 import { EXIT } from '../exit-codes.ts';
 import { formatSummary } from '../table.ts';
 
@@ -31,22 +35,41 @@ export interface WorkflowCommandIo {
   stderr: NodeJS.WritableStream;
   interrupt: AbortSignal;
   stack: LocalStack;
+  /** The CPUs of this machine: the local Job's worker threads are fitted to them unless --workers says otherwise. */
+  cpus: number;
 }
 
 /**
  * `inference-baseline workflow`: the product's main path on this machine — the state machine CDK
  * synthesizes, run locally against the simulator (or --target), the runner bundle in a local Job,
  * S3's rules, the real Lambda handlers — ending with the run's files in `<out>/<runId>/`.
+ *
+ * Everything that can be checked is checked before the local cloud starts: the execution input (as
+ * PrepareRun parses it), the destination (writable, the run id unused). After the run, its files
+ * are never lost: if `<out>` cannot take them, they go to a kept directory the message names.
  */
 export async function workflowCommand(o: WorkflowCommandOptions, io: WorkflowCommandIo): Promise<number> {
-  const input = executionInput(o);
   const say = (line: string): void => void io.stderr.write(`${line}\n`);
-  say(`local workflow: the state machine \`cdk synth\` produces, run by aws-local-stepfunctions against ${o.target ?? 'the built-in simulator'}; the Job runs here as a local process.`);
+  if (o.out.startsWith('s3://')) throw new InputError(`--out ${o.out}`, ['the local workflow writes its run to a directory on this machine'], 'pass a directory (created if missing); `run --out s3://…` uploads a run.');
+  const input = executionInput(o);
+  const workers = fitWorkers(load(input), o.workers, io.cpus);
+  if (workers.count !== undefined && workers.count !== o.workers) input.overrides = layerConfig(input.overrides ?? {}, { load: { num_workers: workers.count } });
+  // The user's server whenever they named one (--target, or the input's target.baseUrl); else the simulator.
+  const inputTarget = (input.target as { baseUrl?: unknown } | undefined)?.baseUrl;
+  const target = o.target ?? (typeof inputTarget === 'string' ? inputTarget : undefined);
+  const config = { pollIntervalSeconds: LOCAL_POLL_SECONDS, ...(o.model ? { modelName: o.model } : {}) };
+  const spec = preflightExecution(io.stack, { ...config, ...(target ? { targetBaseUrl: target } : {}) }, input, Date.now());
+  const inputRunId = typeof input.runId === 'string' ? input.runId : undefined;
+  await runDestination(o.out, inputRunId ?? spec.runId, 0).check();
+
+  say(`target: ${target ? `${target} (${o.target ? '--target' : 'the input\'s target.baseUrl'})` : 'the built-in vLLM-compatible simulator (pass --target URL to measure a real server)'}`);
+  if (workers.note) say(workers.note);
+  say('local workflow: the state machine `cdk synth` produces, run by aws-local-stepfunctions; the Job runs here as a local process.');
   say(`(the only differences from AWS: the Job is polled every ${LOCAL_POLL_SECONDS} s instead of 30 s, and retries wait 0.1 s)`);
   const wf = await LocalWorkflow.start({
     stack: io.stack,
-    ...(o.target ? { target: o.target } : {}),
-    config: { ...(o.model ? { modelName: o.model } : {}) },
+    ...(target ? { target } : {}),
+    config,
     onProgress: say,
     onPodLog: (pod, line) => {
       // The runner's status lines and notes (JSON off a terminal) and its errors; not its table.
@@ -57,10 +80,11 @@ export async function workflowCommand(o: WorkflowCommandOptions, io: WorkflowCom
     const seeded = await seedHistory(wf.env, RESULTS_BUCKET, o.out);
     if (seeded > 0) say(`history: ${seeded} earlier run(s) from ${join(o.out, 'history')} (the comparison's window)`);
     const record = await wf.execute({ input, signal: io.interrupt });
-    const dir = await exportExecution(wf.env, record, o.out);
+    const dir = await exportKept(wf, record, o.out);
     if (record.reaper) say(`reaper: ${record.reaper.status} (${record.reaper.states.join(' → ')})`);
     if (record.status !== 'SUCCEEDED') {
       io.stderr.write(`\n${record.status}${record.error ? `: ${record.error.error}\n${record.error.cause}` : ''}\nexecution: ${join(dir, 'execution.json')}\n`);
+      if (await measuredButNotAggregated(dir)) io.stderr.write(`what was measured is in ${dir}; aggregate it with: inference-baseline aggregate ${dir}\n`);
       if (record.status === 'ABORTED') return EXIT.interrupted;
       return record.error?.error === 'InvalidInput' || record.error?.error === 'RunInProgress' ? EXIT.usage : EXIT.bug;
     }
@@ -71,6 +95,35 @@ export async function workflowCommand(o: WorkflowCommandOptions, io: WorkflowCom
   } finally {
     await wf.stop();
   }
+}
+
+/** The scenario's load section as the run will see it: the input's overrides over the preset. */
+function load(input: Record<string, unknown>): { load: Record<string, unknown> } {
+  const preset = presetConfig(typeof input.scenario === 'string' && presetNames.includes(input.scenario as never) ? input.scenario : 'baseline') as { load: Record<string, unknown> };
+  const overridden = (input.overrides as { load?: Record<string, unknown> } | undefined)?.load ?? {};
+  return { load: { ...preset.load, ...overridden } };
+}
+
+/**
+ * The execution's files into `<out>/<runId>/`; if that fails after the run was measured (the
+ * directory was removed, filled or made read-only meanwhile), into a kept directory the error
+ * names, with the command that aggregates them — a measured run is never lost.
+ */
+async function exportKept(wf: LocalWorkflow, record: ExecutionRecord, out: string): Promise<string> {
+  try {
+    return await exportExecution(wf.env, record, out);
+  } catch (err) {
+    const kept = await exportExecution(wf.env, record, await mkdtemp(join(tmpdir(), 'inference-baseline-kept-')));
+    throw new OperationFailed(
+      `the run was measured but its files could not be written under ${out}: ${(err as Error).message}\nThey are kept in ${kept}; aggregate them there with: inference-baseline aggregate ${kept} (or move the directory under your results first)`,
+    );
+  }
+}
+
+/** Raw records without a summary: an aborted or failed run whose measurements can still be aggregated. */
+async function measuredButNotAggregated(dir: string): Promise<boolean> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  return !names.includes(SUMMARY_FILE) && (names.includes(REQUESTS_DIR) || names.includes('raw'));
 }
 
 /** The execution input the flags describe, over `--input` (the flags win). */

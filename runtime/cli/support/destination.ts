@@ -11,7 +11,7 @@ import { assertShardNotWritten, checkBucket, s3SetupProblem } from '../../aws/s3
 import { s3HistoryFor } from '../../aws/s3-history-store.ts';
 import { InputError, OperationFailed } from '../../core/errors.ts';
 import type { HistoryFor } from '../../core/ports/history-store.ts';
-import { historyRootOf, REQUESTS_DIR } from '../../core/run-layout.ts';
+import { historyRootOf, REQUESTS_DIR, RUN_MANIFEST_FILE, RUN_SPEC_FILE, SUMMARY_FILE } from '../../core/run-layout.ts';
 import type { RunOptions } from '../../runner/types.ts';
 import { EarlyUploads } from './early-uploads.ts';
 
@@ -35,6 +35,9 @@ export interface RunDestination {
   /** Removes what only staged the run (never a run that could not be delivered: the error names it). */
   close(): Promise<void>;
 }
+
+/** Files only a run's own directory holds. */
+const RUN_DIR_MARKERS = [RUN_MANIFEST_FILE, RUN_SPEC_FILE, SUMMARY_FILE, REQUESTS_DIR];
 
 export function runDestination(out: string, runId: string, shard: number, s3Endpoint?: string): RunDestination {
   return out.startsWith('s3://') ? new S3Destination(out, runId, shard, s3Endpoint) : new LocalDestination(out, runId);
@@ -72,6 +75,12 @@ class LocalDestination implements RunDestination {
       await access(probe, constants.W_OK);
     } catch {
       throw new InputError(`--out ${this.out}`, [`cannot be written: ${probe} is not writable by this user`], 'pass a directory you can write, or an s3://bucket/prefix URL.');
+    }
+    // `--out results/<runId>` (a run's own directory) would nest the new run inside the old one.
+    const inOut = await readdir(abs).catch(() => [] as string[]);
+    const runFiles = inOut.filter((n) => RUN_DIR_MARKERS.includes(n));
+    if (runFiles.length > 0) {
+      throw new InputError(`--out ${this.out}`, [`is a run's directory (it holds ${runFiles.join(', ')}); --out is the directory runs go under, as <out>/<runId>/`], `pass its parent (${dirname(abs)}), or another directory.`);
     }
     const existing = await readdir(this.dir).catch(() => []);
     if (existing.length > 0) {

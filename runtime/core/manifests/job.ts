@@ -29,6 +29,9 @@ export function nativeRunArgs(spec: RunSpec): string[] {
     spec.s3.outUri,
     '--shard',
     `$(JOB_COMPLETION_INDEX)/${spec.job.parallelism}`,
+    // Explicit, so the runner does not fit them to the node's CPUs: the pod has a CPU per worker.
+    '--workers',
+    String(spec.config.load.num_workers ?? 1),
     '--no-aggregate',
   ];
 }

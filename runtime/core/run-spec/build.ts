@@ -12,7 +12,7 @@ import {
   seriesPrefix,
   SUMMARY_FILE,
 } from '../run-layout.ts';
-import { layerConfig, parseScenario, presetConfig, presetNames, resolveScenario, workLimitProblems, type ScenarioConfig } from '../scenario/index.ts';
+import { layerConfig, parseScenario, presetConfig, presetNames, resolveScenario, tooFewRequestsProblems, workLimitProblems, type ScenarioConfig } from '../scenario/index.ts';
 import { InvalidInputError, parseExecutionInput } from './execution-input.ts';
 import { labelSelectorText, parseLabelSelector } from './label-selector.ts';
 import { formatRunId, resourceNames, RUN_ID_PATTERN, RUN_ID_RULE } from './naming.ts';
@@ -57,7 +57,8 @@ export function buildRunSpec(args: BuildRunSpecArgs): RunSpec {
   const finalConfig = withStorage(config, kind, defaults.bucket, prefix);
   const parallelism = kind === 'native' ? runnerPods(finalConfig, defaults.job.maxRatePerPod) : 1;
   // Refused here, before a Job exists, rather than by the runner pod after it is scheduled.
-  const work = workLimitProblems(resolveScenario(finalConfig), parallelism);
+  const resolved = resolveScenario(finalConfig);
+  const work = [...tooFewRequestsProblems(resolved), ...workLimitProblems(resolved, parallelism)];
   if (work.length > 0) throw new InvalidInputError(work.map((p) => `overrides.${p}`));
 
   return {

@@ -4,7 +4,8 @@
  * Run ids sort by time and never collide: UTC `YYYYMMDDTHHMMSSZ` + `-` + a short lower-case suffix
  *. This is the one rule: the workflow, `run --run-id` and `render --run-id` all check it.
  */
-export const RUN_ID_PATTERN = /^\d{8}T\d{6}Z-[a-z0-9]{4,12}$/;
+/** A UTC time that exists on the clock (month 01–12, day 01–31, hour 00–23…), then the suffix. */
+export const RUN_ID_PATTERN = /^\d{4}(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3])[0-5]\d[0-5]\dZ-[a-z0-9]{4,12}$/;
 export const RUN_ID_EXAMPLE = '20250101T020000Z-ab12cd';
 export const RUN_ID_RULE = `UTC time, "-", 4–12 lower-case letters/digits (e.g. ${RUN_ID_EXAMPLE})`;
 

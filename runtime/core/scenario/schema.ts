@@ -10,6 +10,13 @@ import { VALIDITY_DEFAULTS } from './validity-rules.ts';
 
 const positiveInt = z.number().int().positive();
 
+/**
+ * Worker threads one runner may start (`load.num_workers`, `--workers`): the same bound for the
+ * flag and the config, since a config is as easy to mistype as a flag (99 workers on a 2-CPU
+ * machine hung a 3 s run for minutes). More than a machine's cores only adds switching.
+ */
+export const MAX_WORKERS = 64;
+
 /** How requests are spaced in time (`load.arrival`, this project's addition). */
 export const arrivals = ['even', 'normalized-exponential', 'poisson'] as const;
 
@@ -55,7 +62,7 @@ export const ScenarioConfig = z.strictObject({
     arrival: z.enum(arrivals).optional(),
     stages: z.array(Stage).min(1),
     interval: z.number().nonnegative().default(1),
-    num_workers: positiveInt.optional(),
+    num_workers: positiveInt.max(MAX_WORKERS, `at most ${MAX_WORKERS} worker threads per runner (more than a machine's cores only adds switching); use --shard over several runners for more`).optional(),
     worker_max_concurrency: positiveInt.optional(),
     worker_max_tcp_connections: positiveInt.optional(),
     request_timeout: z.number().positive().optional(),

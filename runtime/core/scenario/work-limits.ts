@@ -29,6 +29,21 @@ export function maxDrawTokens(d: TokenDistribution): number {
   return Math.min(d.max, Math.ceil(d.mean + 6 * d.stdDev));
 }
 
+/**
+ * A run that cannot be a valid baseline whatever happens: fewer planned requests than the successes
+ * validity needs (`--rate 0.0001`, `--duration 0.1` make a one-request run). Refused before
+ * anything is measured, naming the minimum and how to reach it.
+ */
+export function tooFewRequestsProblems(sc: Pick<ResolvedScenario, 'load' | 'validity'>): string[] {
+  const planned = scheduleSize(sc.load.stages);
+  const needed = sc.validity.minSuccesses;
+  if (planned >= needed) return [];
+  const seconds = sc.load.stages.reduce((t, st) => t + st.duration, 0);
+  return [
+    `load: rate × duration plans ${planned} request${planned === 1 ? '' : 's'} (${sc.load.stages.map((st) => `${st.rate}/s × ${st.duration} s`).join(' + ')}), fewer than the ${needed} successful requests a valid baseline needs (validity.min_successes); plan at least ${needed}: e.g. ${Math.ceil((needed / seconds) * 1000) / 1000}/s over ${seconds} s, or lower validity.min_successes if you mean a smoke test`,
+  ];
+}
+
 /** What makes a scenario too large to prepare in `shards` pods, naming the numbers and the fix. */
 export function workLimitProblems(sc: Pick<ResolvedScenario, 'load' | 'input'>, shards: number): string[] {
   const requests = scheduleSize(sc.load.stages);

@@ -28,6 +28,14 @@ export interface PublishedMetric {
 
 export const defaultNamespace = 'InferenceBaseline';
 
+/**
+ * CloudWatch's namespace rule (its user guide: letters, digits, period, hyphen, underscore, slash,
+ * hash, colon and space; 1–255 characters; PutMetricData's pattern `[^:].*`), and not `AWS/`, which
+ * is AWS's own. The stack's `metricNamespace` and `aggregate --namespace` both use it.
+ */
+export const METRIC_NAMESPACE = /^(?!AWS\/)(?!:)(?=.*\S)[0-9A-Za-z.\-_/#: ]{1,255}$/;
+export const METRIC_NAMESPACE_RULE = '1–255 letters, digits, spaces and . - _ / # :, not starting with ":" or "AWS/"';
+
 /** The one dimension set every run metric carries. */
 export const metricDimensionNames = ['Model', 'Scenario'] as const;
 export type MetricDimensions = Record<(typeof metricDimensionNames)[number], string>;

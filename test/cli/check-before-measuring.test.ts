@@ -1,0 +1,158 @@
+import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LocalStack } from '../../runtime/core/ports/local-stack.ts';
+import { startSimulator, type RunningSimulator } from '../../runtime/simulator/index.ts';
+import { cli, EXIT } from '../support/cli.ts';
+import { useTempDirs } from '../support/temp-dir.ts';
+import { runnerBundle, testStack } from '../support/test-stack.ts';
+
+/**
+ * Everything a command can check is checked before it measures: where the results go, the run id,
+ * the input, the load's size — so a run is never measured and then lost. The user's server is the
+ * target whenever they named one, anywhere. The worker threads fit the machine.
+ */
+
+const tempDir = useTempDirs();
+/** The local cloud's stack, with the runner bundle this test run already built. */
+const stack = async (): Promise<LocalStack> => ({ ...testStack, buildRunnerBundle: (out: string) => copyFile(runnerBundle(), out) });
+
+/** A target that counts what reaches it: "before any request is sent" is a count of zero. */
+let hits = 0;
+let counting: Server;
+let countingUrl: string;
+let sim: RunningSimulator;
+beforeAll(async () => {
+  counting = createServer((req, res) => {
+    hits += 1;
+    res.writeHead(500).end();
+  });
+  await new Promise<void>((r) => counting.listen(0, '127.0.0.1', r));
+  countingUrl = `http://127.0.0.1:${(counting.address() as { port: number }).port}`;
+  sim = await startSimulator({ models: ['served-model'], ttftMs: 1, itlMs: 1, jitterMs: 0 });
+});
+afterAll(async () => {
+  await new Promise((r) => counting.close(r));
+  await sim.close();
+});
+
+/** A directory this user cannot write, even as root (procfs refuses writes to /proc/sys). */
+const READ_ONLY = '/proc/sys/inference-baseline-results';
+
+describe('workflow checks its destination and input before the local cloud starts', () => {
+  it('workflow --out <a file>: exit 2 naming --out, no request sent, nothing started', async () => {
+    const file = join(await tempDir(), 'hostname');
+    await writeFile(file, 'not a directory\n');
+    hits = 0;
+    const r = await cli(['workflow', '--target', countingUrl, '--out', file], { localStack: stack });
+    expect(r.stderr).toMatch(new RegExp(`^error: --out ${file}: is a file, not a directory\\nFix: `));
+    expect(r.stderr).not.toContain('local workflow:');
+    expect(r.code).toBe(EXIT.usage);
+    expect(hits).toBe(0);
+  });
+
+  it('workflow --out <a directory that cannot be written>: exit 2, no request sent', async () => {
+    hits = 0;
+    const r = await cli(['workflow', '--target', countingUrl, '--out', READ_ONLY], { localStack: stack });
+    expect(r.stderr).toMatch(/^error: --out \/proc\/sys\/inference-baseline-results: cannot be written: \/proc\/sys is not writable by this user\nFix: /);
+    expect(r.code).toBe(EXIT.usage);
+    expect(hits).toBe(0);
+  });
+
+  it('workflow --input \'{"runId": <a run already in --out>}\': exit 2, the earlier run untouched, no request sent', async () => {
+    const out = await tempDir();
+    const runId = '20250101T020000Z-taken1';
+    await mkdir(join(out, runId));
+    await writeFile(join(out, runId, 'run.json'), '{"earlier":true}');
+    hits = 0;
+    const r = await cli(['workflow', '--target', countingUrl, '--out', out, '--input', JSON.stringify({ runId })], { localStack: stack });
+    expect(r.stderr).toMatch(new RegExp(`^error: --run-id: ${join(out, runId)} already holds a run\\nFix: `));
+    expect(r.code).toBe(EXIT.usage);
+    expect(hits).toBe(0);
+    expect(await readFile(join(out, runId, 'run.json'), 'utf8')).toBe('{"earlier":true}');
+  });
+
+  it('workflow --input with a key PrepareRun does not know: one message at once, nothing left in --out', async () => {
+    const out = await tempDir();
+    const r = await cli(['workflow', '--out', out, '--input', '{"overides": {}}'], { localStack: stack });
+    expect(r.stderr).toMatch(/^error: execution input: overides: unknown/);
+    expect(r.stderr.match(/Fix: /g)).toHaveLength(1);
+    expect(r.stderr).not.toContain('local workflow:');
+    expect(r.code).toBe(EXIT.usage);
+    expect(await readdir(out)).toEqual([]);
+  });
+
+  it('workflow --rate 0.0001 (a one-request run, never valid): refused with the minimum named', async () => {
+    const r = await cli(['workflow', '--rate', '0.0001', '--duration', '60', '--out', await tempDir()], { localStack: stack });
+    expect(r.stderr).toMatch(/overrides\.load: rate × duration plans 1 request \(0\.0001\/s × 60 s\), fewer than the 10 successful requests a valid baseline needs \(validity\.min_successes\)/);
+    expect(r.code).toBe(EXIT.usage);
+  });
+
+  it('workflow --out s3://…: the local workflow writes to a directory, said before anything starts', async () => {
+    const r = await cli(['workflow', '--out', 's3://results/runs'], { localStack: stack });
+    expect(r.stderr).toMatch(/^error: --out s3:\/\/results\/runs: the local workflow writes its run to a directory on this machine\n/);
+    expect(r.code).toBe(EXIT.usage);
+  });
+});
+
+describe('the target is the server the user named, anywhere', () => {
+  it('run --config with server.base_url and no --target measures that server, and says so first', async () => {
+    const dir = await tempDir();
+    const config = join(dir, 'mine.yml');
+    await writeFile(config, `load:\n  stages: [{ rate: 10, duration: 1 }]\n  num_workers: 1\nserver:\n  type: vllm\n  base_url: ${sim.url}\n  model_name: served-model\n`);
+    const before = sim.groundTruth().length;
+    const r = await cli(['run', '--config', config, '--out', join(dir, 'out'), '--run-id', '20250101T020000Z-mine01']);
+    expect(r.stderr.split('\n')[0]).toBe(`target: ${sim.url} (server.base_url of ${config})`);
+    expect(r.stderr).not.toContain('built-in');
+    expect(sim.groundTruth().length - before).toBeGreaterThanOrEqual(10);
+    // Recorded: run.json names the server measured.
+    expect(await readFile(join(dir, 'out', '20250101T020000Z-mine01', 'run.json'), 'utf8')).toContain(`"target": "${sim.url}"`);
+    expect([EXIT.ok, EXIT.invalid]).toContain(r.code);
+  });
+
+  it('run without --target or --config: the simulator, said first', async () => {
+    const r = await cli(['run', '--rate', '10', '--duration', '1', '--workers', '1', '--out', await tempDir()]);
+    expect(r.stderr.split('\n')[0]).toMatch(/^target: the built-in vLLM-compatible simulator at http:\/\/127\.0\.0\.1:\d+ \(pass --target URL to measure a real server\)$/);
+  });
+});
+
+describe('bounded before measuring', () => {
+  it('load.num_workers: 99 in a config is refused with the bound (the --workers flag has the same one)', async () => {
+    const dir = await tempDir();
+    const config = join(dir, 'many.yml');
+    await writeFile(config, `load:\n  stages: [{ rate: 10, duration: 1 }]\n  num_workers: 99\nserver:\n  type: vllm\n  base_url: ${sim.url}\n  model_name: served-model\n`);
+    const r = await cli(['run', '--config', config, '--out', join(dir, 'out')]);
+    expect(r.stderr).toMatch(/load\.num_workers: at most 64 worker threads per runner/);
+    expect(r.code).toBe(EXIT.usage);
+    expect(await readdir(dir)).toEqual(['many.yml']);
+  });
+
+  it.each([
+    ['--rate', '0.0001', /plans 1 request \(0\.0001\/s × 1 s\), fewer than the 10 successful requests/],
+    ['--duration', '0.1', /plans 1 request \(1\/s × 0\.1 s\), fewer than the 10 successful requests/],
+  ])('run %s %s: a run that cannot be valid is refused up front, naming the minimum', async (flag, value, message) => {
+    const args = flag === '--rate' ? ['--rate', value, '--duration', '1'] : ['--duration', value];
+    const r = await cli(['run', '--target', sim.url, '--model', 'served-model', ...args, '--out', await tempDir()]);
+    expect(r.stderr).toMatch(message);
+    expect(r.code).toBe(EXIT.usage);
+  });
+});
+
+describe('worker threads fit the machine', () => {
+  it('run on 2 CPUs with the preset\'s 4 workers and no --workers: 2, and it says so', async () => {
+    const out = await tempDir();
+    const r = await cli(['run', '--target', sim.url, '--model', 'served-model', '--rate', '10', '--duration', '1', '--out', out, '--run-id', '20250101T020000Z-fit002'], { cpus: 2 });
+    expect(r.stderr).toContain('note: load.num_workers 4 → 2: this machine has 2 CPU(s), and workers that share one send late; pass --workers 4 to insist (the deployed Job keeps 4, with a CPU each)');
+    const shards = (await readdir(join(out, '20250101T020000Z-fit002', 'requests'))).filter((f) => /^shard-\d+\.json$/.test(f));
+    expect(shards).toHaveLength(2);
+  });
+
+  it('an explicit --workers 4 on 2 CPUs is obeyed (the runner warns by the CPUs it really has: test/runner/workers.test.ts)', async () => {
+    const out = await tempDir();
+    const r = await cli(['run', '--target', sim.url, '--model', 'served-model', '--rate', '10', '--duration', '1', '--workers', '4', '--out', out, '--run-id', '20250101T020000Z-fit004'], { cpus: 2 });
+    expect(r.stderr).not.toContain('load.num_workers 4 →');
+    const shards = (await readdir(join(out, '20250101T020000Z-fit004', 'requests'))).filter((f) => /^shard-\d+\.json$/.test(f));
+    expect(shards).toHaveLength(4);
+  });
+});
