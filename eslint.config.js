@@ -9,7 +9,7 @@ import tseslint from 'typescript-eslint';
  * Nothing in runtime/ imports infra/: the composition roots (bin/, the tests) hand the stack to
  * runtime/local through its port (runtime/core/ports/local-stack.ts).
  */
-const project = ['aggregator', 'aws', 'bootstrap', 'cli', 'lambda', 'local', 'report', 'runner', 'simulator', 'timing'];
+const project = ['aggregator', 'aws', 'bootstrap', 'cli', 'lambda', 'local', 'report', 'runner', 'simulator', 'timing', 'tokenizer'];
 const layerPatterns = (folders) => folders.map((f) => ({ group: [`**/${f}/*`, `**/${f}/**`], message: `this layer must not import runtime/${f}` }));
 const noInfra = { group: ['**/infra/*', '**/infra/**'], message: 'runtime/ must not import infra/ (the composition root hands the stack in: runtime/core/ports/local-stack.ts)' };
 /** For files under runtime/: the folders named, and infra/ always. */
@@ -52,6 +52,7 @@ export default tseslint.config(
   { files: ['runtime/aggregator/**/*.ts'], rules: banned([...entryPoints, 'aws', 'runner', 'simulator', 'timing', 'bootstrap']) },
   { files: ['runtime/aws/**/*.ts'], rules: banned([...entryPoints, 'aggregator', 'runner', 'simulator', 'report', 'timing', 'bootstrap']) },
   { files: ['runtime/report/**/*.ts', 'runtime/timing/**/*.ts', 'runtime/bootstrap/**/*.ts'], rules: banned(project.filter((f) => f !== 'timing' && f !== 'report' && f !== 'bootstrap')) },
+  { files: ['runtime/tokenizer/**/*.ts'], rules: banned(project.filter((f) => f !== 'tokenizer')) },
   { files: ['runtime/lambda/**/*.ts'], rules: banned(['cli', 'local', 'runner', 'simulator']) },
   { files: ['runtime/cli/**/*.ts', 'runtime/local/**/*.ts'], rules: banned([]) },
   { files: ['infra/**/*.ts'], rules: { 'no-restricted-imports': ['error', { patterns: layerPatterns(project.filter((f) => f !== 'bootstrap')) }] } },
