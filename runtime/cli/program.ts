@@ -7,6 +7,7 @@ import { DEFAULT_STACK_NAME } from '../core/run-spec/stack-defaults.ts';
 import { SEED_MODEL } from '../core/scenario/presets.ts';
 import { defaultNamespace } from '../core/summary/published.ts';
 import { Interrupted } from '../runner/interrupted.ts';
+import { dialectNames, type DialectName } from '../simulator/index.ts';
 import type { LocalStack } from '../core/ports/local-stack.ts';
 import type { Clock } from '../timing/clock.ts';
 import { aggregateCommand } from './commands/aggregate.ts';
@@ -160,6 +161,12 @@ function addWorkflowCommand(command: NewCommand, io: CliIo, exit: (code: number)
     });
 }
 
+/** `--dialect`: one of the servers the simulator replays. */
+function dialectName(value: string): DialectName {
+  if ((dialectNames as readonly string[]).includes(value)) return value as DialectName;
+  throw new InvalidArgumentError(`must be one of ${dialectNames.join(', ')} (the server whose wire format the simulator speaks); got "${value}".`);
+}
+
 function addSimulateCommand(command: NewCommand, io: CliIo, exit: (code: number) => void): void {
   command('simulate')
     .description('Run the vLLM-compatible simulator alone (for measuring the runner or testing dashboards).')
@@ -180,6 +187,8 @@ function addSimulateCommand(command: NewCommand, io: CliIo, exit: (code: number)
     .option('--seed <n>', 'random seed', nonNegativeNumber('seed'))
     .option('--ground-truth <file>', 'append the ground-truth log (when each chunk was written) to this NDJSON file')
     .option('--workers <n>', 'serve from this many processes behind one port (one serves about 200 req/s of 128-token streams)', workerCount, 1)
+    .option('--dialect <server>', `whose wire format to speak: ${dialectNames.join(', ')}`, dialectName, 'vllm')
+    .option('--tokenizer <name|path>', 'how prompts are counted: words, qwen3 or a tokenizer.json path (default: qwen3 for qwen3-8b, else words)', nonEmpty('a tokenizer'))
     .action(async (o) => {
       const interrupt = io.interruptible('stopping the simulator');
       exit(
@@ -202,6 +211,8 @@ function addSimulateCommand(command: NewCommand, io: CliIo, exit: (code: number)
             seed: o.seed,
             groundTruthFile: o.groundTruth,
             keepGroundTruth: false,
+            dialect: o.dialect,
+            tokenizer: o.tokenizer,
           },
           { stdout: io.stdout, interrupt },
           o.workers,

@@ -5,6 +5,7 @@ import type { GroundTruthLog, Tracked } from './ground-truth.ts';
 import { planGeneration, type PlannedChunk, type Rng } from './latency-model.ts';
 import type { FailureMode, ResolvedSimulatorOptions } from './options.ts';
 import type { ModelCounters } from './prometheus.ts';
+import type { Dialect } from './dialects/dialect.ts';
 import type { WordTokenizer } from './tokenizer.ts';
 import * as wire from './wire.ts';
 
@@ -24,6 +25,12 @@ export interface Generation {
   stream: boolean;
   includeUsage: boolean;
   maxTokens: number;
+  /** The server being replayed: its frames and bodies. */
+  dialect: Dialect;
+  /** Tokens this request generates: max_tokens, or fewer when it stops at EOS (the EOS token counted). */
+  outputTokens: number;
+  /** `stop` when it ends at EOS (the last output token is EOS, with no text). */
+  finish: wire.FinishReason;
   failure: FailureMode | null;
   rng: Rng;
   /** A non-status failure strikes once this many tokens are out (Infinity = never). */
@@ -31,7 +38,7 @@ export interface Generation {
   state: GenerationState;
   chunks: PlannedChunk[];
   tokenOffsetsMs: number[];
-  /** Output words, drawn when generation starts. */
+  /** Output words, drawn when generation starts (`''` for an EOS token). */
   words: string[];
   tokensWritten: number;
 }
@@ -94,11 +101,12 @@ export class Generations {
     const { entry } = gen.tracked;
     entry.startedAt = fromQueue ? this.clock() : entry.receivedAt;
     this.countersOf(gen).promptTokens += gen.wire.promptTokens;
-    const plan = planGeneration(this.options, gen.wire.promptTokens, gen.maxTokens, gen.rng);
+    const plan = planGeneration(this.options, gen.wire.promptTokens, gen.outputTokens, gen.rng);
     gen.chunks = plan.chunks;
     gen.tokenOffsetsMs = plan.tokenOffsetsMs;
     const v = this.tokenizer.vocabularySize;
-    gen.words = Array.from({ length: gen.maxTokens }, () => this.tokenizer.word(Math.floor(gen.rng() * v)));
+    gen.words = Array.from({ length: gen.outputTokens }, () => this.tokenizer.word(Math.floor(gen.rng() * v)));
+    if (gen.finish === 'stop') gen.words[gen.outputTokens - 1] = '';
 
     if (gen.stream) {
       this.scheduler.at(entry.startedAt + gen.chunks[0]!.offsetMs, () => this.guard(gen, () => this.writeChunk(gen, 0)));
@@ -106,7 +114,7 @@ export class Generations {
       const at = gen.tokenOffsetsMs[Math.max(0, gen.failAt - 1)]!;
       this.scheduler.at(entry.startedAt + at, () => this.guard(gen, () => this.failNonStream(gen)));
     } else {
-      this.scheduler.at(entry.startedAt + gen.tokenOffsetsMs[gen.maxTokens - 1]!, () => this.guard(gen, () => this.respondNonStream(gen)));
+      this.scheduler.at(entry.startedAt + gen.tokenOffsetsMs[gen.outputTokens - 1]!, () => this.guard(gen, () => this.respondNonStream(gen)));
     }
   }
 
@@ -126,17 +134,20 @@ export class Generations {
     if (gen.tokensWritten >= gen.failAt) return this.failStream(gen);
     const chunk = gen.chunks[index]!;
     const last = index === gen.chunks.length - 1;
-    const text = gen.words
-      .slice(chunk.firstToken, chunk.firstToken + chunk.tokens)
-      .map((w) => ` ${w}`)
-      .join('');
+    const text = outputText(gen.words.slice(chunk.firstToken, chunk.firstToken + chunk.tokens));
     const completionSoFar = gen.tokensWritten + chunk.tokens;
     // Node corks the socket until the next tick after a chunked write, so an abort right now would
     // drop this chunk: destroy from the write's callback, once the chunk has been handed to the kernel.
     const abortsAfter = gen.failure === 'abort' && completionSoFar >= gen.failAt;
-    gen.res.write(wire.streamFrames(gen.wire, text, index, last, completionSoFar), abortsAfter ? () => this.abortStream(gen) : undefined);
+    const frames = gen.dialect.streamFrames({ c: gen.wire, text, index, last, completionSoFar, finish: gen.finish, includeUsage: gen.includeUsage });
     const { entry } = gen.tracked;
-    entry.contentWrites.push(this.clock());
+    // A server that does not stream the EOS token writes nothing for it.
+    if (frames !== '') {
+      gen.res.write(frames, abortsAfter ? () => this.abortStream(gen) : undefined);
+      entry.contentWrites.push(this.clock());
+    } else if (abortsAfter) {
+      queueMicrotask(() => this.abortStream(gen));
+    }
     gen.tokensWritten = completionSoFar;
     entry.completionTokens = completionSoFar;
     this.countersOf(gen).generationTokens += chunk.tokens;
@@ -152,8 +163,7 @@ export class Generations {
   }
 
   private finishStream(gen: Generation): void {
-    if (gen.includeUsage) gen.res.write(wire.sse(wire.usageChunk(gen.wire, gen.tokensWritten)));
-    gen.res.write(wire.DONE_FRAME);
+    for (const frames of gen.dialect.streamEnd(gen.wire, gen.tokensWritten, gen.finish, gen.includeUsage)) gen.res.write(frames);
     gen.res.end();
     this.countersOf(gen).success++;
     this.done(gen);
@@ -193,14 +203,12 @@ export class Generations {
   }
 
   private respondNonStream(gen: Generation): void {
-    const text = gen.words.map((w) => ` ${w}`).join('');
-    const body = gen.wire.endpoint === 'chat' ? wire.chatResponse(gen.wire, text, gen.maxTokens) : wire.completionResponse(gen.wire, text, gen.maxTokens);
-    sendJson(gen.res, 200, JSON.stringify(body));
+    send(gen.res, 200, gen.dialect.jsonContentType, gen.dialect.response(gen.wire, outputText(gen.words), gen.outputTokens, gen.finish));
     const { entry } = gen.tracked;
     entry.status = 200;
     entry.contentWrites.push(this.clock());
-    entry.completionTokens = gen.maxTokens;
-    this.countersOf(gen).generationTokens += gen.maxTokens;
+    entry.completionTokens = gen.outputTokens;
+    this.countersOf(gen).generationTokens += gen.outputTokens;
     this.countersOf(gen).success++;
     this.done(gen);
   }
@@ -211,7 +219,7 @@ export class Generations {
     switch (gen.failure) {
       case 'in-band':
         // vLLM turns an engine error in a non-streamed request into a 500 error response.
-        sendJson(res, 500, wire.errorBody('Simulated failure: the simulator injected an error during generation.', 500));
+        sendReply(res, gen.dialect.error('Simulated failure: the simulator injected an error during generation.', 500));
         gen.tracked.entry.status = 500;
         this.done(gen);
         return;
@@ -264,6 +272,18 @@ export class Generations {
     const max = this.options.maxConcurrency;
     while (this.queue.length > 0 && (max === null || this.running < max)) this.start(this.queue.shift()!, true);
   }
+}
+
+/** Output words as text: each after a space; an EOS token adds nothing. */
+function outputText(words: readonly string[]): string {
+  return words.map((w) => (w === '' ? '' : ` ${w}`)).join('');
+}
+
+/** A dialect's whole answer (unless the client is gone); no content-type when it has none. */
+export function sendReply(res: http.ServerResponse, reply: { status: number; contentType?: string; body: string }): void {
+  if (res.destroyed || res.writableEnded) return;
+  res.writeHead(reply.status, { ...(reply.contentType === undefined ? {} : { 'content-type': reply.contentType }), 'content-length': Buffer.byteLength(reply.body) });
+  res.end(reply.body);
 }
 
 /** A whole JSON response (unless the client is gone). */

@@ -6,6 +6,7 @@ import { SimulatorServer } from './server.ts';
 export type { GroundTruthEntry } from './ground-truth.ts';
 export type { FailureMode, ResolvedSimulatorOptions, SimulatorOptions } from './options.ts';
 export { resolveSimulatorOptions, SimulatorOptionsSchema } from './options.ts';
+export { dialectNames, type DialectName } from './dialects/index.ts';
 
 export interface RunningSimulator {
   /** `http://127.0.0.1:PORT` (the host it listens on; a wildcard host is reached over loopback). */

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { InputError, validate } from '../core/errors.ts';
 import { SEED_MODEL } from '../core/scenario/presets.ts';
 import { VERSION } from '../core/version.ts';
+import { dialectNames } from './dialects/dialect.ts';
 
 /** How an injected failure shows itself to the client. */
 export const failureModes = ['status', 'abort', 'stall', 'in-band'] as const;
@@ -60,14 +61,27 @@ export const SimulatorOptionsSchema = z.strictObject({
   keepGroundTruth: z.boolean().default(true),
   /** What `GET /version` answers (vLLM answers its own version). */
   version: z.string().min(1).default(`${VERSION}-simulator`),
+  /**
+   * How prompts are counted (usage.prompt_tokens, `/tokenize`, prefill cost): `words` (one token
+   * per word), `qwen3` (Qwen3's real tokenizer) or the path of a `tokenizer.json`. Default: `qwen3`
+   * when the first served model is the seed model (`qwen3-8b`), else `words`.
+   */
+  tokenizer: z.string().min(1).optional(),
+  /** Whose wire format to speak (runtime/simulator/dialects/): vLLM's by default. */
+  dialect: z.enum(dialectNames).default('vllm'),
 });
 
 export type SimulatorOptions = z.input<typeof SimulatorOptionsSchema>;
-export type ResolvedSimulatorOptions = z.output<typeof SimulatorOptionsSchema>;
+export type ResolvedSimulatorOptions = Omit<z.output<typeof SimulatorOptionsSchema>, 'tokenizer'> & { tokenizer: string };
+
+/** The tokenizer used when none is named: the seed model's real one for the seed model. */
+export function defaultTokenizer(models: readonly string[]): string {
+  return models[0] === SEED_MODEL.servedName ? 'qwen3' : 'words';
+}
 
 /** Applies defaults; every problem is listed in one `InputError` naming the option's path. */
 export function resolveSimulatorOptions(options: SimulatorOptions = {}): ResolvedSimulatorOptions {
   const parsed = validate(SimulatorOptionsSchema, options, { supportedKeys: () => Object.keys(SimulatorOptionsSchema.shape) });
-  if (parsed.ok) return parsed.data;
+  if (parsed.ok) return { ...parsed.data, tokenizer: parsed.data.tokenizer ?? defaultTokenizer(parsed.data.models) };
   throw new InputError('simulator options', parsed.problems, 'fix or remove the listed options; `inference-baseline simulate --help` lists them with their defaults.');
 }

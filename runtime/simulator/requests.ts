@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { issueProblems } from '../core/errors.ts';
-import { chatPromptTokens, countWords, messageText } from './tokenizer.ts';
+import type { Dialect } from './dialects/dialect.ts';
+import type { PromptTokenizer } from './prompt-tokenizer.ts';
+import { messageText } from './tokenizer.ts';
 
 /**
  * Request bodies as vLLM validates them, and the generation request they describe. Loose objects:
@@ -87,6 +89,16 @@ export interface GenerationRequest {
   maxTokens: number;
   /** The prompt's text (chat: the messages' text, joined), for the ground truth's prompt fingerprint. */
   promptText: string;
+  /** The body's `ignore_eos: true` (whether the server honours it is the dialect's). */
+  ignoreEos: boolean;
+  /** The body's `min_tokens` (0 when absent). */
+  minTokens: number;
+}
+
+/** The server being replayed and its prompt tokenizer: what a body's fields mean and count. */
+export interface RequestRules {
+  dialect: Pick<Dialect, 'maxTokens' | 'streamOptionsNeedStream' | 'checksModel' | 'includeUsageDefault' | 'completionPromptIsChat'>;
+  tokenizer: Pick<PromptTokenizer, 'count' | 'countChat'>;
 }
 
 export interface ServedModels {
@@ -109,26 +121,29 @@ export function parseGenerationRequest(
   endpoint: 'completions' | 'chat',
   raw: unknown,
   served: ServedModels,
+  rules: RequestRules,
   seen: (partial: { model?: string; stream?: boolean; promptTokens?: number }) => void = () => undefined,
 ): GenerationRequest {
   const b = endpoint === 'chat' ? parseBody(ChatBody, raw) : parseBody(CompletionBody, raw);
-  if (b.stream_options !== undefined && b.stream_options !== null && b.stream !== true) {
+  if (rules.dialect.streamOptionsNeedStream && b.stream_options !== undefined && b.stream_options !== null && b.stream !== true) {
     throw new RequestError(400, 'Stream options can only be defined when `stream=True`.');
   }
   if (b.n !== undefined && b.n !== null && b.n !== 1) throw new RequestError(400, `n=${b.n} is not supported by the simulator; it serves n=1 only.`);
   const requestedModel = b.model ?? served.models[0]!;
   seen({ model: requestedModel, stream: b.stream === true });
-  const model = resolveModel(b.model, served);
+  // A server that does not check the name (TGI, llama.cpp) answers as the model it serves.
+  const model = rules.dialect.checksModel ? resolveModel(b.model, served) : served.models[0]!;
 
+  const rawMax = rules.dialect.maxTokens(b as Record<string, unknown>, endpoint);
+  if (rawMax !== undefined && rawMax !== null && !Number.isInteger(rawMax)) throw new RequestError(400, `max_tokens: expected int, got ${JSON.stringify(rawMax)}`);
   let promptTokens: number;
   let maxTokens: number | null | undefined;
   if (endpoint === 'chat') {
-    const chat = b as z.infer<typeof ChatBody>;
-    promptTokens = chatPromptTokens(chat.messages);
-    maxTokens = chat.max_completion_tokens ?? chat.max_tokens;
+    promptTokens = rules.tokenizer.countChat((b as z.infer<typeof ChatBody>).messages);
+    maxTokens = rawMax as number | null | undefined;
   } else {
-    promptTokens = completionPromptTokens((b as z.infer<typeof CompletionBody>).prompt);
-    maxTokens = b.max_tokens ?? 16;
+    promptTokens = completionPromptTokens((b as z.infer<typeof CompletionBody>).prompt, rules);
+    maxTokens = (rawMax as number | null | undefined) ?? 16;
   }
   seen({ promptTokens });
   const maxLen = served.maxModelLen;
@@ -148,26 +163,58 @@ export function parseGenerationRequest(
     );
   }
   const so = b.stream_options;
-  const includeUsage = so !== undefined && so !== null ? so.include_usage === undefined || so.include_usage === true : false;
+  const includeUsage = so !== undefined && so !== null ? (so.include_usage ?? rules.dialect.includeUsageDefault) === true : false;
   const promptText =
     endpoint === 'chat'
       ? (b as z.infer<typeof ChatBody>).messages.map((m) => messageText(m)).join('\n')
       : [(b as z.infer<typeof CompletionBody>).prompt].flat(2).join(' ');
-  return { requestedModel, model, stream: b.stream === true, includeUsage, continuousUsage: includeUsage && so?.continuous_usage_stats === true, promptTokens, maxTokens, promptText };
+  return {
+    requestedModel,
+    model,
+    stream: b.stream === true,
+    includeUsage,
+    continuousUsage: includeUsage && so?.continuous_usage_stats === true,
+    promptTokens,
+    maxTokens,
+    promptText,
+    ignoreEos: b.ignore_eos === true,
+    minTokens: b.min_tokens ?? 0,
+  };
 }
 
-function completionPromptTokens(prompt: z.infer<typeof CompletionBody>['prompt']): number {
-  if (typeof prompt === 'string') return countWords(prompt) || emptyPrompt();
+function completionPromptTokens(prompt: z.infer<typeof CompletionBody>['prompt'], rules: RequestRules): number {
+  // Ollama applies the chat template to completion prompts too.
+  const count = (text: string): number => (rules.dialect.completionPromptIsChat ? rules.tokenizer.countChat([{ role: 'user', content: text }]) : rules.tokenizer.count(text));
+  if (typeof prompt === 'string') return count(prompt) || emptyPrompt();
   if (prompt.length === 0) return emptyPrompt();
   const first = prompt[0]!;
   if (typeof first === 'number') return prompt.length;
   if (prompt.length > 1) {
     throw new RequestError(400, `A batch of ${prompt.length} prompts is not supported by the simulator; send one prompt per request.`);
   }
-  const n = typeof first === 'string' ? countWords(first) : first.length;
+  const n = typeof first === 'string' ? count(first) : first.length;
   return n || emptyPrompt();
 }
 
 function emptyPrompt(): never {
   throw new RequestError(400, 'The decoder prompt cannot be empty');
+}
+
+/** Where EOS falls without ignore_eos: after 60 % of max_tokens (at least 1, not before min_tokens). */
+export function eosPosition(maxTokens: number, minTokens = 0): number {
+  return Math.max(1, Math.floor(0.6 * maxTokens), minTokens);
+}
+
+/**
+ * How many tokens a request generates and why it stops. The simulated model emits EOS at
+ * {@link eosPosition}; a server that honours `ignore_eos` (and the request sets it) keeps going to
+ * max_tokens. A server without `ignore_eos` (TGI, Ollama) stops there whatever the body says.
+ */
+export function outputLength(
+  request: Pick<GenerationRequest, 'maxTokens' | 'ignoreEos' | 'minTokens'>,
+  dialect: Pick<Dialect, 'honoursIgnoreEos' | 'hasMinTokens'>,
+): { outputTokens: number; finish: 'length' | 'stop' } {
+  if (dialect.honoursIgnoreEos && request.ignoreEos) return { outputTokens: request.maxTokens, finish: 'length' };
+  const eos = eosPosition(request.maxTokens, dialect.hasMinTokens ? request.minTokens : 0);
+  return eos < request.maxTokens ? { outputTokens: eos, finish: 'stop' } : { outputTokens: request.maxTokens, finish: 'length' };
 }

@@ -4,17 +4,18 @@ import type { AddressInfo } from 'node:net';
 import { InputError } from '../core/errors.ts';
 import type { Clock } from '../timing/clock.ts';
 import { PreciseScheduler } from '../timing/precise-timer.ts';
-import { Generations, send, sendJson } from './generation.ts';
+import { dialectOf, type Dialect } from './dialects/index.ts';
+import { Generations, send, sendJson, sendReply } from './generation.ts';
 import { GroundTruthLog, type GroundTruthEntry, type Tracked } from './ground-truth.ts';
 import { drawFailure, failurePointTokens, requestRng } from './latency-model.ts';
 import type { ResolvedSimulatorOptions } from './options.ts';
 import { httpLabels, prometheusText, type ModelCounters } from './prometheus.ts';
-import { DetokenizeBody, parseBody, parseGenerationRequest, RequestError, resolveModel, TokenizeBody } from './requests.ts';
+import { promptTokenizer, type PromptTokenizer } from './prompt-tokenizer.ts';
+import { DetokenizeBody, outputLength, parseBody, parseGenerationRequest, RequestError, resolveModel, TokenizeBody } from './requests.ts';
 import { UnknownTokenError, WordTokenizer } from './tokenizer.ts';
 import { errorBody, modelList } from './wire.ts';
 
 const maxBodyBytes = 64 * 1024 * 1024;
-const sseContentType = 'text/event-stream; charset=utf-8';
 
 /** Paths the simulator serves, with their method. */
 const routes: Record<string, string> = {
@@ -28,14 +29,22 @@ const routes: Record<string, string> = {
   '/detokenize': 'POST',
 };
 
+/** Dialects whose server has a Prometheus `/metrics` (the simulator's metric names are vLLM's). */
+const prometheusDialects = new Set(['vllm', 'sglang', 'tgi', 'llamacpp']);
+
 /**
  * The vLLM-compatible HTTP server: routing, request bodies, and the answers that need no
- * generation. One instance owns its scheduler, tokenizer, generations and ground truth; nothing is
- * process-wide.
+ * generation; with another `dialect`, that server's endpoints and bytes (dialects/). One instance
+ * owns its scheduler, tokenizers, generations and ground truth; nothing is process-wide (except
+ * the Qwen3 tokenizer's data, loaded once).
  */
 export class SimulatorServer {
   readonly server: http.Server;
-  private readonly tokenizer = new WordTokenizer();
+  /** Counts and encodes prompts (usage, `/tokenize`, prefill). */
+  private readonly tokenizer: PromptTokenizer;
+  /** The vocabulary generated text is drawn from. */
+  private readonly output = new WordTokenizer();
+  private readonly dialect: Dialect;
   private readonly log: GroundTruthLog;
   private readonly generations: Generations;
   private readonly scheduler: PreciseScheduler;
@@ -48,10 +57,12 @@ export class SimulatorServer {
     readonly options: ResolvedSimulatorOptions,
     private readonly clock: Clock,
   ) {
+    this.tokenizer = promptTokenizer(options.tokenizer);
+    this.dialect = dialectOf(options.dialect);
     this.scheduler = new PreciseScheduler(clock);
     for (const m of options.models) this.counters.set(m, { promptTokens: 0, generationTokens: 0, success: 0 });
     this.log = new GroundTruthLog(options.groundTruthFile, options.keepGroundTruth);
-    this.generations = new Generations(options, clock, this.scheduler, this.tokenizer, this.log, this.counters);
+    this.generations = new Generations(options, clock, this.scheduler, this.output, this.log, this.counters);
     this.server = http.createServer((req, res) => this.onRequest(req, res));
     // uvicorn's default keep-alive; headersTimeout must exceed it so an idle keep-alive socket is
     // closed by the keep-alive timer, not misreported as a slow request.
@@ -110,14 +121,31 @@ export class SimulatorServer {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const method = req.method ?? 'GET';
     res.on('error', () => undefined);
+    for (const [k, v] of Object.entries(this.dialect.headers)) res.setHeader(k, v);
     res.on('finish', () => {
       const labels = httpLabels(path, method, res.statusCode);
       this.httpCounts.set(labels, (this.httpCounts.get(labels) ?? 0) + 1);
     });
-    this.route(req, res, path, method, receivedAt).catch((err: unknown) => {
-      if (!res.headersSent) sendJson(res, 500, errorBody(`Internal simulator error: ${String(err)}`, 500));
+    const routed = this.dialect.name === 'vllm' ? this.route(req, res, path, method, receivedAt) : this.routeDialect(req, res, path, method, receivedAt);
+    routed.catch((err: unknown) => {
+      if (!res.headersSent) sendReply(res, this.dialect.error(`Internal simulator error: ${String(err)}`, 500));
       else res.destroy();
     });
+  }
+
+  /** Another server's endpoints: generation as everywhere, the rest from its dialect module. */
+  private async routeDialect(req: http.IncomingMessage, res: http.ServerResponse, path: string, method: string, receivedAt: number): Promise<void> {
+    if (method === 'POST' && path === '/v1/completions') return this.handleGeneration('completions', req, res, receivedAt);
+    if (method === 'POST' && path === '/v1/chat/completions') return this.handleGeneration('chat', req, res, receivedAt);
+    if (method === 'GET' && path === '/metrics' && prometheusDialects.has(this.dialect.name)) return send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', this.metricsText());
+    const handler = this.dialect.route(method, path);
+    if (handler === undefined) return sendReply(res, this.dialect.notFound());
+    try {
+      sendReply(res, await handler({ options: this.options, tokenizer: this.tokenizer, now: () => Date.now(), readJson: () => this.readJson(req) }));
+    } catch (err) {
+      if (!(err instanceof RequestError)) throw err;
+      sendReply(res, this.dialect.error(err.message, err.status));
+    }
   }
 
   private async route(req: http.IncomingMessage, res: http.ServerResponse, path: string, method: string, receivedAt: number): Promise<void> {
@@ -197,23 +225,31 @@ export class SimulatorServer {
     const requestId = typeof header === 'string' && header.length > 0 ? header : randomUUID().replaceAll('-', '');
     const tracked = this.log.track({ requestId, endpoint, model: '', stream: false, receivedAt, startedAt: receivedAt, status: 0, promptTokens: 0, promptSha256: '', promptHead: '', completionTokens: 0, contentWrites: [], doneAt: null, failure: null });
     const { entry } = tracked;
-    const reject = (status: number, body: string): void => {
+    const reject = (status: number, body: string, contentType: string | undefined = 'application/json'): void => {
       if (!res.destroyed) {
-        sendJson(res, status, body);
+        sendReply(res, { status, contentType, body });
         entry.status = status;
         entry.doneAt = this.clock();
       }
       this.log.finalize(tracked);
     };
     if (!this.authorized(req)) return reject(401, JSON.stringify({ error: 'Unauthorized' }));
+    const dialect = this.dialect;
+    const refuse = (err: RequestError): void => {
+      const r = dialect.error(err.message, err.status);
+      reject(r.status, r.body, r.contentType);
+    };
 
     let request;
     try {
-      request = parseGenerationRequest(endpoint, await this.readJson(req), this.options, (seen) => Object.assign(entry, seen));
+      const raw = await this.readJson(req);
+      const refused = raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? dialect.refuse?.(raw as Record<string, unknown>, endpoint) : undefined;
+      if (refused !== undefined) return reject(refused.status, refused.body, refused.contentType);
+      request = parseGenerationRequest(endpoint, raw, this.options, { dialect, tokenizer: this.tokenizer }, (seen) => Object.assign(entry, seen));
       entry.promptSha256 = createHash('sha256').update(request.promptText).digest('hex').slice(0, 16);
       entry.promptHead = request.promptText.slice(0, 48);
     } catch (err) {
-      if (err instanceof RequestError) return reject(err.status, errorBody(err.message, err.status));
+      if (err instanceof RequestError) return refuse(err);
       // The client went away while we read the body.
       if (res.destroyed || req.destroyed) return this.log.finalize(tracked);
       throw err;
@@ -223,12 +259,13 @@ export class SimulatorServer {
     entry.failure = failure;
     if (failure === 'status') {
       const status = this.options.errorStatus;
-      return reject(status, errorBody(`Simulated failure: the simulator injected HTTP ${status} (errorRate ${this.options.errorRate}).`, status));
+      return refuse(new RequestError(status, `Simulated failure: the simulator injected HTTP ${status} (errorRate ${this.options.errorRate}).`));
     }
+    const { outputTokens, finish } = outputLength(request, dialect);
     if (request.stream) {
       // Like uvicorn, the status line and headers go out as soon as the response starts; any queueing
       // and the prefill happen after, inside TTFT.
-      res.writeHead(200, { 'content-type': sseContentType });
+      res.writeHead(200, { 'content-type': dialect.sseContentType });
       res.flushHeaders();
       entry.status = 200;
     }
@@ -237,7 +274,7 @@ export class SimulatorServer {
       res,
       wire: {
         endpoint,
-        id: `${endpoint === 'chat' ? 'chatcmpl' : 'cmpl'}-${requestId}`,
+        id: dialect.id(endpoint, requestId),
         created: Math.floor(this.clock() / 1000),
         model: request.model,
         promptTokens: request.promptTokens,
@@ -246,9 +283,12 @@ export class SimulatorServer {
       stream: request.stream,
       includeUsage: request.includeUsage,
       maxTokens: request.maxTokens,
+      dialect,
+      outputTokens,
+      finish,
       failure,
       rng,
-      failAt: failure === null ? Infinity : failurePointTokens(this.options.abortAfterTokens, request.maxTokens, this.options.tokensPerChunk),
+      failAt: failure === null ? Infinity : failurePointTokens(this.options.abortAfterTokens, outputTokens, this.options.tokensPerChunk),
       state: 'queued',
       chunks: [],
       tokenOffsetsMs: [],

@@ -60,14 +60,17 @@ function usage(c: WireContext, completionTokens: number): { prompt_tokens: numbe
   return { prompt_tokens: c.promptTokens, total_tokens: c.promptTokens + completionTokens, completion_tokens: completionTokens };
 }
 
+/** Why generation ended: `max_tokens` reached, or the model emitted EOS. */
+export type FinishReason = 'length' | 'stop';
+
 /** `exclude_unset=False`: every field present, `usage: null` unless continuous usage stats. */
-export function completionChunk(c: WireContext, text: string, last: boolean, completionSoFar: number): unknown {
+export function completionChunk(c: WireContext, text: string, last: boolean, completionSoFar: number, finish: FinishReason = 'length'): unknown {
   return {
     id: c.id,
     object: 'text_completion',
     created: c.created,
     model: c.model,
-    choices: [{ index: 0, text, logprobs: null, finish_reason: last ? 'length' : null, stop_reason: null, prompt_token_ids: null, token_ids: null }],
+    choices: [{ index: 0, text, logprobs: null, finish_reason: last ? finish : null, stop_reason: null, prompt_token_ids: null, token_ids: null }],
     usage: c.continuousUsage ? { ...usage(c, completionSoFar), prompt_tokens_details: null } : null,
   };
 }
@@ -86,9 +89,9 @@ export function chatRoleChunk(c: WireContext): unknown {
 }
 
 /** The last token's chunk is also the finish chunk: it adds finish_reason and stop_reason. */
-export function chatContentChunk(c: WireContext, content: string, last: boolean, completionSoFar: number): unknown {
+export function chatContentChunk(c: WireContext, content: string, last: boolean, completionSoFar: number, finish: FinishReason = 'length'): unknown {
   const choice = last
-    ? { index: 0, delta: { content }, logprobs: null, finish_reason: 'length', stop_reason: null, token_ids: null }
+    ? { index: 0, delta: { content }, logprobs: null, finish_reason: finish, stop_reason: null, token_ids: null }
     : { index: 0, delta: { content }, logprobs: null, finish_reason: null, token_ids: null };
   return {
     id: c.id,
@@ -101,9 +104,9 @@ export function chatContentChunk(c: WireContext, content: string, last: boolean,
 }
 
 /** The frames of one streamed chunk (chat: the role chunk shares the first token's write). */
-export function streamFrames(c: WireContext, text: string, index: number, last: boolean, completionSoFar: number): string {
-  if (c.endpoint === 'chat') return `${index === 0 ? sse(chatRoleChunk(c)) : ''}${sse(chatContentChunk(c, text, last, completionSoFar))}`;
-  return sse(completionChunk(c, text, last, completionSoFar));
+export function streamFrames(c: WireContext, text: string, index: number, last: boolean, completionSoFar: number, finish: FinishReason = 'length'): string {
+  if (c.endpoint === 'chat') return `${index === 0 ? sse(chatRoleChunk(c)) : ''}${sse(chatContentChunk(c, text, last, completionSoFar, finish))}`;
+  return sse(completionChunk(c, text, last, completionSoFar, finish));
 }
 
 /** The usage-only chunk (`exclude_none=True`): `choices: []`. */
@@ -118,13 +121,13 @@ export function usageChunk(c: WireContext, completionTokens: number): unknown {
   };
 }
 
-export function completionResponse(c: WireContext, text: string, completionTokens: number): unknown {
+export function completionResponse(c: WireContext, text: string, completionTokens: number, finish: FinishReason = 'length'): unknown {
   return {
     id: c.id,
     object: 'text_completion',
     created: c.created,
     model: c.model,
-    choices: [{ index: 0, text, logprobs: null, finish_reason: 'length', stop_reason: null, token_ids: null, prompt_logprobs: null, prompt_token_ids: null }],
+    choices: [{ index: 0, text, logprobs: null, finish_reason: finish, stop_reason: null, token_ids: null, prompt_logprobs: null, prompt_token_ids: null }],
     service_tier: null,
     system_fingerprint: null,
     usage: { ...usage(c, completionTokens), prompt_tokens_details: null },
@@ -132,7 +135,7 @@ export function completionResponse(c: WireContext, text: string, completionToken
   };
 }
 
-export function chatResponse(c: WireContext, content: string, completionTokens: number): unknown {
+export function chatResponse(c: WireContext, content: string, completionTokens: number, finish: FinishReason = 'length'): unknown {
   return {
     id: c.id,
     object: 'chat.completion',
@@ -143,7 +146,7 @@ export function chatResponse(c: WireContext, content: string, completionTokens: 
         index: 0,
         message: { role: 'assistant', content, refusal: null, annotations: null, audio: null, function_call: null, tool_calls: [], reasoning_content: null },
         logprobs: null,
-        finish_reason: 'length',
+        finish_reason: finish,
         stop_reason: null,
         token_ids: null,
       },

@@ -44,7 +44,7 @@ describe('simulate --workers: several processes behind one port', () => {
     const ids = Array.from({ length: 8 }, (_, i) => `cluster-${i}`);
     const bodies = await Promise.all(
       ids.map(async (id) => {
-        const res = await request(`${url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': id, connection: 'close' }, body: JSON.stringify({ model: 'qwen3-8b', prompt: 'hello world', max_tokens: 4 }) });
+        const res = await request(`${url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': id, connection: 'close' }, body: JSON.stringify({ model: 'qwen3-8b', prompt: 'hello world', max_tokens: 4, ignore_eos: true }) });
         expect(res.statusCode).toBe(200);
         return (await res.body.json()) as { usage: { completion_tokens: number } };
       }),

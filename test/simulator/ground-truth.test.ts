@@ -41,12 +41,12 @@ describe('ground truth', () => {
   });
 
   it('has one content write per content chunk the client received (completions, chat, multi-token chunks)', async () => {
-    const sim = await startSimulator({ ttftMs: 1, prefillMsPerToken: 0, itlMs: 1, jitterMs: 0 });
-    const multi = await startSimulator({ ttftMs: 1, prefillMsPerToken: 0, itlMs: 1, jitterMs: 0, tokensPerChunk: 4 });
+    const sim = await startSimulator({ tokenizer: 'words', ttftMs: 1, prefillMsPerToken: 0, itlMs: 1, jitterMs: 0 });
+    const multi = await startSimulator({ tokenizer: 'words', ttftMs: 1, prefillMsPerToken: 0, itlMs: 1, jitterMs: 0, tokensPerChunk: 4 });
     try {
-      const completion = await streamText(sim, '/v1/completions', { prompt: 'a b', max_tokens: 12, stream: true, stream_options: {} });
-      const chat = await streamText(sim, '/v1/chat/completions', { messages: [{ role: 'user', content: 'a' }], max_tokens: 9, stream: true });
-      const chunked = await streamText(multi, '/v1/chat/completions', { messages: [{ role: 'user', content: 'a' }], max_tokens: 10, stream: true });
+      const completion = await streamText(sim, '/v1/completions', { prompt: 'a b', max_tokens: 12, ignore_eos: true, stream: true, stream_options: {} });
+      const chat = await streamText(sim, '/v1/chat/completions', { messages: [{ role: 'user', content: 'a' }], max_tokens: 9, ignore_eos: true, stream: true });
+      const chunked = await streamText(multi, '/v1/chat/completions', { messages: [{ role: 'user', content: 'a' }], max_tokens: 10, ignore_eos: true, stream: true });
 
       const [c, h] = sim.groundTruth();
       expect(c!.contentWrites).toHaveLength(contentEventCount(completion));
@@ -64,10 +64,10 @@ describe('ground truth', () => {
 
   it('shows TTFT and ITL as configured, with no drift over the stream', async () => {
     // TTFT = 20 + 0.1 × 50 prompt tokens = 25 ms; then one token every 8 ms.
-    const sim = await startSimulator({ ttftMs: 20, prefillMsPerToken: 0.1, itlMs: 8, jitterMs: 0 });
+    const sim = await startSimulator({ tokenizer: 'words', ttftMs: 20, prefillMsPerToken: 0.1, itlMs: 8, jitterMs: 0 });
     try {
       const prompt = Array.from({ length: 50 }, (_, i) => `w${i}`).join(' ');
-      for (let i = 0; i < 3; i++) await streamText(sim, '/v1/completions', { prompt, max_tokens: 30, stream: true });
+      for (let i = 0; i < 3; i++) await streamText(sim, '/v1/completions', { prompt, max_tokens: 30, ignore_eos: true, stream: true });
 
       const entries = sim.groundTruth();
       const ttftLate = entries.map((e) => e.contentWrites[0]! - e.startedAt - 25);
@@ -85,10 +85,10 @@ describe('ground truth', () => {
   });
 
   it('records ids, order of events and token counts for streamed and non-streamed requests', async () => {
-    const sim = await startSimulator({ ttftMs: 2, itlMs: 1, jitterMs: 0 });
+    const sim = await startSimulator({ tokenizer: 'words', ttftMs: 2, itlMs: 1, jitterMs: 0 });
     try {
-      await streamText(sim, '/v1/completions', { prompt: 'a b c', max_tokens: 5, stream: true }, { 'x-request-id': 'req-42' });
-      await streamText(sim, '/v1/chat/completions', { messages: [{ role: 'user', content: 'a' }], max_tokens: 3 });
+      await streamText(sim, '/v1/completions', { prompt: 'a b c', max_tokens: 5, ignore_eos: true, stream: true }, { 'x-request-id': 'req-42' });
+      await streamText(sim, '/v1/chat/completions', { messages: [{ role: 'user', content: 'a' }], max_tokens: 3, ignore_eos: true });
 
       const [s, n] = sim.groundTruth();
       expect(s).toMatchObject({ requestId: 'req-42', endpoint: 'completions', model: 'qwen3-8b', stream: true, status: 200, promptTokens: 3, completionTokens: 5, failure: null });
@@ -106,10 +106,10 @@ describe('ground truth', () => {
 
   it('takes every timestamp from the injected clock', async () => {
     const offset = 10_000_000;
-    const sim = await startSimulator({ ttftMs: 1, itlMs: 1, jitterMs: 0 }, () => systemClock() + offset);
+    const sim = await startSimulator({ tokenizer: 'words', ttftMs: 1, itlMs: 1, jitterMs: 0 }, () => systemClock() + offset);
     try {
       const before = systemClock();
-      await streamText(sim, '/v1/completions', { prompt: 'a', max_tokens: 3, stream: true });
+      await streamText(sim, '/v1/completions', { prompt: 'a', max_tokens: 3, ignore_eos: true, stream: true });
 
       const e = sim.groundTruth()[0]!;
       expect(e.receivedAt).toBeGreaterThan(before + offset);
@@ -121,8 +121,8 @@ describe('ground truth', () => {
 
   it('appends every entry to groundTruthFile as NDJSON, flushed by close()', async () => {
     const file = join(dir, 'nested', 'ground-truth.ndjson');
-    const sim = await startSimulator({ ttftMs: 1, itlMs: 1, jitterMs: 0, groundTruthFile: file });
-    await streamText(sim, '/v1/completions', { prompt: 'a', max_tokens: 2, stream: true });
+    const sim = await startSimulator({ tokenizer: 'words', ttftMs: 1, itlMs: 1, jitterMs: 0, groundTruthFile: file });
+    await streamText(sim, '/v1/completions', { prompt: 'a', max_tokens: 2, ignore_eos: true, stream: true });
     await streamText(sim, '/v1/completions', { model: 'missing', prompt: 'a' });
 
     await sim.close();
@@ -137,10 +137,10 @@ describe('ground truth memory', () => {
   it('without keepGroundTruth, memory holds only the requests in flight, however many were served (the file gets them all)', async () => {
     const dir = await tempDir();
     const file = join(dir, 'truth.ndjson');
-    const sim = await startSimulator({ ttftMs: 0, itlMs: 0, jitterMs: 0, keepGroundTruth: false, groundTruthFile: file });
+    const sim = await startSimulator({ tokenizer: 'words', ttftMs: 0, itlMs: 0, jitterMs: 0, keepGroundTruth: false, groundTruthFile: file });
     try {
       for (let i = 0; i < 200; i++) {
-        const res = await fetch(`${sim.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'a b c', max_tokens: 2, stream: true }) });
+        const res = await fetch(`${sim.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'a b c', max_tokens: 2, ignore_eos: true, stream: true }) });
         await res.text();
       }
       expect(sim.retainedGroundTruth()).toBe(0);

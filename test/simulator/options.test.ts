@@ -25,7 +25,15 @@ describe('simulator options', () => {
       seed: 1,
       keepGroundTruth: true,
       version: expect.stringMatching(/-simulator$/),
+      dialect: 'vllm',
+      tokenizer: 'qwen3',
     });
+  });
+
+  it("count prompts with the seed model's real tokenizer only when serving the seed model", () => {
+    expect(resolveSimulatorOptions({ models: ['other-model'] }).tokenizer).toBe('words');
+    expect(resolveSimulatorOptions({ models: ['other-model'], tokenizer: 'qwen3' }).tokenizer).toBe('qwen3');
+    expect(resolveSimulatorOptions({ tokenizer: 'words' }).tokenizer).toBe('words');
   });
 
   it('list every problem, by option name, in one InputError', () => {

@@ -99,3 +99,26 @@ describe('simulate refuses a --ground-truth file it cannot write, before serving
     expect(await readFile(file, 'utf8')).toBe('');
   });
 });
+
+describe('simulate refuses a dialect or tokenizer it cannot use', () => {
+  it('--dialect vlm: one message naming the flag, the value and the choices, exit 2', async () => {
+    const r = await cli(['simulate', '--dialect', 'vlm', '--port', '0']);
+
+    expect(r.stderr).toContain('--dialect');
+    expect(r.stderr).toContain('must be one of vllm, sglang, tgi, trtllm, llamacpp, ollama');
+    expect(r.stderr).toContain('"vlm"');
+    expect(r.stderr.trim().split('\n').length).toBeLessThanOrEqual(2);
+    expect(r.code).toBe(2);
+  });
+
+  it('--tokenizer with a file that is not there: one message naming it and the fix, exit 2', async () => {
+    const missing = join(await tempDir(), 'tokenizer.json');
+
+    const r = await cli(['simulate', '--tokenizer', missing, '--port', '0']);
+
+    expect(r.stderr).toBe(
+      `error: tokenizer ${missing}: is neither "words", "qwen3" nor an existing file\nFix: pass words, qwen3, or the path of a Hugging Face tokenizer.json (tokenizer_config.json beside it is read too).\n`,
+    );
+    expect(r.code).toBe(2);
+  });
+});

@@ -7,7 +7,7 @@ describe('/tokenize and /detokenize', () => {
   let sim: RunningSimulator;
 
   beforeAll(async () => {
-    sim = await startSimulator({ ttftMs: 1, itlMs: 1, jitterMs: 0, maxModelLen: 4096 });
+    sim = await startSimulator({ tokenizer: 'words', ttftMs: 1, itlMs: 1, jitterMs: 0, maxModelLen: 4096 });
   });
   afterAll(() => sim.close());
 

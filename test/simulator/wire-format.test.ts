@@ -44,7 +44,7 @@ describe('vLLM wire format', () => {
   let sim: RunningSimulator;
 
   beforeAll(async () => {
-    sim = await startSimulator({ ttftMs: 2, prefillMsPerToken: 0, itlMs: 2, jitterMs: 0 });
+    sim = await startSimulator({ tokenizer: 'words', ttftMs: 2, prefillMsPerToken: 0, itlMs: 2, jitterMs: 0 });
   });
   afterAll(() => sim.close());
 
@@ -81,6 +81,7 @@ describe('vLLM wire format', () => {
       model: 'qwen3-8b',
       messages: [{ role: 'user', content: 'hi there' }],
       max_tokens: 2,
+      ignore_eos: true,
       stream: true,
       stream_options: {},
     });
@@ -99,10 +100,10 @@ describe('vLLM wire format', () => {
   });
 
   it('sends no usage chunk without stream_options, and one with stream_options: {}', async () => {
-    const bare = events(await (await post(sim, '/v1/completions', { prompt: 'a b', max_tokens: 2, stream: true })).text());
-    const withEmpty = events(await (await post(sim, '/v1/completions', { prompt: 'a b', max_tokens: 2, stream: true, stream_options: {} })).text());
+    const bare = events(await (await post(sim, '/v1/completions', { prompt: 'a b', max_tokens: 2, ignore_eos: true, stream: true })).text());
+    const withEmpty = events(await (await post(sim, '/v1/completions', { prompt: 'a b', max_tokens: 2, ignore_eos: true, stream: true, stream_options: {} })).text());
     const optedOut = events(
-      await (await post(sim, '/v1/completions', { prompt: 'a b', max_tokens: 2, stream: true, stream_options: { include_usage: false } })).text(),
+      await (await post(sim, '/v1/completions', { prompt: 'a b', max_tokens: 2, ignore_eos: true, stream: true, stream_options: { include_usage: false } })).text(),
     );
 
     expect(bare).toHaveLength(3);
@@ -116,6 +117,7 @@ describe('vLLM wire format', () => {
     const res = await post(sim, '/v1/completions', {
       prompt: 'a b',
       max_tokens: 2,
+      ignore_eos: true,
       stream: true,
       stream_options: { include_usage: true, continuous_usage_stats: true },
     });
@@ -128,9 +130,9 @@ describe('vLLM wire format', () => {
   });
 
   it('carries several tokens per chunk when tokensPerChunk > 1', async () => {
-    const multi = await startSimulator({ ttftMs: 1, itlMs: 1, jitterMs: 0, tokensPerChunk: 3 });
+    const multi = await startSimulator({ tokenizer: 'words', ttftMs: 1, itlMs: 1, jitterMs: 0, tokensPerChunk: 3 });
     try {
-      const res = await post(multi, '/v1/completions', { prompt: 'a', max_tokens: 7, stream: true, stream_options: {} });
+      const res = await post(multi, '/v1/completions', { prompt: 'a', max_tokens: 7, ignore_eos: true, stream: true, stream_options: {} });
       const evs = events(await res.text());
       const texts = evs.slice(0, -2).map((e) => (JSON.parse(e.slice(6)) as { choices: Array<{ text: string }> }).choices[0]!.text);
 
@@ -142,8 +144,8 @@ describe('vLLM wire format', () => {
   });
 
   it("returns non-streamed completions and chat as vLLM's JSON with usage", async () => {
-    const completion = (await (await post(sim, '/v1/completions', { prompt: 'a b c', max_tokens: 4 })).json()) as Record<string, unknown>;
-    const chat = (await (await post(sim, '/v1/chat/completions', { messages: [{ role: 'user', content: 'x' }], max_tokens: 3 })).json()) as Record<
+    const completion = (await (await post(sim, '/v1/completions', { prompt: 'a b c', max_tokens: 4, ignore_eos: true })).json()) as Record<string, unknown>;
+    const chat = (await (await post(sim, '/v1/chat/completions', { messages: [{ role: 'user', content: 'x' }], max_tokens: 3, ignore_eos: true })).json()) as Record<
       string,
       unknown
     >;
@@ -165,7 +167,7 @@ describe('vLLM wire format', () => {
   });
 
   it('defaults completions max_tokens to 16', async () => {
-    const body = (await (await post(sim, '/v1/completions', { prompt: 'a' })).json()) as { usage: { completion_tokens: number } };
+    const body = (await (await post(sim, '/v1/completions', { prompt: 'a', ignore_eos: true })).json()) as { usage: { completion_tokens: number } };
 
     expect(body.usage.completion_tokens).toBe(16);
   });

@@ -3,7 +3,8 @@ import { resolveSimulatorOptions, startSimulator, type SimulatorOptions } from '
 import { EXIT } from '../exit-codes.ts';
 
 /**
- * `inference-baseline simulate`: the vLLM-compatible simulator alone, until Ctrl-C; with
+ * `inference-baseline simulate`: the vLLM-compatible simulator (or, with `dialect`, another server's
+ * replay) alone, until Ctrl-C; with
  * `workers` > 1, that many processes behind one port (simulator/cluster.ts).
  */
 export async function simulateCommand(opts: SimulatorOptions, io: { stdout: NodeJS.WritableStream; interrupt: AbortSignal }, workers = 1): Promise<number> {
@@ -11,7 +12,7 @@ export async function simulateCommand(opts: SimulatorOptions, io: { stdout: Node
   const o = resolveSimulatorOptions(opts);
   const sim = workers > 1 ? await startSimulatorCluster(opts, workers) : await startSimulator(opts);
   io.stdout.write(
-    `simulator listening on ${sim.url}${workers > 1 ? ` (${workers} worker processes)` : ''} — models ${o.models.join(', ')}; ttft ${o.ttftMs} ms + ${o.prefillMsPerToken} ms/prompt token, itl ${o.itlMs} ± ${o.jitterMs} ms` +
+    `simulator listening on ${sim.url}${workers > 1 ? ` (${workers} worker processes)` : ''} — ${o.dialect === 'vllm' ? '' : `${o.dialect} dialect; `}models ${o.models.join(', ')} (tokenizer ${o.tokenizer}); ttft ${o.ttftMs} ms + ${o.prefillMsPerToken} ms/prompt token, itl ${o.itlMs} ± ${o.jitterMs} ms` +
       `${o.errorRate > 0 ? `; error rate ${o.errorRate} (${o.failureModes.join(', ')})` : ''}${o.groundTruthFile ? `; ground truth → ${o.groundTruthFile}` : ''}\n`,
   );
   // An interrupt that came while starting has already fired: waiting for its event would never end.
