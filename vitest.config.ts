@@ -11,7 +11,7 @@ const UNIT = [
   'test/core/**/*.test.ts',
   'test/infra/**/*.test.ts',
   'test/aggregator/**/*.test.ts',
-  'test/runner/{pacer,precise-timer,prompt-spool,prompts,shard-writer,sse-parser}.test.ts',
+  'test/runner/{pacer,precise-timer,prompt-spool,prompts,server-detect,shard-writer,sse-parser}.test.ts',
   'test/simulator/{latency-model,tokenizer}.test.ts',
   'test/cli/workflow-input.test.ts',
   'test/local/clock.test.ts',
@@ -25,7 +25,9 @@ const shared = {
   pool: 'forks' as const,
   // The SDK's notice that its 2027 releases need Node 22 (bin/inference-baseline.js explains);
   // no tsx compile cache for the CLI processes the tests start: the suite leaves nothing in /tmp.
-  env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', TSX_DISABLE_CACHE: '1' },
+  // No test reaches the Hugging Face hub: processes the tests start are offline (a test serving a
+  // hub on loopback says so in its own HF_ENDPOINT).
+  env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', TSX_DISABLE_CACHE: '1', HF_HUB_OFFLINE: '1' },
 };
 
 export default defineConfig({

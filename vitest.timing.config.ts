@@ -13,6 +13,6 @@ export default defineConfig({
     pool: 'forks',
     // The SDK's notice that its 2027 releases need Node 22 (bin/inference-baseline.js explains);
     // no tsx compile cache for the CLI processes the tests start: the suite leaves nothing in /tmp.
-    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', TSX_DISABLE_CACHE: '1' },
+    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', TSX_DISABLE_CACHE: '1', HF_HUB_OFFLINE: '1' },
   },
 });

@@ -3,6 +3,7 @@ import type { LocalStack } from '../core/ports/local-stack.ts';
 import { VERSION } from '../core/version.ts';
 import { systemClock } from '../timing/clock.ts';
 import { isRunnerWorker, serveRunnerWorker } from '../runner/worker-thread.ts';
+import { hubFromEnv } from '../runner/tokenizer-source.ts';
 import { EXIT, runCli } from './program.ts';
 
 /**
@@ -41,6 +42,7 @@ export async function main(wiring: { localStack?: () => Promise<LocalStack> } = 
       interruptible,
       version: VERSION,
       cpus: availableParallelism(),
+      hub: hubFromEnv(process.env),
       ...wiring,
     });
   } catch (err) {

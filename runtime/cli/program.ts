@@ -19,6 +19,8 @@ import { EXIT } from './exit-codes.ts';
 import { endpointUrl, httpUrl, metricNamespace, nonEmpty, nonNegativeInteger, nonNegativeNumber, outLocation, port, positiveNumber, probability, scenarioLabel, shardSpec, windowSize, workerCount, zoneName } from './options.ts';
 
 /** Everything the command line touches, so it runs in-process in tests exactly as from a shell. */
+import type { HubAccess } from '../runner/tokenizer-source.ts';
+
 export interface CliIo {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
@@ -33,6 +35,8 @@ export interface CliIo {
   version: string;
   /** The CPUs this process may use (os.availableParallelism()): how many worker threads fit here. */
   cpus: number;
+  /** Where a tokenizer named by a Hugging Face model id comes from (HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE). */
+  hub: HubAccess;
   /**
    * The stack as the local cloud needs it (infra/local-stack.ts), for `workflow`: handed in by the
    * composition root (bin/inference-baseline.js); the runner bundle has none.
@@ -135,7 +139,7 @@ function addRunCommand(command: NewCommand, io: CliIo, exit: (code: number) => v
     .option('--window <n>', 'earlier valid runs (in <out>/history/) the comparison draws its baseline from', windowSize, DEFAULT_COMPARE_OPTIONS.windowSize)
     .action(async (opts) => {
       const interrupt = io.interruptible('stopping: no new requests; in-flight requests get a grace period');
-      exit(await runCommand(opts, { clock: io.clock, now: io.now, random: io.random, interrupt, stdout: io.stdout, stderr: io.stderr, cpus: io.cpus }));
+      exit(await runCommand(opts, { clock: io.clock, now: io.now, random: io.random, interrupt, stdout: io.stdout, stderr: io.stderr, cpus: io.cpus, hub: io.hub }));
     });
 }
 

@@ -24,7 +24,7 @@ export function formatSummary(s: Summary): string {
   const r = s.requests;
   const errors = Object.entries(r.errors).map(([t, n]) => `${t} ${n}`).join(', ');
   const out = [
-    `run ${s.run.runId}  scenario ${s.run.scenario}  model ${s.run.model}  target ${s.run.target}`,
+    `run ${s.run.runId}  scenario ${s.run.scenario}  model ${s.run.model}  target ${s.run.target}${s.context?.server?.type ? ` (${s.context.server.type})` : ''}`,
     `requests: ${r.scheduled} scheduled, ${r.sent} sent, ${r.succeeded} succeeded, ${r.failed} failed${errors ? ` (${errors})` : ''}`,
     `load: requested ${s.load.requestedRate} req/s, achieved ${s.load.achievedRate ?? '–'} req/s; throughput ${s.throughput.outputTokensPerS ?? '–'} output tokens/s${s.load.cpuSteal !== null ? `; CPU steal ${formatSteal(s.load.cpuSteal)}` : ''}`,
     `tokens: ${s.tokens.inputMismatches} input and ${s.tokens.outputMismatches} output mismatches against the request, ${s.tokens.missingServerUsage} without server usage`,
@@ -35,6 +35,7 @@ export function formatSummary(s: Summary): string {
     '',
     ...failureLines(s),
     s.validity.valid ? 'verdict: valid' : `verdict: INVALID\n${s.validity.reasons.map((x) => `  - ${x}`).join('\n')}`,
+    ...s.validity.notes.map((x) => `note: ${x}`),
     ...(s.comparison ? [`comparison: ${s.comparison.headline}`] : []),
   ];
   return out.join('\n');

@@ -5,7 +5,7 @@
  */
 export type StreamEvent =
   | { kind: 'done' }
-  | { kind: 'chunk'; content: boolean; usage: Usage | null }
+  | { kind: 'chunk'; content: boolean; usage: Usage | null; finish: string | null }
   | { kind: 'error'; message: string }
   | { kind: 'invalid'; message: string };
 
@@ -28,8 +28,13 @@ export function interpretEvent(data: string): StreamEvent {
   if (obj.object === 'error') return { kind: 'error', message: errorMessage(obj) };
   const choices = Array.isArray(obj.choices) ? obj.choices : [];
   let content = false;
-  for (const choice of choices) if (isObject(choice) && hasContent(choice)) content = true;
-  return { kind: 'chunk', content, usage: usageOf(obj.usage) };
+  let finish: string | null = null;
+  for (const choice of choices) {
+    if (!isObject(choice)) continue;
+    if (hasContent(choice)) content = true;
+    finish = finishReasonOf(choice) ?? finish;
+  }
+  return { kind: 'chunk', content, usage: usageOf(obj.usage), finish };
 }
 
 const DONE = Buffer.from('[DONE]');
@@ -38,12 +43,14 @@ const USAGE_KEY = Buffer.from('"usage"');
 const USAGE_NULL = Buffer.from('"usage":null');
 const STRING_CONTENT_KEYS = ['"text":"', '"content":"', '"reasoning_content":"', '"reasoning":"'].map((k) => Buffer.from(k));
 const TOKEN_IDS = Buffer.from('"token_ids":[');
-const CONTENT_CHUNK: StreamEvent = Object.freeze({ kind: 'chunk', content: true, usage: null });
+const FINISH_STRING = Buffer.from('"finish_reason":"');
+const CONTENT_CHUNK: StreamEvent = Object.freeze({ kind: 'chunk', content: true, usage: null, finish: null });
 const DONE_EVENT: StreamEvent = Object.freeze({ kind: 'done' });
 
 /**
  * `interpretEvent` on an event's bytes, without parsing the common case. A token chunk of vLLM's
- * wire format (`{…"choices":[{…"text":" the"…}],"usage":null}`, no error, no usage) is recognised
+ * wire format (`{…"choices":[{…"text":" the"…}],"usage":null}`, no error, no usage, no finish
+ * reason — TGI's `"finish_reason":""` before the last token counts as none) is recognised
  * by byte search: JSON escapes every `"` inside a string, so `"text":"` followed by a non-`"` byte
  * can only be a key with a non-empty string value. Anything else — usage, errors, empty text, keys
  * spaced as Python's `json.dumps` writes them, non-objects — is decoded and parsed by
@@ -53,13 +60,18 @@ const DONE_EVENT: StreamEvent = Object.freeze({ kind: 'done' });
  */
 export function interpretEventBytes(data: Buffer): StreamEvent {
   if (data.length === DONE.length && data.equals(DONE)) return DONE_EVENT;
-  if (data.length > 1 && data[0] === 0x7b && data[data.length - 1] === 0x7d && data.indexOf(ERROR_KEY) === -1 && usageIsNull(data) && hasContentBytes(data)) return CONTENT_CHUNK;
+  if (data.length > 1 && data[0] === 0x7b && data[data.length - 1] === 0x7d && data.indexOf(ERROR_KEY) === -1 && usageIsNull(data) && !hasFinishBytes(data) && hasContentBytes(data)) return CONTENT_CHUNK;
   return interpretEvent(data.toString('utf8'));
 }
 
 function usageIsNull(data: Buffer): boolean {
   const at = data.indexOf(USAGE_KEY);
   return at === -1 || (data.indexOf(USAGE_NULL) === at && data.indexOf(USAGE_KEY, at + 1) === -1);
+}
+
+function hasFinishBytes(data: Buffer): boolean {
+  const at = data.indexOf(FINISH_STRING);
+  return at !== -1 && data[at + FINISH_STRING.length] !== 0x22;
 }
 
 function hasContentBytes(data: Buffer): boolean {
@@ -87,6 +99,16 @@ function hasContent(choice: Record<string, unknown>): boolean {
     if (typeof v === 'string' && v.length > 0) return true;
   }
   return false;
+}
+
+/**
+ * A choice's `finish_reason` ("length": cut at max_tokens; "stop": EOS or a stop string), null
+ * while generating. TGI sends `""` on every chunk before the last: that is no reason either.
+ */
+export function finishReasonOf(choice: unknown): string | null {
+  if (!isObject(choice)) return null;
+  const f = choice.finish_reason;
+  return typeof f === 'string' && f.length > 0 ? f : null;
 }
 
 export function usageOf(u: unknown): Usage | null {

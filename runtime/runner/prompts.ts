@@ -1,4 +1,3 @@
-import type { Dispatcher } from 'undici';
 import type { TokenDistribution } from '../core/scenario/resolve.ts';
 import { InputError } from '../core/errors.ts';
 import { itemRng } from '../core/random.ts';
@@ -6,6 +5,12 @@ import { words } from './words.ts';
 
 /** How many tokens a prompt is, as the target counts it (chat templates included). */
 export type TokenCounter = (prompt: string) => Promise<number>;
+
+/** The words prompts are made of: by default runner/words.ts; usage probes narrow them and fix the first. */
+export interface Vocabulary {
+  words?: readonly string[];
+  first?: string;
+}
 
 /** Draws one length from a token distribution (seeded). */
 export function sampleLength(d: TokenDistribution, random: () => number): number {
@@ -22,16 +27,19 @@ export function sampleLength(d: TokenDistribution, random: () => number): number
  * two prompts share a prefix and the server's prefix cache cannot shorten TTFT), then words are
  * added or removed until the count is exact. Fails loudly when the count cannot be hit.
  */
-export async function calibratedPrompt(tokens: number, random: () => number, count: TokenCounter, overhead: number): Promise<string> {
-  const draw = (): string => words[Math.floor(random() * words.length)]!;
-  const list = Array.from({ length: Math.max(1, tokens - overhead) }, draw);
+export async function calibratedPrompt(tokens: number, random: () => number, count: TokenCounter, overhead: number, vocabulary: Vocabulary = {}): Promise<string> {
+  const pool = vocabulary.words ?? words;
+  const draw = (): string => pool[Math.floor(random() * pool.length)]!;
+  const head = vocabulary.first === undefined ? [] : [vocabulary.first];
+  const list = [...head, ...Array.from({ length: Math.max(1, tokens - overhead - head.length) }, draw)];
+  const min = head.length + 1;
   for (let attempt = 0; attempt < 12; attempt++) {
     const n = await count(list.join(' '));
     if (n === tokens) return list.join(' ');
     if (n > tokens) {
       // Every word is at least one token: removing (n − tokens) words can only undershoot.
-      const drop = Math.max(1, Math.min(n - tokens, list.length - 1));
-      if (list.length <= 1) break;
+      if (list.length <= min) break;
+      const drop = Math.max(1, Math.min(n - tokens, list.length - min));
       list.splice(list.length - drop, drop);
     } else {
       for (let i = 0; i < tokens - n; i++) list.push(draw());
@@ -44,19 +52,6 @@ export async function calibratedPrompt(tokens: number, random: () => number, cou
     [`could not build a prompt of exactly ${tokens} tokens with the target's tokenizer`],
     'check that the target tokenizes plain English text, or lower data.input_distribution.',
   );
-}
-
-/** The target's token counter: vLLM's `/tokenize` (not under /v1), which applies chat templates too. */
-export function tokenizeCounter(dispatcher: Dispatcher, api: 'completion' | 'chat', model: string, headers: Record<string, string>): TokenCounter {
-  return async (prompt) => {
-    const body = api === 'chat' ? { model, messages: [{ role: 'user', content: prompt }] } : { model, prompt };
-    const res = await dispatcher.request({ path: '/tokenize', method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    const text = await res.body.text();
-    if (res.statusCode !== 200) throw new Error(`/tokenize answered HTTP ${res.statusCode}: ${text.slice(0, 200)}`);
-    const obj = JSON.parse(text) as { count?: unknown };
-    if (typeof obj.count !== 'number') throw new Error(`/tokenize answered without a count: ${text.slice(0, 200)}`);
-    return obj.count;
-  };
 }
 
 export interface PromptPlan {
@@ -75,6 +70,8 @@ export interface PlanOptions {
   signal?: AbortSignal;
   /** The target's context length: a request whose prompt and output cannot fit is refused before calibration. */
   maxModelLen?: number | null;
+  /** The words to draw from (token-counters.ts). */
+  vocabulary?: Vocabulary;
 }
 
 /**
@@ -108,7 +105,7 @@ export async function calibratePrompts(
   const flush = async (): Promise<void> => {
     if (batch.length === 0) return;
     // Tokens the target adds around any prompt (BOS, chat template), measured once on a 1-word prompt.
-    overhead ??= Math.max(0, (await count(words[0]!)) - 1);
+    overhead ??= Math.max(0, (await count(o.vocabulary?.first ?? words[0]!)) - 1);
     const plans: PromptPlan[] = new Array(batch.length);
     let next = 0;
     const worker = async (): Promise<void> => {
@@ -117,7 +114,7 @@ export async function calibratePrompts(
         const i = next++;
         const seq = batch[i]!;
         const { inputTokens, maxTokens } = lengthsOf(seq);
-        const prompt = await calibratedPrompt(inputTokens, itemRng(seed, seq, WORDS), count, overhead!);
+        const prompt = await calibratedPrompt(inputTokens, itemRng(seed, seq, WORDS), count, overhead!, o.vocabulary);
         plans[i] = { prompt, promptTokens: inputTokens, maxTokens };
         done += 1;
         if (o.onProgress && done % 100 === 0) o.onProgress(done);

@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici';
 import type { ErrorType, RequestRecord } from '../core/records/record.ts';
 import type { Clock } from '../timing/clock.ts';
-import { errorMessage, interpretEventBytes, usageOf, type Usage } from './openai-events.ts';
+import { errorMessage, finishReasonOf, interpretEventBytes, usageOf, type Usage } from './openai-events.ts';
 import { SseParser } from './sse.ts';
 
 /** Everything that stays the same for every request of a run. */
@@ -101,6 +101,7 @@ export function sendRequest(
       else {
         if (ev.content) m.contentTimes.push(at);
         if (ev.usage) m.usage = ev.usage;
+        if (ev.finish) m.finish = ev.finish;
       }
     });
     const text: Buffer[] = [];
@@ -158,6 +159,7 @@ class Measurement {
   status: number | null = null;
   readonly contentTimes: number[] = [];
   usage: Usage | null = null;
+  finish: string | null = null;
   done = false;
 
   constructor(
@@ -186,6 +188,7 @@ class Measurement {
       },
       status: this.status,
       error,
+      finishReason: this.finish,
     };
   }
 
@@ -199,6 +202,7 @@ function finishJson(m: Measurement, text: string, at: number): RequestRecord {
     const obj = JSON.parse(text) as Record<string, unknown>;
     if (obj.error) return m.fail(at, 'in_band', errorMessage(obj.error));
     m.usage = usageOf(obj.usage);
+    if (Array.isArray(obj.choices)) m.finish = finishReasonOf(obj.choices[0]);
   } catch {
     return m.fail(at, 'protocol', `response is not JSON: ${text.slice(0, 200)}`);
   }

@@ -14,13 +14,17 @@ import { sleepUntil } from '../timing/precise-timer.ts';
 import { runSeed, scheduleSize } from '../core/scenario/schedule.ts';
 import { pace, scheduleSlots, shardSeqs, shardSize, shardSlots, type Slot } from './pacer.ts';
 import { PromptSpool } from './prompt-spool.ts';
-import { inspectTarget, warmUp } from './preflight.ts';
+import { checkWarmUp, inspectTarget, warmUp } from './preflight.ts';
+import { DEFAULT_HUB } from './tokenizer-source.ts';
 import { calibratePrompts, type PromptPlan } from './prompts.ts';
 import { prepareRequest, sendRequest, type PreparedRequest, type RequestTemplate } from './request.ts';
 import { ShardWriter } from './shard-writer.ts';
 import { untilInterrupted } from './interrupted.ts';
 import { createRunDir } from './run-dir.ts';
 import type { RunOptions, RunResult, RunStatus } from './types.ts';
+
+/** Without the entry point's word (RunOptions.hub), nothing is fetched from the internet. */
+const OFFLINE = { ...DEFAULT_HUB, offline: true };
 
 /** The native runner's version as recorded in run.json: the project's. */
 export const RUNNER_VERSION = VERSION;
@@ -63,14 +67,15 @@ async function runWithPool(o: RunOptions, pool: Pool, spool: PromptSpool): Promi
   };
   // Every preparation step gives way to Ctrl-C at once (untilInterrupted): nothing is created yet.
   const step = <T>(p: Promise<T>): Promise<T> => untilInterrupted(o.interrupt, p);
-  const target = await step(inspectTarget(pool, sc.server.baseUrl, base, sc.server.model));
+  const target = await step(inspectTarget(pool, sc.server.baseUrl, base, { model: sc.server.model, type: sc.server.type, ignoreEos: sc.server.ignoreEos, tokenizer: sc.tokenizer, hub: o.hub ?? OFFLINE }));
   const template: RequestTemplate = { ...base, model: target.model };
   const seed = runSeed(sc.load.seed, o.runId);
   const total = scheduleSize(sc.load.stages);
   const scheduled = shardSize(total, o.shard.index, o.shard.count);
   // The schedule is produced as the loop reaches each request; a function so it can start over.
   const mySlots = (): Iterable<Slot> => shardSlots(scheduleSlots(sc.load.stages, sc.load.arrival, sc.load.intervalS, seed.value), o.shard.index, o.shard.count);
-  o.onNote?.(`target ${sc.server.baseUrl} model ${target.model}; prompts calibrated with ${target.tokenizer}`);
+  o.onNote?.(`target ${sc.server.baseUrl} model ${target.model}`);
+  for (const note of target.notes) o.onNote?.(note);
   // This shard's prompts only, plus the warm-up's own first (a position past the schedule), so no
   // measured request finds its prompt already in the server's prefix cache. They go to a spool on
   // disk, not memory: memory does not grow with the run's length.
@@ -78,14 +83,18 @@ async function runWithPool(o: RunOptions, pool: Pool, spool: PromptSpool): Promi
   const seqs: Iterable<number> = { *[Symbol.iterator]() { yield warmSeq; yield* shardSeqs(total, o.shard.index, o.shard.count); } };
   let warm: PromptPlan | undefined;
   await step(
-    calibratePrompts(seqs, sc.input, sc.output, seed.value, async (p) => target.count(p), (plan) => (warm ? spool.write(plan) : void (warm = plan)), {
+    calibratePrompts(seqs, sc.input, sc.output, seed.value, target.counter.count, (plan) => (warm ? spool.write(plan) : void (warm = plan)), {
       onProgress: (n) => o.onNote?.(`calibrated ${n} prompts`),
       signal: o.interrupt,
       maxModelLen: target.maxModelLen,
+      vocabulary: { words: target.counter.words, first: target.counter.first },
     }),
   );
   await spool.close();
-  const e2eEstimate = await step(warmUp(pool, template, warm!.prompt, warm!.promptTokens, warm!.maxTokens, o.clock));
+  const warmed = await step(warmUp(pool, template, warm!.prompt, warm!.promptTokens, warm!.maxTokens, o.clock));
+  // The warm-up's usage checks the count and ignore_eos before anything is created.
+  checkWarmUp(warmed, target, template);
+  const e2eEstimate = (warmed.doneAt ?? 0) - (warmed.sentAt ?? 0);
 
   if (o.coordination) await step(o.coordination.prepared());
   else await createRunDir(o.outDir);
@@ -95,7 +104,7 @@ async function runWithPool(o: RunOptions, pool: Pool, spool: PromptSpool): Promi
     request: { arrival: sc.load.arrival, stages: sc.load.stages, intervalS: sc.load.intervalS, ignoreEos: sc.server.ignoreEos, validity: sc.validity, seed },
     scheduled: total,
     shards: o.shard.count,
-    ...(target.server ? { server: target.server } : {}),
+    server: target.server,
   };
   // The run's own files come from shard 0 only: one writer per name (core/run-layout.ts).
   if (o.shard.index === 0) {

@@ -4,6 +4,7 @@ import type { ResolvedScenario } from '../core/scenario/resolve.ts';
 import type { Summary } from '../core/summary/schema.ts';
 import type { Clock } from '../timing/clock.ts';
 import type { CpuTicks } from '../timing/cpu-steal.ts';
+import type { HubAccess } from './tokenizer-source.ts';
 
 /** What a runner is given, what it reports while it runs, and what it returns (run.ts, workers.ts, start.ts). */
 
@@ -20,6 +21,8 @@ export interface RunOptions {
   clock: Clock;
   /** The machine's CPU counters, for the CPU steal while the shard sends (default: /proc/stat). */
   cpuTicks?: () => CpuTicks | null;
+  /** Where a tokenizer named by a Hugging Face model id is fetched from (HF_ENDPOINT …; default the hub). */
+  hub?: HubAccess;
   /** Aborting it stops scheduling; in-flight requests get `graceMs`, then are cancelled. */
   interrupt: AbortSignal;
   graceMs: number;

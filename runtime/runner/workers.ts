@@ -32,7 +32,7 @@ import type { RunOptions, RunResult, RunStatus } from './types.ts';
  */
 
 /** What a worker thread is started with: the runner's options that can cross a thread (no functions). */
-export type WorkerData = Pick<RunOptions, 'scenario' | 'scenarioName' | 'configYaml' | 'runId' | 'outDir' | 'shard' | 'zone' | 'graceMs'> & {
+export type WorkerData = Pick<RunOptions, 'scenario' | 'scenarioName' | 'configYaml' | 'runId' | 'outDir' | 'shard' | 'zone' | 'graceMs' | 'hub'> & {
   role: typeof RUNNER_WORKER;
 };
 
@@ -120,7 +120,7 @@ export async function runWorkers(o: RunOptions): Promise<RunResult> {
   const scenario = workerScenario(o.scenario);
   removeSpoolsOnExit();
   const threads = Array.from({ length: workers }, (_, w) =>
-    spawn({ role: RUNNER_WORKER, scenario, scenarioName: o.scenarioName, configYaml: o.configYaml, runId: o.runId, outDir: o.outDir, shard: workerShard(o.shard, w, workers), zone: o.zone, graceMs: o.graceMs }, o.workerScript),
+    spawn({ role: RUNNER_WORKER, scenario, scenarioName: o.scenarioName, configYaml: o.configYaml, runId: o.runId, outDir: o.outDir, shard: workerShard(o.shard, w, workers), zone: o.zone, graceMs: o.graceMs, hub: o.hub }, o.workerScript),
   );
   const post = (m: ToWorker): void => threads.forEach((t) => t.postMessage(m));
   const acc = new RunAccumulator(o.scenario.server.ignoreEos);

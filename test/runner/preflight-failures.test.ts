@@ -101,8 +101,8 @@ describe('preflight failures say what the target did', () => {
 
     const err = await preflightError(url);
 
-    expect(err.message).toMatch(/^--target: the server cannot count prompt tokens: \/tokenize failed \(\/tokenize answered HTTP 404: \{"detail":"Not Found"\}\) and POST \/v1\/completions answered without usage\.prompt_tokens/);
-    expect(err.fix).toBe('use a server that has /tokenize or reports usage (vLLM, SGLang).');
+    expect(err.message).toMatch(/^--target: the runner cannot count prompt tokens as the server does: its tokenize endpoint failed \(POST \/tokenize answered HTTP 404: \{"detail":"Not Found"\}\), and POST \/v1\/completions answered without usage\.prompt_tokens/);
+    expect(err.fix).toBe("set tokenizer.pretrained_model_name_or_path to the served model's tokenizer (a local directory or a Hugging Face model id), or use a server that reports usage.");
   });
 
   it('a stream that stalls after 3 tokens during warm-up (load.request_timeout 0.2): "stalled after 3 tokens", request_timeout named, retried once only, not api.type', async () => {

@@ -86,7 +86,14 @@ describe('interpretEvent', () => {
   const data = (chunk: string): string => chunk.slice('data: '.length).trimEnd();
 
   it('a completion chunk with text is content', () => {
-    expect(interpretEvent(data(completionChunk(' the')))).toEqual({ kind: 'chunk', content: true, usage: null });
+    expect(interpretEvent(data(completionChunk(' the')))).toEqual({ kind: 'chunk', content: true, usage: null, finish: null });
+  });
+
+  it('finish_reason is kept ("length": cut at max_tokens; "stop": EOS); TGI\'s "" before the last token is none', () => {
+    expect(interpretEvent(data(completionChunk(' the', 'length')))).toMatchObject({ content: true, finish: 'length' });
+    expect(interpretEvent('{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}')).toMatchObject({ content: false, finish: 'stop' });
+    expect(interpretEvent('{"choices":[{"index":0,"text":" a","finish_reason":""}]}')).toMatchObject({ content: true, finish: null });
+    expect(interpretEventBytes(Buffer.from(data(completionChunk(' the', 'length'))))).toMatchObject({ content: true, finish: 'length' });
   });
 
   it('a chunk with empty text is not content, unless it carries token ids', () => {
@@ -96,7 +103,7 @@ describe('interpretEvent', () => {
   });
 
   it('the usage-only final chunk (choices: []) is not content and carries the usage', () => {
-    expect(interpretEvent(data(usageChunk))).toEqual({ kind: 'chunk', content: false, usage: { promptTokens: 512, completionTokens: 128 } });
+    expect(interpretEvent(data(usageChunk))).toEqual({ kind: 'chunk', content: false, usage: { promptTokens: 512, completionTokens: 128 }, finish: null });
   });
 
   it('the chat role chunk is not content; delta.content and reasoning are', () => {
@@ -125,6 +132,7 @@ describe('interpretEventBytes (the byte search for token chunks) answers as inte
   const events = [
     data(completionChunk(' the')),
     data(completionChunk(' the', 'length')),
+    '{"choices":[{"index":0,"text":" a","finish_reason":""}]}',
     data(completionChunk('')),
     data(completionChunk('"quoted"')),
     data(completionChunk('say "text":"x" to me')),

@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import { EXIT, runCli } from '../../runtime/cli/program.ts';
 import type { LocalStack } from '../../runtime/core/ports/local-stack.ts';
 import { systemClock } from '../../runtime/timing/clock.ts';
+import { DEFAULT_HUB, type HubAccess } from '../../runtime/runner/tokenizer-source.ts';
 
 export interface CliResult {
   code: number;
@@ -29,7 +30,7 @@ function capture(onChunk?: (text: string) => void): { stream: Writable & { isTTY
  */
 export async function cli(
   args: string[],
-  o: { interrupt?: AbortSignal; interruptible?: (stopMessage: string) => void; cpus?: number; localStack?: () => Promise<LocalStack>; onStderr?: (text: string) => void } = {},
+  o: { interrupt?: AbortSignal; interruptible?: (stopMessage: string) => void; cpus?: number; localStack?: () => Promise<LocalStack>; onStderr?: (text: string) => void; hub?: HubAccess } = {},
 ): Promise<CliResult> {
   const out = capture();
   const err = capture(o.onStderr);
@@ -46,6 +47,8 @@ export async function cli(
     version: 'test',
     // The machine is an input: a test that is not about fitting workers to CPUs does not depend on this one's.
     cpus: o.cpus ?? 64,
+    // Offline unless a test serves a hub on loopback: no test may reach huggingface.co.
+    hub: o.hub ?? { ...DEFAULT_HUB, offline: true },
     ...(o.localStack ? { localStack: o.localStack } : {}),
   });
   return { code, stdout: out.text(), stderr: err.text() };

@@ -8,6 +8,7 @@ import { flagLayer, layerConfig, parseScenario, presetConfig, readScenarioYaml, 
 import { resolveScenario } from '../../core/scenario/resolve.ts';
 import type { Summary } from '../../core/summary/schema.ts';
 import { startRunner } from '../../runner/start.ts';
+import type { HubAccess } from '../../runner/tokenizer-source.ts';
 import { startSimulator, type RunningSimulator } from '../../simulator/index.ts';
 import type { Clock } from '../../timing/clock.ts';
 import { runDestination } from '../support/destination.ts';
@@ -51,6 +52,7 @@ export interface RunCommandIo {
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
   /** The CPUs this process may use: a config asking for more worker threads gets this many, unless --workers says otherwise. */
   cpus: number;
+  hub: HubAccess;
 }
 
 /**
@@ -105,6 +107,7 @@ export async function runCommand(opts: RunCommandOptions, io: RunCommandIo): Pro
       clock: io.clock,
       interrupt: io.interrupt,
       graceMs: opts.grace * 1000,
+      hub: io.hub,
       onStatus: progress.update,
       onNote: (line) => progress.note(line),
       ...destination.runnerHooks((line) => progress.note(line)),

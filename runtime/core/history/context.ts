@@ -70,6 +70,8 @@ export function contextChanges(prev: RunContext, cur: RunContext): string[] {
     out.push(`runner ${prev.runner.kind} ${prev.runner.version} → ${cur.runner.kind} ${cur.runner.version}`);
   }
   if (prev.server || cur.server) {
+    // Runs recorded before the type was kept say nothing of it: unknown, not a change.
+    if (prev.server?.type && cur.server?.type) arrow('server type', prev.server.type, cur.server.type);
     arrow('server version', prev.server?.version, cur.server?.version);
     const a = prev.server?.settings ?? {};
     const b = cur.server?.settings ?? {};

@@ -50,5 +50,10 @@ export const RequestRecord = z.object({
   outputTokens: tokenCounts,
   status: z.number().int().nullable(),
   error: z.object({ type: ErrorType, message: z.string() }).nullable(),
+  /**
+   * The server's last `finish_reason` ("length": cut at max_tokens; "stop": EOS or a stop string);
+   * null when it sent none, absent from records written before it was kept.
+   */
+  finishReason: z.string().nullable().optional(),
 });
 export type RequestRecord = z.infer<typeof RequestRecord>;

@@ -1,5 +1,6 @@
 import { arrivals, type Distribution, type ScenarioConfig } from './schema.ts';
 import { VALIDITY_DEFAULTS, type ValidityRules } from './validity-rules.ts';
+import type { ServerType } from './servers.ts';
 
 /** A token-count distribution with its shape decided (inference-perf leaves it implicit). */
 export type TokenDistribution =
@@ -34,7 +35,16 @@ export interface ResolvedScenario {
     /** Longest silence allowed on a response before it is failed as `timeout`. */
     requestTimeoutMs: number;
   };
-  server: { baseUrl: string; model: string | undefined; ignoreEos: boolean; apiKey: string | undefined };
+  server: {
+    baseUrl: string;
+    model: string | undefined;
+    /** `server.type`; null = detect from the server's answers. */
+    type: ServerType | null;
+    ignoreEos: boolean;
+    apiKey: string | undefined;
+  };
+  /** `tokenizer.pretrained_model_name_or_path`: counts prompt tokens client-side when the server cannot. */
+  tokenizer: { source: string; token: string | undefined } | null;
   validity: ValidityRules;
 }
 
@@ -76,9 +86,11 @@ export function resolveScenario(config: ScenarioConfig): ResolvedScenario {
     server: {
       baseUrl: config.server.base_url.replace(/\/+$/, ''),
       model: config.server.model_name,
+      type: config.server.type ?? null,
       ignoreEos: config.server.ignore_eos,
       apiKey: config.server.api_key,
     },
+    tokenizer: config.tokenizer ? { source: config.tokenizer.pretrained_model_name_or_path, token: config.tokenizer.token } : null,
     validity: {
       maxScheduleDelayP99Ms: v?.max_schedule_delay_p99_ms ?? VALIDITY_DEFAULTS.maxScheduleDelayP99Ms,
       maxRateDeviation: v?.max_rate_deviation ?? VALIDITY_DEFAULTS.maxRateDeviation,

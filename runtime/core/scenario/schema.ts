@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { VALIDITY_DEFAULTS } from './validity-rules.ts';
+import { serverTypes } from './servers.ts';
 
 /**
  * The scenario config: the inference-perf YAML keys this project supports, so an existing
@@ -69,7 +70,11 @@ export const ScenarioConfig = z.strictObject({
     base_seed: z.number().int().nonnegative().optional(),
   }),
   server: z.strictObject({
-    type: z.enum(['vllm', 'sglang', 'tgi']).default('vllm'),
+    /**
+     * The server's dialect (runtime/core/scenario/servers.ts). Unlike inference-perf (default vllm),
+     * absent means "detect it": the runner asks the server and records what it found.
+     */
+    type: z.enum(serverTypes).optional(),
     base_url: z.url({ protocol: /^https?$/ }),
     model_name: z.string().min(1).optional(),
     ignore_eos: z.boolean().default(true),
