@@ -16,6 +16,7 @@ export function renderReport(data: ReportData, assets: ReportAssets): string {
   const reasons = s.validity.reasons.length
     ? `<ul class="reasons">${s.validity.reasons.map((r) => `<li>${esc(r)}</li>`).join('')}</ul>`
     : '<p>All validity rules passed.</p>';
+  const notes = s.validity.notes.length ? `<ul class="reasons">${s.validity.notes.map((n) => `<li class="note">${esc(n)}</li>`).join('')}</ul>` : '';
   const json = JSON.stringify(data).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
   return `<!doctype html>
 <html lang="en">
@@ -32,7 +33,7 @@ ${REPORT_CSS}</style>
 <div>run <code>${esc(s.run.runId)}</code> · ${esc(s.run.runner.kind)} ${esc(s.run.runner.version)} · ${esc(s.run.startedAt ?? '?')} → ${esc(s.run.endedAt ?? '?')}</div>
 <h2>Verdict</h2>
 <div id="verdict" class="verdict ${s.validity.valid ? 'valid' : 'invalid'}">${verdict}</div>
-${reasons}
+${reasons}${notes}
 ${runSection(s)}
 ${problemsList(s)}
 ${failuresSection(s)}

@@ -44,7 +44,7 @@ describe('native runs', () => {
     const sd = [...samples.scheduleDelay].sort((a, b) => a - b);
     expectWithinHdr(summary.load.schedule_delay.p99, exactPercentile(sd, 99));
     expect(summary.load.scheduleDelaySource).toBe('records');
-    expect(summary.validity).toEqual({ valid: true, reasons: [] });
+    expect(summary.validity).toEqual({ valid: true, reasons: [], notes: [] });
   });
 
   it('a 10-shard run merges exactly like the same records in one shard', async () => {

@@ -80,7 +80,7 @@ describe('RunAccumulator', () => {
     expect(s.latency.itl).toMatchObject({ count: 9, min: 10, max: 10 });
     expect(s.load.stages[0]).toMatchObject({ achievedRate: 1, scheduledRate: 1, sent: 3 });
     expect(s.load.schedule_delay).toMatchObject({ count: 3, max: 0.5 });
-    expect(s.validity).toEqual({ valid: true, reasons: [] });
+    expect(s.validity).toEqual({ valid: true, reasons: [], notes: [] });
   });
 
   it('merging per-shard accumulators equals one accumulator over all records', () => {
@@ -152,7 +152,7 @@ describe('RunAccumulator', () => {
     // Steal alone, sends on time: a valid run (the schedule delay is what counts).
     const onTime = new RunAccumulator(true);
     [0, 1, 2].forEach((seq) => onTime.add(record({ seq, scheduledAt: 1000 + seq * 1000, sentAt: 1000.5 + seq * 1000 })));
-    expect(summarize(onTime, identity, request, { scheduled: 3, partial: false, cpuSteal: 0.5 }).validity).toEqual({ valid: true, reasons: [] });
+    expect(summarize(onTime, identity, request, { scheduled: 3, partial: false, cpuSteal: 0.5 }).validity).toEqual({ valid: true, reasons: [], notes: [] });
   });
 
   it('an interrupted run and a run with no success are never valid', () => {

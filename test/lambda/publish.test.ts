@@ -20,7 +20,7 @@ function summary(over: Partial<Summary> = {}): Summary {
     throughput: { durationS: 300.5, requestsPerS: 0.99, inputTokensPerS: 505, outputTokensPerS: 126.5 },
     tokens: { inputTokens: 152064, outputTokens: 38016, inputMismatches: 0, outputMismatches: 0, clientServerOutputMismatches: 0, missingServerUsage: 0 },
     input: { source: 'native', files: 1, records: 300, badRecords: 0, badFiles: 0, problems: [], omittedProblems: 0 },
-    validity: { valid: false, reasons: ['3 of 300 requests failed'] },
+    validity: { valid: false, reasons: ['3 of 300 requests failed'], notes: [] },
     context: null,
     comparison: null,
     ...over,

@@ -93,7 +93,7 @@ describe('the local workflow: success (native runner through the bootstrap and t
     const shards = [0, 1, 2, 3].map((i) => `shard-000${i}`);
     expect((await readdir(join(dir, 'requests'))).sort()).toEqual(shards.flatMap((s) => [`${s}-0000.ndjson.gz`, `${s}.json`]));
     const summary = Summary.parse(JSON.parse(await readFile(join(dir, 'summary.json'), 'utf8')));
-    expect(summary.validity).toEqual({ valid: true, reasons: [] });
+    expect(summary.validity).toEqual({ valid: true, reasons: [], notes: [] });
     // The run's identity is the RunSpec's (what the alarms watch), the zone the one the workflow located.
     expect(summary.run).toMatchObject({ scenario: 'baseline', model: 'qwen3-8b', zone: 'local-1a', runId: first.runSpec!.runId });
     const execution = JSON.parse(await readFile(join(dir, 'execution.json'), 'utf8')) as { status: string; definitionSha256: string; overrides: Record<string, unknown> };

@@ -40,7 +40,7 @@ describe('a loopback run against the simulator (real HTTP, real time: the runner
     const seen = sim.groundTruth().map((g) => g.requestId);
     expect(seen.filter((id) => id.startsWith(`${RUN_ID}-`))).toHaveLength(10);
     expect(seen[0]).toBe('warmup-0');
-    expect(summary.validity).toEqual({ valid: true, reasons: [] });
+    expect(summary.validity).toEqual({ valid: true, reasons: [], notes: [] });
     expect(summary.requests).toMatchObject({ scheduled: 10, sent: 10, succeeded: 10, failed: 0 });
     expect((await readdir(dir)).sort()).toEqual(['config.yml', 'requests', 'run.json']);
     expect(ShardManifest.parse(JSON.parse(await readFile(join(dir, 'requests', 'shard-0000.json'), 'utf8')))).toMatchObject({ records: 10, sent: 10, partial: false, parts: ['shard-0000-0000.ndjson.gz'] });
@@ -59,7 +59,7 @@ describe('a loopback run against the simulator (real HTTP, real time: the runner
       expect(r.outputTokens).toEqual({ requested: 16, client: 16, server: 16 });
     }
     expect(sim.groundTruth().filter((g) => g.requestId.startsWith(`${RUN_ID}-`)).every((g) => g.endpoint === 'chat')).toBe(true);
-    expect(summary.validity).toEqual({ valid: true, reasons: [] });
+    expect(summary.validity).toEqual({ valid: true, reasons: [], notes: [] });
   });
 
   it('non-streamed completions: e2e and token counts from the response, no ttft or itl to claim — and not a latency baseline', async () => {
@@ -76,6 +76,7 @@ describe('a loopback run against the simulator (real HTTP, real time: the runner
     expect(summary.validity).toEqual({
       valid: false,
       reasons: [expect.stringMatching(/^The run did not stream \(api\.streaming is false — inference-perf's default\): without streaming there is no TTFT, ITL or TPOT, only end-to-end latency, so it is not a latency baseline\. Set api\.streaming: true\.$/)],
+      notes: [],
     });
   });
 

@@ -206,7 +206,7 @@ export function finish(base: Measured, request: RunRequest, input: InputReport, 
   if (base.load.scheduleDelaySource === 'unavailable' && base.requests.sent > 0 && base.run.runner.kind === 'native') {
     reasons.push('No record carried a scheduled time, so schedule delay is unknown. Check the runner version that wrote the records.');
   }
-  return { ...base, input, validity: { valid: reasons.length === 0, reasons }, context: null, comparison: null };
+  return { ...base, input, validity: { valid: reasons.length === 0, reasons, notes: judged.notes }, context: null, comparison: null };
 }
 
 function round(x: number, digits: number): number {

@@ -79,7 +79,7 @@ export const Summary = z.object({
     outputTokens: z.number().int().nonnegative(),
     /** Successes whose server prompt_tokens differ from the requested prompt length. */
     inputMismatches: z.number().int().nonnegative(),
-    /** Successes whose server completion_tokens differ from max_tokens (checked when ignore_eos). */
+    /** Successes whose server completion_tokens differ from max_tokens (with ignore_eos), or exceed it (without). */
     outputMismatches: z.number().int().nonnegative(),
     /** Successes where the client's content-event count differs from the server's completion_tokens. */
     clientServerOutputMismatches: z.number().int().nonnegative(),
@@ -88,7 +88,12 @@ export const Summary = z.object({
   }),
   /** What the aggregator read and what it could not use. */
   input: InputReport,
-  validity: z.object({ valid: z.boolean(), reasons: z.array(z.string()) }),
+  validity: z.object({
+    valid: z.boolean(),
+    reasons: z.array(z.string()),
+    /** What a reader must know of a valid run's numbers without it being invalid (e.g. variable output lengths). */
+    notes: z.array(z.string()).default([]),
+  }),
   /** What the run measured against (workload fingerprint, server, target pod, runner): the aggregator's. */
   context: RunContext.nullable().default(null),
   /** This run against its series' history (null: not compared, e.g. aggregated without a history). */

@@ -6,8 +6,9 @@ import type { Measured } from './schema.ts';
  * The rules that make a run a valid baseline. A run that breaks one is still stored
  * and published — as invalid, with reasons a person can act on, never as a baseline.
  */
-export function judgeValidity(s: Measured, request: RunRequest): { valid: boolean; reasons: string[] } {
+export function judgeValidity(s: Measured, request: RunRequest): { valid: boolean; reasons: string[]; notes: string[] } {
   const reasons: string[] = [];
+  const notes: string[] = [];
   const rules = request.validity;
   const { requests, tokens } = s;
 
@@ -58,11 +59,17 @@ export function judgeValidity(s: Measured, request: RunRequest): { valid: boolea
   }
   if (tokens.outputMismatches > 0 && request.ignoreEos) {
     reasons.push(`${tokens.outputMismatches} successful requests returned a different number of output tokens than requested (server usage): the server stopped early or ignored max_tokens. Check that it honours ignore_eos and that max_model_len leaves room for the output.`);
+  } else if (tokens.outputMismatches > 0) {
+    reasons.push(`${tokens.outputMismatches} successful requests returned more output tokens than max_tokens (server usage): the server ignored max_tokens. Check the server's max-tokens field (server.type) and its version.`);
+  }
+  if (!request.ignoreEos && requests.succeeded > 0) {
+    const mean = Math.round((tokens.outputTokens / requests.succeeded) * 10) / 10;
+    notes.push(`ignore_eos was off (server.ignore_eos: false): each request stopped where the model chose, up to max_tokens (${mean} output tokens on average), so this is not the seed's fixed-length baseline and is comparable only with runs of the same setting; tpot and ntpot divide by each request's own output count.`);
   }
   if (tokens.inputMismatches > 0) {
-    reasons.push(`${tokens.inputMismatches} successful requests had a prompt length (server usage) different from the requested one: prompt calibration did not match the server's tokenizer. Check that the target's /tokenize endpoint serves the same model.`);
+    reasons.push(`${tokens.inputMismatches} successful requests had a prompt length (server usage) different from the requested one: prompt calibration did not match the server's count. Check server.type, and that tokenizer.pretrained_model_name_or_path (when the server has no tokenize endpoint) is the served model's tokenizer.`);
   }
-  return { valid: reasons.length === 0, reasons };
+  return { valid: reasons.length === 0, reasons, notes };
 }
 
 /**
