@@ -18,7 +18,7 @@ function interruptible(stopMessage: string): AbortSignal {
   process.on('SIGINT', () => {
     interrupts += 1;
     if (interrupts > 1) {
-      process.stderr.write('\nquitting now (second Ctrl-C): requests in flight are not recorded; files already written stay, and `inference-baseline aggregate <run dir>` reads them\n');
+      process.stderr.write('\nquitting now (second Ctrl-C): requests in flight are not recorded; files already written stay, and `inference-baseline aggregate <run dir>` (the directory printed at the start) reads them\n');
       process.exit(EXIT.interrupted);
     }
     process.stderr.write(`\n${stopMessage} (Ctrl-C again to quit now)\n`);

@@ -1,5 +1,7 @@
 import { InvalidArgumentError } from 'commander';
+import { RUN_ID_PATTERN, RUN_ID_RULE } from '../core/run-spec/naming.ts';
 import { ZONE_NAME } from '../core/run-spec/stack-defaults.ts';
+import { runnerKinds, type RunnerKind } from '../core/records/run-manifest.ts';
 import { MAX_WORKERS } from '../core/scenario/schema.ts';
 import { METRIC_NAMESPACE, METRIC_NAMESPACE_RULE } from '../core/summary/published.ts';
 
@@ -12,11 +14,16 @@ function decimal(value: string): number {
   return DECIMAL.test(value.trim()) ? Number(value) : Number.NaN;
 }
 
+/** Why a value that JavaScript reads as a number is refused: said, so "1e1" is not told it is no number. */
+function notation(value: string): string {
+  return !DECIMAL.test(value.trim()) && Number.isFinite(Number(value)) && value.trim() !== '' ? ', written in plain decimal digits (no hex, exponent or Infinity)' : '';
+}
+
 /** commander argument parsers that reject bad values with the flag's meaning and a fix. */
 export function positiveNumber(what: string) {
   return (value: string): number => {
     const n = decimal(value);
-    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`must be a positive number (${what}); got "${value}".`);
+    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`must be a positive number (${what})${notation(value)}; got "${value}".`);
     return n;
   };
 }
@@ -24,7 +31,7 @@ export function positiveNumber(what: string) {
 export function nonNegativeNumber(what: string) {
   return (value: string): number => {
     const n = decimal(value);
-    if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`must be zero or a positive number (${what}); got "${value}".`);
+    if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`must be zero or a positive number (${what})${notation(value)}; got "${value}".`);
     return n;
   };
 }
@@ -32,7 +39,7 @@ export function nonNegativeNumber(what: string) {
 export function nonNegativeInteger(what: string) {
   return (value: string): number => {
     const n = decimal(value);
-    if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError(`must be a whole number ≥ 0 (${what}); got "${value}".`);
+    if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError(`must be a whole number ≥ 0 (${what})${notation(value)}; got "${value}".`);
     return n;
   };
 }
@@ -40,7 +47,7 @@ export function nonNegativeInteger(what: string) {
 /** Worker threads or simulator processes: 1 to MAX_WORKERS (the config's `load.num_workers` has the same bound). */
 export function workerCount(value: string): number {
   const n = decimal(value);
-  if (!Number.isInteger(n) || n < 1 || n > MAX_WORKERS) throw new InvalidArgumentError(`must be a whole number from 1 to ${MAX_WORKERS}; got "${value}".`);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_WORKERS) throw new InvalidArgumentError(`must be a whole number from 1 to ${MAX_WORKERS}${notation(value)}; got "${value}".`);
   return n;
 }
 
@@ -133,5 +140,23 @@ export function scenarioLabel(value: string): string {
 /** `--namespace`: a CloudWatch namespace (the stack's metricNamespace follows the same rule). */
 export function metricNamespace(value: string): string {
   if (!METRIC_NAMESPACE.test(value)) throw new InvalidArgumentError(`must be a CloudWatch namespace: ${METRIC_NAMESPACE_RULE}; got "${value}".`);
+  return value;
+}
+
+/** `--runner`: which load generator the Job runs. */
+export function runnerKind(value: string): RunnerKind {
+  if ((runnerKinds as readonly string[]).includes(value)) return value as RunnerKind;
+  throw new InvalidArgumentError(`must be ${runnerKinds.join(' or ')}; got "${value}".`);
+}
+
+/** `--run-id` where a run id is named: the form every run id has. */
+export function runIdOption(value: string): string {
+  if (!RUN_ID_PATTERN.test(value)) throw new InvalidArgumentError(`must be ${RUN_ID_RULE}; got "${value}".`);
+  return value;
+}
+
+/** `--bundle-sha256`: the runner bundle's digest as sha256sum prints it. */
+export function sha256Hex(value: string): string {
+  if (!/^[0-9a-f]{64}$/.test(value)) throw new InvalidArgumentError(`must be the bundle's sha256 as 64 lower-case hex digits (sha256sum prints it); got "${value}".`);
   return value;
 }

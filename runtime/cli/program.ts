@@ -16,7 +16,7 @@ import { runCommand } from './commands/run.ts';
 import { simulateCommand } from './commands/simulate.ts';
 import { regionOfArn, startCommand, STATE_MACHINE_ARN } from './commands/start.ts';
 import { EXIT } from './exit-codes.ts';
-import { endpointUrl, httpUrl, metricNamespace, nonEmpty, nonNegativeInteger, nonNegativeNumber, outLocation, port, positiveNumber, probability, scenarioLabel, shardSpec, windowSize, workerCount, zoneName } from './options.ts';
+import { endpointUrl, httpUrl, metricNamespace, nonEmpty, nonNegativeInteger, nonNegativeNumber, outLocation, port, positiveNumber, probability, runIdOption, runnerKind, scenarioLabel, sha256Hex, shardSpec, windowSize, workerCount, zoneName } from './options.ts';
 
 /** Everything the command line touches, so it runs in-process in tests exactly as from a shell. */
 import type { HubAccess } from '../runner/tokenizer-source.ts';
@@ -149,7 +149,7 @@ function addWorkflowCommand(command: NewCommand, io: CliIo, exit: (code: number)
     .option('--target <url>', "the server's base URL (OpenAI-compatible, without /v1); default: the built-in simulator", httpUrl)
     .option('--model <name>', `model to request (default: the stack default, ${SEED_MODEL.servedName})`, nonEmpty('a model name'))
     .option('--scenario <name>', 'preset scenario (default: baseline)')
-    .option('--runner <kind>', 'native or inference-perf (inference-perf cannot run here: the workflow goes as far as its Job)')
+    .option('--runner <kind>', 'native or inference-perf (inference-perf cannot run here: the workflow goes as far as its Job)', runnerKind)
     .option('--duration <seconds>', 'duration of every load stage', positiveNumber('seconds'))
     .option('--rate <rps>', 'request rate of every load stage', positiveNumber('requests per second'))
     .option('--seed <n>', "the prompts' and schedule's seed, to reproduce a run (default: from the run id)", nonNegativeInteger('seed'))
@@ -194,6 +194,7 @@ function addSimulateCommand(command: NewCommand, io: CliIo, exit: (code: number)
     .option('--dialect <server>', `whose wire format to speak: ${dialectNames.join(', ')}`, dialectName, 'vllm')
     .option('--tokenizer <name|path>', 'how prompts are counted: words, qwen3 or a tokenizer.json path (default: qwen3 for qwen3-8b, else words)', nonEmpty('a tokenizer'))
     .action(async (o) => {
+      if ((o.model as string[]).some((m) => m.trim() === '')) throw new InputError('--model', ['a served model name cannot be empty'], `pass the names the simulator serves, e.g. --model ${SEED_MODEL.servedName}.`);
       const interrupt = io.interruptible('stopping the simulator');
       exit(
         await simulateCommand(
@@ -291,10 +292,10 @@ function addRenderCommand(command: NewCommand, io: CliIo): void {
     .description('Print the ServiceAccount, ConfigMap and Job the workflow would create, as YAML for kubectl apply -f -; with --rbac, the workflow\'s Roles and RoleBindings.')
     .option('--rbac', 'print the Roles and RoleBindings for a stack deployed with workflowKubernetesAccess=rbac (uses --namespace, --target-namespace)')
     .option('--config <file>', 'an inference-perf style config.yml (replaces the preset)')
-    .option('--scenario <name>', 'preset scenario', 'baseline')
-    .option('--runner <kind>', 'native or inference-perf', 'native')
-    .option('--target <url>', "the inference server's base URL (default: the config's server.base_url)")
-    .option('--model <name>', 'model name (default: the config’s)')
+    .option('--scenario <name>', 'preset scenario (default: baseline; not with --config)')
+    .option('--runner <kind>', 'native or inference-perf', runnerKind, 'native')
+    .option('--target <url>', "the inference server's base URL, without /v1 (default: the config's server.base_url)", httpUrl)
+    .option('--model <name>', 'model name (default: the config’s)', nonEmpty('a model name'))
     .option('--tokenizer <name>', 'tokenizer for inference-perf (default: the config’s)')
     .option('--pod-selector <selector>', 'label selector of the inference pods (same-zone podAffinity)')
     .option('--target-namespace <ns>', 'namespace of the inference pods')
@@ -302,11 +303,11 @@ function addRenderCommand(command: NewCommand, io: CliIo): void {
     .option('--service-account <name>', 'the runner’s ServiceAccount')
     .option('--bucket <name>', 'results bucket')
     .option('--region <region>', 'AWS region of the bucket')
-    .option('--run-id <id>', 'run id')
+    .option('--run-id <id>', 'run id: UTC time + "-" + 4–12 lower-case letters/digits', runIdOption)
     .option('--zone <az>', 'pin the Job to this zone (else a podAffinity to the target pods)', zoneName)
-    .option('--image <ref>', 'native runner image built from the Dockerfile')
+    .option('--image <ref>', 'native runner image built from the Dockerfile', nonEmpty('an image reference'))
     .option('--bundle-url <url>', 'native runner bundle URL (with --bundle-sha256)')
-    .option('--bundle-sha256 <hex>', 'sha256 of the runner bundle')
+    .option('--bundle-sha256 <hex>', 'sha256 of the runner bundle', sha256Hex)
     .option('--inference-perf-tag <tag>', 'inference-perf image tag')
     .action((o) => {
       io.stdout.write(

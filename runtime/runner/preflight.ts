@@ -1,4 +1,4 @@
-import type { Dispatcher } from 'undici';
+import { Client, type Dispatcher } from 'undici';
 import { InputError } from '../core/errors.ts';
 import type { RequestRecord } from '../core/records/record.ts';
 import type { Clock } from '../timing/clock.ts';
@@ -192,6 +192,23 @@ async function serverFacts(dispatcher: Dispatcher, t: Omit<RequestTemplate, 'mod
   }
 }
 
+/**
+ * Only the first question of inspectTarget — reachable, OpenAI-compatible, listing models — for a
+ * command that hands the run to someone else (the workflow's Job) and should not start it for a
+ * server that cannot answer. `input` is how the user named the server.
+ */
+export async function checkTargetAnswers(baseUrl: string, input: string): Promise<void> {
+  const client = new Client(baseUrl, { connect: { timeout: 10_000 } });
+  try {
+    await listModels(client, baseUrl, { api: 'completion', streaming: true, ignoreEos: true, headers: {}, apiKey: undefined, timeoutMs: 10_000 });
+  } catch (err) {
+    if (err instanceof InputError && err.input === '--target' && input !== '--target') throw new InputError(input, err.problems, err.fix);
+    throw err;
+  } finally {
+    await client.destroy().catch(() => undefined);
+  }
+}
+
 interface ListedModels {
   entries: Array<Record<string, unknown>>;
   serverHeader: string | null;
@@ -220,6 +237,9 @@ async function listModels(dispatcher: Dispatcher, baseUrl: string, t: Omit<Reque
     if (status === 200 && Array.isArray(obj.data)) entries = obj.data.filter((m): m is Record<string, unknown> => m !== null && typeof m === 'object' && !Array.isArray(m));
   } catch {
     entries = undefined;
+  }
+  if (!entries && status >= 500) {
+    throw new InputError('--target', [`${baseUrl} answered HTTP ${status} to GET /v1/models: ${bodyExcerpt(text)}`], 'the server is up but failing: check its logs and health, then run again.');
   }
   if (!entries) {
     throw new InputError('--target', [`${baseUrl} is not an OpenAI-compatible server: GET /v1/models answered HTTP ${status} ${text.slice(0, 120)}`], "point --target at the server's base URL without /v1, e.g. http://host:8000.");

@@ -55,7 +55,7 @@ describe('workflow checks its destination and input before the local cloud start
   it('workflow --out <a directory that cannot be written>: exit 2, no request sent', async () => {
     hits = 0;
     const r = await cli(['workflow', '--target', countingUrl, '--out', READ_ONLY], { localStack: stack });
-    expect(r.stderr).toMatch(/^error: --out \/proc\/sys\/inference-baseline-results: cannot be written: \/proc\/sys is not writable by this user\nFix: /);
+    expect(r.stderr).toMatch(/^error: --out \/proc\/sys\/inference-baseline-results: cannot be written: creating a directory in \/proc\/sys failed \(E[A-Z]+\)\nFix: /);
     expect(r.code).toBe(EXIT.usage);
     expect(hits).toBe(0);
   });
@@ -67,7 +67,7 @@ describe('workflow checks its destination and input before the local cloud start
     await writeFile(join(out, runId, 'run.json'), '{"earlier":true}');
     hits = 0;
     const r = await cli(['workflow', '--target', countingUrl, '--out', out, '--input', JSON.stringify({ runId })], { localStack: stack });
-    expect(r.stderr).toMatch(new RegExp(`^error: --run-id: ${join(out, runId)} already holds a run\\nFix: `));
+    expect(r.stderr).toMatch(new RegExp(`^error: --input runId: ${join(out, runId)} already holds a run\\nFix: results of earlier runs are never overwritten: choose another runId in --input`));
     expect(r.code).toBe(EXIT.usage);
     expect(hits).toBe(0);
     expect(await readFile(join(out, runId, 'run.json'), 'utf8')).toBe('{"earlier":true}');
@@ -85,7 +85,7 @@ describe('workflow checks its destination and input before the local cloud start
 
   it('workflow --rate 0.0001 (a one-request run, never valid): refused with the minimum named', async () => {
     const r = await cli(['workflow', '--rate', '0.0001', '--duration', '60', '--out', await tempDir()], { localStack: stack });
-    expect(r.stderr).toMatch(/overrides\.load: rate × duration plans 1 request \(0\.0001\/s × 60 s\), fewer than the 10 successful requests a valid baseline needs \(validity\.min_successes\)/);
+    expect(r.stderr).toMatch(/overrides\.load: rate × duration plans 1 request \(0\.0001\/s × 60 s; a stage sends at least one\), fewer than the 10 successful requests a valid baseline needs \(validity\.min_successes\); plan at least 10: e\.g\. 0\.167\/s over 60 s/);
     expect(r.code).toBe(EXIT.usage);
   });
 
@@ -129,8 +129,8 @@ describe('bounded before measuring', () => {
   });
 
   it.each([
-    ['--rate', '0.0001', /plans 1 request \(0\.0001\/s × 1 s\), fewer than the 10 successful requests/],
-    ['--duration', '0.1', /plans 1 request \(1\/s × 0\.1 s\), fewer than the 10 successful requests/],
+    ['--rate', '0.0001', /plans 1 request \(0\.0001\/s × 1 s; a stage sends at least one\), fewer than the 10 successful requests/],
+    ['--duration', '0.1', /plans 1 request \(1\/s × 0\.1 s; a stage sends at least one\), fewer than the 10 successful requests.*plan at least 10: e\.g\. 1\/s for 10 s/],
   ])('run %s %s: a run that cannot be valid is refused up front, naming the minimum', async (flag, value, message) => {
     const args = flag === '--rate' ? ['--rate', value, '--duration', '1'] : ['--duration', value];
     const r = await cli(['run', '--target', sim.url, '--model', 'served-model', ...args, '--out', await tempDir()]);
@@ -154,5 +154,119 @@ describe('worker threads fit the machine', () => {
     expect(r.stderr).not.toContain('load.num_workers 4 →');
     const shards = (await readdir(join(out, '20250101T020000Z-fit004', 'requests'))).filter((f) => /^shard-\d+\.json$/.test(f));
     expect(shards).toHaveLength(4);
+  });
+});
+
+/**
+ * What a new user's probe found after the first round (.scratch/probe-report-1e412f8.md): root may
+ * "write" anywhere by access(2), so /proc and /sys passed the --out check and failed (or hung) after
+ * the run; a base URL with /v1 crashed; a server failing every request was called "not
+ * OpenAI-compatible". Each is now one message and exit 2 before anything is measured.
+ */
+describe('as root, on pseudo file systems, with a base URL ending in /v1', () => {
+  it.each([['/proc/nope'], ['/sys/kernel']])('run --out %s: exit 2 before the target is touched (root can "access" it, not create in it)', async (out) => {
+    hits = 0;
+    const r = await cli(['run', '--target', countingUrl, '--out', out]);
+    expect(r.stderr).toMatch(new RegExp(`^error: --out ${out}: cannot be written: creating a directory in /(proc|sys/kernel) failed \\(E[A-Z]+\\)\\nFix: pass a directory you can write`));
+    expect(r.code).toBe(EXIT.usage);
+    expect(hits).toBe(0);
+  });
+
+  it('workflow --out /sys/kernel: exit 2 before the local cloud starts, no request sent', async () => {
+    hits = 0;
+    const r = await cli(['workflow', '--target', countingUrl, '--out', '/sys/kernel'], { localStack: stack });
+    expect(r.stderr).toMatch(/^error: --out \/sys\/kernel: cannot be written/);
+    expect(r.stderr).not.toContain('local workflow:');
+    expect(r.code).toBe(EXIT.usage);
+    expect(hits).toBe(0);
+  });
+
+  it('run --config with server.base_url http://…/v1: refused with the address to use, before the target line and any request', async () => {
+    const dir = await tempDir();
+    const config = join(dir, 'v1.yml');
+    await writeFile(config, `load:\n  stages: [{ rate: 10, duration: 1 }]\nserver:\n  base_url: ${countingUrl}/v1\n`);
+    hits = 0;
+    const r = await cli(['run', '--config', config, '--out', join(dir, 'out')]);
+    expect(r.stderr).toBe(`error: ${config}: server.base_url: give the server's base URL without /v1 (e.g. ${countingUrl})\nFix: set server.base_url to the server's base URL, e.g. http://qwen3-vllm.default:8000 (http or https, without /v1).\n`);
+    expect(r.code).toBe(EXIT.usage);
+    expect(hits).toBe(0);
+  });
+
+  it.each([['notaurl'], ['ftp://127.0.0.1:18000']])('run --config with server.base_url %s: what a base URL is, and the fix for it', async (url) => {
+    const dir = await tempDir();
+    const config = join(dir, 'bad.yml');
+    await writeFile(config, `load:\n  stages: [{ rate: 10, duration: 1 }]\nserver:\n  base_url: ${url}\n`);
+    const r = await cli(['run', '--config', config, '--out', join(dir, 'out')]);
+    expect(r.stderr).toMatch(/server\.base_url: must be an http\(s\) URL such as http:\/\/qwen3-vllm\.default:8000\nFix: set server\.base_url to the server's base URL/);
+    expect(r.code).toBe(EXIT.usage);
+  });
+
+  it('render --target http://…/v1 and render --config with such a base_url: exit 2, no Job printed', async () => {
+    const a = await cli(['render', '--image', 'example.com/ib:1', '--target', `${countingUrl}/v1`]);
+    expect(a.stderr).toMatch(/--target <url>' argument '.*\/v1' is invalid\. give the server's base URL without \/v1/);
+    expect(a.stdout).toBe('');
+    expect(a.code).toBe(EXIT.usage);
+    const dir = await tempDir();
+    const config = join(dir, 'v1.yml');
+    await writeFile(config, `load:\n  stages: [{ rate: 1, duration: 10 }]\nserver:\n  base_url: ${countingUrl}/v1\n`);
+    const b = await cli(['render', '--image', 'example.com/ib:1', '--config', config]);
+    expect(b.stderr).toMatch(/server\.base_url: give the server's base URL without \/v1/);
+    expect(b.stdout).toBe('');
+    expect(b.code).toBe(EXIT.usage);
+  });
+
+  it('workflow --input \'{"target":{"baseUrl":"http://…/v1"}}\': the input named, exit 2 at once, nothing in --out', async () => {
+    const out = await tempDir();
+    const r = await cli(['workflow', '--out', out, '--input', JSON.stringify({ target: { baseUrl: `${countingUrl}/v1` } })], { localStack: stack });
+    expect(r.stderr).toMatch(/^error: --input target\.baseUrl: give the server's base URL without \/v1/);
+    expect(r.code).toBe(EXIT.usage);
+    expect(await readdir(out)).toEqual([]);
+  });
+
+  it('workflow --target <nothing listening>: exit 2 before the local cloud starts, nothing in --out (run says the same)', async () => {
+    const out = await tempDir();
+    const r = await cli(['workflow', '--target', 'http://127.0.0.1:1', '--out', out], { localStack: stack });
+    expect(r.stderr).toMatch(/^error: --target: cannot reach http:\/\/127\.0\.0\.1:1: ECONNREFUSED/);
+    expect(r.stderr).not.toContain('local workflow:');
+    expect(r.code).toBe(EXIT.usage);
+    expect(await readdir(out)).toEqual([]);
+  });
+
+  it('a server answering HTTP 500 to everything: "answered HTTP 500 … failing", not "not an OpenAI-compatible server"', async () => {
+    hits = 0;
+    const r = await cli(['run', '--target', countingUrl, '--out', await tempDir()]);
+    expect(r.stderr).toMatch(/^error: --target: http:\/\/127\.0\.0\.1:\d+ answered HTTP 500 to GET \/v1\/models: \(empty body\)\nFix: the server is up but failing: check its logs and health/m);
+    expect(r.stderr).not.toContain('not an OpenAI-compatible');
+    expect(r.code).toBe(EXIT.usage);
+  });
+});
+
+describe('flags say what they take', () => {
+  it.each([
+    [['run', '--duration', '1e1'], /argument '1e1' is invalid\. must be a positive number \(seconds\), written in plain decimal digits \(no hex, exponent or Infinity\)/],
+    [['workflow', '--runner', 'nosuch'], /argument 'nosuch' is invalid\. must be native or inference-perf; got "nosuch"/],
+    [['render', '--image', 'example.com/ib:1', '--run-id', 'nope'], /'--run-id <id>' argument 'nope' is invalid\. must be UTC time/],
+    [['render', '--bundle-sha256', 'xyz'], /must be the bundle's sha256 as 64 lower-case hex digits \(sha256sum prints it\); got "xyz"/],
+    [['render', '--image', ''], /'--image <ref>' argument '' is invalid\. must not be empty/],
+    [['simulate', '--model', ''], /^error: --model: a served model name cannot be empty\nFix: pass the names the simulator serves/],
+  ])('%j: exit 2, the flag and what it takes', async (args, message) => {
+    const r = await cli(args, { localStack: stack });
+    expect(r.stderr).toMatch(message);
+    expect(r.code).toBe(EXIT.usage);
+  });
+
+  it('render --scenario with --config: refused as run refuses it (the preset would be ignored)', async () => {
+    const dir = await tempDir();
+    const config = join(dir, 'c.yml');
+    await writeFile(config, `load:\n  stages: [{ rate: 1, duration: 10 }]\nserver:\n  base_url: http://127.0.0.1:8000\n`);
+    const r = await cli(['render', '--image', 'example.com/ib:1', '--scenario', 'baseline', '--config', config]);
+    expect(r.stderr).toMatch(/^error: --scenario with --config: --config .* replaces the preset, so --scenario baseline would be ignored/);
+    expect(r.code).toBe(EXIT.usage);
+  });
+
+  it('run names its run directory at the start, so an interrupted run can be found and aggregated', async () => {
+    const out = await tempDir();
+    const r = await cli(['run', '--target', sim.url, '--model', 'served-model', '--rate', '10', '--duration', '1', '--workers', '1', '--out', out, '--run-id', '20250101T020000Z-named1']);
+    expect(r.stderr.split('\n')[1]).toBe(`run 20250101T020000Z-named1: ${join(out, '20250101T020000Z-named1')}`);
   });
 });

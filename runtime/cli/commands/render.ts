@@ -50,6 +50,9 @@ export interface RenderCommandDeps {
  */
 export function renderCommand(opts: RenderCommandOptions, deps: RenderCommandDeps): string {
   if (opts.rbac) return renderRbac(opts);
+  if (opts.config && opts.scenario) {
+    throw new InputError('--scenario with --config', [`--config ${opts.config} replaces the preset, so --scenario ${opts.scenario} would be ignored`], 'pass one of them.');
+  }
   const problems: string[] = [];
   const runner = (opts.runner ?? 'native') as RunnerKind;
   if (!(runnerKinds as readonly string[]).includes(runner)) problems.push(`--runner: "${opts.runner}" is not one of ${runnerKinds.join(', ')}`);

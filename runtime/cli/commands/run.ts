@@ -82,16 +82,21 @@ export async function runCommand(opts: RunCommandOptions, io: RunCommandIo): Pro
 
   let sim: RunningSimulator | undefined;
   try {
-    if (named) {
-      io.stderr.write(`target: ${named} (${opts.target ? '--target' : `server.base_url of ${opts.config}`})\n`);
-    } else {
+    if (!named) {
       const model = opts.model ?? (raw as { server?: { model_name?: string } }).server?.model_name ?? SEED_MODEL.servedName;
       sim = await startSimulator({ models: [model], keepGroundTruth: false });
-      io.stderr.write(`target: the built-in vLLM-compatible simulator at ${sim.url} (pass --target URL to measure a real server)\n`);
     }
-    if (workers.note) io.stderr.write(`${workers.note}\n`);
     const merged = layerConfig(raw, flagLayer(raw, { rate: opts.rate, duration: opts.duration, model: opts.model, baseUrl: named ?? sim!.url, seed: opts.seed, workers: workers.count }));
+    // Parsed before the first line: a config's base_url that is no server's address is refused, not printed as the target.
     const scenario = resolveScenario(parseScenario(merged, source));
+    io.stderr.write(
+      named
+        ? `target: ${named} (${opts.target ? '--target' : `server.base_url of ${opts.config}`})\n`
+        : `target: the built-in vLLM-compatible simulator at ${sim!.url} (pass --target URL to measure a real server)\n`,
+    );
+    // Named now, so an interrupted run (a second Ctrl-C quits at once) can be found and aggregated.
+    io.stderr.write(`run ${runId}: ${destination.location}\n`);
+    if (workers.note) io.stderr.write(`${workers.note}\n`);
     const tooFew = tooFewRequestsProblems(scenario);
     if (tooFew.length > 0) throw new InputError(source, tooFew, 'a run that cannot be valid is not started.');
     const outDir = await destination.open();

@@ -4,12 +4,14 @@ import { join } from 'node:path';
 import { InputError, OperationFailed } from '../../core/errors.ts';
 import { REPORT_FILE, REQUESTS_DIR, SUMMARY_FILE } from '../../core/run-layout.ts';
 import { flagLayer, layerConfig, presetConfig, presetNames } from '../../core/scenario/index.ts';
+import { ServerBaseUrl } from '../../core/scenario/schema.ts';
 import type { LocalStack } from '../../core/ports/local-stack.ts';
 import type { Summary } from '../../core/summary/schema.ts';
 import { exportExecution, NOTICES_FILE, seedHistory } from '../../local/export.ts';
 import { RESULTS_BUCKET } from '../../local/environment.ts';
 import { preflightExecution } from '../../local/preflight.ts';
 import { LOCAL_POLL_SECONDS, LocalWorkflow, type ExecutionRecord } from '../../local/workflow.ts';
+import { checkTargetAnswers } from '../../runner/preflight.ts';
 import { runDestination } from '../support/destination.ts';
 import { fitWorkers } from '../support/workers.ts';
 import { EXIT } from '../exit-codes.ts';
@@ -56,11 +58,20 @@ export async function workflowCommand(o: WorkflowCommandOptions, io: WorkflowCom
   if (workers.count !== undefined && workers.count !== o.workers) input.overrides = layerConfig(input.overrides ?? {}, { load: { num_workers: workers.count } });
   // The user's server whenever they named one (--target, or the input's target.baseUrl); else the simulator.
   const inputTarget = (input.target as { baseUrl?: unknown } | undefined)?.baseUrl;
+  if (inputTarget !== undefined && o.target === undefined) {
+    const checked = ServerBaseUrl.safeParse(inputTarget);
+    if (!checked.success) throw new InputError('--input target.baseUrl', [checked.error.issues[0]?.message ?? 'is not a server base URL'], "give the server's base URL, e.g. http://qwen3-vllm.default:8000 (http or https, without /v1).");
+  }
   const target = o.target ?? (typeof inputTarget === 'string' ? inputTarget : undefined);
   const config = { pollIntervalSeconds: LOCAL_POLL_SECONDS, ...(o.model ? { modelName: o.model } : {}) };
   const spec = preflightExecution(io.stack, { ...config, ...(target ? { targetBaseUrl: target } : {}) }, input, Date.now());
   const inputRunId = typeof input.runId === 'string' ? input.runId : undefined;
-  await runDestination(o.out, inputRunId ?? spec.runId, 0).check();
+  await runDestination(o.out, inputRunId ?? spec.runId, 0, undefined, {
+    input: '--input runId',
+    fix: 'results of earlier runs are never overwritten: choose another runId in --input, or leave it out to get a new one.',
+  }).check();
+  // The Job would find an unreachable server only after the local cloud started: ask it first.
+  if (target) await checkTargetAnswers(target, o.target ? '--target' : '--input target.baseUrl');
 
   say(`target: ${target ? `${target} (${o.target ? '--target' : 'the input\'s target.baseUrl'})` : 'the built-in vLLM-compatible simulator (pass --target URL to measure a real server)'}`);
   if (workers.note) say(workers.note);

@@ -1,5 +1,4 @@
-import { constants } from 'node:fs';
-import { access, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, rmdir, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -39,8 +38,16 @@ export interface RunDestination {
 /** Files only a run's own directory holds. */
 const RUN_DIR_MARKERS = [RUN_MANIFEST_FILE, RUN_SPEC_FILE, SUMMARY_FILE, REQUESTS_DIR];
 
-export function runDestination(out: string, runId: string, shard: number, s3Endpoint?: string): RunDestination {
-  return out.startsWith('s3://') ? new S3Destination(out, runId, shard, s3Endpoint) : new LocalDestination(out, runId);
+/** Where the run id came from, as a refusal names it (`run --run-id`, or the workflow's execution input). */
+export interface RunIdSource {
+  input: string;
+  fix: string;
+}
+
+const RUN_ID_FLAG: RunIdSource = { input: '--run-id', fix: 'results of earlier runs are never overwritten: choose another --run-id, or omit it to get a new one.' };
+
+export function runDestination(out: string, runId: string, shard: number, s3Endpoint?: string, runIdFrom: RunIdSource = RUN_ID_FLAG): RunDestination {
+  return out.startsWith('s3://') ? new S3Destination(out, runId, shard, s3Endpoint) : new LocalDestination(out, runId, runIdFrom);
 }
 
 class LocalDestination implements RunDestination {
@@ -50,6 +57,7 @@ class LocalDestination implements RunDestination {
   constructor(
     private readonly out: string,
     private readonly runId: string,
+    private readonly runIdFrom: RunIdSource,
   ) {
     this.dir = resolve(join(out, runId));
     this.location = this.dir;
@@ -71,10 +79,14 @@ class LocalDestination implements RunDestination {
     if (info && !info.isDirectory()) {
       throw new InputError(`--out ${this.out}`, [probe === abs ? 'is a file, not a directory' : `${probe} is a file, not a directory`], 'pass a directory (it is created if missing) or an s3://bucket/prefix URL.');
     }
+    // Really write, not access(W_OK): that says yes to root everywhere, also on /proc, /sys and
+    // read-only mounts, where creating the run's directory then fails (or, on /proc, makes Node's
+    // recursive mkdir spin) after the run was measured. The probe is removed at once.
     try {
-      await access(probe, constants.W_OK);
-    } catch {
-      throw new InputError(`--out ${this.out}`, [`cannot be written: ${probe} is not writable by this user`], 'pass a directory you can write, or an s3://bucket/prefix URL.');
+      await rmdir(await mkdtemp(join(probe, '.inference-baseline-probe-')));
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      throw new InputError(`--out ${this.out}`, [`cannot be written: creating a directory in ${probe} failed${code ? ` (${code})` : ''}`], 'pass a directory you can write, or an s3://bucket/prefix URL.');
     }
     // `--out results/<runId>` (a run's own directory) would nest the new run inside the old one.
     const inOut = await readdir(abs).catch(() => [] as string[]);
@@ -84,7 +96,7 @@ class LocalDestination implements RunDestination {
     }
     const existing = await readdir(this.dir).catch(() => []);
     if (existing.length > 0) {
-      throw new InputError('--run-id', [`${this.dir} already holds a run`], 'results of earlier runs are never overwritten: choose another --run-id, or omit it to get a new one.');
+      throw new InputError(this.runIdFrom.input, [`${this.dir} already holds a run`], this.runIdFrom.fix);
     }
   }
 

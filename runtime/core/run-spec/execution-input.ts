@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { InputError, issueProblems } from '../errors.ts';
 import { runnerKinds } from '../records/run-manifest.ts';
 import { RUN_ID_PATTERN, RUN_ID_RULE } from './naming.ts';
+import { ServerBaseUrl } from '../scenario/schema.ts';
 
 const PodSelectorInput = z.union([z.string(), z.record(z.string(), z.string())]);
 
@@ -18,7 +19,7 @@ export const ExecutionInput = z.strictObject({
   overrides: z.record(z.string(), z.unknown()).optional(),
   target: z
     .strictObject({
-      baseUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL such as http://qwen3-vllm.default:8000' }).optional(),
+      baseUrl: ServerBaseUrl.optional(),
       modelName: z.string().min(1).optional(),
       /** Labels of the inference pods (`app.kubernetes.io/component=qwen3-vllm` or a map). */
       podSelector: PodSelectorInput.optional(),

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { runnerKinds } from '../records/run-manifest.ts';
 import { SEED_MODEL } from '../scenario/presets.ts';
+import { ServerBaseUrl } from '../scenario/schema.ts';
 import { defaultNamespace } from '../summary/published.ts';
 
 /**
@@ -135,7 +136,7 @@ export const RunDefaults = z.strictObject({
   runner: z.enum(runnerKinds).default(STACK_DEFAULTS.runner),
   runnerDelivery: z.enum(runnerDeliveries).default(STACK_DEFAULTS.runnerImageMode),
   target: z.strictObject({
-    baseUrl: z.url({ protocol: /^https?$/ }),
+    baseUrl: ServerBaseUrl,
     modelName: z.string().min(1),
     tokenizer: z.string().min(1).optional(),
     namespace: z.string().regex(DNS_LABEL),

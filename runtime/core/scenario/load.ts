@@ -28,7 +28,9 @@ export function readScenarioYaml(text: string, source: string): Record<string, u
 export function parseScenario(raw: unknown, source: string): ScenarioConfig {
   const result = validate(ScenarioConfig, raw, { supportedKeys: supportedKeysAt });
   if (result.ok) return checkSemantics(result.data, source);
-  throw new InputError(source, result.problems, 'see README.md "Scenario config" for the supported inference-perf keys.');
+  // A wrong server address is the commonest mistake: its fix is the address's form, not the key list.
+  const onlyBaseUrl = result.problems.every((p) => p.startsWith('server.base_url:'));
+  throw new InputError(source, result.problems, onlyBaseUrl ? "set server.base_url to the server's base URL, e.g. http://qwen3-vllm.default:8000 (http or https, without /v1)." : 'see README.md "Scenario config" for the supported inference-perf keys.');
 }
 
 export function presetConfig(name: string): ScenarioConfigInput {

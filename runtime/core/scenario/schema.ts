@@ -12,6 +12,16 @@ import { serverTypes } from './servers.ts';
 const positiveInt = z.number().int().positive();
 
 /**
+ * A server's base URL, as every input names it (config `server.base_url`, the execution input's
+ * `target.baseUrl`, the stack's default): http(s), and without the `/v1` the runner adds itself —
+ * `http://host:8000/v1` would send requests to `/v1/v1/completions`.
+ */
+export const ServerBaseUrl = z
+  .url({ protocol: /^https?$/, error: 'must be an http(s) URL such as http://qwen3-vllm.default:8000' })
+  // (zod runs this after a failed url check too: a value that is no URL is the check's to report.)
+  .refine((v) => URL.parse(v)?.pathname.replace(/\/+$/, '') !== '/v1', { error: (i) => `give the server's base URL without /v1 (e.g. ${URL.parse(String(i.input))?.origin ?? 'http://host:8000'})` });
+
+/**
  * Worker threads one runner may start (`load.num_workers`, `--workers`): the same bound for the
  * flag and the config, since a config is as easy to mistype as a flag (99 workers on a 2-CPU
  * machine hung a 3 s run for minutes). More than a machine's cores only adds switching.
@@ -75,7 +85,7 @@ export const ScenarioConfig = z.strictObject({
      * absent means "detect it": the runner asks the server and records what it found.
      */
     type: z.enum(serverTypes).optional(),
-    base_url: z.url({ protocol: /^https?$/ }),
+    base_url: ServerBaseUrl,
     model_name: z.string().min(1).optional(),
     ignore_eos: z.boolean().default(true),
     api_key: z.string().optional(),

@@ -38,9 +38,15 @@ export function tooFewRequestsProblems(sc: Pick<ResolvedScenario, 'load' | 'vali
   const planned = scheduleSize(sc.load.stages);
   const needed = sc.validity.minSuccesses;
   if (planned >= needed) return [];
-  const seconds = sc.load.stages.reduce((t, st) => t + st.duration, 0);
+  // Keep the rate and lengthen the run: the rate is the workload asked for, the duration is how long it is watched.
+  const only = sc.load.stages.length === 1 ? sc.load.stages[0]! : null;
+  const how = !only
+    ? "raise the stages' duration (or rate)"
+    : only.rate >= 0.1
+      ? `e.g. ${only.rate}/s for ${Math.ceil(needed / only.rate)} s`
+      : `e.g. ${Math.ceil((needed / only.duration) * 1000) / 1000}/s over ${only.duration} s`;
   return [
-    `load: rate × duration plans ${planned} request${planned === 1 ? '' : 's'} (${sc.load.stages.map((st) => `${st.rate}/s × ${st.duration} s`).join(' + ')}), fewer than the ${needed} successful requests a valid baseline needs (validity.min_successes); plan at least ${needed}: e.g. ${Math.ceil((needed / seconds) * 1000) / 1000}/s over ${seconds} s, or lower validity.min_successes if you mean a smoke test`,
+    `load: rate × duration plans ${planned} request${planned === 1 ? '' : 's'} (${sc.load.stages.map((st) => `${st.rate}/s × ${st.duration} s`).join(' + ')}; a stage sends at least one), fewer than the ${needed} successful requests a valid baseline needs (validity.min_successes); plan at least ${needed}: ${how}, or lower validity.min_successes if you mean a smoke test`,
   ];
 }
 
