@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import http from 'node:http';
+import { basename } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { InputError } from '../core/errors.ts';
 import type { Clock } from '../timing/clock.ts';
@@ -323,6 +324,8 @@ export function behaviourSettings(o: ResolvedSimulatorOptions): Record<string, n
     maxConcurrency: o.maxConcurrency,
     maxModelLen: o.maxModelLen,
     errorRate: o.errorRate,
+    // What counted the prompts (run.json keeps it): qwen3's real tokenizer for the seed model.
+    tokenizer: o.tokenizer === 'words' || o.tokenizer === 'qwen3' ? o.tokenizer : `file ${basename(o.tokenizer)}`,
   };
 }
 

@@ -139,7 +139,7 @@ describe('the series on the cloud path: history entries, the comparison, its met
     expect(entry).toMatchObject({ runId: first.runSpec!.runId, valid: true, verdict: 'insufficient-history', location: `s3://${RESULTS_BUCKET}/${first.runSpec!.s3.prefix}` });
     // The target pod the workflow found, its node and instance type; the simulator's settings from /version.
     expect(entry.context.pod).toMatchObject({ instanceType: 'local', images: [expect.stringMatching(/^inference-baseline\/simulator:/)] });
-    expect(entry.context.server?.settings).toMatchObject({ ttftMs: '40', itlMs: '12' });
+    expect(entry.context.server?.settings).toMatchObject({ ttftMs: '40', itlMs: '12', tokenizer: 'qwen3' });
     expect(entry.metrics.ttft_p50).toMatchObject({ n: 100, supported: true });
   });
 
