@@ -35,6 +35,7 @@ import { trendOf } from '../core/history/trend.ts';
 import { readWorkload } from './workload.ts';
 import { renderReport } from '../report/html.ts';
 import { readInferencePerfRecords, readNativeShard } from './readers.ts';
+import { describeRunsWithin, runsWithin } from './runs-within.ts';
 
 /**
  * The aggregator, shared by the Aggregate Lambda, `inference-baseline aggregate`, `run` and the
@@ -138,10 +139,34 @@ async function readRun(store: RunStore, opts: AggregateOptions): Promise<Aggrega
       'run inference-perf with report.request_lifecycle.per_request: true (the project forces it in its rendered config).',
     );
   }
-  throw new NoResultsError(
-    store.location,
-    [entries.length === 0 ? 'is empty: no results were written there' : `holds no results (found ${entries.slice(0, 5).map((e) => e.key).join(', ')}${entries.length > 5 ? ', …' : ''})`],
-    'check the run id and prefix (runs/<scenario>/<model>/<runId>/), and the load generator\'s logs: did the Job run and could it write there?',
+  throw noRunThere(store.location, entries);
+}
+
+/**
+ * A location without a run's files. A local directory is usually the wrong one (a results
+ * directory holding runs, an unrelated directory): said as such, with the run directory to pass. An
+ * S3 prefix is where a Job should have written, so its fix is the run id, prefix and the Job's logs.
+ */
+function noRunThere(location: string, entries: readonly StoreEntry[]): NoResultsError {
+  const runs = runsWithin(entries);
+  if (runs.length > 0) {
+    const { what, examples } = describeRunsWithin(location, runs);
+    const named = examples.map((e, i) => `\`inference-baseline aggregate ${e}\`${i === 0 ? ' (the newest)' : ''}`).join(' or ');
+    return new NoResultsError(location, [`${what}: aggregate reads one run's files`], `aggregate one run at a time: ${named}.`);
+  }
+  const none = `no run.json, no request records (${requestsPath('shard-*.ndjson.gz')}), no inference-perf ${inferencePerfFiles.perRequest}`;
+  if (location.startsWith('s3://')) {
+    return new NoResultsError(
+      location,
+      [entries.length === 0 ? 'is empty: no results were written there' : `holds no results (${none}; found ${entries.slice(0, 5).map((e) => e.key).join(', ')}${entries.length > 5 ? ', …' : ''})`],
+      "check the run id and prefix (runs/<scenario>/<model>/<runId>/), and the load generator's logs: did the Job run and could it write there?",
+    );
+  }
+  const held = entries.length === 0 ? 'is empty: it holds no run' : `holds ${entries.length} file${entries.length === 1 ? '' : 's'} but no run`;
+  return new NoResultsError(
+    location,
+    [`${held} (${none})`],
+    "pass a run's own directory — <out>/<runId>, the directory `run`/`workflow` printed after \"results:\" (it holds run.json and requests/) — or an inference-perf output directory.",
   );
 }
 
@@ -172,13 +197,16 @@ async function aggregateNative(store: RunStore, keys: Set<string>, parts: StoreE
     return a;
   });
   for (const a of perFile) agg.merge(a);
+  // Each part's records (good and bad) and whether it read to the end: a part cut between two gzip
+  // members reads as complete, and only its shard's manifest count shows what is missing.
+  const partReads = new Map(parts.map((p, i) => [p.key.slice(requestsPath('').length), { records: perFile[i]!.tally.records + perFile[i]!.tally.badRecords, complete: perFile[i]!.tally.badFiles === 0 }]));
   // Files of more than one run are not one run's numbers: refuse them, naming what does not belong.
   const strangers = [...shardManifests.entries()].filter(([, m]) => m.runId !== manifest.identity.runId).map(([shard, m]) => `${requestsPath(shardManifestName(shard))} belongs to run ${m.runId}`);
   for (const id of agg.foreignRuns) strangers.push(`request records of run ${id} are among the parts (see summary input problems)`);
   if (strangers.length > 0) {
     throw new InputError(store.location, [`holds files of more than one run: run.json is run ${manifest.identity.runId}; ${strangers.join('; ')}`], 'aggregate each run from its own directory or prefix; raw files are never overwritten, so the mix came from copying runs together.');
   }
-  const summary = finalizeNative({ manifest, shardManifests, partFiles: parts.map((p) => p.key.slice(requestsPath('').length)), agg });
+  const summary = finalizeNative({ manifest, shardManifests, partFiles: parts.map((p) => p.key.slice(requestsPath('').length)), agg, partReads });
   return { summary, agg, request: manifest.request, server: manifest.server ?? null };
 }
 

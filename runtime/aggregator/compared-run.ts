@@ -5,6 +5,7 @@ import { LatencyHistogram } from '../core/metrics/latency-histogram.ts';
 import type { RunStore } from '../core/ports/run-store.ts';
 import { HISTOGRAMS_FILE, SUMMARY_FILE } from '../core/run-layout.ts';
 import { Summary } from '../core/summary/schema.ts';
+import { describeRunsWithin, runsWithin } from './runs-within.ts';
 import type { HistogramsFile } from '../core/summary/finalize.ts';
 
 /**
@@ -16,6 +17,7 @@ export async function loadComparedRun(store: RunStore): Promise<{ summary: Summa
   const summaryText = await store.readText(SUMMARY_FILE).catch(() => null);
   const histogramsText = await store.readText(HISTOGRAMS_FILE).catch(() => null);
   if (summaryText === null || histogramsText === null) {
+    if (summaryText === null) await refuseResultsLocation(store);
     throw new InputError(store.location, [`has no ${summaryText === null ? SUMMARY_FILE : HISTOGRAMS_FILE}: it is not an aggregated run`], `run \`inference-baseline aggregate ${store.location}\` first (or point at the run's own directory).`);
   }
   const parsed = validate(Summary, JSON.parse(summaryText), { max: 5 });
@@ -35,4 +37,22 @@ export async function loadComparedRun(store: RunStore): Promise<{ summary: Summa
     summary,
     run: { runId: summary.run.runId, startedAt: summary.run.startedAt, valid: summary.validity.valid, context: summary.context, estimates: estimateKeyMetrics(dists) },
   };
+}
+
+/**
+ * A location holding runs rather than being one (the `--out` directory of `run`/`workflow`, a
+ * bucket prefix): said as such, naming the newest run or two to compare instead. Aggregating the
+ * results directory would not help, so that is not suggested. Returns when the location holds no run.
+ */
+async function refuseResultsLocation(store: RunStore): Promise<void> {
+  const runs = runsWithin(await store.list().catch(() => []));
+  if (runs.length === 0) return;
+  const { what, examples } = describeRunsWithin(store.location, runs, { aggregatedOnly: true });
+  const history = `\`inference-baseline history ${store.location}\` lists its runs`;
+  if (examples.length === 0) {
+    const newest = describeRunsWithin(store.location, runs).examples[0]!;
+    throw new InputError(store.location, [`${what}, and none of its runs is aggregated yet (no ${SUMMARY_FILE})`], `aggregate one run, then compare it: \`inference-baseline aggregate ${newest}\` and \`inference-baseline compare ${newest}\`.`);
+  }
+  const named = examples.map((e, i) => `\`inference-baseline compare ${e}\`${i === 0 ? ' (the newest)' : ''}`).join(' or ');
+  throw new InputError(store.location, [`${what}: compare reads one run's directory`], `name one run: ${named}; ${history}.`);
 }

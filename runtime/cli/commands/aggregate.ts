@@ -81,7 +81,9 @@ export async function aggregateCommand(target: string, opts: AggregateCommandOpt
     });
   }
   const s = result.summary;
-  const input = s.input.badFiles || s.input.badRecords ? `\ninput: ${s.input.badFiles} unreadable file(s), ${s.input.badRecords} bad record(s) — see summary.json "input"` : '';
+  // Other problems: result files that are missing or cut short (they read to the end but hold fewer records than their manifest counts).
+  const other = s.input.problems.length + s.input.omittedProblems - s.input.badFiles - s.input.badRecords;
+  const input = s.input.badFiles || s.input.badRecords || other > 0 ? `\ninput: ${s.input.badFiles} unreadable file(s), ${s.input.badRecords} bad record(s)${other > 0 ? `, ${other} other problem(s)` : ''} — see summary.json "input"` : '';
   deps.stdout.write(
     `${formatSummary(s)}${input}\n\nsummary: ${outputs.summary}\nreport:  ${outputs.report}\n${outputs.history ? `history: ${outputs.history}\n` : ''}${opts.emf ? `emf:     ${opts.emf}\n` : ''}`,
   );

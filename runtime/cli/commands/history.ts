@@ -1,5 +1,5 @@
 import { readdir, stat } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { FsHistoryStore } from '../../aggregator/fs-history-store.ts';
 import { S3HistoryStore } from '../../aws/s3-history-store.ts';
 import { listObjects, parseS3Url } from '../../aws/s3.ts';
@@ -7,7 +7,7 @@ import { checkBucket } from '../../aws/s3-access.ts';
 import { InputError } from '../../core/errors.ts';
 import { byStart, type HistoryEntry } from '../../core/history/entry.ts';
 import type { HistoryStore } from '../../core/ports/history-store.ts';
-import { HISTORY_DIR } from '../../core/run-layout.ts';
+import { HISTORY_DIR, RUN_MANIFEST_FILE, SUMMARY_FILE } from '../../core/run-layout.ts';
 import { EXIT } from '../exit-codes.ts';
 import { RunLocations } from '../support/locations.ts';
 
@@ -41,6 +41,7 @@ async function localSeries(location: string): Promise<HistoryStore[]> {
   if (!(await stat(dir).catch(() => null))?.isDirectory()) {
     throw new InputError(location, ['is not a directory'], 'pass the --out directory of `run`/`workflow` (it holds history/), or a directory under it.');
   }
+  await refuseRunDirectory(location, dir);
   const subdirs = async (d: string): Promise<string[]> => (await readdir(d, { withFileTypes: true }).catch(() => [])).filter((e) => e.isDirectory()).map((e) => join(d, e.name)).sort();
   const hasEntries = async (d: string): Promise<boolean> => (await readdir(d).catch(() => [] as string[])).some((n) => n.endsWith('.json'));
   if (await hasEntries(dir)) return [new FsHistoryStore(dir)];
@@ -49,6 +50,23 @@ async function localSeries(location: string): Promise<HistoryStore[]> {
   for (const scenario of await subdirs(root)) for (const model of await subdirs(scenario)) if (await hasEntries(model)) series.push(model);
   if (series.length === 0) for (const model of await subdirs(dir)) if (await hasEntries(model)) series.push(model);
   return series.map((d) => new FsHistoryStore(d));
+}
+
+/**
+ * One run's directory (run.json or summary.json in it) is not a results directory: its files are
+ * not history entries. Said as such, with its parent — where `run`/`workflow` keep history/ — to pass instead.
+ */
+async function refuseRunDirectory(location: string, dir: string): Promise<void> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const found = [RUN_MANIFEST_FILE, SUMMARY_FILE].filter((n) => names.includes(n));
+  if (found.length === 0) return;
+  const trimmed = location.replace(/[/\\]+$/, '');
+  const parent = trimmed === '' || trimmed === '.' || trimmed === '..' || basename(trimmed) === '..' ? dirname(dir) : dirname(trimmed);
+  throw new InputError(
+    location,
+    [`is one run's directory (it holds ${found.join(' and ')}), not a results directory: history reads the directory that holds the runs and ${HISTORY_DIR}/`],
+    `pass its parent, the --out directory of \`run\`/\`workflow\`: \`inference-baseline history ${parent}\`${found.includes(SUMMARY_FILE) ? `; to compare this run with its history, \`inference-baseline compare ${location}\`` : ''}.`,
+  );
 }
 
 /** Every series under `s3://bucket/<prefix>history/` (or the series the prefix names). */

@@ -65,9 +65,16 @@ export function finalizeNative(input: {
   shardManifests: Map<number, ShardManifest>;
   partFiles: string[];
   agg: RunResults;
+  /**
+   * What each part file (name within requests/) gave: its records, good and bad, and whether it
+   * read to the end. A shard whose parts all read to the end but hold fewer records than its
+   * manifest counts was cut short where gzip cannot tell (between two of its members).
+   */
+  partReads?: ReadonlyMap<string, { records: number; complete: boolean }>;
 }): Summary {
   const { manifest, shardManifests, agg } = input;
   const extra: string[] = [];
+  const damaged: string[] = [];
   const missingShards: number[] = [];
   let partial = false;
   for (let shard = 0; shard < manifest.shards; shard++) {
@@ -82,7 +89,17 @@ export function finalizeNative(input: {
     const missingParts = sm.parts.filter((p) => !present.has(p));
     for (const p of missingParts) agg.tally.problem(requestsPath(p), `listed by ${requestsPath(shardManifestName(shard))} but absent`);
     if (missingParts.length > 0) {
-      extra.push(`Shard ${shard} lists ${missingParts.length} result file(s) that are missing (${missingParts.slice(0, 3).join(', ')}): their requests are not in the numbers. Upload them from the runner's output or run again.`);
+      damaged.push(`Shard ${shard} lists ${missingParts.length} result file(s) that are missing (${missingParts.slice(0, 3).join(', ')}): their requests are not in the numbers. Upload them from the runner's output or run again.`);
+    } else if (input.partReads) {
+      const reads = sm.parts.map((p) => input.partReads!.get(p));
+      const held = reads.reduce((n, r) => n + (r?.records ?? 0), 0);
+      if (reads.every((r) => r?.complete) && held < sm.records) {
+        const files = sm.parts.map((p) => requestsPath(p));
+        agg.tally.problem(files.length === 1 ? files[0]! : requestsPath(shardManifestName(shard)), `holds ${held} record(s) where ${requestsPath(shardManifestName(shard))} counts ${sm.records}: cut short`);
+        damaged.push(
+          `Shard ${shard}'s result file${files.length === 1 ? '' : 's'} (${files.slice(0, 3).join(', ')}${files.length > 3 ? ', …' : ''}) hold${files.length === 1 ? 's' : ''} ${held} record(s) but its manifest (${requestsPath(shardManifestName(shard))}) counts ${sm.records}: the file was cut short (a truncated copy or upload that still reads as valid gzip), so requests are missing from the numbers. Re-upload the file from the runner's copy or run again.`,
+        );
+      }
     }
   }
   if (missingShards.length > 0) {
@@ -91,7 +108,7 @@ export function finalizeNative(input: {
   }
   extra.push(...shardStartReasons(manifest, agg.acc));
   const base = agg.acc.measure(manifest.identity, manifest.request, { scheduled: manifest.scheduled, partial, cpuSteal: runCpuSteal(shardManifests.values()) });
-  return finish(base, manifest.request, agg.tally.report(), extra);
+  return finish(base, manifest.request, agg.tally.report(), extra, damaged);
 }
 
 /** How far apart the shards of one run may start before the load is no longer the one asked for. */
@@ -199,14 +216,66 @@ export function anchorRunTimes(s: Measured, acc: RunAccumulator, endEpochMs: num
   s.run.startedAt = new Date(endEpochMs - (acc.lastDoneAt - acc.firstSentAt)).toISOString();
 }
 
-/** The summary of measured numbers plus what was read and the verdict. */
-export function finish(base: Measured, request: RunRequest, input: InputReport, extra: string[] = []): Summary {
+/**
+ * The summary of measured numbers plus what was read and the verdict. `damaged` are reasons about
+ * the run's files (missing or cut-short result files) beside the input tally's own.
+ *
+ * When records were lost to damaged input, the damage is said first, and what the lost records
+ * alone would cause — requests "not sent", too few successes, an achieved rate off the schedule —
+ * is said as such in one reason, instead of the rules' words, which blame the runner (give it more
+ * CPU, run longer) for numbers a bad file made low. Everything else the rules find stands.
+ */
+export function finish(base: Measured, request: RunRequest, input: InputReport, extra: string[] = [], damaged: string[] = []): Summary {
   const judged = judgeValidity(base, request);
-  const reasons = [...judged.reasons, ...extra, ...inputReasons(input)];
+  const inputSide = [...damaged, ...inputReasons(input)];
+  let reasons: string[];
+  if (inputSide.length === 0) {
+    reasons = [...judged.reasons, ...extra];
+  } else {
+    const standing = judgeValidity(asIfNothingWasLost(base), { ...request, validity: { ...request.validity, minSuccesses: 0 } }).reasons;
+    const explained = judged.reasons.filter((r) => !standing.includes(r));
+    reasons = [...inputSide, ...(explained.length > 0 ? [lostRecordsReason(base, request)] : []), ...judged.reasons.filter((r) => standing.includes(r)), ...extra];
+  }
   if (base.load.scheduleDelaySource === 'unavailable' && base.requests.sent > 0 && base.run.runner.kind === 'native') {
     reasons.push('No record carried a scheduled time, so schedule delay is unknown. Check the runner version that wrote the records.');
   }
   return { ...base, input, validity: { valid: reasons.length === 0, reasons, notes: judged.notes }, context: null, comparison: null };
+}
+
+/**
+ * The run judged as if the records lost to damaged input had been there: every request sent
+ * (unless the run was interrupted, which the rules say themselves), the achieved rate unknown, and
+ * (with minSuccesses 0) no count of successes too small — when nothing could be read, not even
+ * "none succeeded". What the rules still find then does not come from the lost records.
+ */
+function asIfNothingWasLost(base: Measured): Measured {
+  const { requests } = base;
+  return {
+    ...base,
+    requests: { ...requests, scheduled: base.run.partial ? requests.scheduled : Math.min(requests.scheduled, requests.sent), succeeded: requests.sent === 0 ? 1 : requests.succeeded },
+    load: { ...base.load, stages: base.load.stages.map((st) => ({ ...st, achievedRate: null })) },
+  };
+}
+
+/** What the lost records make of the counts and the rate, worded so the reader goes to the damaged file, not the runner. */
+function lostRecordsReason(base: Measured, request: RunRequest): string {
+  const { requests } = base;
+  const rules = request.validity;
+  const figures: string[] = [];
+  if (requests.sent === 0) figures.push('hold no request at all');
+  else if (!base.run.partial && requests.sent < requests.scheduled) figures.push(`hold ${requests.sent} of the ${requests.scheduled} scheduled requests`);
+  if (requests.succeeded > 0 && requests.succeeded < rules.minSuccesses) figures.push(`only ${requests.succeeded} successful request(s) (a baseline needs ${rules.minSuccesses})`);
+  const off = base.load.stages.filter((st) => st.achievedRate !== null && Math.abs(st.achievedRate - (st.scheduledRate ?? st.requestedRate)) / (st.scheduledRate ?? st.requestedRate) > rules.maxRateDeviation);
+  if (off.length > 0) {
+    const where = (stage: number): string => (base.load.stages.length > 1 ? ` in stage ${stage}` : '');
+    figures.push(`an achieved rate of ${off.map((st) => `${fmt(st.achievedRate!)} req/s against the scheduled ${fmt(st.scheduledRate ?? st.requestedRate)} req/s${where(st.stage)}`).join(', ')}`);
+  }
+  const what = figures.length > 0 ? `the readable records ${figures.join(' and ')}` : 'the request counts and rates fall short';
+  return `Because of the damaged input above, ${what}. Records are missing, so these figures may be off for that reason alone; they do not show that the runner fell behind or that the run was too short. Restore the damaged file(s) (or run again) and aggregate again before judging the load.`;
+}
+
+function fmt(x: number): string {
+  return Number.isInteger(x) ? String(x) : x.toFixed(x < 10 ? 2 : 1);
 }
 
 function round(x: number, digits: number): number {
