@@ -16,7 +16,7 @@ import { startSimulator } from '../runtime/simulator/index.ts';
 const { values } = parseArgs({ options: { requests: { type: 'string', default: '2000' }, 'gap-ms': { type: 'string', default: '5' } } });
 const N = Number(values.requests);
 const GAP = Number(values['gap-ms']);
-const sim = await startSimulator({ ttftMs: 1, itlMs: 0, jitterMs: 0 });
+const sim = await startSimulator({ ttftMs: 1, itlMs: 0, jitterMs: 0, tokenizer: 'words' });
 const { hostname, port } = new URL(sim.url);
 const now = (): number => performance.now();
 const body = Buffer.from(JSON.stringify({ model: 'qwen3-8b', prompt: 'hello world', max_tokens: 1, stream: true }));
