@@ -32,6 +32,13 @@ function interruptible(stopMessage: string): AbortSignal {
 export async function main(wiring: { localStack?: () => Promise<LocalStack> } = {}): Promise<void> {
   // In the runner bundle this is also the entry of the runner's worker threads (runner/workers.ts).
   if (isRunnerWorker()) return serveRunnerWorker();
+  // `… | head` closes the pipe early: the reader has what it wanted, which is no error of ours.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(process.exitCode ?? EXIT.ok);
+      throw err;
+    });
+  }
   try {
     process.exitCode = await runCli(process.argv.slice(2), {
       stdout: process.stdout,

@@ -101,7 +101,7 @@ describe('bad native input', () => {
     const err = await aggregateRun(new FsRunStore(empty)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InputError);
     expect((err as Error).name).toBe('NoResults');
-    expect((err as Error).message).toMatch(/is empty.*\nFix: check the run id/s);
+    expect((err as Error).message).toMatch(/is empty: it holds no run.*\nFix: pass a run's own directory/s);
   });
 
   it('shards without run.json is an InputError naming run.json', async () => {
