@@ -155,6 +155,46 @@ describe('server.type against what the server says', () => {
   });
 });
 
+describe('ignore_eos is proven by the warm-up, not assumed', () => {
+  /** A vLLM simulator behind a front that drops ignore_eos from every request: a server that ignores it. */
+  async function ignoringIgnoreEos(target: RunningSimulator): Promise<string> {
+    hub = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        let body = Buffer.concat(chunks);
+        if (body.length > 0 && (req.url ?? '').startsWith('/v1/')) {
+          const obj = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+          delete obj.ignore_eos;
+          body = Buffer.from(JSON.stringify(obj));
+        }
+        const headers = { ...req.headers, 'content-length': String(body.length) };
+        const up = http.request({ host: '127.0.0.1', port: target.port, path: req.url, method: req.method, headers }, (r) => {
+          res.writeHead(r.statusCode ?? 502, r.headers);
+          r.pipe(res);
+        });
+        up.on('error', () => res.destroy());
+        up.end(body);
+      });
+    });
+    await new Promise<void>((r) => hub!.listen(0, '127.0.0.1', r));
+    return `http://127.0.0.1:${(hub.address() as AddressInfo).port}`;
+  }
+
+  it('a server that says it is vLLM but stops the warm-up at EOS: refused before the run, naming finish_reason "stop" and the fix; nothing created', async () => {
+    sim = await startSimulator({ ...fast, tokenizer: await toyTokenizer() });
+    const url = await ignoringIgnoreEos(sim);
+
+    const { err, dir } = await refusal(url, {});
+
+    expect(err.input).toBe('server.ignore_eos');
+    expect(err.message).toMatch(/^server\.ignore_eos: vLLM stopped the warm-up after \d+ of 16 output tokens \(finish_reason "stop"\): it did not honour ignore_eos/);
+    expect(err.fix).toMatch(/serve the model with a server that honours ignore_eos or min_tokens \(vLLM, SGLang, TensorRT-LLM, llama\.cpp's server\).*or set server\.ignore_eos: false/);
+    expect(generations()).toBe(1);
+    expect(existsSync(dir)).toBe(false);
+  });
+});
+
 describe('servers without ignore_eos (TGI, Ollama)', () => {
   for (const dialect of ['tgi', 'ollama'] as const) {
     const name = dialect === 'tgi' ? 'Hugging Face TGI' : 'Ollama';
