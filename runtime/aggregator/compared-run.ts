@@ -20,19 +20,25 @@ export async function loadComparedRun(store: RunStore): Promise<{ summary: Summa
     if (summaryText === null) await refuseResultsLocation(store);
     throw new InputError(store.location, [`has no ${summaryText === null ? SUMMARY_FILE : HISTOGRAMS_FILE}: it is not an aggregated run`], `run \`inference-baseline aggregate ${store.location}\` first (or point at the run's own directory).`);
   }
-  const parsed = validate(Summary, JSON.parse(summaryText), { max: 5 });
+  const again = `aggregate it again: \`inference-baseline aggregate ${store.location}\` (the raw records are the source; these files are derived from them).`;
+  const parsed = validate(Summary, parseJson(summaryText, `${store.location} ${SUMMARY_FILE}`, again), { max: 5 });
   if (!parsed.ok) throw new InputError(`${store.location} ${SUMMARY_FILE}`, parsed.problems, 'aggregate the run again with this version.');
   const summary = parsed.data;
   if (!summary.context) {
     throw new InputError(`${store.location} ${SUMMARY_FILE}`, ['has no run context (it was aggregated by an earlier version)'], `aggregate it again: \`inference-baseline aggregate ${store.location}\`.`);
   }
-  const histograms = JSON.parse(histogramsText) as HistogramsFile;
-  const dists = Object.fromEntries(
-    (['ttft', 'itl', 'tpot', 'e2e'] as const).map((name) => {
-      const encoded = histograms.metrics?.[name];
-      return [name, encoded ? LatencyHistogram.decode(encoded) : LatencyHistogram.empty()];
-    }),
-  ) as Record<MetricSource, LatencyHistogram>;
+  const histograms = parseJson(histogramsText, `${store.location} ${HISTOGRAMS_FILE}`, again) as HistogramsFile;
+  let dists: Record<MetricSource, LatencyHistogram>;
+  try {
+    dists = Object.fromEntries(
+      (['ttft', 'itl', 'tpot', 'e2e'] as const).map((name) => {
+        const encoded = histograms?.metrics?.[name];
+        return [name, encoded ? LatencyHistogram.decode(encoded) : LatencyHistogram.empty()];
+      }),
+    ) as Record<MetricSource, LatencyHistogram>;
+  } catch (err) {
+    throw new InputError(`${store.location} ${HISTOGRAMS_FILE}`, [`holds a histogram that cannot be decoded (${(err as Error)?.message ?? String(err)})`], again);
+  }
   return {
     summary,
     run: { runId: summary.run.runId, startedAt: summary.run.startedAt, valid: summary.validity.valid, context: summary.context, estimates: estimateKeyMetrics(dists) },
@@ -55,4 +61,13 @@ async function refuseResultsLocation(store: RunStore): Promise<void> {
   }
   const named = examples.map((e, i) => `\`inference-baseline compare ${e}\`${i === 0 ? ' (the newest)' : ''}`).join(' or ');
   throw new InputError(store.location, [`${what}: compare reads one run's directory`], `name one run: ${named}; ${history}.`);
+}
+
+/** A derived file's JSON, or the InputError that says which file is damaged and how to rebuild it. */
+function parseJson(text: string, where: string, fix: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new InputError(where, [`is not valid JSON (${(err as Error).message}): the file is damaged`], fix);
+  }
 }

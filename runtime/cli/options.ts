@@ -1,8 +1,8 @@
 import { InvalidArgumentError } from 'commander';
 import { RUN_ID_PATTERN, RUN_ID_RULE } from '../core/run-spec/naming.ts';
-import { ZONE_NAME } from '../core/run-spec/stack-defaults.ts';
+import { DNS_LABEL, ZONE_NAME } from '../core/run-spec/stack-defaults.ts';
 import { runnerKinds, type RunnerKind } from '../core/records/run-manifest.ts';
-import { MAX_WORKERS } from '../core/scenario/schema.ts';
+import { baseUrlProblem, MAX_WORKERS } from '../core/scenario/schema.ts';
 import { METRIC_NAMESPACE, METRIC_NAMESPACE_RULE } from '../core/summary/published.ts';
 
 /**
@@ -72,16 +72,18 @@ export function shardSpec(value: string): { index: number; count: number } {
   return { index, count };
 }
 
+/** A server's base URL (`--target`): the rule every input that names a server follows (core/scenario/schema.ts). */
 export function httpUrl(value: string): string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new InvalidArgumentError(`must be an http(s) URL such as http://127.0.0.1:8000; got "${value}".`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InvalidArgumentError(`must be an http(s) URL; got "${value}".`);
-  if (url.pathname.replace(/\/+$/, '') === '/v1') throw new InvalidArgumentError(`give the server's base URL without /v1 (e.g. ${url.origin}); got "${value}".`);
+  const problem = baseUrlProblem(value);
+  if (problem) throw new InvalidArgumentError(`${problem}; got "${value}".`);
   return value.replace(/\/+$/, '');
+}
+
+/** A URL the runner pod fetches (`--bundle-url`): http(s). */
+export function fetchUrl(value: string): string {
+  const url = URL.parse(value);
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw new InvalidArgumentError(`must be an http(s) URL the runner pod can fetch (e.g. a presigned S3 URL); got "${value}".`);
+  return value;
 }
 
 /** `--zone`: an availability zone name, as the nodes' topology.kubernetes.io/zone label carries it. */
@@ -159,4 +161,19 @@ export function runIdOption(value: string): string {
 export function sha256Hex(value: string): string {
   if (!/^[0-9a-f]{64}$/.test(value)) throw new InvalidArgumentError(`must be the bundle's sha256 as 64 lower-case hex digits (sha256sum prints it); got "${value}".`);
   return value;
+}
+
+/** A Kubernetes object name (namespace, ServiceAccount): a DNS label. */
+export function kubernetesName(what: string) {
+  return (value: string): string => {
+    if (!DNS_LABEL.test(value)) throw new InvalidArgumentError(`must be a Kubernetes ${what} name: lower-case letters, digits and "-", starting and ending with a letter or digit, at most 63 characters; got "${value}".`);
+    return value;
+  };
+}
+
+/** An HTTP error status the simulator can answer with (`--error-status`). */
+export function errorStatus(value: string): number {
+  const n = decimal(value);
+  if (!Number.isInteger(n) || n < 400 || n > 599) throw new InvalidArgumentError(`must be an HTTP error status from 400 to 599; got "${value}".`);
+  return n;
 }

@@ -16,7 +16,7 @@ import { runCommand } from './commands/run.ts';
 import { simulateCommand } from './commands/simulate.ts';
 import { regionOfArn, startCommand, STATE_MACHINE_ARN } from './commands/start.ts';
 import { EXIT } from './exit-codes.ts';
-import { endpointUrl, httpUrl, metricNamespace, nonEmpty, nonNegativeInteger, nonNegativeNumber, outLocation, port, positiveNumber, probability, runIdOption, runnerKind, scenarioLabel, sha256Hex, shardSpec, windowSize, workerCount, zoneName } from './options.ts';
+import { endpointUrl, errorStatus, fetchUrl, httpUrl, kubernetesName, metricNamespace, nonEmpty, nonNegativeInteger, nonNegativeNumber, outLocation, port, positiveNumber, probability, runIdOption, runnerKind, scenarioLabel, sha256Hex, shardSpec, windowSize, workerCount, zoneName } from './options.ts';
 
 /** Everything the command line touches, so it runs in-process in tests exactly as from a shell. */
 import type { HubAccess } from '../runner/tokenizer-source.ts';
@@ -186,7 +186,7 @@ function addSimulateCommand(command: NewCommand, io: CliIo, exit: (code: number)
     .option('--max-concurrency <n>', 'requests generating at once; the rest queue', positiveNumber('requests'))
     .option('--error-rate <p>', 'probability that a request fails', probability)
     .addOption(new Option('--failure-modes <mode...>', 'how injected failures fail').choices(['status', 'abort', 'stall', 'in-band']))
-    .option('--error-status <code>', 'HTTP status of the "status" failure', positiveNumber('HTTP status'))
+    .option('--error-status <code>', 'HTTP status of the "status" failure (400–599)', errorStatus)
     .option('--stall-ms <ms>', 'how long a "stall" failure holds the connection', nonNegativeNumber('ms'))
     .option('--seed <n>', 'random seed', nonNegativeNumber('seed'))
     .option('--ground-truth <file>', 'append the ground-truth log (when each chunk was written) to this NDJSON file')
@@ -270,7 +270,7 @@ function stateMachineArn(value: string): string {
 function addStartCommand(command: NewCommand, io: CliIo, exit: (code: number) => void): void {
   command('start')
     .description("Start the deployed workflow (Step Functions) and print the console link; with --wait, the run's verdict.")
-    .option('--stack <name>', 'the CloudFormation stack that holds the state machine', DEFAULT_STACK_NAME)
+    .option('--stack <name>', 'the CloudFormation stack that holds the state machine', nonEmpty('a stack name'), DEFAULT_STACK_NAME)
     .option('--state-machine <arn>', 'the state machine ARN (skips the lookup by stack; its region is used)', stateMachineArn)
     .option('--input <json>', 'execution input (default {}: the stack’s default baseline)')
     .option('--wait', 'wait for the execution to end and print the verdict')
@@ -296,17 +296,17 @@ function addRenderCommand(command: NewCommand, io: CliIo): void {
     .option('--runner <kind>', 'native or inference-perf', runnerKind, 'native')
     .option('--target <url>', "the inference server's base URL, without /v1 (default: the config's server.base_url)", httpUrl)
     .option('--model <name>', 'model name (default: the config’s)', nonEmpty('a model name'))
-    .option('--tokenizer <name>', 'tokenizer for inference-perf (default: the config’s)')
+    .option('--tokenizer <name>', 'tokenizer for inference-perf (default: the config’s)', nonEmpty('a tokenizer name'))
     .option('--pod-selector <selector>', 'label selector of the inference pods (same-zone podAffinity)')
     .option('--target-namespace <ns>', 'namespace of the inference pods')
-    .option('--namespace <ns>', 'benchmark namespace')
-    .option('--service-account <name>', 'the runner’s ServiceAccount')
-    .option('--bucket <name>', 'results bucket')
-    .option('--region <region>', 'AWS region of the bucket')
+    .option('--namespace <ns>', 'benchmark namespace', kubernetesName('namespace'))
+    .option('--service-account <name>', 'the runner’s ServiceAccount', kubernetesName('ServiceAccount'))
+    .option('--bucket <name>', 'results bucket', nonEmpty('a bucket name'))
+    .option('--region <region>', 'AWS region of the bucket', nonEmpty('a region'))
     .option('--run-id <id>', 'run id: UTC time + "-" + 4–12 lower-case letters/digits', runIdOption)
     .option('--zone <az>', 'pin the Job to this zone (else a podAffinity to the target pods)', zoneName)
     .option('--image <ref>', 'native runner image built from the Dockerfile', nonEmpty('an image reference'))
-    .option('--bundle-url <url>', 'native runner bundle URL (with --bundle-sha256)')
+    .option('--bundle-url <url>', 'native runner bundle URL (with --bundle-sha256)', fetchUrl)
     .option('--bundle-sha256 <hex>', 'sha256 of the runner bundle', sha256Hex)
     .option('--inference-perf-tag <tag>', 'inference-perf image tag')
     .action((o) => {

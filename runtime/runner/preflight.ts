@@ -1,4 +1,5 @@
-import { Client, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { serverConnections } from './server-dispatcher.ts';
 import { InputError } from '../core/errors.ts';
 import type { RequestRecord } from '../core/records/record.ts';
 import type { Clock } from '../timing/clock.ts';
@@ -33,6 +34,8 @@ export interface TargetSettings {
   ignoreEos: boolean;
   tokenizer: { source: string; token: string | undefined } | null;
   hub: HubAccess;
+  /** Ctrl-C: a tokenizer download stops at once. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -43,21 +46,9 @@ export interface TargetSettings {
 export async function inspectTarget(dispatcher: Dispatcher, baseUrl: string, t: Omit<RequestTemplate, 'model'>, s: TargetSettings): Promise<TargetInfo> {
   const listed = await listModels(dispatcher, baseUrl, t);
   const models = listed.entries.map((m) => String(m.id));
-  let chosen = s.model;
-  if (chosen === undefined) {
-    chosen = models[0];
-    if (chosen === undefined) throw new InputError('--target', [`${baseUrl} serves no model (GET /v1/models returned an empty list)`], 'start the server with a model loaded.');
-  } else if (!models.includes(chosen)) {
-    throw new InputError('--model', [`model "${chosen}" is not served by ${baseUrl}; it serves: ${models.join(', ')}`], `pass --model ${models[0]} (or set server.model_name in the config).`);
-  }
+  const chosen = chooseModel(models, baseUrl, s.model);
   const { dialect, info, notes, detected } = await whichServer(dispatcher, t, listed, s.type);
-  if (s.ignoreEos && !dialect.ignoreEos) {
-    throw new InputError(
-      'server.ignore_eos',
-      [`${dialect.name} has no ignore_eos (nor min_tokens): it stops at the model's end-of-sequence token, so outputs cannot be held at exactly the requested length, which the baseline needs (server.ignore_eos: true)`],
-      `set server.ignore_eos: false in the config to measure variable-length output (the summary says the run is not the fixed-length baseline), or serve the model with ${serversWithIgnoreEos()}.`,
-    );
-  }
+  refuseWithoutIgnoreEos(dialect, s.ignoreEos, 'set server.ignore_eos: false in the config');
   const entry = listed.entries.find((m) => String(m.id) === chosen);
   const maxModelLen = contextLength(dialect.type, entry, info);
   const facts = await serverFacts(dispatcher, t);
@@ -72,6 +63,26 @@ export async function inspectTarget(dispatcher: Dispatcher, baseUrl: string, t: 
     promptTokens: { method: counter.method, detail: counter.detail },
   };
   return { model: chosen, models, dialect, counter, maxModelLen, server, notes };
+}
+
+/** The model to request: the one named, if the server serves it; else the server's first. */
+function chooseModel(models: string[], baseUrl: string, model: string | undefined): string {
+  if (model === undefined) {
+    if (models[0] === undefined) throw new InputError('--target', [`${baseUrl} serves no model (GET /v1/models returned an empty list)`], 'start the server with a model loaded.');
+    return models[0];
+  }
+  if (!models.includes(model)) throw new InputError('--model', [`model "${model}" is not served by ${baseUrl}; it serves: ${models.join(', ')}`], `pass --model ${models[0]} (or set server.model_name in the config).`);
+  return model;
+}
+
+/** A server that cannot hold outputs at max_tokens is refused for a fixed-length run; `howToTurnOff` is the user's way to set ignore_eos false. */
+function refuseWithoutIgnoreEos(dialect: ServerDialect, ignoreEos: boolean, howToTurnOff: string): void {
+  if (!ignoreEos || dialect.ignoreEos) return;
+  throw new InputError(
+    'server.ignore_eos',
+    [`${dialect.name} has no ignore_eos (nor min_tokens): it stops at the model's end-of-sequence token, so outputs cannot be held at exactly the requested length, which the baseline needs (server.ignore_eos: true)`],
+    `${howToTurnOff} to measure variable-length output (the summary says the run is not the fixed-length baseline), or serve the model with ${serversWithIgnoreEos()}.`,
+  );
 }
 
 /** The dialect to speak: the configured type unless the server plainly says it is another. */
@@ -134,7 +145,7 @@ async function promptCounter(dispatcher: Dispatcher, t: RequestTemplate, dialect
   // the tokenizer (and its count of one word is the template overhead's measure).
   const helloTokens = await promptUsage(dispatcher, t, 'hello', why);
   if (s.tokenizer) {
-    const files = await loadTokenizerFiles(s.tokenizer.source, s.hub, s.tokenizer.token);
+    const files = await loadTokenizerFiles(s.tokenizer.source, s.hub, s.tokenizer.token, s.signal);
     const tokenizer = textTokenizer(files);
     const content: ContentCounter = async (p) => tokenizer.count(p);
     const overhead = Math.max(0, helloTokens - tokenizer.count('hello'));
@@ -197,10 +208,20 @@ async function serverFacts(dispatcher: Dispatcher, t: Omit<RequestTemplate, 'mod
  * command that hands the run to someone else (the workflow's Job) and should not start it for a
  * server that cannot answer. `input` is how the user named the server.
  */
-export async function checkTargetAnswers(baseUrl: string, input: string): Promise<void> {
-  const client = new Client(baseUrl, { connect: { timeout: 10_000 } });
+export async function checkTargetAnswers(
+  baseUrl: string,
+  input: string,
+  run?: { model: string | undefined; type: ServerType | null; ignoreEos: boolean; apiKey: string | undefined; howToTurnOffIgnoreEos: string },
+): Promise<void> {
+  const client = serverConnections(baseUrl, { single: true, pool: { connect: { timeout: 10_000 } } });
+  const t = { api: 'completion' as const, streaming: true, ignoreEos: true, headers: {}, apiKey: run?.apiKey, timeoutMs: 10_000 };
   try {
-    await listModels(client, baseUrl, { api: 'completion', streaming: true, ignoreEos: true, headers: {}, apiKey: undefined, timeoutMs: 10_000 });
+    const listed = await listModels(client.dispatcher, baseUrl, t);
+    if (run) {
+      chooseModel(listed.entries.map((m) => String(m.id)), baseUrl, run.model);
+      const { dialect } = await whichServer(client.dispatcher, t, listed, run.type);
+      refuseWithoutIgnoreEos(dialect, run.ignoreEos, run.howToTurnOffIgnoreEos);
+    }
   } catch (err) {
     if (err instanceof InputError && err.input === '--target' && input !== '--target') throw new InputError(input, err.problems, err.fix);
     throw err;

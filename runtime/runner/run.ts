@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { setMaxListeners } from 'node:events';
 import { join } from 'node:path';
-import { Pool } from 'undici';
+import type { Dispatcher } from 'undici';
 import { VERSION } from '../core/version.ts';
 import type { RequestRecord } from '../core/records/record.ts';
 import type { RunManifest, ShardManifest } from '../core/records/run-manifest.ts';
@@ -14,6 +14,7 @@ import { sleepUntil } from '../timing/precise-timer.ts';
 import { runSeed, scheduleSize } from '../core/scenario/schedule.ts';
 import { pace, scheduleSlots, shardSeqs, shardSize, shardSlots, type Slot } from './pacer.ts';
 import { PromptSpool } from './prompt-spool.ts';
+import { serverConnections } from './server-dispatcher.ts';
 import { checkWarmUp, inspectTarget, warmUp } from './preflight.ts';
 import { DEFAULT_HUB } from './tokenizer-source.ts';
 import { calibratePrompts, type PromptPlan } from './prompts.ts';
@@ -38,24 +39,26 @@ export const RUNNER_VERSION = VERSION;
 export async function runBenchmark(o: RunOptions): Promise<RunResult> {
   const sc = o.scenario;
   const baseUrl = sc.server.baseUrl;
-  const pool = new Pool(baseUrl, {
-    connections: sc.load.maxConnections,
-    pipelining: 1,
-    keepAliveTimeout: 60_000,
-    keepAliveMaxTimeout: 600_000,
-    connect: { timeout: 10_000 },
+  const server = serverConnections(baseUrl, {
+    pool: {
+      connections: sc.load.maxConnections,
+      pipelining: 1,
+      keepAliveTimeout: 60_000,
+      keepAliveMaxTimeout: 600_000,
+      connect: { timeout: 10_000 },
+    },
   });
   const spool = await PromptSpool.create();
   try {
-    return await runWithPool(o, pool, spool);
+    return await runWithPool(o, server.dispatcher, spool);
   } finally {
     // Interrupted: a preparation request may still be open (a long warm-up); do not wait for it.
-    await (o.interrupt.aborted ? pool.destroy() : pool.close()).catch(() => undefined);
+    await (o.interrupt.aborted ? server.destroy() : server.close()).catch(() => undefined);
     await spool.remove();
   }
 }
 
-async function runWithPool(o: RunOptions, pool: Pool, spool: PromptSpool): Promise<RunResult> {
+async function runWithPool(o: RunOptions, pool: Dispatcher, spool: PromptSpool): Promise<RunResult> {
   const sc = o.scenario;
   const base: Omit<RequestTemplate, 'model'> = {
     api: sc.api.type,
@@ -67,7 +70,7 @@ async function runWithPool(o: RunOptions, pool: Pool, spool: PromptSpool): Promi
   };
   // Every preparation step gives way to Ctrl-C at once (untilInterrupted): nothing is created yet.
   const step = <T>(p: Promise<T>): Promise<T> => untilInterrupted(o.interrupt, p);
-  const target = await step(inspectTarget(pool, sc.server.baseUrl, base, { model: sc.server.model, type: sc.server.type, ignoreEos: sc.server.ignoreEos, tokenizer: sc.tokenizer, hub: o.hub ?? OFFLINE }));
+  const target = await step(inspectTarget(pool, sc.server.baseUrl, base, { model: sc.server.model, type: sc.server.type, ignoreEos: sc.server.ignoreEos, tokenizer: sc.tokenizer, hub: o.hub ?? OFFLINE, signal: o.interrupt }));
   const template: RequestTemplate = { ...base, model: target.model };
   const seed = runSeed(sc.load.seed, o.runId);
   const total = scheduleSize(sc.load.stages);
@@ -176,7 +179,7 @@ function runIdentity(o: RunOptions, model: string): RunManifest['identity'] {
 }
 
 /** Opens `n` connections before the first scheduled request so TCP setup never lands in TTFT. */
-async function warmConnections(pool: Pool, n: number, t: RequestTemplate): Promise<void> {
+async function warmConnections(pool: Dispatcher, n: number, t: RequestTemplate): Promise<void> {
   await Promise.all(
     Array.from({ length: n }, async () => {
       const res = await pool.request({ path: '/v1/models', method: 'GET', headers: t.apiKey ? { authorization: `Bearer ${t.apiKey}` } : {} });
@@ -192,7 +195,7 @@ async function warmConnections(pool: Pool, n: number, t: RequestTemplate): Promi
  */
 async function loadLoop(
   o: RunOptions,
-  pool: Pool,
+  pool: Dispatcher,
   t: RequestTemplate,
   schedule: { start: number; slots: Iterable<Slot>; count: number; lastMs: number },
   plans: { next(): Promise<PromptPlan | undefined> },

@@ -39,7 +39,10 @@ const MODEL_ID = /^[A-Za-z0-9][\w.-]*(\/[\w.-]+)?$/;
  * from the hub for a model id. Every way it can fail is an InputError with the fix, raised before
  * anything is measured. `token` is the config's `tokenizer.token`, which wins over HF_TOKEN.
  */
-export async function loadTokenizerFiles(source: string, hub: HubAccess, token: string | undefined): Promise<TokenizerFiles> {
+/** How long a hub may take to send a tokenizer (Qwen3's is 11 MB). */
+const FETCH_LIMIT_MS = 60_000;
+
+export async function loadTokenizerFiles(source: string, hub: HubAccess, token: string | undefined, signal?: AbortSignal): Promise<TokenizerFiles> {
   const local = await stat(source).catch(() => null);
   if (local) return readLocal(source, local.isDirectory());
   if (source.startsWith('/') || source.startsWith('.') || !MODEL_ID.test(source)) {
@@ -54,10 +57,16 @@ export async function loadTokenizerFiles(source: string, hub: HubAccess, token: 
     let text: string;
     try {
       // fetch follows the hub's redirects (to its CDN or a mirror's storage).
-      const res = await fetch(url(file), { headers: auth ? { authorization: `Bearer ${auth}` } : {}, signal: AbortSignal.timeout(60_000) });
+      // Ctrl-C stops the fetch at once, not after the limit.
+      const limit = AbortSignal.timeout(FETCH_LIMIT_MS);
+      const res = await fetch(url(file), { headers: auth ? { authorization: `Bearer ${auth}` } : {}, signal: signal ? AbortSignal.any([limit, signal]) : limit });
       status = res.status;
       text = await res.text();
     } catch (err) {
+      if (signal?.aborted) throw signal.reason;
+      if ((err as { name?: string }).name === 'TimeoutError') {
+        throw new InputError(INPUT, [`${url(file)} sent no tokenizer within ${FETCH_LIMIT_MS / 1000} s`], fix);
+      }
       // undici's fetch says only "fetch failed"; the cause says why (ECONNREFUSED, ENOTFOUND, a timeout).
       const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
       const code = e.cause?.code ?? e.code;
@@ -65,7 +74,13 @@ export async function loadTokenizerFiles(source: string, hub: HubAccess, token: 
       throw new InputError(INPUT, [`cannot fetch ${url(file)}: ${code && !why.includes(code) ? `${code} ` : ''}${why}`], fix);
     }
     if (status === 404 && !required) return null;
-    if (status === 401 || status === 403) throw new InputError(INPUT, [`${url(file)} answered HTTP ${status}: the model is gated or private`], 'set HF_TOKEN (or tokenizer.token) to a token with access to it, or point it at a local directory.');
+    if (status === 401 || status === 403) {
+      throw new InputError(
+        INPUT,
+        [`${url(file)} answered HTTP ${status}: ${auth ? `the token given (${token ? 'tokenizer.token' : 'HF_TOKEN'}) was refused` : 'the model is gated or private'}`],
+        auth ? `check that the token is valid and has been granted access to ${source}, or point ${INPUT} at a local directory.` : 'set HF_TOKEN (or tokenizer.token) to a token with access to it, or point it at a local directory.',
+      );
+    }
     if (status !== 200) throw new InputError(INPUT, [`${url(file)} answered HTTP ${status}: ${text.slice(0, 120)}`], status === 404 ? `check the model id: it has no ${file} on ${hub.endpoint}.` : fix);
     try {
       return JSON.parse(text) as object;

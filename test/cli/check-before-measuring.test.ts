@@ -1,5 +1,5 @@
 import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { createServer, request as httpRequest, type Server } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../runtime/core/ports/local-stack.ts';
@@ -267,6 +267,133 @@ describe('flags say what they take', () => {
   it('run names its run directory at the start, so an interrupted run can be found and aggregated', async () => {
     const out = await tempDir();
     const r = await cli(['run', '--target', sim.url, '--model', 'served-model', '--rate', '10', '--duration', '1', '--workers', '1', '--out', out, '--run-id', '20250101T020000Z-named1']);
-    expect(r.stderr.split('\n')[1]).toBe(`run 20250101T020000Z-named1: ${join(out, '20250101T020000Z-named1')}`);
+    expect(r.stderr.split('\n')[1]).toBe(`run 20250101T020000Z-named1: results go to ${join(out, '20250101T020000Z-named1')}`);
+  });
+});
+
+/**
+ * The second probe (.scratch/probe-report-3976293.md): URLs with a query, fragment, credentials or
+ * a path prefix; damaged derived files; checks `workflow` and `start` made only after starting.
+ */
+describe('one URL rule, and a path prefix is kept', () => {
+  it.each([
+    ['http://127.0.0.1:18000?x=1', /must not carry a query or fragment/],
+    ['http://127.0.0.1:18000#frag', /must not carry a query or fragment/],
+    ['http://u:p@127.0.0.1:18000', /must not carry a user or password \(they would be printed and stored with the results\): put the API key in server\.api_key/],
+  ])('run --target %s: exit 2, the rule and the fix', async (url, message) => {
+    const r = await cli(['run', '--target', url, '--out', await tempDir()]);
+    expect(r.stderr).toMatch(message);
+    expect(r.code).toBe(EXIT.usage);
+  });
+
+  it('render --target with a query, and --bundle-url that is no URL: exit 2, no Job printed', async () => {
+    const a = await cli(['render', '--image', 'example.com/ib:1', '--target', 'http://127.0.0.1:18000?x=1']);
+    expect(a.code).toBe(EXIT.usage);
+    expect(a.stdout).toBe('');
+    const b = await cli(['render', '--bundle-url', 'notaurl', '--bundle-sha256', 'a'.repeat(64)]);
+    expect(b.stderr).toMatch(/'--bundle-url <url>' argument 'notaurl' is invalid\. must be an http\(s\) URL the runner pod can fetch/);
+    expect(b.code).toBe(EXIT.usage);
+  });
+
+  it('run --target http://gateway/qwen (a server mounted under a path, as behind an ingress): every request goes under the prefix, and the run measures', async () => {
+    const seen: string[] = [];
+    const gateway = createServer((req, res) => {
+      seen.push(req.url ?? '');
+      if (!(req.url ?? '').startsWith('/qwen/')) return void res.writeHead(404).end();
+      const up = httpRequest({ host: '127.0.0.1', port: sim.port, path: req.url!.slice('/qwen'.length), method: req.method, headers: req.headers }, (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      });
+      req.pipe(up);
+    });
+    await new Promise<void>((r) => gateway.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(gateway.address() as { port: number }).port}/qwen`;
+      const r = await cli(['run', '--target', url, '--model', 'served-model', '--rate', '10', '--duration', '1', '--workers', '1', '--out', await tempDir()]);
+      expect(r.stderr).not.toContain('error');
+      expect([EXIT.ok, EXIT.invalid]).toContain(r.code);
+      expect(seen.length).toBeGreaterThan(10);
+      expect(seen.every((u) => u.startsWith('/qwen/'))).toBe(true);
+      expect(seen).toContain('/qwen/v1/completions');
+    } finally {
+      gateway.closeAllConnections();
+      await new Promise((r) => gateway.close(r));
+    }
+  });
+});
+
+describe('damaged derived files, and refusals that came late', () => {
+  it('compare <run> whose summary.json or histograms.json is not JSON: exit 2, the file named, aggregate it again', async () => {
+    const out = await tempDir();
+    const runId = '20250101T020000Z-broke1';
+    await cli(['run', '--target', sim.url, '--model', 'served-model', '--rate', '10', '--duration', '1', '--workers', '1', '--out', out, '--run-id', runId]);
+    const dir = join(out, runId);
+    const summary = await readFile(join(dir, 'summary.json'), 'utf8');
+    await writeFile(join(dir, 'summary.json'), '{broken');
+    const a = await cli(['compare', dir]);
+    expect(a.stderr).toMatch(new RegExp(`^error: ${dir} summary\\.json: is not valid JSON \\(.*\\): the file is damaged\\nFix: aggregate it again: \`inference-baseline aggregate ${dir}\``));
+    expect(a.code).toBe(EXIT.usage);
+    await writeFile(join(dir, 'summary.json'), summary);
+    await writeFile(join(dir, 'histograms.json'), 'garbage');
+    const b = await cli(['compare', dir]);
+    expect(b.stderr).toMatch(/histograms\.json: is not valid JSON/);
+    expect(b.code).toBe(EXIT.usage);
+  });
+
+  it('workflow --target <server> --model <one it does not serve>: exit 2 before the local cloud starts', async () => {
+    const out = await tempDir();
+    const r = await cli(['workflow', '--target', sim.url, '--model', 'nosuch', '--out', out], { localStack: stack });
+    expect(r.stderr).toMatch(/^error: --model: model "nosuch" is not served by http:\/\/127\.0\.0\.1:\d+; it serves: served-model\nFix: pass --model served-model/);
+    expect(r.stderr).not.toContain('local workflow:');
+    expect(r.code).toBe(EXIT.usage);
+    expect(await readdir(out)).toEqual([]);
+  });
+
+  it("workflow --target <a TGI server> with the seed's ignore_eos: exit 2 before the local cloud starts, with workflow's way to turn it off", async () => {
+    const tgi = await startSimulator({ dialect: 'tgi', models: ['served-model'], tokenizer: 'words' });
+    try {
+      const r = await cli(['workflow', '--target', tgi.url, '--model', 'served-model', '--out', await tempDir()], { localStack: stack });
+      expect(r.stderr).toMatch(/^error: server\.ignore_eos: Hugging Face TGI has no ignore_eos/);
+      expect(r.stderr).toContain(`Fix: pass --input '{"overrides":{"server":{"ignore_eos":false}}}' to measure variable-length output`);
+      expect(r.code).toBe(EXIT.usage);
+    } finally {
+      await tgi.close();
+    }
+  });
+
+  it('run --config whose server.base_url fails the warm-up: the config\'s key is named, not --target', async () => {
+    const failing = await startSimulator({ models: ['served-model'], errorRate: 1, failureModes: ['status'], tokenizer: 'words' });
+    try {
+      const dir = await tempDir();
+      const config = join(dir, 'mine.yml');
+      await writeFile(config, `load:\n  stages: [{ rate: 10, duration: 1 }]\n  num_workers: 1\nserver:\n  base_url: ${failing.url}\n  model_name: served-model\n`);
+      const r = await cli(['run', '--config', config, '--out', join(dir, 'out')]);
+      expect(r.stderr).toMatch(new RegExp(`error: server\\.base_url of ${config}: POST /v1/completions answered HTTP 500 to the warm-up request`));
+      expect(r.code).toBe(EXIT.usage);
+    } finally {
+      await failing.close();
+    }
+  });
+
+  it.each([
+    ['{"overrides":{"server":{"ignore_eos":"no"}}}', /^error: --input overrides: server\.ignore_eos: expected boolean/],
+    ['{"overrides":{"server":{"type":"nosuch"}}}', /^error: --input overrides: server\.type: unsupported value "nosuch"/],
+    ['{"overrides":{"load":{"num_workers":99}}}', /^error: --input overrides: load\.num_workers: at most 64/],
+    ['{"target":{"baseUrl":"http://x:8000?q=1"}}', /^error: --input: target\.baseUrl: must not carry a query or fragment/],
+  ])("start --input '%s': checked as workflow checks it, before any AWS call", async (input, message) => {
+    const r = await cli(['start', '--input', input]);
+    expect(r.stderr).toMatch(message);
+    expect(r.code).toBe(EXIT.usage);
+  });
+
+  it.each([
+    [['simulate', '--error-status', '200'], /'--error-status <code>' argument '200' is invalid\. must be an HTTP error status from 400 to 599/],
+    [['start', '--stack', ''], /'--stack <name>' argument '' is invalid\. must not be empty/],
+    [['render', '--image', 'example.com/ib:1', '--service-account', 'Bad_SA'], /must be a Kubernetes ServiceAccount name: lower-case letters, digits and "-"/],
+    [['render', '--runner', 'inference-perf', '--tokenizer', ''], /'--tokenizer <name>' argument '' is invalid\. must not be empty/],
+  ])('%j: exit 2, the flag and what it takes', async (args, message) => {
+    const r = await cli(args);
+    expect(r.stderr).toMatch(message);
+    expect(r.code).toBe(EXIT.usage);
   });
 });

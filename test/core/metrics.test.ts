@@ -164,6 +164,16 @@ describe('RunAccumulator', () => {
     expect(s.validity.reasons[1]).toContain('No request succeeded (1 failed: 1 connect)');
   });
 
+  it('too few successes because requests failed: blamed on the failures, not "run longer"', () => {
+    const acc = new RunAccumulator(true);
+    acc.add(record({ seq: 0 }));
+    acc.add(record({ seq: 1, error: { type: 'timeout', message: 'stalled' } }));
+    acc.add(record({ seq: 2, error: { type: 'timeout', message: 'stalled' } }));
+    const s = summarize(acc, identity, { ...request, validity: { ...request.validity, minSuccesses: 3 } }, { scheduled: 3, partial: false });
+    expect(s.validity.reasons[0]).toBe('Only 1 of 3 requests succeeded (2 failed: 2 timeout): a baseline needs at least 3 successes. See why they failed (the error messages listed with the run); a baseline needs a healthy target.');
+    expect(s.validity.reasons.join('\n')).not.toContain('Run longer');
+  });
+
   it('a runner that fell behind its schedule is caught by the achieved rate', () => {
     const acc = new RunAccumulator(true);
     // Scheduled 1 s apart, sent 1.2 s apart (each later one more late).

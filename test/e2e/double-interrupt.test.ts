@@ -42,7 +42,7 @@ describe('Ctrl-C twice while the runner sends', () => {
     expect(interrupts).toBe(2);
     expect(stderr).toContain('quitting now (second Ctrl-C): requests in flight are not recorded; files already written stay, and `inference-baseline aggregate <run dir>` (the directory printed at the start) reads them');
     // …which it did print, at the start.
-    expect(stderr).toMatch(/^run \d{8}T\d{6}Z-[a-z0-9]+: \/\S+$/m);
+    expect(stderr).toMatch(/^run \d{8}T\d{6}Z-[a-z0-9]+: results go to \/\S+$/m);
     expect(code).toBe(130);
     expect(await readdir(tmp)).toEqual([]);
   }, 60_000);

@@ -83,7 +83,7 @@ describe('the local workflow when things go wrong', () => {
     const r = await wf.execute({ input: { ...load(2), target: { baseUrl: down } } });
     expect(r.error?.error).toBe('JobFailed');
     // The last lines may begin with the runner's notes (e.g. more workers than this machine's CPUs); the error is among them.
-    expect(r.error?.cause).toMatch(/failed: the runner exited with code 2\. Last log lines: (?:(?:target: |run \d{8}T\d{6}Z-[a-z0-9]+: |\{"note":)[^\n]*\n)*error: --target: cannot reach http:\/\/127\.0\.0\.1:9: ECONNREFUSED/);
+    expect(r.error?.cause).toMatch(/failed: the runner exited with code 2\. Last log lines: (?:(?:target: |run \d{8}T\d{6}Z-[a-z0-9]+: results go to |\{"note":)[^\n]*\n)*error: --target: cannot reach http:\/\/127\.0\.0\.1:9: ECONNREFUSED/);
     expect(r.states.map((s) => s.name)).toEqual(expect.arrayContaining(['InspectRunnerPods', 'RunnerLogKept?', 'DescribeJobFailedWithLog', 'DeleteJob', 'DeleteConfigMap', 'ReleaseRun', 'RunFailed']));
     // FAILED starts the reaper (the stack's rule), after Cleanup released the claim and deleted the
     // Job: under IAM as the stack declares it, it finds both gone (S3's 404 needs s3:ListBucket) and succeeds.

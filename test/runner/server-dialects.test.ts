@@ -300,6 +300,45 @@ describe('a tokenizer named by a Hugging Face model id (tokenizer.pretrained_mod
     expect(err.fix).toContain('set HF_ENDPOINT to a hub mirror this machine can reach');
   });
 
+  it('a hub that refuses the token given (HTTP 401): the token is named as refused, not asked for', async () => {
+    sim = await startSimulator({ ...fast, dialect: 'ollama', tokenizer: await toyTokenizer() });
+    hub = http.createServer((_req, res) => res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"Invalid credentials"}'));
+    await new Promise<void>((r) => hub!.listen(0, '127.0.0.1', r));
+    const endpoint = `http://127.0.0.1:${(hub.address() as AddressInfo).port}`;
+
+    const { err } = await refusal(sim.url, { server: { ignore_eos: false }, tokenizer: { pretrained_model_name_or_path: 'org/toy-model' } }, { endpoint, token: 'hf_bad', offline: false });
+
+    expect(err.message).toContain('answered HTTP 401: the token given (HF_TOKEN) was refused');
+    expect(err.fix).toMatch(/^check that the token is valid and has been granted access to org\/toy-model/);
+  });
+
+  it('a hub that never answers: Ctrl-C stops the download at once (not after its 60 s limit)', async () => {
+    sim = await startSimulator({ ...fast, dialect: 'ollama', tokenizer: await toyTokenizer() });
+    let asked!: () => void;
+    let dropped!: () => void;
+    const reached = new Promise<void>((r) => (asked = r));
+    const closed = new Promise<void>((r) => (dropped = r));
+    hub = http.createServer((req) => {
+      req.socket.on('close', () => dropped());
+      asked();
+    });
+    await new Promise<void>((r) => hub!.listen(0, '127.0.0.1', r));
+    const endpoint = `http://127.0.0.1:${(hub.address() as AddressInfo).port}`;
+    const interrupt = new AbortController();
+    const dir = join(await tempDir(), 'run');
+    const o = options(sim.url, dir, '20260101T000000Z-dial3', { server: { ignore_eos: false }, tokenizer: { pretrained_model_name_or_path: 'org/toy-model' } }, { endpoint, token: undefined, offline: false });
+
+    const running = runBenchmark({ ...o, interrupt: interrupt.signal }).then(() => 'finished', (e: unknown) => e);
+    await reached;
+    interrupt.abort(Object.assign(new Error('interrupted'), { name: 'AbortError' }));
+
+    expect(String(await running)).toMatch(/interrupted/i);
+    // The download itself was cancelled: the hub sees its connection closed (else it would stay open
+    // for the 60 s limit — and keep the process alive that long, as the probe found).
+    await closed;
+    expect(existsSync(dir)).toBe(false);
+  });
+
   it('a local directory: used as is', async () => {
     const path = await toyTokenizer();
     sim = await startSimulator({ ...fast, dialect: 'ollama', tokenizer: path });

@@ -95,10 +95,10 @@ export async function runCommand(opts: RunCommandOptions, io: RunCommandIo): Pro
         : `target: the built-in vLLM-compatible simulator at ${sim!.url} (pass --target URL to measure a real server)\n`,
     );
     // Named now, so an interrupted run (a second Ctrl-C quits at once) can be found and aggregated.
-    io.stderr.write(`run ${runId}: ${destination.location}\n`);
+    io.stderr.write(`run ${runId}: results go to ${destination.location}\n`);
     if (workers.note) io.stderr.write(`${workers.note}\n`);
     const tooFew = tooFewRequestsProblems(scenario);
-    if (tooFew.length > 0) throw new InputError(source, tooFew, 'a run that cannot be valid is not started.');
+    if (tooFew.length > 0) throw new InputError(source, tooFew, 'plan more requests as suggested above (a run that cannot be valid is not started).');
     const outDir = await destination.open();
     const progress = statusPrinter(io);
     const result = await startRunner({
@@ -116,7 +116,13 @@ export async function runCommand(opts: RunCommandOptions, io: RunCommandIo): Pro
       onStatus: progress.update,
       onNote: (line) => progress.note(line),
       ...destination.runnerHooks((line) => progress.note(line)),
-    }).finally(() => progress.stop());
+    })
+      .catch((err: unknown) => {
+        // The runner names the server "--target"; a server the config named is named as the config does.
+        if (err instanceof InputError && err.input === '--target' && !opts.target && named) throw new InputError(`server.base_url of ${opts.config}`, err.problems, err.fix);
+        throw err;
+      })
+      .finally(() => progress.stop());
 
     // summary.json has one writer: the aggregator. It runs here when this process holds the whole
     // run (one shard) and the workflow will not run it (--no-aggregate is how the Job says so).

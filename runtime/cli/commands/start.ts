@@ -3,6 +3,7 @@ import { describeExecution, findStateMachine, startExecution } from '../../aws/s
 import { networkCode, sdkConfigProblem, type SdkError } from '../../aws/sdk-errors.ts';
 import { InputError } from '../../core/errors.ts';
 import { DEFAULT_STACK_NAME, parseExecutionInput } from '../../core/run-spec/index.ts';
+import { layerConfig, parseScenario, presetConfig, presetNames } from '../../core/scenario/index.ts';
 import { EXIT } from '../exit-codes.ts';
 
 export interface StartCommandOptions {
@@ -39,7 +40,11 @@ export function executionConsoleUrl(executionArn: string): string {
   return `https://${host}/states/home?region=${region}#/v2/executions/details/${executionArn}`;
 }
 
-/** Parses and checks `--input` the way PrepareRun will (shape only: scenario contents are checked there). */
+/**
+ * Parses and checks `--input` the way PrepareRun will: its shape, and the overrides against the
+ * preset they change (the deployed stack's own defaults are applied there; a value the schema
+ * refuses is refused whatever they are), so a typo is one message here, not a failed execution.
+ */
 export function parseStartInput(text: string | undefined): unknown {
   if (text === undefined || text.trim() === '') return {};
   let input: unknown;
@@ -49,8 +54,16 @@ export function parseStartInput(text: string | undefined): unknown {
     throw new InputError('--input', [`is not valid JSON: ${(err as Error).message}`], 'pass a JSON object, e.g. --input \'{"runner":"inference-perf"}\'.');
   }
   const problems: string[] = [];
-  parseExecutionInput(input, problems);
+  const parsed = parseExecutionInput(input, problems);
   if (problems.length > 0) throw new InputError('--input', problems, 'supported keys: scenario, overrides, target {baseUrl, modelName, podSelector}, runner, runId.');
+  if (parsed.overrides !== undefined && (presetNames as string[]).includes(parsed.scenario ?? 'baseline')) {
+    try {
+      parseScenario(layerConfig(presetConfig(parsed.scenario ?? 'baseline'), parsed.overrides), '--input overrides');
+    } catch (err) {
+      if (err instanceof InputError) throw new InputError('--input overrides', err.problems, 'fix the listed keys (README.md "Scenario config" lists the supported ones).');
+      throw err;
+    }
+  }
   return input;
 }
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InputError, OperationFailed } from '../../core/errors.ts';
 import { REPORT_FILE, REQUESTS_DIR, SUMMARY_FILE } from '../../core/run-layout.ts';
-import { flagLayer, layerConfig, presetConfig, presetNames } from '../../core/scenario/index.ts';
+import { flagLayer, layerConfig, presetConfig, presetNames, SEED_MODEL } from '../../core/scenario/index.ts';
 import { ServerBaseUrl } from '../../core/scenario/schema.ts';
 import type { LocalStack } from '../../core/ports/local-stack.ts';
 import type { Summary } from '../../core/summary/schema.ts';
@@ -71,7 +71,16 @@ export async function workflowCommand(o: WorkflowCommandOptions, io: WorkflowCom
     fix: 'results of earlier runs are never overwritten: choose another runId in --input, or leave it out to get a new one.',
   }).check();
   // The Job would find an unreachable server only after the local cloud started: ask it first.
-  if (target) await checkTargetAnswers(target, o.target ? '--target' : '--input target.baseUrl');
+  const server = spec.config.server;
+  if (target) {
+    await checkTargetAnswers(target, o.target ? '--target' : '--input target.baseUrl', {
+      model: server.model_name,
+      type: server.type ?? null,
+      ignoreEos: server.ignore_eos,
+      apiKey: server.api_key,
+      howToTurnOffIgnoreEos: `pass --input '{"overrides":{"server":{"ignore_eos":false}}}'`,
+    });
+  }
 
   say(`target: ${target ? `${target} (${o.target ? '--target' : 'the input\'s target.baseUrl'})` : 'the built-in vLLM-compatible simulator (pass --target URL to measure a real server)'}`);
   if (workers.note) say(workers.note);
@@ -79,7 +88,8 @@ export async function workflowCommand(o: WorkflowCommandOptions, io: WorkflowCom
   say(`(the only differences from AWS: the Job is polled every ${LOCAL_POLL_SECONDS} s instead of 30 s, and retries wait 0.1 s)`);
   const wf = await LocalWorkflow.start({
     stack: io.stack,
-    ...(target ? { target } : {}),
+    // The simulator serves the model the run asks for (--model), as `run`'s does.
+    ...(target ? { target } : { simulator: { models: [server.model_name ?? SEED_MODEL.servedName] } }),
     config,
     onProgress: say,
     onPodLog: (pod, line) => {
@@ -96,6 +106,7 @@ export async function workflowCommand(o: WorkflowCommandOptions, io: WorkflowCom
     if (record.status !== 'SUCCEEDED') {
       io.stderr.write(`\n${record.status}${record.error ? `: ${record.error.error}\n${record.error.cause}` : ''}\nexecution: ${join(dir, 'execution.json')}\n`);
       if (await measuredButNotAggregated(dir)) io.stderr.write(`what was measured is in ${dir}; aggregate it with: inference-baseline aggregate ${dir}\n`);
+      else if (record.status === 'ABORTED') io.stderr.write('nothing was measured before the interruption: there is nothing to aggregate.\n');
       if (record.status === 'ABORTED') return EXIT.interrupted;
       return record.error?.error === 'InvalidInput' || record.error?.error === 'RunInProgress' ? EXIT.usage : EXIT.bug;
     }
@@ -134,7 +145,11 @@ async function exportKept(wf: LocalWorkflow, record: ExecutionRecord, out: strin
 /** Raw records without a summary: an aborted or failed run whose measurements can still be aggregated. */
 async function measuredButNotAggregated(dir: string): Promise<boolean> {
   const names = await readdir(dir).catch(() => [] as string[]);
-  return !names.includes(SUMMARY_FILE) && (names.includes(REQUESTS_DIR) || names.includes('raw'));
+  if (names.includes(SUMMARY_FILE)) return false;
+  // Measured = request records exist (a runner interrupted before its first send leaves none).
+  const requests = await readdir(join(dir, REQUESTS_DIR)).catch(() => [] as string[]);
+  const raw = await readdir(join(dir, 'raw')).catch(() => [] as string[]);
+  return requests.some((n) => n.endsWith('.ndjson.gz')) || raw.length > 0;
 }
 
 /** The execution input the flags describe, over `--input` (the flags win). */

@@ -42,9 +42,11 @@ const RUN_DIR_MARKERS = [RUN_MANIFEST_FILE, RUN_SPEC_FILE, SUMMARY_FILE, REQUEST
 export interface RunIdSource {
   input: string;
   fix: string;
+  /** The command also takes s3:// (run does, workflow does not): its fixes may suggest it. */
+  s3?: boolean;
 }
 
-const RUN_ID_FLAG: RunIdSource = { input: '--run-id', fix: 'results of earlier runs are never overwritten: choose another --run-id, or omit it to get a new one.' };
+const RUN_ID_FLAG: RunIdSource = { input: '--run-id', fix: 'results of earlier runs are never overwritten: choose another --run-id, or omit it to get a new one.', s3: true };
 
 export function runDestination(out: string, runId: string, shard: number, s3Endpoint?: string, runIdFrom: RunIdSource = RUN_ID_FLAG): RunDestination {
   return out.startsWith('s3://') ? new S3Destination(out, runId, shard, s3Endpoint) : new LocalDestination(out, runId, runIdFrom);
@@ -77,7 +79,7 @@ class LocalDestination implements RunDestination {
       info = await stat(probe).catch(() => null);
     }
     if (info && !info.isDirectory()) {
-      throw new InputError(`--out ${this.out}`, [probe === abs ? 'is a file, not a directory' : `${probe} is a file, not a directory`], 'pass a directory (it is created if missing) or an s3://bucket/prefix URL.');
+      throw new InputError(`--out ${this.out}`, [probe === abs ? 'is a file, not a directory' : `${probe} is a file, not a directory`], `pass a directory (it is created if missing)${this.runIdFrom.s3 ? ' or an s3://bucket/prefix URL' : ''}.`);
     }
     // Really write, not access(W_OK): that says yes to root everywhere, also on /proc, /sys and
     // read-only mounts, where creating the run's directory then fails (or, on /proc, makes Node's
@@ -86,7 +88,7 @@ class LocalDestination implements RunDestination {
       await rmdir(await mkdtemp(join(probe, '.inference-baseline-probe-')));
     } catch (err) {
       const code = (err as { code?: string }).code;
-      throw new InputError(`--out ${this.out}`, [`cannot be written: creating a directory in ${probe} failed${code ? ` (${code})` : ''}`], 'pass a directory you can write, or an s3://bucket/prefix URL.');
+      throw new InputError(`--out ${this.out}`, [`cannot be written: creating a directory in ${probe} failed${code ? ` (${code})` : ''}`], `pass a directory you can write${this.runIdFrom.s3 ? ', or an s3://bucket/prefix URL' : ''}.`);
     }
     // `--out results/<runId>` (a run's own directory) would nest the new run inside the old one.
     const inOut = await readdir(abs).catch(() => [] as string[]);

@@ -12,14 +12,26 @@ import { serverTypes } from './servers.ts';
 const positiveInt = z.number().int().positive();
 
 /**
- * A server's base URL, as every input names it (config `server.base_url`, the execution input's
- * `target.baseUrl`, the stack's default): http(s), and without the `/v1` the runner adds itself —
- * `http://host:8000/v1` would send requests to `/v1/v1/completions`.
+ * Why `value` is not a server's base URL, or null when it is one. The one rule for every input that
+ * names a server (config `server.base_url`, `--target`, the execution input's `target.baseUrl`, the
+ * stack's default): http(s); a path only as a prefix the server is mounted under (an ingress's
+ * `http://gateway/qwen`), never ending in the `/v1` the runner adds itself; no query or fragment
+ * (nothing would send them); no user:password (it would be printed and stored with the results —
+ * the key goes in server.api_key).
  */
-export const ServerBaseUrl = z
-  .url({ protocol: /^https?$/, error: 'must be an http(s) URL such as http://qwen3-vllm.default:8000' })
-  // (zod runs this after a failed url check too: a value that is no URL is the check's to report.)
-  .refine((v) => URL.parse(v)?.pathname.replace(/\/+$/, '') !== '/v1', { error: (i) => `give the server's base URL without /v1 (e.g. ${URL.parse(String(i.input))?.origin ?? 'http://host:8000'})` });
+export function baseUrlProblem(value: string): string | null {
+  const url = URL.parse(value);
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) return 'must be an http(s) URL such as http://qwen3-vllm.default:8000';
+  if (url.pathname.replace(/\/+$/, '').endsWith('/v1')) return `give the server's base URL without /v1 (e.g. ${url.origin}${url.pathname.replace(/\/+$/, '').slice(0, -3)})`;
+  if (url.search || url.hash || value.includes('#') || /\?/.test(value)) return `must not carry a query or fragment (${url.search}${url.hash}): give the server's base URL, e.g. ${url.origin}`;
+  if (url.username || url.password) return `must not carry a user or password (they would be printed and stored with the results): put the API key in server.api_key, e.g. ${url.protocol}//${url.host}`;
+  return null;
+}
+
+export const ServerBaseUrl = z.string().superRefine((v, ctx) => {
+  const problem = baseUrlProblem(v);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
 
 /**
  * Worker threads one runner may start (`load.num_workers`, `--workers`): the same bound for the

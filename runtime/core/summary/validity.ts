@@ -19,6 +19,9 @@ export function judgeValidity(s: Measured, request: RunRequest): { valid: boolea
   }
   if (requests.succeeded === 0) {
     reasons.push(`No request succeeded (${requests.failed} failed${errorList(requests.errors)}): there is nothing to measure. Check that the target is up and serves the model.`);
+  } else if (requests.succeeded < rules.minSuccesses && requests.failed > 0) {
+    // Failures, not a short run, left too few: the fix is the target's health (the error reason below says why).
+    reasons.push(`Only ${requests.succeeded} of ${requests.sent} requests succeeded (${requests.failed} failed${errorList(requests.errors)}): a baseline needs at least ${rules.minSuccesses} successes. See why they failed (the error messages listed with the run); a baseline needs a healthy target.`);
   } else if (requests.succeeded < rules.minSuccesses) {
     reasons.push(`Only ${requests.succeeded} request(s) succeeded: a baseline needs at least ${rules.minSuccesses} (p90 needs 10 samples, p99 100). Run longer or at a higher rate.`);
   }
