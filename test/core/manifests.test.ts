@@ -138,6 +138,14 @@ describe('manifests for the inference-perf runner', () => {
     expect(yaml.server).toMatchObject({ base_url: 'http://qwen3-vllm.default:8000', model_name: 'qwen3-8b' });
     expect(yaml.tokenizer).toEqual({ pretrained_model_name_or_path: 'Qwen/Qwen3-8B' });
   });
+
+  it('server.type: the three inference-perf knows pass through; our other dialects are OpenAI-compatible servers to it (vllm)', () => {
+    for (const [type, rendered] of [['sglang', 'sglang'], ['tgi', 'tgi'], ['trtllm', 'vllm'], ['llamacpp', 'vllm'], ['ollama', 'vllm'], ['openai', 'vllm']] as const) {
+      const s = seedRunSpec({ runner: 'inference-perf', overrides: { server: { type, ignore_eos: type !== 'tgi' && type !== 'ollama' } } });
+      const yaml = parseYaml(renderConfigMap(s).data['config.yml']) as { server: { type: string } };
+      expect(yaml.server.type).toBe(rendered);
+    }
+  });
 });
 
 describe('manifests for the native runner, image delivery', () => {

@@ -19,8 +19,15 @@ export function runnerConfigYaml(spec: RunSpec): string {
   ].join('\n');
 }
 
+/** The `server.type` values inference-perf v0.6.1 knows; its `vllm` client is its generic OpenAI one. */
+const INFERENCE_PERF_SERVER_TYPES = ['vllm', 'sglang', 'tgi'];
+
 export function inferencePerfConfig(config: ScenarioConfig): Record<string, unknown> {
   const { validity: _validity, ...rest } = structuredClone(config);
   const { arrival: _arrival, ...load } = rest.load;
-  return { ...rest, load };
+  // Our other dialects (trtllm, llamacpp, ollama, openai) are OpenAI-compatible servers to
+  // inference-perf, which would refuse their names: it talks to them as `vllm`.
+  const type = rest.server.type;
+  const server = type !== undefined && !INFERENCE_PERF_SERVER_TYPES.includes(type) ? { ...rest.server, type: 'vllm' } : rest.server;
+  return { ...rest, load, server };
 }
