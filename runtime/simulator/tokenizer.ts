@@ -1,3 +1,5 @@
+import { messageContent } from '../tokenizer/index.ts';
+
 /**
  * The simulator's tokenizer: deterministic and word-level, so a client can build a prompt of exactly
  * N tokens without a model file, and check the count through `/tokenize` like it would with vLLM.
@@ -34,14 +36,9 @@ export function countWords(text: string): number {
   return splitWords(text).length;
 }
 
+/** A message's text for the word tokenizer: its parts joined by a space, so they stay separate words. */
 export function messageText(message: ChatMessageLike): string {
-  const c = message.content;
-  if (c === undefined || c === null) return '';
-  if (typeof c === 'string') return c;
-  return c
-    .filter((p) => (p.type === undefined || p.type === 'text') && typeof p.text === 'string')
-    .map((p) => p.text as string)
-    .join(' ');
+  return messageContent(message, ' ');
 }
 
 /** The chat prompt length rule (what `usage.prompt_tokens` and `/tokenize` with messages report). */

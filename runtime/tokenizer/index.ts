@@ -32,15 +32,18 @@ export interface ChatMessageText {
   content?: string | ReadonlyArray<{ type?: string; text?: string | null }> | null;
 }
 
-/** The text of a message's content (text parts joined by nothing, as chat templates do). */
-export function messageContent(m: ChatMessageText): string {
+/**
+ * The text of a message's content: its text parts joined by `separator` (nothing, as chat
+ * templates join them; the simulator's word tokenizer joins with a space so parts stay words).
+ */
+export function messageContent(m: ChatMessageText, separator = ''): string {
   const c = m.content;
   if (c === undefined || c === null) return '';
   if (typeof c === 'string') return c;
   return c
     .filter((p) => (p.type === undefined || p.type === 'text') && typeof p.text === 'string')
     .map((p) => p.text as string)
-    .join('');
+    .join(separator);
 }
 
 /**
