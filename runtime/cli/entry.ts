@@ -4,7 +4,7 @@ import { VERSION } from '../core/version.ts';
 import { systemClock } from '../timing/clock.ts';
 import { isRunnerWorker, serveRunnerWorker } from '../runner/worker-thread.ts';
 import { hubFromEnv } from '../runner/tokenizer-source.ts';
-import { EXIT, runCli } from './program.ts';
+import { EXIT, runCli, type QuitHook } from './program.ts';
 
 /**
  * The `inference-baseline` process: wires it (streams, clock, signals) to the command line in
@@ -12,13 +12,19 @@ import { EXIT, runCli } from './program.ts';
  * stack; the runner bundle (main.ts) without.
  */
 
-function interruptible(stopMessage: string): AbortSignal {
+function interruptible(stopMessage: string, onQuit?: QuitHook): AbortSignal {
   const controller = new AbortController();
   let interrupts = 0;
   process.on('SIGINT', () => {
     interrupts += 1;
     if (interrupts > 1) {
-      process.stderr.write('\nquitting now (second Ctrl-C): requests in flight are not recorded; files already written stay, and `inference-baseline aggregate <run dir>` (the directory printed at the start) reads them\n');
+      let said: string | undefined;
+      try {
+        said = onQuit?.say?.();
+      } catch (err) {
+        said = `quitting now (second Ctrl-C); saving what was measured failed: ${(err as Error)?.message ?? String(err)}`;
+      }
+      process.stderr.write(`\n${said ?? 'quitting now (second Ctrl-C): requests in flight are not recorded; files already written stay, and `inference-baseline aggregate <run dir>` (the directory printed at the start) reads them'}\n`);
       process.exit(EXIT.interrupted);
     }
     process.stderr.write(`\n${stopMessage} (Ctrl-C again to quit now)\n`);

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from 'commander';
-import { RUN_ID_PATTERN, RUN_ID_RULE } from '../core/run-spec/naming.ts';
+import { isRunId, RUN_ID_RULE } from '../core/run-spec/naming.ts';
 import { DNS_LABEL, ZONE_NAME } from '../core/run-spec/stack-defaults.ts';
 import { runnerKinds, type RunnerKind } from '../core/records/run-manifest.ts';
 import { baseUrlProblem, MAX_WORKERS } from '../core/scenario/schema.ts';
@@ -32,6 +32,14 @@ export function nonNegativeNumber(what: string) {
   return (value: string): number => {
     const n = decimal(value);
     if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`must be zero or a positive number (${what})${notation(value)}; got "${value}".`);
+    return n;
+  };
+}
+
+export function positiveInteger(what: string) {
+  return (value: string): number => {
+    const n = decimal(value);
+    if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(`must be a whole number ≥ 1 (${what})${notation(value)}; got "${value}".`);
     return n;
   };
 }
@@ -153,7 +161,7 @@ export function runnerKind(value: string): RunnerKind {
 
 /** `--run-id` where a run id is named: the form every run id has. */
 export function runIdOption(value: string): string {
-  if (!RUN_ID_PATTERN.test(value)) throw new InvalidArgumentError(`must be ${RUN_ID_RULE}; got "${value}".`);
+  if (!isRunId(value)) throw new InvalidArgumentError(`must be ${RUN_ID_RULE}; got "${value}".`);
   return value;
 }
 

@@ -16,10 +16,18 @@ import { runCommand } from './commands/run.ts';
 import { simulateCommand } from './commands/simulate.ts';
 import { regionOfArn, startCommand, STATE_MACHINE_ARN } from './commands/start.ts';
 import { EXIT } from './exit-codes.ts';
-import { endpointUrl, errorStatus, fetchUrl, httpUrl, kubernetesName, metricNamespace, nonEmpty, nonNegativeInteger, nonNegativeNumber, outLocation, port, positiveNumber, probability, runIdOption, runnerKind, scenarioLabel, sha256Hex, shardSpec, windowSize, workerCount, zoneName } from './options.ts';
+import { endpointUrl, errorStatus, positiveInteger, fetchUrl, httpUrl, kubernetesName, metricNamespace, nonEmpty, nonNegativeInteger, nonNegativeNumber, outLocation, port, positiveNumber, probability, runIdOption, runnerKind, scenarioLabel, sha256Hex, shardSpec, windowSize, workerCount, zoneName } from './options.ts';
 
 /** Everything the command line touches, so it runs in-process in tests exactly as from a shell. */
 import type { HubAccess } from '../runner/tokenizer-source.ts';
+
+/**
+ * What a command does when a second Ctrl-C quits the process at once: `say` runs synchronously
+ * (the process exits right after) and returns the line to print — e.g. where it saved what was measured.
+ */
+export interface QuitHook {
+  say?: () => string;
+}
 
 export interface CliIo {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
@@ -31,7 +39,7 @@ export interface CliIo {
    * A command that stops cleanly on Ctrl-C / SIGTERM asks for its signal here, saying what it will
    * do; commands that do not ask keep the default (Ctrl-C ends the process at once).
    */
-  interruptible(stopMessage: string): AbortSignal;
+  interruptible(stopMessage: string, onQuit?: QuitHook): AbortSignal;
   version: string;
   /** The CPUs this process may use (os.availableParallelism()): how many worker threads fit here. */
   cpus: number;
@@ -157,11 +165,12 @@ function addWorkflowCommand(command: NewCommand, io: CliIo, exit: (code: number)
     .option('--input <json>', 'more execution input, as the console takes it (the flags above win)')
     .option('--out <dir>', 'parent directory of the run directory <out>/<runId>/', outLocation, 'results')
     .action(async (o) => {
-      const interrupt = io.interruptible('stopping: the execution is aborted; the reaper then cleans up as on AWS');
+      const quit: QuitHook = {};
+      const interrupt = io.interruptible('stopping: the execution is aborted; the reaper then cleans up as on AWS', quit);
       if (!io.localStack) throw new InputError('workflow', ['is not part of the runner bundle (it needs the CDK app)'], 'run it from the repository: npx inference-baseline workflow.');
       // Loaded only here: the local stand-ins (CDK, s3rver, the ASL interpreter) are not in the runner bundle.
       const [{ workflowCommand }, stack] = await Promise.all([import('./commands/workflow.ts'), io.localStack()]);
-      exit(await workflowCommand(o, { stdout: io.stdout, stderr: io.stderr, interrupt, stack, cpus: io.cpus }));
+      exit(await workflowCommand(o, { stdout: io.stdout, stderr: io.stderr, interrupt, stack, cpus: io.cpus, quit }));
     });
 }
 
@@ -174,7 +183,7 @@ function dialectName(value: string): DialectName {
 function addSimulateCommand(command: NewCommand, io: CliIo, exit: (code: number) => void): void {
   command('simulate')
     .description('Run the vLLM-compatible simulator alone (for measuring the runner or testing dashboards).')
-    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--host <host>', 'address to listen on', nonEmpty('an address'), '127.0.0.1')
     .option('--port <port>', 'port (0 = any free port)', port, 8000)
     .option('--model <name...>', 'served model name(s)', [SEED_MODEL.servedName])
     .option('--ttft-ms <ms>', 'time to first token before prefill cost', nonNegativeNumber('ms'))
@@ -182,8 +191,8 @@ function addSimulateCommand(command: NewCommand, io: CliIo, exit: (code: number)
     .option('--prefill-ms-per-token <ms>', 'extra TTFT per prompt token', nonNegativeNumber('ms'))
     .option('--itl-ms <ms>', 'inter-token latency', nonNegativeNumber('ms'))
     .option('--jitter-ms <ms>', 'bounded uniform jitter on each inter-token gap', nonNegativeNumber('ms'))
-    .option('--tokens-per-chunk <n>', 'tokens per streamed chunk', positiveNumber('tokens'))
-    .option('--max-concurrency <n>', 'requests generating at once; the rest queue', positiveNumber('requests'))
+    .option('--tokens-per-chunk <n>', 'tokens per streamed chunk', positiveInteger('tokens'))
+    .option('--max-concurrency <n>', 'requests generating at once; the rest queue', positiveInteger('requests'))
     .option('--error-rate <p>', 'probability that a request fails', probability)
     .addOption(new Option('--failure-modes <mode...>', 'how injected failures fail').choices(['status', 'abort', 'stall', 'in-band']))
     .option('--error-status <code>', 'HTTP status of the "status" failure (400–599)', errorStatus)

@@ -5,7 +5,8 @@ import { formatSteal } from '../timing/cpu-steal.ts';
 const columns = ['p50', 'p90', 'p95', 'p99', 'max'] as const;
 
 /** The percentile table and verdict a person reads at the end of a run (plain text, no colours). */
-export function formatSummary(s: Summary): string {
+/** `shard`: the numbers are one shard's of several — no verdict is given (the whole run's aggregation judges). */
+export function formatSummary(s: Summary, o: { shard?: { index: number; count: number } } = {}): string {
   const rows: Array<[string, DistributionStats]> = [
     ['ttft', s.latency.ttft],
     ['itl', s.latency.itl],
@@ -34,7 +35,11 @@ export function formatSummary(s: Summary): string {
     ...(starred ? ['* too few samples for this percentile (p90 needs 10, p99 100): the value is the largest seen, not published'] : []),
     '',
     ...failureLines(s),
-    s.validity.valid ? 'verdict: valid' : `verdict: INVALID\n${s.validity.reasons.map((x) => `  - ${x}`).join('\n')}`,
+    o.shard
+      ? `verdict: none yet — these are shard ${o.shard.index} of ${o.shard.count}'s numbers (its share of the rate); the run is judged when all its shards are aggregated`
+      : s.validity.valid
+        ? 'verdict: valid'
+        : `verdict: INVALID\n${s.validity.reasons.map((x) => `  - ${x}`).join('\n')}`,
     ...s.validity.notes.map((x) => `note: ${x}`),
     ...(s.comparison ? [`comparison: ${s.comparison.headline}`] : []),
   ];

@@ -1,4 +1,4 @@
-import { createWriteStream } from 'node:fs';
+import { constants as fsConstants, copyFileSync, createWriteStream, mkdirSync, readdirSync, type Dirent } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -66,4 +66,50 @@ async function exportHistoryEntry(env: LocalEnvironment, bucket: string, history
   const path = join(out, ...key.split('/'));
   await mkdir(dirname(path), { recursive: true });
   await writeFile(path, `${JSON.stringify(entry, null, 2)}\n`);
+}
+
+/**
+ * The second Ctrl-C quits at once, with no time for the S3 API or the runner's last upload: what
+ * the run had stored is copied synchronously into `dir` — first from the local S3's files (s3rver
+ * keeps each object as `<bucket>/<key>._S3rver_object`), then what the runner pods had written but
+ * not yet uploaded (their staging copy of the run, `<pod>/…/<runId>/`: the open request part holds
+ * every finished request). Nothing is overwritten. Returns the number of files copied.
+ */
+export function exportStoredRunSync(env: Pick<LocalEnvironment, 'root'>, bucket: string, prefix: string, runId: string, dir: string): number {
+  const SUFFIX = '._S3rver_object';
+  let copied = 0;
+  const copy = (from: string, to: string): void => {
+    mkdirSync(dirname(to), { recursive: true });
+    try {
+      copyFileSync(from, to, fsConstants.COPYFILE_EXCL);
+      copied += 1;
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'EEXIST') throw err;
+    }
+  };
+  const walk = (root: string, rel: string, onFile: (path: string, rel: string) => void, onDir?: (path: string, rel: string) => boolean): void => {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(join(root, rel), { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const path = join(rel, e.name);
+      if (e.isDirectory()) {
+        if (!onDir || onDir(join(root, path), path)) walk(root, path, onFile, onDir);
+      } else onFile(join(root, path), path);
+    }
+  };
+  const stored = join(env.root, 's3', bucket, prefix);
+  walk(stored, '', (path, rel) => {
+    if (rel.endsWith(SUFFIX)) copy(path, join(dir, rel.slice(0, -SUFFIX.length)));
+  });
+  // A pod's staging copy is a directory named for the run: copy it whole, then stop descending.
+  walk(join(env.root, 'pods'), '', () => undefined, (path, rel) => {
+    if (rel.split(sep).pop() !== runId) return true;
+    walk(path, '', (file, inner) => copy(file, join(dir, inner)));
+    return false;
+  });
+  return copied;
 }

@@ -211,7 +211,7 @@ async function serverFacts(dispatcher: Dispatcher, t: Omit<RequestTemplate, 'mod
 export async function checkTargetAnswers(
   baseUrl: string,
   input: string,
-  run?: { model: string | undefined; type: ServerType | null; ignoreEos: boolean; apiKey: string | undefined; howToTurnOffIgnoreEos: string },
+  run?: { model: string | undefined; modelInput?: string; type: ServerType | null; ignoreEos: boolean; apiKey: string | undefined; howToTurnOffIgnoreEos: string },
 ): Promise<void> {
   const client = serverConnections(baseUrl, { single: true, pool: { connect: { timeout: 10_000 } } });
   const t = { api: 'completion' as const, streaming: true, ignoreEos: true, headers: {}, apiKey: run?.apiKey, timeoutMs: 10_000 };
@@ -224,6 +224,7 @@ export async function checkTargetAnswers(
     }
   } catch (err) {
     if (err instanceof InputError && err.input === '--target' && input !== '--target') throw new InputError(input, err.problems, err.fix);
+    if (err instanceof InputError && err.input === '--model' && run?.modelInput) throw new InputError(run.modelInput, err.problems, err.fix);
     throw err;
   } finally {
     await client.destroy().catch(() => undefined);
@@ -247,6 +248,9 @@ async function listModels(dispatcher: Dispatcher, baseUrl: string, t: Omit<Reque
     text = await res.body.text();
   } catch (err) {
     const e = err as { code?: string; message?: string; cause?: { code?: string } };
+    if (e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT') {
+      throw new InputError('--target', [`${baseUrl} accepted the connection but sent no answer to GET /v1/models within 10 s`], "check the server's health: it may be stuck, overloaded, or still loading the model.");
+    }
     throw new InputError('--target', [`cannot reach ${baseUrl}: ${e.code ?? e.cause?.code ?? ''} ${e.message ?? String(err)}`.trim()], 'check the URL and that the server is running and reachable from here.');
   }
   if (status === 401 || status === 403) {

@@ -125,11 +125,13 @@ async function runWithPool(o: RunOptions, pool: Dispatcher, spool: PromptSpool):
   // share one start, so their slices interleave as the schedule says.
   const start = o.coordination ? await o.coordination.ready(manifest) : o.clock() + 50;
 
-  const writer = new ShardWriter(join(o.outDir, REQUESTS_DIR), o.shard.index, { clock: o.clock, onPartClosed: o.onFileClosed });
+  // A record that cannot be written (a full disk) stops the run: what it sent next would be lost.
+  const halt = new AbortController();
+  const writer = new ShardWriter(join(o.outDir, REQUESTS_DIR), o.shard.index, { clock: o.clock, onPartClosed: o.onFileClosed, onError: () => halt.abort() });
   const acc = new RunAccumulator(sc.server.ignoreEos);
   const startedAt = new Date().toISOString();
   const steal = openStealWindow(o.cpuTicks);
-  const { sent, interrupted } = await loadLoop(o, pool, template, { start, slots: mySlots(), count: scheduled, lastMs: lastOffsetMs(mySlots()) }, spool.read(), (r) => {
+  const { sent, interrupted } = await loadLoop({ ...o, interrupt: AbortSignal.any([o.interrupt, halt.signal]) }, pool, template, { start, slots: mySlots(), count: scheduled, lastMs: lastOffsetMs(mySlots()) }, spool.read(), (r) => {
     writer.write(r);
     acc.add(r);
   });

@@ -1,7 +1,7 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { InputError } from '../core/errors.ts';
+import { OperationFailed } from '../core/errors.ts';
 import type { RequestRecord } from '../core/records/record.ts';
 import { requestsPath, shardPartName } from '../core/run-layout.ts';
 
@@ -13,6 +13,8 @@ export interface ShardWriterOptions {
   clock?: () => number;
   /** Called with `requests/<name>` once a part is complete on disk (e.g. to upload it at once). */
   onPartClosed?: (relPath: string) => void;
+  /** A record could not be written (a full disk): the runner stops sending, since nothing more would be kept. */
+  onError?: (err: Error) => void;
 }
 
 /**
@@ -50,7 +52,7 @@ export class ShardWriter {
 
   /** Never throws (it runs in a request's completion): a failed write stops writing and fails `close()`. */
   write(record: RequestRecord): void {
-    if (this.error) return;
+    if (this.error) return this.countLost();
     try {
       if (this.fd === undefined || this.inPart >= this.recordsPerPart || this.clock() - this.partOpenedAt >= this.partMs) this.rotate();
       const member = gzipSync(`${JSON.stringify(record)}\n`);
@@ -60,7 +62,16 @@ export class ShardWriter {
       this.records += 1;
     } catch (err) {
       this.error = err as Error;
+      this.o.onError?.(this.error);
     }
+  }
+
+  /** Records that completed after a write failed, so were never written. */
+  lost = 0;
+
+  /** Counts a record that arrives after a failure (write() drops it). */
+  private countLost(): void {
+    this.lost += 1;
   }
 
   /** Finishes the current part; throws, naming the file, if a record could not be written. */
@@ -69,10 +80,10 @@ export class ShardWriter {
     if (this.error) {
       const file = requestsPath(this.parts[this.parts.length - 1] ?? shardPartName(this.shard, 0));
       const code = (this.error as NodeJS.ErrnoException).code;
-      throw new InputError(
-        file,
-        [`could not be written after ${this.records} record(s): ${this.error.message}`],
-        code === 'ENOSPC' ? 'free disk space (or choose another --out) and run again; the records written so far are kept.' : 'check the output directory and run again; the records written so far are kept.',
+      const kept = this.records > 0 ? `the ${this.records} record(s) written before it are kept in ${file}` : 'no record could be written';
+      // Not the user's input: the run was measured and the machine could not keep it (exit 1).
+      throw new OperationFailed(
+        `${file}: a request record could not be written (${this.error.message}), so the run stopped sending: ${kept}; ${this.lost + 1} measured request(s) could not be recorded.\nFix: ${code === 'ENOSPC' ? 'free disk space (or choose another --out) and run again.' : 'check the output directory and run again.'}`,
       );
     }
   }

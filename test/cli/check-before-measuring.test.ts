@@ -397,3 +397,62 @@ describe('damaged derived files, and refusals that came late', () => {
     expect(r.code).toBe(EXIT.usage);
   });
 });
+
+/** The third probe (.scratch/probe-report-4ac37d2.md). */
+describe('the server workflow names is the one it measures; smaller refusals', () => {
+  it('workflow --input \'{"overrides":{"server":{"base_url":…}}}\': that server is the target — named, checked first (here it fails: exit 2, no local cloud)', async () => {
+    hits = 0;
+    const out = await tempDir();
+    const r = await cli(['workflow', '--out', out, '--input', JSON.stringify({ overrides: { server: { base_url: countingUrl } } })], { localStack: stack });
+    expect(r.stderr).toMatch(new RegExp(`^error: --input overrides\\.server\\.base_url: ${countingUrl.replace(/[.]/g, '\\.')} answered HTTP 500 to GET /v1/models`));
+    expect(r.stderr).not.toContain('local workflow:');
+    expect(r.code).toBe(EXIT.usage);
+    expect(hits).toBe(1);
+    expect(await readdir(out)).toEqual([]);
+  });
+
+  it('workflow --target A --input \'{"target":{"baseUrl":B}}\': the flag wins, as the help says — A is checked (and refused here), B never asked', async () => {
+    hits = 0;
+    const before = sim.groundTruth().length;
+    const r = await cli(['workflow', '--target', countingUrl, '--out', await tempDir(), '--input', JSON.stringify({ target: { baseUrl: sim.url } })], { localStack: stack });
+    expect(r.stderr).toMatch(/^error: --target: http:\/\/127\.0\.0\.1:\d+ answered HTTP 500/);
+    expect(hits).toBe(1);
+    expect(sim.groundTruth().length).toBe(before);
+  });
+
+  it("workflow --input '{\"target\":{\"modelName\":\"nosuch\"}}': the input's key is named, not --model", async () => {
+    const r = await cli(['workflow', '--target', sim.url, '--out', await tempDir(), '--input', JSON.stringify({ target: { modelName: 'nosuch' } })], { localStack: stack });
+    expect(r.stderr).toMatch(/^error: --input target\.modelName: model "nosuch" is not served/);
+    expect(r.code).toBe(EXIT.usage);
+  });
+
+  it('run --shard 1/2 alone: its own numbers, no verdict (half the rate is its share, not a fault), exit 0', async () => {
+    const r = await cli(['run', '--target', sim.url, '--model', 'served-model', '--rate', '20', '--duration', '1', '--workers', '1', '--shard', '1/2', '--out', await tempDir()]);
+    expect(r.stdout).toContain("verdict: none yet — these are shard 1 of 2's numbers (its share of the rate); the run is judged when all its shards are aggregated");
+    expect(r.stdout).not.toContain('INVALID');
+    expect(r.code).toBe(EXIT.ok);
+  });
+
+  it('simulate --ground-truth <an unrelated existing file>: refused, the file untouched', async () => {
+    const file = join(await tempDir(), 'notes.txt');
+    await writeFile(file, 'my notes\n');
+    const r = await cli(['simulate', '--port', '0', '--ground-truth', file]);
+    expect(r.stderr).toMatch(/^error: --ground-truth .*notes\.txt: exists and does not hold ground-truth lines/);
+    expect(r.code).toBe(EXIT.usage);
+    expect(await readFile(file, 'utf8')).toBe('my notes\n');
+  });
+
+  it.each([
+    [['run', '--run-id', '20260230T020000Z-abcd'], /^error: --run-id: "20260230T020000Z-abcd" is not a valid run id/],
+    [['run', '--target', 'http://127.0.0.1:99999'], /port 99999 is out of range: a TCP port is 1 to 65535/],
+    [['simulate', '--host', ''], /'--host <host>' argument '' is invalid\. must not be empty/],
+    [['simulate', '--tokens-per-chunk', '1.5'], /must be a whole number ≥ 1 \(tokens\); got "1\.5"/],
+    [['simulate', '--max-concurrency', '1.5'], /must be a whole number ≥ 1 \(requests\); got "1\.5"/],
+    [['render', '--image', 'example.com/ib:1', '--bundle-url', 'http://x/b', '--bundle-sha256', 'a'.repeat(64)], /--image with --bundle-url\/--bundle-sha256: the Job runs either the image or the bundle/],
+    [['start', '--input', '{"runId":"20261307T020000Z-ab12cd"}'], /^error: --input: runId: must be UTC time[\s\S]*Fix: correct the listed values/],
+  ])('%j: exit 2, the problem named', async (args, message) => {
+    const r = await cli(args);
+    expect(r.stderr).toMatch(message);
+    expect(r.code).toBe(EXIT.usage);
+  });
+});

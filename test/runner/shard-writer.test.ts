@@ -1,3 +1,4 @@
+import { OperationFailed } from '../../runtime/core/errors.ts';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -61,9 +62,10 @@ describe('ShardWriter: nothing measured is lost', () => {
     await w.close();
   });
 
-  it('a write that fails (a full disk) stops writing, keeps what was written, and close() says which file and what to do', async () => {
+  it('a write that fails (a full disk) stops writing, tells the runner (which stops sending), keeps what was written, and close() counts what was lost (exit 1: not the input)', async () => {
     const dir = await requestsDir();
-    const w = new ShardWriter(dir, 0);
+    const failures: Error[] = [];
+    const w = new ShardWriter(dir, 0, { onError: (e) => failures.push(e) });
     w.write(record(0));
     // /dev/full answers every write with ENOSPC: swap the open part's descriptor for one on it.
     const { openSync, closeSync } = await import('node:fs');
@@ -74,6 +76,9 @@ describe('ShardWriter: nothing measured is lost', () => {
     w.write(record(1));
     w.write(record(2));
     expect(w.records).toBe(1);
-    await expect(w.close()).rejects.toThrow(/^requests\/shard-0000-0000\.ndjson\.gz: could not be written after 1 record\(s\): ENOSPC[\s\S]*Fix: free disk space/);
+    expect(failures.map((e) => (e as NodeJS.ErrnoException).code)).toEqual(['ENOSPC']);
+    const err = await w.close().then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(OperationFailed);
+    expect((err as Error).message).toMatch(/^requests\/shard-0000-0000\.ndjson\.gz: a request record could not be written \(ENOSPC.*\), so the run stopped sending: the 1 record\(s\) written before it are kept in requests\/shard-0000-0000\.ndjson\.gz; 2 measured request\(s\) could not be recorded\.\nFix: free disk space/);
   });
 });

@@ -64,6 +64,9 @@ export function renderCommand(opts: RenderCommandOptions, deps: RenderCommandDep
   const selector = parseLabelSelector(opts.podSelector ?? STACK_DEFAULTS.targetPodSelector);
   if ('problems' in selector) problems.push(...selector.problems.map((p) => `--pod-selector: ${p}`));
   const delivery = opts.image ? 'image' : 'bundle';
+  if (opts.image && (opts.bundleUrl || opts.bundleSha256)) {
+    problems.push('--image with --bundle-url/--bundle-sha256: the Job runs either the image or the bundle; pass one of them');
+  }
   if (runner === 'native' && !opts.image && !(opts.bundleUrl && opts.bundleSha256)) {
     problems.push('--runner native: needs --image (built from the repository Dockerfile) or --bundle-url with --bundle-sha256');
   }

@@ -3,7 +3,7 @@ import { stringify } from 'yaml';
 import { aggregateRun } from '../../aggregator/aggregate-run.ts';
 import { FsRunStore } from '../../aggregator/fs-run-store.ts';
 import { InputError } from '../../core/errors.ts';
-import { formatRunId, randomSuffix, RUN_ID_PATTERN, RUN_ID_RULE } from '../../core/run-spec/naming.ts';
+import { formatRunId, isRunId, randomSuffix, RUN_ID_RULE } from '../../core/run-spec/naming.ts';
 import { flagLayer, layerConfig, parseScenario, presetConfig, readScenarioYaml, SEED_MODEL, tooFewRequestsProblems } from '../../core/scenario/index.ts';
 import { resolveScenario } from '../../core/scenario/resolve.ts';
 import type { Summary } from '../../core/summary/schema.ts';
@@ -65,7 +65,7 @@ export async function runCommand(opts: RunCommandOptions, io: RunCommandIo): Pro
     throw new InputError('--scenario with --config', [`--config ${opts.config} replaces the preset, so --scenario ${opts.scenario} would be ignored`], 'pass one of them; to record the run under a name, use --name.');
   }
   const { raw, source } = await loadRawConfig(opts);
-  if (opts.runId !== undefined && !RUN_ID_PATTERN.test(opts.runId)) {
+  if (opts.runId !== undefined && !isRunId(opts.runId)) {
     throw new InputError('--run-id', [`"${opts.runId}" is not a valid run id`], `use ${RUN_ID_RULE}, or omit it to get one.`);
   }
   const runId = opts.runId ?? formatRunId(io.now().getTime(), randomSuffix(io.random));
@@ -131,7 +131,7 @@ export async function runCommand(opts: RunCommandOptions, io: RunCommandIo): Pro
       ? await aggregateRun(new FsRunStore(result.dir), { history: destination.history(), compare: { options: opts.window ? { windowSize: opts.window } : {} } })
       : null;
     const summary: Summary = aggregated?.summary ?? result.summary;
-    io.stdout.write(`${formatSummary(summary)}\n`);
+    io.stdout.write(`${formatSummary(summary, opts.shard.count > 1 && !aggregateHere ? { shard: opts.shard } : {})}\n`);
     io.stdout.write(await destination.deliver(aggregated));
     if (!aggregateHere) io.stdout.write(`(shard ${opts.shard.index} of ${opts.shard.count}: summary.json is written when the whole run is aggregated)\n`);
     if (result.partial) return EXIT.interrupted;

@@ -2,7 +2,7 @@ import type { SfnSend } from '../../aws/sfn.ts';
 import { describeExecution, findStateMachine, startExecution } from '../../aws/sfn.ts';
 import { networkCode, sdkConfigProblem, type SdkError } from '../../aws/sdk-errors.ts';
 import { InputError } from '../../core/errors.ts';
-import { DEFAULT_STACK_NAME, parseExecutionInput } from '../../core/run-spec/index.ts';
+import { DEFAULT_STACK_NAME, executionInputKeys, parseExecutionInput } from '../../core/run-spec/index.ts';
 import { layerConfig, parseScenario, presetConfig, presetNames } from '../../core/scenario/index.ts';
 import { EXIT } from '../exit-codes.ts';
 
@@ -55,7 +55,10 @@ export function parseStartInput(text: string | undefined): unknown {
   }
   const problems: string[] = [];
   const parsed = parseExecutionInput(input, problems);
-  if (problems.length > 0) throw new InputError('--input', problems, 'supported keys: scenario, overrides, target {baseUrl, modelName, podSelector}, runner, runId.');
+  if (problems.length > 0) {
+    const keys = problems.some((p) => /unknown|not supported|unsupported/i.test(p));
+    throw new InputError('--input', problems, keys ? `the supported keys are ${executionInputKeys.join(', ')} (target: baseUrl, modelName, podSelector).` : 'correct the listed values (the workflow section of README.md describes the execution input).');
+  }
   if (parsed.overrides !== undefined && (presetNames as string[]).includes(parsed.scenario ?? 'baseline')) {
     try {
       parseScenario(layerConfig(presetConfig(parsed.scenario ?? 'baseline'), parsed.overrides), '--input overrides');

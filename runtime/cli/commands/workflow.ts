@@ -1,13 +1,15 @@
+import { rmSync } from 'node:fs';
 import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InputError, OperationFailed } from '../../core/errors.ts';
+import type { QuitHook } from '../program.ts';
 import { REPORT_FILE, REQUESTS_DIR, SUMMARY_FILE } from '../../core/run-layout.ts';
 import { flagLayer, layerConfig, presetConfig, presetNames, SEED_MODEL } from '../../core/scenario/index.ts';
 import { ServerBaseUrl } from '../../core/scenario/schema.ts';
 import type { LocalStack } from '../../core/ports/local-stack.ts';
 import type { Summary } from '../../core/summary/schema.ts';
-import { exportExecution, NOTICES_FILE, seedHistory } from '../../local/export.ts';
+import { exportExecution, exportStoredRunSync, NOTICES_FILE, seedHistory } from '../../local/export.ts';
 import { RESULTS_BUCKET } from '../../local/environment.ts';
 import { preflightExecution } from '../../local/preflight.ts';
 import { LOCAL_POLL_SECONDS, LocalWorkflow, type ExecutionRecord } from '../../local/workflow.ts';
@@ -39,6 +41,8 @@ export interface WorkflowCommandIo {
   stack: LocalStack;
   /** The CPUs of this machine: the local Job's worker threads are fitted to them unless --workers says otherwise. */
   cpus: number;
+  /** Set here: what a second Ctrl-C saves before the process quits. */
+  quit?: QuitHook;
 }
 
 /**
@@ -56,25 +60,26 @@ export async function workflowCommand(o: WorkflowCommandOptions, io: WorkflowCom
   const input = executionInput(o);
   const workers = fitWorkers(load(input), o.workers, io.cpus);
   if (workers.count !== undefined && workers.count !== o.workers) input.overrides = layerConfig(input.overrides ?? {}, { load: { num_workers: workers.count } });
-  // The user's server whenever they named one (--target, or the input's target.baseUrl); else the simulator.
-  const inputTarget = (input.target as { baseUrl?: unknown } | undefined)?.baseUrl;
-  if (inputTarget !== undefined && o.target === undefined) {
-    const checked = ServerBaseUrl.safeParse(inputTarget);
-    if (!checked.success) throw new InputError('--input target.baseUrl', [checked.error.issues[0]?.message ?? 'is not a server base URL'], "give the server's base URL, e.g. http://qwen3-vllm.default:8000 (http or https, without /v1).");
-  }
-  const target = o.target ?? (typeof inputTarget === 'string' ? inputTarget : undefined);
+  // The user's server whenever they named one — --target, the input's target.baseUrl, or its
+  // overrides.server.base_url, in PrepareRun's order — else the simulator.
+  const named = namedTarget(o, input);
+  const target = named?.url;
   const config = { pollIntervalSeconds: LOCAL_POLL_SECONDS, ...(o.model ? { modelName: o.model } : {}) };
   const spec = preflightExecution(io.stack, { ...config, ...(target ? { targetBaseUrl: target } : {}) }, input, Date.now());
   const inputRunId = typeof input.runId === 'string' ? input.runId : undefined;
-  await runDestination(o.out, inputRunId ?? spec.runId, 0, undefined, {
+  // The run id is decided here, as PrepareRun would decide it, so the directory can be named now.
+  const runId = inputRunId ?? spec.runId;
+  input.runId = runId;
+  await runDestination(o.out, runId, 0, undefined, {
     input: '--input runId',
     fix: 'results of earlier runs are never overwritten: choose another runId in --input, or leave it out to get a new one.',
   }).check();
   // The Job would find an unreachable server only after the local cloud started: ask it first.
   const server = spec.config.server;
   if (target) {
-    await checkTargetAnswers(target, o.target ? '--target' : '--input target.baseUrl', {
+    await checkTargetAnswers(target, named!.input, {
       model: server.model_name,
+      modelInput: o.model ? '--model' : (input.target as { modelName?: unknown } | undefined)?.modelName !== undefined ? '--input target.modelName' : "the model (the scenario's server.model_name)",
       type: server.type ?? null,
       ignoreEos: server.ignore_eos,
       apiKey: server.api_key,
@@ -82,7 +87,8 @@ export async function workflowCommand(o: WorkflowCommandOptions, io: WorkflowCom
     });
   }
 
-  say(`target: ${target ? `${target} (${o.target ? '--target' : 'the input\'s target.baseUrl'})` : 'the built-in vLLM-compatible simulator (pass --target URL to measure a real server)'}`);
+  say(`target: ${named ? `${named.url} (${named.input})` : 'the built-in vLLM-compatible simulator (pass --target URL to measure a real server)'}`);
+  say(`run ${runId}: results go to ${join(o.out, runId)}`);
   if (workers.note) say(workers.note);
   say('local workflow: the state machine `cdk synth` produces, run by aws-local-stepfunctions; the Job runs here as a local process.');
   say(`(the only differences from AWS: the Job is polled every ${LOCAL_POLL_SECONDS} s instead of 30 s, and retries wait 0.1 s)`);
@@ -97,6 +103,17 @@ export async function workflowCommand(o: WorkflowCommandOptions, io: WorkflowCom
       if (line.startsWith('{') || /^(error|internal error|runner bundle|runner bootstrap)/.test(line)) say(`    ${pod.replace(/-[a-z0-9]{5}$/, '')}: ${line}`);
     },
   });
+  if (io.quit) {
+    // A second Ctrl-C leaves no time for the S3 API: copy what the run stored from the local S3's files.
+    io.quit.say = () => {
+      const dir = join(o.out, runId);
+      const copied = exportStoredRunSync(wf.env, spec.s3.bucket, spec.s3.prefix, runId, dir);
+      rmSync(wf.env.root, { recursive: true, force: true });
+      return copied > 0
+        ? `quitting now (second Ctrl-C): what the run had stored (${copied} file(s); requests in flight are not recorded) is in ${dir}; aggregate it with: inference-baseline aggregate ${dir}`
+        : 'quitting now (second Ctrl-C): the run had stored nothing yet.';
+    };
+  }
   try {
     const seeded = await seedHistory(wf.env, RESULTS_BUCKET, o.out);
     if (seeded > 0) say(`history: ${seeded} earlier run(s) from ${join(o.out, 'history')} (the comparison's window)`);
@@ -152,6 +169,20 @@ async function measuredButNotAggregated(dir: string): Promise<boolean> {
   return requests.some((n) => n.endsWith('.ndjson.gz')) || raw.length > 0;
 }
 
+/** The server the user named and where (PrepareRun's order), checked by the one base-URL rule; undefined: none. */
+function namedTarget(o: WorkflowCommandOptions, input: Record<string, unknown>): { url: string; input: string } | undefined {
+  const fromTarget = (input.target as { baseUrl?: unknown } | undefined)?.baseUrl;
+  const overrides = input.overrides as { server?: { base_url?: unknown } } | undefined;
+  const fromOverrides = overrides?.server?.base_url;
+  const [value, where] = fromTarget !== undefined ? [fromTarget, o.target ? '--target' : '--input target.baseUrl'] : [fromOverrides, '--input overrides.server.base_url'];
+  if (value === undefined) return undefined;
+  const checked = ServerBaseUrl.safeParse(value);
+  if (!checked.success || typeof value !== 'string') {
+    throw new InputError(where, [checked.error?.issues[0]?.message ?? 'must be a URL string'], "give the server's base URL, e.g. http://qwen3-vllm.default:8000 (http or https, without /v1).");
+  }
+  return { url: value.replace(/\/+$/, ''), input: where };
+}
+
 /** The execution input the flags describe, over `--input` (the flags win). */
 export function executionInput(o: WorkflowCommandOptions): Record<string, unknown> {
   let base: Record<string, unknown> = {};
@@ -169,6 +200,9 @@ export function executionInput(o: WorkflowCommandOptions): Record<string, unknow
     const layer = flagLayer(presetConfig(scenario), { rate: o.rate, duration: o.duration, seed: o.seed, workers: o.workers });
     input.overrides = layerConfig(base.overrides ?? {}, layer);
   }
-  if (o.model) input.target = { ...((base.target as Record<string, unknown> | undefined) ?? {}), modelName: o.model };
+  // The flags win over the input's target too (PrepareRun's order: the input's target over its overrides).
+  if (o.model || o.target) {
+    input.target = { ...((base.target as Record<string, unknown> | undefined) ?? {}), ...(o.target ? { baseUrl: o.target } : {}), ...(o.model ? { modelName: o.model } : {}) };
+  }
   return input;
 }

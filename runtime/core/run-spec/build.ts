@@ -15,7 +15,7 @@ import {
 import { layerConfig, parseScenario, presetConfig, presetNames, resolveScenario, tooFewRequestsProblems, workLimitProblems, type ScenarioConfig } from '../scenario/index.ts';
 import { InvalidInputError, parseExecutionInput } from './execution-input.ts';
 import { labelSelectorText, parseLabelSelector } from './label-selector.ts';
-import { formatRunId, resourceNames, RUN_ID_PATTERN, RUN_ID_RULE } from './naming.ts';
+import { formatRunId, isRunId, resourceNames, RUN_ID_RULE } from './naming.ts';
 import type { RunSpec } from './run-spec.ts';
 import type { Resources, RunDefaults } from './stack-defaults.ts';
 
@@ -129,7 +129,7 @@ function resolveInput(args: BuildRunSpecArgs) {
   }
 
   const runId = input.runId ?? formatRunId(args.now, args.suffix);
-  if (!RUN_ID_PATTERN.test(runId)) problems.push(`runId: "${runId}" is not a valid run id: ${RUN_ID_RULE}`);
+  if (!isRunId(runId)) problems.push(`runId: "${runId}" is not a valid run id: ${RUN_ID_RULE}`);
 
   if (kind === 'native' && defaults.runnerDelivery === 'image' && !defaults.images.runner) {
     problems.push('runner: the stack uses runner image delivery but has no runner image configured (stack context runnerImage)');

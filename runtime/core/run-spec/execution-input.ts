@@ -1,14 +1,14 @@
 import { z } from 'zod';
 import { InputError, issueProblems } from '../errors.ts';
 import { runnerKinds } from '../records/run-manifest.ts';
-import { RUN_ID_PATTERN, RUN_ID_RULE } from './naming.ts';
+import { isRunId, RUN_ID_RULE } from './naming.ts';
 import { ServerBaseUrl } from '../scenario/schema.ts';
 
 const PodSelectorInput = z.union([z.string(), z.record(z.string(), z.string())]);
 
 export const CompareInput = z.strictObject({
   windowSize: z.number().int().min(3).max(60).optional(),
-  reference: z.union([z.string().regex(RUN_ID_PATTERN, `must be ${RUN_ID_RULE}`), z.array(z.string().regex(RUN_ID_PATTERN, `must be ${RUN_ID_RULE}`)).min(1).max(60)]).optional(),
+  reference: z.union([z.string().refine(isRunId, `must be ${RUN_ID_RULE}`), z.array(z.string().refine(isRunId, `must be ${RUN_ID_RULE}`)).min(1).max(60)]).optional(),
 });
 
 /** What a person (or the schedule) may pass to StartExecution. `{}` is valid. */
@@ -26,7 +26,7 @@ export const ExecutionInput = z.strictObject({
     })
     .optional(),
   runner: z.enum(runnerKinds).optional(),
-  runId: z.string().regex(RUN_ID_PATTERN, `must be ${RUN_ID_RULE}`).optional(),
+  runId: z.string().refine(isRunId, `must be ${RUN_ID_RULE}`).optional(),
   /**
    * How the run is compared with its history: `windowSize` earlier valid runs (default DEFAULT_COMPARE_OPTIONS.windowSize), or the
    * run ids of `reference` runs of the same series instead.

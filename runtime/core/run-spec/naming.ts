@@ -9,6 +9,14 @@ export const RUN_ID_PATTERN = /^\d{4}(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])T([01]\
 export const RUN_ID_EXAMPLE = '20250101T020000Z-ab12cd';
 export const RUN_ID_RULE = `UTC time, "-", 4–12 lower-case letters/digits (e.g. ${RUN_ID_EXAMPLE})`;
 
+/** The pattern, and a day the calendar has (the pattern alone takes 20260230). */
+export function isRunId(value: string): boolean {
+  if (!RUN_ID_PATTERN.test(value)) return false;
+  const [y, m, d] = [Number(value.slice(0, 4)), Number(value.slice(4, 6)), Number(value.slice(6, 8))];
+  const day = new Date(Date.UTC(y, m - 1, d));
+  return day.getUTCMonth() === m - 1 && day.getUTCDate() === d;
+}
+
 /** `YYYYMMDDTHHMMSSZ-<suffix>` in UTC. */
 export function formatRunId(nowMs: number, suffix: string): string {
   const iso = new Date(nowMs).toISOString(); // 2025-01-01T02:00:00.000Z

@@ -21,6 +21,8 @@ const positiveInt = z.number().int().positive();
  */
 export function baseUrlProblem(value: string): string | null {
   const url = URL.parse(value);
+  const port = /^https?:\/\/[^/?#]*:(\d+)(?:[/?#]|$)/.exec(value)?.[1];
+  if (!url && port !== undefined && Number(port) > 65535) return `port ${port} is out of range: a TCP port is 1 to 65535`;
   if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) return 'must be an http(s) URL such as http://qwen3-vllm.default:8000';
   if (url.pathname.replace(/\/+$/, '').endsWith('/v1')) return `give the server's base URL without /v1 (e.g. ${url.origin}${url.pathname.replace(/\/+$/, '').slice(0, -3)})`;
   if (url.search || url.hash || value.includes('#') || /\?/.test(value)) return `must not carry a query or fragment (${url.search}${url.hash}): give the server's base URL, e.g. ${url.origin}`;
