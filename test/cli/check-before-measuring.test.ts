@@ -433,6 +433,22 @@ describe('the server workflow names is the one it measures; smaller refusals', (
     expect(r.code).toBe(EXIT.ok);
   });
 
+  it('run --config with server.api_key: the key is used but not stored in the run\'s config.yml', async () => {
+    const keyed = await startSimulator({ models: ['served-model'], apiKey: 'sk-secret-1', ttftMs: 1, itlMs: 1, jitterMs: 0, tokenizer: 'words' });
+    try {
+      const dir = await tempDir();
+      const config = join(dir, 'keyed.yml');
+      await writeFile(config, `load:\n  stages: [{ rate: 10, duration: 1 }]\n  num_workers: 1\nserver:\n  base_url: ${keyed.url}\n  model_name: served-model\n  api_key: sk-secret-1\n`);
+      const r = await cli(['run', '--config', config, '--out', join(dir, 'out'), '--run-id', '20250101T020000Z-keyed1']);
+      expect([EXIT.ok, EXIT.invalid]).toContain(r.code);
+      const stored = await readFile(join(dir, 'out', '20250101T020000Z-keyed1', 'config.yml'), 'utf8');
+      expect(stored).toContain('api_key: <redacted>');
+      expect(stored).not.toContain('sk-secret-1');
+    } finally {
+      await keyed.close();
+    }
+  });
+
   it('simulate --ground-truth <an unrelated existing file>: refused, the file untouched', async () => {
     const file = join(await tempDir(), 'notes.txt');
     await writeFile(file, 'my notes\n');

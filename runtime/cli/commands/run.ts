@@ -104,7 +104,7 @@ export async function runCommand(opts: RunCommandOptions, io: RunCommandIo): Pro
     const result = await startRunner({
       scenario,
       scenarioName: opts.name ?? (opts.config ? 'custom' : (opts.scenario ?? DEFAULT_SCENARIO)),
-      configYaml: stringify(merged),
+      configYaml: stringify(withoutSecrets(merged)),
       runId,
       outDir,
       shard: opts.shard,
@@ -160,4 +160,15 @@ async function loadRawConfig(opts: RunCommandOptions): Promise<{ raw: unknown; s
   }
   // Validated after flags are merged in, but reported against the file (--target may supply base_url).
   return { raw: readScenarioYaml(text, opts.config), source: opts.config };
+}
+
+/**
+ * The config as stored beside the results (config.yml, uploaded with --out s3://): the same, but
+ * server.api_key and tokenizer.token replaced, since results are shared more widely than keys.
+ */
+export function withoutSecrets(config: unknown): unknown {
+  const c = structuredClone(config) as { server?: Record<string, unknown>; tokenizer?: Record<string, unknown> };
+  if (c?.server && typeof c.server.api_key === 'string') c.server.api_key = '<redacted>';
+  if (c?.tokenizer && typeof c.tokenizer.token === 'string') c.tokenizer.token = '<redacted>';
+  return c;
 }
