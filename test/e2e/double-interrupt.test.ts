@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type RunningSimulator } from '../../runtime/simulator/index.ts';
+import { interruptTwice } from '../support/interrupt-twice.ts';
 import { useTempDirs } from '../support/temp-dir.ts';
 import { runnerBundle } from '../support/test-stack.ts';
 
@@ -25,20 +26,8 @@ describe('Ctrl-C twice while the runner sends', () => {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, TMPDIR: tmp },
     });
-    let stderr = '';
-    let interrupts = 0;
-    child.stderr!.setEncoding('utf8').on('data', (c: string) => {
-      stderr += c;
-      // The first once it sends; the second once it has said what the first does.
-      if (interrupts === 0 && stderr.includes('"status":"running"')) {
-        interrupts = 1;
-        child.kill('SIGINT');
-      } else if (interrupts === 1 && stderr.includes('Ctrl-C again to quit now')) {
-        interrupts = 2;
-        child.kill('SIGINT');
-      }
-    });
-    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    // The first once it sends; the second once it has said what the first does.
+    const { code, stderr, interrupts } = await interruptTwice(child, (text) => text.includes('"status":"running"'));
     expect(interrupts).toBe(2);
     expect(stderr).toContain('quitting now (second Ctrl-C): requests in flight are not recorded; files already written stay, and `inference-baseline aggregate <run dir>` (the directory printed at the start) reads them');
     // …which it did print, at the start.

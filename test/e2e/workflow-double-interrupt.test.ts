@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { aggregateRun } from '../../runtime/aggregator/aggregate-run.ts';
 import { FsRunStore } from '../../runtime/aggregator/fs-run-store.ts';
+import { interruptTwice } from '../support/interrupt-twice.ts';
 import { useTempDirs } from '../support/temp-dir.ts';
 
 const tempDir = useTempDirs();
@@ -22,20 +23,8 @@ describe('Ctrl-C twice during the local workflow', () => {
     const out = await tempDir();
     const tmp = await tempDir();
     const child = spawn(process.execPath, [bin, 'workflow', '--duration', '30', '--rate', '2', '--workers', '1', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: tmp } });
-    let stderr = '';
-    let interrupts = 0;
-    child.stderr!.setEncoding('utf8').on('data', (c: string) => {
-      stderr += c;
-      // The first once the runner has sent a few requests; the second once the first is acknowledged.
-      if (interrupts === 0 && /"sent":([4-9]|\d\d)/.test(stderr)) {
-        interrupts = 1;
-        child.kill('SIGINT');
-      } else if (interrupts === 1 && stderr.includes('Ctrl-C again to quit now')) {
-        interrupts = 2;
-        child.kill('SIGINT');
-      }
-    });
-    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    // The first once the runner has sent a few requests; the second once the first is acknowledged.
+    const { code, stderr, interrupts } = await interruptTwice(child, (text) => /"sent":([4-9]|\d\d)/.test(text));
     expect(interrupts).toBe(2);
     expect(code).toBe(130);
     const named = /^run (\S+): results go to (\S+)$/m.exec(stderr);
