@@ -4,6 +4,7 @@ import { runnerKinds } from '../runtime/core/records/run-manifest.ts';
 import { DNS_LABEL, kubernetesAccessModes, parseLabelSelector, runnerDeliveries, STACK_DEFAULTS as D } from '../runtime/core/run-spec/index.ts';
 import { AGGREGATION_ALLOWANCE_SECONDS, scenarioSeconds } from '../runtime/core/run-spec/index.ts';
 import { parseScenario, presetConfig, presetNames } from '../runtime/core/scenario/index.ts';
+import { ServerBaseUrl } from '../runtime/core/scenario/schema.ts';
 import { METRIC_NAMESPACE, METRIC_NAMESPACE_RULE } from '../runtime/core/summary/published.ts';
 
 /**
@@ -22,9 +23,14 @@ export const StackConfig = z.strictObject({
   clusterName: z
     .string({ error: (i) => (i.input === undefined ? 'required: the name of an existing EKS cluster (cdk deploy -c clusterName=NAME)' : 'must be a string') })
     .regex(/^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$/, 'must be an EKS cluster name (letters, digits, - and _, up to 100)'),
-  targetBaseUrl: z.url({ protocol: /^https?$/, error: `must be an http(s) URL such as ${D.targetBaseUrl}` }).default(D.targetBaseUrl),
+  /** The server's base URL, by the one rule every input follows (runtime/core/scenario/schema.ts baseUrlProblem). */
+  targetBaseUrl: ServerBaseUrl.default(D.targetBaseUrl),
   modelName: z.string().min(1).default(D.modelName),
   tokenizer: z.string().min(1).default(D.tokenizer),
+  /** A Hugging Face hub mirror the runner pod fetches tokenizers from (HF_ENDPOINT), for a cluster without internet. */
+  hfEndpoint: z.url({ protocol: /^https?$/, error: 'must be the http(s) URL of a Hugging Face hub or mirror' }).optional(),
+  /** A Secret in the benchmark namespace whose key `token` is the hub token for gated models (HF_TOKEN). */
+  hfTokenSecret: z.string().regex(DNS_LABEL, 'must be a Kubernetes Secret name').optional(),
   /** Equality label selector of the inference pods (inference-charts label them by component). */
   targetPodSelector: z.string().default(D.targetPodSelector),
   targetNamespace: z.string().regex(DNS_LABEL, 'must be a Kubernetes namespace name').default(D.targetNamespace),

@@ -63,6 +63,7 @@ export function runDefaults(
     },
     ...(refs.bundle ? { bundle: refs.bundle } : {}),
     ...(refs.runnerRoleArn ? { runnerRoleArn: refs.runnerRoleArn } : {}),
+    ...(config.hfEndpoint || config.hfTokenSecret ? { hub: { ...(config.hfEndpoint ? { endpoint: config.hfEndpoint } : {}), ...(config.hfTokenSecret ? { tokenSecret: config.hfTokenSecret } : {}) } } : {}),
     workflowTimeoutSeconds: config.workflowTimeoutMinutes * 60,
     job: {
       deadlineMarginSeconds: config.deadlineMarginSeconds,

@@ -148,6 +148,26 @@ describe('manifests for the inference-perf runner', () => {
   });
 });
 
+describe('the stack\'s Hugging Face hub settings (hfEndpoint, hfTokenSecret)', () => {
+  for (const runner of ['native', 'inference-perf'] as const) {
+    it(`${runner}: HF_ENDPOINT set, HF_TOKEN from the Secret's key "token" (optional: a missing Secret does not stop the pod); the Job still validates`, () => {
+      const spec = seedRunSpec({ runner }, { hub: { endpoint: 'https://hf-mirror.internal', tokenSecret: 'hf-token' } });
+      const job = renderJob(spec, 'us-west-2b', { bundle: { url: URL, bootstrap: BUNDLE_BOOTSTRAP } }) as unknown as AnyJob;
+      const env = (job.spec.template.spec.containers[0] as { env: Array<Record<string, unknown>> }).env;
+      expect(env).toContainEqual({ name: 'HF_ENDPOINT', value: 'https://hf-mirror.internal' });
+      expect(env).toContainEqual({ name: 'HF_TOKEN', valueFrom: { secretKeyRef: { name: 'hf-token', key: 'token', optional: true } } });
+      expect(() => new Job(job as never).validate()).not.toThrow();
+    });
+  }
+
+  it('without them: neither variable (the public hub, no token)', () => {
+    const job = renderJob(seedRunSpec({}), 'us-west-2b', { bundle: { url: URL, bootstrap: BUNDLE_BOOTSTRAP } }) as unknown as AnyJob;
+    const names = (job.spec.template.spec.containers[0] as { env: Array<{ name: string }> }).env.map((e) => e.name);
+    expect(names).not.toContain('HF_ENDPOINT');
+    expect(names).not.toContain('HF_TOKEN');
+  });
+});
+
 describe('manifests for the native runner, image delivery', () => {
   it('run node on the baked bundle and validate', () => {
     const spec = seedRunSpec({}, { runnerDelivery: 'image', images: { node: 'n', inferencePerf: 'i', runner: '111111111111.dkr.ecr.us-west-2.amazonaws.com/ib:1' } });

@@ -134,6 +134,16 @@ describe('derived values', () => {
     expect(d.target.podSelector).toEqual({ 'app.kubernetes.io/component': 'qwen3-vllm' });
     expect(d.job).toMatchObject({ deadlineMarginSeconds: 600, pollIntervalSeconds: 30, resources: { requests: { cpu: '2', memory: '4Gi' } } });
   });
+  it('hfEndpoint and hfTokenSecret reach the runner pod through PrepareRun (a cluster without internet points at a mirror); bad values are refused by key', () => {
+    const hub = parseStackConfig({ clusterName: 'demo', hfEndpoint: 'https://hf-mirror.internal', hfTokenSecret: 'hf-token' });
+    const d = RunDefaults.parse(runDefaults(hub, { region: 'us-west-2', bucket: 'results-bucket', bundle: { bucket: 'a', key: 'k.mjs', sha256: 'f'.repeat(64) } }));
+    expect(d.hub).toEqual({ endpoint: 'https://hf-mirror.internal', tokenSecret: 'hf-token' });
+    expect(RunDefaults.parse(runDefaults(config, { region: 'us-west-2', bucket: 'results-bucket' })).hub).toBeUndefined();
+    expect(problems({ clusterName: 'demo', hfEndpoint: 'mirror', hfTokenSecret: 'Bad_Name' })).toEqual([
+      'hfEndpoint: must be the http(s) URL of a Hugging Face hub or mirror',
+      'hfTokenSecret: "Bad_Name" must be a Kubernetes Secret name',
+    ]);
+  });
   it('alarm thresholds', () => {
     expect(runMetricAlarms(config).map((a) => [a.id, a.metricName, a.threshold, a.periodHours, a.missing])).toEqual([
       ['TtftP99Sla', 'ttft_p99', 1000, 24, 'notBreaching'],

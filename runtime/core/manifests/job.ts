@@ -64,10 +64,15 @@ export function podPlacement(spec: RunSpec, zone: string | null): Record<string,
 }
 
 function container(spec: RunSpec, opts: JobOptions): Record<string, unknown> {
-  const env: Array<{ name: string; value: string }> = [
+  const env: Array<{ name: string; value?: string; valueFrom?: unknown }> = [
     { name: 'AWS_REGION', value: spec.cluster.region },
     { name: 'AWS_DEFAULT_REGION', value: spec.cluster.region },
     { name: 'INFERENCE_BASELINE_RUN_ID', value: spec.runId },
+    // Both runners fetch a tokenizer named by a model id as huggingface_hub does: a mirror, a token.
+    ...(spec.hub?.endpoint ? [{ name: 'HF_ENDPOINT', value: spec.hub.endpoint }] : []),
+    // Optional: a missing Secret leaves the pod without a token (a gated model is then refused by
+    // the runner, naming HF_TOKEN), rather than a pod that never starts.
+    ...(spec.hub?.tokenSecret ? [{ name: 'HF_TOKEN', valueFrom: { secretKeyRef: { name: spec.hub.tokenSecret, key: 'token', optional: true } } }] : []),
   ];
   const mounts = [
     { name: 'config', mountPath: CONFIG_DIR, readOnly: true },

@@ -88,6 +88,7 @@ export function buildRunSpec(args: BuildRunSpecArgs): RunSpec {
     names: { ...resourceNames(scenario, runId), serviceAccount: defaults.serviceAccountName },
     job: jobPlan(finalConfig, parallelism, defaults),
     bundle: kind === 'native' && defaults.runnerDelivery === 'bundle' && defaults.bundle ? defaults.bundle : null,
+    ...(defaults.hub ? { hub: defaults.hub } : {}),
     ...(input.compare
       ? {
           compare: {

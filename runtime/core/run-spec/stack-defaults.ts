@@ -154,6 +154,17 @@ export const RunDefaults = z.strictObject({
   }),
   /** The execution timeout: a run whose Job cannot end and be aggregated inside it is refused. */
   workflowTimeoutSeconds: z.number().int().positive().default(STACK_DEFAULTS.workflowTimeoutMinutes * 60),
+  /**
+   * Where the runner pod fetches a tokenizer named by a Hugging Face model id (both runners honour
+   * HF_ENDPOINT and HF_TOKEN): a mirror for a cluster without internet, and a Secret in the
+   * benchmark namespace whose key `token` is the access token for gated models.
+   */
+  hub: z
+    .strictObject({
+      endpoint: z.url({ protocol: /^https?$/, error: 'must be the http(s) URL of a Hugging Face hub or mirror' }).optional(),
+      tokenSecret: z.string().regex(DNS_LABEL, 'must be a Kubernetes Secret name').optional(),
+    })
+    .optional(),
   /** The role the runner's ServiceAccount must be associated with (EKS Pod Identity); checked before a run. */
   runnerRoleArn: z.string().min(1).optional(),
   /** The runner bundle asset (bundle delivery); its sha256 is checked in the pod. */
