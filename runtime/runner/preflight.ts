@@ -186,21 +186,15 @@ async function getJson(dispatcher: Dispatcher, t: Omit<RequestTemplate, 'model'>
  * server facts — it never stops a run.
  */
 async function serverFacts(dispatcher: Dispatcher, t: Omit<RequestTemplate, 'model'>): Promise<ServerFacts | null> {
-  try {
-    const res = await dispatcher.request({ path: '/version', method: 'GET', headers: requestHeaders({ ...t, model: '' }), headersTimeout: 5000, bodyTimeout: 5000 });
-    const text = await res.body.text();
-    if (res.statusCode !== 200) return null;
-    const obj = JSON.parse(text) as { version?: unknown; settings?: unknown };
-    const settings: Record<string, string> = {};
-    if (obj.settings && typeof obj.settings === 'object') {
-      for (const [k, v] of Object.entries(obj.settings as Record<string, unknown>)) {
-        if (v !== null && ['string', 'number', 'boolean'].includes(typeof v)) settings[k] = String(v);
-      }
+  const obj = await getJson(dispatcher, t, '/version');
+  if (!obj) return null;
+  const settings: Record<string, string> = {};
+  if (obj.settings && typeof obj.settings === 'object') {
+    for (const [k, v] of Object.entries(obj.settings as Record<string, unknown>)) {
+      if (v !== null && ['string', 'number', 'boolean'].includes(typeof v)) settings[k] = String(v);
     }
-    return { version: typeof obj.version === 'string' ? obj.version : null, settings };
-  } catch {
-    return null;
   }
+  return { version: typeof obj.version === 'string' ? obj.version : null, settings };
 }
 
 /**

@@ -36,6 +36,8 @@ export class ShardWriter {
   /** Bytes written (compressed), for the benchmarks. */
   bytes = 0;
   private error: Error | undefined;
+  /** Records that completed after a write failed, so were never written. */
+  private lost = 0;
   private readonly recordsPerPart: number;
   private readonly partMs: number;
   private readonly clock: () => number;
@@ -52,7 +54,10 @@ export class ShardWriter {
 
   /** Never throws (it runs in a request's completion): a failed write stops writing and fails `close()`. */
   write(record: RequestRecord): void {
-    if (this.error) return this.countLost();
+    if (this.error) {
+      this.lost += 1;
+      return;
+    }
     try {
       if (this.fd === undefined || this.inPart >= this.recordsPerPart || this.clock() - this.partOpenedAt >= this.partMs) this.rotate();
       const member = gzipSync(`${JSON.stringify(record)}\n`);
@@ -66,13 +71,7 @@ export class ShardWriter {
     }
   }
 
-  /** Records that completed after a write failed, so were never written. */
-  lost = 0;
 
-  /** Counts a record that arrives after a failure (write() drops it). */
-  private countLost(): void {
-    this.lost += 1;
-  }
 
   /** Finishes the current part; throws, naming the file, if a record could not be written. */
   async close(): Promise<void> {

@@ -16,6 +16,7 @@ import type { Summary } from '../../core/summary/schema.ts';
 import { aggregateRun, writeOutputs } from '../../aggregator/aggregate-run.ts';
 import { FsRunStore } from '../../aggregator/fs-run-store.ts';
 import type { RunStore } from '../../core/ports/run-store.ts';
+import { holdsOnlyOurLines } from '../support/appended-file.ts';
 import { formatSummary } from '../table.ts';
 import { EXIT } from '../exit-codes.ts';
 
@@ -107,13 +108,5 @@ async function checkEmfFile(path: string): Promise<void> {
   const ok = await access(path, constants.W_OK).then(() => true, () => false);
   if (!ok) throw new InputError(where, ['is not writable by this user'], 'pass a file you can write, or a new path.');
   if (info.size === 0) return;
-  const text = await readFile(path, 'utf8');
-  const last = text.trimEnd().split('\n').at(-1) ?? '';
-  let emf = false;
-  try {
-    emf = typeof (JSON.parse(last) as { _aws?: unknown })._aws === 'object';
-  } catch {
-    emf = false;
-  }
-  if (!emf) throw new InputError(where, ['exists and does not hold EMF lines (its last line is not an EMF document): appending would mix metrics into an unrelated file'], 'pass a new file, or one that earlier --emf runs wrote.');
+  if (!holdsOnlyOurLines(await readFile(path, 'utf8'), (line) => typeof line._aws === 'object')) throw new InputError(where, ['exists and does not hold EMF lines (its last line is not an EMF document): appending would mix metrics into an unrelated file'], 'pass a new file, or one that earlier --emf runs wrote.');
 }

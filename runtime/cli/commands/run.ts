@@ -4,7 +4,7 @@ import { aggregateRun } from '../../aggregator/aggregate-run.ts';
 import { FsRunStore } from '../../aggregator/fs-run-store.ts';
 import { InputError } from '../../core/errors.ts';
 import { formatRunId, isRunId, randomSuffix, RUN_ID_RULE } from '../../core/run-spec/naming.ts';
-import { flagLayer, layerConfig, parseScenario, presetConfig, readScenarioYaml, SEED_MODEL, tooFewRequestsProblems } from '../../core/scenario/index.ts';
+import { flagLayer, layerConfig, parseScenario, presetConfig, readScenarioYaml, SEED_MODEL, tooFewRequestsProblems, withoutSecrets } from '../../core/scenario/index.ts';
 import { resolveScenario } from '../../core/scenario/resolve.ts';
 import type { Summary } from '../../core/summary/schema.ts';
 import { startRunner } from '../../runner/start.ts';
@@ -160,15 +160,4 @@ async function loadRawConfig(opts: RunCommandOptions): Promise<{ raw: unknown; s
   }
   // Validated after flags are merged in, but reported against the file (--target may supply base_url).
   return { raw: readScenarioYaml(text, opts.config), source: opts.config };
-}
-
-/**
- * The config as stored beside the results (config.yml, uploaded with --out s3://): the same, but
- * server.api_key and tokenizer.token replaced, since results are shared more widely than keys.
- */
-export function withoutSecrets(config: unknown): unknown {
-  const c = structuredClone(config) as { server?: Record<string, unknown>; tokenizer?: Record<string, unknown> };
-  if (c?.server && typeof c.server.api_key === 'string') c.server.api_key = '<redacted>';
-  if (c?.tokenizer && typeof c.tokenizer.token === 'string') c.tokenizer.token = '<redacted>';
-  return c;
 }

@@ -3,6 +3,7 @@ import { InputError } from '../../core/errors.ts';
 import { isSimulatorWorker, serveAsWorker, startSimulatorCluster } from '../../simulator/cluster.ts';
 import { resolveSimulatorOptions, startSimulator, type SimulatorOptions } from '../../simulator/index.ts';
 import { EXIT } from '../exit-codes.ts';
+import { holdsOnlyOurLines } from '../support/appended-file.ts';
 
 /**
  * `inference-baseline simulate`: the vLLM-compatible simulator (or, with `dialect`, another server's
@@ -36,14 +37,5 @@ function checkGroundTruthFile(path: string): void {
   } catch {
     return; // absent (created) or unreadable (the simulator's own open says why)
   }
-  const last = text.trimEnd().split('\n').at(-1) ?? '';
-  if (last === '') return;
-  let entry = false;
-  try {
-    const obj = JSON.parse(last) as Record<string, unknown>;
-    entry = typeof obj === 'object' && obj !== null && 'requestId' in obj && 'model' in obj;
-  } catch {
-    entry = false;
-  }
-  if (!entry) throw new InputError(`--ground-truth ${path}`, ['exists and does not hold ground-truth lines (its last line is not one): appending would mix the log into an unrelated file'], 'pass a new file, or one an earlier --ground-truth wrote.');
+  if (!holdsOnlyOurLines(text, (line) => 'requestId' in line && 'model' in line)) throw new InputError(`--ground-truth ${path}`, ['exists and does not hold ground-truth lines (its last line is not one): appending would mix the log into an unrelated file'], 'pass a new file, or one an earlier --ground-truth wrote.');
 }

@@ -58,3 +58,13 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
+/**
+ * The config as stored beside the results (config.yml, uploaded with --out s3://): the same, but
+ * server.api_key and tokenizer.token replaced, since results are shared more widely than keys.
+ */
+export function withoutSecrets(config: unknown): unknown {
+  const c = structuredClone(config) as { server?: Record<string, unknown>; tokenizer?: Record<string, unknown> };
+  if (c?.server && typeof c.server.api_key === 'string') c.server.api_key = '<redacted>';
+  if (c?.tokenizer && typeof c.tokenizer.token === 'string') c.tokenizer.token = '<redacted>';
+  return c;
+}

@@ -89,6 +89,16 @@ export function usage(c: WireContext, completionTokens: number): { prompt_tokens
   return { prompt_tokens: c.promptTokens, total_tokens: c.promptTokens + completionTokens, completion_tokens: completionTokens };
 }
 
+/** OpenAI's response ids (`cmpl-…`, `chatcmpl-…`), as vLLM, TensorRT-LLM and llama.cpp make them. */
+export function openAiId(endpoint: WireContext['endpoint'], requestId: string | number): string {
+  return `${endpoint === 'chat' ? 'chatcmpl' : 'cmpl'}-${requestId}`;
+}
+
+/** `max_tokens`, and for chat OpenAI's newer `max_completion_tokens` first (vLLM, SGLang, TensorRT-LLM). */
+export function maxTokensWithChatAlias(body: Record<string, unknown>, endpoint: WireContext['endpoint']): unknown {
+  return endpoint === 'chat' ? (body.max_completion_tokens ?? body.max_tokens) : body.max_tokens;
+}
+
 export function json(status: number, value: unknown, contentType = 'application/json'): Reply {
   return { status, contentType, body: JSON.stringify(value) };
 }

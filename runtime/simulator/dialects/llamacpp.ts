@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { chatMLPrompt } from '../../tokenizer/index.ts';
 import { MessageBody, parseBody, RequestError } from '../requests.ts';
 import { DONE_FRAME, type WireContext } from '../wire.ts';
-import { firstPresent, json, type Dialect, type Reply, type RouteContext } from './dialect.ts';
+import { firstPresent, json, openAiId, type Dialect, type Reply, type RouteContext } from './dialect.ts';
 
 /**
  * llama.cpp's `llama-server`, replayed from ggml-org/llama.cpp `tools/server/` (several 2025–26
@@ -72,7 +72,7 @@ export const llamacpp: Dialect = {
   streamOptionsNeedStream: false,
   includeUsageDefault: false,
   completionPromptIsChat: false,
-  id: (endpoint, requestId) => `${endpoint === 'chat' ? 'chatcmpl' : 'cmpl'}-${requestId}`,
+  id: openAiId,
   maxTokens: (body) => firstPresent(body, ['n_predict', 'max_completion_tokens', 'max_tokens']),
   streamFrames: ({ c, text, index, last, finish }) => {
     // The EOS token is not streamed: its finish comes in the final chunk.

@@ -1,5 +1,5 @@
 import { DONE_FRAME, sse, type WireContext } from '../wire.ts';
-import { json, type Dialect } from './dialect.ts';
+import { json, openAiId, type Dialect } from './dialect.ts';
 
 /**
  * Ollama's OpenAI compatibility, replayed from ollama/ollama @ fb30760996871fa9460115c753afd2c60d4ab0f7:
@@ -58,7 +58,7 @@ export const ollama: Dialect = {
   streamOptionsNeedStream: false,
   includeUsageDefault: false,
   completionPromptIsChat: true,
-  id: (endpoint, requestId) => `${endpoint === 'chat' ? 'chatcmpl' : 'cmpl'}-${shortId(requestId)}`,
+  id: (endpoint, requestId) => openAiId(endpoint, shortId(requestId)),
   maxTokens: (body) => body.max_tokens,
   // The EOS token is not streamed (only the Done trailer, which the finish chunk replaces).
   streamFrames: ({ c, text, index, last, finish, includeUsage }) =>

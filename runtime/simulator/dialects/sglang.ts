@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DONE_FRAME, sse, type WireContext } from '../wire.ts';
-import { json, usage, type Dialect, type Reply, type RouteContext } from './dialect.ts';
+import { json, maxTokensWithChatAlias, usage, type Dialect, type Reply, type RouteContext } from './dialect.ts';
 import { parseBody, RequestError } from '../requests.ts';
 
 /**
@@ -72,7 +72,7 @@ export const sglang: Dialect = {
   includeUsageDefault: false,
   completionPromptIsChat: false,
   id: (_e, requestId) => requestId,
-  maxTokens: (body, endpoint) => (endpoint === 'chat' ? (body.max_completion_tokens ?? body.max_tokens) : body.max_tokens),
+  maxTokens: maxTokensWithChatAlias,
   streamFrames: ({ c, text, index, last, finish }) => {
     if (c.endpoint === 'chat') {
       // An EOS token adds no delta: the finish chunk follows.

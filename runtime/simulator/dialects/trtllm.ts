@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { parseBody, RequestError } from '../requests.ts';
 import { DONE_FRAME, sse, type WireContext } from '../wire.ts';
-import { json, pythonRepr, type Dialect, type Reply } from './dialect.ts';
+import { json, maxTokensWithChatAlias, openAiId, pythonRepr, type Dialect, type Reply } from './dialect.ts';
 
 /**
  * NVIDIA TensorRT-LLM `trtllm-serve` (and NIM built on it), replayed from NVIDIA/TensorRT-LLM:
@@ -88,8 +88,8 @@ export const trtllm: Dialect = {
   streamOptionsNeedStream: true,
   includeUsageDefault: true,
   completionPromptIsChat: false,
-  id: (endpoint, requestId) => `${endpoint === 'chat' ? 'chatcmpl' : 'cmpl'}-${requestId}`,
-  maxTokens: (body, endpoint) => (endpoint === 'chat' ? (body.max_completion_tokens ?? body.max_tokens) : body.max_tokens),
+  id: openAiId,
+  maxTokens: maxTokensWithChatAlias,
   refuse: (body, endpoint) => {
     const unknown = unknownFields(body, TRTLLM_FIELDS[endpoint]);
     return unknown.length === 0 ? undefined : json(400, { error: extraForbiddenMessage(unknown, endpoint) });

@@ -1,5 +1,5 @@
 import * as wire from '../wire.ts';
-import { json, type Dialect } from './dialect.ts';
+import { json, maxTokensWithChatAlias, openAiId, type Dialect } from './dialect.ts';
 
 /**
  * vLLM — the simulator's own dialect, byte for byte as before dialects existed: the frames are
@@ -20,8 +20,8 @@ export const vllm: Dialect = {
   streamOptionsNeedStream: true,
   includeUsageDefault: true,
   completionPromptIsChat: false,
-  id: (endpoint, requestId) => `${endpoint === 'chat' ? 'chatcmpl' : 'cmpl'}-${requestId}`,
-  maxTokens: (body, endpoint) => (endpoint === 'chat' ? (body.max_completion_tokens ?? body.max_tokens) : body.max_tokens),
+  id: openAiId,
+  maxTokens: maxTokensWithChatAlias,
   streamFrames: (p) => wire.streamFrames(p.c, p.text, p.index, p.last, p.completionSoFar, p.finish),
   streamEnd: (c, completionTokens, _finish, includeUsage) => [...(includeUsage ? [wire.sse(wire.usageChunk(c, completionTokens))] : []), wire.DONE_FRAME],
   response: (c, text, completionTokens, finish) =>
