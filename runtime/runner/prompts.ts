@@ -33,19 +33,21 @@ export async function calibratedPrompt(tokens: number, random: () => number, cou
   const head = vocabulary.first === undefined ? [] : [vocabulary.first];
   const list = [...head, ...Array.from({ length: Math.max(1, tokens - overhead - head.length) }, draw)];
   const min = head.length + 1;
-  for (let attempt = 0; attempt < 12; attempt++) {
+  for (let attempt = 0; attempt < 40; attempt++) {
     const n = await count(list.join(' '));
     if (n === tokens) return list.join(' ');
+    // Words added or removed by the tokens a word has cost so far (a tokenizer that splits some
+    // words makes one word worth more than one token): far off, the step closes most of the gap at
+    // once; near the target it is one word, and a word that tokenizes to several is swapped.
+    const perWord = Math.max(1, (n - overhead) / list.length);
+    const step = Math.max(1, Math.round(Math.abs(tokens - n) / perWord));
     if (n > tokens) {
-      // Every word is at least one token: removing (n − tokens) words can only undershoot.
       if (list.length <= min) break;
-      const drop = Math.max(1, Math.min(n - tokens, list.length - min));
-      list.splice(list.length - drop, drop);
+      list.splice(Math.max(min, list.length - step));
     } else {
-      for (let i = 0; i < tokens - n; i++) list.push(draw());
+      for (let i = 0; i < step; i++) list.push(draw());
     }
-    // Near the target a word that tokenizes to two tokens can oscillate: swap the last word.
-    if (attempt >= 6) list[list.length - 1] = draw();
+    if (Math.abs(tokens - n) <= 2 && attempt >= 4) list[list.length - 1] = draw();
   }
   throw new InputError(
     'prompt calibration',

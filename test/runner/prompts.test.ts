@@ -13,6 +13,14 @@ describe('calibratedPrompt', () => {
     expect(await bpeLike(prompt)).toBe(tokens);
   });
 
+  /** Like the toy tokenizer of the dialect tests: words of more than four letters cost 2–3 tokens (≈ 1.5 per prompt word). */
+  const splitsLongWords = async (prompt: string): Promise<number> => prompt.split(' ').reduce((n, w) => n + Math.ceil(w.length / 4), 0);
+
+  it.each([64, 512, 2048])('hits exactly %i tokens with a tokenizer far from one token per word (≈ 1.5)', async (tokens) => {
+    const prompt = await calibratedPrompt(tokens, mulberry32(tokens), splitsLongWords, 0);
+    expect(await splitsLongWords(prompt)).toBe(tokens);
+  });
+
   it('fails with a clear message when the count cannot be hit', async () => {
     const alwaysTooMany = async (): Promise<number> => 10_000;
     await expect(calibratedPrompt(5, mulberry32(1), alwaysTooMany, 0)).rejects.toThrow(InputError);
