@@ -16,7 +16,7 @@ export interface ContainerSpec {
   image: string;
   command?: string[];
   args?: string[];
-  env?: Array<{ name: string; value?: string }>;
+  env?: Array<{ name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string; optional?: boolean } } }>;
   volumeMounts?: Array<{ name: string; mountPath: string }>;
 }
 
@@ -64,7 +64,15 @@ export async function startContainer(c: ContainerSpec, volumes: VolumeSpec[], po
     mounts.set(m.mountPath.replace(/\/+$/, ''), dir);
   }
   const env: Record<string, string> = { ...podEnv };
-  for (const e of c.env ?? []) env[e.name] = expandVars(e.value ?? '', env);
+  for (const e of c.env ?? []) {
+    if (e.valueFrom) {
+      // No Secrets exist here: an optional reference leaves the variable unset, as the kubelet does
+      // for a missing Secret; a required one would keep the pod from starting (a manifest bug here).
+      if (e.valueFrom.secretKeyRef?.optional) continue;
+      throw new Error(`env ${e.name}: valueFrom ${JSON.stringify(e.valueFrom)} cannot be resolved by the local cluster (no Secrets; only optional references are supported)`);
+    }
+    env[e.name] = expandVars(e.value ?? '', env);
+  }
   const mapPath = (arg: string): string => {
     for (const [mountPath, dir] of mounts) if (arg === mountPath || arg.startsWith(`${mountPath}/`)) return dir + arg.slice(mountPath.length);
     return arg;
