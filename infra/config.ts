@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { InputError, issueProblems } from '../runtime/core/errors.ts';
 import { runnerKinds } from '../runtime/core/records/run-manifest.ts';
-import { DNS_LABEL, kubernetesAccessModes, parseLabelSelector, runnerDeliveries, STACK_DEFAULTS as D } from '../runtime/core/run-spec/index.ts';
+import { clusterAccessModes, DNS_LABEL, kubernetesAccessModes, runnerCredentialModes, parseLabelSelector, runnerDeliveries, STACK_DEFAULTS as D } from '../runtime/core/run-spec/index.ts';
 import { AGGREGATION_ALLOWANCE_SECONDS, scenarioSeconds } from '../runtime/core/run-spec/index.ts';
 import { parseScenario, presetConfig, presetNames } from '../runtime/core/scenario/index.ts';
 import { ServerBaseUrl } from '../runtime/core/scenario/schema.ts';
@@ -14,12 +14,19 @@ import { METRIC_NAMESPACE, METRIC_NAMESPACE_RULE } from '../runtime/core/summary
  * Every problem is reported at once, by key.
  */
 
+/** A list of AWS ids: `-c key=a,b` gives a comma-separated string, cdk.json an array. */
+function idList(what: string, pattern: RegExp) {
+  return z
+    .preprocess((v) => (typeof v === 'string' ? v.split(',').map((x) => x.trim()).filter(Boolean) : v), z.array(z.string().regex(pattern, `must be ${what} ids (comma-separated)`)).min(1, `needs at least one ${what} id`))
+    .describe(what);
+}
+
 /** `-c key=value` gives strings; cdk.json gives JSON types. Both are accepted. */
 const bool = z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean());
 const num = z.preprocess((v) => (typeof v === 'string' && v.trim() !== '' && !Number.isNaN(Number(v)) ? Number(v) : v), z.number());
 
 export const StackConfig = z.strictObject({
-  /** An existing EKS cluster (authentication mode API or API_AND_CONFIG_MAP, public endpoint). */
+  /** An existing EKS cluster (authentication mode API or API_AND_CONFIG_MAP; a public endpoint, or clusterAccess vpc). */
   clusterName: z
     .string({ error: (i) => (i.input === undefined ? 'required: the name of an existing EKS cluster (cdk deploy -c clusterName=NAME)' : 'must be a string') })
     .regex(/^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$/, 'must be an EKS cluster name (letters, digits, - and _, up to 100)'),
@@ -60,6 +67,20 @@ export const StackConfig = z.strictObject({
   workflowTimeoutMinutes: num.pipe(z.number().int().min(10).max(1440)).default(D.workflowTimeoutMinutes),
   /** `access-policies`: EKS access policies on the two namespaces; `rbac`: a Kubernetes group bound to Roles you apply (`render --rbac`). */
   workflowKubernetesAccess: z.enum(kubernetesAccessModes).default(D.workflowKubernetesAccess),
+  /** `public`: Step Functions eks:call (a public endpoint open to all); `vpc`: a Lambda in the cluster's VPC (private or CIDR-limited endpoints). */
+  clusterAccess: z.enum(clusterAccessModes).default(D.clusterAccess),
+  /** With `clusterAccess: vpc`: the subnets (comma-separated ids) the Kubernetes-calling Lambda is attached to — ones that reach the endpoint's private addresses. */
+  vpcSubnetIds: idList('subnet', /^subnet-[0-9a-f]{8,17}$/).optional(),
+  /** With `clusterAccess: vpc`: its security groups (comma-separated ids); the cluster's security group must allow 443 from them. */
+  vpcSecurityGroupIds: idList('security group', /^sg-[0-9a-f]{8,17}$/).optional(),
+  /** `pod-identity`: EKS Pod Identity (EC2 nodes); `irsa`: IAM roles for service accounts (Fargate, or no Pod Identity Agent). */
+  runnerCredentials: z.enum(runnerCredentialModes).default(D.runnerCredentials),
+  /** With `runnerCredentials: irsa`: the cluster's OIDC issuer (aws eks describe-cluster --query cluster.identity.oidc.issuer), whose IAM OIDC provider exists. */
+  oidcIssuer: z
+    .string()
+    .transform((v) => v.replace(/^https:\/\//, ''))
+    .pipe(z.string().regex(/^oidc\.eks\.[a-z0-9-]+\.amazonaws\.com(\.cn)?\/id\/[0-9A-F]+$/, 'must be the cluster\'s OIDC issuer, like https://oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE'))
+    .optional(),
 });
 export type StackConfig = z.infer<typeof StackConfig>;
 export type StackConfigInput = z.input<typeof StackConfig>;
@@ -120,6 +141,21 @@ export function parseStackConfig(raw: Record<string, unknown>): StackConfig {
         `workflowTimeoutMinutes: ${result.data.workflowTimeoutMinutes} min is shorter than the Job's deadline (${load} s of load + deadlineMarginSeconds ${result.data.deadlineMarginSeconds} s) plus ${AGGREGATION_ALLOWANCE_SECONDS} s for aggregation; raise workflowTimeoutMinutes to at least ${Math.ceil((deadline + AGGREGATION_ALLOWANCE_SECONDS) / 60)} or lower deadlineMarginSeconds`,
       );
     }
+  }
+  if (c.clusterAccess === 'vpc') {
+    const missing = (['vpcSubnetIds', 'vpcSecurityGroupIds'] as const).filter((k) => c[k] === undefined);
+    if (missing.length > 0) {
+      problems.push(
+        `${missing.join(', ')}: required when clusterAccess is "vpc" — the Lambda that calls the Kubernetes API runs in the cluster's VPC (cdk deploy -c clusterAccess=vpc -c vpcSubnetIds=subnet-…,subnet-… -c vpcSecurityGroupIds=sg-…; subnets that reach the endpoint's private addresses, a group the cluster's security group admits on 443)`,
+      );
+    }
+  } else if (c.vpcSubnetIds !== undefined || c.vpcSecurityGroupIds !== undefined) {
+    problems.push('vpcSubnetIds, vpcSecurityGroupIds: only used with clusterAccess "vpc"; add -c clusterAccess=vpc or remove them');
+  }
+  if (c.runnerCredentials === 'irsa' && c.oidcIssuer === undefined) {
+    problems.push("oidcIssuer: required when runnerCredentials is \"irsa\" — the runner role trusts the cluster's OIDC provider (aws eks describe-cluster --name NAME --query cluster.identity.oidc.issuer; create the provider once: eksctl utils associate-iam-oidc-provider --cluster NAME --approve)");
+  } else if (c.runnerCredentials !== 'irsa' && c.oidcIssuer !== undefined) {
+    problems.push('oidcIssuer: only used with runnerCredentials "irsa"; add -c runnerCredentials=irsa or remove it');
   }
   if ((c.runnerImageMode ?? 'bundle') === 'image' && !c.runnerImage) {
     problems.push('runnerImage: required when runnerImageMode is "image" (an image built from the repository Dockerfile)');

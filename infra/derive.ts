@@ -64,6 +64,9 @@ export function runDefaults(
     ...(refs.bundle ? { bundle: refs.bundle } : {}),
     ...(refs.runnerRoleArn ? { runnerRoleArn: refs.runnerRoleArn } : {}),
     ...(config.hfEndpoint || config.hfTokenSecret ? { hub: { ...(config.hfEndpoint ? { endpoint: config.hfEndpoint } : {}), ...(config.hfTokenSecret ? { tokenSecret: config.hfTokenSecret } : {}) } } : {}),
+    clusterAccess: config.clusterAccess,
+    runnerCredentials: config.runnerCredentials,
+    ...(config.oidcIssuer ? { oidcIssuer: config.oidcIssuer } : {}),
     workflowTimeoutSeconds: config.workflowTimeoutMinutes * 60,
     job: {
       deadlineMarginSeconds: config.deadlineMarginSeconds,

@@ -1,9 +1,9 @@
-import type { RunSpec } from '../run-spec/index.ts';
+import { IRSA_ROLE_ANNOTATION, type RunSpec } from '../run-spec/index.ts';
 import { commonLabels, runLabels } from './labels.ts';
 import { CONFIG_FILE } from '../run-layout.ts';
 import { runnerConfigYaml } from './runner-config.ts';
 
-/** The runner's ServiceAccount (shared by every run; its EKS Pod Identity association grants S3 writes under `runs/`). */
+/** The runner's ServiceAccount (shared by every run; its EKS Pod Identity association, or its IRSA role annotation, grants S3 writes under `runs/`). */
 export function renderServiceAccount(spec: RunSpec) {
   return {
     apiVersion: 'v1',
@@ -12,6 +12,8 @@ export function renderServiceAccount(spec: RunSpec) {
       name: spec.names.serviceAccount,
       namespace: spec.cluster.benchmarkNamespace,
       labels: commonLabels(),
+      // IRSA: EKS's webhook gives the pods of an annotated ServiceAccount the role's web identity.
+      ...(spec.irsaRoleArn ? { annotations: { [IRSA_ROLE_ANNOTATION]: spec.irsaRoleArn } } : {}),
     },
   };
 }

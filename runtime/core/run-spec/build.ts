@@ -89,6 +89,7 @@ export function buildRunSpec(args: BuildRunSpecArgs): RunSpec {
     job: jobPlan(finalConfig, parallelism, defaults),
     bundle: kind === 'native' && defaults.runnerDelivery === 'bundle' && defaults.bundle ? defaults.bundle : null,
     ...(defaults.hub ? { hub: defaults.hub } : {}),
+    ...(defaults.runnerCredentials === 'irsa' && defaults.runnerRoleArn ? { irsaRoleArn: defaults.runnerRoleArn } : {}),
     ...(input.compare
       ? {
           compare: {

@@ -79,6 +79,8 @@ export const RunSpec = z.object({
   bundle: z.object({ bucket: z.string(), key: z.string(), sha256: z.string() }).nullable(),
   /** The stack's Hugging Face hub settings for the runner pod (RunDefaults.hub); absent: the public hub, no token. */
   hub: z.object({ endpoint: z.string().optional(), tokenSecret: z.string().optional() }).optional(),
+  /** With `runnerCredentials: irsa`: the role the runner's ServiceAccount is annotated with (IAM roles for service accounts). */
+  irsaRoleArn: z.string().optional(),
   /** How Aggregate compares the run with its history (execution input `compare`; defaults when absent). */
   compare: z.object({ windowSize: z.number().int().optional(), reference: z.array(z.string()).optional() }).optional(),
   /** `history/<scenario>/<model>/`: the series' history entries in the results bucket. */

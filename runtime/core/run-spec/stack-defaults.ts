@@ -50,10 +50,24 @@ export const STACK_DEFAULTS = {
    * --rbac | kubectl apply -f -`).
    */
   workflowKubernetesAccess: 'access-policies',
+  /**
+   * How the workflow reaches the Kubernetes API: `public` — Step Functions' `eks:call` (public
+   * endpoints open to all addresses only); `vpc` — a Lambda in the cluster's VPC making the same
+   * calls over HTTPS with an EKS token (private and CIDR-limited endpoints).
+   */
+  clusterAccess: 'public',
+  /** How the runner pod gets its S3 credentials: EKS Pod Identity, or IAM roles for service accounts (Fargate). */
+  runnerCredentials: 'pod-identity',
 } as const;
 
 export const kubernetesAccessModes = ['access-policies', 'rbac'] as const;
 export type KubernetesAccessMode = (typeof kubernetesAccessModes)[number];
+export const clusterAccessModes = ['public', 'vpc'] as const;
+export type ClusterAccessMode = (typeof clusterAccessModes)[number];
+export const runnerCredentialModes = ['pod-identity', 'irsa'] as const;
+export type RunnerCredentialMode = (typeof runnerCredentialModes)[number];
+/** The ServiceAccount annotation IRSA's webhook reads (the role the pod's web identity assumes). */
+export const IRSA_ROLE_ANNOTATION = 'eks.amazonaws.com/role-arn';
 
 /** Digests of the inference-perf releases the stack knows (a tag on quay.io can be pushed again). */
 export const INFERENCE_PERF_DIGESTS: Record<string, string> = {
@@ -165,8 +179,13 @@ export const RunDefaults = z.strictObject({
       tokenSecret: z.string().regex(DNS_LABEL, 'must be a Kubernetes Secret name').optional(),
     })
     .optional(),
-  /** The role the runner's ServiceAccount must be associated with (EKS Pod Identity); checked before a run. */
+  /** The role the runner's ServiceAccount must be associated with (EKS Pod Identity), or annotated with (IRSA); checked before a run. */
   runnerRoleArn: z.string().min(1).optional(),
+  /** How the workflow reaches the Kubernetes API (PrepareRun checks the cluster's endpoint allows it). */
+  clusterAccess: z.enum(clusterAccessModes).default(STACK_DEFAULTS.clusterAccess),
+  /** How the runner gets credentials; with `irsa`, the cluster's OIDC issuer the runner role trusts (host/path, no scheme). */
+  runnerCredentials: z.enum(runnerCredentialModes).default(STACK_DEFAULTS.runnerCredentials),
+  oidcIssuer: z.string().min(1).optional(),
   /** The runner bundle asset (bundle delivery); its sha256 is checked in the pod. */
   bundle: z.strictObject({ bucket: z.string(), key: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/) }).optional(),
   job: z

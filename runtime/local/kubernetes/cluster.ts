@@ -97,10 +97,16 @@ export class LocalCluster {
     this.rbac = o.rbac ?? { roles: [], bindings: [] };
   }
 
-  /** The `eks:call` handler. */
-  call = async (input: EksCallInput): Promise<EksCallOutput> => {
+  /** The `eks:call` handler: the caller is the state machine role (its access entry: `access`). */
+  call = (input: EksCallInput): Promise<EksCallOutput> => this.callAs(input, this.access);
+
+  /**
+   * A call as the given access entry (the HTTPS API: the principal its bearer token proved);
+   * null: a principal without an access entry, answered 401 as EKS does.
+   */
+  callAs = async (input: EksCallInput, access: AccessEntry | null | undefined): Promise<EksCallOutput> => {
     try {
-      const out = await this.dispatch(input);
+      const out = await this.dispatch(input, access);
       this.calls.push({ method: input.Method, path: input.Path, status: out.StatusCode });
       return out;
     } catch (err) {
@@ -137,15 +143,15 @@ export class LocalCluster {
     await Promise.all(this.jobRuns().map((j) => j.stop(0)));
   }
 
-  private async dispatch(input: EksCallInput): Promise<EksCallOutput> {
+  private async dispatch(input: EksCallInput, access: AccessEntry | null | undefined): Promise<EksCallOutput> {
     const m = PATH.exec(input.Path);
     if (!m) throw new KubernetesApiError(404, 'NotFound', `the server could not find the requested resource (${input.Path})`);
     const [, ns, kind, name] = m as unknown as [string, string, string, string | undefined];
     const q = (k: string): string | undefined => input.QueryParameters?.[k]?.[0];
-    if (this.access === null) throw new KubernetesApiError(401, 'Unauthorized', 'Unauthorized');
-    if (this.access) {
+    if (access === null) throw new KubernetesApiError(401, 'Unauthorized', 'Unauthorized');
+    if (access) {
       const verb = input.Method === 'GET' ? (name ? 'get' : 'list') : input.Method === 'POST' ? 'create' : input.Method === 'DELETE' ? (name ? 'delete' : 'deletecollection') : input.Method.toLowerCase();
-      authorizeCall(this.access, this.rbac, { verb, apiGroup: kind === 'jobs' ? 'batch' : '', resource: kind, namespace: ns });
+      authorizeCall(access, this.rbac, { verb, apiGroup: kind === 'jobs' ? 'batch' : '', resource: kind, namespace: ns });
     }
     const nsExists = this.o.namespaces.includes(ns) && !(this.faults.missingNamespaces ?? []).includes(ns);
     const resource = kind === 'jobs' ? 'jobs.batch' : kind;
