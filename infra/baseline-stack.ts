@@ -49,6 +49,7 @@ export class BaselineStack extends Stack {
       metricNamespace: config.metricNamespace,
       defaultsJson: this.toJsonString(defaults),
       ...(bundle ? { bundle: bundle.asset } : {}),
+      ...(config.clusterAccess === 'vpc' ? { vpc: { subnetIds: config.vpcSubnetIds!, securityGroupIds: config.vpcSecurityGroupIds! } } : {}),
     }));
     const notifications = new Notifications(this, 'Notifications', { config });
     this.workflow = new Workflow(this, 'Workflow', {
@@ -58,9 +59,11 @@ export class BaselineStack extends Stack {
       aggregate: functions.aggregate,
       publish: functions.publish,
       releaseRun: functions.releaseRun,
+      ...(functions.kubeCall ? { kubeCall: functions.kubeCall } : {}),
       timeouts: Functions.timeouts,
     });
-    new WorkflowAccess(this, 'WorkflowAccess', { config, workflowRole: this.workflow.stateMachine.role });
+    // The access entry's principal is whoever calls the Kubernetes API: the state machine (eks:call) or KubeCall (vpc).
+    new WorkflowAccess(this, 'WorkflowAccess', { config, workflowRole: functions.kubeCall?.role ?? this.workflow.stateMachine.role });
     const schedule = new NightlySchedule(this, 'Schedule', { config, stateMachine: this.workflow.stateMachine });
     new Monitoring(this, 'Monitoring', { config, topic: notifications.topic, stateMachine: this.workflow.stateMachine, reaper: this.workflow.reaper.stateMachine, deadLetterQueue: schedule.deadLetterQueue });
 

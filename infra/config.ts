@@ -70,9 +70,9 @@ export const StackConfig = z.strictObject({
   /** `public`: Step Functions eks:call (a public endpoint open to all); `vpc`: a Lambda in the cluster's VPC (private or CIDR-limited endpoints). */
   clusterAccess: z.enum(clusterAccessModes).default(D.clusterAccess),
   /** With `clusterAccess: vpc`: the subnets (comma-separated ids) the Kubernetes-calling Lambda is attached to — ones that reach the endpoint's private addresses. */
-  vpcSubnetIds: idList('subnet', /^subnet-[0-9a-f]{8,17}$/).optional(),
+  vpcSubnetIds: idList('subnet', /^subnet-[0-9a-f]+$/).optional(),
   /** With `clusterAccess: vpc`: its security groups (comma-separated ids); the cluster's security group must allow 443 from them. */
-  vpcSecurityGroupIds: idList('security group', /^sg-[0-9a-f]{8,17}$/).optional(),
+  vpcSecurityGroupIds: idList('security group', /^sg-[0-9a-f]+$/).optional(),
   /** `pod-identity`: EKS Pod Identity (EC2 nodes); `irsa`: IAM roles for service accounts (Fargate, or no Pod Identity Agent). */
   runnerCredentials: z.enum(runnerCredentialModes).default(D.runnerCredentials),
   /** With `runnerCredentials: irsa`: the cluster's OIDC issuer (aws eks describe-cluster --query cluster.identity.oidc.issuer), whose IAM OIDC provider exists. */

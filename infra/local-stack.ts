@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { App, type CfnElement } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { build } from 'esbuild';
-import { LOCAL_ENV, type LocalStack, type SynthesizedWorkflow, type WorkflowFunction } from '../runtime/core/ports/local-stack.ts';
+import { LOCAL_ENV, type LocalStack, type RequiredFunction, type SynthesizedWorkflow, type WorkflowFunction } from '../runtime/core/ports/local-stack.ts';
 import { RUN_DEFAULTS_ENV } from '../runtime/core/run-spec/stack-defaults.ts';
 import { BaselineStack } from './baseline-stack.ts';
 import { parseStackConfig } from './config.ts';
@@ -45,8 +45,8 @@ export function synthesizeWorkflow(settings: Record<string, unknown>): Synthesiz
     const text = body(id(stack.workflow.stateMachine));
     const f = stack.functions;
     const functions = Object.fromEntries(
-      ([['PrepareRun', f.prepareRun], ['Aggregate', f.aggregate], ['Publish', f.publish], ['ReleaseRun', f.releaseRun]] as const).map(([name, fn]) => [name, lambdaArn(id(fn))]),
-    ) as Record<WorkflowFunction, string>;
+      ([['PrepareRun', f.prepareRun], ['Aggregate', f.aggregate], ['Publish', f.publish], ['ReleaseRun', f.releaseRun], ...(f.kubeCall ? [['KubeCall', f.kubeCall] as const] : [])] as const).map(([name, fn]) => [name, lambdaArn(id(fn))]),
+    ) as Record<RequiredFunction, string> & Partial<Record<WorkflowFunction, string>>;
     const stateMachines = { workflow: refs[id(stack.workflow.stateMachine)]!.arn!, reaper: refs[id(stack.workflow.reaper.stateMachine)]!.arn! };
     const rule = template.Resources[id(stack.workflow.reaper.rule)]!.Properties as { EventPattern: { detail: { status: string[] } } };
     // PrepareRun's defaults (its environment) name the bundle's object: the local bundle goes there.

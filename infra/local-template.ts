@@ -1,5 +1,5 @@
-import { LOCAL_ENV, type LocalAccessEntry, type LocalIamModel, type WorkflowFunction } from '../runtime/core/ports/local-stack.ts';
-import { BUNDLE_READER_ENV } from '../runtime/core/run-spec/stack-defaults.ts';
+import { LOCAL_ENV, type LocalAccessEntry, type LocalIamModel, type RequiredFunction, type WorkflowFunction } from '../runtime/core/ports/local-stack.ts';
+import { BUNDLE_READER_ENV, RUN_DEFAULTS_ENV } from '../runtime/core/run-spec/stack-defaults.ts';
 
 /**
  * A synthesized template read as the local cloud needs it: its CloudFormation intrinsics resolved to
@@ -132,7 +132,7 @@ function attValue(id: string, attr: string, refs: Record<string, Ref>): string {
  * managed policies (AWSLambdaBasicExecutionRole) are named, not evaluated: they grant CloudWatch
  * Logs and X-Ray, which the local cloud does not have.
  */
-export function localIam(resources: Resources, refs: Record<string, Ref>, functions: Record<WorkflowFunction, string>, stateMachines: { workflow: string; reaper: string }): LocalIamModel {
+export function localIam(resources: Resources, refs: Record<string, Ref>, functions: Record<RequiredFunction, string> & Partial<Record<WorkflowFunction, string>>, stateMachines: { workflow: string; reaper: string }): LocalIamModel {
   const resolved = (node: unknown): unknown => resolveIntrinsics(node, refs);
   const roles: LocalIamModel['roles'] = {};
   for (const [id, r] of Object.entries(resources)) {
@@ -157,17 +157,18 @@ export function localIam(resources: Resources, refs: Record<string, Ref>, functi
   }
   const roleOf = (id: string, prop: string): string => String(resolved(resources[id]!.Properties![prop]));
   const byArn = (target: string): string => Object.entries(refs).find(([, ref]) => ref.arn === target)![0];
-  const runner = Object.values(resources).find((r) => r.Type === 'AWS::EKS::PodIdentityAssociation');
   const prepareEnv = resolved(resources[byArn(functions.PrepareRun)]!.Properties!.Environment) as { Variables?: Record<string, string> } | undefined;
   const bundleReader = prepareEnv?.Variables?.[BUNDLE_READER_ENV];
+  // The runner's role as the stack gives it to PrepareRun (Pod Identity association or IRSA annotation alike).
+  const runner = (JSON.parse(prepareEnv?.Variables?.[RUN_DEFAULTS_ENV] ?? '{}') as { runnerRoleArn?: string }).runnerRoleArn;
   return {
     roles,
     bucketPolicies,
     principals: {
-      ...(Object.fromEntries(Object.entries(functions).map(([name, fnArn]) => [name, roleOf(byArn(fnArn), 'Role')])) as Record<WorkflowFunction, string>),
+      ...(Object.fromEntries(Object.entries(functions).map(([name, fnArn]) => [name, roleOf(byArn(fnArn!), 'Role')])) as Record<RequiredFunction, string> & { KubeCall?: string }),
       workflow: roleOf(byArn(stateMachines.workflow), 'RoleArn'),
       reaper: roleOf(byArn(stateMachines.reaper), 'RoleArn'),
-      ...(runner ? { runner: String(resolved(runner.Properties!.RoleArn)) } : {}),
+      ...(runner ? { runner } : {}),
       ...(bundleReader ? { bundleReader } : {}),
     },
   };

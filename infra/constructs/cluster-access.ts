@@ -16,17 +16,28 @@ export interface RunnerIdentityProps {
  * The runner's identity: a role that may write under `runs/` only (+ GetObject/ListBucket, which
  * inference-perf uses), given to the runner's ServiceAccount by an EKS Pod Identity association —
  * one association per ServiceAccount, so two stacks on one cluster need different ServiceAccounts
- * (PrepareRun checks the association is this stack's).
+ * (PrepareRun checks the association is this stack's) — or, with `runnerCredentials: irsa` (Fargate,
+ * where Pod Identity does not work), trusted by the cluster's OIDC provider for exactly that
+ * ServiceAccount, which the workflow creates with the role's annotation.
  */
 export class RunnerIdentity extends Construct {
   readonly role: iam.Role;
-  readonly podIdentity: eks.CfnPodIdentityAssociation;
+  readonly podIdentity?: eks.CfnPodIdentityAssociation;
 
   constructor(scope: Construct, id: string, props: RunnerIdentityProps) {
     super(scope, id);
     const { config } = props;
+    const stack = Stack.of(this);
+    const issuer = config.oidcIssuer;
     this.role = new iam.Role(this, 'RunnerRole', {
-      assumedBy: new iam.SessionTagsPrincipal(new iam.ServicePrincipal('pods.eks.amazonaws.com')),
+      assumedBy:
+        config.runnerCredentials === 'irsa' && issuer
+          ? new iam.FederatedPrincipal(
+              stack.formatArn({ service: 'iam', region: '', resource: 'oidc-provider', resourceName: issuer }),
+              { StringEquals: { [`${issuer}:sub`]: `system:serviceaccount:${config.benchmarkNamespace}:${config.runnerServiceAccount}`, [`${issuer}:aud`]: 'sts.amazonaws.com' } },
+              'sts:AssumeRoleWithWebIdentity',
+            )
+          : new iam.SessionTagsPrincipal(new iam.ServicePrincipal('pods.eks.amazonaws.com')),
       description: `inference-baseline runner (${config.benchmarkNamespace}/${config.runnerServiceAccount}): writes benchmark results under ${RUNS_PREFIX}`,
     });
     this.role.addToPolicy(
@@ -48,6 +59,7 @@ export class RunnerIdentity extends Construct {
         reason: 'The runner writes one object per shard and run under runs/; the keys cannot be named in advance.',
       },
     ]);
+    if (config.runnerCredentials === 'irsa') return;
     this.podIdentity = new eks.CfnPodIdentityAssociation(this, 'RunnerPodIdentity', {
       clusterName: config.clusterName,
       namespace: config.benchmarkNamespace,

@@ -24,6 +24,8 @@ export interface FunctionsProps {
   defaultsJson: string;
   /** The runner bundle PrepareRun presigns (bundle delivery). */
   bundle?: s3assets.Asset;
+  /** `clusterAccess: vpc`: KubeCall is attached to these subnets and security groups. */
+  vpc?: { subnetIds: string[]; securityGroupIds: string[] };
 }
 
 /** One handler: its entry under runtime/lambda/, its size, and the files it reads at run time. */
@@ -46,8 +48,10 @@ export class Functions extends Construct {
   readonly aggregate: nodejs.NodejsFunction;
   readonly publish: nodejs.NodejsFunction;
   readonly releaseRun: nodejs.NodejsFunction;
+  /** The workflow's Kubernetes calls from the cluster's VPC (`clusterAccess: vpc` only). */
+  readonly kubeCall?: nodejs.NodejsFunction;
   /** Each function's timeout: the workflow gives its Task the same. */
-  static readonly timeouts = { prepareRun: Duration.seconds(60), aggregate: Duration.minutes(10), publish: Duration.minutes(2), releaseRun: Duration.seconds(60) };
+  static readonly timeouts = { prepareRun: Duration.seconds(60), aggregate: Duration.minutes(10), publish: Duration.minutes(2), releaseRun: Duration.seconds(60), kubeCall: Duration.seconds(30) };
 
   constructor(scope: Construct, id: string, private readonly props: FunctionsProps) {
     super(scope, id);
@@ -76,6 +80,8 @@ export class Functions extends Construct {
     });
     // METRICS_NAMESPACE is read by runtime/lambda/publish.ts (the EMF namespace).
     this.publish = this.handler({ name: 'Publish', file: 'publish.ts', memorySize: 512, timeout: t.publish, environment: { RESULTS_BUCKET: props.bucket.bucketName, METRICS_NAMESPACE: props.metricNamespace } });
+
+    if (props.vpc) this.kubeCall = this.vpcKubeCall(props.vpc);
 
     this.grantPrepareRun();
     this.grantReleaseRun();
@@ -132,6 +138,25 @@ export class Functions extends Construct {
     return fn;
   }
 
+  /**
+   * KubeCall in the cluster's VPC. Set on the function's CloudFormation resource: the L2 `vpc` prop
+   * would need the VPC looked up at synth (an AWS call); the subnets and groups are all Lambda needs.
+   * It signs its EKS token locally and calls only the API server: no STS or other endpoint needed.
+   */
+  private vpcKubeCall(vpc: { subnetIds: string[]; securityGroupIds: string[] }): nodejs.NodejsFunction {
+    const fn = this.handler({ name: 'KubeCall', file: 'kube-call.ts', memorySize: 256, timeout: Functions.timeouts.kubeCall, environment: {} });
+    (fn.node.defaultChild as lambda.CfnFunction).vpcConfig = { subnetIds: vpc.subnetIds, securityGroupIds: vpc.securityGroupIds };
+    // The network interfaces Lambda creates in those subnets.
+    fn.role!.addManagedPolicy(iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AWSLambdaVPCAccessExecutionRole'));
+    acknowledge(fn, [
+      {
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
+        reason: "AWSLambdaVPCAccessExecutionRole only allows managing the function's own network interfaces in the VPC.",
+      },
+    ]);
+    return fn;
+  }
+
   private clusterArn(): string {
     return Stack.of(this).formatArn({ service: 'eks', resource: 'cluster', resourceName: this.props.clusterName });
   }
@@ -146,6 +171,13 @@ export class Functions extends Construct {
       new iam.PolicyStatement({
         actions: ['eks:ListPodIdentityAssociations', 'eks:DescribePodIdentityAssociation'],
         resources: [this.clusterArn(), stack.formatArn({ service: 'eks', resource: 'podidentityassociation', resourceName: `${clusterName}/*` })],
+      }),
+    );
+    // Whether a Fargate profile takes the benchmark namespace (Pod Identity does not work there).
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['eks:ListFargateProfiles', 'eks:DescribeFargateProfile'],
+        resources: [this.clusterArn(), stack.formatArn({ service: 'eks', resource: 'fargateprofile', resourceName: `${clusterName}/*` })],
       }),
     );
     // Whether the Pod Identity Agent add-on is installed (without it the runner pod gets no credentials).
@@ -230,7 +262,8 @@ export class Functions extends Construct {
     const region = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
     const account = Token.isUnresolved(stack.account) ? '<AWS::AccountId>' : stack.account;
     const associations = { id: iam5(`arn:<AWS::Partition>:eks:${region}:${account}:podidentityassociation/${clusterName}/*`), reason: 'Pod Identity associations of the one cluster: their ids are assigned by EKS.' };
+    const fargate = { id: iam5(`arn:<AWS::Partition>:eks:${region}:${account}:fargateprofile/${clusterName}/*`), reason: 'Fargate profiles of the one cluster: PrepareRun reads which take the benchmark namespace.' };
     const addon = { id: iam5(`arn:<AWS::Partition>:eks:${region}:${account}:addon/${clusterName}/${POD_IDENTITY_AGENT_ADDON}/*`), reason: 'The one add-on of the one cluster: its ARN ends with an id EKS assigns.' };
-    for (const fn of [this.prepareRun, this.aggregate, this.publish, this.releaseRun]) acknowledge(fn, [runsOnly, historyOnly, claimsOnly, xray, associations, addon]);
+    for (const fn of [this.prepareRun, this.aggregate, this.publish, this.releaseRun, ...(this.kubeCall ? [this.kubeCall] : [])]) acknowledge(fn, [runsOnly, historyOnly, claimsOnly, xray, associations, fargate, addon]);
   }
 }

@@ -154,6 +154,14 @@ export function metricNamespace(value: string): string {
 }
 
 /** `--runner`: which load generator the Job runs. */
+/** A flag that takes one of a few words. */
+export function oneOf<T extends string>(values: readonly T[]): (value: string) => T {
+  return (value) => {
+    if ((values as readonly string[]).includes(value)) return value as T;
+    throw new InvalidArgumentError(`must be ${values.join(' or ')}; got "${value}".`);
+  };
+}
+
 export function runnerKind(value: string): RunnerKind {
   if ((runnerKinds as readonly string[]).includes(value)) return value as RunnerKind;
   throw new InvalidArgumentError(`must be ${runnerKinds.join(' or ')}; got "${value}".`);

@@ -3,7 +3,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { DEFAULT_COMPARE_OPTIONS } from '../core/compare/compare.ts';
 import { InputError, OperationFailed } from '../core/errors.ts';
 import { randomSuffix } from '../core/run-spec/naming.ts';
-import { DEFAULT_STACK_NAME } from '../core/run-spec/stack-defaults.ts';
+import { clusterAccessModes, DEFAULT_STACK_NAME, runnerCredentialModes } from '../core/run-spec/stack-defaults.ts';
 import { SEED_MODEL } from '../core/scenario/presets.ts';
 import { defaultNamespace } from '../core/summary/published.ts';
 import { Interrupted } from '../runner/interrupted.ts';
@@ -16,7 +16,7 @@ import { runCommand } from './commands/run.ts';
 import { simulateCommand } from './commands/simulate.ts';
 import { regionOfArn, startCommand, STATE_MACHINE_ARN } from './commands/start.ts';
 import { EXIT } from './exit-codes.ts';
-import { endpointUrl, errorStatus, positiveInteger, fetchUrl, httpUrl, kubernetesName, metricNamespace, nonEmpty, nonNegativeInteger, nonNegativeNumber, outLocation, port, positiveNumber, probability, runIdOption, runnerKind, scenarioLabel, sha256Hex, shardSpec, windowSize, workerCount, zoneName } from './options.ts';
+import { endpointUrl, errorStatus, positiveInteger, fetchUrl, httpUrl, kubernetesName, metricNamespace, nonEmpty, nonNegativeInteger, nonNegativeNumber, oneOf, outLocation, port, positiveNumber, probability, runIdOption, runnerKind, scenarioLabel, sha256Hex, shardSpec, windowSize, workerCount, zoneName } from './options.ts';
 
 /** Everything the command line touches, so it runs in-process in tests exactly as from a shell. */
 import type { HubAccess } from '../runner/tokenizer-source.ts';
@@ -164,6 +164,8 @@ function addWorkflowCommand(command: NewCommand, io: CliIo, exit: (code: number)
     .option('--workers <n>', "the runner's worker threads (load.num_workers; the baseline preset has the seed's 4)", workerCount)
     .option('--input <json>', 'more execution input, as the console takes it (the flags above win)')
     .option('--out <dir>', 'parent directory of the run directory <out>/<runId>/', outLocation, 'results')
+    .option('--cluster-access <mode>', "the stack's clusterAccess: public (eks:call) or vpc (the KubeCall Lambda over HTTPS with an EKS token, as for a private endpoint)", oneOf(clusterAccessModes), 'public')
+    .option('--runner-credentials <mode>', "the stack's runnerCredentials: pod-identity or irsa (the runner's web identity through STS, as on Fargate)", oneOf(runnerCredentialModes), 'pod-identity')
     .action(async (o) => {
       const quit: QuitHook = {};
       const interrupt = io.interruptible('stopping: the execution is aborted; the reaper then cleans up as on AWS', quit);

@@ -3,7 +3,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { z } from 'zod';
 import { acquireClaim, releaseClaim, type ClaimRequest } from '../aws/claims.ts';
-import { clusterProblems, describeCluster, describeRunnerAccess, podIdentityAgentInstalled, runnerAccessProblems, type ClusterInfo } from '../aws/eks.ts';
+import { clusterProblems, describeCluster, describeRunnerAccess, fargateProfilesFor, podIdentityAgentInstalled, runnerAccessProblems, type ClusterInfo, type RunnerAccess } from '../aws/eks.ts';
 import { presignGetUrl, writeRunFiles, type RunFile } from '../aws/run-files.ts';
 import { runIdSuffix } from '../aws/sfn.ts';
 import { loadBundleBootstrap } from '../bootstrap/index.ts';
@@ -53,8 +53,11 @@ export interface PrepareRunDeps {
   /** The bundle bootstrap program (runtime/bootstrap), put into the Job's command. */
   bootstrap: string;
   describeCluster(name: string): Promise<ClusterInfo>;
-  /** The role the runner's ServiceAccount is associated with (EKS Pod Identity), and whether the Pod Identity Agent add-on is installed. */
-  describeRunnerAccess(cluster: string, namespace: string, serviceAccount: string): Promise<{ roleArn: string | null; agentInstalled: boolean }>;
+  /**
+   * With Pod Identity: the role the runner's ServiceAccount is associated with, whether the Pod
+   * Identity Agent add-on is installed, and the Fargate profiles that take the benchmark namespace.
+   */
+  describeRunnerAccess(cluster: string, namespace: string, serviceAccount: string): Promise<Omit<Extract<RunnerAccess, { mode: 'pod-identity' }>, 'mode'>>;
   presignBundle(bucket: string, key: string, expiresInSeconds: number): Promise<string>;
   writeFiles(bucket: string, files: RunFile[]): Promise<void>;
   claims: { acquire(r: ClaimRequest): Promise<unknown>; release(bucket: string, target: string, executionId: string): Promise<boolean> };
@@ -84,10 +87,11 @@ export async function prepareRun(event: unknown, deps: PrepareRunDeps): Promise<
   if (limits.length > 0) throw new InvalidInputError(limits);
 
   const info = await deps.describeCluster(runSpec.cluster.name);
-  const problems = clusterProblems(info);
+  const problems = clusterProblems(info, deps.defaults.clusterAccess);
   if (deps.defaults.runnerRoleArn && runSpec.runner.kind === 'native') {
-    const access = await deps.describeRunnerAccess(runSpec.cluster.name, runSpec.cluster.benchmarkNamespace, runSpec.names.serviceAccount);
-    problems.push(...runnerAccessProblems(access, deps.defaults.runnerRoleArn, runSpec.cluster.benchmarkNamespace, runSpec.names.serviceAccount));
+    const { benchmarkNamespace: ns, name } = runSpec.cluster;
+    const access: RunnerAccess = deps.defaults.runnerCredentials === 'irsa' ? { mode: 'irsa' } : { mode: 'pod-identity', ...(await deps.describeRunnerAccess(name, ns, runSpec.names.serviceAccount)) };
+    problems.push(...runnerAccessProblems(access, { roleArn: deps.defaults.runnerRoleArn, oidcIssuer: deps.defaults.oidcIssuer }, info, ns, runSpec.names.serviceAccount));
   }
   if (problems.length > 0) throw new ClusterNotReadyError(runSpec.cluster.name, problems);
 
@@ -133,7 +137,11 @@ export function awsPrepareRunDeps(defaults: RunDefaults, bundleReaderRoleArn: st
     defaults,
     bootstrap: loadBundleBootstrap(),
     describeCluster: (name) => describeCluster(eks, name, defaults.region),
-    describeRunnerAccess: async (cluster, namespace, sa) => ({ ...(await describeRunnerAccess(eks, cluster, namespace, sa)), agentInstalled: await podIdentityAgentInstalled(eks, cluster) }),
+    describeRunnerAccess: async (cluster, namespace, sa) => ({
+      ...(await describeRunnerAccess(eks, cluster, namespace, sa)),
+      agentInstalled: await podIdentityAgentInstalled(eks, cluster),
+      fargateProfiles: await fargateProfilesFor(eks, cluster, namespace),
+    }),
     presignBundle: async (bucket, key, expiresInSeconds) => {
       if (!bundleReaderRoleArn) throw new Error(`${BUNDLE_READER_ENV} is not set: the function must be deployed by the inference-baseline stack`);
       const credentials = await bundleReaderSession(sts, bundleReaderRoleArn, expiresInSeconds);

@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { ClusterInfo } from '../aws/eks.ts';
 import { createS3Client } from '../aws/s3.ts';
 import { LOCAL_ENV, type LocalStack, type SynthesizedWorkflow } from '../core/ports/local-stack.ts';
 import { labelSelectorText, parseLabelSelector, STACK_DEFAULTS } from '../core/run-spec/index.ts';
@@ -11,10 +12,12 @@ import { realCloudClock, type CloudClock } from './clock.ts';
 import { LocalIam } from './iam.ts';
 import { renderWorkflowRbac } from '../core/manifests/rbac.ts';
 import { appliedRbac, type AccessEntry } from './kubernetes/access.ts';
+import { startKubernetesApi } from './kubernetes/api-server.ts';
 import { LocalCluster } from './kubernetes/cluster.ts';
 import { ENFORCE_LABEL } from './kubernetes/pod-security.ts';
 import type { KubeObject } from './kubernetes/objects.ts';
 import { PodIdentityAgent } from './kubernetes/pod-identity.ts';
+import { LOCAL_OIDC_ISSUER, WebIdentity } from './kubernetes/web-identity.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalS3, type LocalS3 } from './local-s3.ts';
 
 /**
@@ -66,6 +69,8 @@ export interface LocalEnvironment {
   bundle: { bucket: string; key: string; sha256: string };
   /** The stack settings the workflow is synthesized with (the target is the local one). */
   config: Record<string, unknown> & { clusterName: string; targetBaseUrl: string };
+  /** What DescribeCluster answers for the local cluster (its endpoint: the HTTPS API with `clusterAccess: vpc`). */
+  clusterInfo: ClusterInfo;
   /** The zone EC2 reports for the target's node; null: no instance has its IP (Fargate). */
   zone: string | null;
   clock: CloudClock;
@@ -102,9 +107,15 @@ export async function startEnvironment(o: EnvironmentOptions): Promise<LocalEnvi
 
     const sa = { namespace: String(config.benchmarkNamespace ?? STACK_DEFAULTS.benchmarkNamespace), serviceAccount: String(config.runnerServiceAccount ?? STACK_DEFAULTS.runnerServiceAccount) };
     const runnerRole = synth.iam.principals.runner;
-    const agent = new PodIdentityAgent(o.podIdentity === false || !runnerRole ? [] : [{ ...sa, roleArn: runnerRole, credentials: iam.credentialsFor(runnerRole) }]);
+    // With IRSA the stack creates no Pod Identity association: the runner's only way in is its web identity.
+    const irsa = config.runnerCredentials === 'irsa';
+    const agent = new PodIdentityAgent(o.podIdentity === false || !runnerRole || irsa ? [] : [{ ...sa, roleArn: runnerRole, credentials: iam.credentialsFor(runnerRole) }]);
     await agent.start();
     stops.push(() => agent.stop());
+    // The cluster's OIDC issuer and STS: the issuer the stack's trust policy names (or the local one).
+    const webIdentity = await WebIdentity.create({ iam, issuer: String(config.oidcIssuer ?? LOCAL_OIDC_ISSUER), now: () => clock.now() });
+    await webIdentity.start();
+    stops.push(() => webIdentity.stop());
     const targetNamespace = String(config.targetNamespace ?? STACK_DEFAULTS.targetNamespace);
     const rbacMode = (config.workflowKubernetesAccess ?? STACK_DEFAULTS.workflowKubernetesAccess) === 'rbac';
     const cluster = new LocalCluster(
@@ -114,12 +125,13 @@ export async function startEnvironment(o: EnvironmentOptions): Promise<LocalEnvi
         namespaceLabels: { [sa.namespace]: { [ENFORCE_LABEL]: 'restricted' } },
         pods: [targetPod(targetNamespace, String(config.targetPodSelector ?? STACK_DEFAULTS.targetPodSelector), simulator ? `inference-baseline/simulator:${simulator.options.version}` : 'external-target')],
         // The state machine role is who its access entry says, with the rights the entry grants; nothing else.
-        access: workflowAccess(synth),
+        access: accessEntryOf(synth, synth.iam.principals.workflow),
         rbac: rbacMode && o.rbacApplied !== false ? appliedRbac(renderWorkflowRbac(sa.namespace, targetNamespace)) : { roles: [], bindings: [] },
       },
       {
         sandboxRoot: join(root, 'pods'),
         agent,
+        webIdentity,
         clock,
         onLog: o.onPodLog ?? (() => undefined),
         // What a pod needs to reach this machine's services instead of AWS's, and nothing else.
@@ -127,7 +139,37 @@ export async function startEnvironment(o: EnvironmentOptions): Promise<LocalEnvi
       },
     );
     stops.push(() => cluster.shutdown());
-    return { synth, iam, s3, s3Client, s3ClientAs: (roleArn) => clientWith(iam.credentialsFor(roleArn)), cluster, ...(simulator ? { simulator } : {}), targetUrl, bundle, config, zone: LOCAL_ZONE, clock, root, stop };
+    // With clusterAccess vpc, the cluster's private endpoint: HTTPS with its own CA and EKS tokens.
+    const api =
+      config.clusterAccess === 'vpc'
+        ? await startKubernetesApi({
+            cluster,
+            clusterName: LOCAL_CLUSTER,
+            region: LOCAL_REGION,
+            now: () => clock.now(),
+            credentialsOf: (key) => iam.principalOf(key)?.credentials,
+            accessOf: (key) => {
+              const principal = iam.principalOf(key);
+              return principal ? accessEntryOf(synth, principal.roleArn) : null;
+            },
+          })
+        : undefined;
+    if (api) stops.push(() => api.stop());
+    const clusterInfo: ClusterInfo = {
+      oidcIssuer: webIdentity.issuerUrl,
+      name: LOCAL_CLUSTER,
+      status: 'ACTIVE',
+      // eks:call is bound in-process: without the HTTPS API, the endpoint and CA are only passed along.
+      endpoint: api?.endpoint ?? 'https://kubernetes.local',
+      certificateAuthority: api?.certificateAuthority ?? Buffer.from('local stand-in: no TLS').toString('base64'),
+      // The public endpoint is open to all (what eks:call needs); a private one is there too.
+      endpointPublicAccess: true,
+      endpointPrivateAccess: true,
+      publicAccessCidrs: ['0.0.0.0/0'],
+      authenticationMode: 'API',
+      version: 'local',
+    };
+    return { synth, iam, s3, s3Client, clusterInfo, s3ClientAs: (roleArn) => clientWith(iam.credentialsFor(roleArn)), cluster, ...(simulator ? { simulator } : {}), targetUrl, bundle, config, zone: LOCAL_ZONE, clock, root, stop };
   } catch (err) {
     await stop();
     throw err;
@@ -149,12 +191,11 @@ async function uploadRunnerBundle(s3: S3Client, file: string, at: { bucket: stri
   return { ...at, sha256 };
 }
 
-/** The workflow role's access entry in the template (null: it has none, and EKS would answer 401). */
-function workflowAccess(synth: SynthesizedWorkflow): AccessEntry | null {
-  const role = synth.iam.principals.workflow;
-  const entry = synth.accessEntries.find((e) => e.principalArn === role);
+/** A role's access entry in the template (null: it has none, and EKS would answer 401). */
+function accessEntryOf(synth: SynthesizedWorkflow, roleArn: string): AccessEntry | null {
+  const entry = synth.accessEntries.find((e) => e.principalArn === roleArn);
   if (!entry) return null;
-  const name = role.split('/').pop()!;
+  const name = roleArn.split('/').pop()!;
   return { username: `arn:aws:sts::${LOCAL_ENV.account}:assumed-role/${name}/{{SessionName}}`, accessPolicies: entry.accessPolicies, kubernetesGroups: entry.kubernetesGroups };
 }
 

@@ -9,6 +9,7 @@ import { randomSuffix } from '../core/run-spec/naming.ts';
 import { aggregateForRun } from '../lambda/aggregate.ts';
 import { prepareRun, type PrepareRunDeps, type PreparedRun } from '../lambda/prepare-run.ts';
 import { publishRun } from '../lambda/publish.ts';
+import { kubeCall } from '../lambda/kube-call.ts';
 import { releaseRun } from '../lambda/release-run.ts';
 import type { EksCallInput } from './kubernetes/cluster.ts';
 import { LOCAL_REGION } from './local-s3.ts';
@@ -34,17 +35,6 @@ export interface Bound {
   notices: Array<{ TopicArn?: string; Subject?: string; Message?: string }>;
 }
 
-export const LOCAL_CLUSTER_INFO: ClusterInfo = {
-  name: LOCAL_CLUSTER,
-  status: 'ACTIVE',
-  endpoint: 'https://kubernetes.local',
-  certificateAuthority: Buffer.from('local stand-in: no TLS').toString('base64'),
-  endpointPublicAccess: true,
-  publicAccessCidrs: ['0.0.0.0/0'],
-  authenticationMode: 'API',
-  version: 'local',
-};
-
 export function localDefaults(env: LocalEnvironment, stack: Pick<LocalStack, 'runDefaults'>, stackOverrides: Record<string, unknown> = {}): RunDefaults {
   const runnerRoleArn = env.synth.iam.principals.runner;
   return RunDefaults.parse(stack.runDefaults({ ...env.config, ...stackOverrides }, { region: LOCAL_REGION, bucket: RESULTS_BUCKET, ...(runnerRoleArn ? { runnerRoleArn } : {}), bundle: env.bundle }));
@@ -60,6 +50,7 @@ export function bindHandlers(env: LocalEnvironment, stack: Pick<LocalStack, 'run
   const roles = synth.iam.principals;
   const as = (fn: WorkflowFunction) => {
     const roleArn = roles[fn];
+    if (!roleArn) throw new Error(`the synthesized stack has no ${fn} function`);
     const principal = env.iam.principalOf(env.iam.credentialsFor(roleArn).accessKeyId)!;
     return {
       s3: env.s3ClientAs(roleArn),
@@ -75,7 +66,7 @@ export function bindHandlers(env: LocalEnvironment, stack: Pick<LocalStack, 'run
   const describeCluster = (who: ReturnType<typeof as>) => async (name: string): Promise<ClusterInfo> => {
     await who.authorize('eks:DescribeCluster', clusterArn(name));
     if (name !== LOCAL_CLUSTER) throw Object.assign(new Error(`No cluster found for name: ${name}.`), { name: 'ResourceNotFoundException' });
-    return LOCAL_CLUSTER_INFO;
+    return env.clusterInfo;
   };
   const prepare = as('PrepareRun');
   const reaper = as('ReleaseRun');
@@ -86,7 +77,9 @@ export function bindHandlers(env: LocalEnvironment, stack: Pick<LocalStack, 'run
     describeRunnerAccess: async (cluster, namespace, sa) => {
       await prepare.authorize('eks:ListPodIdentityAssociations', clusterArn(cluster));
       await prepare.authorize('eks:DescribeAddon', `arn:aws:eks:${LOCAL_REGION}:${LOCAL_ENV.account}:addon/${cluster}/${POD_IDENTITY_AGENT_ADDON}/local`);
-      return { roleArn: env.cluster.podIdentityRole(namespace, sa), agentInstalled: true };
+      // The local node is an EC2 node: no Fargate profile exists to list.
+      await prepare.authorize('eks:ListFargateProfiles', clusterArn(cluster));
+      return { roleArn: env.cluster.podIdentityRole(namespace, sa), agentInstalled: true, fargateProfiles: [] };
     },
     // As on AWS: a session of the bundle reader role (assumed: PrepareRun's policy and the reader's trust) signs the URL.
     presignBundle: async (bucket, key, expiresInSeconds) => {
@@ -125,6 +118,11 @@ export function bindHandlers(env: LocalEnvironment, stack: Pick<LocalStack, 'run
         },
       }),
     ReleaseRun: (event: unknown) => releaseRun(event, { defaults, describeCluster: describeCluster(reaper), release: (bucket, target, id) => releaseClaim(reaper.s3, bucket, target, id) }),
+    // In the VPC: real HTTPS to the local API server, with an EKS token signed by the function's role.
+    KubeCall: (event: unknown) => {
+      const { credentials } = as('KubeCall');
+      return kubeCall(event, { region: LOCAL_REGION, credentials: async () => credentials, now: () => env.clock.now() });
+    },
   };
   const handlers: Bound['handlers'] = {};
   for (const [definition, roleArn] of [[synth.definition, roles.workflow], [synth.reaperDefinition, roles.reaper]] as const) {

@@ -81,6 +81,44 @@ export class LocalIam {
     return decision;
   }
 
+  /**
+   * Whether `roleArn`'s trust policy lets a web identity assume it (STS AssumeRoleWithWebIdentity
+   * after the token itself was verified): the principal is the IAM OIDC provider's ARN (what
+   * `"Principal": {"Federated": …}` names), the token's claims are the condition keys
+   * `<issuer>:sub` and `<issuer>:aud`. A role the account does not have is refused like one that
+   * does not trust the caller (STS tells them apart to nobody).
+   *
+   * The evaluator knows only the OIDC condition keys AWS lists for well-known providers
+   * (accounts.google.com, cognito-identity.amazonaws.com, …), not a cluster's issuer, whose keys it
+   * would silently drop — so no condition naming them could ever match. The issuer's `sub` and
+   * `aud` keys are therefore renamed, in the trust policy and in the request alike, to
+   * accounts.google.com's (same meaning, same String type), and the evaluator applies IAM's full
+   * semantics (operators, Deny, IfExists) to them. Any other key of the issuer stays unknown, so a
+   * condition on it never matches: a refusal, never a grant.
+   */
+  async authorizeWebIdentity(roleArn: string, q: { providerArn: string; issuer: string; claims: { sub: string; aud: string }; sessionName: string }): Promise<Decision> {
+    const denied: Decision = { allowed: false, message: 'Not authorized to perform sts:AssumeRoleWithWebIdentity' };
+    const role = this.model.roles[roleArn];
+    if (!role) return denied;
+    const result = await runSimulation(
+      {
+        request: {
+          action: 'sts:AssumeRoleWithWebIdentity',
+          principal: q.providerArn,
+          resource: { resource: roleArn, accountId: LOCAL_ENV.account },
+          contextVariables: { [`${ALIAS}:sub`]: q.claims.sub, [`${ALIAS}:aud`]: q.claims.aud, 'aws:FederatedProvider': q.providerArn, 'sts:RoleSessionName': q.sessionName },
+        },
+        identityPolicies: [],
+        serviceControlPolicies: [],
+        resourceControlPolicies: [],
+        resourcePolicy: aliasIssuerKeys(role.trust, q.issuer) as Parameters<typeof runSimulation>[0]['resourcePolicy'],
+      },
+      {},
+    );
+    if (result.resultType === 'error') throw new Error(`the local IAM evaluator refused the trust policy of ${roleArn}: ${result.errors.message}`);
+    return result.overallResult === 'Allowed' ? { allowed: true, message: '' } : denied;
+  }
+
   private async evaluate(principal: Principal, action: string, resource: string, context: Record<string, string | string[]>): Promise<Decision> {
     const role = this.model.roles[principal.roleArn]!;
     // The resource's own policy: a bucket's policy, or a role's trust policy for sts:AssumeRole.
@@ -107,4 +145,27 @@ export class LocalIam {
     const why = result.overallResult === 'ExplicitlyDenied' ? 'with an explicit deny in a policy' : `because no identity-based policy allows the ${action} action`;
     return { allowed: false, message: `User: ${principal.sessionArn} is not authorized to perform: ${action} on resource: "${resource}" ${why}` };
   }
+}
+
+/** The provider whose `sub`/`aud` condition keys stand for a cluster issuer's (see `authorizeWebIdentity`). */
+const ALIAS = 'accounts.google.com';
+
+/** The trust policy with `<issuer>:sub` / `<issuer>:aud` condition keys (case-insensitive, as IAM reads them) renamed to ALIAS's. */
+function aliasIssuerKeys(trust: unknown, issuer: string): unknown {
+  const text = JSON.stringify(trust ?? {});
+  if (text.toLowerCase().includes(`"${ALIAS}:`)) throw new Error(`the local IAM cannot evaluate a trust policy that names ${ALIAS}'s condition keys beside a cluster issuer's`);
+  const doc = JSON.parse(text) as { Statement?: unknown };
+  const statements = [doc.Statement ?? []].flat() as Array<{ Condition?: Record<string, Record<string, unknown>> }>;
+  const prefix = `${issuer.toLowerCase()}:`;
+  for (const st of statements) {
+    for (const [operator, keys] of Object.entries(st.Condition ?? {})) {
+      st.Condition![operator] = Object.fromEntries(
+        Object.entries(keys).map(([k, v]) => {
+          const claim = k.toLowerCase().startsWith(prefix) ? k.slice(prefix.length).toLowerCase() : undefined;
+          return [claim === 'sub' || claim === 'aud' ? `${ALIAS}:${claim}` : k, v];
+        }),
+      );
+    }
+  }
+  return doc;
 }

@@ -19,17 +19,20 @@ const ACTIVE: ClusterInfo = {
   endpoint: 'https://ABC.gr7.us-west-2.eks.amazonaws.com',
   certificateAuthority: 'LS0tCg==',
   endpointPublicAccess: true,
+  endpointPrivateAccess: false,
   publicAccessCidrs: ['0.0.0.0/0'],
   authenticationMode: 'API',
   version: '1.33',
+  oidcIssuer: 'https://oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE',
 };
+const RUNNER_ROLE = 'arn:aws:iam::111111111111:role/runner';
 
 /**
  * PrepareRun's AWS side as recorded fakes (DescribeCluster and the Pod Identity lookup cannot run
  * here); the claims follow S3's conditional-write rules (runtime/aws/claims.ts is tested against the
  * local S3 below).
  */
-function fakes(cluster: ClusterInfo = ACTIVE, o: { defaults?: Partial<RunDefaultsInput>; runnerRole?: string | null; agentInstalled?: boolean; held?: Claim; failWrite?: boolean } = {}) {
+function fakes(cluster: ClusterInfo = ACTIVE, o: { defaults?: Partial<RunDefaultsInput>; runnerRole?: string | null; agentInstalled?: boolean; fargateProfiles?: string[]; held?: Claim; failWrite?: boolean } = {}) {
   const calls: string[] = [];
   const files: Array<{ bucket: string; key: string; body: string }> = [];
   const claims = new Map<string, Claim>(o.held ? [[o.held.target, o.held]] : []);
@@ -42,7 +45,7 @@ function fakes(cluster: ClusterInfo = ACTIVE, o: { defaults?: Partial<RunDefault
     },
     describeRunnerAccess: async (c, ns, sa) => {
       calls.push(`runner access ${c} ${ns}/${sa}`);
-      return { roleArn: o.runnerRole === undefined ? 'arn:aws:iam::111111111111:role/runner' : o.runnerRole, agentInstalled: o.agentInstalled ?? true };
+      return { roleArn: o.runnerRole === undefined ? RUNNER_ROLE : o.runnerRole, agentInstalled: o.agentInstalled ?? true, fargateProfiles: o.fargateProfiles ?? [] };
     },
     claims: {
       acquire: async (r) => {
@@ -133,18 +136,68 @@ describe('prepareRun', () => {
     const { deps, files, calls } = fakes({ ...ACTIVE, publicAccessCidrs: ['203.0.113.0/24', '198.51.100.7/32'] });
     const err = (await prepareRun(EVENT, deps).catch((e: Error) => e)) as Error;
     expect(err.name).toBe('ClusterNotReady');
-    expect(err.message).toContain('its public endpoint accepts only 203.0.113.0/24, 198.51.100.7/32: Step Functions eks:call comes from AWS\'s own addresses, which no CIDR list can name, so every call would be refused; open it to 0.0.0.0/0 (aws eks update-cluster-config --name NAME --resources-vpc-config publicAccessCidrs=0.0.0.0/0');
+    expect(err.message).toContain(
+      "its public endpoint accepts only 203.0.113.0/24, 198.51.100.7/32: Step Functions eks:call comes from AWS's own addresses, which no CIDR list can name, so every call would be refused; deploy the stack with -c clusterAccess=vpc -c vpcSubnetIds=subnet-…,subnet-… -c vpcSecurityGroupIds=sg-… (a Lambda in the cluster's VPC makes the calls), or open the endpoint to 0.0.0.0/0",
+    );
     expect(files).toEqual([]);
     expect(calls.some((c) => c.startsWith('claim'))).toBe(false);
     expect(clusterProblems({ ...ACTIVE, publicAccessCidrs: ['10.0.0.0/8', '0.0.0.0/0'] })).toEqual([]);
-    expect(clusterProblems({ ...ACTIVE, endpointPublicAccess: false })[0]).toMatch(/^its API endpoint is private: Step Functions eks:call reaches only public endpoints; enable public access/);
+    expect(clusterProblems({ ...ACTIVE, endpointPublicAccess: false })[0]).toMatch(/^its API endpoint is private: Step Functions eks:call reaches only public endpoints; deploy the stack with -c clusterAccess=vpc -c vpcSubnetIds=.*, or enable public access/);
+  });
+
+  describe('refuses each mismatch of stack and cluster before anything is created, with the settings to deploy with', () => {
+    const refused = async (cluster: ClusterInfo, o: Parameters<typeof fakes>[1]): Promise<string> => {
+      const { deps, files, calls } = fakes(cluster, o);
+      const err = (await prepareRun(EVENT, deps).catch((e: Error) => e)) as Error;
+      expect(err.name).toBe('ClusterNotReady');
+      expect(files).toEqual([]);
+      expect(calls.some((c) => c.startsWith('claim'))).toBe(false);
+      return err.message;
+    };
+    const PRIVATE: ClusterInfo = { ...ACTIVE, endpointPublicAccess: false, endpointPrivateAccess: true };
+
+    it('a public-access stack and a private-only endpoint: deploy with clusterAccess=vpc', async () => {
+      expect(await refused(PRIVATE, {})).toContain('its API endpoint is private: Step Functions eks:call reaches only public endpoints; deploy the stack with -c clusterAccess=vpc -c vpcSubnetIds=subnet-…,subnet-… -c vpcSecurityGroupIds=sg-…');
+    });
+
+    it('a vpc-access stack and an endpoint without private access: enable it, or deploy with clusterAccess=public', async () => {
+      const message = await refused({ ...ACTIVE, endpointPrivateAccess: false }, { defaults: { clusterAccess: 'vpc' } });
+      expect(message).toContain("its API endpoint has no private access, so the stack's KubeCall function in the VPC cannot reach it; enable it (aws eks update-cluster-config --name NAME --resources-vpc-config endpointPrivateAccess=true)");
+    });
+
+    it('a vpc-access stack accepts private-only and CIDR-limited endpoints', () => {
+      expect(clusterProblems(PRIVATE, 'vpc')).toEqual([]);
+      expect(clusterProblems({ ...ACTIVE, endpointPrivateAccess: true, publicAccessCidrs: ['203.0.113.0/24'] }, 'vpc')).toEqual([]);
+    });
+
+    it('Pod Identity and a Fargate profile taking the benchmark namespace: deploy with runnerCredentials=irsa', async () => {
+      const message = await refused(ACTIVE, { defaults: { runnerRoleArn: RUNNER_ROLE }, fargateProfiles: ['fp-benchmarking'] });
+      expect(message).toContain('Fargate profile fp-benchmarking runs pods of namespace benchmarking, where EKS Pod Identity does not work, so the runner pod would get no credentials to write its results; deploy the stack with -c runnerCredentials=irsa -c oidcIssuer=');
+    });
+
+    it("IRSA with another cluster's OIDC issuer: deploy with this cluster's", async () => {
+      const message = await refused(ACTIVE, { defaults: { runnerRoleArn: RUNNER_ROLE, runnerCredentials: 'irsa', oidcIssuer: 'oidc.eks.us-west-2.amazonaws.com/id/0THER' } });
+      expect(message).toContain(
+        "the stack's runner role trusts the OIDC issuer https://oidc.eks.us-west-2.amazonaws.com/id/0THER, but the cluster's is https://oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE; deploy the stack again with -c oidcIssuer=https://oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE",
+      );
+    });
+
+    it('IRSA with the cluster\'s issuer passes without asking about Pod Identity (Fargate is fine)', async () => {
+      const { deps, calls } = fakes(ACTIVE, { defaults: { runnerRoleArn: RUNNER_ROLE, runnerCredentials: 'irsa', oidcIssuer: 'oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE' }, fargateProfiles: ['fp'], agentInstalled: false });
+      await prepareRun(EVENT, deps);
+      expect(calls.some((c) => c.startsWith('runner access'))).toBe(false);
+    });
+
+    it('a CONFIG_MAP-only cluster: switch to API_AND_CONFIG_MAP (access entries need it)', async () => {
+      expect(await refused({ ...ACTIVE, authenticationMode: 'CONFIG_MAP' }, {})).toContain('aws eks update-cluster-config --name NAME --access-config authenticationMode=API_AND_CONFIG_MAP');
+    });
   });
 
   it('refuses a cluster without the Pod Identity Agent add-on (the runner would get no credentials), naming the install command and Fargate', async () => {
     const { deps, files } = fakes(ACTIVE, { defaults: { runnerRoleArn: 'arn:aws:iam::111111111111:role/runner' }, agentInstalled: false });
     const err = (await prepareRun(EVENT, deps).catch((e: Error) => e)) as Error;
     expect(err.name).toBe('ClusterNotReady');
-    expect(err.message).toMatch(/the eks-pod-identity-agent add-on is not installed, so the runner pod would get no credentials to write its results; install it \(aws eks create-addon --cluster-name NAME --addon-name eks-pod-identity-agent\)\. On a Fargate profile Pod Identity does not work at all/);
+    expect(err.message).toMatch(/the eks-pod-identity-agent add-on is not installed, so the runner pod would get no credentials to write its results; install it \(aws eks create-addon --cluster-name NAME --addon-name eks-pod-identity-agent\), or deploy the stack with -c runnerCredentials=irsa -c oidcIssuer=/);
     expect(files).toEqual([]);
   });
 

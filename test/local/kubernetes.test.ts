@@ -24,7 +24,7 @@ async function newCluster(o: Partial<ClusterOptions> = {}): Promise<LocalCluster
   return cluster;
 }
 
-const call = (method: string, path: string, body?: Record<string, unknown>, query?: Record<string, string[]>): EksCallInput => ({
+const call = (method: EksCallInput['Method'], path: string, body?: Record<string, unknown>, query?: Record<string, string[]>): EksCallInput => ({
   ClusterName: 'local',
   Endpoint: 'https://kubernetes.local',
   CertificateAuthority: 'LS0t',

@@ -18,14 +18,14 @@ export class Cleanup extends sfn.StateMachineFragment {
 
   constructor(scope: Construct, id: string, ctx: Omit<FragmentContext, 'routes'>, releaseRun: lambda.IFunction) {
     super(scope, id);
-    const delJob = eksCall(this, STATE.deleteJob, ctx.config.clusterName, {
+    const delJob = eksCall(this, STATE.deleteJob, ctx.kubernetes, {
       comment: 'Delete the Job and (Background propagation) its pods and the ConfigMap it owns',
       method: 'DELETE',
       path: jobPath(ctx),
       query: { propagationPolicy: ['Background'] },
       resultPath: null,
     });
-    const delCm = eksCall(this, STATE.deleteConfigMap, ctx.config.clusterName, {
+    const delCm = eksCall(this, STATE.deleteConfigMap, ctx.kubernetes, {
       comment: "Delete the run's ConfigMap (usually gone with its Job: 404 is fine)",
       method: 'DELETE',
       path: { expr: `States.Format('${ctx.paths.configMaps}/{}', $.prepared.runSpec.names.configMap)` },

@@ -1,4 +1,6 @@
 import { Duration, Stack } from 'aws-cdk-lib';
+import type * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import type { KubernetesPaths } from '../../../runtime/core/manifests/index.ts';
@@ -20,6 +22,26 @@ export const ACCESS_DENIED = ['EKS.401', 'EKS.403'];
 /** Answers that another try cannot change (the caller catches them). */
 const DEFINITIVE_K8S = [...ACCESS_DENIED, 'EKS.400', 'EKS.404', 'EKS.405', 'EKS.409', 'EKS.422'];
 
+/**
+ * Who makes the workflow's Kubernetes calls: Step Functions' `eks:call` (`clusterAccess: public`)
+ * or the KubeCall Lambda in the cluster's VPC (`vpc`). Both take the same parameters and answer in
+ * the same shape, errors included (runtime/aws/kubernetes-api.ts): each task swaps only its
+ * `Resource`, so the states, Retry/Catch rules and causes are the one definition.
+ */
+export interface KubernetesCaller {
+  clusterName: string;
+  /** The KubeCall function (vpc), invoked as a Task resource by its ARN: its result is the state's, as `eks:call`'s is. */
+  kubeCall?: lambda.IFunction;
+}
+
+/** Lambda's own transient failures (the function never ran, or was throttled): a POST is tried again on them too. */
+const TRANSIENT_LAMBDA = ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'];
+
+/** Lets the state machine role make the calls (eks:call needs no IAM permission: the access entry authorizes it in the cluster). */
+export function grantKubernetesCalls(caller: KubernetesCaller, role: iam.IRole): void {
+  caller.kubeCall?.grantInvoke(role);
+}
+
 export interface EksCallSpec {
   method: 'GET' | 'POST' | 'DELETE';
   /** A static path, or `{ expr }`: an intrinsic / JSONPath evaluated at run time. */
@@ -39,10 +61,10 @@ export interface EksCallSpec {
  * of the call: a GET or DELETE is idempotent, so any failure but a definitive answer (4xx) is tried
  * again — one network error must not end a run; a POST only on the API server's transient answers.
  */
-export function eksCall(scope: Construct, id: string, clusterName: string, spec: EksCallSpec): sfn.CustomState {
+export function eksCall(scope: Construct, id: string, caller: KubernetesCaller, spec: EksCallSpec): sfn.CustomState {
   const cluster = spec.clusterPath ?? '$.prepared.cluster';
   const parameters: Record<string, unknown> = {
-    ClusterName: clusterName,
+    ClusterName: caller.clusterName,
     'CertificateAuthority.$': `${cluster}.certificateAuthority`,
     'Endpoint.$': `${cluster}.endpoint`,
     Method: spec.method,
@@ -58,14 +80,14 @@ export function eksCall(scope: Construct, id: string, clusterName: string, spec:
     stateJson: {
       Type: 'Task',
       Comment: spec.comment,
-      Resource: `arn:${Stack.of(scope).partition}:states:::eks:call`,
+      Resource: caller.kubeCall ? caller.kubeCall.functionArn : `arn:${Stack.of(scope).partition}:states:::eks:call`,
       Parameters: parameters,
       ...(spec.resultSelector ? { ResultSelector: spec.resultSelector } : {}),
       ResultPath: spec.resultPath,
     },
   });
   if (spec.method === 'POST') {
-    state.addRetry({ errors: TRANSIENT_K8S, interval: Duration.seconds(2), maxAttempts: 3, backoffRate: 2 });
+    state.addRetry({ errors: caller.kubeCall ? [...TRANSIENT_K8S, ...TRANSIENT_LAMBDA] : TRANSIENT_K8S, interval: Duration.seconds(2), maxAttempts: 3, backoffRate: 2 });
   } else {
     // The first matching retrier decides: definitive answers are not retried; everything else is.
     state.addRetry({ errors: DEFINITIVE_K8S, maxAttempts: 0 });
@@ -141,6 +163,7 @@ function kubernetesStatus(code: number): sfn.Condition {
 
 export interface FragmentContext {
   config: StackConfig;
+  kubernetes: KubernetesCaller;
   paths: KubernetesPaths;
   routes: FailureRoutes;
 }

@@ -20,7 +20,7 @@ export class LaunchJob extends sfn.StateMachineFragment {
   constructor(scope: Construct, id: string, ctx: FragmentContext) {
     super(scope, id);
     const saName = '$.prepared.manifests.serviceAccount.metadata.name';
-    const findSa = eksCall(this, STATE.findServiceAccount, ctx.config.clusterName, {
+    const findSa = eksCall(this, STATE.findServiceAccount, ctx.kubernetes, {
       comment: 'Is the runner ServiceAccount there? (a list answers either way)',
       method: 'GET',
       path: ctx.paths.serviceAccounts,
@@ -28,7 +28,7 @@ export class LaunchJob extends sfn.StateMachineFragment {
       resultSelector: { 'count.$': 'States.ArrayLength($.ResponseBody.items)' },
       resultPath: '$.serviceAccount',
     });
-    const createSa = eksCall(this, STATE.createServiceAccount, ctx.config.clusterName, {
+    const createSa = eksCall(this, STATE.createServiceAccount, ctx.kubernetes, {
       comment: 'The runner ServiceAccount (its Pod Identity association grants S3 writes under runs/)',
       method: 'POST',
       path: ctx.paths.serviceAccounts,
@@ -45,7 +45,7 @@ export class LaunchJob extends sfn.StateMachineFragment {
       },
       resultPath: '$.compose',
     });
-    const job = eksCall(this, STATE.createJob, ctx.config.clusterName, {
+    const job = eksCall(this, STATE.createJob, ctx.kubernetes, {
       comment: 'The load generator Job, pinned to the target zone',
       method: 'POST',
       path: ctx.paths.jobs,
@@ -61,7 +61,7 @@ export class LaunchJob extends sfn.StateMachineFragment {
       resultPath: '$.createdJob',
     });
     const cm = '$.prepared.manifests.configMap';
-    const configMap = eksCall(this, STATE.createConfigMap, ctx.config.clusterName, {
+    const configMap = eksCall(this, STATE.createConfigMap, ctx.kubernetes, {
       comment: "The run's config.yml, owned by the Job (garbage-collected with it)",
       method: 'POST',
       path: ctx.paths.configMaps,

@@ -22,7 +22,7 @@ export class LocateTarget extends sfn.StateMachineFragment {
 
   constructor(scope: Construct, id: string, ctx: FragmentContext) {
     super(scope, id);
-    const find = eksCall(this, STATE.findTargetPods, ctx.config.clusterName, {
+    const find = eksCall(this, STATE.findTargetPods, ctx.kubernetes, {
       comment: 'Running pods of the inference server (AmazonEKSViewPolicy on the target namespace)',
       method: 'GET',
       path: ctx.paths.targetPods,

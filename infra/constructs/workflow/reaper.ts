@@ -7,7 +7,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { kubernetesPaths } from '../../../runtime/core/manifests/index.ts';
 import type { StackConfig } from '../../config.ts';
-import { eksCall } from './eks-call.ts';
+import { eksCall, type KubernetesCaller } from './eks-call.ts';
 import { executionLogGroup } from './execution-logs.ts';
 import { REAPER_STATE } from './state-names.ts';
 
@@ -19,6 +19,8 @@ export interface ReaperProps {
   /** The benchmark workflow whose ended executions are reaped. */
   workflow: sfn.StateMachine;
   releaseRun: lambda.IFunction;
+  /** Who makes the Kubernetes calls (the workflow's caller). */
+  kubernetes: KubernetesCaller;
   /** The state machine's name (the workflow role's trust names it). */
   name: string;
 }
@@ -47,7 +49,7 @@ export class Reaper extends Construct {
       retryOnServiceExceptions: true,
       resultPath: '$.reap',
     });
-    const reapJob = eksCall(this, REAPER_STATE.reapJob, config.clusterName, {
+    const reapJob = eksCall(this, REAPER_STATE.reapJob, props.kubernetes, {
       comment: "Delete the run's Job, its pods and the ConfigMap it owns",
       method: 'DELETE',
       path: { expr: `States.Format('${paths.jobs}/{}', $.reap.names.job)` },
@@ -55,7 +57,7 @@ export class Reaper extends Construct {
       resultPath: null,
       clusterPath: '$.reap.cluster',
     });
-    const reapConfigMap = eksCall(this, REAPER_STATE.reapConfigMap, config.clusterName, {
+    const reapConfigMap = eksCall(this, REAPER_STATE.reapConfigMap, props.kubernetes, {
       comment: "Delete the run's ConfigMap if the Job never owned it",
       method: 'DELETE',
       path: { expr: `States.Format('${paths.configMaps}/{}', $.reap.names.configMap)` },

@@ -24,7 +24,7 @@ export class WatchJob extends sfn.StateMachineFragment {
     super(scope, id);
     const init = new sfn.Pass(this, STATE.initPoll, { result: sfn.Result.fromObject({ count: 0 }), resultPath: '$.poll' });
     const wait = new sfn.Wait(this, STATE.waitForJob, { time: sfn.WaitTime.secondsPath('$.prepared.runSpec.job.pollIntervalSeconds') });
-    const get = eksCall(this, STATE.getJob, ctx.config.clusterName, {
+    const get = eksCall(this, STATE.getJob, ctx.kubernetes, {
       comment: "The Job's status (succeeded / failed counts, conditions)",
       method: 'GET',
       path: jobPath(ctx),
@@ -37,7 +37,7 @@ export class WatchJob extends sfn.StateMachineFragment {
 
     // One of this Job's runner pods in a phase, as `{pods: [pod]}` at resultPath (none: `{pods: []}`).
     const runnerPodIn = (id: string, phase: 'Failed' | 'Pending', resultPath: string, comment: string) =>
-      eksCall(this, id, ctx.config.clusterName, {
+      eksCall(this, id, ctx.kubernetes, {
         comment,
         method: 'GET',
         path: ctx.paths.pods,
@@ -87,7 +87,7 @@ export class WatchJob extends sfn.StateMachineFragment {
     // No pod at all (the Job reports neither active, succeeded nor failed pods): did admission refuse
     // them? The Job controller says so in a FailedCreate event on the Job, and keeps trying, so the
     // Job alone would wait out its deadline. No event (a Job a queue holds suspended): poll on.
-    const inspectEvents = eksCall(this, STATE.inspectJobEvents, ctx.config.clusterName, {
+    const inspectEvents = eksCall(this, STATE.inspectJobEvents, ctx.kubernetes, {
       comment: "The Job controller's FailedCreate events: why the API server refused the Job's pods",
       method: 'GET',
       path: ctx.paths.events,

@@ -11,6 +11,8 @@ import type { LocalStack } from '../../core/ports/local-stack.ts';
 import type { Summary } from '../../core/summary/schema.ts';
 import { exportExecution, exportStoredRunSync, NOTICES_FILE, seedHistory } from '../../local/export.ts';
 import { RESULTS_BUCKET } from '../../local/environment.ts';
+import { LOCAL_OIDC_ISSUER } from '../../local/kubernetes/web-identity.ts';
+import type { ClusterAccessMode, RunnerCredentialMode } from '../../core/run-spec/index.ts';
 import { preflightExecution } from '../../local/preflight.ts';
 import { LOCAL_POLL_SECONDS, LocalWorkflow, type ExecutionRecord } from '../../local/workflow.ts';
 import { checkTargetAnswers } from '../../runner/preflight.ts';
@@ -32,6 +34,10 @@ export interface WorkflowCommandOptions {
   /** Execution input as JSON (merged under the flags). */
   input?: string;
   out: string;
+  /** The stack's clusterAccess: `vpc` makes the Kubernetes calls through KubeCall over HTTPS. */
+  clusterAccess?: ClusterAccessMode;
+  /** The stack's runnerCredentials: `irsa` gives the runner a web identity instead of Pod Identity. */
+  runnerCredentials?: RunnerCredentialMode;
 }
 
 export interface WorkflowCommandIo {
@@ -54,6 +60,17 @@ export interface WorkflowCommandIo {
  * PrepareRun parses it), the destination (writable, the run id unused). After the run, its files
  * are never lost: if `<out>` cannot take them, they go to a kept directory the message names.
  */
+/**
+ * The stack settings `--cluster-access` and `--runner-credentials` stand for: the local cloud's own
+ * subnets and security group for KubeCall, and its OIDC issuer for the runner role's trust.
+ */
+function localAccessSettings(o: Pick<WorkflowCommandOptions, 'clusterAccess' | 'runnerCredentials'>): Record<string, unknown> {
+  return {
+    ...(o.clusterAccess === 'vpc' ? { clusterAccess: 'vpc', vpcSubnetIds: ['subnet-00000000'], vpcSecurityGroupIds: ['sg-00000000'] } : {}),
+    ...(o.runnerCredentials === 'irsa' ? { runnerCredentials: 'irsa', oidcIssuer: LOCAL_OIDC_ISSUER } : {}),
+  };
+}
+
 export async function workflowCommand(o: WorkflowCommandOptions, io: WorkflowCommandIo): Promise<number> {
   const say = (line: string): void => void io.stderr.write(`${line}\n`);
   if (o.out.startsWith('s3://')) throw new InputError(`--out ${o.out}`, ['the local workflow writes its run to a directory on this machine'], 'pass a directory (created if missing); `run --out s3://…` uploads a run.');
@@ -64,7 +81,7 @@ export async function workflowCommand(o: WorkflowCommandOptions, io: WorkflowCom
   // overrides.server.base_url, in PrepareRun's order — else the simulator.
   const named = namedTarget(o, input);
   const target = named?.url;
-  const config = { pollIntervalSeconds: LOCAL_POLL_SECONDS, ...(o.model ? { modelName: o.model } : {}) };
+  const config = { pollIntervalSeconds: LOCAL_POLL_SECONDS, ...(o.model ? { modelName: o.model } : {}), ...localAccessSettings(o) };
   const spec = preflightExecution(io.stack, { ...config, ...(target ? { targetBaseUrl: target } : {}) }, input, Date.now());
   const inputRunId = typeof input.runId === 'string' ? input.runId : undefined;
   // The run id is decided here, as PrepareRun would decide it, so the directory can be named now.
@@ -91,6 +108,8 @@ export async function workflowCommand(o: WorkflowCommandOptions, io: WorkflowCom
   say(`run ${runId}: results go to ${join(o.out, runId)}`);
   if (workers.note) say(workers.note);
   say('local workflow: the state machine `cdk synth` produces, run by aws-local-stepfunctions; the Job runs here as a local process.');
+  if (o.clusterAccess === 'vpc') say('cluster access: vpc — the Kubernetes calls go through the KubeCall function over HTTPS (local CA, EKS token), not eks:call');
+  if (o.runnerCredentials === 'irsa') say("runner credentials: irsa — the runner's web identity token is exchanged at STS for the runner role, not Pod Identity");
   say(`(the only differences from AWS: the Job is polled every ${LOCAL_POLL_SECONDS} s instead of 30 s, and retries wait 0.1 s)`);
   const wf = await LocalWorkflow.start({
     stack: io.stack,

@@ -20,7 +20,9 @@ export const LOCAL_ENV = {
 /** An Amazon States Language document. */
 export type Definition = { StartAt: string; States: Record<string, Record<string, unknown>>; TimeoutSeconds?: number } & Record<string, unknown>;
 
-export type WorkflowFunction = 'PrepareRun' | 'Aggregate' | 'Publish' | 'ReleaseRun';
+/** The stack's Lambda functions the workflows invoke (KubeCall only with `clusterAccess: vpc`). */
+export type WorkflowFunction = 'PrepareRun' | 'Aggregate' | 'Publish' | 'ReleaseRun' | 'KubeCall';
+export type RequiredFunction = Exclude<WorkflowFunction, 'KubeCall'>;
 
 /**
  * The IAM the template declares, its tokens resolved: each role's identity policies by role ARN, each
@@ -29,7 +31,7 @@ export type WorkflowFunction = 'PrepareRun' | 'Aggregate' | 'Publish' | 'Release
 export interface LocalIamModel {
   roles: Record<string, { name: string; trust: unknown; policies: Array<{ name: string; document: unknown }>; managedPolicies: string[] }>;
   bucketPolicies: Record<string, unknown>;
-  principals: Record<WorkflowFunction | 'workflow' | 'reaper', string> & { runner?: string; bundleReader?: string };
+  principals: Record<RequiredFunction | 'workflow' | 'reaper', string> & { KubeCall?: string; runner?: string; bundleReader?: string };
 }
 
 /** An EKS access entry as the template declares it: who, with which access policies (by name, namespace-scoped or cluster-wide: null), in which Kubernetes groups. */

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { EksCallInput, EksCallOutput } from '../../aws/kubernetes-api.ts';
 import { authorizeCall, type AccessEntry, type AppliedRbac } from './access.ts';
 import { JobRun, type PodHost } from './jobs.ts';
 import { alreadyExists, invalid, KubernetesApiError, list, matchesFields, matchesLabels, notFound, type KubeObject } from './objects.ts';
@@ -20,22 +21,8 @@ import { ENFORCE_LABEL, podSecurityRefusal, podSecurityViolations, type PodSecur
  * FailedCreate event on the Job with the refusal, as Kubernetes does.
  */
 
-/** The parameters of an `eks:call` Task, as the state machine passes them. */
-export interface EksCallInput {
-  ClusterName: string;
-  Endpoint: string;
-  CertificateAuthority: string;
-  Method: string;
-  Path: string;
-  QueryParameters?: Record<string, string[]>;
-  RequestBody?: Record<string, unknown>;
-}
-
-export interface EksCallOutput {
-  ResponseBody: unknown;
-  StatusCode: number;
-  StatusText: string;
-}
+/** The parameters of an `eks:call` Task, and its result (one definition: the VPC path's KubeCall takes the same). */
+export type { EksCallInput, EksCallOutput } from '../../aws/kubernetes-api.ts';
 
 export interface ClusterOptions {
   namespaces: string[];
@@ -90,7 +77,7 @@ export class LocalCluster {
 
   constructor(
     private readonly o: ClusterOptions,
-    private readonly host: Omit<PodHost, 'configMap' | 'allocatableCpu' | 'imagePullMs' | 'admit' | 'recordEvent'>,
+    private readonly host: Omit<PodHost, 'configMap' | 'allocatableCpu' | 'imagePullMs' | 'admit' | 'recordEvent' | 'serviceAccountAnnotations'>,
   ) {
     for (const p of o.pods ?? []) this.objects.set(key(p.metadata.namespace!, 'pods', p.metadata.name), p);
     this.access = o.access;
@@ -187,6 +174,8 @@ export class LocalCluster {
             imagePullMs: () => this.faults.imagePullMs ?? 0,
             admit: (pod) => this.admit(pod),
             recordEvent: (e) => this.recordEvent(e),
+            // What EKS's pod identity webhook reads: the ServiceAccount's IRSA role annotation.
+            serviceAccountAnnotations: (n, sa) => this.objects.get(key(n, 'serviceaccounts', sa))?.metadata.annotations as Record<string, string> | undefined,
           }),
         );
       } else this.objects.set(k, body);

@@ -5,6 +5,8 @@ import { runnableImage, startContainer, terminationMessage, type ContainerSpec, 
 import type { CloudClock } from '../clock.ts';
 import type { KubeObject } from './objects.ts';
 import type { PodIdentityAgent } from './pod-identity.ts';
+import type { WebIdentity } from './web-identity.ts';
+import { IRSA_ROLE_ANNOTATION } from '../../core/run-spec/stack-defaults.ts';
 
 /**
  * The Job controller and kubelet of the stand-in: an Indexed Job's pods run one per completion
@@ -15,12 +17,19 @@ import type { PodIdentityAgent } from './pod-identity.ts';
  * scheduler does, a pod that asks for more CPU than the one node can allocate stays Pending with
  * PodScheduled False / Unschedulable and the scheduler's message, and never runs. Deadlines, image
  * pulls and the times it reports read the cloud's clock (clock.ts); the containers run in real time.
+ * A pod gets AWS credentials as EKS gives them: its ServiceAccount's Pod Identity association
+ * (the agent), its IRSA role annotation (the webhook's web identity), or both — then the SDK's
+ * default chain picks, and it reads the web identity before container credentials.
  */
 
 export interface PodHost {
   sandboxRoot: string;
   configMap(namespace: string, name: string): Record<string, string> | undefined;
   agent: PodIdentityAgent;
+  /** IRSA's OIDC issuer and STS (web-identity.ts); absent: a cluster without the pod identity webhook. */
+  webIdentity?: Pick<WebIdentity, 'envFor'>;
+  /** The annotations of a ServiceAccount the cluster holds (undefined: none of that name). */
+  serviceAccountAnnotations?(namespace: string, name: string): Record<string, string> | undefined;
   extraEnv: Record<string, string>;
   onLog(pod: string, line: string): void;
   clock: CloudClock;
@@ -176,11 +185,10 @@ export class JobRun {
     }
     const sandbox = join(this.host.sandboxRoot, p.pod.metadata.name);
     await mkdir(sandbox, { recursive: true });
-    const identity = this.host.agent.envFor(ns, spec.serviceAccountName ?? 'default', join(sandbox, 'eks-pod-identity-token'));
-    if (identity) await writeFile(join(sandbox, 'eks-pod-identity-token'), identity.token);
+    const credentials = await this.credentialEnv(ns, spec.serviceAccountName ?? 'default', sandbox);
     const index = p.pod.metadata.labels!['batch.kubernetes.io/job-completion-index']!;
     try {
-      p.container = await startContainer(c, spec.volumes ?? [], { JOB_COMPLETION_INDEX: index, ...(identity?.env ?? {}) }, {
+      p.container = await startContainer(c, spec.volumes ?? [], { JOB_COMPLETION_INDEX: index, ...credentials }, {
         sandbox,
         configMap: (name) => this.host.configMap(ns, name),
         extraEnv: this.host.extraEnv,
@@ -196,6 +204,32 @@ export class JobRun {
     p.pod.status = { phase: 'Running', hostIP: '127.0.0.1', containerStatuses: [{ name: c.name, image: c.image, ready: true, state: { running: { startedAt: new Date(this.host.clock.now()).toISOString() } } }] };
     const code = await p.container.exited;
     this.terminated(p, code, terminationMessage(p.logs));
+  }
+
+  /**
+   * What EKS's two webhooks add to a pod of this ServiceAccount, their tokens written into its
+   * sandbox: Pod Identity's container-credentials variables when the ServiceAccount has an
+   * association, IRSA's web identity when it carries the role annotation. With both, both are
+   * there, as on EKS; the SDK's chain (fromTokenFile before the container provider) takes IRSA's.
+   */
+  private async credentialEnv(ns: string, serviceAccount: string, sandbox: string): Promise<Record<string, string>> {
+    const env: Record<string, string> = {};
+    const podIdentityToken = join(sandbox, 'eks-pod-identity-token');
+    const identity = this.host.agent.envFor(ns, serviceAccount, podIdentityToken);
+    if (identity) {
+      await writeFile(podIdentityToken, identity.token);
+      Object.assign(env, identity.env);
+    }
+    const roleArn = this.host.serviceAccountAnnotations?.(ns, serviceAccount)?.[IRSA_ROLE_ANNOTATION];
+    if (roleArn && this.host.webIdentity) {
+      // EKS mounts it at /var/run/secrets/eks.amazonaws.com/serviceaccount/token; here, the same tail in the sandbox.
+      const dir = join(sandbox, 'eks.amazonaws.com', 'serviceaccount');
+      await mkdir(dir, { recursive: true });
+      const web = await this.host.webIdentity.envFor(ns, serviceAccount, roleArn, join(dir, 'token'));
+      await writeFile(join(dir, 'token'), web.token);
+      Object.assign(env, web.env);
+    }
+    return env;
   }
 
   private terminated(p: PodRun, exitCode: number, message: string): void {
