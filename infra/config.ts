@@ -79,7 +79,7 @@ export const StackConfig = z.strictObject({
   oidcIssuer: z
     .string()
     .transform((v) => v.replace(/^https:\/\//, ''))
-    .pipe(z.string().regex(/^oidc\.eks\.[a-z0-9-]+\.amazonaws\.com(\.cn)?\/id\/[0-9A-F]+$/, 'must be the cluster\'s OIDC issuer, like https://oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE'))
+    .pipe(z.string().regex(/^oidc\.eks\.[a-z0-9-]+\.amazonaws\.com(\.cn)?\/id\/[0-9A-Z]+$/, 'must be the cluster\'s OIDC issuer, like https://oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE'))
     .optional(),
 });
 export type StackConfig = z.infer<typeof StackConfig>;

@@ -71,6 +71,10 @@ export interface LocalEnvironment {
   config: Record<string, unknown> & { clusterName: string; targetBaseUrl: string };
   /** What DescribeCluster answers for the local cluster (its endpoint: the HTTPS API with `clusterAccess: vpc`). */
   clusterInfo: ClusterInfo;
+  /** The cluster's OIDC issuer and STS (IRSA's web identities). */
+  webIdentity: WebIdentity;
+  /** With `clusterAccess: vpc`: why the HTTPS API refused a bearer token (the caller sees only 401). */
+  tokenRefusals: string[];
   /** The zone EC2 reports for the target's node; null: no instance has its IP (Fargate). */
   zone: string | null;
   clock: CloudClock;
@@ -140,6 +144,7 @@ export async function startEnvironment(o: EnvironmentOptions): Promise<LocalEnvi
     );
     stops.push(() => cluster.shutdown());
     // With clusterAccess vpc, the cluster's private endpoint: HTTPS with its own CA and EKS tokens.
+    const tokenRefusals: string[] = [];
     const api =
       config.clusterAccess === 'vpc'
         ? await startKubernetesApi({
@@ -152,6 +157,7 @@ export async function startEnvironment(o: EnvironmentOptions): Promise<LocalEnvi
               const principal = iam.principalOf(key);
               return principal ? accessEntryOf(synth, principal.roleArn) : null;
             },
+            onRefusal: (reason) => tokenRefusals.push(reason),
           })
         : undefined;
     if (api) stops.push(() => api.stop());
@@ -169,7 +175,7 @@ export async function startEnvironment(o: EnvironmentOptions): Promise<LocalEnvi
       authenticationMode: 'API',
       version: 'local',
     };
-    return { synth, iam, s3, s3Client, clusterInfo, s3ClientAs: (roleArn) => clientWith(iam.credentialsFor(roleArn)), cluster, ...(simulator ? { simulator } : {}), targetUrl, bundle, config, zone: LOCAL_ZONE, clock, root, stop };
+    return { synth, iam, s3, s3Client, clusterInfo, webIdentity, tokenRefusals, s3ClientAs: (roleArn) => clientWith(iam.credentialsFor(roleArn)), cluster, ...(simulator ? { simulator } : {}), targetUrl, bundle, config, zone: LOCAL_ZONE, clock, root, stop };
   } catch (err) {
     await stop();
     throw err;

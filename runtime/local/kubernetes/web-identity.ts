@@ -50,6 +50,8 @@ export class WebIdentity {
   readonly issuer: string;
   /** The OIDC provider's ARN: the `Federated` principal of an IRSA trust policy. */
   readonly providerArn: string;
+  /** Every session STS granted (the role, the ServiceAccount it went to): what tests check the runner came in by. */
+  readonly granted: Array<{ roleArn: string; subject: string }> = [];
   private readonly server = http.createServer((req, res) => void this.answer(req, res).catch(() => res.destroy()));
   private readonly now: () => number;
   private port = 0;
@@ -169,6 +171,7 @@ export class WebIdentity {
     // The roles' MaxSessionDuration: the template sets none, and IAM's default is one hour.
     if (seconds > 3600) return fail('ValidationError', 'The requested DurationSeconds exceeds the MaxSessionDuration set for this role.');
     const credentials = this.o.iam.credentialsFor(roleArn);
+    this.granted.push({ roleArn, subject: claims.sub! });
     const roleName = roleArn.slice(roleArn.lastIndexOf('/') + 1);
     const roleId = `AROA${createHash('sha256').update(roleArn).digest('hex').toUpperCase().slice(0, 17)}`;
     const xml = `<AssumeRoleWithWebIdentityResponse xmlns="${XMLNS}">
