@@ -156,18 +156,31 @@ describe('derived values', () => {
   it('failure causes are States.Format calls with escaped text', () => {
     expect(statesFormat(["it's {x} ", { path: '$.a' }])).toBe("States.Format('it\\'s \\{x\\} {}', $.a)");
     for (const kubernetesAccess of ['access-policies', 'rbac'] as const) {
-      for (const cause of Object.values(failureCauses({ clusterName: 'c', benchmarkNamespace: 'b', targetNamespace: 't', serviceAccountName: 's', kubernetesAccess }))) {
-        expect(cause).toMatch(/^States\.Format\('.*'(, \$[.\w[\]]+)*\)$/s);
+      for (const [clusterAccess, runnerCredentials] of [['public', 'pod-identity'], ['vpc', 'irsa']] as const) {
+        for (const cause of Object.values(failureCauses({ clusterName: 'c', benchmarkNamespace: 'b', targetNamespace: 't', serviceAccountName: 's', kubernetesAccess, clusterAccess, runnerCredentials }))) {
+          expect(cause).toMatch(/^States\.Format\('.*'(, \$[.\w[\]]+)*\)$/s);
+        }
       }
     }
   });
   it('AccessDenied names what to check in the access mode the stack uses', () => {
-    const words = { clusterName: 'c', benchmarkNamespace: 'b', targetNamespace: 't', serviceAccountName: 's' };
+    const words = { clusterName: 'c', benchmarkNamespace: 'b', targetNamespace: 't', serviceAccountName: 's', clusterAccess: 'public', runnerCredentials: 'pod-identity' } as const;
     expect(failureCauses({ ...words, kubernetesAccess: 'access-policies' }).AccessDenied).toContain('AmazonEKSEditPolicy on namespace b and AmazonEKSViewPolicy on namespace t');
     const rbac = failureCauses({ ...words, kubernetesAccess: 'rbac' }).AccessDenied;
     expect(rbac).toContain('Kubernetes group inference-baseline:workflow');
     expect(rbac).toContain('inference-baseline render --rbac');
     expect(rbac).not.toContain('AmazonEKSEditPolicy');
+  });
+  it('the causes name who called and how the runner gets credentials, as the stack is deployed', () => {
+    const words = { clusterName: 'c', benchmarkNamespace: 'b', targetNamespace: 't', serviceAccountName: 's', kubernetesAccess: 'access-policies' } as const;
+    const pub = failureCauses({ ...words, clusterAccess: 'public', runnerCredentials: 'pod-identity' });
+    const vpc = failureCauses({ ...words, clusterAccess: 'vpc', runnerCredentials: 'irsa' });
+    expect(pub.AccessDenied).toContain('refused the state machine role');
+    expect(vpc.AccessDenied).toContain("refused the KubeCall function\\'s role");
+    expect(pub.PrepareFailed).toContain('a public API endpoint open to all');
+    expect(vpc.PrepareFailed).toContain('private endpoint access');
+    expect(pub.NoResults).toContain('EKS Pod Identity association');
+    expect(vpc.NoResults).toContain('eks.amazonaws.com/role-arn annotation (IRSA)');
   });
 });
 

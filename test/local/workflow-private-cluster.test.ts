@@ -68,3 +68,23 @@ describe('the workflow on a private cluster (clusterAccess vpc, runnerCredential
     expect(r.runSpec?.irsaRoleArn).toBe(wf.synth.iam.principals.runner);
   }, 90_000);
 });
+
+describe('a refusal over HTTPS is the same failure as over eks:call', () => {
+  let denied: LocalWorkflow;
+  beforeAll(async () => {
+    // RBAC mode with nobody having applied the Roles: the API server answers KubeCall's first call 403.
+    denied = await LocalWorkflow.start({ stack: testStack, bundleFile: runnerBundle(), clock: new VirtualClock(), config: { ...VPC, workflowKubernetesAccess: 'rbac' }, rbacApplied: false });
+  }, 120_000);
+  afterAll(() => denied?.stop());
+
+  it("AccessDenied (EKS.403, caught by name), naming KubeCall's role and quoting the API server; nothing created, the claim released", async () => {
+    const r = await denied.execute({ input: SHORT });
+    expect(r.status).toBe('FAILED');
+    expect(r.error?.error).toBe('AccessDenied');
+    expect(r.error?.cause).toMatch(/^The Kubernetes API refused the KubeCall function's role \(EKS\.403\)\./);
+    expect(r.error?.cause).toMatch(/pods is forbidden: User \\?"arn:aws:sts::000000000000:assumed-role\/[^/]*KubeCall[^/]*\/\{\{SessionName\}\}\\?" cannot list resource/);
+    expect(r.states.map((s) => s.name)).toContain('ReleaseRun');
+    expect(denied.env.cluster.existing('jobs')).toEqual([]);
+    expect(denied.env.tokenRefusals).toEqual([]);
+  }, 60_000);
+});

@@ -1,5 +1,5 @@
 import { WORKFLOW_GROUP } from '../../../runtime/core/manifests/rbac.ts';
-import type { KubernetesAccessMode } from '../../../runtime/core/run-spec/index.ts';
+import type { ClusterAccessMode, KubernetesAccessMode, RunnerCredentialMode } from '../../../runtime/core/run-spec/index.ts';
 
 /**
  * The workflow's words: failure names and the causes a person reads in the console, as
@@ -32,6 +32,10 @@ export interface WorkflowWords {
   serviceAccountName: string;
   /** How the workflow role is granted its Kubernetes rights (what AccessDenied tells the user to check). */
   kubernetesAccess: KubernetesAccessMode;
+  /** Who calls the Kubernetes API: the state machine (eks:call) or the KubeCall function in the VPC. */
+  clusterAccess: ClusterAccessMode;
+  /** How the runner gets its S3 credentials (what NoResults tells the user to check). */
+  runnerCredentials: RunnerCredentialMode;
 }
 
 /** Escapes the characters States.Format treats specially in its template: ' { } \ */
@@ -78,7 +82,7 @@ export function failureCauses(w: WorkflowWords): Record<FailureKind, string> {
       p('$.error.Error'),
       '), nothing was created in the cluster: ',
       p('$.error.Cause'),
-      ` Check that cluster ${w.clusterName} exists in this region, is ACTIVE, has a public API endpoint and authentication mode API or API_AND_CONFIG_MAP.`,
+      ` Check that cluster ${w.clusterName} exists in this region, is ACTIVE, has ${w.clusterAccess === 'vpc' ? 'private endpoint access' : 'a public API endpoint open to all'} and authentication mode API or API_AND_CONFIG_MAP.`,
     ]),
     NoRunningTargetPod: statesFormat([
       'No Running pod matches labelSelector ',
@@ -88,7 +92,7 @@ export function failureCauses(w: WorkflowWords): Record<FailureKind, string> {
       ') and that the target pod selector (stack context targetPodSelector, or input target.podSelector) matches its labels.',
     ]),
     AccessDenied: statesFormat([
-      'The Kubernetes API refused the state machine role (',
+      `The Kubernetes API refused the ${w.clusterAccess === 'vpc' ? "KubeCall function's role" : 'state machine role'} (`,
       p('$.error.Error'),
       `). Check the EKS access entry this stack creates on cluster ${w.clusterName}: the cluster authentication mode must be API or API_AND_CONFIG_MAP, `,
       w.kubernetesAccess === 'rbac'
@@ -160,7 +164,11 @@ export function failureCauses(w: WorkflowWords): Record<FailureKind, string> {
       job,
       ' finished but ',
       p('$.prepared.runSpec.s3.uri'),
-      ` holds no results. Check the runner logs and that the EKS Pod Identity association (namespace ${bench}, service account ${w.serviceAccountName}) lets it write under runs/. Detail: `,
+      ` holds no results. Check the runner logs and that ${
+        w.runnerCredentials === 'irsa'
+          ? `service account ${w.serviceAccountName} in namespace ${bench} carries the runner role's eks.amazonaws.com/role-arn annotation (IRSA), so the runner may write under runs/`
+          : `the EKS Pod Identity association (namespace ${bench}, service account ${w.serviceAccountName}) lets it write under runs/`
+      }. Detail: `,
       p('$.error.Cause'),
     ]),
     StepFailed: statesFormat(['A workflow step failed with ', p('$.error.Error'), ': ', p('$.error.Cause')]),

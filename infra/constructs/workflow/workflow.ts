@@ -70,6 +70,8 @@ export class Workflow extends Construct {
       targetNamespace: config.targetNamespace,
       serviceAccountName: config.runnerServiceAccount,
       kubernetesAccess: config.workflowKubernetesAccess,
+      clusterAccess: config.clusterAccess,
+      runnerCredentials: config.runnerCredentials,
     };
     const paths = kubernetesPaths(config.benchmarkNamespace, config.targetNamespace);
     const kubernetes: KubernetesCaller = { clusterName: config.clusterName, ...(props.kubeCall ? { kubeCall: props.kubeCall } : {}) };
