@@ -1,6 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -9,6 +8,7 @@ import { NodeSha256 } from '../aws/run-files.ts';
 import S3rver from 's3rver';
 import { LOCAL_ENV } from '../core/ports/local-stack.ts';
 import type { LocalCredentials, LocalIam, Principal } from './iam.ts';
+import { closeServer, listenOnLoopback } from './loopback-server.ts';
 
 /**
  * A local S3 server with S3's semantics where this project relies on them. s3rver stores objects
@@ -82,15 +82,12 @@ class StrictS3Proxy {
     private readonly iam?: LocalIam,
   ) {}
 
-  async listen(): Promise<number> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    return (this.server.address() as AddressInfo).port;
+  listen(): Promise<number> {
+    return listenOnLoopback(this.server);
   }
 
-  async close(): Promise<void> {
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server.closeAllConnections();
-    await closed;
+  close(): Promise<void> {
+    return closeServer(this.server);
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {

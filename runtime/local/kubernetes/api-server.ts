@@ -1,12 +1,12 @@
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { verifyEksToken } from '../../aws/eks-token.ts';
 import type { LocalCredentials } from '../iam.ts';
 import type { AccessEntry } from './access.ts';
 import type { LocalCluster } from './cluster.ts';
 import { createLocalCa } from './local-ca.ts';
 import { KubernetesApiError } from './objects.ts';
+import { closeServer, listenOnLoopback } from '../loopback-server.ts';
 
 /**
  * The local cluster's Kubernetes REST API over HTTPS, as a private EKS cluster's endpoint serves it
@@ -64,16 +64,8 @@ export async function startKubernetesApi(o: KubernetesApiOptions): Promise<Kuber
       .catch((err: unknown) => internalError(err))
       .then((a) => send(res, a));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  self.endpoint = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
-    ...self,
-    async stop() {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
-      await closed;
-    },
-  };
+  self.endpoint = `https://127.0.0.1:${await listenOnLoopback(server)}`;
+  return { ...self, stop: () => closeServer(server) };
 }
 
 /** Authenticate, read the call, let the cluster answer it as the caller's access entry. */

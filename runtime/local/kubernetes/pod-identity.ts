@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { LOCAL_ENV } from '../../core/ports/local-stack.ts';
+import { closeServer, listenOnLoopback } from '../loopback-server.ts';
 
 /**
  * The EKS Pod Identity agent, locally: pods whose ServiceAccount has an association get the two
@@ -26,14 +26,11 @@ export class PodIdentityAgent {
   constructor(private readonly associations: readonly Association[]) {}
 
   async start(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as AddressInfo).port;
+    this.port = await listenOnLoopback(this.server);
   }
 
-  async stop(): Promise<void> {
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server.closeAllConnections();
-    await closed;
+  stop(): Promise<void> {
+    return closeServer(this.server);
   }
 
   /** The role associated with the ServiceAccount, or null when it has no association. */

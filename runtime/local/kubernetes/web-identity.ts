@@ -1,9 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { decodeJwt, errors, generateKeyPair, jwtVerify, SignJWT, type CryptoKey } from 'jose';
 import { LOCAL_ENV } from '../../core/ports/local-stack.ts';
 import type { LocalIam } from '../iam.ts';
+import { closeServer, listenOnLoopback } from '../loopback-server.ts';
 
 /**
  * IRSA (IAM roles for service accounts), locally: the cluster's OIDC issuer, which signs the
@@ -82,14 +82,11 @@ export class WebIdentity {
   }
 
   async start(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as AddressInfo).port;
+    this.port = await listenOnLoopback(this.server);
   }
 
-  async stop(): Promise<void> {
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server.closeAllConnections();
-    await closed;
+  stop(): Promise<void> {
+    return closeServer(this.server);
   }
 
   /** A projected ServiceAccount token as the kubelet gets it from the API server (TokenRequest). */
