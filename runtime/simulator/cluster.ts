@@ -16,6 +16,11 @@ import type { SimulatorOptions } from './options.ts';
  * seed + worker number (still reproducible per worker and arrival order), `--max-concurrency` and
  * `/metrics` are per worker, and the ground truth is written per worker and appended to the one
  * file when the simulator stops (consumers key it by request id).
+ *
+ * The workers are independent replicas, like N vLLM pods behind one Service, not one engine: each
+ * has its own prefix cache (a prompt repeated on another worker's connection misses) and its own
+ * `/metrics` counters and histograms, and a scrape of the shared port reads whichever worker the
+ * connection lands on. Nothing is shared between the processes, by design.
  */
 
 type FromWorker = { type: 'listening'; port: number } | { type: 'failed'; message: string; input?: { input: string; problems: string[]; fix?: string } };

@@ -4,7 +4,8 @@ import type { PreciseScheduler } from '../timing/precise-timer.ts';
 import type { GroundTruthLog, Tracked } from './ground-truth.ts';
 import { planGeneration, type PlannedChunk, type Rng } from './latency-model.ts';
 import type { FailureMode, ResolvedSimulatorOptions } from './options.ts';
-import type { ModelCounters } from './prometheus.ts';
+import { PrefixCache } from './prefix-cache.ts';
+import { recordFinished, recordFirstToken, type ModelStats } from './prometheus.ts';
 import type { Dialect } from './dialects/dialect.ts';
 import type { WordTokenizer } from './tokenizer.ts';
 import * as wire from './wire.ts';
@@ -27,6 +28,8 @@ export interface Generation {
   maxTokens: number;
   /** The server being replayed: its frames and bodies. */
   dialect: Dialect;
+  /** The chained hashes of the prompt's full 16-token blocks (prefix-cache.ts); empty when caching is off. */
+  blockHashes: readonly string[];
   /** Tokens this request generates: max_tokens, or fewer when it stops at EOS (the EOS token counted). */
   outputTokens: number;
   /** `stop` when it ends at EOS (the last output token is EOS, with no text). */
@@ -36,6 +39,10 @@ export interface Generation {
   /** A non-status failure strikes once this many tokens are out (Infinity = never). */
   failAt: number;
   state: GenerationState;
+  /** When its first output token exists (`startedAt` + prefill); Infinity until it starts. */
+  firstTokenAt: number;
+  /** Its first token is in `/metrics` (TTFT observed, prompt counted): at most once. */
+  firstTokenRecorded: boolean;
   chunks: PlannedChunk[];
   tokenOffsetsMs: number[];
   /** Output words, drawn when generation starts (`''` for an EOS token). */
@@ -44,13 +51,14 @@ export interface Generation {
 }
 
 /**
- * The generation engine: the queue under `maxConcurrency`, the token schedule on the shared
- * precise scheduler, the writes (vLLM's frames from wire.ts), injected failures, and the ground
- * truth of every write.
+ * The generation engine: the queue under `maxConcurrency`, the prefix cache, the token schedule on
+ * the shared precise scheduler, the writes (vLLM's frames from wire.ts), injected failures, the
+ * engine's `/metrics` state and the ground truth of every write.
  */
 export class Generations {
   private readonly live = new Set<Generation>();
   private readonly queue: Generation[] = [];
+  private readonly prefixCache: PrefixCache;
   private running = 0;
   private shuttingDown = false;
 
@@ -60,8 +68,10 @@ export class Generations {
     private readonly scheduler: PreciseScheduler,
     private readonly tokenizer: WordTokenizer,
     private readonly log: GroundTruthLog,
-    private readonly counters: Map<string, ModelCounters>,
-  ) {}
+    private readonly stats: Map<string, ModelStats>,
+  ) {
+    this.prefixCache = new PrefixCache(options.prefixCacheBlocks);
+  }
 
   /** Takes an accepted request: it starts now or waits for a slot. */
   admit(gen: Generation): void {
@@ -93,17 +103,32 @@ export class Generations {
   /**
    * Begins generating. The latency model counts from the request's arrival (as a user's TTFT does:
    * reading and parsing the body is part of it), or from leaving the queue when it waited.
+   * Scheduling looks the prompt up in the prefix cache (vLLM's `get_computed_blocks`): the hit is
+   * not prefilled again, and the prompt's blocks are cached from the end of its prefill on.
    */
   private start(gen: Generation, fromQueue = false): void {
     if (gen.state !== 'queued') return;
     gen.state = 'generating';
     this.running++;
     const { entry } = gen.tracked;
-    entry.startedAt = fromQueue ? this.clock() : entry.receivedAt;
-    this.countersOf(gen).promptTokens += gen.wire.promptTokens;
-    const plan = planGeneration(this.options, gen.wire.promptTokens, gen.outputTokens, gen.rng);
+    const now = this.clock();
+    entry.startedAt = fromQueue ? now : entry.receivedAt;
+    const stats = this.statsOf(gen);
+    const promptTokens = gen.wire.promptTokens;
+    const cached = this.prefixCache.lookup(gen.blockHashes, promptTokens, now);
+    if (this.prefixCache.enabled) {
+      stats.prefixCacheQueries += promptTokens;
+      stats.prefixCacheHits += cached;
+    }
+    const plan = planGeneration(this.options, promptTokens - cached, gen.outputTokens, gen.rng);
     gen.chunks = plan.chunks;
     gen.tokenOffsetsMs = plan.tokenOffsetsMs;
+    const firstToken = plan.tokenOffsetsMs[0]!;
+    gen.firstTokenAt = entry.startedAt + firstToken;
+    this.prefixCache.insert(gen.blockHashes, gen.firstTokenAt);
+    entry.cachedPromptTokens = cached;
+    entry.prefillMs = firstToken;
+    entry.decodeMs = plan.tokenOffsetsMs.at(-1)! - firstToken;
     const v = this.tokenizer.vocabularySize;
     gen.words = Array.from({ length: gen.outputTokens }, () => this.tokenizer.word(Math.floor(gen.rng() * v)));
     if (gen.finish === 'stop') gen.words[gen.outputTokens - 1] = '';
@@ -132,6 +157,7 @@ export class Generations {
 
   private writeChunk(gen: Generation, index: number): void {
     if (gen.tokensWritten >= gen.failAt) return this.failStream(gen);
+    this.recordFirstToken(gen);
     const chunk = gen.chunks[index]!;
     const last = index === gen.chunks.length - 1;
     const text = outputText(gen.words.slice(chunk.firstToken, chunk.firstToken + chunk.tokens));
@@ -150,7 +176,7 @@ export class Generations {
     }
     gen.tokensWritten = completionSoFar;
     entry.completionTokens = completionSoFar;
-    this.countersOf(gen).generationTokens += chunk.tokens;
+    this.statsOf(gen).generationTokens += chunk.tokens;
 
     if (abortsAfter) {
       gen.state = 'ending';
@@ -163,9 +189,9 @@ export class Generations {
   }
 
   private finishStream(gen: Generation): void {
+    this.recordFinished(gen);
     for (const frames of gen.dialect.streamEnd(gen.wire, gen.tokensWritten, gen.finish, gen.includeUsage)) gen.res.write(frames);
     gen.res.end();
-    this.countersOf(gen).success++;
     this.done(gen);
   }
 
@@ -203,18 +229,59 @@ export class Generations {
   }
 
   private respondNonStream(gen: Generation): void {
+    this.statsOf(gen).generationTokens += gen.outputTokens;
+    this.recordFinished(gen);
     send(gen.res, 200, gen.dialect.jsonContentType, gen.dialect.response(gen.wire, outputText(gen.words), gen.outputTokens, gen.finish));
     const { entry } = gen.tracked;
     entry.status = 200;
     entry.contentWrites.push(this.clock());
     entry.completionTokens = gen.outputTokens;
-    this.countersOf(gen).generationTokens += gen.outputTokens;
-    this.countersOf(gen).success++;
     this.done(gen);
+  }
+
+  /**
+   * The request finished normally: counted in `request_success` and observed in the e2e, queue,
+   * prefill and decode histograms now, before its last bytes are written — vLLM's output processor
+   * records a finished request before `generate()` yields the final output to the HTTP handler, so a
+   * scrape made once the client has its last byte already includes it. The intervals are vLLM's
+   * (prometheus.ts), from what the simulator applied: queue = scheduled − arrival, prefill and
+   * decode as planned, e2e = now − arrival (its TTFT, queue + prefill, was observed at its first
+   * token). Failed and disconnected requests are not counted here (vLLM's frontend drops an aborted
+   * request's state without recording it; `abort` stays 0).
+   */
+  private recordFinished(gen: Generation): void {
+    this.recordFirstToken(gen);
+    const { entry } = gen.tracked;
+    const now = this.clock();
+    entry.finishedAt = now;
+    const queue = entry.startedAt - entry.receivedAt;
+    recordFinished(this.statsOf(gen), gen.finish, { e2e: now - entry.receivedAt, queue, prefill: entry.prefillMs ?? 0, decode: entry.decodeMs ?? 0 });
+  }
+
+  /**
+   * The request's first token exists: TTFT (queue + prefill, as applied) is observed and its prompt
+   * counted, once — whatever becomes of the request after (vLLM's `update_from_output`, see
+   * prometheus.ts). Not for one whose injected failure strikes before any token (`failAt` 0).
+   * Called where the simulator acts at or after that time (the first write, a failure, the finish, a
+   * disconnect) and by {@link settleFirstTokens} before a scrape, so no timer is added per request.
+   */
+  private recordFirstToken(gen: Generation): void {
+    if (gen.firstTokenRecorded || gen.failAt === 0) return;
+    gen.firstTokenRecorded = true;
+    const { entry } = gen.tracked;
+    recordFirstToken(this.statsOf(gen), gen.wire.promptTokens, entry.startedAt - entry.receivedAt + (entry.prefillMs ?? 0));
+  }
+
+  /** Before a scrape: every request generating whose first token is due by now has it recorded. */
+  settleFirstTokens(): void {
+    const now = this.clock();
+    for (const gen of this.live) if (gen.state === 'generating' && !gen.firstTokenRecorded && gen.firstTokenAt <= now) this.recordFirstToken(gen);
   }
 
   /** Non-streamed failure: nothing was sent yet, so abort/stall close the connection with no response. */
   private failNonStream(gen: Generation): void {
+    // It strikes after failAt tokens: the first one exists unless failAt is 0.
+    this.recordFirstToken(gen);
     const { res } = gen;
     switch (gen.failure) {
       case 'in-band':
@@ -248,6 +315,8 @@ export class Generations {
   /** The response closed; if we had not finished it, the client disconnected: stop generating it. */
   private onResponseClose(gen: Generation): void {
     if (gen.state === 'ending' || gen.state === 'closed') return;
+    // vLLM aborts it, but a first token it had produced was recorded then.
+    if (gen.state === 'generating' && gen.firstTokenAt <= this.clock()) this.recordFirstToken(gen);
     gen.tracked.entry.doneAt = null;
     const i = this.queue.indexOf(gen);
     if (i >= 0) this.queue.splice(i, 1);
@@ -264,8 +333,8 @@ export class Generations {
     this.pump();
   }
 
-  private countersOf(gen: Generation): ModelCounters {
-    return this.counters.get(gen.wire.model)!;
+  private statsOf(gen: Generation): ModelStats {
+    return this.stats.get(gen.wire.model)!;
   }
 
   private pump(): void {

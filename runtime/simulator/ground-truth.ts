@@ -20,6 +20,28 @@ export interface GroundTruthEntry {
   receivedAt: number;
   /** When generation began, after any queueing; equals `receivedAt` when it never began. */
   startedAt: number;
+  /**
+   * Prompt tokens served from the prefix cache when it was scheduled (whole 16-token blocks; what
+   * `vllm:prefix_cache_hits` counted for it); 0 with no hit, caching off, or no generation.
+   */
+  cachedPromptTokens: number;
+  /**
+   * The prefill the latency model applied, ms: from `startedAt` to its first token (vLLM's
+   * `request_prefill_time`; its TTFT less any queueing); shortened by a prefix-cache hit. Null when
+   * generation never began.
+   */
+  prefillMs: number | null;
+  /** From its first to its last output token as applied, ms (vLLM's `request_decode_time`); null when generation never began. */
+  decodeMs: number | null;
+  /**
+   * When the server recorded it as finished — counted in `/metrics`' `vllm:request_success` and
+   * observed in its e2e, queue, prefill and decode histograms, with e2e = `finishedAt − receivedAt`
+   * and queue = `startedAt − receivedAt` — just before its last bytes were written. Null unless it
+   * finished normally (a refusal, an injected failure or a disconnect is not counted). Its TTFT
+   * (queue + `prefillMs`) was observed at its first token, as vLLM does: a request that failed or
+   * was abandoned after its first token is in the TTFT histogram all the same.
+   */
+  finishedAt: number | null;
   /** HTTP status sent; 0 when the connection was closed before any status line. */
   status: number;
   promptTokens: number;

@@ -26,10 +26,15 @@ export interface LatencyParams {
   tokensPerChunk: number;
 }
 
-/** TTFT from the start of generation (queueing excluded): base + prefill cost per prompt token, ± jitter. */
-export function timeToFirstTokenMs(p: LatencyParams, promptTokens: number, rng?: Rng): number {
+/**
+ * TTFT from the start of generation (queueing excluded), i.e. the prefill as vLLM times it (first
+ * scheduled → first token): base + prefill cost per prompt token computed, ± jitter.
+ * `prefillTokens` are the prompt tokens the prefill computes: all of them, less those served from
+ * the prefix cache (prefix-cache.ts), so a cache hit shortens only the per-token part.
+ */
+export function timeToFirstTokenMs(p: LatencyParams, prefillTokens: number, rng?: Rng): number {
   const jitter = p.ttftJitterMs > 0 && rng ? (2 * rng() - 1) * p.ttftJitterMs : 0;
-  return Math.max(0, p.ttftMs + p.prefillMsPerToken * promptTokens + jitter);
+  return Math.max(0, p.ttftMs + p.prefillMsPerToken * prefillTokens + jitter);
 }
 
 /** One inter-token gap: uniform in [itl − jitter, itl + jitter], clamped at 0. */
@@ -48,18 +53,18 @@ export interface PlannedChunk {
 
 /**
  * When each output token is generated (offsets from the start of generation) and how tokens group
- * into chunks. Token 0 is at TTFT; token i at TTFT + the first i gaps. A chunk holds up to
- * `tokensPerChunk` consecutive tokens and is written when its last token exists, so with
- * `tokensPerChunk` k the first chunk lands at TTFT + (k − 1) gaps.
+ * into chunks (`prefillTokens`: as for {@link timeToFirstTokenMs}). Token 0 is at TTFT; token i at
+ * TTFT + the first i gaps. A chunk holds up to `tokensPerChunk` consecutive tokens and is written
+ * when its last token exists, so with `tokensPerChunk` k the first chunk lands at TTFT + (k − 1) gaps.
  */
 export function planGeneration(
   p: LatencyParams,
-  promptTokens: number,
+  prefillTokens: number,
   completionTokens: number,
   rng: Rng,
 ): { tokenOffsetsMs: number[]; chunks: PlannedChunk[] } {
   const tokenOffsetsMs: number[] = [];
-  let t = timeToFirstTokenMs(p, promptTokens, rng);
+  let t = timeToFirstTokenMs(p, prefillTokens, rng);
   for (let i = 0; i < completionTokens; i++) {
     if (i > 0) t += interTokenGapMs(p, rng);
     tokenOffsetsMs.push(t);

@@ -13,7 +13,7 @@ const nonNegativeMs = z.number().finite().nonnegative();
 
 /**
  * The simulator's options. Every field is optional; the defaults describe a small, quiet GPU:
- * TTFT = `ttftMs + prefillMsPerToken × promptTokens`, then one token every `itlMs ± jitterMs`.
+ * TTFT = `ttftMs + prefillMsPerToken × uncached prompt tokens`, then one token every `itlMs ± jitterMs`.
  * Prefill cost is opt-in (default 0) so that `--ttft-ms 200` means a TTFT of 200 ms.
  * Strict: an unknown option is an error (a misspelt `itlMS` would otherwise silently do nothing).
  */
@@ -29,8 +29,16 @@ export const SimulatorOptionsSchema = z.strictObject({
   ttftMs: nonNegativeMs.default(40),
   /** Each request's TTFT varies uniformly by ± this much (0: every TTFT is the same). */
   ttftJitterMs: nonNegativeMs.default(0),
-  /** Prefill cost per prompt token, added to `ttftMs`. */
+  /** Prefill cost per prompt token not served from the prefix cache, added to `ttftMs`. */
   prefillMsPerToken: nonNegativeMs.default(0),
+  /**
+   * vLLM's automatic prefix caching (prefix-cache.ts): this many 16-token blocks of computed prompts
+   * are kept, least recently used evicted first; a prompt's leading cached blocks are not prefilled
+   * again (`prefillMsPerToken` is charged only for the uncached tokens). The default, 16384 blocks
+   * (262,144 tokens), is about the KV cache of an 8B model on one 80 GB GPU. 0 disables caching
+   * (vLLM's `--no-enable-prefix-caching`). Per process: each `--workers` worker has its own.
+   */
+  prefixCacheBlocks: z.number().int().nonnegative().default(16_384),
   /** Mean gap between consecutive output tokens. */
   itlMs: nonNegativeMs.default(12),
   /** Each gap is uniform in [itlMs − jitterMs, itlMs + jitterMs], clamped at 0. */

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { InputError } from '../core/errors.ts';
 import { chatMLPrompt, qwen3Tokenizer, tokenizerFromFiles, type ChatMessageText, type TextTokenizer } from '../tokenizer/index.ts';
-import { chatPromptTokens, countWords, UnknownTokenError, WordTokenizer } from './tokenizer.ts';
+import type { PromptToken } from './prefix-cache.ts';
+import { chatPromptTokens, chatWords, countWords, splitWords, UnknownTokenError, WordTokenizer } from './tokenizer.ts';
 
 /**
  * How the simulator counts and encodes prompts (usage.prompt_tokens, `/tokenize`, prefill cost):
@@ -15,6 +16,13 @@ export interface PromptTokenizer {
   countChat(messages: readonly ChatMessageText[]): number;
   encode(text: string): number[];
   encodeChat(messages: readonly ChatMessageText[]): number[];
+  /**
+   * The prompt's tokens as the prefix cache hashes them (`count(text)` of them): ids for a real
+   * tokenizer; words for `words`, whose ids are assigned on first sight and would grow its table
+   * with every prompt a long run sends.
+   */
+  tokens(text: string): PromptToken[];
+  tokensChat(messages: readonly ChatMessageText[]): PromptToken[];
   tokenStrings(ids: readonly number[]): string[];
   /** Throws {@link UnknownTokenError} for an id it never issued / outside the vocabulary. */
   decode(ids: readonly number[]): string;
@@ -28,6 +36,8 @@ class WordsPromptTokenizer implements PromptTokenizer {
   countChat = (messages: readonly ChatMessageText[]): number => chatPromptTokens(messages);
   encode = (text: string): number[] => this.words.encode(text);
   encodeChat = (messages: readonly ChatMessageText[]): number[] => this.words.encodeChat(messages);
+  tokens = (text: string): PromptToken[] => splitWords(text);
+  tokensChat = (messages: readonly ChatMessageText[]): PromptToken[] => chatWords(messages);
   tokenStrings = (ids: readonly number[]): string[] => this.words.tokenStrings(ids);
   decode = (ids: readonly number[]): string => this.words.decode(ids);
 }
@@ -42,6 +52,8 @@ class RealPromptTokenizer implements PromptTokenizer {
   countChat = (messages: readonly ChatMessageText[]): number => this.t.count(chatMLPrompt(messages));
   encode = (text: string): number[] => this.t.encode(text);
   encodeChat = (messages: readonly ChatMessageText[]): number[] => this.t.encode(chatMLPrompt(messages));
+  tokens = (text: string): PromptToken[] => this.t.encode(text);
+  tokensChat = (messages: readonly ChatMessageText[]): PromptToken[] => this.t.encode(chatMLPrompt(messages));
   tokenStrings = (ids: readonly number[]): string[] => ids.map((id) => this.decode([id]));
   decode = (ids: readonly number[]): string => {
     try {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { issueProblems } from '../core/errors.ts';
 import type { Dialect } from './dialects/dialect.ts';
+import type { PromptToken } from './prefix-cache.ts';
 import type { PromptTokenizer } from './prompt-tokenizer.ts';
 import { messageText } from './tokenizer.ts';
 
@@ -86,6 +87,8 @@ export interface GenerationRequest {
   includeUsage: boolean;
   continuousUsage: boolean;
   promptTokens: number;
+  /** The prompt's `promptTokens` tokens (ids, or words for the words tokenizer), for the prefix cache. */
+  promptTokenList: readonly PromptToken[];
   maxTokens: number;
   /** The prompt's text (chat: the messages' text, joined), for the ground truth's prompt fingerprint. */
   promptText: string;
@@ -98,7 +101,7 @@ export interface GenerationRequest {
 /** The server being replayed and its prompt tokenizer: what a body's fields mean and count. */
 export interface RequestRules {
   dialect: Pick<Dialect, 'maxTokens' | 'streamOptionsNeedStream' | 'checksModel' | 'includeUsageDefault' | 'completionPromptIsChat'>;
-  tokenizer: Pick<PromptTokenizer, 'count' | 'countChat'>;
+  tokenizer: Pick<PromptTokenizer, 'tokens' | 'tokensChat'>;
 }
 
 export interface ServedModels {
@@ -136,15 +139,16 @@ export function parseGenerationRequest(
 
   const rawMax = rules.dialect.maxTokens(b as Record<string, unknown>, endpoint);
   if (rawMax !== undefined && rawMax !== null && !Number.isInteger(rawMax)) throw new RequestError(400, `max_tokens: expected int, got ${JSON.stringify(rawMax)}`);
-  let promptTokens: number;
+  let promptTokenList: readonly PromptToken[];
   let maxTokens: number | null | undefined;
   if (endpoint === 'chat') {
-    promptTokens = rules.tokenizer.countChat((b as z.infer<typeof ChatBody>).messages);
+    promptTokenList = rules.tokenizer.tokensChat((b as z.infer<typeof ChatBody>).messages);
     maxTokens = rawMax as number | null | undefined;
   } else {
-    promptTokens = completionPromptTokens((b as z.infer<typeof CompletionBody>).prompt, rules);
+    promptTokenList = completionPromptTokens((b as z.infer<typeof CompletionBody>).prompt, rules);
     maxTokens = (rawMax as number | null | undefined) ?? 16;
   }
+  const promptTokens = promptTokenList.length;
   seen({ promptTokens });
   const maxLen = served.maxModelLen;
   if (promptTokens >= maxLen) {
@@ -175,6 +179,7 @@ export function parseGenerationRequest(
     includeUsage,
     continuousUsage: includeUsage && so?.continuous_usage_stats === true,
     promptTokens,
+    promptTokenList,
     maxTokens,
     promptText,
     ignoreEos: b.ignore_eos === true,
@@ -182,18 +187,18 @@ export function parseGenerationRequest(
   };
 }
 
-function completionPromptTokens(prompt: z.infer<typeof CompletionBody>['prompt'], rules: RequestRules): number {
+function completionPromptTokens(prompt: z.infer<typeof CompletionBody>['prompt'], rules: RequestRules): readonly PromptToken[] {
   // Ollama applies the chat template to completion prompts too.
-  const count = (text: string): number => (rules.dialect.completionPromptIsChat ? rules.tokenizer.countChat([{ role: 'user', content: text }]) : rules.tokenizer.count(text));
-  if (typeof prompt === 'string') return count(prompt) || emptyPrompt();
+  const tokens = (text: string): PromptToken[] => (rules.dialect.completionPromptIsChat ? rules.tokenizer.tokensChat([{ role: 'user', content: text }]) : rules.tokenizer.tokens(text));
+  const nonEmpty = (t: readonly PromptToken[]): readonly PromptToken[] => (t.length > 0 ? t : emptyPrompt());
+  if (typeof prompt === 'string') return nonEmpty(tokens(prompt));
   if (prompt.length === 0) return emptyPrompt();
   const first = prompt[0]!;
-  if (typeof first === 'number') return prompt.length;
+  if (typeof first === 'number') return prompt as number[];
   if (prompt.length > 1) {
     throw new RequestError(400, `A batch of ${prompt.length} prompts is not supported by the simulator; send one prompt per request.`);
   }
-  const n = typeof first === 'string' ? count(first) : first.length;
-  return n || emptyPrompt();
+  return nonEmpty(typeof first === 'string' ? tokens(first) : first);
 }
 
 function emptyPrompt(): never {

@@ -10,7 +10,8 @@ import { Generations, send, sendJson, sendReply } from './generation.ts';
 import { GroundTruthLog, type GroundTruthEntry, type Tracked } from './ground-truth.ts';
 import { drawFailure, failurePointTokens, requestRng } from './latency-model.ts';
 import type { ResolvedSimulatorOptions } from './options.ts';
-import { httpLabels, prometheusText, type ModelCounters } from './prometheus.ts';
+import { blockHashes } from './prefix-cache.ts';
+import { httpLabels, newModelStats, prometheusText, type ModelStats } from './prometheus.ts';
 import { promptTokenizer, type PromptTokenizer } from './prompt-tokenizer.ts';
 import { DetokenizeBody, outputLength, parseBody, parseGenerationRequest, RequestError, resolveModel, TokenizeBody } from './requests.ts';
 import { UnknownTokenError, WordTokenizer } from './tokenizer.ts';
@@ -51,7 +52,8 @@ export class SimulatorServer {
   private readonly scheduler: PreciseScheduler;
   private sequence = 0;
   private closePromise: Promise<void> | undefined;
-  private readonly counters = new Map<string, ModelCounters>();
+  /** Per served model: what `/metrics` reports (this process's engine only; each `--workers` worker has its own). */
+  private readonly stats = new Map<string, ModelStats>();
   private readonly httpCounts = new Map<string, number>();
 
   constructor(
@@ -61,9 +63,9 @@ export class SimulatorServer {
     this.tokenizer = promptTokenizer(options.tokenizer);
     this.dialect = dialectOf(options.dialect);
     this.scheduler = new PreciseScheduler(clock);
-    for (const m of options.models) this.counters.set(m, { promptTokens: 0, generationTokens: 0, success: 0 });
+    for (const m of options.models) this.stats.set(m, newModelStats());
     this.log = new GroundTruthLog(options.groundTruthFile, options.keepGroundTruth);
-    this.generations = new Generations(options, clock, this.scheduler, this.output, this.log, this.counters);
+    this.generations = new Generations(options, clock, this.scheduler, this.output, this.log, this.stats);
     this.server = http.createServer((req, res) => this.onRequest(req, res));
     // uvicorn's default keep-alive; headersTimeout must exceed it so an idle keep-alive socket is
     // closed by the keep-alive timer, not misreported as a slow request.
@@ -224,7 +226,26 @@ export class SimulatorServer {
   private async handleGeneration(endpoint: GroundTruthEntry['endpoint'], req: http.IncomingMessage, res: http.ServerResponse, receivedAt: number): Promise<void> {
     const header = req.headers['x-request-id'];
     const requestId = typeof header === 'string' && header.length > 0 ? header : randomUUID().replaceAll('-', '');
-    const tracked = this.log.track({ requestId, endpoint, model: '', stream: false, receivedAt, startedAt: receivedAt, status: 0, promptTokens: 0, promptSha256: '', promptHead: '', completionTokens: 0, contentWrites: [], doneAt: null, failure: null });
+    const tracked = this.log.track({
+      requestId,
+      endpoint,
+      model: '',
+      stream: false,
+      receivedAt,
+      startedAt: receivedAt,
+      cachedPromptTokens: 0,
+      prefillMs: null,
+      decodeMs: null,
+      finishedAt: null,
+      status: 0,
+      promptTokens: 0,
+      promptSha256: '',
+      promptHead: '',
+      completionTokens: 0,
+      contentWrites: [],
+      doneAt: null,
+      failure: null,
+    });
     const { entry } = tracked;
     const reject = (status: number, body: string, contentType: string | undefined = 'application/json'): void => {
       if (!res.destroyed) {
@@ -285,12 +306,16 @@ export class SimulatorServer {
       includeUsage: request.includeUsage,
       maxTokens: request.maxTokens,
       dialect,
+      // The served model salts the chain: two served names share no blocks.
+      blockHashes: this.options.prefixCacheBlocks > 0 ? blockHashes(request.promptTokenList, request.model) : [],
       outputTokens,
       finish,
       failure,
       rng,
       failAt: failure === null ? Infinity : failurePointTokens(this.options.abortAfterTokens, outputTokens, this.options.tokensPerChunk),
       state: 'queued',
+      firstTokenAt: Infinity,
+      firstTokenRecorded: false,
       chunks: [],
       tokenOffsetsMs: [],
       words: [],
@@ -299,11 +324,12 @@ export class SimulatorServer {
   }
 
   private metricsText(): string {
+    this.generations.settleFirstTokens();
     return prometheusText({
       models: this.options.models,
       running: (m) => this.generations.count(m, 'generating'),
       waiting: (m) => this.generations.count(m, 'queued'),
-      counters: (m) => this.counters.get(m)!,
+      stats: (m) => this.stats.get(m)!,
       http: this.httpCounts,
     });
   }
@@ -321,6 +347,7 @@ export function behaviourSettings(o: ResolvedSimulatorOptions): Record<string, n
     itlMs: o.itlMs,
     jitterMs: o.jitterMs,
     tokensPerChunk: o.tokensPerChunk,
+    prefixCacheBlocks: o.prefixCacheBlocks,
     maxConcurrency: o.maxConcurrency,
     maxModelLen: o.maxModelLen,
     errorRate: o.errorRate,

@@ -48,6 +48,18 @@ export function chatPromptTokens(messages: readonly ChatMessageLike[]): number {
   return n;
 }
 
+/** A chat prompt's tokens as words, laid out like {@link WordTokenizer.encodeChat}; as many as {@link chatPromptTokens}. */
+export function chatWords(messages: readonly ChatMessageLike[]): string[] {
+  const out: string[] = [];
+  for (const m of messages) {
+    out.push(imStart, m.role);
+    for (const w of splitWords(messageText(m))) out.push(w);
+    out.push(imEnd, newline);
+  }
+  out.push(imStart, 'assistant', newline);
+  return out;
+}
+
 /**
  * `size` distinct lowercase words of two or three consonant-vowel syllables, in a fixed shuffled
  * order (so generated text looks varied rather than alphabetical). Pure: same size, same list.

@@ -15,7 +15,7 @@ function streamed(sim: RunningSimulator, requestId: string, maxTokens: number, s
 
 async function metric(sim: RunningSimulator, name: string): Promise<number> {
   const text = await (await fetch(`${sim.url}/metrics`)).text();
-  return Number(new RegExp(`^${name}\\{model_name="qwen3-8b"\\} (\\S+)$`, 'm').exec(text)![1]);
+  return Number(new RegExp(`^${name}\\{engine="0",model_name="qwen3-8b"\\} (\\S+)$`, 'm').exec(text)![1]);
 }
 
 async function until(check: () => boolean | Promise<boolean>): Promise<void> {

@@ -164,7 +164,7 @@ describe('client disconnect', () => {
 
       controller.abort();
       await pending;
-      await until(async () => (await fetch(`${sim.url}/metrics`).then((r) => r.text())).includes('vllm:num_requests_running{model_name="qwen3-8b"} 0.0'));
+      await until(async () => (await fetch(`${sim.url}/metrics`).then((r) => r.text())).includes('vllm:num_requests_running{engine="0",model_name="qwen3-8b"} 0.0'));
       const written = sim.groundTruth()[0]!.contentWrites.length;
       await new Promise((r) => setTimeout(r, 60));
 

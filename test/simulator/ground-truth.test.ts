@@ -66,8 +66,9 @@ describe('ground truth', () => {
     // TTFT = 20 + 0.1 × 50 prompt tokens = 25 ms; then one token every 8 ms.
     const sim = await startSimulator({ tokenizer: 'words', ttftMs: 20, prefillMsPerToken: 0.1, itlMs: 8, jitterMs: 0 });
     try {
-      const prompt = Array.from({ length: 50 }, (_, i) => `w${i}`).join(' ');
-      for (let i = 0; i < 3; i++) await streamText(sim, '/v1/completions', { prompt, max_tokens: 30, ignore_eos: true, stream: true });
+      // Three different prompts: a repeated one would be served from the prefix cache, with a shorter prefill.
+      const prompt = (run: number): string => Array.from({ length: 50 }, (_, i) => `w${run}x${i}`).join(' ');
+      for (let i = 0; i < 3; i++) await streamText(sim, '/v1/completions', { prompt: prompt(i), max_tokens: 30, ignore_eos: true, stream: true });
 
       const entries = sim.groundTruth();
       const ttftLate = entries.map((e) => e.contentWrites[0]! - e.startedAt - 25);

@@ -13,6 +13,7 @@ describe('simulator options', () => {
       ttftMs: 40,
       ttftJitterMs: 0,
       prefillMsPerToken: 0,
+      prefixCacheBlocks: 16_384,
       itlMs: 12,
       jitterMs: 1,
       tokensPerChunk: 1,

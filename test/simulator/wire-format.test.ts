@@ -186,7 +186,7 @@ describe('vLLM wire format', () => {
     expect(models.data[0]).toMatchObject({ id: 'qwen3-8b', object: 'model', owned_by: 'vllm', root: 'qwen3-8b', max_model_len: 32768 });
     expect(metrics.headers.get('content-type')).toContain('text/plain');
     for (const name of ['vllm:num_requests_running', 'vllm:num_requests_waiting', 'vllm:prompt_tokens_total', 'vllm:generation_tokens_total']) {
-      expect(text).toMatch(new RegExp(`^${name}\\{model_name="qwen3-8b"\\} \\d+\\.\\d+$`, 'm'));
+      expect(text).toMatch(new RegExp(`^${name}\\{engine="0",model_name="qwen3-8b"\\} \\d+\\.\\d+$`, 'm'));
     }
     expect(text).toMatch(/^http_requests_total\{handler="\/v1\/completions",method="POST",status="2xx"\} [1-9]\d*\.0$/m);
   });
