@@ -36,6 +36,8 @@ import { readWorkload } from './workload.ts';
 import { renderReport } from '../report/html.ts';
 import { readInferencePerfRecords, readNativeShard } from './readers.ts';
 import { describeRunsWithin, runsWithin } from './runs-within.ts';
+import { readServerAccount } from './server-metrics.ts';
+import { serverTtftOf } from '../core/history/attribution.ts';
 
 /**
  * The aggregator, shared by the Aggregate Lambda, `inference-baseline aggregate`, `run` and the
@@ -106,7 +108,7 @@ export async function aggregateRun(store: RunStore, opts: AggregateOptions = {})
   if (opts.history) {
     const series = opts.history({ scenario: summary.run.scenario, model: summary.run.model });
     const { entries, unreadable } = await series.list();
-    const comparison = compareWithHistory({ runId: summary.run.runId, startedAt: summary.run.startedAt, valid: summary.validity.valid, context, estimates }, entries, opts.compare);
+    const comparison = compareWithHistory({ runId: summary.run.runId, startedAt: summary.run.startedAt, valid: summary.validity.valid, context, estimates, serverTtft: serverTtftOf(summary.server) }, entries, opts.compare);
     summary = { ...summary, comparison };
     history = { store: series, entry: historyEntry(summary, context, estimates, store.location), unreadable };
     trend = trendOf(entries.filter((e) => comparison.baselineRuns.includes(e.runId)), summary.run, estimates);
@@ -206,7 +208,8 @@ async function aggregateNative(store: RunStore, keys: Set<string>, parts: StoreE
   if (strangers.length > 0) {
     throw new InputError(store.location, [`holds files of more than one run: run.json is run ${manifest.identity.runId}; ${strangers.join('; ')}`], 'aggregate each run from its own directory or prefix; raw files are never overwritten, so the mix came from copying runs together.');
   }
-  const summary = finalizeNative({ manifest, shardManifests, partFiles: parts.map((p) => p.key.slice(requestsPath('').length)), agg, partReads });
+  const server = await readServerAccount(store, keys, { successDoneAt: agg.successDoneAt, preflightDoneAt: [...shardManifests.values()].flatMap((m) => m.preflightDoneAt ?? []) }, manifest.identity.model);
+  const summary = finalizeNative({ manifest, shardManifests, partFiles: parts.map((p) => p.key.slice(requestsPath('').length)), agg, partReads, server });
   return { summary, agg, request: manifest.request, server: manifest.server ?? null };
 }
 

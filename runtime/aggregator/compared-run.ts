@@ -1,3 +1,4 @@
+import { serverTtftOf } from '../core/history/attribution.ts';
 import { estimateKeyMetrics, type MetricSource } from '../core/compare/compare.ts';
 import { InputError, validate } from '../core/errors.ts';
 import type { ComparedRun } from '../core/history/comparison.ts';
@@ -41,7 +42,7 @@ export async function loadComparedRun(store: RunStore): Promise<{ summary: Summa
   }
   return {
     summary,
-    run: { runId: summary.run.runId, startedAt: summary.run.startedAt, valid: summary.validity.valid, context: summary.context, estimates: estimateKeyMetrics(dists) },
+    run: { runId: summary.run.runId, startedAt: summary.run.startedAt, valid: summary.validity.valid, context: summary.context, estimates: estimateKeyMetrics(dists), serverTtft: serverTtftOf(summary.server) },
   };
 }
 

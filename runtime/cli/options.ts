@@ -94,6 +94,15 @@ export function fetchUrl(value: string): string {
   return value;
 }
 
+/** `--metrics-url`, repeatable: each replica's Prometheus endpoint (http(s), the full path). */
+export function metricsUrls(value: string, previous: string[] | undefined): string[] {
+  const url = URL.parse(value);
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.username || url.password) {
+    throw new InvalidArgumentError(`must be the http(s) URL of a Prometheus endpoint, path included (e.g. http://10.0.1.7:8000/metrics); got "${value}".`);
+  }
+  return [...(previous ?? []), value];
+}
+
 /** `--zone`: an availability zone name, as the nodes' topology.kubernetes.io/zone label carries it. */
 export function zoneName(value: string): string {
   if (!ZONE_NAME.test(value)) throw new InvalidArgumentError(`must be an availability zone name like us-west-2a (the nodes' topology.kubernetes.io/zone label), not a zone ID or a region; got "${value}".`);

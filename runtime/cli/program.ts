@@ -16,7 +16,7 @@ import { runCommand } from './commands/run.ts';
 import { simulateCommand } from './commands/simulate.ts';
 import { regionOfArn, startCommand, STATE_MACHINE_ARN } from './commands/start.ts';
 import { EXIT } from './exit-codes.ts';
-import { endpointUrl, errorStatus, positiveInteger, fetchUrl, httpUrl, kubernetesName, metricNamespace, nonEmpty, nonNegativeInteger, nonNegativeNumber, oneOf, outLocation, port, positiveNumber, probability, runIdOption, runnerKind, scenarioLabel, sha256Hex, shardSpec, windowSize, workerCount, zoneName } from './options.ts';
+import { endpointUrl, errorStatus, positiveInteger, fetchUrl, httpUrl, kubernetesName, metricNamespace, nonEmpty, nonNegativeInteger, nonNegativeNumber, metricsUrls, oneOf, outLocation, port, positiveNumber, probability, runIdOption, runnerKind, scenarioLabel, sha256Hex, shardSpec, windowSize, workerCount, zoneName } from './options.ts';
 
 /** Everything the command line touches, so it runs in-process in tests exactly as from a shell. */
 import type { HubAccess } from '../runner/tokenizer-source.ts';
@@ -141,6 +141,11 @@ function addRunCommand(command: NewCommand, io: CliIo, exit: (code: number) => v
     .option('--workers <n>', 'worker threads in this runner, each sending its slice of the schedule (load.num_workers; the baseline preset has 4)', workerCount)
     .addOption(new Option('--shard <i/N>', 'this pod’s slice of the schedule in an Indexed Job').argParser(shardSpec).default({ index: 0, count: 1 }, '0/1'))
     .option('--grace <seconds>', 'after Ctrl-C, how long in-flight requests may finish', nonNegativeNumber('seconds'), 10)
+    .option('--metrics-url <url>', "a replica's Prometheus endpoint, scraped before, during and after the load (repeat it for each replica; default: the target's /metrics)", metricsUrls)
+    .option('--no-metrics', "do not scrape the server's metrics (the run then cannot check for foreign load or prefix-cache hits)")
+    .option('--metrics-targets <file>', "a JSON array of the target's pod IPs, each scraped at --metrics-port/--metrics-path (the workflow's Job passes it)")
+    .option('--metrics-port <port>', 'the replicas\' metrics port, with --metrics-targets', port, 8000)
+    .option('--metrics-path <path>', 'the replicas\' metrics path, with --metrics-targets', nonEmpty('a URL path'), '/metrics')
     .option('--zone <az>', 'availability zone of this runner, recorded in the summary', zoneName)
     .option('--s3-endpoint <url>', 'S3 endpoint for --out s3://… (a local S3 server; default: AWS)', endpointUrl)
     .option('--no-aggregate', 'leave aggregation to the workflow (the Job passes it): summary.json has one writer')
@@ -204,6 +209,7 @@ function addSimulateCommand(command: NewCommand, io: CliIo, exit: (code: number)
     .option('--workers <n>', 'serve from this many processes behind one port (one serves about 200 req/s of 128-token streams)', workerCount, 1)
     .option('--dialect <server>', `whose wire format to speak: ${dialectNames.join(', ')}`, dialectName, 'vllm')
     .option('--tokenizer <name|path>', 'how prompts are counted: words, qwen3 or a tokenizer.json path (default: qwen3 for qwen3-8b, else words)', nonEmpty('a tokenizer'))
+    .option('--prefix-cache-blocks <n>', "prefix cache size in 16-token blocks, as vLLM's automatic prefix caching (0 = off; default 16384)", nonNegativeInteger('blocks'))
     .action(async (o) => {
       if ((o.model as string[]).some((m) => m.trim() === '')) throw new InputError('--model', ['a served model name cannot be empty'], `pass the names the simulator serves, e.g. --model ${SEED_MODEL.servedName}.`);
       const interrupt = io.interruptible('stopping the simulator');
@@ -229,6 +235,7 @@ function addSimulateCommand(command: NewCommand, io: CliIo, exit: (code: number)
             keepGroundTruth: false,
             dialect: o.dialect,
             tokenizer: o.tokenizer,
+            prefixCacheBlocks: o.prefixCacheBlocks,
           },
           { stdout: io.stdout, interrupt },
           o.workers,

@@ -1,5 +1,6 @@
 import { unsupportedValue, type DistributionStats } from '../core/metrics/latency-histogram.ts';
 import type { Summary } from '../core/summary/schema.ts';
+import { bucketText, serverHeadline, serverRows, ttftShare } from '../core/summary/server-view.ts';
 import { formatSteal } from '../timing/cpu-steal.ts';
 
 const columns = ['p50', 'p90', 'p95', 'p99', 'max'] as const;
@@ -34,6 +35,7 @@ export function formatSummary(s: Summary, o: { shard?: { index: number; count: n
     ...body.map(line),
     ...(starred ? ['* too few samples for this percentile (p90 needs 10, p99 100): the value is the largest seen, not published'] : []),
     '',
+    ...serverLines(s),
     ...failureLines(s),
     o.shard
       ? `verdict: none yet — these are shard ${o.shard.index} of ${o.shard.count}'s numbers (its share of the rate); the run is judged when all its shards are aggregated`
@@ -44,6 +46,19 @@ export function formatSummary(s: Summary, o: { shard?: { index: number; count: n
     ...(s.comparison ? [`comparison: ${s.comparison.headline}`] : []),
   ];
   return out.join('\n');
+}
+
+/** The server's own account: what it saw, its distributions beside the client's, where TTFT went. */
+function serverLines(s: Summary): string[] {
+  const server = s.server;
+  if (!server) return [];
+  const rows = serverRows(server, s.latency);
+  const header = ['server-side (ms)', 'count', 'p50', 'p90', 'p99', 'p50 within', 'client p50'];
+  const body = rows.map((r) => [`server ${r.name}`, String(r.server.count), num(r.server.p50), num(r.server.p90), num(r.server.p99), bucketText(r.server.bounds.p50), r.client ? num(r.client.p50) : '']);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const share = ttftShare(server, s.latency.ttft);
+  return [`server: ${serverHeadline(server)}`, ...(body.length > 0 ? [line(header), ...body.map(line)] : []), ...(share ? [share] : []), ...server.notes.map((n) => `server note: ${n}`), ''];
 }
 
 /** The three most frequent failure messages (all of them, up to ten, are in summary.json and the report). */

@@ -22,6 +22,8 @@ export const CONFIG_FILE = 'config.yml';
 export const RUN_MANIFEST_FILE = 'run.json';
 export const REQUESTS_DIR = 'requests';
 export const RAW_DIR = 'raw';
+/** The server's Prometheus scrapes around the load (runner shard 0 / the runner's coordinator): raw, one JSON line each. */
+export const SERVER_METRICS_FILE = 'server-metrics.ndjson';
 
 export const SUMMARY_FILE = 'summary.json';
 export const HISTOGRAMS_FILE = 'histograms.json';

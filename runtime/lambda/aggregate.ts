@@ -5,6 +5,7 @@ import { historySeriesPath, SUMMARY_FILE } from '../core/run-layout.ts';
 import { regressionNotice } from '../core/history/notice.ts';
 import { S3HistoryStore } from '../aws/s3-history-store.ts';
 import { RunSpec } from '../core/run-spec/index.ts';
+import { validityRules } from '../core/scenario/validity-rules.ts';
 import { S3RunStore } from '../aws/s3-run-store.ts';
 import { aggregateRun, writeOutputs, type RunHints } from '../aggregator/aggregate-run.ts';
 import type { ReportAssets } from '../report/assets.ts';
@@ -46,7 +47,7 @@ export function hintsFromRunSpec(spec: RunSpec): RunHints {
     zone: spec.placement.zone,
     runnerVersion: spec.runner.image.includes(':') ? spec.runner.image.slice(spec.runner.image.lastIndexOf(':') + 1) : spec.runner.image,
     pod: spec.observed ? { name: spec.observed.podName, node: spec.observed.nodeName, instanceType: spec.observed.instanceType ?? null, images: spec.observed.images } : null,
-    ...(v ? { validity: { maxScheduleDelayP99Ms: v.max_schedule_delay_p99_ms, maxRateDeviation: v.max_rate_deviation, maxErrorRate: v.max_error_rate, minSuccesses: v.min_successes } } : {}),
+    ...(v ? { validity: validityRules(v) } : {}),
   };
 }
 

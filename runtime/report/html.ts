@@ -3,6 +3,7 @@ import { unsupportedValue, type DistributionStats } from '../core/metrics/latenc
 import type { ReportAssets } from './assets.ts';
 import { changeText } from '../core/history/comparison.ts';
 import { formatSteal } from '../timing/cpu-steal.ts';
+import { bucketText, serverHeadline, serverRows, ttftShare } from '../core/summary/server-view.ts';
 import { CHARTS_SCRIPT, REPORT_CSS } from './page-assets.ts';
 
 /**
@@ -39,6 +40,7 @@ ${problemsList(s)}
 ${failuresSection(s)}
 ${comparisonSection(s)}
 ${percentilesSection(s)}
+${serverSection(s)}
 <h2>Latency distributions</h2>
 <p class="note">Value at each percentile, from the merged HDR histograms (x: 0.3 = p50, 1 = p90, 2 = p99, 3 = p99.9).</p>
 <div id="dist-ttft" class="chart"></div><div id="dist-itl" class="chart"></div><div id="dist-e2e" class="chart"></div>
@@ -113,6 +115,27 @@ function percentilesSection(s: Summary): string {
 ${table}
 </table>
 ${starred ? '<p class="note">* too few samples for this percentile (p90 needs 10, p99 100, p99.9 1,000): the value is the largest seen; it is not published as a baseline.</p>' : ''}`;
+}
+
+/** The server's own account: scrapes, foreign load, prefix cache, its distributions beside the client's. */
+function serverSection(s: Summary): string {
+  const server = s.server;
+  if (!server) return '';
+  const ms = (x: number | null): string => (x === null ? '–' : x >= 100 ? x.toFixed(1) : x.toFixed(3));
+  const rows = serverRows(server, s.latency)
+    .map((r) => `<tr><th>${r.name}</th><td>${r.server.count}</td><td>${ms(r.server.p50)}</td><td>${ms(r.server.p90)}</td><td>${ms(r.server.p99)}</td><td>${esc(bucketText(r.server.bounds.p50))}</td><td>${r.client ? ms(r.client.p50) : ''}</td><td><code>${esc(r.server.metric)}</code></td></tr>`)
+    .join('\n');
+  const replicas = server.requests.replicas
+    .map((r) => `<tr><td><code>${esc(r.endpoint)}</code></td><td>${esc(r.server ?? 'unknown')}</td><td>${r.seen ?? '–'}</td><td>${r.reset ? 'restarted' : ''}</td></tr>`)
+    .join('\n');
+  const share = ttftShare(server, s.latency.ttft);
+  return `<h2>The server's account</h2>
+<p id="server-headline">${esc(serverHeadline(server))}</p>
+${share ? `<p id="ttft-share">${esc(share)}</p>` : ''}
+${rows ? `<table id="server-percentiles"><tr><th>server-side (ms)</th><th>count</th><th>p50</th><th>p90</th><th>p99</th><th>p50 within</th><th>client p50</th><th>metric</th></tr>\n${rows}\n</table>
+<p class="note">From the delta of the server's histograms over the run: interpolated within buckets as Prometheus's histogram_quantile does, kept within what the bucket and the histogram's sum prove (the "p50 within" interval; a wide interval means the server's buckets cannot say more).</p>` : ''}
+<table id="server-replicas"><tr><th>replica</th><th>server</th><th>requests seen</th><th></th></tr>\n${replicas}\n</table>
+${server.notes.length ? `<ul>${server.notes.map((n) => `<li class="note">${esc(n)}</li>`).join('')}</ul>` : ''}`;
 }
 
 function scheduleDelayNote(s: Summary): string {

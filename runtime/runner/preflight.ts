@@ -36,6 +36,8 @@ export interface TargetSettings {
   hub: HubAccess;
   /** Ctrl-C: a tokenizer download stops at once. */
   signal?: AbortSignal;
+  /** Called when a probe request was answered 200: the server counted it as a finished request (its metrics' account). */
+  onServed?: () => void;
 }
 
 /**
@@ -125,7 +127,7 @@ async function whichServer(
  */
 async function promptCounter(dispatcher: Dispatcher, t: RequestTemplate, dialect: ServerDialect, s: TargetSettings): Promise<PromptCounter> {
   const headers = requestHeaders(t);
-  const overheadOf = async (count: ContentCounter, why: string): Promise<number> => Math.max(0, (await promptUsage(dispatcher, t, 'hello', why)) - (await count('hello')));
+  const overheadOf = async (count: ContentCounter, why: string): Promise<number> => Math.max(0, (await promptUsage(dispatcher, t, 'hello', why, s.onServed)) - (await count('hello')));
   const endpoint = endpointCounter(dispatcher, dialect, t.api, t.model, headers);
   let endpointFailure: string | null = null;
   if (endpoint) {
@@ -143,7 +145,7 @@ async function promptCounter(dispatcher: Dispatcher, t: RequestTemplate, dialect
   const why = endpoint ? `its tokenize endpoint failed (${endpointFailure})` : `${dialect.name} has no tokenize endpoint`;
   // The server first: a server that cannot generate or report usage is the problem to name, not
   // the tokenizer (and its count of one word is the template overhead's measure).
-  const helloTokens = await promptUsage(dispatcher, t, 'hello', why);
+  const helloTokens = await promptUsage(dispatcher, t, 'hello', why, s.onServed);
   if (s.tokenizer) {
     const files = await loadTokenizerFiles(s.tokenizer.source, s.hub, s.tokenizer.token, s.signal);
     const tokenizer = textTokenizer(files);
@@ -151,7 +153,7 @@ async function promptCounter(dispatcher: Dispatcher, t: RequestTemplate, dialect
     const overhead = Math.max(0, helloTokens - tokenizer.count('hello'));
     return { method: 'client-tokenizer', detail: `tokenizer ${files.from} + ${overhead} template tokens (usage of a 1-word probe)`, count: withOverhead(content, overhead) };
   }
-  const probed = await usageProbeCounter((p) => promptUsage(dispatcher, t, p, why));
+  const probed = await usageProbeCounter((p) => promptUsage(dispatcher, t, p, why, s.onServed));
   if ('tooFew' in probed) {
     throw new InputError('tokenizer.pretrained_model_name_or_path', [`the server cannot count prompt tokens (${why}), and usage probes found only ${probed.tooFew} one-token words`], "set tokenizer.pretrained_model_name_or_path to the served model's tokenizer (a local directory or a Hugging Face model id).");
   }
@@ -275,7 +277,7 @@ const PROBE_LIMIT_MS = 60_000;
  * request in far less than a minute, so the probe waits at most that, or load.request_timeout when
  * the user set a shorter limit.
  */
-async function promptUsage(dispatcher: Dispatcher, t: RequestTemplate, prompt: string, why: string): Promise<number> {
+async function promptUsage(dispatcher: Dispatcher, t: RequestTemplate, prompt: string, why: string, served?: () => void): Promise<number> {
   const path = requestPath(t.api);
   const limitMs = Math.min(t.timeoutMs, PROBE_LIMIT_MS);
   let status: number;
@@ -298,6 +300,7 @@ async function promptUsage(dispatcher: Dispatcher, t: RequestTemplate, prompt: s
   }
   if (status >= 500) throw new InputError('--target', [`POST ${path} answered HTTP ${status} to a 1-token probe: ${bodyExcerpt(text)}`], serverErrorFix(t));
   if (status !== 200) throw new InputError('--target', [`POST ${path} answered HTTP ${status} to a 1-token probe: ${bodyExcerpt(text)}`], `check api.type (completion or chat): the server must serve POST ${path} for model "${t.model}".`);
+  served?.();
   try {
     const tokens = (JSON.parse(text) as { usage?: { prompt_tokens?: number } }).usage?.prompt_tokens;
     if (typeof tokens === 'number') return tokens;

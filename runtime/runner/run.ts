@@ -16,6 +16,7 @@ import { pace, scheduleSlots, shardSeqs, shardSize, shardSlots, type Slot } from
 import { PromptSpool } from './prompt-spool.ts';
 import { serverConnections } from './server-dispatcher.ts';
 import { checkWarmUp, inspectTarget, warmUp } from './preflight.ts';
+import { ServerMetricsWindow } from './server-metrics.ts';
 import { DEFAULT_HUB } from './tokenizer-source.ts';
 import { calibratePrompts, type PromptPlan } from './prompts.ts';
 import { prepareRequest, sendRequest, type PreparedRequest, type RequestTemplate } from './request.ts';
@@ -70,7 +71,11 @@ async function runWithPool(o: RunOptions, pool: Dispatcher, spool: PromptSpool):
   };
   // Every preparation step gives way to Ctrl-C at once (untilInterrupted): nothing is created yet.
   const step = <T>(p: Promise<T>): Promise<T> => untilInterrupted(o.interrupt, p);
-  const target = await step(inspectTarget(pool, sc.server.baseUrl, base, { model: sc.server.model, type: sc.server.type, ignoreEos: sc.server.ignoreEos, tokenizer: sc.tokenizer, hub: o.hub ?? OFFLINE, signal: o.interrupt }));
+  // The generation requests sent before the load, as the server's metrics will count them.
+  const preflightDoneAt: number[] = [];
+  const target = await step(
+    inspectTarget(pool, sc.server.baseUrl, base, { model: sc.server.model, type: sc.server.type, ignoreEos: sc.server.ignoreEos, tokenizer: sc.tokenizer, hub: o.hub ?? OFFLINE, signal: o.interrupt, onServed: () => preflightDoneAt.push(o.clock()) }),
+  );
   const template: RequestTemplate = { ...base, model: target.model };
   const seed = runSeed(sc.load.seed, o.runId);
   const total = scheduleSize(sc.load.stages);
@@ -95,6 +100,7 @@ async function runWithPool(o: RunOptions, pool: Dispatcher, spool: PromptSpool):
   );
   await spool.close();
   const warmed = await step(warmUp(pool, template, warm!.prompt, warm!.promptTokens, warm!.maxTokens, o.clock));
+  preflightDoneAt.push(warmed.doneAt ?? o.clock());
   // The warm-up's usage checks the count and ignore_eos before anything is created.
   checkWarmUp(warmed, target, template);
   const e2eEstimate = (warmed.doneAt ?? 0) - (warmed.sentAt ?? 0);
@@ -123,6 +129,9 @@ async function runWithPool(o: RunOptions, pool: Dispatcher, spool: PromptSpool):
   await warmConnections(pool, Math.min(sc.load.maxConnections, Math.ceil((maxRate / o.shard.count) * (e2eEstimate / 1000) * 1.5) + 2), template);
   // A short lead so the first request is not late because of the setup just done; several workers
   // share one start, so their slices interleave as the schedule says.
+  // A lone runner of shard 0 reads the server's metrics around its load (with workers, their coordinator does).
+  const metrics = !o.coordination && o.shard.index === 0 && (o.metricsUrls?.length ?? 0) > 0 ? new ServerMetricsWindow({ urls: o.metricsUrls!, outDir: o.outDir, clock: o.clock, ...(o.onFileClosed ? { onFileClosed: o.onFileClosed } : {}) }) : undefined;
+  await metrics?.open();
   const start = o.coordination ? await o.coordination.ready(manifest) : o.clock() + 50;
 
   // A record that cannot be written (a full disk) stops the run: what it sent next would be lost.
@@ -131,11 +140,19 @@ async function runWithPool(o: RunOptions, pool: Dispatcher, spool: PromptSpool):
   const acc = new RunAccumulator(sc.server.ignoreEos);
   const startedAt = new Date().toISOString();
   const steal = openStealWindow(o.cpuTicks);
-  const { sent, interrupted } = await loadLoop({ ...o, interrupt: AbortSignal.any([o.interrupt, halt.signal]) }, pool, template, { start, slots: mySlots(), count: scheduled, lastMs: lastOffsetMs(mySlots()) }, spool.read(), (r) => {
-    writer.write(r);
-    acc.add(r);
-  });
-  await writer.close();
+  let loaded: { sent: number; interrupted: boolean };
+  try {
+    loaded = await loadLoop({ ...o, interrupt: AbortSignal.any([o.interrupt, halt.signal]) }, pool, template, { start, slots: mySlots(), count: scheduled, lastMs: lastOffsetMs(mySlots()) }, spool.read(), (r) => {
+      writer.write(r);
+      acc.add(r);
+    });
+    await writer.close();
+    // After the last response: an interrupted run's window is not the whole run, so no `after` scrape.
+    if (!loaded.interrupted) await metrics?.close();
+  } finally {
+    await metrics?.abandon();
+  }
+  const { sent, interrupted } = loaded;
 
   const shardManifest: ShardManifest = {
     v: 1,
@@ -150,6 +167,7 @@ async function runWithPool(o: RunOptions, pool: Dispatcher, spool: PromptSpool):
     startedAt,
     endedAt: new Date().toISOString(),
     cpuSteal: steal.share(),
+    preflightDoneAt,
   };
   const manifestPath = requestsPath(shardManifestName(o.shard.index));
   await writeFile(join(o.outDir, manifestPath), `${JSON.stringify(shardManifest, null, 2)}\n`, { flag: 'wx' });

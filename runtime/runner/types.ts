@@ -45,6 +45,11 @@ export interface RunOptions {
    */
   coordination?: Coordination;
   /**
+   * The server's Prometheus endpoints (one per replica), scraped around the load by the runner whose
+   * shard index is 0 (runner/server-metrics.ts); empty: not scraped.
+   */
+  metricsUrls?: readonly string[];
+  /**
    * The module the worker threads run when `load.num_workers` > 1 (runner/workers.ts): by default
    * this runner's own code — the bundle in a pod, the sources through tsx from a checkout.
    */

@@ -15,6 +15,7 @@ import { finish } from '../core/summary/finalize.ts';
 import { systemClock } from '../timing/clock.ts';
 import { Interrupted } from './interrupted.ts';
 import { createRunDir } from './run-dir.ts';
+import { ServerMetricsWindow } from './server-metrics.ts';
 import type { RunOptions, RunResult, RunStatus } from './types.ts';
 
 /**
@@ -134,9 +135,14 @@ export async function runWorkers(o: RunOptions): Promise<RunResult> {
     if (!failure || (failure instanceof Interrupted && !(err instanceof Interrupted))) failure = err;
     post({ type: 'abandon', reason: err.message });
   };
+  // This runner's coordinator reads the server's metrics around all its workers' load (runner 0 of a multi-pod run).
+  const metrics = o.shard.index === 0 && (o.metricsUrls?.length ?? 0) > 0 ? new ServerMetricsWindow({ urls: o.metricsUrls!, outDir: o.outDir, clock: systemClock, ...(o.onFileClosed ? { onFileClosed: o.onFileClosed } : {}) }) : undefined;
   const barrier = new StartBarrier(workers, {
     createDir: () => createRunDir(o.outDir),
-    beforeLoad: async () => o.beforeLoad?.(),
+    beforeLoad: async () => {
+      await o.beforeLoad?.();
+      await metrics?.open();
+    },
     post,
     fail,
     failed: () => failure !== null,
@@ -194,9 +200,11 @@ export async function runWorkers(o: RunOptions): Promise<RunResult> {
           }),
       ),
     );
+    if (failure === null && !shards.some((sh) => sh.partial)) await metrics?.close();
   } finally {
     clearInterval(ticker);
     o.interrupt.removeEventListener('abort', onInterrupt);
+    await metrics?.abandon();
     await Promise.all(threads.map((t) => t.terminate()));
   }
   if (failure) {

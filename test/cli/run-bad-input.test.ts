@@ -141,7 +141,7 @@ describe('inference-baseline run, end to end through the CLI', () => {
     const status = r.stderr.split('\n').filter((l) => l.startsWith('{"status"')).map((l) => JSON.parse(l) as { status: string; sent: number });
     expect(status.at(-1)).toMatchObject({ status: 'done', sent: 10 });
     expect(r.stdout).toContain(`report:  ${join(out, runId, 'report.html')}`);
-    expect((await readdir(join(out, runId))).sort()).toEqual(['config.yml', 'histograms.json', 'report.html', 'requests', 'run.json', 'summary.json']);
+    expect((await readdir(join(out, runId))).sort()).toEqual(['config.yml', 'histograms.json', 'report.html', 'requests', 'run.json', 'server-metrics.ndjson', 'summary.json']);
     // The terminal and the report show the one achieved rate: summary.json's.
     const rate = (JSON.parse(await readFile(join(out, runId, 'summary.json'), 'utf8')) as { load: { achievedRate: number } }).load.achievedRate;
     expect(r.stdout).toContain(`achieved ${rate} req/s`);

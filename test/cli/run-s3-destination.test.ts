@@ -87,8 +87,8 @@ describe('run --out s3://: the destination is checked before anything is measure
     const dir = kept![1]!;
     expect(dir.startsWith(staging)).toBe(true);
     // Everything the run wrote is in the kept copy, and its raw files reached S3 during the run.
-    expect((await readdir(dir)).sort()).toEqual(['config.yml', 'histograms.json', 'report.html', 'requests', 'run.json', 'summary.json']);
-    expect(await keys(`late/${runId}/`)).toEqual(expect.arrayContaining(['config.yml', 'run.json', 'requests/shard-0000-0000.ndjson.gz', 'requests/shard-0000.json']));
+    expect((await readdir(dir)).sort()).toEqual(['config.yml', 'histograms.json', 'report.html', 'requests', 'run.json', 'server-metrics.ndjson', 'summary.json']);
+    expect(await keys(`late/${runId}/`)).toEqual(expect.arrayContaining(['config.yml', 'run.json', 'requests/shard-0000-0000.ndjson.gz', 'requests/shard-0000.json', 'server-metrics.ndjson']));
     expect(await keys(`late/${runId}/`)).not.toContain('summary.json');
   });
 

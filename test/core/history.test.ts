@@ -50,6 +50,7 @@ function entry(value: number, over: Partial<HistoryEntry> = {}): HistoryEntry {
     regressed: [],
     changes: [],
     location: 's3://b/runs/x/',
+    serverTtft: null,
     ...over,
   };
 }
@@ -130,6 +131,38 @@ describe('compareWithHistory: which earlier runs are a baseline', () => {
     expect(c.verdict).toBe('regressed');
     expect(c.metrics.filter((m) => m.verdict === 'regressed').map((m) => m.metric)).toEqual(['ttft_p50']);
     expect(c.headline).toMatch(/^regressed against 5 earlier runs: ttft_p50 \+14\.\d % \(±\d+\.\d %\); what changed since the previous run: server version 0\.11\.0 → 0\.12\.0$/);
+  });
+
+  describe("whose a TTFT p50 change is, from the server's own TTFT", () => {
+    // Baseline client TTFT p50 100.4 ms (the mean of 100, 101, 100, 101, 100); the run's is 115 ms (+14.6 ms).
+    const history = (server: (i: number) => HistoryEntry['serverTtft']) => Array.from({ length: 5 }, (_, i) => entry(100 + (i % 2), { serverTtft: server(i) }));
+    const slower = (serverTtft: ComparedRun['serverTtft']) => current(100.5, { estimates: { ...estimates(100.5), ttft_p50: { value: 115, se: 0.5, n: 300, supported: true } }, serverTtft });
+
+    it("the server's when its own p50 moved with the client's", () => {
+      const c = compareWithHistory(slower({ p50: 108, bucket: [100, 250] }), history(() => ({ p50: 95, bucket: [80, 100] })));
+      expect(c.ttftAttribution).toBe("the TTFT change is the server's: the server's own TTFT p50 moved +13.0 ms of the client's +14.6 ms");
+      expect(c.headline).toContain("ttft_p50 +14.");
+      expect(c.headline).toContain("(the TTFT change is the server's: ");
+    });
+
+    it("the path's when the server's stayed put and its buckets were fine enough to show the change", () => {
+      const c = compareWithHistory(slower({ p50: 95.5, bucket: [95, 100] }), history(() => ({ p50: 95, bucket: [95, 100] })));
+      expect(c.ttftAttribution).toBe("the TTFT change is the path's (network, proxy, the server's front end), not the engine's: the server's own TTFT p50 moved +0.50 ms of the client's +14.6 ms");
+    });
+
+    it('not said when the buckets are as wide as the change, or a baseline run has no server-side TTFT', () => {
+      const coarse = compareWithHistory(slower({ p50: 95.5, bucket: [80, 100] }), history(() => ({ p50: 95, bucket: [80, 100] })));
+      expect(coarse.ttftAttribution).toMatch(/^whose the TTFT change is cannot be told: .* buckets \(up to 20\.0 ms wide\) are too coarse/);
+      const gap = compareWithHistory(slower({ p50: 108, bucket: [100, 250] }), history((i) => (i === 2 ? null : { p50: 95, bucket: [80, 100] })));
+      expect(gap.verdict).toBe('regressed');
+      expect(gap.ttftAttribution).toBeNull();
+    });
+
+    it('not said when TTFT p50 did not move', () => {
+      const c = compareWithHistory(current(100.5, { serverTtft: { p50: 60, bucket: [40, 60] } }), history(() => ({ p50: 40, bucket: [20, 40] })));
+      expect(c.verdict).toBe('unchanged');
+      expect(c.ttftAttribution).toBeNull();
+    });
   });
 
   it('an invalid run is not compared (its numbers are not a baseline), yet says what changed', () => {

@@ -1,3 +1,4 @@
+import { validityRules } from '../../runtime/core/scenario/validity-rules.ts';
 import { describe, expect, it } from 'vitest';
 import { RunAccumulator } from '../../runtime/core/metrics/accumulator.ts';
 import { requestMetrics } from '../../runtime/core/metrics/definitions.ts';
@@ -32,7 +33,7 @@ function summarize(acc: RunAccumulator, id: RunIdentity, req: RunRequest, totals
   return finish(acc.measure(id, req, totals), req, new InputTally('native').report());
 }
 
-const request: RunRequest = { arrival: 'even', stages: [{ rate: 1, duration: 3 }], ignoreEos: true, validity: { maxScheduleDelayP99Ms: 10, maxRateDeviation: 0.05, maxErrorRate: 0, minSuccesses: 1 } }; // three-request fixtures: the minimum-sample rule has its own test
+const request: RunRequest = { arrival: 'even', stages: [{ rate: 1, duration: 3 }], ignoreEos: true, validity: { ...validityRules(undefined), minSuccesses: 1 } }; // three-request fixtures: the minimum-sample rule has its own test
 
 describe('metric definitions on a hand-computed record', () => {
   // sent 1000.5; content at 1100.5, 1110.5, 1120.5, 1130.5; last byte 1131; 4 output tokens (server)

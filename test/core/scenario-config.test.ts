@@ -37,7 +37,7 @@ describe('the seed ConfigMap', () => {
     expect(s.load.stages).toEqual([{ rate: 1, duration: 300 }]);
     expect(s.api).toMatchObject({ type: 'completion', streaming: true });
     expect(s.server).toMatchObject({ baseUrl: 'http://qwen3-vllm.default:8000', model: 'qwen3-8b', ignoreEos: true });
-    expect(s.validity).toEqual({ maxScheduleDelayP99Ms: 10, maxRateDeviation: 0.05, maxErrorRate: 0, minSuccesses: 10 });
+    expect(s.validity).toEqual({ maxScheduleDelayP99Ms: 10, maxRateDeviation: 0.05, maxErrorRate: 0, minSuccesses: 10, maxForeignRequests: 0, maxPrefixCacheHitRate: 0.05, requireServerMetrics: false });
   });
 
   // The seed document lives beside the repository (../shared), not in it: skipped, by name, where it is absent.

@@ -1,3 +1,4 @@
+import { validityRules } from '../../runtime/core/scenario/validity-rules.ts';
 import { describe, expect, it } from 'vitest';
 import { formatSummary } from '../../runtime/cli/table.ts';
 import { RunAccumulator } from '../../runtime/core/metrics/accumulator.ts';
@@ -15,7 +16,7 @@ import type { Summary } from '../../runtime/core/summary/schema.ts';
 const identity: RunIdentity = { runId: 'r', scenario: 'baseline', model: 'm', target: 'http://t', zone: null, runner: { kind: 'native', version: 'test' }, api: 'completion', streaming: true };
 
 function lateRun(requests: number, lateMs: (seq: number) => number): Summary {
-  const request: RunRequest = { arrival: 'even', stages: [{ rate: 1, duration: requests }], ignoreEos: true, validity: { maxScheduleDelayP99Ms: 10, maxRateDeviation: 0.05, maxErrorRate: 0, minSuccesses: 1 } };
+  const request: RunRequest = { arrival: 'even', stages: [{ rate: 1, duration: requests }], ignoreEos: true, validity: { ...validityRules(undefined), minSuccesses: 1 } };
   const acc = new RunAccumulator(true);
   for (let seq = 0; seq < requests; seq++) {
     const scheduledAt = 1000 + seq * 1000;

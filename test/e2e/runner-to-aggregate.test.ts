@@ -50,7 +50,7 @@ describe('native runner → S3 (s3rver) → aggregate', () => {
     for await (const o of listObjects(s3.client, 'results', prefix)) keys.push(o.key.slice(prefix.length));
     // A shard per worker thread (two here); the runner's table below is their merge.
     const shards = [0, 1].map((i) => `requests/shard-000${i}`);
-    expect(keys.sort()).toEqual(['config.yml', ...shards.flatMap((s) => [`${s}-0000.ndjson.gz`, `${s}.json`]), 'run.json']);
+    expect(keys.sort()).toEqual(['config.yml', ...shards.flatMap((s) => [`${s}-0000.ndjson.gz`, `${s}.json`]), 'run.json', 'server-metrics.ndjson']);
 
     const store = new S3RunStore(s3.client, { bucket: 'results', prefix });
     const result = await aggregateRun(store);

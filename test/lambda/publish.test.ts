@@ -23,6 +23,7 @@ function summary(over: Partial<Summary> = {}): Summary {
     validity: { valid: false, reasons: ['3 of 300 requests failed'], notes: [] },
     context: null,
     comparison: null,
+    server: null,
     ...over,
   };
 }

@@ -8,6 +8,7 @@ import { flagLayer, layerConfig, parseScenario, presetConfig, readScenarioYaml, 
 import { resolveScenario } from '../../core/scenario/resolve.ts';
 import type { Summary } from '../../core/summary/schema.ts';
 import { startRunner } from '../../runner/start.ts';
+import { planMetricsUrls } from '../../runner/server-metrics.ts';
 import type { HubAccess } from '../../runner/tokenizer-source.ts';
 import { startSimulator, type RunningSimulator } from '../../simulator/index.ts';
 import type { Clock } from '../../timing/clock.ts';
@@ -41,6 +42,14 @@ export interface RunCommandOptions {
   aggregate?: boolean;
   /** Earlier valid runs the comparison's baseline is drawn from (default 7). */
   window?: number;
+  /** The replicas' Prometheus endpoints (default: the target's /metrics). */
+  metricsUrl?: string[];
+  /** false (`--no-metrics`): the server's metrics are not scraped. */
+  metrics?: boolean;
+  /** In the Job: the workflow's list of the target's pod IPs (JSON array), scraped at metricsPort/metricsPath. */
+  metricsTargets?: string;
+  metricsPort?: number;
+  metricsPath?: string;
 }
 
 export interface RunCommandIo {
@@ -99,6 +108,13 @@ export async function runCommand(opts: RunCommandOptions, io: RunCommandIo): Pro
     if (workers.note) io.stderr.write(`${workers.note}\n`);
     const tooFew = tooFewRequestsProblems(scenario);
     if (tooFew.length > 0) throw new InputError(source, tooFew, 'plan more requests as suggested above (a run that cannot be valid is not started).');
+    const metrics = planMetricsUrls({
+      baseUrl: scenario.server.baseUrl,
+      ...(opts.metricsUrl ? { metricsUrls: opts.metricsUrl } : {}),
+      disabled: opts.metrics === false,
+      ...(opts.metricsTargets ? { targets: { file: opts.metricsTargets, text: await readFile(opts.metricsTargets, 'utf8').catch(() => null), port: opts.metricsPort ?? 8000, path: opts.metricsPath ?? '/metrics' } } : {}),
+    });
+    if (metrics.note) io.stderr.write(`${metrics.note}\n`);
     const outDir = await destination.open();
     const progress = statusPrinter(io);
     const result = await startRunner({
@@ -113,6 +129,7 @@ export async function runCommand(opts: RunCommandOptions, io: RunCommandIo): Pro
       interrupt: io.interrupt,
       graceMs: opts.grace * 1000,
       hub: io.hub,
+      metricsUrls: metrics.urls,
       onStatus: progress.update,
       onNote: (line) => progress.note(line),
       ...destination.runnerHooks((line) => progress.note(line)),

@@ -3,6 +3,7 @@ import { InputError } from '../errors.ts';
 import type { Comparison } from '../summary/comparison.ts';
 import type { RunContext } from '../summary/context.ts';
 import { contextChanges } from './context.ts';
+import { ttftAttribution, type ServerTtft } from './attribution.ts';
 import { byStart, type HistoryEntry } from './entry.ts';
 
 /**
@@ -18,6 +19,8 @@ export interface ComparedRun {
   valid: boolean;
   context: RunContext;
   estimates: RunEstimates;
+  /** The server's own TTFT p50 (summary.server.ttft); absent or null without one. */
+  serverTtft?: ServerTtft | null;
 }
 
 export interface ComparisonRequest {
@@ -55,12 +58,12 @@ export function compareWithHistory(run: ComparedRun, entries: readonly HistoryEn
       if (!found) throw new InputError('compare.reference', [`run ${id} is not in this series' history`], 'name a run id of the same scenario and model (see `inference-baseline history`).');
       return found;
     });
-    return referenceComparison(run, named.map((e) => ({ runId: e.runId, startedAt: e.startedAt, valid: e.valid, context: e.context, estimates: e.metrics as RunEstimates })), o, base);
+    return referenceComparison(run, named.map((e) => ({ runId: e.runId, startedAt: e.startedAt, valid: e.valid, context: e.context, estimates: e.metrics as RunEstimates, serverTtft: e.serverTtft })), o, base);
   }
   const window = candidates.slice(-o.windowSize);
   if (!run.valid) return notABaseline(run, window, o, base);
   const result = compareRun(run.estimates, window.map((e) => e.metrics as RunEstimates), o);
-  return finish(result, window.map((e) => e.runId), base);
+  return finish(result, window.map((e) => e.runId), base, attribution(result, run, window));
 }
 
 /**
@@ -96,7 +99,7 @@ function referenceComparison(run: ComparedRun, refs: readonly ComparedRun[], o: 
   };
   if (!run.valid) return notABaseline(run, refs, o, withRefs);
   const result = refs.length >= o.minWindow ? compareRun(run.estimates, refs.map((r) => r.estimates), { ...o, windowSize: Math.max(o.windowSize, refs.length) }) : compareToReference(run.estimates, refs.map((r) => r.estimates), o);
-  return finish(result, refs.map((r) => r.runId), withRefs);
+  return finish(result, refs.map((r) => r.runId), withRefs, attribution(result, run, refs));
 }
 
 function notABaseline(run: ComparedRun, window: ReadonlyArray<{ runId: string }>, o: CompareOptions, base: Base): Comparison {
@@ -106,13 +109,19 @@ function notABaseline(run: ComparedRun, window: ReadonlyArray<{ runId: string }>
     against: 'window',
     baselineRuns: window.map((w) => w.runId),
     metrics: [],
+    ttftAttribution: null,
     headline: `not compared: run ${run.runId} is invalid, so its numbers are not a baseline (see validity.reasons)${changesText(base.changes)}`,
   };
 }
 
-function finish(result: RunComparison, baselineRuns: string[], base: Base): Comparison {
-  const c: Omit<Comparison, 'headline'> = { ...base, verdict: result.verdict, against: result.against, baselineRuns, metrics: result.metrics };
+function finish(result: RunComparison, baselineRuns: string[], base: Base, ttftAttribution: string | null): Comparison {
+  const c: Omit<Comparison, 'headline'> = { ...base, verdict: result.verdict, against: result.against, baselineRuns, metrics: result.metrics, ttftAttribution };
   return { ...c, headline: headline(c) };
+}
+
+/** Whose the TTFT p50 change is, when the run and every baseline run have the server's own TTFT. */
+function attribution(result: RunComparison, run: ComparedRun, baseline: ReadonlyArray<{ serverTtft?: ServerTtft | null }>): string | null {
+  return ttftAttribution(result.metrics.find((m) => m.metric === 'ttft_p50'), run.serverTtft ?? null, baseline.map((b) => b.serverTtft ?? null));
 }
 
 function methodOf(o: CompareOptions): Comparison['method'] {
@@ -137,12 +146,13 @@ function headline(c: Omit<Comparison, 'headline'>): string {
       .filter((m) => m.verdict === verdict)
       .map((m) => `${m.metric} ${changeText(m)}`)
       .join(', ');
+  const whose = c.ttftAttribution ? ` (${c.ttftAttribution})` : '';
   const caveat = c.against === 'reference' && c.baselineRuns.length < c.method.minWindow ? ' (sampling error only: with fewer than ' + c.method.minWindow + ' runs the night-to-night spread is unknown)' : '';
   switch (c.verdict) {
     case 'regressed':
-      return `regressed against ${runs}${caveat}: ${moved('regressed')}${changesText(c.changes)}`;
+      return `regressed against ${runs}${caveat}: ${moved('regressed')}${whose}${changesText(c.changes)}`;
     case 'improved':
-      return `improved against ${runs}${caveat}: ${moved('improved')}${changesText(c.changes)}`;
+      return `improved against ${runs}${caveat}: ${moved('improved')}${whose}${changesText(c.changes)}`;
     case 'unchanged':
       return `unchanged against ${runs}${caveat}: no key metric moved beyond its uncertainty and ${(c.method.minEffect * 100).toFixed(0)} %${changesText(c.changes)}`;
     default: {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { KEY_METRICS, type KeyMetric, type RunEstimates } from '../compare/compare.ts';
 import type { Summary } from '../summary/schema.ts';
 import { RunContext } from '../summary/context.ts';
+import { ServerTtft, serverTtftOf } from './attribution.ts';
 
 /**
  * One run in its series' history: small (about 3 kB), written once per aggregation by the
@@ -39,6 +40,8 @@ export const HistoryEntry = z.object({
   changes: z.array(z.string()),
   /** Where the run's files are (its directory or s3:// prefix): summary.json and histograms.json are there. */
   location: z.string(),
+  /** The server's own TTFT p50 (summary.server.ttft), for whose a TTFT change is; null without it (and in entries written before it). */
+  serverTtft: ServerTtft.nullable().default(null),
 });
 export type HistoryEntry = z.infer<typeof HistoryEntry>;
 
@@ -60,6 +63,7 @@ export function historyEntry(summary: Summary, context: RunContext, estimates: R
     regressed: c ? c.metrics.filter((m) => m.verdict === 'regressed').map((m) => m.metric) : [],
     changes: c ? c.changes : [],
     location,
+    serverTtft: serverTtftOf(summary.server),
   };
 }
 

@@ -74,6 +74,13 @@ export const ShardManifest = z.object({
    * it was recorded. See runtime/timing/cpu-steal.ts.
    */
   cpuSteal: z.number().min(0).max(1).nullable().optional(),
+  /**
+   * When each generation request this shard sent before its load was answered (usage probes, the
+   * warm-up; epoch ms): the server counts them as finished requests, so the server account counts
+   * those inside its window as the run's own, not foreign — another pod's warm-up can land after
+   * runner 0's first scrape. Absent from manifests written before it was recorded.
+   */
+  preflightDoneAt: z.array(z.number()).optional(),
 });
 export type ShardManifest = z.infer<typeof ShardManifest>;
 

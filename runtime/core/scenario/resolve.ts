@@ -1,5 +1,5 @@
 import { arrivals, type Distribution, type ScenarioConfig } from './schema.ts';
-import { VALIDITY_DEFAULTS, type ValidityRules } from './validity-rules.ts';
+import { validityRules, type ValidityRules } from './validity-rules.ts';
 import type { ServerType } from './servers.ts';
 
 /** A token-count distribution with its shape decided (inference-perf leaves it implicit). */
@@ -91,11 +91,6 @@ export function resolveScenario(config: ScenarioConfig): ResolvedScenario {
       apiKey: config.server.api_key,
     },
     tokenizer: config.tokenizer ? { source: config.tokenizer.pretrained_model_name_or_path, token: config.tokenizer.token } : null,
-    validity: {
-      maxScheduleDelayP99Ms: v?.max_schedule_delay_p99_ms ?? VALIDITY_DEFAULTS.maxScheduleDelayP99Ms,
-      maxRateDeviation: v?.max_rate_deviation ?? VALIDITY_DEFAULTS.maxRateDeviation,
-      maxErrorRate: v?.max_error_rate ?? VALIDITY_DEFAULTS.maxErrorRate,
-      minSuccesses: v?.min_successes ?? VALIDITY_DEFAULTS.minSuccesses,
-    },
+    validity: validityRules(v),
   };
 }

@@ -148,6 +148,9 @@ export const ScenarioConfig = z.strictObject({
       max_rate_deviation: z.number().positive().max(1).default(VALIDITY_DEFAULTS.maxRateDeviation),
       max_error_rate: z.number().min(0).max(1).default(VALIDITY_DEFAULTS.maxErrorRate),
       min_successes: z.number().int().positive().default(VALIDITY_DEFAULTS.minSuccesses),
+      max_foreign_requests: z.number().int().nonnegative().default(VALIDITY_DEFAULTS.maxForeignRequests),
+      max_prefix_cache_hit_rate: z.number().min(0).max(1).default(VALIDITY_DEFAULTS.maxPrefixCacheHitRate),
+      require_server_metrics: z.boolean().default(VALIDITY_DEFAULTS.requireServerMetrics),
     })
     .optional(),
 });

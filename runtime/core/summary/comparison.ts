@@ -44,6 +44,8 @@ export const Comparison = z.object({
   previousRunId: z.string().nullable(),
   /** What differs from the previous run ("image a → b", "node type x → y", "server setting k a → b"). */
   changes: z.array(z.string()),
+  /** Whose a TTFT p50 change is, the server's or the path's, from the server's own TTFT (history/attribution.ts); null when not said. */
+  ttftAttribution: z.string().nullable().default(null),
   headline: z.string(),
 });
 export type Comparison = z.infer<typeof Comparison>;

@@ -7,7 +7,8 @@ import { requestsPath, shardManifestName } from '../run-layout.ts';
 import type { Measured, StageLoad, Summary } from './schema.ts';
 import { buildSchedule } from '../scenario/schedule.ts';
 import { Timeline } from './timeline.ts';
-import { judgeValidity } from './validity.ts';
+import { judgeServerAccount, judgeValidity } from './validity.ts';
+import type { ServerAccount } from './server-account.ts';
 
 /** histograms.json: the merged HDR histograms (µs, compressed base64), so runs can be re-merged later. */
 export interface HistogramsFile {
@@ -28,6 +29,8 @@ export class RunResults {
   readonly tally: InputTally;
   /** Run ids of records that belong to another run (the aggregator refuses a mixed run). */
   readonly foreignRuns = new Set<string>();
+  /** When each successful request's last byte arrived: which of them the server's metrics window holds. */
+  readonly successDoneAt: number[] = [];
 
   constructor(
     readonly ignoreEos: boolean,
@@ -39,6 +42,7 @@ export class RunResults {
 
   /** A record that already passed its checks (schema + times). */
   add(r: RequestRecord): void {
+    if (r.error === null && r.doneAt !== null) this.successDoneAt.push(r.doneAt);
     this.acc.add(r);
     this.timeline.add(r);
     this.tally.recordUsed();
@@ -46,6 +50,7 @@ export class RunResults {
 
   merge(other: RunResults): void {
     for (const id of other.foreignRuns) this.foreignRuns.add(id);
+    for (const t of other.successDoneAt) this.successDoneAt.push(t);
     this.acc.merge(other.acc);
     this.timeline.merge(other.timeline);
     this.tally.merge(other.tally);
@@ -71,6 +76,8 @@ export function finalizeNative(input: {
    * manifest counts was cut short where gzip cannot tell (between two of its members).
    */
   partReads?: ReadonlyMap<string, { records: number; complete: boolean }>;
+  /** The server's account from its metrics (server-metrics.ndjson), when they were scraped. */
+  server?: ServerAccount | null;
 }): Summary {
   const { manifest, shardManifests, agg } = input;
   const extra: string[] = [];
@@ -108,7 +115,7 @@ export function finalizeNative(input: {
   }
   extra.push(...shardStartReasons(manifest, agg.acc));
   const base = agg.acc.measure(manifest.identity, manifest.request, { scheduled: manifest.scheduled, partial, cpuSteal: runCpuSteal(shardManifests.values()) });
-  return finish(base, manifest.request, agg.tally.report(), extra, damaged);
+  return finish(base, manifest.request, agg.tally.report(), extra, damaged, input.server ?? null);
 }
 
 /** How far apart the shards of one run may start before the load is no longer the one asked for. */
@@ -225,8 +232,10 @@ export function anchorRunTimes(s: Measured, acc: RunAccumulator, endEpochMs: num
  * is said as such in one reason, instead of the rules' words, which blame the runner (give it more
  * CPU, run longer) for numbers a bad file made low. Everything else the rules find stands.
  */
-export function finish(base: Measured, request: RunRequest, input: InputReport, extra: string[] = [], damaged: string[] = []): Summary {
+export function finish(base: Measured, request: RunRequest, input: InputReport, extra: string[] = [], damaged: string[] = [], server: ServerAccount | null = null): Summary {
   const judged = judgeValidity(base, request);
+  const serverSide = judgeServerAccount(server, request.validity);
+  extra = [...extra, ...serverSide.reasons];
   const inputSide = [...damaged, ...inputReasons(input)];
   let reasons: string[];
   if (inputSide.length === 0) {
@@ -239,7 +248,7 @@ export function finish(base: Measured, request: RunRequest, input: InputReport, 
   if (base.load.scheduleDelaySource === 'unavailable' && base.requests.sent > 0 && base.run.runner.kind === 'native') {
     reasons.push('No record carried a scheduled time, so schedule delay is unknown. Check the runner version that wrote the records.');
   }
-  return { ...base, input, validity: { valid: reasons.length === 0, reasons, notes: judged.notes }, context: null, comparison: null };
+  return { ...base, input, validity: { valid: reasons.length === 0, reasons, notes: [...judged.notes, ...serverSide.notes] }, context: null, comparison: null, server };
 }
 
 /**

@@ -6,6 +6,7 @@ import { RunIdentity, RunRequest } from '../records/run-manifest.ts';
 import { arrivals } from '../scenario/schema.ts';
 import { Comparison } from './comparison.ts';
 import { RunContext } from './context.ts';
+import { ServerAccount } from './server-account.ts';
 
 /** Where `load.schedule_delay` came from. */
 export const scheduleDelaySources = ['records', 'inference-perf-summary', 'unavailable'] as const;
@@ -98,7 +99,9 @@ export const Summary = z.object({
   context: RunContext.nullable().default(null),
   /** This run against its series' history (null: not compared, e.g. aggregated without a history). */
   comparison: Comparison.nullable().default(null),
+  /** The server's own account of the run from its Prometheus endpoints (null: none was scraped, or inference-perf). */
+  server: ServerAccount.nullable().default(null),
 });
 export type Summary = z.infer<typeof Summary>;
 export type LatencyName = keyof Summary['latency'];
-export type Measured = Omit<Summary, 'input' | 'validity' | 'context' | 'comparison'>;
+export type Measured = Omit<Summary, 'input' | 'validity' | 'context' | 'comparison' | 'server'>;

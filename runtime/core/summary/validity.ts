@@ -1,6 +1,8 @@
 import type { RunRequest } from '../records/run-manifest.ts';
 import { minSamples, type DistributionStats } from '../metrics/latency-histogram.ts';
 import type { Measured } from './schema.ts';
+import type { ServerAccount } from './server-account.ts';
+import type { ValidityRules } from '../scenario/validity-rules.ts';
 
 /**
  * The rules that make a run a valid baseline. A run that breaks one is still stored
@@ -100,4 +102,36 @@ function errorList(errors: Partial<Record<string, number>>): string {
 
 function fmt(x: number): string {
   return Number.isInteger(x) ? String(x) : x.toFixed(x < 10 ? 2 : 1);
+}
+
+/**
+ * What the server's own account says of the run as a baseline: other requests during the window
+ * (foreign load), the run's prompts served from the prefix cache, or — when the rules require it —
+ * metrics that could not be read. Without a complete account, a note says what was not checked.
+ */
+export function judgeServerAccount(server: ServerAccount | null, rules: ValidityRules): { reasons: string[]; notes: string[] } {
+  const reasons: string[] = [];
+  const notes: string[] = [];
+  if (server === null) {
+    if (rules.requireServerMetrics) reasons.push('No server metrics were scraped, and validity.require_server_metrics is set: the run could not check for foreign load or prefix-cache hits. Give the runner the server\'s metrics URL (--metrics-url, or the stack\'s targetMetricsPort/targetMetricsPath).');
+    return { reasons, notes };
+  }
+  const { foreign, seen, ours } = server.requests;
+  if (foreign !== null && foreign > rules.maxForeignRequests) {
+    reasons.push(
+      `The server handled ${foreign} request${foreign === 1 ? '' : 's'} that ${foreign === 1 ? 'was' : 'were'} not this run's (${seen} finished during the run, ${ours} of them ours${rules.maxForeignRequests > 0 ? `; allowed ${rules.maxForeignRequests}` : ''}): the baseline was measured under other load. Find what else sends to it (another benchmark, a batch job, a canary) and run when it is idle, or raise validity.max_foreign_requests if that load is expected.`,
+    );
+  }
+  const cache = server.prefixCache;
+  if (cache?.hitRate != null && cache.hitRate > rules.maxPrefixCacheHitRate) {
+    reasons.push(
+      `The server's prefix cache served ${fmt(cache.hitRate * 100)} % of the run's prompt tokens (${fmt(cache.hits)} of ${fmt(cache.queries)}; allowed ${fmt(rules.maxPrefixCacheHitRate * 100)} %): TTFT measured the cache, not prefill. Use fresh prompts (leave out --seed, which repeats an earlier run's prompts), or restart the server to empty its cache.`,
+    );
+  }
+  if (!server.scraped.complete) {
+    const text = `The server's metrics could not be read on every replica before and after the load, so foreign load and prefix-cache hits were not fully checked (${server.notes.join(' ') || 'no recognised exposition'}).`;
+    if (rules.requireServerMetrics) reasons.push(`${text} validity.require_server_metrics is set.`);
+    else notes.push(text);
+  }
+  return { reasons, notes };
 }
