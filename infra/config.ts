@@ -41,6 +41,9 @@ export const StackConfig = z.strictObject({
   /** Equality label selector of the inference pods (inference-charts label them by component). */
   targetPodSelector: z.string().default(D.targetPodSelector),
   targetNamespace: z.string().regex(DNS_LABEL, 'must be a Kubernetes namespace name').default(D.targetNamespace),
+  /** Each inference pod's Prometheus endpoint, scraped by the runner on every replica (vLLM: the API port, /metrics). */
+  targetMetricsPort: num.pipe(z.number().int().min(1).max(65535)).default(D.targetMetricsPort),
+  targetMetricsPath: z.string().regex(/^\/[\w\-./]*$/, 'must be a URL path starting with /').default(D.targetMetricsPath),
   benchmarkNamespace: z.string().regex(DNS_LABEL, 'must be a Kubernetes namespace name').default(D.benchmarkNamespace),
   runnerServiceAccount: z.string().regex(DNS_LABEL, 'must be a Kubernetes object name').default(D.runnerServiceAccount),
   scenario: z.string().default(D.scenario),

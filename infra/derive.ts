@@ -53,6 +53,8 @@ export function runDefaults(
       tokenizer: config.tokenizer,
       namespace: config.targetNamespace,
       podSelector: podSelectorLabels(config),
+      metricsPort: config.targetMetricsPort,
+      metricsPath: config.targetMetricsPath,
     },
     benchmarkNamespace: config.benchmarkNamespace,
     serviceAccountName: config.runnerServiceAccount,
@@ -121,6 +123,9 @@ export function dashboardGraphs(): Array<{ title: string; metrics: PublishedMetr
   }));
   return [
     ...latency,
+    // The client's TTFT p50 beside the server's own: when they part, the path changed, not the server.
+    { title: "ttft p50 (ms): the client's and the server's", metrics: ['ttft_p50', 'server_ttft_p50'].map(publishedMetric) },
+    { title: 'foreign_requests (other load during the run)', metrics: [publishedMetric('foreign_requests')] },
     // Beside schedule delay: a late night with steal is the host's, not the runner's.
     { title: "cpu_steal (%) on the runner's machine", metrics: [publishedMetric('cpu_steal')] },
     { title: 'requests', metrics: ['requests_sent', 'requests_succeeded', 'requests_failed'].map(publishedMetric) },

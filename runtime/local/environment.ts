@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -92,7 +93,10 @@ export async function startEnvironment(o: EnvironmentOptions): Promise<LocalEnvi
     const simulator = o.target ? undefined : await startSimulator({ keepGroundTruth: false, ...o.simulator });
     if (simulator) stops.push(() => simulator.close());
     const targetUrl = o.target ?? simulator!.url;
-    const config = { clusterName: LOCAL_CLUSTER, ...o.config, targetBaseUrl: targetUrl } as LocalEnvironment['config'];
+    // The target pod's address is the target's own (a loopback port here, not a pod IP on :8000):
+    // its metrics port is the target URL's unless the caller set one.
+    const targetAddress = new URL(targetUrl);
+    const config = { clusterName: LOCAL_CLUSTER, targetMetricsPort: Number(targetAddress.port || (targetAddress.protocol === 'https:' ? 443 : 80)), ...o.config, targetBaseUrl: targetUrl } as LocalEnvironment['config'];
     const synth = o.synthesize(config);
     const iam = new LocalIam(synth.iam, LOCAL_CREDENTIALS);
 
@@ -127,7 +131,7 @@ export async function startEnvironment(o: EnvironmentOptions): Promise<LocalEnvi
         namespaces: [...new Set(['default', targetNamespace, sa.namespace])],
         // The benchmark namespace enforces the strictest Pod Security level: the stack's pods must pass it.
         namespaceLabels: { [sa.namespace]: { [ENFORCE_LABEL]: 'restricted' } },
-        pods: [targetPod(targetNamespace, String(config.targetPodSelector ?? STACK_DEFAULTS.targetPodSelector), simulator ? `inference-baseline/simulator:${simulator.options.version}` : 'external-target')],
+        pods: [targetPod(targetNamespace, String(config.targetPodSelector ?? STACK_DEFAULTS.targetPodSelector), simulator ? `inference-baseline/simulator:${simulator.options.version}` : 'external-target', podIpOf(targetAddress.hostname))],
         // The state machine role is who its access entry says, with the rights the entry grants; nothing else.
         access: accessEntryOf(synth, synth.iam.principals.workflow),
         rbac: rbacMode && o.rbacApplied !== false ? appliedRbac(renderWorkflowRbac(sa.namespace, targetNamespace)) : { roles: [], bindings: [] },
@@ -206,7 +210,7 @@ function accessEntryOf(synth: SynthesizedWorkflow, roleArn: string): AccessEntry
 }
 
 /** The Running inference pod the workflow looks for (its labels are the stack's target selector). */
-function targetPod(namespace: string, selector: string, image: string): KubeObject {
+function targetPod(namespace: string, selector: string, image: string, podIP: string): KubeObject {
   const sel = parseLabelSelector(selector);
   const labels = 'labels' in sel ? sel.labels : {};
   return {
@@ -214,6 +218,12 @@ function targetPod(namespace: string, selector: string, image: string): KubeObje
     kind: 'Pod',
     metadata: { name: `target-${labelSelectorText(labels).replace(/[^a-z0-9]+/gi, '-').toLowerCase().slice(0, 40)}`, namespace, uid: 'target', labels },
     spec: { nodeName: 'local-node', containers: [{ name: 'server', image }] },
-    status: { phase: 'Running', hostIP: '127.0.0.1', podIP: '127.0.0.1' },
+    status: { phase: 'Running', hostIP: '127.0.0.1', podIP },
   };
+}
+
+/** The target's host as a pod IP: an IP literal as it is, a name (localhost) as loopback. */
+function podIpOf(hostname: string): string {
+  const bare = hostname.replace(/^\[|\]$/g, '');
+  return isIP(bare) ? bare : '127.0.0.1';
 }

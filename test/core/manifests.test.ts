@@ -83,6 +83,8 @@ describe('manifests for the seed defaults (native runner, bundle delivery)', () 
       '--shard', '$(JOB_COMPLETION_INDEX)/1',
       // The seed's four, explicit: the runner in the pod does not fit them to the node's CPUs.
       '--workers', '4',
+      // Every target replica's metrics, from the pod IPs the workflow adds to the ConfigMap.
+      '--metrics-targets', '/etc/inference-baseline/metrics-targets.json', '--metrics-port', '8000', '--metrics-path', '/metrics',
       '--no-aggregate',
     ]);
     expect(container.env).toEqual(

@@ -133,6 +133,11 @@ describe('the state machine', () => {
         path: '/api/v1/namespaces/default/pods',
         query: { 'labelSelector.$': 'States.Array($.prepared.runSpec.target.labelSelector)', fieldSelector: ['status.phase=Running'], limit: ['1'] },
       },
+      ListTargetReplicas: {
+        method: 'GET',
+        path: '/api/v1/namespaces/default/pods',
+        query: { 'labelSelector.$': 'States.Array($.prepared.runSpec.target.labelSelector)', fieldSelector: ['status.phase=Running'], limit: ['500'] },
+      },
       FindServiceAccount: {
         method: 'GET',
         path: '/api/v1/namespaces/benchmarking/serviceaccounts',

@@ -53,13 +53,13 @@ describe('the local workflow: success (native runner through the bootstrap and t
     expect(first.error).toBeUndefined();
     expect(first.status).toBe('SUCCEEDED');
     const names = first.states.map((s) => s.name);
-    expect(names.slice(0, 11)).toEqual([
-      'PrepareRun', 'FindTargetPods', 'TargetPodRunning?', 'DescribeTarget', 'LocateZone', 'ZoneKnown?', 'PinToZone', 'RecordZone',
+    expect(names.slice(0, 12)).toEqual([
+      'PrepareRun', 'FindTargetPods', 'TargetPodRunning?', 'DescribeTarget', 'ListTargetReplicas', 'LocateZone', 'ZoneKnown?', 'PinToZone', 'RecordZone',
       'FindServiceAccount', 'ServiceAccountFound?', 'CreateServiceAccount',
     ]);
     // Not regressed (nothing to compare with yet): no notice.
     expect(names.slice(-12)).toEqual(['JobState?', 'JobSucceeded', 'Aggregate', 'Publish', 'Regressed?', 'DeleteJob', 'DeleteConfigMap', 'ReleaseRun', 'CleanedUp', 'Outcome?', 'RunSummary', 'Succeeded']);
-    expect(first.output).toMatchObject({ scenario: 'baseline', model: 'qwen3-8b', runner: 'native', zone: 'local-1a', valid: true, reasons: [], succeeded: 100, published: 26 });
+    expect(first.output).toMatchObject({ scenario: 'baseline', model: 'qwen3-8b', runner: 'native', zone: 'local-1a', valid: true, reasons: [], succeeded: 100, published: 28 });
     expect(first.reaper).toBeUndefined();
   });
 
@@ -87,7 +87,7 @@ describe('the local workflow: success (native runner through the bootstrap and t
     const out = await tempDir();
     const dir = await exportExecution(wf.env, first, out);
     expect(dir).toBe(join(out, first.runSpec!.runId));
-    expect((await readdir(dir)).sort()).toEqual(['config.yml', 'execution.json', 'histograms.json', 'metrics.emf.ndjson', 'report.html', 'requests', 'run-spec.json', 'run.json', 'summary.json']);
+    expect((await readdir(dir)).sort()).toEqual(['config.yml', 'execution.json', 'histograms.json', 'metrics.emf.ndjson', 'report.html', 'requests', 'run-spec.json', 'run.json', 'server-metrics.ndjson', 'summary.json']);
     // One shard per worker thread of the one pod: the baseline keeps the seed's num_workers: 4 (and
     // the bundle is the threads' entry point, as in a pod).
     const shards = [0, 1, 2, 3].map((i) => `shard-000${i}`);
@@ -96,6 +96,12 @@ describe('the local workflow: success (native runner through the bootstrap and t
     expect(summary.validity).toEqual({ valid: true, reasons: [], notes: [] });
     // The run's identity is the RunSpec's (what the alarms watch), the zone the one the workflow located.
     expect(summary.run).toMatchObject({ scenario: 'baseline', model: 'qwen3-8b', zone: 'local-1a', runId: first.runSpec!.runId });
+    // The replicas' metrics, at the pod IPs ListTargetReplicas put in the ConfigMap and the stack's
+    // metrics port (the local target pod's address is the simulator's): every request the server
+    // finished in the window was the run's.
+    expect(summary.server?.scraped).toMatchObject({ endpoints: [`http://127.0.0.1:${new URL(wf.env.targetUrl).port}/metrics`], complete: true });
+    expect(summary.server?.requests).toMatchObject({ ours: 100, seen: 100, foreign: 0 });
+    expect(summary.server?.ttft?.count).toBe(100);
     const execution = JSON.parse(await readFile(join(dir, 'execution.json'), 'utf8')) as { status: string; definitionSha256: string; overrides: Record<string, unknown> };
     expect(execution).toMatchObject({ status: 'SUCCEEDED', definitionSha256: first.definitionSha256, overrides: { retryIntervalMs: 100, clock: 'virtual' } });
     const emf = (await readFile(join(dir, 'metrics.emf.ndjson'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);

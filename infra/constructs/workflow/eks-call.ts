@@ -49,7 +49,7 @@ export interface EksCallSpec {
   query?: Record<string, string[] | { expr: string }>;
   /** The request body: a JSONPath to an object, or a payload template. */
   body?: { path: string } | { template: Record<string, unknown> };
-  resultSelector?: Record<string, string>;
+  resultSelector?: Record<string, unknown>;
   resultPath: string | null;
   comment: string;
   /** Where the cluster's `{endpoint, certificateAuthority}` is in the state (default `$.prepared.cluster`). */

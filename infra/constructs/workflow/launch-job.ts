@@ -75,7 +75,8 @@ export class LaunchJob extends sfn.StateMachineFragment {
             'labels.$': `${cm}.metadata.labels`,
             ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', 'name.$': '$.prepared.runSpec.names.job', 'uid.$': '$.createdJob.uid', blockOwnerDeletion: true }],
           },
-          'data.$': `${cm}.data`,
+          // config.yml, and the target replicas' IPs for the runner's metrics scrapes (LocateTarget).
+          'data.$': `States.JsonMerge(${cm}.data, $.replicas.configData, false)`,
         },
       },
       resultPath: null,

@@ -1,7 +1,7 @@
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
-import { ZONE_LABEL } from '../../../runtime/core/manifests/index.ts';
+import { METRICS_TARGETS_KEY, ZONE_LABEL } from '../../../runtime/core/manifests/index.ts';
 import { eksCall, type FragmentContext } from './eks-call.ts';
 import { STATE } from './state-names.ts';
 
@@ -11,6 +11,8 @@ import { STATE } from './state-names.ts';
  * oversized one cannot be caught).
  *
  * Input: `$.prepared`. Output: `$.targetPods = {podName, hostIP, nodeName, images}`,
+ * `$.replicas.configData = {"metrics-targets.json": "[<pod IP>, …]"}` (every Running target pod:
+ * the runner scrapes each one's metrics; the workflow adds it to the run's ConfigMap),
  * `$.placement = {zone, instanceType, podPlacement, runSpecPatch}` (zone `"unknown"` with
  * podAffinity when no EC2 instance has the pod's host IP, e.g. Fargate, or the lookup failed) and
  * `$.run.runSpec` (the RunSpec with its placement and what the run measured against).
@@ -47,6 +49,21 @@ export class LocateTarget extends sfn.StateMachineFragment {
       },
       resultPath: '$.targetPods',
     });
+
+    // Every Running replica's IP, listed only once one is known to run (a wildcard over an empty list is not a path to rely on).
+    const replicas = eksCall(this, STATE.listTargetReplicas, ctx.kubernetes, {
+      comment: "Every Running target pod's IP: the runner reads each replica's metrics, not the Service's",
+      method: 'GET',
+      path: ctx.paths.targetPods,
+      query: {
+        labelSelector: { expr: 'States.Array($.prepared.runSpec.target.labelSelector)' },
+        fieldSelector: ['status.phase=Running'],
+        limit: ['500'],
+      },
+      resultSelector: { configData: { [`${METRICS_TARGETS_KEY}.$`]: 'States.JsonToString($.ResponseBody.items[*].status.podIP)' } },
+      resultPath: '$.replicas',
+    });
+    ctx.routes.catchKubernetes(replicas);
 
     const instance = '$.placement.reservations[0].Instances[0]';
     const locate = new tasks.CallAwsService(this, STATE.locateZone, {
@@ -91,7 +108,7 @@ export class LocateTarget extends sfn.StateMachineFragment {
       new sfn.Choice(this, STATE.targetPodRunning)
         .when(
           sfn.Condition.isPresent(`${pod}.status.hostIP`),
-          describe.next(locate).next(
+          describe.next(replicas).next(locate).next(
             new sfn.Choice(this, STATE.zoneKnown)
               .when(sfn.Condition.and(sfn.Condition.isPresent(`${instance}.Placement.AvailabilityZone`), sfn.Condition.isPresent(`${instance}.InstanceType`)), pin)
               .otherwise(affinity),

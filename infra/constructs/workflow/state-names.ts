@@ -6,6 +6,7 @@ export const STATE = {
   findTargetPods: 'FindTargetPods',
   targetPodRunning: 'TargetPodRunning?',
   describeTarget: 'DescribeTarget',
+  listTargetReplicas: 'ListTargetReplicas',
   locateZone: 'LocateZone',
   zoneKnown: 'ZoneKnown?',
   pinToZone: 'PinToZone',

@@ -4,6 +4,11 @@ import { CONFIG_FILE } from '../run-layout.ts';
 
 export const CONFIG_DIR = '/etc/inference-baseline';
 export const CONFIG_PATH = `${CONFIG_DIR}/${CONFIG_FILE}`;
+/**
+ * The target pods' IPs the workflow found (FindTargetPods), a JSON array the workflow adds to the
+ * run's ConfigMap: the runner scrapes each one's metrics, not the Service's one replica at a time.
+ */
+export const METRICS_TARGETS_KEY = 'metrics-targets.json';
 const CONTAINER = 'runner';
 
 /**
@@ -32,6 +37,7 @@ export function nativeRunArgs(spec: RunSpec): string[] {
     // Explicit, so the runner does not fit them to the node's CPUs: the pod has a CPU per worker.
     '--workers',
     String(spec.config.load.num_workers ?? 1),
+    ...(spec.target.metrics ? ['--metrics-targets', `${CONFIG_DIR}/${METRICS_TARGETS_KEY}`, '--metrics-port', String(spec.target.metrics.port), '--metrics-path', spec.target.metrics.path] : []),
     '--no-aggregate',
   ];
 }

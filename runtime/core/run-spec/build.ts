@@ -76,6 +76,7 @@ export function buildRunSpec(args: BuildRunSpecArgs): RunSpec {
       namespace: defaults.target.namespace,
       podSelector,
       labelSelector: labelSelectorText(podSelector),
+      metrics: { port: defaults.target.metricsPort, path: defaults.target.metricsPath },
     },
     cluster: {
       name: defaults.clusterName,

@@ -30,6 +30,8 @@ export const RunSpec = z.object({
     namespace: z.string(),
     podSelector: z.record(z.string(), z.string()),
     labelSelector: z.string(),
+    /** Each target pod's Prometheus endpoint (the runner scrapes every replica the workflow found). */
+    metrics: z.object({ port: z.number().int(), path: z.string() }).optional(),
   }),
   cluster: z.object({ name: z.string(), region: z.string(), benchmarkNamespace: z.string(), serviceAccountName: z.string() }),
   /**

@@ -15,6 +15,9 @@ export const STACK_DEFAULTS = {
   tokenizer: SEED_MODEL.tokenizer,
   targetPodSelector: 'app.kubernetes.io/component=qwen3-vllm',
   targetNamespace: 'default',
+  /** Where each inference pod serves its Prometheus metrics (vLLM: the API port's /metrics): the runner scrapes every replica. */
+  targetMetricsPort: 8000,
+  targetMetricsPath: '/metrics',
   benchmarkNamespace: 'benchmarking',
   runnerServiceAccount: 'inference-baseline-runner',
   scenario: 'baseline',
@@ -155,6 +158,9 @@ export const RunDefaults = z.strictObject({
     tokenizer: z.string().min(1).optional(),
     namespace: z.string().regex(DNS_LABEL),
     podSelector: z.record(z.string(), z.string()),
+    /** Each target pod's Prometheus endpoint: http://<pod IP>:<port><path>. */
+    metricsPort: z.number().int().min(1).max(65535).default(STACK_DEFAULTS.targetMetricsPort),
+    metricsPath: z.string().startsWith('/').default(STACK_DEFAULTS.targetMetricsPath),
   }),
   benchmarkNamespace: z.string().regex(DNS_LABEL),
   serviceAccountName: z.string().regex(DNS_LABEL),

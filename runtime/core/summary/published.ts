@@ -21,7 +21,7 @@ export interface PublishedMetric {
   /** What the number means, for the dashboard's definitions text. */
   definition: string;
   /** Dashboard grouping. */
-  group: 'latency' | 'schedule' | 'requests' | 'throughput' | 'verdict' | 'comparison';
+  group: 'latency' | 'schedule' | 'requests' | 'throughput' | 'verdict' | 'comparison' | 'server';
   /** How a day's value is read back (one run a night): the worst of the day. */
   statistic: 'Maximum' | 'Minimum';
 }
@@ -80,6 +80,30 @@ const steal: PublishedMetric = {
   group: 'schedule',
   statistic: 'Maximum',
 };
+
+/**
+ * The server's own account (summary.server): its TTFT p50 graphed beside the client's (the gap is
+ * the path: network, proxy, tokenizer front end), and the requests it finished that were not the
+ * run's. Absent when the metrics were not read, never sent as 0.
+ */
+const server: PublishedMetric[] = [
+  {
+    name: 'server_ttft_p50',
+    unit: 'Milliseconds',
+    read: (s) => s.server?.ttft?.p50 ?? null,
+    definition: "server_ttft_p50: TTFT p50 from the server's own histogram (vllm:time_to_first_token_seconds) over the run, interpolated within its bucket; beside ttft_p50, the difference is the path",
+    group: 'server',
+    statistic: 'Maximum',
+  },
+  {
+    name: 'foreign_requests',
+    unit: 'Count',
+    read: (s) => s.server?.requests.foreign ?? null,
+    definition: `foreign_requests: requests the server's replicas finished during the run that were not the run's (seen − ours); above ${VALIDITY_DEFAULTS.maxForeignRequests} by default, the run is invalid`,
+    group: 'server',
+    statistic: 'Maximum',
+  },
+];
 
 /** A comparison with a verdict on the run's numbers (not "insufficient history", not an invalid run). */
 function judged(s: Summary): NonNullable<Summary['comparison']> | null {
@@ -142,6 +166,7 @@ export const publishedMetrics: readonly PublishedMetric[] = [
     statistic: 'Minimum',
   },
   ...comparison,
+  ...server,
 ];
 
 /** The entry for `name`; throws for a name that is not published (a typo in an alarm must not pass silently). */
