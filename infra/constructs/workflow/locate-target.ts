@@ -24,15 +24,17 @@ export class LocateTarget extends sfn.StateMachineFragment {
 
   constructor(scope: Construct, id: string, ctx: FragmentContext) {
     super(scope, id);
+    /** The target's Running pods by the RunSpec's label selector, at most `limit` of them. */
+    const runningTargetPods = (limit: number) => ({
+      labelSelector: { expr: 'States.Array($.prepared.runSpec.target.labelSelector)' },
+      fieldSelector: ['status.phase=Running'],
+      limit: [String(limit)],
+    });
     const find = eksCall(this, STATE.findTargetPods, ctx.kubernetes, {
       comment: 'Running pods of the inference server (AmazonEKSViewPolicy on the target namespace)',
       method: 'GET',
       path: ctx.paths.targetPods,
-      query: {
-        labelSelector: { expr: 'States.Array($.prepared.runSpec.target.labelSelector)' },
-        fieldSelector: ['status.phase=Running'],
-        limit: ['1'],
-      },
+      query: runningTargetPods(1),
       resultSelector: { 'pods.$': '$.ResponseBody.items' },
       resultPath: '$.targetPods',
     });
@@ -55,11 +57,7 @@ export class LocateTarget extends sfn.StateMachineFragment {
       comment: "Every Running target pod's IP: the runner reads each replica's metrics, not the Service's",
       method: 'GET',
       path: ctx.paths.targetPods,
-      query: {
-        labelSelector: { expr: 'States.Array($.prepared.runSpec.target.labelSelector)' },
-        fieldSelector: ['status.phase=Running'],
-        limit: ['500'],
-      },
+      query: runningTargetPods(500),
       resultSelector: { configData: { [`${METRICS_TARGETS_KEY}.$`]: 'States.JsonToString($.ResponseBody.items[*].status.podIP)' } },
       resultPath: '$.replicas',
     });
