@@ -16,5 +16,5 @@ RUN npx esbuild runtime/cli/main.ts --bundle --platform=node --target=node22 --f
 FROM public.ecr.aws/docker/library/node:22-slim
 COPY --from=build /out/runner.mjs /app/runner.mjs
 USER node
-ENTRYPOINT ["node", "/app/runner.mjs"]
+ENTRYPOINT ["node", "--single-threaded-gc", "/app/runner.mjs"]
 CMD ["--help"]

@@ -97,7 +97,9 @@ function prompt(seq: number): string {
   return out.join(' ');
 }
 
-console.log(`runner accuracy — ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}, baseline (512 in / 128 out, streaming), ${duration} s per rate and client; ${pinned ? `runner on cpu ${values['runner-cpus']}, simulator on cpu ${values['sim-cpus']}` : 'not pinned (no taskset)'}${simArgs.length ? `; simulator ${simArgs.join(' ')}` : ''}\n`);
+// The Job runs the runner with RUNNER_NODE_FLAGS; a bench without them measures another process.
+const flags = process.execArgv.filter((a) => a.startsWith('--') && a !== '--import' && !a.startsWith('--import='));
+console.log(`runner accuracy — ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version} ${flags.length ? flags.join(' ') : '(no V8 flags: not as the Job runs it)'}, baseline (512 in / 128 out, streaming), ${duration} s per rate and client; ${pinned ? `runner on cpu ${values['runner-cpus']}, simulator on cpu ${values['sim-cpus']}` : 'not pinned (no taskset)'}${simArgs.length ? `; simulator ${simArgs.join(' ')}` : ''}\n`);
 console.log('| rate (req/s) | client | requests | schedule delay p50 / p99 (ms) | ttft error p50 / p99 (ms) | itl error p50 / p99 (ms) | client CPU µs / content event | simulator CPU | CPU steal | GC pauses (count, max ms) | verdict |');
 console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|');
 for (const rate of rates) {

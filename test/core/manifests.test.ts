@@ -72,7 +72,8 @@ describe('manifests for the seed defaults (native runner, bundle delivery)', () 
 
   it('runs a stock Node 22 image that fetches, verifies and runs the bundle with the CLI flags', () => {
     expect(container.image).toBe('public.ecr.aws/docker/library/node:22-slim');
-    expect(container.command).toEqual(['node', '-e', BUNDLE_BOOTSTRAP, '--']);
+    // The collector on the loop's own thread (RUNNER_NODE_FLAGS): no helper thread preempts the stamping loop.
+    expect(container.command).toEqual(['node', '--single-threaded-gc', '-e', BUNDLE_BOOTSTRAP, '--']);
     expect(container.args).toEqual([
       'run', '--config', CONFIG_PATH,
       '--name', 'baseline',
@@ -176,7 +177,7 @@ describe('manifests for the native runner, image delivery', () => {
     const job = renderJob(spec, 'us-west-2a') as unknown as AnyJob;
     const container = job.spec.template.spec.containers[0] as Record<string, unknown>;
     expect(container.image).toBe('111111111111.dkr.ecr.us-west-2.amazonaws.com/ib:1');
-    expect(container.command).toEqual(['node', '/app/runner.mjs']);
+    expect(container.command).toEqual(['node', '--single-threaded-gc', '/app/runner.mjs']);
     expect(() => new Job(job as never).validate()).not.toThrow();
   });
 });
