@@ -153,7 +153,16 @@ export function sendRequest(
   });
 }
 
+/** What a record needs of its plan: the plan less its prompt, which need not live as long as the request. */
+type RecordedPlan = Omit<PlannedRequest, 'prompt'>;
+
 class Measurement {
+  /**
+   * Not the plan itself: its prompt (kilobytes of text, already in the request's body bytes) would
+   * be held for the request's whole life — long enough to be promoted to the old generation at
+   * every request, feeding the major collections that pause the loop at high rates.
+   */
+  readonly p: RecordedPlan;
   sentAt: number | null = null;
   lastByteAt: number | null = null;
   status: number | null = null;
@@ -163,9 +172,11 @@ class Measurement {
   done = false;
 
   constructor(
-    readonly p: PlannedRequest,
+    p: PlannedRequest,
     readonly streaming: boolean,
-  ) {}
+  ) {
+    this.p = { runId: p.runId, shard: p.shard, seq: p.seq, stage: p.stage, scheduledAt: p.scheduledAt, promptTokens: p.promptTokens, maxTokens: p.maxTokens };
+  }
 
   record(doneAt: number | null, error: RequestRecord['error']): RequestRecord {
     const p = this.p;

@@ -239,6 +239,19 @@ async function loadLoop(
   const ticker = setInterval(() => o.onStatus?.(status()), 1000);
   let interrupted = o.interrupt.aborted;
   const stop = new Promise<void>((resolve) => o.interrupt.addEventListener('abort', () => resolve(), { once: true }));
+  // `Promise.race([x, stop])` would leave a reaction on `stop` at every wait, held until the run
+  // ends (two per request: megabytes over a long run at high rates); this one lets go of its listener.
+  const untilInterrupted = (x: Promise<unknown>): Promise<void> =>
+    o.interrupt.aborted
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => {
+          const done = (): void => {
+            o.interrupt.removeEventListener('abort', done);
+            resolve();
+          };
+          o.interrupt.addEventListener('abort', done, { once: true });
+          void x.then(done, done);
+        });
   try {
     // The next request's bytes are built while waiting for its time (prepareRequest), not after it.
     let next: PreparedRequest | null = null;
@@ -252,12 +265,12 @@ async function loadLoop(
         next = prepareRequest(t, { runId: o.runId, shard: o.shard.index, seq: slot.seq, stage: slot.stage, scheduledAt: start + slot.offsetMs, prompt: plan.prompt, promptTokens: plan.promptTokens, maxTokens: plan.maxTokens });
       }
       if (d.kind === 'wait') {
-        await Promise.race([sleepUntil(start + slot.offsetMs, clock), stop]);
+        await untilInterrupted(sleepUntil(start + slot.offsetMs, clock));
         interrupted = o.interrupt.aborted;
         continue;
       }
       while (inFlight.size >= cap && !interrupted) {
-        await Promise.race([...inFlight, stop]);
+        await untilInterrupted(Promise.race(inFlight));
         interrupted = o.interrupt.aborted;
       }
       if (interrupted) break;
