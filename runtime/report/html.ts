@@ -121,7 +121,6 @@ ${starred ? '<p class="note">* too few samples for this percentile (p90 needs 10
 function serverSection(s: Summary): string {
   const server = s.server;
   if (!server) return '';
-  const ms = (x: number | null): string => (x === null ? '–' : x >= 100 ? x.toFixed(1) : x.toFixed(3));
   const rows = serverRows(server, s.latency)
     .map((r) => `<tr><th>${r.name}</th><td>${r.server.count}</td><td>${ms(r.server.p50)}</td><td>${ms(r.server.p90)}</td><td>${ms(r.server.p99)}</td><td>${esc(bucketText(r.server.bounds.p50))}</td><td>${r.client ? ms(r.client.p50) : ''}</td><td><code>${esc(r.server.metric)}</code></td></tr>`)
     .join('\n');
@@ -148,7 +147,6 @@ function scheduleDelayNote(s: Summary): string {
 function comparisonSection(s: Summary): string {
   const c = s.comparison;
   if (!c) return '';
-  const ms = (x: number | null): string => (x === null ? '–' : x >= 100 ? x.toFixed(1) : x.toFixed(3));
   const rows = c.metrics
     .map((m) => `<tr><th>${esc(m.metric)}</th><td>${ms(m.baseline)}</td><td>${ms(m.value)}</td><td>${esc(changeText(m))}</td><td class="${m.verdict}">${esc(m.verdict)}</td></tr>`)
     .join('\n');
@@ -164,6 +162,11 @@ function comparisonSection(s: Summary): string {
 ${rows ? `<table id="comparison"><tr><th>metric (ms)</th><th>baseline</th><th>this run</th><th>change (± needed)</th><th>verdict</th></tr>\n${rows}\n</table>` : ''}
 ${changed}
 <div id="trend-ttft" class="chart"></div><div id="trend-itl" class="chart"></div><div id="trend-e2e" class="chart"></div>`;
+}
+
+/** A latency in a table cell: 3 decimals below 100 ms, 1 above; a dash for none. */
+function ms(x: number | null): string {
+  return x === null ? '–' : x >= 100 ? x.toFixed(1) : x.toFixed(3);
 }
 
 function fmtCell(x: number | null, integer: boolean): string {

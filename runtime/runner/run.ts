@@ -21,10 +21,12 @@ import { DEFAULT_HUB } from './tokenizer-source.ts';
 import { calibratePrompts, type PromptPlan } from './prompts.ts';
 import { prepareRequest, sendRequest, type PreparedRequest, type RequestTemplate } from './request.ts';
 import { ShardWriter } from './shard-writer.ts';
-import { untilInterrupted } from './interrupted.ts';
+import { Interrupted, untilInterrupted } from './interrupted.ts';
 import { createRunDir } from './run-dir.ts';
 import type { RunOptions, RunResult, RunStatus } from './types.ts';
 
+
+const noop = (): void => undefined;
 /** Without the entry point's word (RunOptions.hub), nothing is fetched from the internet. */
 const OFFLINE = { ...DEFAULT_HUB, offline: true };
 
@@ -130,7 +132,7 @@ async function runWithPool(o: RunOptions, pool: Dispatcher, spool: PromptSpool):
   // A short lead so the first request is not late because of the setup just done; several workers
   // share one start, so their slices interleave as the schedule says.
   // A lone runner of shard 0 reads the server's metrics around its load (with workers, their coordinator does).
-  const metrics = !o.coordination && o.shard.index === 0 && (o.metricsUrls?.length ?? 0) > 0 ? new ServerMetricsWindow({ urls: o.metricsUrls!, outDir: o.outDir, clock: o.clock, ...(o.onFileClosed ? { onFileClosed: o.onFileClosed } : {}) }) : undefined;
+  const metrics = o.coordination ? undefined : ServerMetricsWindow.forShard(o, o.clock);
   await metrics?.open();
   const start = o.coordination ? await o.coordination.ready(manifest) : o.clock() + 50;
 
@@ -240,18 +242,12 @@ async function loadLoop(
   let interrupted = o.interrupt.aborted;
   const stop = new Promise<void>((resolve) => o.interrupt.addEventListener('abort', () => resolve(), { once: true }));
   // `Promise.race([x, stop])` would leave a reaction on `stop` at every wait, held until the run
-  // ends (two per request: megabytes over a long run at high rates); this one lets go of its listener.
-  const untilInterrupted = (x: Promise<unknown>): Promise<void> =>
-    o.interrupt.aborted
-      ? Promise.resolve()
-      : new Promise<void>((resolve) => {
-          const done = (): void => {
-            o.interrupt.removeEventListener('abort', done);
-            resolve();
-          };
-          o.interrupt.addEventListener('abort', done, { once: true });
-          void x.then(done, done);
-        });
+  // ends (two per request: megabytes over a long run at high rates); untilInterrupted lets go of
+  // its listener. Here an interruption ends the wait, it is not an error: the loop reads the signal.
+  const waitOrInterrupt = (x: Promise<unknown>): Promise<void> =>
+    untilInterrupted(o.interrupt, x).then(noop, (err: unknown) => {
+      if (!(err instanceof Interrupted)) throw err;
+    });
   try {
     // The next request's bytes are built while waiting for its time (prepareRequest), not after it.
     let next: PreparedRequest | null = null;
@@ -265,12 +261,12 @@ async function loadLoop(
         next = prepareRequest(t, { runId: o.runId, shard: o.shard.index, seq: slot.seq, stage: slot.stage, scheduledAt: start + slot.offsetMs, prompt: plan.prompt, promptTokens: plan.promptTokens, maxTokens: plan.maxTokens });
       }
       if (d.kind === 'wait') {
-        await untilInterrupted(sleepUntil(start + slot.offsetMs, clock));
+        await waitOrInterrupt(sleepUntil(start + slot.offsetMs, clock));
         interrupted = o.interrupt.aborted;
         continue;
       }
       while (inFlight.size >= cap && !interrupted) {
-        await untilInterrupted(Promise.race(inFlight));
+        await waitOrInterrupt(Promise.race(inFlight));
         interrupted = o.interrupt.aborted;
       }
       if (interrupted) break;

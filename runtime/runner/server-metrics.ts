@@ -28,6 +28,15 @@ export interface MetricsWindowOptions {
 }
 
 export class ServerMetricsWindow {
+  /**
+   * The window of the runner that scrapes, or none: shard 0 of the run scrapes (one writer of
+   * server-metrics.ndjson), and only when there are endpoints to read.
+   */
+  static forShard(o: { shard: { index: number }; metricsUrls?: readonly string[]; outDir: string; onFileClosed?: (rel: string) => void }, clock: Clock): ServerMetricsWindow | undefined {
+    if (o.shard.index !== 0 || !o.metricsUrls || o.metricsUrls.length === 0) return undefined;
+    return new ServerMetricsWindow({ urls: o.metricsUrls, outDir: o.outDir, clock, ...(o.onFileClosed ? { onFileClosed: o.onFileClosed } : {}) });
+  }
+
   private readonly agent = new Agent({ connections: 1, keepAliveTimeout: 30_000 });
   private timer: NodeJS.Timeout | undefined;
   private closed = false;

@@ -136,7 +136,8 @@ export async function runWorkers(o: RunOptions): Promise<RunResult> {
     post({ type: 'abandon', reason: err.message });
   };
   // This runner's coordinator reads the server's metrics around all its workers' load (runner 0 of a multi-pod run).
-  const metrics = o.shard.index === 0 && (o.metricsUrls?.length ?? 0) > 0 ? new ServerMetricsWindow({ urls: o.metricsUrls!, outDir: o.outDir, clock: systemClock, ...(o.onFileClosed ? { onFileClosed: o.onFileClosed } : {}) }) : undefined;
+  // The threads stamp their records on systemClock (a clock cannot cross into a thread): so do the scrapes.
+  const metrics = ServerMetricsWindow.forShard(o, systemClock);
   const barrier = new StartBarrier(workers, {
     createDir: () => createRunDir(o.outDir),
     beforeLoad: async () => {

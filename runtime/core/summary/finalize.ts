@@ -235,15 +235,15 @@ export function anchorRunTimes(s: Measured, acc: RunAccumulator, endEpochMs: num
 export function finish(base: Measured, request: RunRequest, input: InputReport, extra: string[] = [], damaged: string[] = [], server: ServerAccount | null = null): Summary {
   const judged = judgeValidity(base, request);
   const serverSide = judgeServerAccount(server, request.validity);
-  extra = [...extra, ...serverSide.reasons];
+  const others = [...extra, ...serverSide.reasons];
   const inputSide = [...damaged, ...inputReasons(input)];
   let reasons: string[];
   if (inputSide.length === 0) {
-    reasons = [...judged.reasons, ...extra];
+    reasons = [...judged.reasons, ...others];
   } else {
     const standing = judgeValidity(asIfNothingWasLost(base), { ...request, validity: { ...request.validity, minSuccesses: 0 } }).reasons;
     const explained = judged.reasons.filter((r) => !standing.includes(r));
-    reasons = [...inputSide, ...(explained.length > 0 ? [lostRecordsReason(base, request)] : []), ...judged.reasons.filter((r) => standing.includes(r)), ...extra];
+    reasons = [...inputSide, ...(explained.length > 0 ? [lostRecordsReason(base, request)] : []), ...judged.reasons.filter((r) => standing.includes(r)), ...others];
   }
   if (base.load.scheduleDelaySource === 'unavailable' && base.requests.sent > 0 && base.run.runner.kind === 'native') {
     reasons.push('No record carried a scheduled time, so schedule delay is unknown. Check the runner version that wrote the records.');

@@ -91,7 +91,7 @@ const server: PublishedMetric[] = [
     name: 'server_ttft_p50',
     unit: 'Milliseconds',
     read: (s) => s.server?.ttft?.p50 ?? null,
-    definition: "server_ttft_p50: TTFT p50 from the server's own histogram (vllm:time_to_first_token_seconds) over the run, interpolated within its bucket; beside ttft_p50, the difference is the path",
+    definition: "server_ttft_p50: TTFT p50 from the server's own histogram (vllm:time_to_first_token_seconds) over the run, interpolated within what its buckets and sum prove; beside ttft_p50, the difference is the path",
     group: 'server',
     statistic: 'Maximum',
   },
