@@ -10,7 +10,7 @@
  */
 import { PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { interpretEvent, interpretEventBytes, type StreamEvent } from '../runtime/runner/openai-events.ts';
+import { interpretEvent, interpretEventRange, type StreamEvent } from '../runtime/runner/openai-events.ts';
 import { SseParser } from '../runtime/runner/sse.ts';
 import { completionChunk, sse, type WireContext } from '../runtime/simulator/wire.ts';
 import { systemClock } from '../runtime/timing/clock.ts';
@@ -23,7 +23,7 @@ const words = [' the', ' of', ' and', ' water', ' mountain', ' question', ' toge
 const single = words.map((w, i) => Buffer.from(sse(completionChunk(ctx, w, false, i + 1))));
 const batched = [Buffer.concat(single)];
 
-async function run(name: string, chunks: Buffer[], classify: (b: Buffer) => StreamEvent): Promise<void> {
+async function run(name: string, chunks: Buffer[], classify: (b: Uint8Array, start: number, end: number) => StreamEvent): Promise<void> {
   let gcMs = 0;
   let gcCount = 0;
   const obs = new PerformanceObserver((list) => {
@@ -35,8 +35,8 @@ async function run(name: string, chunks: Buffer[], classify: (b: Buffer) => Stre
   const contentTimes: number[] = [];
   let at = 0;
   let content = 0;
-  const parser = new SseParser((data) => {
-    const ev = classify(data);
+  const parser = new SseParser((bytes, start, end) => {
+    const ev = classify(bytes, start, end);
     if (ev.kind === 'chunk' && ev.content) {
       contentTimes.push(at);
       content += 1;
@@ -68,7 +68,7 @@ async function run(name: string, chunks: Buffer[], classify: (b: Buffer) => Stre
 console.log(`runner CPU per content event — node ${process.version}, ${events.toLocaleString('en-US')} events per row\n`);
 console.log('| path | content events | CPU µs / event | GC pauses | GC ms |');
 console.log('|---|---:|---:|---:|---:|');
-await run('one event per chunk, byte search (the runner)', single, interpretEventBytes);
-await run('one event per chunk, decode + JSON.parse', single, (b) => interpretEvent(b.toString('utf8')));
-await run('8 events per chunk, byte search (the runner)', batched, interpretEventBytes);
-await run('8 events per chunk, decode + JSON.parse', batched, (b) => interpretEvent(b.toString('utf8')));
+await run('one event per chunk, one-pass scan (the runner)', single, interpretEventRange);
+await run('one event per chunk, decode + JSON.parse', single, (b, s, e) => interpretEvent(Buffer.from(b.buffer, b.byteOffset + s, e - s).toString('utf8')));
+await run('8 events per chunk, one-pass scan (the runner)', batched, interpretEventRange);
+await run('8 events per chunk, decode + JSON.parse', batched, (b, s, e) => interpretEvent(Buffer.from(b.buffer, b.byteOffset + s, e - s).toString('utf8')));

@@ -25,7 +25,12 @@ export async function spawnSimulator(args: string[], groundTruthFile: string, cp
   // 512-token prompt, which at high rates would take CPU from the runner under test.
   const argv = [bin, 'simulate', '--port', '0', '--ground-truth', groundTruthFile, '--tokenizer', 'words', ...args];
   // `cpus` pins the simulator (all its threads) to those cores with taskset, away from the runner's.
-  const child = cpus ? spawn('taskset', ['-c', cpus, process.execPath, ...argv], { stdio: ['ignore', 'pipe', 'inherit'] }) : spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
+  // Pinned, V8's GC helper threads would share its one core with the loop that writes and stamps
+  // chunks, stalling it for tens of milliseconds after it has stamped writes still corked in its
+  // sockets: ground truth that is wrong for whichever client is measuring. Its collections stay on
+  // its main thread, as the runner's do (RUNNER_NODE_FLAGS).
+  const node = [process.execPath, '--single-threaded-gc', ...argv];
+  const child = cpus ? spawn('taskset', ['-c', cpus, ...node], { stdio: ['ignore', 'pipe', 'inherit'] }) : spawn(node[0]!, node.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout! });
   const url = await new Promise<string>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`simulator exited with ${code} before listening`)));

@@ -37,54 +37,85 @@ export function interpretEvent(data: string): StreamEvent {
   return { kind: 'chunk', content, usage: usageOf(obj.usage), finish };
 }
 
-const DONE = Buffer.from('[DONE]');
-const ERROR_KEY = Buffer.from('"error"');
-const USAGE_KEY = Buffer.from('"usage"');
-const USAGE_NULL = Buffer.from('"usage":null');
-const STRING_CONTENT_KEYS = ['"text":"', '"content":"', '"reasoning_content":"', '"reasoning":"'].map((k) => Buffer.from(k));
-const TOKEN_IDS = Buffer.from('"token_ids":[');
-const FINISH_STRING = Buffer.from('"finish_reason":"');
 const CONTENT_CHUNK: StreamEvent = Object.freeze({ kind: 'chunk', content: true, usage: null, finish: null });
 const DONE_EVENT: StreamEvent = Object.freeze({ kind: 'done' });
+const ascii = (s: string): Uint8Array => Buffer.from(s, 'latin1');
+const DONE = ascii('[DONE]');
+const ERROR = ascii('error');
+const USAGE = ascii('usage');
+const FINISH = ascii('finish_reason');
+const TOKEN_IDS = ascii('token_ids');
+const STRING_CONTENT_KEYS = ['text', 'content', 'reasoning_content', 'reasoning'].map(ascii);
+const NULL = ascii('null');
 
 /**
- * `interpretEvent` on an event's bytes, without parsing the common case. A token chunk of vLLM's
- * wire format (`{…"choices":[{…"text":" the"…}],"usage":null}`, no error, no usage, no finish
- * reason — TGI's `"finish_reason":""` before the last token counts as none) is recognised
- * by byte search: JSON escapes every `"` inside a string, so `"text":"` followed by a non-`"` byte
- * can only be a key with a non-empty string value. Anything else — usage, errors, empty text, keys
- * spaced as Python's `json.dumps` writes them, non-objects — is decoded and parsed by
- * `interpretEvent`, so the answer is the same either way (test/runner/sse-parser.test.ts checks
- * both paths on the same events). This keeps the runner's CPU per token, and the garbage it makes,
- * small at high rates.
+ * `interpretEvent` on an event's bytes (`[start, end)` of `bytes`), without decoding or parsing the
+ * common case. A token chunk of vLLM's wire format (`{…"choices":[{…"text":" the"…}],"usage":null}`:
+ * no error, no usage, no finish reason — TGI's `"finish_reason":""` before the last token counts as
+ * none) is recognised in one pass that skips every JSON string whole (escapes included), so a key
+ * is only ever a string followed by `:`, and text that merely contains `"text":"` is never taken for
+ * one. Anything else — usage, errors, empty text, keys spaced as Python's `json.dumps` writes them,
+ * non-objects — is decoded and parsed by `interpretEvent`, so the answer is the same either way
+ * (test/runner/sse-parser.test.ts checks both paths on the same events). This is the runner's CPU
+ * per token at high rates, and it allocates nothing.
  */
-export function interpretEventBytes(data: Buffer): StreamEvent {
-  if (data.length === DONE.length && data.equals(DONE)) return DONE_EVENT;
-  if (data.length > 1 && data[0] === 0x7b && data[data.length - 1] === 0x7d && data.indexOf(ERROR_KEY) === -1 && usageIsNull(data) && !hasFinishBytes(data) && hasContentBytes(data)) return CONTENT_CHUNK;
-  return interpretEvent(data.toString('utf8'));
+export function interpretEventRange(bytes: Uint8Array, start: number, end: number): StreamEvent {
+  if (isTokenChunk(bytes, start, end)) return CONTENT_CHUNK;
+  if (equalsAt(bytes, start, end, DONE)) return DONE_EVENT;
+  return interpretEvent(Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('utf8'));
 }
 
-function usageIsNull(data: Buffer): boolean {
-  const at = data.indexOf(USAGE_KEY);
-  return at === -1 || (data.indexOf(USAGE_NULL) === at && data.indexOf(USAGE_KEY, at + 1) === -1);
+/** `interpretEventRange` of a whole buffer. */
+export function interpretEventBytes(data: Uint8Array): StreamEvent {
+  return interpretEventRange(data, 0, data.length);
 }
 
-function hasFinishBytes(data: Buffer): boolean {
-  const at = data.indexOf(FINISH_STRING);
-  return at !== -1 && data[at + FINISH_STRING.length] !== 0x22;
-}
-
-function hasContentBytes(data: Buffer): boolean {
-  for (const key of STRING_CONTENT_KEYS) {
-    const at = data.indexOf(key);
-    if (at !== -1 && data[at + key.length] !== 0x22) return true;
+/** True only when `interpretEvent` would answer CONTENT_CHUNK; false means "parse it". */
+function isTokenChunk(b: Uint8Array, start: number, end: number): boolean {
+  if (end - start < 2 || b[start] !== 0x7b || b[end - 1] !== 0x7d) return false;
+  let content = false;
+  let i = start + 1;
+  while (i < end) {
+    if (b[i] !== 0x22) {
+      i++;
+      continue;
+    }
+    // A string: [s, j) its raw bytes, j its closing quote.
+    const s = i + 1;
+    let j = s;
+    while (j < end && b[j] !== 0x22) j += b[j] === 0x5c ? 2 : 1;
+    if (j >= end) return false;
+    if (b[j + 1] !== 0x3a) {
+      // A value. `"object":"error"` is an old-style error.
+      if (equalsAt(b, s, j, ERROR)) return false;
+      i = j + 1;
+      continue;
+    }
+    // A key (one not after `{` or `,` is malformed JSON: the parser says so); its value starts right
+    // after the colon (a space there sends the event to the parser).
+    if (b[i - 1] !== 0x7b && b[i - 1] !== 0x2c) return false;
+    const v = j + 2;
+    const len = j - s;
+    if (len === 5) {
+      if (equalsAt(b, s, j, ERROR)) return false;
+      if (equalsAt(b, s, j, USAGE) && !equalsAt(b, v, Math.min(v + 4, end), NULL)) return false;
+    } else if (len === 13) {
+      if (equalsAt(b, s, j, FINISH) && b[v] === 0x22 && b[v + 1] !== 0x22) return false;
+    } else if (len === 9 && equalsAt(b, s, j, TOKEN_IDS)) {
+      if (b[v] === 0x5b && b[v + 1]! >= 0x30 && b[v + 1]! <= 0x39) content = true;
+    }
+    if (!content && b[v] === 0x22 && b[v + 1] !== 0x22) {
+      for (const key of STRING_CONTENT_KEYS) if (equalsAt(b, s, j, key)) content = true;
+    }
+    i = v;
   }
-  const ids = data.indexOf(TOKEN_IDS);
-  if (ids !== -1) {
-    const c = data[ids + TOKEN_IDS.length]!;
-    return c >= 0x30 && c <= 0x39;
-  }
-  return false;
+  return content;
+}
+
+function equalsAt(b: Uint8Array, s: number, e: number, word: Uint8Array): boolean {
+  if (e - s !== word.length) return false;
+  for (let k = 0; k < word.length; k++) if (b[s + k] !== word[k]) return false;
+  return true;
 }
 
 function hasContent(choice: Record<string, unknown>): boolean {

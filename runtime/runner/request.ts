@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici';
 import type { ErrorType, RequestRecord } from '../core/records/record.ts';
 import type { Clock } from '../timing/clock.ts';
-import { errorMessage, finishReasonOf, interpretEventBytes, usageOf, type Usage } from './openai-events.ts';
+import { errorMessage, finishReasonOf, interpretEventRange, usageOf, type Usage } from './openai-events.ts';
 import { SseParser } from './sse.ts';
 
 /** Everything that stays the same for every request of a run. */
@@ -61,7 +61,9 @@ export function prepareRequest(t: RequestTemplate, p: PlannedRequest): PreparedR
  * Sends one request and measures it, on undici's dispatch handler rather than a body stream so
  * nothing sits between the socket and the timestamps:
  * - sent = `onRequestStart`, which undici calls in the same synchronous block that writes the
- *   request to the socket (after any wait for a free connection — that wait is schedule delay);
+ *   request to the socket. What comes before it is schedule delay: any wait for a free connection,
+ *   and on a reused keep-alive connection one turn of the event loop, since undici (≥ 7.2x, for
+ *   GHSA-35p6-xmwp-9g52) checks an idle socket for unsolicited bytes before writing to it;
  * - each network chunk is stamped once on arrival, before it is parsed, and that stamp goes to
  *   every content-bearing event the chunk completes.
  * Never throws: every outcome becomes a record.
@@ -72,6 +74,8 @@ export function sendRequest(
   prepared: PreparedRequest,
   clock: Clock,
   signal?: AbortSignal,
+  /** Called once the request's bytes are written (a microtask after the write's synchronous block). */
+  onWritten?: () => void,
 ): Promise<RequestRecord> {
   const { p, body, headers } = prepared;
   const m = new Measurement(p, t.streaming);
@@ -92,9 +96,9 @@ export function sendRequest(
     let failure: { type: ErrorType; message: string } | null = null;
     // The arrival stamp of the chunk being parsed: every content event it completes gets it.
     let at = 0;
-    const parser = new SseParser((data) => {
+    const parser = new SseParser((bytes, start, end) => {
       if (m.done || failure) return;
-      const ev = interpretEventBytes(data);
+      const ev = interpretEventRange(bytes, start, end);
       if (ev.kind === 'done') m.done = true;
       else if (ev.kind === 'error') failure = { type: 'in_band', message: ev.message };
       else if (ev.kind === 'invalid') failure = { type: 'protocol', message: ev.message };
@@ -115,6 +119,7 @@ export function sendRequest(
           controller = c;
           m.sentAt = clock();
           if (signal?.aborted) onAbort();
+          if (onWritten) queueMicrotask(onWritten);
         },
         onResponseStart(_c, statusCode, resHeaders) {
           m.status = statusCode;

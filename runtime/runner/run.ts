@@ -23,6 +23,7 @@ import { prepareRequest, sendRequest, type PreparedRequest, type RequestTemplate
 import { ShardWriter } from './shard-writer.ts';
 import { Interrupted, untilInterrupted } from './interrupted.ts';
 import { createRunDir } from './run-dir.ts';
+import { youngCollector } from './young-collector.ts';
 import type { RunOptions, RunResult, RunStatus } from './types.ts';
 
 
@@ -248,6 +249,7 @@ async function loadLoop(
     untilInterrupted(o.interrupt, x).then(noop, (err: unknown) => {
       if (!(err instanceof Interrupted)) throw err;
     });
+  const young = youngCollector();
   try {
     // The next request's bytes are built while waiting for its time (prepareRequest), not after it.
     let next: PreparedRequest | null = null;
@@ -270,7 +272,7 @@ async function loadLoop(
         interrupted = o.interrupt.aborted;
       }
       if (interrupted) break;
-      const p = sendRequest(pool, t, next, clock, cancel.signal).then((r) => {
+      const p = sendRequest(pool, t, next, clock, cancel.signal, young?.afterSend).then((r) => {
         if (r.error) failed += 1;
         else succeeded += 1;
         onRecord(r);

@@ -5,21 +5,29 @@
  * `onData` synchronously, inside `push`, so the caller stamps it with the chunk's arrival time.
  * Comment lines (`: ping`), `event:`/`id:`/`retry:` fields and blank keep-alives produce no event.
  *
- * Bytes, not text: a stream's events are framed without decoding or copying them (the payload is a
- * view of the chunk, valid only during the callback); only a line or event split across chunks is
- * copied. This is the runner's per-token path, so it allocates as little as it can.
+ * Bytes, not text, and ranges, not views: an event whose one data line and blank line arrive in the
+ * same chunk — every token of a streamed completion, in practice — is handed over as
+ * `(chunk, start, end)`, valid only during the callback, with nothing allocated. Only a line or an
+ * event split across chunks, or an event of several data lines, is copied. This is the runner's
+ * per-token path: what it allocates at 100 streams is what the garbage collector pauses the loop for.
  */
+export type EventData = (bytes: Uint8Array, start: number, end: number) => void;
+
 export class SseParser {
   /** Bytes of an incomplete line from earlier chunks (a copy: the caller may reuse its buffers). */
   private pending: Buffer | null = null;
-  /** Data lines of the event being read. */
+  /** Data lines of the event being read, copied (several lines, or the event spans chunks). */
   private data: Buffer[] = [];
+  /** The event's one data line while it is still inside the chunk being pushed: [from, to) of `src`. */
+  private src: Uint8Array | null = null;
+  private from = 0;
+  private to = 0;
   private sawCR = false;
 
-  constructor(private readonly onData: (data: Buffer) => void) {}
+  constructor(private readonly onData: EventData) {}
 
   push(chunk: Uint8Array | string): void {
-    const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
     let i = 0;
     // A `\r` that ended the previous chunk already ended its line: skip the `\n` that may follow.
     if (this.sawCR && buf.length > 0) {
@@ -30,48 +38,73 @@ export class SseParser {
     for (; i < buf.length; i++) {
       const c = buf[i]!;
       if (c !== 10 && c !== 13) continue;
-      let line = buf.subarray(start, i);
-      if (this.pending) {
-        line = Buffer.concat([this.pending, line]);
-        this.pending = null;
-      }
+      const end = i;
       if (c === 13) {
         if (i + 1 < buf.length) {
           if (buf[i + 1] === 10) i++;
         } else this.sawCR = true;
       }
+      if (this.pending) {
+        const line = Buffer.concat([this.pending, buf.subarray(start, end)]);
+        this.pending = null;
+        this.line(line, 0, line.length, false);
+      } else this.line(buf, start, end, true);
       start = i + 1;
-      this.line(line);
     }
-    if (start < buf.length) this.pending = this.pending ? Buffer.concat([this.pending, buf.subarray(start)]) : Buffer.from(buf.subarray(start));
-    // Data lines that wait for their blank line outlive this chunk: copy them out of it.
-    for (let k = 0; k < this.data.length; k++) if (this.data[k]!.buffer === buf.buffer) this.data[k] = Buffer.from(this.data[k]!);
+    if (start < buf.length) {
+      const rest = buf.subarray(start);
+      this.pending = this.pending ? Buffer.concat([this.pending, rest]) : Buffer.from(rest);
+    }
+    // A data line that waits for its blank line outlives this chunk: copy it out.
+    if (this.src) this.keepLine();
   }
 
   /** End of stream: an event without its terminating blank line is not dispatched (per spec). */
   end(): void {
     this.pending = null;
     this.data = [];
+    this.src = null;
   }
 
-  private line(line: Buffer): void {
-    if (line.length === 0) {
-      if (this.data.length === 1) this.onData(this.data[0]!);
-      else if (this.data.length > 1) this.onData(Buffer.concat(this.data.flatMap((d, k) => (k === 0 ? [d] : [NEWLINE, d]))));
+  /** One line, `[s, e)` of `b`; `inChunk`: `b` is the caller's chunk (not a copy of ours). */
+  private line(b: Uint8Array, s: number, e: number, inChunk: boolean): void {
+    if (s === e) {
+      const src = this.src;
+      if (src && this.data.length === 0) {
+        this.src = null;
+        this.onData(src, this.from, this.to);
+        return;
+      }
+      if (src) this.keepLine();
+      if (this.data.length === 1) this.onData(this.data[0]!, 0, this.data[0]!.length);
+      else if (this.data.length > 1) {
+        const joined = Buffer.concat(this.data.flatMap((d, k) => (k === 0 ? [d] : [NEWLINE, d])));
+        this.onData(joined, 0, joined.length);
+      }
       this.data = [];
       return;
     }
-    if (line[0] === 58 /* ':' comment */) return;
+    if (b[s] === 58 /* ':' comment */) return;
     // "data" then ":" (or nothing: a field with an empty value); any other field is not ours.
-    if (line.length < 4 || line[0] !== 100 || line[1] !== 97 || line[2] !== 116 || line[3] !== 97) return;
-    if (line.length === 4) {
-      this.data.push(EMPTY);
-      return;
+    if (e - s < 4 || b[s] !== 100 || b[s + 1] !== 97 || b[s + 2] !== 116 || b[s + 3] !== 97) return;
+    let v = e;
+    if (e - s > 4) {
+      if (b[s + 4] !== 58) return;
+      v = b[s + 5] === 32 ? s + 6 : s + 5;
     }
-    if (line[4] !== 58) return;
-    this.data.push(line.subarray(line[5] === 32 ? 6 : 5));
+    if (this.src) this.keepLine();
+    if (inChunk && this.data.length === 0) {
+      this.src = b;
+      this.from = v;
+      this.to = e;
+    } else this.data.push(inChunk ? Buffer.from(b.subarray(v, e)) : Buffer.from(b.buffer, b.byteOffset + v, e - v));
+  }
+
+  /** Copies the data line still in the caller's chunk into `data`. */
+  private keepLine(): void {
+    this.data.push(Buffer.from(this.src!.subarray(this.from, this.to)));
+    this.src = null;
   }
 }
 
 const NEWLINE = Buffer.from('\n');
-const EMPTY = Buffer.alloc(0);

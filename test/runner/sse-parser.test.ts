@@ -7,9 +7,11 @@ const completionChunk = (text: string, finish: string | null = null): string =>
 const usageChunk = 'data: {"id":"cmpl-1","object":"text_completion","created":1764320000,"model":"qwen3-8b","choices":[],"usage":{"prompt_tokens":512,"total_tokens":640,"completion_tokens":128}}\n\n';
 const done = 'data: [DONE]\n\n';
 
+const text = (b: Uint8Array, start: number, end: number): string => Buffer.from(b.buffer, b.byteOffset + start, end - start).toString('utf8');
+
 function feed(parts: Array<string | Uint8Array>): string[] {
   const events: string[] = [];
-  const p = new SseParser((d) => events.push(d.toString('utf8')));
+  const p = new SseParser((b, s, e) => events.push(text(b, s, e)));
   for (const x of parts) p.push(x);
   p.end();
   return events;
@@ -35,7 +37,7 @@ describe('SseParser', () => {
 
   it('dispatches an event only when its blank line arrives', () => {
     const events: string[] = [];
-    const p = new SseParser((d) => events.push(d.toString('utf8')));
+    const p = new SseParser((b, s, e) => events.push(text(b, s, e)));
     p.push('data: {"a":1}\n');
     expect(events).toEqual([]);
     p.push('\n');
@@ -66,9 +68,18 @@ describe('SseParser', () => {
     expect(feed(['data: a\n\ndata: b'])).toEqual(['a']);
   });
 
+  it('hands an event that lies whole in one chunk over as a range of that chunk, not a copy', () => {
+    const chunk = Buffer.from(completionChunk(' the') + completionChunk(' cat'));
+    const seen: Array<{ same: boolean; event: string }> = [];
+    const p = new SseParser((b, s, e) => seen.push({ same: b === chunk, event: text(b, s, e) }));
+    p.push(chunk);
+    expect(seen.map((x) => x.same)).toEqual([true, true]);
+    expect(JSON.parse(seen[1]!.event).choices[0].text).toBe(' cat');
+  });
+
   it('keeps an event whose blank line comes in a later chunk, even when the caller reuses its buffer (as undici does)', () => {
     const events: string[] = [];
-    const p = new SseParser((d) => events.push(d.toString('utf8')));
+    const p = new SseParser((b, s, e) => events.push(text(b, s, e)));
     const reused = Buffer.alloc(64);
     const send = (s: string): void => {
       const n = reused.write(s);
@@ -128,7 +139,7 @@ describe('interpretEvent', () => {
   });
 });
 
-describe('interpretEventBytes (the byte search for token chunks) answers as interpretEvent does', () => {
+describe('interpretEventBytes (the one-pass scan for token chunks) answers as interpretEvent does', () => {
   const events = [
     data(completionChunk(' the')),
     data(completionChunk(' the', 'length')),
@@ -155,6 +166,14 @@ describe('interpretEventBytes (the byte search for token chunks) answers as inte
     '42',
     '',
     '"text":"x"',
+    '{"x":"text":"hi"}',
+    '{"choices":[{"text":"\\\\","finish_reason":null}]}',
+    '{"choices":[{"text":"a\\"","finish_reason":"\\"stop"}]}',
+    '{"choices":[{"text":" a"}],"usage":nul}',
+    '{"choices":[{"text":" a"}],"usage":null,"usage":{"prompt_tokens":1}}',
+    '{"choices":[{"text":" unterminated}',
+    '{"choices":[{"text":" the"}],"object":"error"}',
+    '{"choices":[{"index":0,"text":" a","finish_reason":"stop"}]}',
   ];
 
   it.each(events)('%s', (e) => {
