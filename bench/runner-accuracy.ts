@@ -6,7 +6,7 @@
  * truth: schedule delay, |measured − written| for ttft and every itl gap, CPU per content event,
  * and the garbage collector's pauses during the runner's load.
  *
- *   npm run bench -- [--rates 1,10,100] [--duration 30] [--workers N] [--sim-args="--workers 2" --sim-cpus 0,1 --runner-cpus 0,1]
+ *   npm run bench -- [--rates 1,10,100] [--duration 30] [--workers N] [--undici-floor] [--sim-args="--workers 2" --sim-cpus 0,1 --runner-cpus 0,1]
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
@@ -21,6 +21,7 @@ import { words } from '../runtime/runner/words.ts';
 import type { GroundTruthEntry } from '../runtime/simulator/index.ts';
 import { systemClock } from '../runtime/timing/clock.ts';
 import { runFloorClient } from './support/floor-client.ts';
+import { runUndiciFloorClient } from './support/undici-floor-client.ts';
 import { benchRunOptions } from './support/bench-run.ts';
 import { spawnSimulator } from './support/simulator-process.ts';
 import { openStealWindow, stealPercent } from './support/steal.ts';
@@ -33,6 +34,8 @@ const { values } = parseArgs({
     'sim-cpus': { type: 'string', default: '1' },
     'runner-cpus': { type: 'string', default: '0' },
     'no-floor': { type: 'boolean', default: false },
+    // A third client between the floor and the runner: the floor's work on undici (bench/support/undici-floor-client.ts).
+    'undici-floor': { type: 'boolean', default: false },
     // load.num_workers of the runner (worker threads; GC pauses are then not observed: they happen in the threads).
     workers: { type: 'string', default: '1' },
   },
@@ -116,6 +119,14 @@ for (const rate of rates) {
       const c = process.cpuUsage(c0);
       floorCpu = { client: (c.user + c.system) / 1000, sim: (await sim.cpuMs()) - s0, wall: systemClock() - w0, steal: st.share() };
     }
+    let undici: Measured[] = [];
+    let undiciCpu = floorCpu;
+    if (values['undici-floor']) {
+      const [c0, s0, w0, st] = [process.cpuUsage(), await sim.cpuMs(), systemClock(), openStealWindow()];
+      undici = await runUndiciFloorClient({ url: sim.url, model, rate, durationS: duration, prompt, maxTokens: 128, clock: systemClock });
+      const c = process.cpuUsage(c0);
+      undiciCpu = { client: (c.user + c.system) / 1000, sim: (await sim.cpuMs()) - s0, wall: systemClock() - w0, steal: st.share() };
+    }
 
     const gc: Array<{ kind: number; ms: number }> = [];
     const obs = new PerformanceObserver((list) => {
@@ -123,29 +134,34 @@ for (const rate of rates) {
     });
     const dir = join(tmp, 'run');
     let [c0, s0, steal] = [process.cpuUsage(), await sim.cpuMs(), openStealWindow()];
-    let loadStart = 0;
+    let c = process.cpuUsage(c0);
+    let [loadStart, loadEnd] = [0, 0];
+    let simEnd: Promise<number> = Promise.resolve(0);
     const { summary } = await startRunner({
-      // CPU and GC are counted from the first request on (calibration and warm-up excluded).
+      // CPU is counted as the floors' is: from opening the connections to the last response
+      // (calibration and warm-up before, the summary after, excluded); GC from the first status line.
       ...benchRunOptions({
         baseUrl: sim.url,
         rate,
         duration,
         workers,
         outDir: dir,
-        onLoadStart: () => {
-          loadStart = systemClock();
-          c0 = process.cpuUsage();
-          steal = openStealWindow();
-          obs.observe({ entryTypes: ['gc'] });
+        onLoadStart: () => obs.observe({ entryTypes: ['gc'] }),
+        onLoadEnd: () => {
+          c = process.cpuUsage(c0);
+          loadEnd = systemClock();
+          simEnd = sim.cpuMs();
         },
       }),
       beforeLoad: async () => {
         s0 = await sim.cpuMs();
+        loadStart = systemClock();
+        c0 = process.cpuUsage();
+        steal = openStealWindow();
       },
     });
     obs.disconnect();
-    const c = process.cpuUsage(c0);
-    const runnerCpu = { client: (c.user + c.system) / 1000, sim: (await sim.cpuMs()) - s0, wall: systemClock() - loadStart, steal: steal.share() };
+    const runnerCpu = { client: (c.user + c.system) / 1000, sim: (await simEnd) - s0, wall: loadEnd - loadStart, steal: steal.share() };
     const files = (await readdir(join(dir, 'requests'))).filter((x) => x.endsWith('.ndjson.gz'));
     const runner: Measured[] = (await Promise.all(files.map(async (x) => gunzipSync(await readFile(join(dir, 'requests', x))).toString('utf8'))))
       .join('')
@@ -160,6 +176,7 @@ for (const rate of rates) {
       rows.push(`| ${rate} | ${name} | ${ms.length} | ${pq(e.delay)} | ${pq(e.ttft)} | ${pq(e.itl)} | ${((cpu.client * 1000) / Math.max(1, e.events)).toFixed(1)} | ${Math.round((100 * cpu.sim) / cpu.wall)} % | ${stealPercent(cpu.steal)} | ${gcs} | ${verdict} |`);
     };
     if (floor.length > 0) row('floor', floor, floorCpu, '–', '–');
+    if (undici.length > 0) row('floor on undici', undici, undiciCpu, '–', '–');
     const minor = gc.filter((g) => g.kind === perf.NODE_PERFORMANCE_GC_MINOR);
     const major = gc.filter((g) => g.kind !== perf.NODE_PERFORMANCE_GC_MINOR);
     const gcs = workers > 1 ? '– (in the threads)' : `minor ${minor.length}, ${f(Math.max(0, ...minor.map((g) => g.ms)))}; other ${major.length}, ${f(Math.max(0, ...major.map((g) => g.ms)))}`;

@@ -2,9 +2,9 @@
  * The runner's own CPU per content event, without the network: vLLM-format completion chunks (as
  * the simulator writes them, one event per network chunk, and also eight per chunk as a busy
  * connection delivers them) fed through the runner's per-chunk path — arrival stamp, SSE framing,
- * event meaning, the record's content time. Two classifications side by side: the byte search
- * (interpretEventBytes, what the runner does) and decoding + JSON.parse of every event
- * (interpretEvent, what it did before). Prints CPU µs per event and the garbage collector's work.
+ * event meaning, the record's content time. Two classifications side by side: the one-pass scan of
+ * the event's range of the chunk (interpretEventRange, what the runner does) and decoding +
+ * JSON.parse of every event (interpretEvent). Prints CPU µs per event and the garbage collector's work.
  *
  *   node --import tsx bench/runner-event-cpu.ts [--events 2000000]
  */

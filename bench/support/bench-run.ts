@@ -5,10 +5,11 @@ import { systemClock } from '../../runtime/timing/clock.ts';
 
 /**
  * A runner's options for a benchmark: the baseline preset against `baseUrl` at one rate, with
- * `workers` worker threads, written to `outDir`; `onLoadStart` is called once, when the first status
- * line says the load is running (calibration and warm-up are over: what a bench counts starts then).
+ * `workers` worker threads, written to `outDir`. `onLoadStart` is called once, when the first status
+ * line says the load is running (calibration and warm-up are over: what a bench counts starts then);
+ * `onLoadEnd` once, when the last response is in (before the summary is computed).
  */
-export function benchRunOptions(o: { baseUrl: string; rate: number; duration: number; workers: number; outDir: string; onLoadStart: () => void }): RunOptions {
+export function benchRunOptions(o: { baseUrl: string; rate: number; duration: number; workers: number; outDir: string; onLoadStart: () => void; onLoadEnd?: () => void }): RunOptions {
   const raw = layerConfig(presetConfig('baseline'), { server: { base_url: o.baseUrl }, load: { stages: [{ rate: o.rate, duration: o.duration }], num_workers: o.workers } });
   let started = false;
   return {
@@ -23,6 +24,7 @@ export function benchRunOptions(o: { baseUrl: string; rate: number; duration: nu
     interrupt: new AbortController().signal,
     graceMs: 10_000,
     onStatus: (s) => {
+      if (s.phase === 'done') o.onLoadEnd?.();
       if (started || s.phase !== 'running') return;
       started = true;
       o.onLoadStart();
