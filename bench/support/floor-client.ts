@@ -32,6 +32,22 @@ export interface FloorOptions {
 const TEXT_KEY = Buffer.from('"text":"');
 const END = Buffer.from('0\r\n\r\n');
 
+/** The floor's schedule and requests, shared with its undici twin: the n-th request, its time, id and body. */
+export function* floorRequests(o: FloorOptions, idPrefix: string, promptOffset: number): Generator<{ scheduledAt: number; requestId: string; body: Buffer }> {
+  const count = Math.round(o.rate * o.durationS);
+  const start = o.clock() + 100;
+  for (let seq = 0; seq < count; seq++) {
+    const requestId = `${idPrefix}-${seq}`;
+    const body = Buffer.from(JSON.stringify({ model: o.model, prompt: o.prompt(seq + promptOffset), max_tokens: o.maxTokens, stream: true, ignore_eos: true }));
+    yield { scheduledAt: start + (seq * 1000) / o.rate, requestId, body };
+  }
+}
+
+/** Enough connections that a request never waits for one (e2e ≈ 1.6 s at the baseline). */
+export function floorConnections(rate: number): number {
+  return Math.ceil(rate * 2 * 1.5) + 2;
+}
+
 export async function runFloorClient(o: FloorOptions): Promise<FloorRecord[]> {
   const { hostname, port } = new URL(o.url);
   const free: Socket[] = [];
@@ -51,18 +67,12 @@ export async function runFloorClient(o: FloorOptions): Promise<FloorRecord[]> {
       all.push(s);
     });
   let done = false;
-  // Enough connections that a request never waits for one (e2e ≈ 1.6 s at the baseline).
-  const n = Math.ceil(o.rate * 2 * 1.5) + 2;
+  const n = floorConnections(o.rate);
   for (let i = 0; i < n; i++) free.push(await open());
 
-  const count = Math.round(o.rate * o.durationS);
   const records: FloorRecord[] = [];
   const pending: Promise<void>[] = [];
-  const start = o.clock() + 100;
-  for (let seq = 0; seq < count; seq++) {
-    const scheduledAt = start + (seq * 1000) / o.rate;
-    const requestId = `floor-${seq}`;
-    const body = Buffer.from(JSON.stringify({ model: o.model, prompt: o.prompt(seq), max_tokens: o.maxTokens, stream: true, ignore_eos: true }));
+  for (const { scheduledAt, requestId, body } of floorRequests(o, 'floor', 0)) {
     const head = Buffer.from(`POST /v1/completions HTTP/1.1\r\nhost: ${hostname}:${port}\r\ncontent-type: application/json\r\nx-request-id: ${requestId}\r\ncontent-length: ${body.length}\r\n\r\n`);
     const bytes = Buffer.concat([head, body]);
     await sleepUntil(scheduledAt, o.clock);

@@ -1,6 +1,6 @@
 import { Pool } from 'undici';
 import { sleepUntil } from '../../runtime/timing/precise-timer.ts';
-import type { FloorOptions, FloorRecord } from './floor-client.ts';
+import { floorConnections, floorRequests, type FloorOptions, type FloorRecord } from './floor-client.ts';
 
 /**
  * The floor client's work on undici: the same pre-built request bytes, the same timestamp per
@@ -12,20 +12,15 @@ import type { FloorOptions, FloorRecord } from './floor-client.ts';
 const TEXT_KEY = Buffer.from('"text":"');
 
 export async function runUndiciFloorClient(o: FloorOptions): Promise<FloorRecord[]> {
-  const n = Math.ceil(o.rate * 2 * 1.5) + 2;
+  const n = floorConnections(o.rate);
   const pool = new Pool(new URL(o.url).origin, { connections: n });
   try {
     // Every connection open before the first request, as the runner's warmConnections does.
     await Promise.all(Array.from({ length: n }, async () => (await pool.request({ path: '/v1/models', method: 'GET' })).body.dump()));
-    const count = Math.round(o.rate * o.durationS);
     const records: FloorRecord[] = [];
     const pending: Promise<void>[] = [];
-    const start = o.clock() + 100;
-    for (let seq = 0; seq < count; seq++) {
-      const scheduledAt = start + (seq * 1000) / o.rate;
-      const requestId = `undici-${seq}`;
-      // Prompts the floor did not send (the simulator's prefix cache would serve those).
-      const body = Buffer.from(JSON.stringify({ model: o.model, prompt: o.prompt(seq + 1_000_000), max_tokens: o.maxTokens, stream: true, ignore_eos: true }));
+    // Prompts the floor did not send (the simulator's prefix cache would serve those).
+    for (const { scheduledAt, requestId, body } of floorRequests(o, 'undici', 1_000_000)) {
       const headers = { 'content-type': 'application/json', 'x-request-id': requestId };
       await sleepUntil(scheduledAt, o.clock);
       const rec: FloorRecord = { requestId, scheduledAt, sentAt: 0, contentTimes: [], ok: true };
