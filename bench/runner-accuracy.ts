@@ -111,22 +111,17 @@ for (const rate of rates) {
   const rows: string[] = [];
   try {
     const model = ((await (await fetch(`${sim.url}/v1/models`)).json()) as { data: Array<{ id: string }> }).data[0]!.id;
-    let floor: Measured[] = [];
-    let floorCpu: { client: number; sim: number; wall: number; steal: number | null } = { client: 0, sim: 0, wall: 0, steal: null };
-    if (!values['no-floor']) {
+    type Cpu = { client: number; sim: number; wall: number; steal: number | null };
+    // One of the bench's own clients, with its process CPU, the simulator's and the steal over its whole run.
+    const timed = async (client: typeof runFloorClient): Promise<{ measured: Measured[]; cpu: Cpu }> => {
       const [c0, s0, w0, st] = [process.cpuUsage(), await sim.cpuMs(), systemClock(), openStealWindow()];
-      floor = (await runFloorClient({ url: sim.url, model, rate, durationS: duration, prompt, maxTokens: 128, clock: systemClock }));
+      const measured = await client({ url: sim.url, model, rate, durationS: duration, prompt, maxTokens: 128, clock: systemClock });
       const c = process.cpuUsage(c0);
-      floorCpu = { client: (c.user + c.system) / 1000, sim: (await sim.cpuMs()) - s0, wall: systemClock() - w0, steal: st.share() };
-    }
-    let undici: Measured[] = [];
-    let undiciCpu = floorCpu;
-    if (values['undici-floor']) {
-      const [c0, s0, w0, st] = [process.cpuUsage(), await sim.cpuMs(), systemClock(), openStealWindow()];
-      undici = await runUndiciFloorClient({ url: sim.url, model, rate, durationS: duration, prompt, maxTokens: 128, clock: systemClock });
-      const c = process.cpuUsage(c0);
-      undiciCpu = { client: (c.user + c.system) / 1000, sim: (await sim.cpuMs()) - s0, wall: systemClock() - w0, steal: st.share() };
-    }
+      return { measured, cpu: { client: (c.user + c.system) / 1000, sim: (await sim.cpuMs()) - s0, wall: systemClock() - w0, steal: st.share() } };
+    };
+    const none = { measured: [] as Measured[], cpu: { client: 0, sim: 0, wall: 0, steal: null } as Cpu };
+    const { measured: floor, cpu: floorCpu } = values['no-floor'] ? none : await timed(runFloorClient);
+    const { measured: undici, cpu: undiciCpu } = values['undici-floor'] ? await timed(runUndiciFloorClient) : none;
 
     const gc: Array<{ kind: number; ms: number }> = [];
     const obs = new PerformanceObserver((list) => {
@@ -171,7 +166,7 @@ for (const rate of rates) {
       .map((r) => ({ requestId: `bench-${r.seq}`, scheduledAt: r.scheduledAt!, sentAt: r.sentAt!, contentTimes: r.contentTimes, ok: r.error === null }));
 
     const truth = new Map((await sim.stop()).map((g) => [g.requestId, g]));
-    const row = (name: string, ms: Measured[], cpu: typeof floorCpu, gcs: string, verdict: string): void => {
+    const row = (name: string, ms: Measured[], cpu: Cpu, gcs: string, verdict: string): void => {
       const e = errors(ms, truth);
       rows.push(`| ${rate} | ${name} | ${ms.length} | ${pq(e.delay)} | ${pq(e.ttft)} | ${pq(e.itl)} | ${((cpu.client * 1000) / Math.max(1, e.events)).toFixed(1)} | ${Math.round((100 * cpu.sim) / cpu.wall)} % | ${stealPercent(cpu.steal)} | ${gcs} | ${verdict} |`);
     };

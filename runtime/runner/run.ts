@@ -26,8 +26,8 @@ import { createRunDir } from './run-dir.ts';
 import { youngCollector } from './young-collector.ts';
 import type { RunOptions, RunResult, RunStatus } from './types.ts';
 
-
 const noop = (): void => undefined;
+
 /** Without the entry point's word (RunOptions.hub), nothing is fetched from the internet. */
 const OFFLINE = { ...DEFAULT_HUB, offline: true };
 
@@ -272,7 +272,7 @@ async function loadLoop(
         interrupted = o.interrupt.aborted;
       }
       if (interrupted) break;
-      const p = sendRequest(pool, t, next, clock, cancel.signal, young?.afterSend).then((r) => {
+      const p = sendRequest(pool, t, next, clock, cancel.signal, young?.afterWrite).then((r) => {
         if (r.error) failed += 1;
         else succeeded += 1;
         onRecord(r);

@@ -69,13 +69,13 @@ export class SseParser {
   /** One line, `[s, e)` of `b`; `inChunk`: `b` is the caller's chunk (not a copy of ours). */
   private line(b: Uint8Array, s: number, e: number, inChunk: boolean): void {
     if (s === e) {
+      // A data line still in the chunk is the event's only one (a second would have copied it out).
       const src = this.src;
-      if (src && this.data.length === 0) {
+      if (src) {
         this.src = null;
         this.onData(src, this.from, this.to);
         return;
       }
-      if (src) this.keepLine();
       if (this.data.length === 1) this.onData(this.data[0]!, 0, this.data[0]!.length);
       else if (this.data.length > 1) {
         const joined = Buffer.concat(this.data.flatMap((d, k) => (k === 0 ? [d] : [NEWLINE, d])));

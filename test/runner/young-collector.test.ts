@@ -25,18 +25,18 @@ describe('youngCollector (real V8: the minor collection moved to just after a wr
   it('collects the young generation when it is past the fill given, and not before', async () => {
     const always = youngCollector(0, Number.POSITIVE_INFINITY)!;
     expect(always).toBeDefined();
-    expect(await minorCollectionsDuring(() => always.afterSend())).toBeGreaterThanOrEqual(1);
+    expect(await minorCollectionsDuring(() => always.afterWrite())).toBeGreaterThanOrEqual(1);
     expect(always.collections).toBe(1);
 
     // A fill no young generation reaches: the check costs a statistics read and collects nothing.
     const never = youngCollector(1.01, Number.POSITIVE_INFINITY)!;
-    for (let i = 0; i < 50; i++) never.afterSend();
+    for (let i = 0; i < 50; i++) never.afterWrite();
     expect(never.collections).toBe(0);
   });
 
   it('collects once the young generation holds the bytes given, however empty it is', async () => {
     const byBytes = youngCollector(1.01, 0)!;
-    expect(await minorCollectionsDuring(() => byBytes.afterSend())).toBeGreaterThanOrEqual(1);
+    expect(await minorCollectionsDuring(() => byBytes.afterWrite())).toBeGreaterThanOrEqual(1);
     expect(byBytes.collections).toBe(1);
   });
 });
