@@ -103,7 +103,7 @@ function prompt(seq: number): string {
 // The Job runs the runner with RUNNER_NODE_FLAGS; a bench without them measures another process.
 const flags = process.execArgv.filter((a) => a.startsWith('--') && a !== '--import' && !a.startsWith('--import='));
 console.log(`runner accuracy — ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version} ${flags.length ? flags.join(' ') : '(no V8 flags: not as the Job runs it)'}, baseline (512 in / 128 out, streaming), ${duration} s per rate and client; ${pinned ? `runner on cpu ${values['runner-cpus']}, simulator on cpu ${values['sim-cpus']}` : 'not pinned (no taskset)'}${simArgs.length ? `; simulator ${simArgs.join(' ')}` : ''}\n`);
-console.log('| rate (req/s) | client | requests | schedule delay p50 / p99 (ms) | ttft error p50 / p99 (ms) | itl error p50 / p99 (ms) | client CPU µs / content event | simulator CPU | CPU steal | GC pauses (count, max ms) | verdict |');
+console.log('| rate (req/s) | client | requests | schedule delay p50 / p99 (ms) | ttft error p50 / p99 (ms) | itl error p50 / p99 (ms) | client CPU µs / content event (user + sys) | simulator CPU | CPU steal | GC pauses (count, max ms) | verdict |');
 console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|');
 for (const rate of rates) {
   const tmp = await mkdtemp(join(tmpdir(), 'ib-bench-'));
@@ -111,15 +111,15 @@ for (const rate of rates) {
   const rows: string[] = [];
   try {
     const model = ((await (await fetch(`${sim.url}/v1/models`)).json()) as { data: Array<{ id: string }> }).data[0]!.id;
-    type Cpu = { client: number; sim: number; wall: number; steal: number | null };
+    type Cpu = { client: number; user: number; sim: number; wall: number; steal: number | null };
     // One of the bench's own clients, with its process CPU, the simulator's and the steal over its whole run.
     const timed = async (client: typeof runFloorClient): Promise<{ measured: Measured[]; cpu: Cpu }> => {
       const [c0, s0, w0, st] = [process.cpuUsage(), await sim.cpuMs(), systemClock(), openStealWindow()];
       const measured = await client({ url: sim.url, model, rate, durationS: duration, prompt, maxTokens: 128, clock: systemClock });
       const c = process.cpuUsage(c0);
-      return { measured, cpu: { client: (c.user + c.system) / 1000, sim: (await sim.cpuMs()) - s0, wall: systemClock() - w0, steal: st.share() } };
+      return { measured, cpu: { client: (c.user + c.system) / 1000, user: c.user / 1000, sim: (await sim.cpuMs()) - s0, wall: systemClock() - w0, steal: st.share() } };
     };
-    const none = { measured: [] as Measured[], cpu: { client: 0, sim: 0, wall: 0, steal: null } as Cpu };
+    const none = { measured: [] as Measured[], cpu: { client: 0, user: 0, sim: 0, wall: 0, steal: null } as Cpu };
     const { measured: floor, cpu: floorCpu } = values['no-floor'] ? none : await timed(runFloorClient);
     const { measured: undici, cpu: undiciCpu } = values['undici-floor'] ? await timed(runUndiciFloorClient) : none;
 
@@ -156,7 +156,7 @@ for (const rate of rates) {
       },
     });
     obs.disconnect();
-    const runnerCpu = { client: (c.user + c.system) / 1000, sim: (await simEnd) - s0, wall: loadEnd - loadStart, steal: steal.share() };
+    const runnerCpu = { client: (c.user + c.system) / 1000, user: c.user / 1000, sim: (await simEnd) - s0, wall: loadEnd - loadStart, steal: steal.share() };
     const files = (await readdir(join(dir, 'requests'))).filter((x) => x.endsWith('.ndjson.gz'));
     const runner: Measured[] = (await Promise.all(files.map(async (x) => gunzipSync(await readFile(join(dir, 'requests', x))).toString('utf8'))))
       .join('')
@@ -168,13 +168,14 @@ for (const rate of rates) {
     const truth = new Map((await sim.stop()).map((g) => [g.requestId, g]));
     const row = (name: string, ms: Measured[], cpu: Cpu, gcs: string, verdict: string): void => {
       const e = errors(ms, truth);
-      rows.push(`| ${rate} | ${name} | ${ms.length} | ${pq(e.delay)} | ${pq(e.ttft)} | ${pq(e.itl)} | ${((cpu.client * 1000) / Math.max(1, e.events)).toFixed(1)} | ${Math.round((100 * cpu.sim) / cpu.wall)} % | ${stealPercent(cpu.steal)} | ${gcs} | ${verdict} |`);
+      const perEvent = (cpuMs: number): string => ((cpuMs * 1000) / Math.max(1, e.events)).toFixed(1);
+      rows.push(`| ${rate} | ${name} | ${ms.length} | ${pq(e.delay)} | ${pq(e.ttft)} | ${pq(e.itl)} | ${perEvent(cpu.client)} (${perEvent(cpu.user)} + ${perEvent(cpu.client - cpu.user)}) | ${Math.round((100 * cpu.sim) / cpu.wall)} % | ${stealPercent(cpu.steal)} | ${gcs} | ${verdict} |`);
     };
     if (floor.length > 0) row('floor', floor, floorCpu, '–', '–');
     if (undici.length > 0) row('floor on undici', undici, undiciCpu, '–', '–');
     const minor = gc.filter((g) => g.kind === perf.NODE_PERFORMANCE_GC_MINOR);
     const major = gc.filter((g) => g.kind !== perf.NODE_PERFORMANCE_GC_MINOR);
-    const gcs = workers > 1 ? '– (in the threads)' : `minor ${minor.length}, ${f(Math.max(0, ...minor.map((g) => g.ms)))}; other ${major.length}, ${f(Math.max(0, ...major.map((g) => g.ms)))}`;
+    const gcs = workers > 1 ? '– (in the threads)' : `minor ${minor.length}, ${f(Math.max(0, ...minor.map((g) => g.ms)))} (sum ${Math.round(minor.reduce((a, g) => a + g.ms, 0))}); other ${major.length}, ${f(Math.max(0, ...major.map((g) => g.ms)))} (sum ${Math.round(major.reduce((a, g) => a + g.ms, 0))})`;
     row(workers > 1 ? `runner, ${workers} workers` : 'runner', runner, runnerCpu, gcs, summary.validity.valid ? 'valid' : `invalid: ${summary.validity.reasons.map((r) => r.split(':')[0]).join('; ')}`);
   } finally {
     if (sim.child.exitCode === null) await sim.stop().catch(() => undefined);
