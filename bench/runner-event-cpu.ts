@@ -2,15 +2,17 @@
  * The runner's own CPU per content event, without the network: vLLM-format completion chunks (as
  * the simulator writes them, one event per network chunk, and also eight per chunk as a busy
  * connection delivers them) fed through the runner's per-chunk path — arrival stamp, SSE framing,
- * event meaning, the record's content time. Two classifications side by side: the one-pass scan of
- * the event's range of the chunk (interpretEventRange, what the runner does) and decoding +
- * JSON.parse of every event (interpretEvent). Prints CPU µs per event and the garbage collector's work.
+ * event meaning, the record's content time. Three classifications side by side: what the runner
+ * does (interpretEventRange with the request's TokenChunkTemplate: the bytes around the text
+ * compared with those of the request's first token chunk, the one-pass scan otherwise), the one-pass
+ * scan of every event, and decoding + JSON.parse of every event (interpretEvent). Prints CPU µs per
+ * event and the garbage collector's work.
  *
  *   node --import tsx bench/runner-event-cpu.ts [--events 2000000]
  */
 import { PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { interpretEvent, interpretEventRange, type StreamEvent } from '../runtime/runner/openai-events.ts';
+import { interpretEvent, interpretEventRange, TokenChunkTemplate, type StreamEvent } from '../runtime/runner/openai-events.ts';
 import { SseParser } from '../runtime/runner/sse.ts';
 import { completionChunk, sse, type WireContext } from '../runtime/simulator/wire.ts';
 import { systemClock } from '../runtime/timing/clock.ts';
@@ -23,7 +25,7 @@ const words = [' the', ' of', ' and', ' water', ' mountain', ' question', ' toge
 const single = words.map((w, i) => Buffer.from(sse(completionChunk(ctx, w, false, i + 1))));
 const batched = [Buffer.concat(single)];
 
-async function run(name: string, chunks: Buffer[], classify: (b: Uint8Array, start: number, end: number) => StreamEvent): Promise<void> {
+async function run(name: string, chunks: Buffer[], classify: (b: Uint8Array, start: number, end: number, template: TokenChunkTemplate) => StreamEvent): Promise<void> {
   let gcMs = 0;
   let gcCount = 0;
   const obs = new PerformanceObserver((list) => {
@@ -33,16 +35,21 @@ async function run(name: string, chunks: Buffer[], classify: (b: Uint8Array, sta
     }
   });
   const contentTimes: number[] = [];
+  // One per request, as the runner's: learned from the request's first token chunk.
+  let template = new TokenChunkTemplate();
   let at = 0;
   let content = 0;
   const parser = new SseParser((bytes, start, end) => {
-    const ev = classify(bytes, start, end);
+    const ev = classify(bytes, start, end, template);
     if (ev.kind === 'chunk' && ev.content) {
       contentTimes.push(at);
       content += 1;
     }
     // A request's times are dropped when it ends (here every 128 events).
-    if (contentTimes.length === 128) contentTimes.length = 0;
+    if (contentTimes.length === 128) {
+      contentTimes.length = 0;
+      template = new TokenChunkTemplate();
+    }
   });
   const perChunk = chunks.length === 1 ? single.length : 1;
   const rounds = Math.ceil(events / perChunk / chunks.length);
@@ -68,7 +75,8 @@ async function run(name: string, chunks: Buffer[], classify: (b: Uint8Array, sta
 console.log(`runner CPU per content event — node ${process.version}, ${events.toLocaleString('en-US')} events per row\n`);
 console.log('| path | content events | CPU µs / event | GC pauses | GC ms |');
 console.log('|---|---:|---:|---:|---:|');
-await run('one event per chunk, one-pass scan (the runner)', single, interpretEventRange);
+await run('one event per chunk, template after the first, one-pass scan otherwise (the runner)', single, interpretEventRange);
+await run('one event per chunk, one-pass scan of every event', single, (b, s, e) => interpretEventRange(b, s, e));
 await run('one event per chunk, decode + JSON.parse', single, (b, s, e) => interpretEvent(Buffer.from(b.buffer, b.byteOffset + s, e - s).toString('utf8')));
-await run('8 events per chunk, one-pass scan (the runner)', batched, interpretEventRange);
+await run('8 events per chunk, template after the first, one-pass scan otherwise (the runner)', batched, interpretEventRange);
 await run('8 events per chunk, decode + JSON.parse', batched, (b, s, e) => interpretEvent(Buffer.from(b.buffer, b.byteOffset + s, e - s).toString('utf8')));

@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici';
 import type { ErrorType, RequestRecord } from '../core/records/record.ts';
 import type { Clock } from '../timing/clock.ts';
-import { errorMessage, finishReasonOf, interpretEventRange, usageOf, type Usage } from './openai-events.ts';
+import { errorMessage, finishReasonOf, interpretEventRange, TokenChunkTemplate, usageOf, type Usage } from './openai-events.ts';
 import { SseParser } from './sse.ts';
 
 /** Everything that stays the same for every request of a run. */
@@ -94,16 +94,15 @@ export function sendRequest(
     let mode: 'stream' | 'json' | 'http_error' | 'protocol' = 'json';
     let contentType = '';
     let failure: { type: ErrorType; message: string } | null = null;
-    // The arrival stamp of the chunk being parsed: every content event it completes gets it.
-    let at = 0;
+    const template = new TokenChunkTemplate();
     const parser = new SseParser((bytes, start, end) => {
       if (m.done || failure) return;
-      const ev = interpretEventRange(bytes, start, end);
+      const ev = interpretEventRange(bytes, start, end, template);
       if (ev.kind === 'done') m.done = true;
       else if (ev.kind === 'error') failure = { type: 'in_band', message: ev.message };
       else if (ev.kind === 'invalid') failure = { type: 'protocol', message: ev.message };
       else {
-        if (ev.content) m.contentTimes.push(at);
+        if (ev.content) m.contentTimes.push(m.chunkAt);
         if (ev.usage) m.usage = ev.usage;
         if (ev.finish) m.finish = ev.finish;
       }
@@ -129,7 +128,8 @@ export function sendRequest(
           else mode = 'json';
         },
         onResponseData(_c, chunk) {
-          at = clock();
+          const at = clock();
+          m.chunkAt = at;
           m.lastByteAt = at;
           if (mode === 'stream') parser.push(chunk);
           else if (textBytes < 4 << 20) {
@@ -139,7 +139,7 @@ export function sendRequest(
           }
         },
         onResponseEnd() {
-          at = m.lastByteAt ?? clock();
+          const at = m.lastByteAt ?? clock();
           const bodyText = (): string => Buffer.concat(text).toString('utf8');
           if (mode === 'http_error') return settle(m.fail(at, 'http_status', `HTTP ${m.status}: ${httpErrorText(bodyText())}`));
           if (mode === 'protocol') return settle(m.fail(at, 'protocol', `expected an event stream, got content-type "${contentType}": ${bodyText().slice(0, 200)}`));
@@ -170,6 +170,11 @@ class Measurement {
   readonly p: RecordedPlan;
   sentAt: number | null = null;
   lastByteAt: number | null = null;
+  /**
+   * The arrival stamp of the chunk being parsed: every content event it completes gets it. A field
+   * that only ever holds a number, so V8 updates it in place rather than boxing a new one per chunk.
+   */
+  chunkAt = 0;
   status: number | null = null;
   readonly contentTimes: number[] = [];
   usage: Usage | null = null;

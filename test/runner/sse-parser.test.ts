@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { interpretEvent, interpretEventBytes } from '../../runtime/runner/openai-events.ts';
+import { interpretEvent, interpretEventBytes, interpretEventRange, TokenChunkTemplate } from '../../runtime/runner/openai-events.ts';
 import { SseParser } from '../../runtime/runner/sse.ts';
 
 const completionChunk = (text: string, finish: string | null = null): string =>
@@ -180,7 +180,52 @@ describe('interpretEventBytes (the one-pass scan for token chunks) answers as in
     expect(interpretEventBytes(Buffer.from(e))).toEqual(interpretEvent(e));
   });
 
+  // The same events once a stream's template is learned, from a completion and from a chat token chunk.
+  const learnedFrom = [data(completionChunk(' the')), '{"choices":[{"index":0,"delta":{"content":" hi"},"finish_reason":null}],"usage":null}'];
+  it.each(learnedFrom.flatMap((l) => events.map((e) => [l, e])))('after learning %s: %s', (learned, e) => {
+    const template = new TokenChunkTemplate();
+    expect(interpretEventRange(Buffer.from(learned), 0, Buffer.byteLength(learned), template)).toMatchObject({ content: true });
+    expect(interpretEventRange(Buffer.from(e), 0, Buffer.byteLength(e), template)).toEqual(interpretEvent(e));
+  });
+
   function data(chunk: string): string {
     return chunk.slice('data: '.length).trimEnd();
   }
+});
+
+describe('TokenChunkTemplate (a stream\'s token chunks recognised by the bytes around their text)', () => {
+  const learned = completionChunk(' the').slice('data: '.length).trimEnd();
+  const cut = learned.indexOf('" the"') + 1;
+  const head = learned.slice(0, cut);
+  const tail = learned.slice(cut + ' the'.length);
+  // Texts as they stand between the quotes on the wire (JSON-escaped or not).
+  const middles = [' cat', '안녕', '\\"', '\\\\', '\\u00e9', 'error', '', 'a\\', 'x"y', 'tab\\there', 'raw\ttab', ' a","finish_reason":"stop'];
+
+  it.each(middles)('an event of the learned shape with text %j answers as interpretEvent does', (middle) => {
+    const template = new TokenChunkTemplate();
+    interpretEventRange(Buffer.from(learned), 0, Buffer.byteLength(learned), template);
+    const e = `${head}${middle}${tail}`;
+    expect(interpretEventRange(Buffer.from(e), 0, Buffer.byteLength(e), template)).toEqual(interpretEvent(e));
+  });
+
+  it('is matched, not scanned, for a chunk of the learned shape (and only such a chunk)', () => {
+    const template = new TokenChunkTemplate();
+    const at = (e: string): boolean => template.matches(Buffer.from(e), 0, Buffer.byteLength(e));
+    expect(at(`${head} cat${tail}`)).toBe(false);
+    interpretEventRange(Buffer.from(learned), 0, Buffer.byteLength(learned), template);
+    expect(at(`${head} cat${tail}`)).toBe(true);
+    expect(at(`${head}${tail}`)).toBe(false);
+    expect(at(`${head}a\\${tail}`)).toBe(false);
+    expect(at(completionChunk(' cat', 'length').slice('data: '.length).trimEnd())).toBe(false);
+    expect(at(`${head.replace('cmpl-1', 'cmpl-2')} cat${tail}`)).toBe(false);
+  });
+
+  it('counts every token of a stream whose chunks differ beyond their text (a new id each), learning again only a few times', () => {
+    const template = new TokenChunkTemplate();
+    const results = Array.from({ length: 20 }, (_, k) => {
+      const e = completionChunk(` t${k}`).slice('data: '.length).trimEnd().replace('cmpl-1', `cmpl-${k}`);
+      return interpretEventRange(Buffer.from(e), 0, Buffer.byteLength(e), template);
+    });
+    expect(results.every((r) => r.kind === 'chunk' && r.content)).toBe(true);
+  });
 });
