@@ -1,9 +1,8 @@
 import { once } from 'node:events';
-import { createReadStream, createWriteStream, readdirSync, rmSync, type WriteStream } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { createWriteStream, readdirSync, rmSync, type WriteStream } from 'node:fs';
+import { mkdtemp, open, readdir, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import type { PromptPlan } from './prompts.ts';
 
 /**
@@ -20,7 +19,7 @@ import type { PromptPlan } from './prompts.ts';
  */
 export class PromptSpool {
   private error: Error | undefined;
-  private reader: ReturnType<typeof createInterface> | undefined;
+  private reader: LineReader | undefined;
   // 'exit' listeners must be synchronous: nothing awaited there runs.
   private readonly onExit = (): void => rmSync(this.dir, { recursive: true, force: true });
 
@@ -64,13 +63,12 @@ export class PromptSpool {
 
   /** The plans in the order they were written; call after `close`. */
   read(): { next(): Promise<PromptPlan | undefined> } {
-    const rl = createInterface({ input: createReadStream(join(this.dir, 'plans.ndjson')), crlfDelay: Infinity });
-    this.reader = rl;
-    const lines = rl[Symbol.asyncIterator]();
+    const lines = new LineReader(join(this.dir, 'plans.ndjson'));
+    this.reader = lines;
     return {
       next: async () => {
-        const r = await lines.next();
-        return r.done ? undefined : (JSON.parse(r.value) as PromptPlan);
+        const line = await lines.next();
+        return line === undefined ? undefined : (JSON.parse(line) as PromptPlan);
       },
     };
   }
@@ -78,8 +76,78 @@ export class PromptSpool {
   async remove(): Promise<void> {
     process.off('exit', this.onExit);
     this.out.destroy();
-    this.reader?.close();
+    await this.reader?.close();
     await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A file's lines, read a block at a time as they are asked for. Not readline: its async iterator
+ * reads ahead up to 1,024 lines, and at a few kB per prompt those lines (and the 64 kB chunks they
+ * are sliced from) then wait seconds for their turn — long enough for V8 to move every one to the
+ * old generation, which a major collection on the load loop then has to clear (BENCHMARKS.md §1,
+ * "The runner's own garbage"). Here a line is decoded only when asked for, and a block holds a
+ * dozen prompts, so each lives about as long as its request takes to be sent.
+ */
+class LineReader {
+  private file: FileHandle | undefined;
+  private buf = Buffer.allocUnsafe(64 * 1024);
+  /** Unread bytes: `[start, end)` of `buf`. */
+  private start = 0;
+  private end = 0;
+  private eof = false;
+  private closed = false;
+
+  constructor(private readonly path: string) {}
+
+  async next(): Promise<string | undefined> {
+    for (;;) {
+      const nl = this.buf.indexOf(10, this.start);
+      // indexOf looks past `end` too, into bytes of an earlier block.
+      if (nl !== -1 && nl < this.end) {
+        const line = this.buf.toString('utf8', this.start, nl);
+        this.start = nl + 1;
+        return line;
+      }
+      if (this.eof) {
+        if (this.start === this.end) return undefined;
+        const last = this.buf.toString('utf8', this.start, this.end);
+        this.start = this.end;
+        return last;
+      }
+      await this.fill();
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.eof = true;
+    const file = this.file;
+    this.file = undefined;
+    await file?.close();
+  }
+
+  /** Moves the unread bytes to the front (growing the block for a line longer than it) and reads after them. */
+  private async fill(): Promise<void> {
+    if (this.start > 0) {
+      this.buf.copy(this.buf, 0, this.start, this.end);
+      this.end -= this.start;
+      this.start = 0;
+    }
+    if (this.end === this.buf.length) {
+      const bigger = Buffer.allocUnsafe(this.buf.length * 2);
+      this.buf.copy(bigger, 0, 0, this.end);
+      this.buf = bigger;
+    }
+    if (!this.file) {
+      const file = await open(this.path, 'r');
+      // Closed while it opened (the spool removed): nothing more is read.
+      if (this.closed) return void (await file.close());
+      this.file = file;
+    }
+    const { bytesRead } = await this.file.read(this.buf, this.end, this.buf.length - this.end, null);
+    if (bytesRead === 0) this.eof = true;
+    else this.end += bytesRead;
   }
 }
 

@@ -16,9 +16,11 @@ describe('the prompt spool (a run\'s prompts on disk, not in memory)', () => {
     process.on('warning', onWarning);
     const spool = await PromptSpool.create();
     const plans: PromptPlan[] = Array.from({ length: 5000 }, (_, i) => ({ prompt: `prompt ${i} ${'word '.repeat(i % 50)}\u00e9`, promptTokens: i, maxTokens: 128 }));
+    // A prompt longer than the reader's 64 kB block (a 32k-token context), in the middle.
+    plans[2500] = { prompt: `long ${'wörd '.repeat(40_000)}`, promptTokens: 40_001, maxTokens: 128 };
     for (const p of plans) await spool.write(p);
     await spool.close();
-    // The file's backpressure was met many times (1 MB through a 16 kB buffer) without piling up listeners.
+    // The file's backpressure was met many times (1.2 MB through a 16 kB buffer) without piling up listeners.
     await new Promise((r) => setImmediate(r));
     process.off('warning', onWarning);
     expect(warnings.map((w) => w.name)).toEqual([]);
