@@ -82,49 +82,65 @@ export class PromptSpool {
 }
 
 /**
- * A file's lines, read a block at a time as they are asked for. Not readline: its async iterator
- * reads ahead up to 1,024 lines, and at a few kB per prompt those lines (and the 64 kB chunks they
- * are sliced from) then wait seconds for their turn — long enough for V8 to move every one to the
- * old generation, which a major collection on the load loop then has to clear (BENCHMARKS.md §1,
- * "The runner's own garbage"). Here a line is decoded only when asked for, and a block holds a
- * dozen prompts, so each lives about as long as its request takes to be sent.
+ * A file's lines, read a block at a time. Not readline: its async iterator reads ahead up to 1,024
+ * lines, and at a few kB per prompt those lines (and the 64 kB chunks they are sliced from) then
+ * wait seconds for their turn — long enough for V8 to move every one to the old generation, which a
+ * major collection on the load loop then has to clear (BENCHMARKS.md §1, "The runner's own work per
+ * token"). Here a line is decoded only when asked for, and a block holds a dozen prompts. The next
+ * block is read in the background once less than half of one is left, so the load loop, which asks
+ * for the next prompt right after a send, does not wait for the disk (and its file-system round
+ * trip through a loop turn) before the following send.
  */
 class LineReader {
   private file: FileHandle | undefined;
   private buf = Buffer.allocUnsafe(64 * 1024);
-  /** Unread bytes: `[start, end)` of `buf`. */
+  /** Unread bytes: `[start, end)` of `buf`; a read in flight writes after `end`. */
   private start = 0;
   private end = 0;
   private eof = false;
   private closed = false;
+  private reading: Promise<void> | undefined;
+  private error: Error | undefined;
 
   constructor(private readonly path: string) {}
 
   async next(): Promise<string | undefined> {
     for (;;) {
+      if (this.error) throw this.error;
       const nl = this.buf.indexOf(10, this.start);
       // indexOf looks past `end` too, into bytes of an earlier block.
       if (nl !== -1 && nl < this.end) {
         const line = this.buf.toString('utf8', this.start, nl);
         this.start = nl + 1;
+        if (this.end - this.start < this.buf.length / 2) this.readAhead();
         return line;
       }
-      if (this.eof) {
+      if (this.reading) await this.reading;
+      else if (this.eof) {
         if (this.start === this.end) return undefined;
         const last = this.buf.toString('utf8', this.start, this.end);
         this.start = this.end;
         return last;
-      }
-      await this.fill();
+      } else await this.readAhead();
     }
   }
 
   async close(): Promise<void> {
     this.closed = true;
     this.eof = true;
+    await this.reading;
     const file = this.file;
     this.file = undefined;
     await file?.close();
+  }
+
+  /** Starts reading the next block unless one is being read or the file is done; never rejects (next() throws the error). */
+  private readAhead(): Promise<void> | undefined {
+    if (this.reading || this.eof) return this.reading;
+    this.reading = this.fill()
+      .catch((err: unknown) => void (this.error = err as Error))
+      .finally(() => (this.reading = undefined));
+    return this.reading;
   }
 
   /** Moves the unread bytes to the front (growing the block for a line longer than it) and reads after them. */

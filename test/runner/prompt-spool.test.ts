@@ -33,6 +33,28 @@ describe('the prompt spool (a run\'s prompts on disk, not in memory)', () => {
     expect(await readdir(tmp)).toEqual([]);
   });
 
+  it('removing the spool while the reader is reading ahead leaves nothing behind and no unhandled rejection', async () => {
+    const tmp = await tempDir();
+    vi.stubEnv('TMPDIR', tmp);
+    const rejections: unknown[] = [];
+    const onRejection = (r: unknown): number => rejections.push(r);
+    process.on('unhandledRejection', onRejection);
+    try {
+      const spool = await PromptSpool.create();
+      for (let i = 0; i < 200; i++) await spool.write({ prompt: `p${i} ${'w '.repeat(1500)}`, promptTokens: i, maxTokens: 8 });
+      await spool.close();
+      const reader = spool.read();
+      // A dozen lines in: less than half a block left, so the next block is being read.
+      for (let i = 0; i < 12; i++) expect((await reader.next())?.promptTokens).toBe(i);
+      await spool.remove();
+      await new Promise((r) => setImmediate(r));
+      expect(rejections).toEqual([]);
+      expect(await readdir(tmp)).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onRejection);
+    }
+  });
+
   it('a write after the spool was removed (an abandoned calibration) is an error, not a crash', async () => {
     vi.stubEnv('TMPDIR', await tempDir());
     const spool = await PromptSpool.create();
