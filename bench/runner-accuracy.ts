@@ -6,6 +6,11 @@
  * truth: schedule delay, |measured − written| for ttft and every itl gap, CPU per content event,
  * and the garbage collector's pauses during the runner's load.
  *
+ * The clients run one after another, and this VM's speed drifts between their windows (the
+ * simulator's CPU for the same requests moves with it, by up to a quarter): each client's CPU is
+ * also given as a share of the simulator's over the same window, the same work at the same
+ * moment, so that clients compare with the host's speed taken out.
+ *
  *   npm run bench -- [--rates 1,10,100] [--duration 30] [--workers N] [--undici-floor] [--sim-args="--workers 2" --sim-cpus 0,1 --runner-cpus 0,1]
  */
 import { execFileSync } from 'node:child_process';
@@ -103,8 +108,8 @@ function prompt(seq: number): string {
 // The Job runs the runner with RUNNER_NODE_FLAGS; a bench without them measures another process.
 const flags = process.execArgv.filter((a) => a.startsWith('--') && a !== '--import' && !a.startsWith('--import='));
 console.log(`runner accuracy — ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version} ${flags.length ? flags.join(' ') : '(no V8 flags: not as the Job runs it)'}, baseline (512 in / 128 out, streaming), ${duration} s per rate and client; ${pinned ? `runner on cpu ${values['runner-cpus']}, simulator on cpu ${values['sim-cpus']}` : 'not pinned (no taskset)'}${simArgs.length ? `; simulator ${simArgs.join(' ')}` : ''}\n`);
-console.log('| rate (req/s) | client | requests | schedule delay p50 / p99 (ms) | ttft error p50 / p99 (ms) | itl error p50 / p99 (ms) | client CPU µs / content event (user + sys) | simulator CPU | CPU steal | GC pauses (count, max ms) | verdict |');
-console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+console.log('| rate (req/s) | client | requests | schedule delay p50 / p99 (ms) | ttft error p50 / p99 (ms) | itl error p50 / p99 (ms) | client CPU µs / content event (user + sys) | client CPU ÷ simulator CPU | simulator CPU | CPU steal | GC pauses (count, max ms) | verdict |');
+console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
 for (const rate of rates) {
   const tmp = await mkdtemp(join(tmpdir(), 'ib-bench-'));
   const sim = await spawnSimulator(simArgs, join(tmp, 'truth.ndjson'), pinned ? values['sim-cpus'] : undefined);
@@ -169,7 +174,7 @@ for (const rate of rates) {
     const row = (name: string, ms: Measured[], cpu: Cpu, gcs: string, verdict: string): void => {
       const e = errors(ms, truth);
       const perEvent = (cpuMs: number): string => ((cpuMs * 1000) / Math.max(1, e.events)).toFixed(1);
-      rows.push(`| ${rate} | ${name} | ${ms.length} | ${pq(e.delay)} | ${pq(e.ttft)} | ${pq(e.itl)} | ${perEvent(cpu.client)} (${perEvent(cpu.user)} + ${perEvent(cpu.client - cpu.user)}) | ${Math.round((100 * cpu.sim) / cpu.wall)} % | ${stealPercent(cpu.steal)} | ${gcs} | ${verdict} |`);
+      rows.push(`| ${rate} | ${name} | ${ms.length} | ${pq(e.delay)} | ${pq(e.ttft)} | ${pq(e.itl)} | ${perEvent(cpu.client)} (${perEvent(cpu.user)} + ${perEvent(cpu.client - cpu.user)}) | ${(cpu.client / cpu.sim).toFixed(3)} | ${Math.round((100 * cpu.sim) / cpu.wall)} % | ${stealPercent(cpu.steal)} | ${gcs} | ${verdict} |`);
     };
     if (floor.length > 0) row('floor', floor, floorCpu, '–', '–');
     if (undici.length > 0) row('floor on undici', undici, undiciCpu, '–', '–');
