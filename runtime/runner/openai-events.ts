@@ -57,7 +57,9 @@ const NULL = ascii('null');
  * one. Anything else — usage, errors, empty text, keys spaced as Python's `json.dumps` writes them,
  * non-objects — is decoded and parsed by `interpretEvent`, so the answer is the same either way
  * (test/runner/sse-parser.test.ts checks both paths on the same events). This is the runner's CPU
- * per token at high rates, and it allocates nothing.
+ * per token at high rates. With the stream's `template` (TokenChunkTemplate, below), a token chunk
+ * shaped as the last one recognised is known by its bytes around the text, and the scan runs only
+ * for the others; neither allocates (learning copies one chunk, a few times per stream at most).
  */
 export function interpretEventRange(bytes: Uint8Array, start: number, end: number, template?: TokenChunkTemplate): StreamEvent {
   if (template?.matches(bytes, start, end)) return CONTENT_CHUNK;
