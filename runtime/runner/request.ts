@@ -202,7 +202,8 @@ class Measurement {
 
   addContent(at: number): void {
     if (this.contentCount === this.times.length) {
-      const more = new Float64Array(this.times.length * 2);
+      // Typed arrays drop writes past their end silently: growth must always make room.
+      const more = new Float64Array(Math.max(16, this.times.length * 2));
       more.set(this.times);
       this.times = more;
     }
