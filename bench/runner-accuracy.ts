@@ -180,7 +180,9 @@ for (const rate of rates) {
     if (undici.length > 0) row('floor on undici', undici, undiciCpu, '–', '–');
     const minor = gc.filter((g) => g.kind === perf.NODE_PERFORMANCE_GC_MINOR);
     const major = gc.filter((g) => g.kind !== perf.NODE_PERFORMANCE_GC_MINOR);
-    const gcs = workers > 1 ? '– (in the threads)' : `minor ${minor.length}, ${f(Math.max(0, ...minor.map((g) => g.ms)))} (sum ${Math.round(minor.reduce((a, g) => a + g.ms, 0))}); other ${major.length}, ${f(Math.max(0, ...major.map((g) => g.ms)))} (sum ${Math.round(major.reduce((a, g) => a + g.ms, 0))})`;
+    // count, longest pause and their total, in ms.
+    const pauses = (of: Array<{ ms: number }>): string => `${of.length}, ${f(Math.max(0, ...of.map((g) => g.ms)))} (sum ${Math.round(of.reduce((a, g) => a + g.ms, 0))})`;
+    const gcs = workers > 1 ? '– (in the threads)' : `minor ${pauses(minor)}; other ${pauses(major)}`;
     row(workers > 1 ? `runner, ${workers} workers` : 'runner', runner, runnerCpu, gcs, summary.validity.valid ? 'valid' : `invalid: ${summary.validity.reasons.map((r) => r.split(':')[0]).join('; ')}`);
   } finally {
     if (sim.child.exitCode === null) await sim.stop().catch(() => undefined);

@@ -5,15 +5,21 @@ import type { PromptPlan } from '../../runtime/runner/prompts.ts';
 import { useTempDirs } from '../support/temp-dir.ts';
 
 const tempDir = useTempDirs();
+
+/** What the process emits as `event` until `stop()`. */
+function collect<T>(event: 'warning' | 'unhandledRejection'): { seen: T[]; stop(): void } {
+  const seen: T[] = [];
+  const on = (x: T): number => seen.push(x);
+  process.on(event, on as (...args: unknown[]) => void);
+  return { seen, stop: () => void process.off(event, on as (...args: unknown[]) => void) };
+}
 afterEach(() => vi.unstubAllEnvs());
 
 describe('the prompt spool (a run\'s prompts on disk, not in memory)', () => {
   it('gives back every plan in the order written, then nothing; remove leaves nothing in the temp folder', async () => {
     const tmp = await tempDir();
     vi.stubEnv('TMPDIR', tmp);
-    const warnings: Error[] = [];
-    const onWarning = (w: Error): number => warnings.push(w);
-    process.on('warning', onWarning);
+    const warnings = collect<Error>('warning');
     const spool = await PromptSpool.create();
     const plans: PromptPlan[] = Array.from({ length: 5000 }, (_, i) => ({ prompt: `prompt ${i} ${'word '.repeat(i % 50)}\u00e9`, promptTokens: i, maxTokens: 128 }));
     // A prompt longer than the reader's 64 kB block (a 32k-token context), in the middle.
@@ -22,8 +28,8 @@ describe('the prompt spool (a run\'s prompts on disk, not in memory)', () => {
     await spool.close();
     // The file's backpressure was met many times (1.2 MB through a 16 kB buffer) without piling up listeners.
     await new Promise((r) => setImmediate(r));
-    process.off('warning', onWarning);
-    expect(warnings.map((w) => w.name)).toEqual([]);
+    warnings.stop();
+    expect(warnings.seen.map((w) => w.name)).toEqual([]);
     const reader = spool.read();
     const back: PromptPlan[] = [];
     for (let p = await reader.next(); p; p = await reader.next()) back.push(p);
@@ -36,9 +42,7 @@ describe('the prompt spool (a run\'s prompts on disk, not in memory)', () => {
   it('removing the spool while the reader is reading ahead leaves nothing behind and no unhandled rejection', async () => {
     const tmp = await tempDir();
     vi.stubEnv('TMPDIR', tmp);
-    const rejections: unknown[] = [];
-    const onRejection = (r: unknown): number => rejections.push(r);
-    process.on('unhandledRejection', onRejection);
+    const rejections = collect<unknown>('unhandledRejection');
     try {
       const spool = await PromptSpool.create();
       for (let i = 0; i < 200; i++) await spool.write({ prompt: `p${i} ${'w '.repeat(1500)}`, promptTokens: i, maxTokens: 8 });
@@ -48,10 +52,10 @@ describe('the prompt spool (a run\'s prompts on disk, not in memory)', () => {
       for (let i = 0; i < 12; i++) expect((await reader.next())?.promptTokens).toBe(i);
       await spool.remove();
       await new Promise((r) => setImmediate(r));
-      expect(rejections).toEqual([]);
+      expect(rejections.seen).toEqual([]);
       expect(await readdir(tmp)).toEqual([]);
     } finally {
-      process.off('unhandledRejection', onRejection);
+      rejections.stop();
     }
   });
 
