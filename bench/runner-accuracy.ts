@@ -1,23 +1,24 @@
 /**
  * The load generator's own error, against ground truth and beside the floor. For each rate, one
- * simulator process (pinned to its own core) logs when it wrote every chunk; first the floor client
+ * simulator process (pinned to its own core) logs when it wrote every chunk; the floor client
  * (bench/support/floor-client.ts: raw sockets, no parsing — what this machine allows any Node
- * client), then the runner, send the same workload to it. Both are judged against the same ground
+ * client) and the runner send the same workload to it. Both are judged against the same ground
  * truth: schedule delay, |measured − written| for ttft and every itl gap, CPU per content event,
  * and the garbage collector's pauses during the runner's load.
  *
- * The clients run one after another, and this VM's speed drifts between their windows (the
- * simulator's CPU for the same requests moves with it, by up to a quarter): each client's CPU is
- * also given as a share of the simulator's over the same window, the same work at the same
- * moment, so that clients compare with the host's speed taken out.
+ * This VM's speed drifts by up to a quarter within minutes (the simulator's CPU for the same
+ * requests moves with it), so the clients do not run one after another: each client's duration is
+ * cut into `--slices` runs, and the clients take turns, one slice each, in alternating order, so a
+ * slow spell lands on all of them. Each client's CPU is also given as a share of the simulator's
+ * over its own slices, the same work at the same moments.
  *
- *   npm run bench -- [--rates 1,10,100] [--duration 30] [--workers N] [--undici-floor] [--sim-args="--workers 2" --sim-cpus 0,1 --runner-cpus 0,1]
+ *   npm run bench -- [--rates 1,10,100] [--duration 30] [--slices 3] [--workers N] [--undici-floor] [--sim-args="--workers 2" --sim-cpus 0,1 --runner-cpus 0,1]
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PerformanceObserver, constants as perf } from 'node:perf_hooks';
+import { PerformanceObserver, constants as perf, type PerformanceEntry } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { RequestRecord } from '../runtime/core/records/record.ts';
@@ -41,6 +42,8 @@ const { values } = parseArgs({
     'no-floor': { type: 'boolean', default: false },
     // A third client between the floor and the runner: the floor's work on undici (bench/support/undici-floor-client.ts).
     'undici-floor': { type: 'boolean', default: false },
+    // Each client's duration is run in this many slices, the clients taking turns (see below).
+    slices: { type: 'string', default: '3' },
     // load.num_workers of the runner (worker threads; GC pauses are then not observed: they happen in the threads).
     workers: { type: 'string', default: '1' },
   },
@@ -48,6 +51,8 @@ const { values } = parseArgs({
 const rates = values.rates.split(',').map(Number);
 const workers = Number(values.workers);
 const duration = Number(values.duration);
+const slices = Number(values.slices);
+const sliceS = duration / slices;
 const simArgs = values['sim-args'].split(' ').filter(Boolean);
 // Runner (every thread of this process) and simulator on separate cores, so neither's work lands in
 // the other's timestamps. On a 2-core machine at high rates they compete anyway; the CPU columns say.
@@ -60,6 +65,12 @@ function pin(list: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** Two stretches of one client's work as one: CPU and time add up; steal is weighted by each stretch's length. */
+function addCpu<C extends { client: number; user: number; sim: number; wall: number; steal: number | null }>(a: C, b: C): C {
+  const steal = a.steal === null || b.steal === null ? (a.steal ?? b.steal) : (a.steal * a.wall + b.steal * b.wall) / Math.max(1, a.wall + b.wall);
+  return { ...a, client: a.client + b.client, user: a.user + b.user, sim: a.sim + b.sim, wall: a.wall + b.wall, steal };
 }
 
 function quantile(sorted: number[], q: number): number {
@@ -107,7 +118,7 @@ function prompt(seq: number): string {
 
 // The Job runs the runner with RUNNER_NODE_FLAGS; a bench without them measures another process.
 const flags = process.execArgv.filter((a) => a.startsWith('--') && a !== '--import' && !a.startsWith('--import='));
-console.log(`runner accuracy — ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version} ${flags.length ? flags.join(' ') : '(no V8 flags: not as the Job runs it)'}, baseline (512 in / 128 out, streaming), ${duration} s per rate and client; ${pinned ? `runner on cpu ${values['runner-cpus']}, simulator on cpu ${values['sim-cpus']}` : 'not pinned (no taskset)'}${simArgs.length ? `; simulator ${simArgs.join(' ')}` : ''}\n`);
+console.log(`runner accuracy — ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version} ${flags.length ? flags.join(' ') : '(no V8 flags: not as the Job runs it)'}, baseline (512 in / 128 out, streaming), ${duration} s per rate and client in ${slices} slice(s) taken in turn; ${pinned ? `runner on cpu ${values['runner-cpus']}, simulator on cpu ${values['sim-cpus']}` : 'not pinned (no taskset)'}${simArgs.length ? `; simulator ${simArgs.join(' ')}` : ''}\n`);
 console.log('| rate (req/s) | client | requests | schedule delay p50 / p99 (ms) | ttft error p50 / p99 (ms) | itl error p50 / p99 (ms) | client CPU µs / content event (user + sys) | client CPU ÷ simulator CPU | simulator CPU | CPU steal | GC pauses (count, max ms) | verdict |');
 console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
 for (const rate of rates) {
@@ -117,58 +128,85 @@ for (const rate of rates) {
   try {
     const model = ((await (await fetch(`${sim.url}/v1/models`)).json()) as { data: Array<{ id: string }> }).data[0]!.id;
     type Cpu = { client: number; user: number; sim: number; wall: number; steal: number | null };
+    type Slice = { measured: Measured[]; cpu: Cpu; verdict?: string };
     // One of the bench's own clients, with its process CPU, the simulator's and the steal over its whole run.
-    const timed = async (client: typeof runFloorClient): Promise<{ measured: Measured[]; cpu: Cpu }> => {
+    const timed = async (client: typeof runFloorClient, slice: number): Promise<Slice> => {
       const [c0, s0, w0, st] = [process.cpuUsage(), await sim.cpuMs(), systemClock(), openStealWindow()];
-      const measured = await client({ url: sim.url, model, rate, durationS: duration, prompt, maxTokens: 128, clock: systemClock });
+      const measured = await client({ url: sim.url, model, rate, durationS: sliceS, prompt, maxTokens: 128, clock: systemClock, slice });
       const c = process.cpuUsage(c0);
       return { measured, cpu: { client: (c.user + c.system) / 1000, user: c.user / 1000, sim: (await sim.cpuMs()) - s0, wall: systemClock() - w0, steal: st.share() } };
     };
-    const none = { measured: [] as Measured[], cpu: { client: 0, user: 0, sim: 0, wall: 0, steal: null } as Cpu };
-    const { measured: floor, cpu: floorCpu } = values['no-floor'] ? none : await timed(runFloorClient);
-    const { measured: undici, cpu: undiciCpu } = values['undici-floor'] ? await timed(runUndiciFloorClient) : none;
 
-    const gc: Array<{ kind: number; ms: number }> = [];
-    const obs = new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) gc.push({ kind: ((e as unknown as { detail: { kind: number } }).detail).kind, ms: e.duration });
-    });
-    const dir = join(tmp, 'run');
-    let [c0, s0, steal] = [process.cpuUsage(), await sim.cpuMs(), openStealWindow()];
-    let c = process.cpuUsage(c0);
-    let [loadStart, loadEnd] = [0, 0];
-    let simEnd: Promise<number> = Promise.resolve(0);
-    const { summary } = await startRunner({
-      // CPU is counted as the floors' is: from opening the connections to the last response
-      // (calibration and warm-up before, the summary after, excluded); GC from the first status line.
-      ...benchRunOptions({
-        baseUrl: sim.url,
-        rate,
-        duration,
-        workers,
-        outDir: dir,
-        onLoadStart: () => obs.observe({ entryTypes: ['gc'] }),
-        onLoadEnd: () => {
-          c = process.cpuUsage(c0);
-          loadEnd = systemClock();
-          simEnd = sim.cpuMs();
+    // The runner's GC pauses: the observer sees the whole process, so only those inside its load windows count.
+    const gc: Array<{ kind: number; ms: number; at: number }> = [];
+    const loadWindows: Array<[number, number]> = [];
+    const gcEntry = (e: PerformanceEntry): (typeof gc)[number] => ({ kind: (e as unknown as { detail: { kind: number } }).detail.kind, ms: e.duration, at: e.startTime });
+    const obs = new PerformanceObserver((list) => void gc.push(...list.getEntries().map(gcEntry)));
+    obs.observe({ entryTypes: ['gc'] });
+    const runnerSlice = async (slice: number): Promise<Slice> => {
+      const dir = join(tmp, `run-${slice}`);
+      const runId = `bench${slice}`;
+      let [c0, s0, steal] = [process.cpuUsage(), await sim.cpuMs(), openStealWindow()];
+      let c = process.cpuUsage(c0);
+      let [loadStart, loadEnd] = [0, 0];
+      let simEnd: Promise<number> = Promise.resolve(0);
+      const { summary } = await startRunner({
+        // CPU is counted as the floors' is: from opening the connections to the last response
+        // (calibration and warm-up before, the summary after, excluded); GC from the first status line.
+        ...benchRunOptions({
+          runId,
+          baseUrl: sim.url,
+          rate,
+          duration: sliceS,
+          workers,
+          outDir: dir,
+          onLoadStart: () => loadWindows.push([performance.now(), Number.POSITIVE_INFINITY]),
+          onLoadEnd: () => {
+            c = process.cpuUsage(c0);
+            loadEnd = systemClock();
+            simEnd = sim.cpuMs();
+            loadWindows[loadWindows.length - 1]![1] = performance.now();
+          },
+        }),
+        beforeLoad: async () => {
+          s0 = await sim.cpuMs();
+          loadStart = systemClock();
+          c0 = process.cpuUsage();
+          steal = openStealWindow();
         },
-      }),
-      beforeLoad: async () => {
-        s0 = await sim.cpuMs();
-        loadStart = systemClock();
-        c0 = process.cpuUsage();
-        steal = openStealWindow();
-      },
-    });
+      });
+      const files = (await readdir(join(dir, 'requests'))).filter((x) => x.endsWith('.ndjson.gz'));
+      const measured: Measured[] = (await Promise.all(files.map(async (x) => gunzipSync(await readFile(join(dir, 'requests', x))).toString('utf8'))))
+        .join('')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => RequestRecord.parse(JSON.parse(l)))
+        .map((r) => ({ requestId: `${runId}-${r.seq}`, scheduledAt: r.scheduledAt!, sentAt: r.sentAt!, contentTimes: r.contentTimes, ok: r.error === null }));
+      const cpu = { client: (c.user + c.system) / 1000, user: c.user / 1000, sim: (await simEnd) - s0, wall: loadEnd - loadStart, steal: steal.share() };
+      return { measured, cpu, verdict: summary.validity.valid ? undefined : summary.validity.reasons.map((r) => r.split(':')[0]).join('; ') };
+    };
+
+    const clients: Array<{ name: string; run: (slice: number) => Promise<Slice> }> = [];
+    if (!values['no-floor']) clients.push({ name: 'floor', run: (k) => timed(runFloorClient, k) });
+    if (values['undici-floor']) clients.push({ name: 'floor on undici', run: (k) => timed(runUndiciFloorClient, k) });
+    clients.push({ name: workers > 1 ? `runner, ${workers} workers` : 'runner', run: runnerSlice });
+    // The clients take turns, one slice each, in alternating order (A B C, C B A, …): the host's
+    // drift over the run then lands on every client alike instead of on whichever ran in a slow spell.
+    const tallies = clients.map(() => ({ measured: [] as Measured[], cpu: { client: 0, user: 0, sim: 0, wall: 0, steal: null } as Cpu, invalid: [] as string[] }));
+    for (let k = 0; k < slices; k++) {
+      const order = clients.map((_, i) => i);
+      if (k % 2 === 1) order.reverse();
+      for (const i of order) {
+        const { measured, cpu, verdict } = await clients[i]!.run(k);
+        const t = tallies[i]!;
+        t.measured.push(...measured);
+        t.cpu = addCpu(t.cpu, cpu);
+        if (verdict) t.invalid.push(slices > 1 ? `slice ${k + 1}: ${verdict}` : verdict);
+      }
+    }
+    gc.push(...obs.takeRecords().map(gcEntry));
     obs.disconnect();
-    const runnerCpu = { client: (c.user + c.system) / 1000, user: c.user / 1000, sim: (await simEnd) - s0, wall: loadEnd - loadStart, steal: steal.share() };
-    const files = (await readdir(join(dir, 'requests'))).filter((x) => x.endsWith('.ndjson.gz'));
-    const runner: Measured[] = (await Promise.all(files.map(async (x) => gunzipSync(await readFile(join(dir, 'requests', x))).toString('utf8'))))
-      .join('')
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => RequestRecord.parse(JSON.parse(l)))
-      .map((r) => ({ requestId: `bench-${r.seq}`, scheduledAt: r.scheduledAt!, sentAt: r.sentAt!, contentTimes: r.contentTimes, ok: r.error === null }));
+    const runnerGc = gc.filter((g) => loadWindows.some(([a, b]) => g.at >= a && g.at <= b));
 
     const truth = new Map((await sim.stop()).map((g) => [g.requestId, g]));
     const row = (name: string, ms: Measured[], cpu: Cpu, gcs: string, verdict: string): void => {
@@ -176,14 +214,16 @@ for (const rate of rates) {
       const perEvent = (cpuMs: number): string => ((cpuMs * 1000) / Math.max(1, e.events)).toFixed(1);
       rows.push(`| ${rate} | ${name} | ${ms.length} | ${pq(e.delay)} | ${pq(e.ttft)} | ${pq(e.itl)} | ${perEvent(cpu.client)} (${perEvent(cpu.user)} + ${perEvent(cpu.client - cpu.user)}) | ${(cpu.client / cpu.sim).toFixed(3)} | ${Math.round((100 * cpu.sim) / cpu.wall)} % | ${stealPercent(cpu.steal)} | ${gcs} | ${verdict} |`);
     };
-    if (floor.length > 0) row('floor', floor, floorCpu, '–', '–');
-    if (undici.length > 0) row('floor on undici', undici, undiciCpu, '–', '–');
-    const minor = gc.filter((g) => g.kind === perf.NODE_PERFORMANCE_GC_MINOR);
-    const major = gc.filter((g) => g.kind !== perf.NODE_PERFORMANCE_GC_MINOR);
+    const minor = runnerGc.filter((g) => g.kind === perf.NODE_PERFORMANCE_GC_MINOR);
+    const major = runnerGc.filter((g) => g.kind !== perf.NODE_PERFORMANCE_GC_MINOR);
     // count, longest pause and their total, in ms.
     const pauses = (of: Array<{ ms: number }>): string => `${of.length}, ${f(Math.max(0, ...of.map((g) => g.ms)))} (sum ${Math.round(of.reduce((a, g) => a + g.ms, 0))})`;
     const gcs = workers > 1 ? '– (in the threads)' : `minor ${pauses(minor)}; other ${pauses(major)}`;
-    row(workers > 1 ? `runner, ${workers} workers` : 'runner', runner, runnerCpu, gcs, summary.validity.valid ? 'valid' : `invalid: ${summary.validity.reasons.map((r) => r.split(':')[0]).join('; ')}`);
+    clients.forEach((c, i) => {
+      const t = tallies[i]!;
+      const isRunner = i === clients.length - 1;
+      row(c.name, t.measured, t.cpu, isRunner ? gcs : '–', isRunner ? (t.invalid.length === 0 ? 'valid' : `invalid: ${t.invalid.join('; ')}`) : '–');
+    });
   } finally {
     if (sim.child.exitCode === null) await sim.stop().catch(() => undefined);
     await rm(tmp, { recursive: true, force: true });

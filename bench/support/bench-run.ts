@@ -9,14 +9,14 @@ import { systemClock } from '../../runtime/timing/clock.ts';
  * line says the load is running (calibration and warm-up are over: what a bench counts starts then);
  * `onLoadEnd` once, when the last response is in (before the summary is computed).
  */
-export function benchRunOptions(o: { baseUrl: string; rate: number; duration: number; workers: number; outDir: string; onLoadStart: () => void; onLoadEnd?: () => void }): RunOptions {
+export function benchRunOptions(o: { runId?: string; baseUrl: string; rate: number; duration: number; workers: number; outDir: string; onLoadStart: () => void; onLoadEnd?: () => void }): RunOptions {
   const raw = layerConfig(presetConfig('baseline'), { server: { base_url: o.baseUrl }, load: { stages: [{ rate: o.rate, duration: o.duration }], num_workers: o.workers } });
   let started = false;
   return {
     scenario: resolveScenario(parseScenario(raw, 'bench')),
     scenarioName: 'baseline',
     configYaml: '',
-    runId: 'bench',
+    runId: o.runId ?? 'bench',
     outDir: o.outDir,
     shard: { index: 0, count: 1 },
     zone: null,

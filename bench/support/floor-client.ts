@@ -27,6 +27,8 @@ export interface FloorOptions {
   prompt: (seq: number) => string;
   maxTokens: number;
   clock: Clock;
+  /** Tells this client's requests (and prompts) apart from another run's of the same client against the same simulator. */
+  slice?: number;
 }
 
 const TEXT_KEY = Buffer.from('"text":"');
@@ -36,9 +38,11 @@ const END = Buffer.from('0\r\n\r\n');
 export function* floorRequests(o: FloorOptions, idPrefix: string, promptOffset: number): Generator<{ scheduledAt: number; requestId: string; body: Buffer }> {
   const count = Math.round(o.rate * o.durationS);
   const start = o.clock() + 100;
+  const slice = o.slice ?? 0;
   for (let seq = 0; seq < count; seq++) {
-    const requestId = `${idPrefix}-${seq}`;
-    const body = Buffer.from(JSON.stringify({ model: o.model, prompt: o.prompt(seq + promptOffset), max_tokens: o.maxTokens, stream: true, ignore_eos: true }));
+    const requestId = `${idPrefix}${slice}-${seq}`;
+    // 100,000 prompts per slice: no slice repeats another's (the simulator's prefix cache would serve it).
+    const body = Buffer.from(JSON.stringify({ model: o.model, prompt: o.prompt(seq + promptOffset + slice * 100_000), max_tokens: o.maxTokens, stream: true, ignore_eos: true }));
     yield { scheduledAt: start + (seq * 1000) / o.rate, requestId, body };
   }
 }
