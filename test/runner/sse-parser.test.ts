@@ -174,6 +174,15 @@ describe('interpretEventBytes (the one-pass scan for token chunks) answers as in
     '{"choices":[{"text":" unterminated}',
     '{"choices":[{"text":" the"}],"object":"error"}',
     '{"choices":[{"index":0,"text":" a","finish_reason":"stop"}]}',
+    // Not JSON outside the strings: two objects (an event's two data lines), brackets that do not
+    // pair, a stray word; and JSON whitespace between the tokens, which is.
+    '{"choices":[{"text":" a"}]}\n{"choices":[{"text":" b"}]}',
+    '{"choices":[{"text":" a"]}}',
+    '{"choices":[{"text":" a"}]]}',
+    '{"choices":[{"text":" a"} oops]}',
+    '{"choices":[{"text":" a"}]} {}',
+    '{\n  "choices": [ {"text":" a"} ]\n}',
+    '{"choices":[{"text":" a"}],\t"usage":null}',
   ];
 
   it.each(events)('%s', (e) => {
@@ -218,6 +227,14 @@ describe('TokenChunkTemplate (a stream\'s token chunks recognised by the bytes a
     expect(at(`${head}a\\${tail}`)).toBe(false);
     expect(at(completionChunk(' cat', 'length').slice('data: '.length).trimEnd())).toBe(false);
     expect(at(`${head.replace('cmpl-1', 'cmpl-2')} cat${tail}`)).toBe(false);
+  });
+
+  it('does not learn a chunk whose data spans lines (JSON whitespace): a match must never hold a line end', () => {
+    const template = new TokenChunkTemplate();
+    const spanning = learned.replace(',"choices":', '\n,"choices":');
+    expect(interpretEventRange(Buffer.from(spanning), 0, Buffer.byteLength(spanning), template)).toEqual(interpretEvent(spanning));
+    expect(interpretEvent(spanning)).toMatchObject({ content: true });
+    expect(template.matches(Buffer.from(spanning), 0, Buffer.byteLength(spanning))).toBe(false);
   });
 
   it('counts every token of a stream whose chunks differ beyond their text (a new id each), learning again only a few times', () => {
