@@ -1,5 +1,4 @@
 import { writeFile } from 'node:fs/promises';
-import { setMaxListeners } from 'node:events';
 import { join } from 'node:path';
 import type { Dispatcher } from 'undici';
 import { VERSION } from '../core/version.ts';
@@ -19,7 +18,7 @@ import { checkWarmUp, inspectTarget, warmUp } from './preflight.ts';
 import { ServerMetricsWindow } from './server-metrics.ts';
 import { DEFAULT_HUB } from './tokenizer-source.ts';
 import { calibratePrompts, type PromptPlan } from './prompts.ts';
-import { prepareRequest, sendRequest, type PreparedRequest, type RequestTemplate } from './request.ts';
+import { Cancellation, prepareRequest, sendRequest, type PreparedRequest, type RequestTemplate } from './request.ts';
 import { ShardWriter } from './shard-writer.ts';
 import { Interrupted, untilInterrupted } from './interrupted.ts';
 import { createRunDir } from './run-dir.ts';
@@ -225,9 +224,7 @@ async function loadLoop(
   onRecord: (r: RequestRecord) => void,
 ): Promise<{ sent: number; interrupted: boolean }> {
   const clock = o.clock;
-  const cancel = new AbortController();
-  // Every in-flight request listens on it; thousands at once are expected, not a leak.
-  setMaxListeners(0, cancel.signal);
+  const cancel = new Cancellation();
   const inFlight = new Set<Promise<void>>();
   const cap = o.scenario.load.maxInFlight ?? Number.POSITIVE_INFINITY;
   let sent = 0;
@@ -272,7 +269,7 @@ async function loadLoop(
         interrupted = o.interrupt.aborted;
       }
       if (interrupted) break;
-      const p = sendRequest(pool, t, next, clock, cancel.signal, young?.afterWrite).then((r) => {
+      const p = sendRequest(pool, t, next, clock, cancel, young?.afterWrite).then((r) => {
         if (r.error) failed += 1;
         else succeeded += 1;
         onRecord(r);
@@ -289,7 +286,7 @@ async function loadLoop(
       o.onNote?.(`interrupted: waiting up to ${Math.round(o.graceMs / 1000)} s for ${inFlight.size} requests in flight`);
       const grace = new Promise<void>((resolve) => setTimeout(resolve, o.graceMs).unref());
       await Promise.race([Promise.all(inFlight), grace]);
-      cancel.abort();
+      cancel.cancel();
       await Promise.all(inFlight);
     }
     phase = 'done';

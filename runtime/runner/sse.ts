@@ -26,6 +26,11 @@ export class SseParser {
 
   constructor(private readonly onData: EventData) {}
 
+  /** Nothing held from earlier chunks: the next chunk starts a line and an event. */
+  get idle(): boolean {
+    return this.pending === null && this.src === null && this.data.length === 0 && !this.sawCR;
+  }
+
   push(chunk: Uint8Array | string): void {
     const buf = asBuffer(chunk);
     let start = 0;

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Pool } from 'undici';
 import { describe, expect, it } from 'vitest';
-import { prepareRequest, sendRequest, type RequestTemplate } from '../../runtime/runner/request.ts';
+import { Cancellation, prepareRequest, sendRequest, type RequestTemplate } from '../../runtime/runner/request.ts';
 import { systemClock } from '../../runtime/timing/clock.ts';
 
 const chunk = (text: string): string =>
@@ -41,5 +41,84 @@ describe('sendRequest over real loopback HTTP', () => {
       await pool.close();
       await new Promise((r) => server.close(r));
     }
+  });
+
+  // A server that writes the response body in the given pieces, 5 ms apart (each its own network chunk on loopback).
+  async function serve(pieces: string[], run: (pool: Pool, t: RequestTemplate) => Promise<void>): Promise<void> {
+    const server = createServer((req: IncomingMessage, res) => {
+      req.resume();
+      req.on('end', async () => {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        for (const piece of pieces) {
+          if (res.destroyed) return;
+          res.write(piece);
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        res.end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const pool = new Pool(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, { connections: 2 });
+    try {
+      await run(pool, { api: 'completion', streaming: true, model: 'm', ignoreEos: false, headers: {}, apiKey: undefined, timeoutMs: 5000 });
+    } finally {
+      await pool.destroy();
+      await new Promise((r) => server.close(r));
+    }
+  }
+  const plan = (seq: number) => ({ runId: 'r', shard: 0, seq, stage: 0, scheduledAt: systemClock(), prompt: 'hi', promptTokens: 1, maxTokens: 16 });
+  const usage = (n: number): string => `data: {"id":"cmpl-1","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":${n}}}\n\n`;
+
+  it('counts the same events whether each comes alone in its chunk (counted without framing) or split and merged anywhere', async () => {
+    const c = chunk(' a');
+    // [pieces, content events]: alone; split mid-line (the parser then holds a line, so the next
+    // whole chunk is framed too); two in one chunk; CRLF framing; no space after "data:"; a comment
+    // and a retry field between; texts with escaped control characters (a line end, a tab).
+    const layouts: Array<[string[], number]> = [
+      [[c, c, c], 3],
+      [[c.slice(0, 40), c.slice(40) + c.slice(0, 7), c.slice(7), c], 3],
+      [[c + c, c], 3],
+      [[c, c.replace(/\n\n$/, '\r\n\r\n'), c], 3],
+      [[c, c.replace(/^data: /, 'data:'), c], 3],
+      [[c, ': ping\n\n', 'retry: 10\n\n', c], 2],
+      [[c, chunk('x\ny'), chunk('tab\tin'), c], 4],
+    ];
+    for (const [pieces, n] of layouts) {
+      await serve([...pieces, usage(n), 'data: [DONE]\n\n'], async (pool, t) => {
+        const record = await sendRequest(pool, t, prepareRequest(t, plan(0)), systemClock);
+        expect(record.error, JSON.stringify(pieces)).toBeNull();
+        expect(record.outputTokens, JSON.stringify(pieces)).toEqual({ requested: 16, client: n, server: n });
+      });
+    }
+  });
+
+  it('a whole-looking chunk the parser would frame otherwise is framed by it: a raw line end in the text, a second data line of an open event', async () => {
+    const c = chunk(' a');
+    const broken = c.replace('"text":" a"', '"text":"a\nb"');
+    // The second: an event's data line without its blank line, then a whole token chunk, which is
+    // that event's second data line (two JSON objects joined by a line end: not JSON).
+    for (const pieces of [[c, broken, c], [c, c.slice(0, -1), c]]) {
+      await serve([...pieces, usage(3), 'data: [DONE]\n\n'], async (pool, t) => {
+        const record = await sendRequest(pool, t, prepareRequest(t, plan(0)), systemClock);
+        expect(record.error?.type, JSON.stringify(pieces)).toBe('protocol');
+      });
+    }
+  });
+
+  it('a Cancellation cancels the requests in flight, and one whose send starts after it', async () => {
+    const c = chunk(' a');
+    await serve(Array.from({ length: 200 }, () => c), async (pool, t) => {
+      const cancel = new Cancellation();
+      const inFlight = sendRequest(pool, t, prepareRequest(t, plan(0)), systemClock, cancel);
+      await new Promise((r) => setTimeout(r, 30));
+      expect(cancel.live.size).toBe(1);
+      cancel.cancel();
+      const record = await inFlight;
+      expect(record.error?.type).toBe('cancelled');
+      expect(record.contentTimes.length).toBeGreaterThan(0);
+      expect(cancel.live.size).toBe(0);
+      const late = await sendRequest(pool, t, prepareRequest(t, plan(1)), systemClock, cancel);
+      expect(late.error?.type).toBe('cancelled');
+    });
   });
 });
