@@ -12,9 +12,12 @@
  * slow spell lands on all of them. Each client's CPU is also given as a share of the simulator's
  * over its own slices, the same work at the same moments.
  *
- *   npm run bench -- [--rates 1,10,100] [--duration 30] [--slices 3] [--workers N] [--undici-floor] [--sim-args="--workers 2" --sim-cpus 0,1 --runner-cpus 0,1]
+ *   npm run bench -- [--rates 1,10,100] [--duration 30] [--slices 3] [--workers N] [--undici-floor] [--only floor|undici|runner] [--perf-fifo PATH] [--sim-args="--workers 2" --sim-cpus 0,1 --runner-cpus 0,1]
+ *
+ * Where a client's CPU goes (bench/perf-window.sh): Linux perf over its load windows only.
  */
 import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,6 +47,11 @@ const { values } = parseArgs({
     'undici-floor': { type: 'boolean', default: false },
     // Each client's duration is run in this many slices, the clients taking turns (see below).
     slices: { type: 'string', default: '3' },
+    // One client alone (floor, undici or runner), e.g. to profile its load window by itself.
+    only: { type: 'string' },
+    // A FIFO that `perf record --control fifo:PATH -D -1` reads: "enable" is written when a client's
+    // load starts and "disable" when it ends, so the profile holds the load windows and nothing else.
+    'perf-fifo': { type: 'string' },
     // load.num_workers of the runner (worker threads; GC pauses are then not observed: they happen in the threads).
     workers: { type: 'string', default: '1' },
   },
@@ -52,6 +60,15 @@ const rates = values.rates.split(',').map(Number);
 const workers = Number(values.workers);
 const duration = Number(values.duration);
 const slices = Number(values.slices);
+const only = values.only;
+if (only !== undefined && !['floor', 'undici', 'runner'].includes(only)) {
+  console.error(`--only ${only}: not a client. Fix: --only floor, --only undici or --only runner.`);
+  process.exit(2);
+}
+// Synchronous, so the profile's window opens and closes exactly around the client's load.
+const perfControl = (command: 'enable' | 'disable'): void => {
+  if (values['perf-fifo']) writeFileSync(values['perf-fifo'], `${command}\n`);
+};
 const sliceS = duration / slices;
 const simArgs = values['sim-args'].split(' ').filter(Boolean);
 // Runner (every thread of this process) and simulator on separate cores, so neither's work lands in
@@ -132,8 +149,10 @@ for (const rate of rates) {
     // One of the bench's own clients, with its process CPU, the simulator's and the steal over its whole run.
     const timed = async (client: typeof runFloorClient, slice: number): Promise<Slice> => {
       const [c0, s0, w0, st] = [process.cpuUsage(), await sim.cpuMs(), systemClock(), openStealWindow()];
+      perfControl('enable');
       const measured = await client({ url: sim.url, model, rate, durationS: sliceS, prompt, maxTokens: 128, clock: systemClock, slice });
       const c = process.cpuUsage(c0);
+      perfControl('disable');
       return { measured, cpu: { client: (c.user + c.system) / 1000, user: c.user / 1000, sim: (await sim.cpuMs()) - s0, wall: systemClock() - w0, steal: st.share() } };
     };
 
@@ -163,6 +182,7 @@ for (const rate of rates) {
           onLoadStart: () => loadWindows.push([performance.now(), Number.POSITIVE_INFINITY]),
           onLoadEnd: () => {
             c = process.cpuUsage(c0);
+            perfControl('disable');
             loadEnd = systemClock();
             simEnd = sim.cpuMs();
             loadWindows[loadWindows.length - 1]![1] = performance.now();
@@ -173,6 +193,7 @@ for (const rate of rates) {
           loadStart = systemClock();
           c0 = process.cpuUsage();
           steal = openStealWindow();
+          perfControl('enable');
         },
       });
       const files = (await readdir(join(dir, 'requests'))).filter((x) => x.endsWith('.ndjson.gz'));
@@ -187,9 +208,10 @@ for (const rate of rates) {
     };
 
     const clients: Array<{ name: string; run: (slice: number) => Promise<Slice> }> = [];
-    if (!values['no-floor']) clients.push({ name: 'floor', run: (k) => timed(runFloorClient, k) });
-    if (values['undici-floor']) clients.push({ name: 'floor on undici', run: (k) => timed(runUndiciFloorClient, k) });
-    clients.push({ name: workers > 1 ? `runner, ${workers} workers` : 'runner', run: runnerSlice });
+    const wanted = (name: string, flag: boolean): boolean => (only === undefined ? flag : only === name);
+    if (wanted('floor', !values['no-floor'])) clients.push({ name: 'floor', run: (k) => timed(runFloorClient, k) });
+    if (wanted('undici', values['undici-floor'])) clients.push({ name: 'floor on undici', run: (k) => timed(runUndiciFloorClient, k) });
+    if (wanted('runner', true)) clients.push({ name: workers > 1 ? `runner, ${workers} workers` : 'runner', run: runnerSlice });
     // The clients take turns, one slice each, in alternating order (A B C, C B A, …): the host's
     // drift over the run then lands on every client alike instead of on whichever ran in a slow spell.
     const tallies = clients.map(() => ({ measured: [] as Measured[], cpu: { client: 0, user: 0, sim: 0, wall: 0, steal: null } as Cpu, invalid: [] as string[] }));
@@ -221,7 +243,7 @@ for (const rate of rates) {
     const gcs = workers > 1 ? '– (in the threads)' : `minor ${pauses(minor)}; other ${pauses(major)}`;
     clients.forEach((c, i) => {
       const t = tallies[i]!;
-      const isRunner = i === clients.length - 1;
+      const isRunner = c.run === runnerSlice;
       row(c.name, t.measured, t.cpu, isRunner ? gcs : '–', isRunner ? (t.invalid.length === 0 ? 'valid' : `invalid: ${t.invalid.join('; ')}`) : '–');
     });
   } finally {
