@@ -151,7 +151,7 @@ export function sendRequest(
           if (mode === 'stream') {
             // The common chunk, one whole token event alone (`data: ` + a chunk the template knows +
             // a blank line), is what the parser would hand on whole: counted without framing it.
-            if (!m.done && failure === null && parser.idle && isDataEvent(chunk) && template.matches(chunk, 6, chunk.length - 2)) m.addContent(at);
+            if (!m.done && failure === null && parser.loneDataEvent(chunk) && template.matches(chunk, 6, chunk.length - 2)) m.addContent(at);
             else parser.push(chunk);
           } else if (textBytes < 4 << 20) {
             // Non-streamed bodies and error bodies are read whole (bounded).
@@ -177,15 +177,6 @@ export function sendRequest(
       },
     );
   });
-}
-
-/**
- * `data: ` + at least a byte + a blank line, in one chunk. With the parser idle and the event's data
- * matched by its template (no line end inside), the parser would hand on exactly that data.
- */
-function isDataEvent(c: Uint8Array): boolean {
-  const n = c.length;
-  return n > 8 && c[n - 1] === 10 && c[n - 2] === 10 && c[0] === 100 && c[1] === 97 && c[2] === 116 && c[3] === 97 && c[4] === 58 && c[5] === 32;
 }
 
 /** What a record needs of its plan: the plan less its prompt, which need not live as long as the request. */

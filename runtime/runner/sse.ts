@@ -26,9 +26,16 @@ export class SseParser {
 
   constructor(private readonly onData: EventData) {}
 
-  /** Nothing held from earlier chunks: the next chunk starts a line and an event. */
-  get idle(): boolean {
-    return this.pending === null && this.src === null && this.data.length === 0 && !this.sawCR;
+  /**
+   * Whether `chunk` is `data: ` + at least a byte + a blank line while nothing is held from earlier
+   * chunks. Then, if `[6, length − 2)` holds no line end, pushing it would hand on exactly that range
+   * as one event: a caller that can vouch for that range (request.ts, by the stream's template, which
+   * refuses control bytes) may take it so, without the framing.
+   */
+  loneDataEvent(c: Uint8Array): boolean {
+    const n = c.length;
+    if (this.pending !== null || this.src !== null || this.data.length !== 0 || this.sawCR) return false;
+    return n > 8 && c[n - 1] === 10 && c[n - 2] === 10 && c[0] === 100 && c[1] === 97 && c[2] === 116 && c[3] === 97 && c[4] === 58 && c[5] === 32;
   }
 
   push(chunk: Uint8Array | string): void {

@@ -96,8 +96,9 @@ describe('sendRequest over real loopback HTTP', () => {
     const c = chunk(' a');
     const broken = c.replace('"text":" a"', '"text":"a\nb"');
     // The second: an event's data line without its blank line, then a whole token chunk, which is
-    // that event's second data line (two JSON objects joined by a line end: not JSON).
-    for (const pieces of [[c, broken, c], [c, c.slice(0, -1), c]]) {
+    // that event's second data line (two JSON objects joined by a line end: not JSON); a blank line
+    // after it would end the first event alone, were the whole chunk taken for an event of its own.
+    for (const pieces of [[c, broken, c], [c, c.slice(0, -1), c, '\n']]) {
       await serve([...pieces, usage(3), 'data: [DONE]\n\n'], async (pool, t) => {
         const record = await sendRequest(pool, t, prepareRequest(t, plan(0)), systemClock);
         expect(record.error?.type, JSON.stringify(pieces)).toBe('protocol');
