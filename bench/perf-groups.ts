@@ -1,32 +1,30 @@
 /**
- * Two clients' perf profiles (bench/perf-window.sh's OUT.data.syms) side by side: CPU per content
- * event by kind of work — each JS file, undici, the collector, malloc, zlib, JSON, the kernel.
+ * An interleaved bench's perf samples (bench/perf-window.sh's OUT.script) placed in each client's
+ * load windows (OUT.windows): CPU per content event of each client by kind of work — each JS file,
+ * undici, the collector, malloc, zlib, JSON, the kernel — and of each window alone, for the spread.
  *
- *   node --import tsx bench/perf-groups.ts A.data.syms B.data.syms [events] [hz]
- *
- * `events` = content events in the window (default 384,000: 100 req/s × 30 s × 128 tokens).
+ *   node --import tsx bench/perf-groups.ts OUT.script OUT.windows [hz]
  */
 import { readFileSync } from 'node:fs';
 
-const [a, b] = process.argv.slice(2, 4);
-if (!a || !b) {
-  console.error('usage: bench/perf-groups.ts A.data.syms B.data.syms [events] [hz]\nFix: give the two symbol tables bench/perf-window.sh wrote.');
+const [scriptFile, windowsFile, hzArg] = process.argv.slice(2);
+if (!scriptFile || !windowsFile) {
+  console.error('usage: bench/perf-groups.ts OUT.script OUT.windows [hz]\nFix: give the samples and the windows bench/perf-window.sh wrote.');
   process.exit(2);
 }
-const events = Number(process.argv[4] ?? 384_000);
-const hz = Number(process.argv[5] ?? 1999);
+const hz = Number(hzArg ?? 1999);
 
 const KINDS: Array<[string, RegExp]> = [
-  ['malloc', /malloc|free|unlink_chunk|consolidate|_int_|tcache/],
-  ['zlib', /deflate|build_tree|compress_block|send_tree|longest_match|crc32|pqdownheap|gen_bitlen|_tr_|fill_window|scan_tree|inflate/],
+  ['malloc / free', /malloc|free|unlink_chunk|consolidate|_int_|tcache/],
+  ['zlib (the records)', /deflate|build_tree|compress_block|send_tree|longest_match|crc32|pqdownheap|gen_bitlen|_tr_|fill_window|scan_tree|inflate/],
   ['V8 collector', /Scaveng|ArrayBufferSweeper|SemiSpace|MarkCompact|Sweeper|Heap::|Evacuat|Marking|BackingStore|NewSpace|RememberedSet/],
   ['JSON', /Json|Dtoa|DoubleToCString|StringTable/],
-  ['libc memcmp/memchr/memcpy', /memcmp|memchr|memcpy|memmove|memset/],
+  ['libc memcmp / memchr / memcpy', /memcmp|memchr|memcpy|memmove|memset/],
 ];
 
-/** The kind of work a symbol of `perf report --sort sym` is. */
-function kind(sym: string): string {
-  if (sym.includes('JS:')) {
+/** The kind of work a sample's symbol is. */
+function kind(sym: string, dso: string): string {
+  if (sym.startsWith('JS:')) {
     const url = /(node:[\w/]+|file:\/\/\S+|\/\S+):\d+:\d+$/.exec(sym)?.[1]?.replace('file://', '');
     if (!url) return 'JS (other)';
     if (url.includes('node_modules/undici')) return 'JS undici';
@@ -34,34 +32,65 @@ function kind(sym: string): string {
     if (url.startsWith('node:')) return `JS ${url.split('/').slice(0, 2).join('/')}`;
     return `JS ${url.replace(/.*?\/(runtime|bench)\//, '$1/')}`;
   }
+  if (sym.startsWith('wasm-function')) return "undici's HTTP parser (llhttp, wasm)";
   for (const [name, re] of KINDS) if (re.test(sym)) return name;
-  if (sym.startsWith('[k]')) return 'kernel';
-  if (sym.includes('Builtins_')) return 'V8 builtins';
-  return 'other native';
+  if (dso.includes('kernel')) return 'kernel';
+  if (/^Builtins?[_:]|^BytecodeHandler:|^Stub:/.test(sym)) return 'V8 builtins and interpreter';
+  return 'other native (Node, V8, libuv)';
 }
 
-function load(file: string): Map<string, number> {
-  const by = new Map<string, number>();
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    const m = /^\s*[\d.]+%\s+(\d+)\s+(.*)$/.exec(line);
-    if (!m) continue;
-    const k = kind(m[2]!.trim());
-    by.set(k, (by.get(k) ?? 0) + Number(m[1]));
-  }
-  return by;
+interface Window {
+  client: string;
+  from: number;
+  to: number;
+  events: number;
+  samples: Map<string, number>;
+}
+const windows: Window[] = readFileSync(windowsFile, 'utf8')
+  .split('\n')
+  .filter(Boolean)
+  .map((l) => {
+    const [client, from, to, events] = l.split(' ');
+    return { client: client!, from: Number(from), to: Number(to), events: Number(events), samples: new Map<string, number>() };
+  })
+  .sort((a, b) => a.from - b.from);
+
+// Samples come in time order: one pass, each placed in the window it fell in (or none: setup, drain checks).
+let w = 0;
+for (const line of readFileSync(scriptFile, 'utf8').split('\n')) {
+  const m = /^\s*([\d.]+):\s+[0-9a-f]+\s+(.*?)\s+\((.*)\)\s*$/.exec(line);
+  if (!m) continue;
+  const t = Number(m[1]);
+  while (w < windows.length && windows[w]!.to < t) w++;
+  const win = windows[w];
+  if (!win || t < win.from) continue;
+  const k = kind(m[2]!, m[3]!);
+  win.samples.set(k, (win.samples.get(k) ?? 0) + 1);
 }
 
-const [ga, gb] = [load(a), load(b)];
-const us = (samples: number): number => (samples / hz / events) * 1e6;
-const total = (g: Map<string, number>): number => [...g.values()].reduce((x, y) => x + y, 0);
-console.log(`| kind of work | ${a} µs / event | ${b} µs / event | difference |`);
-console.log('|---|---:|---:|---:|');
-const kinds = [...new Set([...ga.keys(), ...gb.keys()])].sort((x, y) => (gb.get(y) ?? 0) - (ga.get(y) ?? 0) - ((gb.get(x) ?? 0) - (ga.get(x) ?? 0)));
+const us = (samples: number, events: number): number => (samples / hz / Math.max(1, events)) * 1e6;
+const sum = (xs: Iterable<number>): number => [...xs].reduce((a, b) => a + b, 0);
+console.log('Each load window, µs per content event (all samples of the main thread):\n');
+for (const x of windows) console.log(`- ${x.client}: ${us(sum(x.samples.values()), x.events).toFixed(2)} (${(x.to - x.from).toFixed(1)} s, ${x.events} events)`);
+
+const seen = new Set(windows.map((x) => x.client));
+const clients = [...['floor', 'undici', 'runner'].filter((c) => seen.has(c)), ...[...seen].filter((c) => !['floor', 'undici', 'runner'].includes(c))];
+const totals = new Map(clients.map((c) => [c, { events: 0, samples: new Map<string, number>() }]));
+for (const x of windows) {
+  const t = totals.get(x.client)!;
+  t.events += x.events;
+  for (const [k, n] of x.samples) t.samples.set(k, (t.samples.get(k) ?? 0) + n);
+}
+const value = (c: string, k: string): number => us(totals.get(c)!.samples.get(k) ?? 0, totals.get(c)!.events);
+// Sorted by what the last client (the runner) adds over the one before it (the floor on undici).
+const [first, last] = [clients[Math.max(0, clients.length - 2)]!, clients[clients.length - 1]!];
+const kinds = [...new Set(windows.flatMap((x) => [...x.samples.keys()]))].sort((a, b) => value(last, b) - value(first, b) - (value(last, a) - value(first, a)));
+console.log(`\n| kind of work (µs per content event) | ${clients.join(' | ')} |`);
+console.log(`|---|${clients.map(() => '---:').join('|')}|`);
 for (const k of kinds) {
-  const [x, y] = [us(ga.get(k) ?? 0), us(gb.get(k) ?? 0)];
-  // Kinds too small to matter on either side, and equal on both, are left out.
-  if (Math.abs(y - x) < 0.01 && x + y < 0.05) continue;
-  console.log(`| ${k} | ${x.toFixed(2)} | ${y.toFixed(2)} | ${(y - x).toFixed(2)} |`);
+  const vs = clients.map((c) => value(c, k));
+  // Kinds too small to matter for any client are left out.
+  if (Math.max(...vs) < 0.03) continue;
+  console.log(`| ${k} | ${vs.map((v) => v.toFixed(2)).join(' | ')} |`);
 }
-const [ta, tb] = [us(total(ga)), us(total(gb))];
-console.log(`| **all** | ${ta.toFixed(2)} | ${tb.toFixed(2)} | ${(tb - ta).toFixed(2)} |`);
+console.log(`| **all of the main thread** | ${clients.map((c) => `**${us(sum(totals.get(c)!.samples.values()), totals.get(c)!.events).toFixed(2)}**`).join(' | ')} |`);

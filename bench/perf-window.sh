@@ -1,25 +1,30 @@
 #!/bin/bash
-# Where one client's CPU goes during its load, by Linux perf: samples of the bench's main thread
-# (cpu-clock, 1,999 Hz) over that client's load windows only, JIT frames named by --perf-basic-prof.
+# Where each client's CPU goes, by Linux perf: samples of the bench's main thread (cpu-clock, 1,999 Hz)
+# over a whole interleaved bench (floor, floor on undici and runner taking turns), each sample placed
+# in the client's load window it fell in (the bench's --windows file, on perf's CLOCK_MONOTONIC), so
+# the clients are compared within one run and the host's drift lands on all of them.
 #
-#   bench/perf-window.sh <floor|undici|runner> OUT.data [rate] [duration]
-#   node --import tsx bench/perf-groups.ts A.data B.data EVENTS     # the two side by side, µs per event by kind of work
+#   bench/perf-window.sh OUT [rate] [duration] [slices]
+#   node --import tsx bench/perf-groups.ts OUT.script OUT.windows     # the table again, from the kept samples
 #
-# Needs perf (linux-perf) and kernel.perf_event_paranoid ≤ 2 for the own process's samples.
+# JavaScript frames are named from V8's jitdump (--perf-prof, then `perf inject --jit`), not from
+# --perf-basic-prof's map: the map keeps every name an address ever had, and perf picks one of them,
+# so when V8 reuses code space the samples land on the wrong function (here ~1 µs per event moved
+# between Node's timers and undici). Writes OUT.script (the samples, text), OUT.windows and OUT.md
+# (the table). Needs perf (linux-perf) and kernel.perf_event_paranoid ≤ 2 for the own process's samples.
 set -euo pipefail
-client=${1:?floor, undici or runner}
-out=${2:?the perf.data file to write}
-rate=${3:-100}
-duration=${4:-30}
-cd "$(dirname "$0")/.."
-fifo=$(mktemp -u /tmp/ib-perf-ctl.XXXXXX)
-mkfifo "$fifo"
-trap 'rm -f "$fifo"' EXIT
-# Held open read-write so neither perf nor the bench blocks opening it.
-exec 9<>"$fifo"
-perf record -e cpu-clock -F 1999 -g --no-inherit -D -1 --control "fifo:$fifo" -o "$out" -- \
-  node --single-threaded-gc --perf-basic-prof --import tsx bench/runner-accuracy.ts --only "$client" --rates "$rate" --duration "$duration" --slices 1 --perf-fifo "$fifo"
-# The JIT's symbol maps (/tmp/perf-PID.map) are read now and removed: the symbol table goes beside OUT.
-perf report -i "$out" --no-children -g none --sort sym -n --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' >"$out.syms"
-for map in /tmp/perf-*.map; do [ -e "$map" ] && [ "$map" -nt "$fifo" ] 2>/dev/null && rm -f "$map"; done
-echo "$out.syms"
+out=$(realpath -m "${1:?the output prefix (OUT.script, OUT.windows, OUT.md)}")
+rate=${2:-100}
+duration=${3:-60}
+slices=${4:-3}
+repo=$(cd "$(dirname "$0")/.." && pwd)
+tsx=$(cd "$repo" && node --input-type=module -e "console.log(import.meta.resolve('tsx'))")
+# V8 writes its jitdump (and perf inject its per-function objects) into the working directory.
+work=$(mktemp -d /tmp/ib-perf.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+rm -f "$out.windows"
+(cd "$work" && perf record -e cpu-clock -F 1999 -k CLOCK_MONOTONIC --no-inherit -o "$work/perf.data" -- \
+  node --single-threaded-gc --perf-prof --import "$tsx" "$repo/bench/runner-accuracy.ts" --undici-floor \
+  --rates "$rate" --duration "$duration" --slices "$slices" --windows "$out.windows")
+(cd "$work" && perf inject --jit -i perf.data -o perf.jit.data && perf script -i perf.jit.data -F time,ip,sym,dso >"$out.script" 2>/dev/null)
+(cd "$repo" && node --import tsx bench/perf-groups.ts "$out.script" "$out.windows") | tee "$out.md"

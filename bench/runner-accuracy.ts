@@ -12,12 +12,13 @@
  * slow spell lands on all of them. Each client's CPU is also given as a share of the simulator's
  * over its own slices, the same work at the same moments.
  *
- *   npm run bench -- [--rates 1,10,100] [--duration 30] [--slices 3] [--workers N] [--undici-floor] [--only floor|undici|runner] [--perf-fifo PATH] [--sim-args="--workers 2" --sim-cpus 0,1 --runner-cpus 0,1]
+ *   npm run bench -- [--rates 1,10,100] [--duration 30] [--slices 3] [--workers N] [--undici-floor] [--only floor|undici|runner] [--windows PATH] [--sim-args="--workers 2" --sim-cpus 0,1 --runner-cpus 0,1]
  *
- * Where a client's CPU goes (bench/perf-window.sh): Linux perf over its load windows only.
+ * Where each client's CPU goes (bench/perf-window.sh): Linux perf over the whole bench, its samples
+ * placed in each client's load windows by the times `--windows` writes.
  */
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,9 +50,9 @@ const { values } = parseArgs({
     slices: { type: 'string', default: '3' },
     // One client alone (floor, undici or runner), e.g. to profile its load window by itself.
     only: { type: 'string' },
-    // A FIFO that `perf record --control fifo:PATH -D -1` reads: "enable" is written when a client's
-    // load starts and "disable" when it ends, so the profile holds the load windows and nothing else.
-    'perf-fifo': { type: 'string' },
+    // A file to append each client's load windows to, one line each: client, start and end (seconds
+    // on CLOCK_MONOTONIC, perf's clock with `perf record -k CLOCK_MONOTONIC`), content events.
+    windows: { type: 'string' },
     // load.num_workers of the runner (worker threads; GC pauses are then not observed: they happen in the threads).
     workers: { type: 'string', default: '1' },
   },
@@ -65,10 +66,12 @@ if (only !== undefined && !['floor', 'undici', 'runner'].includes(only)) {
   console.error(`--only ${only}: not a client. Fix: --only floor, --only undici or --only runner.`);
   process.exit(2);
 }
-// Synchronous, so the profile's window opens and closes exactly around the client's load.
-const perfControl = (command: 'enable' | 'disable'): void => {
-  if (values['perf-fifo']) writeFileSync(values['perf-fifo'], `${command}\n`);
+// process.hrtime is libuv's CLOCK_MONOTONIC: the clock a profile recorded with -k CLOCK_MONOTONIC stamps its samples on.
+const monotonicS = (): number => Number(process.hrtime.bigint()) / 1e9;
+const logWindow = (client: ClientKey, from: number, to: number, measured: Measured[]): void => {
+  if (values.windows) appendFileSync(values.windows, `${client} ${from.toFixed(6)} ${to.toFixed(6)} ${measured.reduce((n, m) => n + m.contentTimes.length, 0)}\n`);
 };
+type ClientKey = 'floor' | 'undici' | 'runner';
 const sliceS = duration / slices;
 const simArgs = values['sim-args'].split(' ').filter(Boolean);
 // Runner (every thread of this process) and simulator on separate cores, so neither's work lands in
@@ -147,12 +150,12 @@ for (const rate of rates) {
     type Cpu = { client: number; user: number; sim: number; wall: number; steal: number | null };
     type Slice = { measured: Measured[]; cpu: Cpu; verdict?: string };
     // One of the bench's own clients, with its process CPU, the simulator's and the steal over its whole run.
-    const timed = async (client: typeof runFloorClient, slice: number): Promise<Slice> => {
+    const timed = async (key: ClientKey, client: typeof runFloorClient, slice: number): Promise<Slice> => {
       const [c0, s0, w0, st] = [process.cpuUsage(), await sim.cpuMs(), systemClock(), openStealWindow()];
-      perfControl('enable');
+      const from = monotonicS();
       const measured = await client({ url: sim.url, model, rate, durationS: sliceS, prompt, maxTokens: 128, clock: systemClock, slice });
       const c = process.cpuUsage(c0);
-      perfControl('disable');
+      logWindow(key, from, monotonicS(), measured);
       return { measured, cpu: { client: (c.user + c.system) / 1000, user: c.user / 1000, sim: (await sim.cpuMs()) - s0, wall: systemClock() - w0, steal: st.share() } };
     };
 
@@ -168,6 +171,7 @@ for (const rate of rates) {
       let [c0, s0, steal] = [process.cpuUsage(), await sim.cpuMs(), openStealWindow()];
       let c = process.cpuUsage(c0);
       let [loadStart, loadEnd] = [0, 0];
+      let [windowStart, windowEnd] = [0, 0];
       let simEnd: Promise<number> = Promise.resolve(0);
       const { summary } = await startRunner({
         // CPU is counted as the floors' is: from opening the connections to the last response
@@ -182,7 +186,7 @@ for (const rate of rates) {
           onLoadStart: () => loadWindows.push([performance.now(), Number.POSITIVE_INFINITY]),
           onLoadEnd: () => {
             c = process.cpuUsage(c0);
-            perfControl('disable');
+            windowEnd = monotonicS();
             loadEnd = systemClock();
             simEnd = sim.cpuMs();
             loadWindows[loadWindows.length - 1]![1] = performance.now();
@@ -193,7 +197,7 @@ for (const rate of rates) {
           loadStart = systemClock();
           c0 = process.cpuUsage();
           steal = openStealWindow();
-          perfControl('enable');
+          windowStart = monotonicS();
         },
       });
       const files = (await readdir(join(dir, 'requests'))).filter((x) => x.endsWith('.ndjson.gz'));
@@ -203,14 +207,15 @@ for (const rate of rates) {
         .filter(Boolean)
         .map((l) => RequestRecord.parse(JSON.parse(l)))
         .map((r) => ({ requestId: `${runId}-${r.seq}`, scheduledAt: r.scheduledAt!, sentAt: r.sentAt!, contentTimes: r.contentTimes, ok: r.error === null }));
+      logWindow('runner', windowStart, windowEnd, measured);
       const cpu = { client: (c.user + c.system) / 1000, user: c.user / 1000, sim: (await simEnd) - s0, wall: loadEnd - loadStart, steal: steal.share() };
       return { measured, cpu, verdict: summary.validity.valid ? undefined : summary.validity.reasons.map((r) => r.split(':')[0]).join('; ') };
     };
 
     const clients: Array<{ name: string; run: (slice: number) => Promise<Slice> }> = [];
     const wanted = (name: string, flag: boolean): boolean => (only === undefined ? flag : only === name);
-    if (wanted('floor', !values['no-floor'])) clients.push({ name: 'floor', run: (k) => timed(runFloorClient, k) });
-    if (wanted('undici', values['undici-floor'])) clients.push({ name: 'floor on undici', run: (k) => timed(runUndiciFloorClient, k) });
+    if (wanted('floor', !values['no-floor'])) clients.push({ name: 'floor', run: (k) => timed('floor', runFloorClient, k) });
+    if (wanted('undici', values['undici-floor'])) clients.push({ name: 'floor on undici', run: (k) => timed('undici', runUndiciFloorClient, k) });
     if (wanted('runner', true)) clients.push({ name: workers > 1 ? `runner, ${workers} workers` : 'runner', run: runnerSlice });
     // The clients take turns, one slice each, in alternating order (A B C, C B A, …): the host's
     // drift over the run then lands on every client alike instead of on whichever ran in a slow spell.
