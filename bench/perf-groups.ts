@@ -24,6 +24,8 @@ const KINDS: Array<[string, RegExp]> = [
 
 /** The kind of work a sample's symbol is. */
 function kind(sym: string, dso: string): string {
+  // V8's jitdump names WebAssembly code `JS:wasm-function[…]`: undici's llhttp.
+  if (sym.includes('wasm-function')) return "undici's HTTP parser (llhttp, wasm)";
   if (sym.startsWith('JS:')) {
     const url = /(node:[\w/]+|file:\/\/\S+|\/\S+):\d+:\d+$/.exec(sym)?.[1]?.replace('file://', '');
     if (!url) return 'JS (other)';
@@ -32,7 +34,6 @@ function kind(sym: string, dso: string): string {
     if (url.startsWith('node:')) return `JS ${url.split('/').slice(0, 2).join('/')}`;
     return `JS ${url.replace(/.*?\/(runtime|bench)\//, '$1/')}`;
   }
-  if (sym.startsWith('wasm-function')) return "undici's HTTP parser (llhttp, wasm)";
   for (const [name, re] of KINDS) if (re.test(sym)) return name;
   if (dso.includes('kernel')) return 'kernel';
   if (/^Builtins?[_:]|^BytecodeHandler:|^Stub:/.test(sym)) return 'V8 builtins and interpreter';
