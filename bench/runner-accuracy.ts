@@ -141,6 +141,8 @@ const flags = process.execArgv.filter((a) => a.startsWith('--') && a !== '--impo
 console.log(`runner accuracy — ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version} ${flags.length ? flags.join(' ') : '(no V8 flags: not as the Job runs it)'}, baseline (512 in / 128 out, streaming), ${duration} s per rate and client in ${slices} slice(s) taken in turn; ${pinned ? `runner on cpu ${values['runner-cpus']}, simulator on cpu ${values['sim-cpus']}` : 'not pinned (no taskset)'}${simArgs.length ? `; simulator ${simArgs.join(' ')}` : ''}\n`);
 console.log('| rate (req/s) | client | requests | schedule delay p50 / p99 (ms) | ttft error p50 / p99 (ms) | itl error p50 / p99 (ms) | client CPU µs / content event (user + sys) | client CPU ÷ simulator CPU | simulator CPU | CPU steal | GC pauses (count, max ms) | verdict |');
 console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+// Lines printed after the table.
+const notes: string[] = [];
 for (const rate of rates) {
   const tmp = await mkdtemp(join(tmpdir(), 'ib-bench-'));
   const sim = await spawnSimulator(simArgs, join(tmp, 'truth.ndjson'), pinned ? values['sim-cpus'] : undefined);
@@ -219,7 +221,7 @@ for (const rate of rates) {
     if (wanted('runner', true)) clients.push({ name: workers > 1 ? `runner, ${workers} workers` : 'runner', run: runnerSlice });
     // The clients take turns, one slice each, in alternating order (A B C, C B A, …): the host's
     // drift over the run then lands on every client alike instead of on whichever ran in a slow spell.
-    const tallies = clients.map(() => ({ measured: [] as Measured[], cpu: { client: 0, user: 0, sim: 0, wall: 0, steal: null } as Cpu, invalid: [] as string[] }));
+    const tallies = clients.map(() => ({ measured: [] as Measured[], cpu: { client: 0, user: 0, sim: 0, wall: 0, steal: null } as Cpu, invalid: [] as string[], perSlice: [] as number[] }));
     for (let k = 0; k < slices; k++) {
       const order = clients.map((_, i) => i);
       if (k % 2 === 1) order.reverse();
@@ -228,6 +230,7 @@ for (const rate of rates) {
         const t = tallies[i]!;
         t.measured.push(...measured);
         t.cpu = addCpu(t.cpu, cpu);
+        t.perSlice[k] = (cpu.client * 1000) / Math.max(1, measured.reduce((n, m) => n + m.contentTimes.length, 0));
         if (verdict) t.invalid.push(slices > 1 ? `slice ${k + 1}: ${verdict}` : verdict);
       }
     }
@@ -251,9 +254,18 @@ for (const rate of rates) {
       const isRunner = c.run === runnerSlice;
       row(c.name, t.measured, t.cpu, isRunner ? gcs : '–', isRunner ? (t.invalid.length === 0 ? 'valid' : `invalid: ${t.invalid.join('; ')}`) : '–');
     });
+    // The spread a ratio of the whole rows carries: each slice's CPU per event, and the last client's
+    // over the first's slice by slice (neighbours in time, so the host's drift is mostly shared).
+    if (slices > 1) {
+      const bySlice = clients.map((c, i) => `${c.name} ${tallies[i]!.perSlice.map((x) => x.toFixed(1)).join(' / ')}`).join('; ');
+      const [a, b] = [tallies[0]!, tallies[tallies.length - 1]!];
+      const ratios = clients.length > 1 ? `; ${clients[clients.length - 1]!.name} ÷ ${clients[0]!.name} by slice ${b.perSlice.map((x, k) => (x / a.perSlice[k]!).toFixed(2)).join(' / ')}` : '';
+      notes.push(`${rate} req/s, CPU µs / content event by slice: ${bySlice}${ratios}`);
+    }
   } finally {
     if (sim.child.exitCode === null) await sim.stop().catch(() => undefined);
     await rm(tmp, { recursive: true, force: true });
   }
   for (const r of rows) console.log(r);
 }
+if (notes.length > 0) console.log(`\n${notes.join('\n')}`);
