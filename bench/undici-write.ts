@@ -5,9 +5,12 @@
  * earlier, so undici's idle-socket check — GHSA-35p6-xmwp-9g52, a setImmediate before writing on a
  * reused idle socket — does not apply). Requests go one at a time with a pause between, as at 1 req/s.
  * The socket's `write` is wrapped to stamp the first call; "returns" is when dispatch() returned.
+ * For undici's paths it also gives how long before the write returns `onRequestStart` comes (where
+ * the runner stamped "sent" before 2026-12-07, late; it now stamps at undici's `bodyChunkSent`).
  *
  *   node --import tsx bench/undici-write.ts [--requests 2000] [--gap-ms 5]
  */
+import { subscribe } from 'node:diagnostics_channel';
 import { connect, type Socket } from 'node:net';
 import { parseArgs } from 'node:util';
 import { Client, Pool, type Dispatcher } from 'undici';
@@ -37,19 +40,33 @@ const open = (stamp: Stamp): Promise<Socket> =>
     };
   });
 
+// undici's message right after it wrote a request's body (the runner's "sent" stamp, request.ts).
+let bodyWritten: number | undefined;
+subscribe('undici:request:bodyChunkSent', (m) => {
+  if ((m as { chunk?: unknown }).chunk === body) bodyWritten = now();
+});
+const startToWritten: Record<string, number[]> = { reused: [], fresh: [] };
+
 /** One request through undici; resolves with [dispatch returned, first write] in ms after the call. */
-function viaUndici(d: Dispatcher, stamp: Stamp): Promise<[number, number]> {
+function viaUndici(d: Dispatcher, stamp: Stamp, path: 'reused' | 'fresh'): Promise<[number, number]> {
   stamp.wrote = undefined;
+  bodyWritten = undefined;
+  let started = 0;
   return new Promise((resolve, reject) => {
     const t0 = now();
     d.dispatch(
       { path: '/v1/completions', method: 'POST', headers, body },
       {
         // The runner's handler shape (request.ts): undici tells the new API by onRequestStart.
-        onRequestStart: () => undefined,
+        onRequestStart: () => {
+          started = now();
+        },
         onResponseStart: () => undefined,
         onResponseData: () => undefined,
-        onResponseEnd: () => resolve([returned - t0, stamp.wrote! - t0]),
+        onResponseEnd: () => {
+          startToWritten[path]!.push(bodyWritten! - started);
+          resolve([returned - t0, stamp.wrote! - t0]);
+        },
         onResponseError: (_c, e) => reject(e),
       },
     );
@@ -86,13 +103,13 @@ for (let i = 0; i < N; i++) {
   await pause();
   results.floor!.push(await viaSocket(floorSocket, floorStamp));
   await pause();
-  results.reused!.push(await viaUndici(pool, poolStamp));
+  results.reused!.push(await viaUndici(pool, poolStamp, 'reused'));
   const freshStamp: Stamp = {};
   const s = await open(freshStamp);
   // The connector answers in a microtask: undici expects an asynchronous connect.
   const client = new Client(sim.url, { pipelining: 1, connect: (_o, cb) => queueMicrotask(() => cb(null, s)) });
   await pause();
-  results.fresh!.push(await viaUndici(client, freshStamp));
+  results.fresh!.push(await viaUndici(client, freshStamp, 'fresh'));
   void client.close();
 }
 floorSocket.destroy();
@@ -106,4 +123,11 @@ console.log('|---|---:|---:|---:|---:|');
 for (const [name, rows] of Object.entries(results)) {
   const warm = rows.slice(N / 10);
   console.log(`| ${name} | ${q(warm.map((r) => r[0]), 0.5)} | ${q(warm.map((r) => r[1]), 0.5)} | ${q(warm.map((r) => r[1]), 0.9)} | ${q(warm.map((r) => r[1]), 0.99)} |`);
+}
+console.log('\n`onRequestStart` → undici\'s write returned (`bodyChunkSent`), µs:\n');
+console.log('| path | p50 | p90 | p99 |');
+console.log('|---|---:|---:|---:|');
+for (const [name, xs] of Object.entries(startToWritten)) {
+  const warm = xs.slice(N / 10);
+  console.log(`| ${name} | ${q(warm, 0.5)} | ${q(warm, 0.9)} | ${q(warm, 0.99)} |`);
 }

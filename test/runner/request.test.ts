@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Pool } from 'undici';
+import { buildConnector, Pool } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { Cancellation, prepareRequest, sendRequest, type RequestTemplate } from '../../runtime/runner/request.ts';
 import { systemClock } from '../../runtime/timing/clock.ts';
@@ -121,5 +121,47 @@ describe('sendRequest over real loopback HTTP', () => {
       const late = await sendRequest(pool, t, prepareRequest(t, plan(1)), systemClock, cancel);
       expect(late.error?.type).toBe('cancelled');
     });
+  });
+
+  it('stamps sent after the request is written to the socket, not when undici starts writing it', async () => {
+    // A clock that counts its calls orders every stamp exactly, whatever the machine's speed.
+    let ticks = 0;
+    const clock = (): number => ++ticks;
+    const writes: number[] = [];
+    const server = createServer((req: IncomingMessage, res) => {
+      req.resume();
+      req.on('end', () => res.end(JSON.stringify({ choices: [{ text: 'ok', finish_reason: 'length' }], usage: { prompt_tokens: 1, completion_tokens: 1 } })));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    // undici's own connector, with the socket's write stamped on the same clock.
+    const connect = buildConnector({});
+    const pool = new Pool(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, {
+      connections: 1,
+      connect: (options, callback) =>
+        connect(options, (err, socket) => {
+          if (socket) {
+            const write = socket.write.bind(socket) as (...a: unknown[]) => boolean;
+            (socket as unknown as { write: (...a: unknown[]) => boolean }).write = (...a: unknown[]) => {
+              writes.push(clock());
+              return write(...a);
+            };
+          }
+          (callback as (e: Error | null, s: typeof socket) => void)(err, socket);
+        }),
+    });
+    try {
+      const t: RequestTemplate = { api: 'completion', streaming: false, model: 'm', ignoreEos: false, headers: {}, apiKey: undefined, timeoutMs: 5000 };
+      for (let seq = 0; seq < 3; seq++) {
+        writes.length = 0;
+        const record = await sendRequest(pool, t, prepareRequest(t, plan(seq)), clock);
+        expect(record.error).toBeNull();
+        // The head and the body: both written before the request counts as sent.
+        expect(writes.length).toBeGreaterThanOrEqual(2);
+        expect(record.sentAt!).toBeGreaterThan(Math.max(...writes));
+      }
+    } finally {
+      await pool.close();
+      await new Promise((r) => server.close(r));
+    }
   });
 });
