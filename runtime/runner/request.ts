@@ -79,9 +79,9 @@ export function prepareRequest(t: RequestTemplate, p: PlannedRequest): PreparedR
  * The stamp each request in flight takes once its bytes are written, by its body: undici publishes
  * `undici:request:bodyChunkSent` with the body it was given (a Buffer is one chunk) right after its
  * write to the socket returns, in the synchronous block that wrote it. A dispatch handler has no
- * such callback: `onRequestStart` comes before undici builds the request's head and writes, 35 µs
- * p50 / 108 µs p99 earlier on this project's VM at a low rate (BENCHMARKS.md §1), which would count
- * as time to first token what is the client's own writing. Global, as channels are; a message for a
+ * such callback: `onRequestStart` comes before undici builds the request's head and writes, 42 µs
+ * p50 / 105 µs p99 earlier on this project's VM (64 µs p50 at 1 req/s; BENCHMARKS.md §1, "Sent
+ * after the write"), which would count as time to first token what is the client's own writing. Global, as channels are; a message for a
  * body not here (another client's request, Node's fetch) is ignored.
  */
 const stampWhenWritten = new WeakMap<object, () => void>();
