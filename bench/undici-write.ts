@@ -5,8 +5,8 @@
  * earlier, so undici's idle-socket check — GHSA-35p6-xmwp-9g52, a setImmediate before writing on a
  * reused idle socket — does not apply). Requests go one at a time with a pause between, as at 1 req/s.
  * The socket's `write` is wrapped to stamp the first call; "returns" is when dispatch() returned.
- * For undici's paths it also gives how long before the write returns `onRequestStart` comes (where
- * the runner stamped "sent" before 2026-12-07, late; it now stamps at undici's `bodyChunkSent`).
+ * For undici's paths it also gives how long after `onRequestStart` (where the runner stamps "sent")
+ * undici's write returns (its `bodyChunkSent` message).
  *
  *   node --import tsx bench/undici-write.ts [--requests 2000] [--gap-ms 5]
  */
@@ -40,7 +40,7 @@ const open = (stamp: Stamp): Promise<Socket> =>
     };
   });
 
-// undici's message right after it wrote a request's body (the runner's "sent" stamp, request.ts).
+// undici's message right after it wrote a request's body.
 let bodyWritten: number | undefined;
 subscribe('undici:request:bodyChunkSent', (m) => {
   if ((m as { chunk?: unknown }).chunk === body) bodyWritten = now();

@@ -1,4 +1,3 @@
-import { subscribe } from 'node:diagnostics_channel';
 import type { Dispatcher } from 'undici';
 import type { ErrorType, RequestRecord } from '../core/records/record.ts';
 import type { Clock } from '../timing/clock.ts';
@@ -76,33 +75,12 @@ export function prepareRequest(t: RequestTemplate, p: PlannedRequest): PreparedR
 }
 
 /**
- * The stamp each request in flight takes once its bytes are written, by its body: undici publishes
- * `undici:request:bodyChunkSent` with the body it was given (a Buffer is one chunk) right after its
- * write to the socket returns, in the synchronous block that wrote it. A dispatch handler has no
- * such callback: `onRequestStart` comes before undici builds the request's head and writes, 42 µs
- * p50 / 105 µs p99 earlier on this project's VM (64 µs p50 at 1 req/s; BENCHMARKS.md §1, "Sent
- * after the write"), which would count as time to first token what is the client's own writing. Global, as channels are; a message for a
- * body not here (another client's request, Node's fetch) is ignored.
- */
-const stampWhenWritten = new WeakMap<object, () => void>();
-subscribe('undici:request:bodyChunkSent', (message) => {
-  const chunk = (message as { chunk?: unknown } | null)?.chunk;
-  if (typeof chunk !== 'object' || chunk === null) return;
-  const stamp = stampWhenWritten.get(chunk);
-  if (stamp === undefined) return;
-  stampWhenWritten.delete(chunk);
-  stamp();
-});
-
-/**
  * Sends one request and measures it, on undici's dispatch handler rather than a body stream so
  * nothing sits between the socket and the timestamps:
- * - sent = right after undici's write of the request returns (`stampWhenWritten`, above; the
- *   floor client stamps after its `socket.write` the same way), or at `onRequestStart`, in the same
- *   synchronous block just before, should that message not come. What comes before it is schedule
- *   delay: any wait for a free connection, and on a reused keep-alive connection one turn of the
- *   event loop, since undici (≥ 7.2x, for GHSA-35p6-xmwp-9g52) checks an idle socket for
- *   unsolicited bytes before writing to it;
+ * - sent = `onRequestStart`, which undici calls in the same synchronous block that writes the
+ *   request to the socket. What comes before it is schedule delay: any wait for a free connection,
+ *   and on a reused keep-alive connection one turn of the event loop, since undici (≥ 7.2x, for
+ *   GHSA-35p6-xmwp-9g52) checks an idle socket for unsolicited bytes before writing to it;
  * - each network chunk is stamped once on arrival, before it is parsed, and that stamp goes to
  *   every content-bearing event the chunk completes.
  * Never throws: every outcome becomes a record.
@@ -150,15 +128,11 @@ export function sendRequest(
     let textBytes = 0;
 
     const dispatchedAt = clock();
-    stampWhenWritten.set(body, () => {
-      m.sentAt = clock();
-    });
     dispatcher.dispatch(
       { path: requestPath(t.api), method: 'POST', headers, body, headersTimeout: t.timeoutMs, bodyTimeout: t.timeoutMs },
       {
         onRequestStart(c) {
           controller = c;
-          // Provisional: the stamp after the write replaces it.
           m.sentAt = clock();
           if (cancel?.cancelled) onAbort();
           if (onWritten) queueMicrotask(onWritten);

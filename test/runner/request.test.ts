@@ -123,7 +123,11 @@ describe('sendRequest over real loopback HTTP', () => {
     });
   });
 
-  it('stamps sent after the request is written to the socket, not when undici starts writing it', async () => {
+  it('stamps sent before the request is written to the socket, so a measured ttft is never shorter than the server saw', async () => {
+    // On loopback the server has the bytes before the client's write returns (the kernel delivers
+    // them inside that call), and the writer can lose its core to the woken server then: a stamp
+    // after the write put a request's ttft 0.55 ms under the simulator's own (the timing suite).
+    // undici's onRequestStart comes just before it writes (7–15 µs at the median, then the write).
     // A clock that counts its calls orders every stamp exactly, whatever the machine's speed.
     let ticks = 0;
     const clock = (): number => ++ticks;
@@ -155,9 +159,8 @@ describe('sendRequest over real loopback HTTP', () => {
         writes.length = 0;
         const record = await sendRequest(pool, t, prepareRequest(t, plan(seq)), clock);
         expect(record.error).toBeNull();
-        // The head and the body: both written before the request counts as sent.
-        expect(writes.length).toBeGreaterThanOrEqual(2);
-        expect(record.sentAt!).toBeGreaterThan(Math.max(...writes));
+        expect(writes.length).toBeGreaterThanOrEqual(1);
+        expect(record.sentAt!).toBeLessThan(Math.min(...writes));
       }
     } finally {
       await pool.close();
