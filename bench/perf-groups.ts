@@ -74,8 +74,10 @@ const sum = (xs: Iterable<number>): number => [...xs].reduce((a, b) => a + b, 0)
 console.log('Each load window, µs per content event (all samples of the main thread):\n');
 for (const x of windows) console.log(`- ${x.client}: ${us(sum(x.samples.values()), x.events).toFixed(2)} (${(x.to - x.from).toFixed(1)} s, ${x.events} events)`);
 
+// The bench's clients in their usual order, any other after them.
+const ORDER = ['floor', 'undici', 'runner'];
 const seen = new Set(windows.map((x) => x.client));
-const clients = [...['floor', 'undici', 'runner'].filter((c) => seen.has(c)), ...[...seen].filter((c) => !['floor', 'undici', 'runner'].includes(c))];
+const clients = [...ORDER.filter((c) => seen.has(c)), ...[...seen].filter((c) => !ORDER.includes(c))];
 const totals = new Map(clients.map((c) => [c, { events: 0, samples: new Map<string, number>() }]));
 for (const x of windows) {
   const t = totals.get(x.client)!;

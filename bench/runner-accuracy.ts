@@ -48,7 +48,7 @@ const { values } = parseArgs({
     'undici-floor': { type: 'boolean', default: false },
     // Each client's duration is run in this many slices, the clients taking turns (see below).
     slices: { type: 'string', default: '3' },
-    // One client alone (floor, undici or runner), e.g. to profile its load window by itself.
+    // One client alone (floor, undici or runner).
     only: { type: 'string' },
     // A file to append each client's load windows to, one line each: client, start and end (seconds
     // on CLOCK_MONOTONIC, perf's clock with `perf record -k CLOCK_MONOTONIC`), content events.
@@ -68,10 +68,8 @@ if (only !== undefined && !['floor', 'undici', 'runner'].includes(only)) {
 }
 // process.hrtime is libuv's CLOCK_MONOTONIC: the clock a profile recorded with -k CLOCK_MONOTONIC stamps its samples on.
 const monotonicS = (): number => Number(process.hrtime.bigint()) / 1e9;
-const logWindow = (client: ClientKey, from: number, to: number, measured: Measured[]): void => {
-  if (values.windows) appendFileSync(values.windows, `${client} ${from.toFixed(6)} ${to.toFixed(6)} ${measured.reduce((n, m) => n + m.contentTimes.length, 0)}\n`);
-};
 type ClientKey = 'floor' | 'undici' | 'runner';
+const contentEvents = (measured: Measured[]): number => measured.reduce((n, m) => n + m.contentTimes.length, 0);
 const sliceS = duration / slices;
 const simArgs = values['sim-args'].split(' ').filter(Boolean);
 // Runner (every thread of this process) and simulator on separate cores, so neither's work lands in
@@ -150,15 +148,16 @@ for (const rate of rates) {
   try {
     const model = ((await (await fetch(`${sim.url}/v1/models`)).json()) as { data: Array<{ id: string }> }).data[0]!.id;
     type Cpu = { client: number; user: number; sim: number; wall: number; steal: number | null };
-    type Slice = { measured: Measured[]; cpu: Cpu; verdict?: string };
+    // `window`: the load's start and end on monotonicS, for --windows.
+    type Slice = { measured: Measured[]; cpu: Cpu; window: [number, number]; verdict?: string };
     // One of the bench's own clients, with its process CPU, the simulator's and the steal over its whole run.
-    const timed = async (key: ClientKey, client: typeof runFloorClient, slice: number): Promise<Slice> => {
+    const timed = async (client: typeof runFloorClient, slice: number): Promise<Slice> => {
       const [c0, s0, w0, st] = [process.cpuUsage(), await sim.cpuMs(), systemClock(), openStealWindow()];
       const from = monotonicS();
       const measured = await client({ url: sim.url, model, rate, durationS: sliceS, prompt, maxTokens: 128, clock: systemClock, slice });
       const c = process.cpuUsage(c0);
-      logWindow(key, from, monotonicS(), measured);
-      return { measured, cpu: { client: (c.user + c.system) / 1000, user: c.user / 1000, sim: (await sim.cpuMs()) - s0, wall: systemClock() - w0, steal: st.share() } };
+      const window: [number, number] = [from, monotonicS()];
+      return { measured, window, cpu: { client: (c.user + c.system) / 1000, user: c.user / 1000, sim: (await sim.cpuMs()) - s0, wall: systemClock() - w0, steal: st.share() } };
     };
 
     // The runner's GC pauses: the observer sees the whole process, so only those inside its load windows count.
@@ -209,16 +208,15 @@ for (const rate of rates) {
         .filter(Boolean)
         .map((l) => RequestRecord.parse(JSON.parse(l)))
         .map((r) => ({ requestId: `${runId}-${r.seq}`, scheduledAt: r.scheduledAt!, sentAt: r.sentAt!, contentTimes: r.contentTimes, ok: r.error === null }));
-      logWindow('runner', windowStart, windowEnd, measured);
       const cpu = { client: (c.user + c.system) / 1000, user: c.user / 1000, sim: (await simEnd) - s0, wall: loadEnd - loadStart, steal: steal.share() };
-      return { measured, cpu, verdict: summary.validity.valid ? undefined : summary.validity.reasons.map((r) => r.split(':')[0]).join('; ') };
+      return { measured, cpu, window: [windowStart, windowEnd], verdict: summary.validity.valid ? undefined : summary.validity.reasons.map((r) => r.split(':')[0]).join('; ') };
     };
 
-    const clients: Array<{ name: string; run: (slice: number) => Promise<Slice> }> = [];
-    const wanted = (name: string, flag: boolean): boolean => (only === undefined ? flag : only === name);
-    if (wanted('floor', !values['no-floor'])) clients.push({ name: 'floor', run: (k) => timed('floor', runFloorClient, k) });
-    if (wanted('undici', values['undici-floor'])) clients.push({ name: 'floor on undici', run: (k) => timed('undici', runUndiciFloorClient, k) });
-    if (wanted('runner', true)) clients.push({ name: workers > 1 ? `runner, ${workers} workers` : 'runner', run: runnerSlice });
+    const clients: Array<{ key: ClientKey; name: string; run: (slice: number) => Promise<Slice> }> = [];
+    const wanted = (key: ClientKey, flag: boolean): boolean => (only === undefined ? flag : only === key);
+    if (wanted('floor', !values['no-floor'])) clients.push({ key: 'floor', name: 'floor', run: (k) => timed(runFloorClient, k) });
+    if (wanted('undici', values['undici-floor'])) clients.push({ key: 'undici', name: 'floor on undici', run: (k) => timed(runUndiciFloorClient, k) });
+    if (wanted('runner', true)) clients.push({ key: 'runner', name: workers > 1 ? `runner, ${workers} workers` : 'runner', run: runnerSlice });
     // The clients take turns, one slice each, in alternating order (A B C, C B A, …): the host's
     // drift over the run then lands on every client alike instead of on whichever ran in a slow spell.
     const tallies = clients.map(() => ({ measured: [] as Measured[], cpu: { client: 0, user: 0, sim: 0, wall: 0, steal: null } as Cpu, invalid: [] as string[], perSlice: [] as number[] }));
@@ -226,11 +224,13 @@ for (const rate of rates) {
       const order = clients.map((_, i) => i);
       if (k % 2 === 1) order.reverse();
       for (const i of order) {
-        const { measured, cpu, verdict } = await clients[i]!.run(k);
+        const { measured, cpu, window, verdict } = await clients[i]!.run(k);
+        const events = contentEvents(measured);
+        if (values.windows) appendFileSync(values.windows, `${clients[i]!.key} ${window[0].toFixed(6)} ${window[1].toFixed(6)} ${events}\n`);
         const t = tallies[i]!;
         t.measured.push(...measured);
         t.cpu = addCpu(t.cpu, cpu);
-        t.perSlice[k] = (cpu.client * 1000) / Math.max(1, measured.reduce((n, m) => n + m.contentTimes.length, 0));
+        t.perSlice[k] = (cpu.client * 1000) / Math.max(1, events);
         if (verdict) t.invalid.push(slices > 1 ? `slice ${k + 1}: ${verdict}` : verdict);
       }
     }
@@ -251,7 +251,7 @@ for (const rate of rates) {
     const gcs = workers > 1 ? '– (in the threads)' : `minor ${pauses(minor)}; other ${pauses(major)}`;
     clients.forEach((c, i) => {
       const t = tallies[i]!;
-      const isRunner = c.run === runnerSlice;
+      const isRunner = c.key === 'runner';
       row(c.name, t.measured, t.cpu, isRunner ? gcs : '–', isRunner ? (t.invalid.length === 0 ? 'valid' : `invalid: ${t.invalid.join('; ')}`) : '–');
     });
     // The spread a ratio of the whole rows carries: each slice's CPU per event, and the last client's
