@@ -109,11 +109,10 @@ export class TokenChunkTemplate {
   learn(b: Uint8Array, start: number, from: number, to: number, end: number): void {
     if (this.learned >= MAX_LEARNED) return;
     this.learned += 1;
-    const bytes = Buffer.copyBytesFrom(b, start, end - start);
     // Data of several lines (JSON whitespace between them): a chunk matching it would hold a line
     // end, which the request's one-chunk path (request.ts) must never see.
-    if (bytes.includes(10) || bytes.includes(13)) return;
-    this.bytes = bytes;
+    for (let k = start; k < end; k++) if (b[k] === 10 || b[k] === 13) return;
+    this.bytes = Buffer.copyBytesFrom(b, start, end - start);
     this.headEnd = from - start;
     this.tailStart = to - start;
   }
