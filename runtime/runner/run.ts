@@ -8,6 +8,7 @@ import { RunAccumulator } from '../core/metrics/accumulator.ts';
 import { InputTally } from '../core/records/input-report.ts';
 import { CONFIG_FILE, REQUESTS_DIR, requestsPath, RUN_MANIFEST_FILE, shardManifestName } from '../core/run-layout.ts';
 import { finish } from '../core/summary/finalize.ts';
+import { loopThread, yieldBackgroundThreads } from '../timing/background-threads.ts';
 import { openStealWindow } from '../timing/cpu-steal.ts';
 import { sleepUntil } from '../timing/precise-timer.ts';
 import { runSeed, scheduleSize } from '../core/scenario/schedule.ts';
@@ -134,6 +135,8 @@ async function runWithPool(o: RunOptions, pool: Dispatcher, spool: PromptSpool):
   // A lone runner of shard 0 reads the server's metrics around its load (with workers, their coordinator does).
   const metrics = o.coordination ? undefined : ServerMetricsWindow.forShard(o, o.clock);
   await metrics?.open();
+  // With workers, their coordinator does this once all of them are ready.
+  if (!o.coordination && o.yieldThreads !== false) yieldBackgroundThreads(loopThread());
   const start = o.coordination ? await o.coordination.ready(manifest) : o.clock() + 50;
 
   // A record that cannot be written (a full disk) stops the run: what it sent next would be lost.

@@ -54,6 +54,12 @@ export interface RunOptions {
    * this runner's own code — the bundle in a pod, the sources through tsx from a checkout.
    */
   workerScript?: URL;
+  /**
+   * false: leave the process's other threads at their priority. By default, right before the load
+   * the runner lowers every thread but its loops' to nice 19 (timing/background-threads.ts), so V8's
+   * compiler threads wait for the loop instead of taking its core (the bench's A/B turns it off).
+   */
+  yieldThreads?: boolean;
 }
 
 /** How a worker waits for the others: see runner/workers.ts. */

@@ -1,4 +1,5 @@
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { currentThreadId } from '../timing/background-threads.ts';
 import { systemClock } from '../timing/clock.ts';
 import { runBenchmark } from './run.ts';
 import { ABANDONED, RUNNER_WORKER, serializeError, type FromWorker, type ToWorker, type WorkerData } from './workers.ts';
@@ -60,7 +61,7 @@ export async function serveRunnerWorker(): Promise<void> {
           new Promise<number>((resolve, reject) => {
             if (abandoned) return reject(abandoned);
             go = { resolve, reject };
-            post({ type: 'ready', run });
+            post({ type: 'ready', run, thread: currentThreadId() });
           }),
       },
     });

@@ -12,6 +12,7 @@ import { InputTally } from '../core/records/input-report.ts';
 import type { ResolvedScenario } from '../core/scenario/resolve.ts';
 import { workerShard } from '../core/scenario/schedule.ts';
 import { finish } from '../core/summary/finalize.ts';
+import { loopThread, yieldBackgroundThreads } from '../timing/background-threads.ts';
 import { systemClock } from '../timing/clock.ts';
 import { Interrupted } from './interrupted.ts';
 import { createRunDir } from './run-dir.ts';
@@ -45,7 +46,8 @@ export type FromWorker =
   | { type: 'note'; line: string }
   | { type: 'file'; rel: string }
   | { type: 'prepared' }
-  | { type: 'ready'; run: RunManifest }
+  /** `thread`: the worker's Linux thread id (its loop keeps its priority); absent without /proc. */
+  | { type: 'ready'; run: RunManifest; thread?: number }
   | { type: 'status'; status: RunStatus }
   | { type: 'done'; shard: ShardManifest; numbers: AccumulatorSnapshot }
   | { type: 'failed'; error: SerializedError };
@@ -144,6 +146,8 @@ export async function runWorkers(o: RunOptions): Promise<RunResult> {
       await o.beforeLoad?.();
       await metrics?.open();
     },
+    // The coordinator's thread keeps its priority too: it takes the workers' messages.
+    loopThreads: (workerThreads) => (o.yieldThreads === false ? undefined : yieldBackgroundThreads([...loopThread(), ...workerThreads])),
     post,
     fail,
     failed: () => failure !== null,
@@ -181,7 +185,7 @@ export async function runWorkers(o: RunOptions): Promise<RunResult> {
                   barrier.prepared(w);
                   break;
                 case 'ready':
-                  barrier.ready(w, m.run);
+                  barrier.ready(w, m.run, m.thread);
                   break;
                 case 'status':
                   statuses[w] = m.status;
@@ -229,11 +233,13 @@ export async function runWorkers(o: RunOptions): Promise<RunResult> {
 /**
  * Where the workers line up: once every worker is prepared, the run's directory is created (once)
  * and they are told to write their files; once every worker is ready (files written, connections
- * warm), `beforeLoad` runs (the CLI's upload) and they get one start time, 50 ms ahead.
+ * warm), `beforeLoad` runs (the CLI's upload), the process's other threads yield to the loops'
+ * (timing/background-threads.ts) and they get one start time, 50 ms ahead.
  */
 class StartBarrier {
   private readonly preparedWorkers = new Set<number>();
   private readonly readyWorkers = new Set<number>();
+  private readonly workerThreads: number[] = [];
   private dirAsked = false;
   private goAsked = false;
   dirCreated = false;
@@ -243,7 +249,15 @@ class StartBarrier {
 
   constructor(
     private readonly workers: number,
-    private readonly o: { createDir(): Promise<void>; beforeLoad(): Promise<void>; post(m: ToWorker): void; fail(err: Error): void; failed(): boolean },
+    private readonly o: {
+      createDir(): Promise<void>;
+      beforeLoad(): Promise<void>;
+      /** Once every worker is ready: the loops' threads, whose priority the rest of the process yields to. */
+      loopThreads(workerThreads: number[]): void;
+      post(m: ToWorker): void;
+      fail(err: Error): void;
+      failed(): boolean;
+    },
   ) {}
 
   prepared(w: number): void {
@@ -258,13 +272,15 @@ class StartBarrier {
     });
   }
 
-  ready(w: number, run: RunManifest): void {
+  ready(w: number, run: RunManifest, thread?: number): void {
     this.readyWorkers.add(w);
+    if (thread !== undefined) this.workerThreads.push(thread);
     if (w === 0) this.runManifest = run;
     if (this.goAsked || this.readyWorkers.size < this.workers) return;
     this.goAsked = true;
     void this.step(async () => {
       await this.o.beforeLoad();
+      this.o.loopThreads(this.workerThreads);
       this.started = true;
       this.o.post({ type: 'go', startAt: systemClock() + 50 });
     });

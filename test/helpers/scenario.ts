@@ -36,5 +36,8 @@ export function loopbackRunOptions(baseUrl: string, dir: string, runId: string, 
     clock: systemClock,
     interrupt,
     graceMs: 300,
+    // The test process's threads keep their priority (a renice cannot be undone, and the fork runs
+    // other tests after); the tests of it ask for it, and the CLI's processes do it as a run does.
+    yieldThreads: false,
   };
 }

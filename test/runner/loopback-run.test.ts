@@ -1,9 +1,11 @@
+import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ShardManifest } from '../../runtime/core/records/index.ts';
 import { runBenchmark } from '../../runtime/runner/run.ts';
 import { startSimulator, type RunningSimulator } from '../../runtime/simulator/index.ts';
+import { BACKGROUND_NICE, currentThreadId, linuxThreads } from '../../runtime/timing/background-threads.ts';
 import { readRecords } from '../helpers/records.ts';
 import { loopbackRunOptions } from '../helpers/scenario.ts';
 import { useTempDirs } from '../support/temp-dir.ts';
@@ -45,6 +47,31 @@ describe('a loopback run against the simulator (real HTTP, real time: the runner
     expect((await readdir(dir)).sort()).toEqual(['config.yml', 'requests', 'run.json']);
     expect(ShardManifest.parse(JSON.parse(await readFile(join(dir, 'requests', 'shard-0000.json'), 'utf8')))).toMatchObject({ records: 10, sent: 10, partial: false, parts: ['shard-0000-0000.ndjson.gz'] });
     expect(await readFile(join(dir, 'run.json'), 'utf8')).toContain('"scheduled": 10');
+  });
+
+  it.skipIf(!existsSync('/proc/thread-self'))('while it sends, every other thread of the process is at nice 19 (with yieldThreads: false, as the tests run, none is)', async () => {
+    sim = await startSimulator({ ttftMs: 5, itlMs: 1, jitterMs: 0 });
+    const me = currentThreadId()!;
+    const before = linuxThreads.nice(me)!;
+    // Each thread's nice value at every status line of the load (the renice cannot be undone, so the run that leaves them comes first).
+    const whileRunning = async (o: { yieldThreads?: boolean }): Promise<Array<Array<number | undefined>>> => {
+      const seen: Array<Array<number | undefined>> = [];
+      await runBenchmark({
+        ...options(sim!.url, join(await tempDir(), 'run'), { load: { stages: [{ rate: 10, duration: 2 }] } }),
+        ...o,
+        onStatus: (s) => void (s.phase === 'running' && seen.push(linuxThreads.threads().filter((t) => t !== me).map((t) => linuxThreads.nice(t)))),
+      });
+      expect(seen.length).toBeGreaterThan(0);
+      return seen;
+    };
+    // A test process started at nice 19 has nothing to tell apart.
+    if (before === BACKGROUND_NICE) return;
+    for (const others of await whileRunning({ yieldThreads: false })) expect(others.every((n) => n === before)).toBe(true);
+    for (const others of await whileRunning({ yieldThreads: true })) {
+      expect(others.length).toBeGreaterThanOrEqual(4);
+      expect(others.every((n) => n === BACKGROUND_NICE)).toBe(true);
+    }
+    expect(linuxThreads.nice(me)).toBe(before);
   });
 
   it('chat completions: prompts calibrated through the chat template, role chunk not counted as a token', async () => {

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { startRunner } from '../../runtime/runner/start.ts';
 import type { RunOptions, RunStatus } from '../../runtime/runner/types.ts';
 import { startSimulator, type RunningSimulator } from '../../runtime/simulator/index.ts';
+import { BACKGROUND_NICE, currentThreadId, linuxThreads } from '../../runtime/timing/background-threads.ts';
 import { readRecords } from '../helpers/records.ts';
 import { loopbackRunOptions } from '../helpers/scenario.ts';
 import { cli, EXIT } from '../support/cli.ts';
@@ -75,6 +77,29 @@ describe('a runner with several workers (load.num_workers, worker threads; real 
     for (const f of onDisk.filter((n) => /^shard-\d{4}\.json$/.test(n))) ShardManifest.parse(JSON.parse(await readFile(join(dir, 'requests', f), 'utf8')));
     // Status lines sum the workers.
     expect(statuses.at(-1)).toMatchObject({ phase: 'done', scheduled: 20, sent: 20, succeeded: 20, inFlight: 0 });
+  });
+
+  it.skipIf(!existsSync('/proc/thread-self'))('while the workers send, every thread of the process but the loops (the coordinator\'s and the two workers\') is at nice 19', async () => {
+    sim = await startSimulator({ ttftMs: 5, itlMs: 1, jitterMs: 0 });
+    const dir = join(await tempDir(), 'run');
+    const before = linuxThreads.nice(currentThreadId()!)!;
+    const seen: Array<number | undefined>[] = [];
+    const { summary } = await startRunner({
+      ...options(sim.url, dir, { stages: [{ rate: 20, duration: 2 }], num_workers: 2 }),
+      yieldThreads: true,
+      onStatus: (s) => {
+        if (s.phase === 'running') seen.push(linuxThreads.threads().map((t) => linuxThreads.nice(t)));
+      },
+    });
+    expect(summary.requests.succeeded).toBe(40);
+    expect(seen.length).toBeGreaterThan(0);
+    // A test process started at nice 19 has nothing to tell apart.
+    if (before === BACKGROUND_NICE) return;
+    for (const nice of seen) {
+      expect(nice.filter((n) => n === before)).toHaveLength(3);
+      expect(nice.filter((n) => n === BACKGROUND_NICE).length).toBeGreaterThanOrEqual(4);
+    }
+    expect(linuxThreads.nice(currentThreadId()!)).toBe(before);
   });
 
   it('in pod 1 of 2, its workers take exactly that pod\'s slice (shards 1 and 3 of 4)', async () => {
