@@ -35,6 +35,7 @@ import { runUndiciFloorClient } from './support/undici-floor-client.ts';
 import { benchRunOptions } from './support/bench-run.ts';
 import { spawnSimulator } from './support/simulator-process.ts';
 import { openStealWindow, stealPercent } from './support/steal.ts';
+import { loopThread, yieldBackgroundThreads } from '../runtime/timing/background-threads.ts';
 
 const { values } = parseArgs({
   options: {
@@ -55,6 +56,9 @@ const { values } = parseArgs({
     windows: { type: 'string' },
     // load.num_workers of the runner (worker threads; GC pauses are then not observed: they happen in the threads).
     workers: { type: 'string', default: '1' },
+    // Leave this process's other threads at their priority (the runner's and the bench's own
+    // renice off: the A/B of "The loop's own threads" in BENCHMARKS.md).
+    'leave-threads': { type: 'boolean', default: false },
   },
 });
 const rates = values.rates.split(',').map(Number);
@@ -75,6 +79,10 @@ const simArgs = values['sim-args'].split(' ').filter(Boolean);
 // Runner (every thread of this process) and simulator on separate cores, so neither's work lands in
 // the other's timestamps. On a 2-core machine at high rates they compete anyway; the CPU columns say.
 const pinned = pin(values['runner-cpus']);
+// The runner lowers its process's other threads before its load (timing/background-threads.ts); the
+// bench does it once at the start, so the floor clients, which share the process, run alike from their first slice.
+const leaveThreads = values['leave-threads'];
+const reniced = leaveThreads ? [] : yieldBackgroundThreads(loopThread());
 
 function pin(list: string): boolean {
   try {
@@ -136,7 +144,7 @@ function prompt(seq: number): string {
 
 // The Job runs the runner with RUNNER_NODE_FLAGS; a bench without them measures another process.
 const flags = process.execArgv.filter((a) => a.startsWith('--') && a !== '--import' && !a.startsWith('--import='));
-console.log(`runner accuracy — ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version} ${flags.length ? flags.join(' ') : '(no V8 flags: not as the Job runs it)'}, baseline (512 in / 128 out, streaming), ${duration} s per rate and client in ${slices} slice(s) taken in turn; ${pinned ? `runner on cpu ${values['runner-cpus']}, simulator on cpu ${values['sim-cpus']}` : 'not pinned (no taskset)'}${simArgs.length ? `; simulator ${simArgs.join(' ')}` : ''}\n`);
+console.log(`runner accuracy — ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version} ${flags.length ? flags.join(' ') : '(no V8 flags: not as the Job runs it)'}, baseline (512 in / 128 out, streaming), ${duration} s per rate and client in ${slices} slice(s) taken in turn; ${pinned ? `runner on cpu ${values['runner-cpus']}, simulator on cpu ${values['sim-cpus']}` : 'not pinned (no taskset)'}${simArgs.length ? `; simulator ${simArgs.join(' ')}` : ''}; ${leaveThreads ? "the process's other threads left at their priority" : `the process's other threads at nice 19 (${reniced.length})`}\n`);
 console.log('| rate (req/s) | client | requests | schedule delay p50 / p99 (ms) | ttft error p50 / p99 (ms) | itl error p50 / p99 (ms) | client CPU µs / content event (user + sys) | client CPU ÷ simulator CPU | simulator CPU | CPU steal | GC pauses (count, max ms) | verdict |');
 console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
 // Lines printed after the table.
@@ -184,6 +192,7 @@ for (const rate of rates) {
           duration: sliceS,
           workers,
           outDir: dir,
+          yieldThreads: !leaveThreads,
           onLoadStart: () => loadWindows.push([performance.now(), Number.POSITIVE_INFINITY]),
           onLoadEnd: () => {
             c = process.cpuUsage(c0);

@@ -9,7 +9,7 @@ import { systemClock } from '../../runtime/timing/clock.ts';
  * line says the load is running (calibration and warm-up are over: what a bench counts starts then);
  * `onLoadEnd` once, when the last response is in (before the summary is computed).
  */
-export function benchRunOptions(o: { runId?: string; baseUrl: string; rate: number; duration: number; workers: number; outDir: string; onLoadStart: () => void; onLoadEnd?: () => void }): RunOptions {
+export function benchRunOptions(o: { runId?: string; baseUrl: string; rate: number; duration: number; workers: number; outDir: string; yieldThreads?: boolean; onLoadStart: () => void; onLoadEnd?: () => void }): RunOptions {
   const raw = layerConfig(presetConfig('baseline'), { server: { base_url: o.baseUrl }, load: { stages: [{ rate: o.rate, duration: o.duration }], num_workers: o.workers } });
   let started = false;
   return {
@@ -23,6 +23,7 @@ export function benchRunOptions(o: { runId?: string; baseUrl: string; rate: numb
     clock: systemClock,
     interrupt: new AbortController().signal,
     graceMs: 10_000,
+    yieldThreads: o.yieldThreads ?? true,
     onStatus: (s) => {
       if (s.phase === 'done') o.onLoadEnd?.();
       if (started || s.phase !== 'running') return;
