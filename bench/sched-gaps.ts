@@ -33,8 +33,18 @@ interface Spell {
 
 // "node 17124/17127 [000] 81492.066754: sched:sched_switch: prev_comm=… prev_pid=… prev_prio=… prev_state=R ==> next_comm=… next_pid=… next_prio=…"
 const SWITCH = /^\s*(.+?)\s+(\d+)\/(\d+)\s+\[(\d+)\]\s+([\d.]+): sched:sched_switch: prev_comm=.*? prev_pid=(\d+) .*?prev_state=(\S+) ==> next_comm=(.*?) next_pid=(\d+)/;
-const lines = readFileSync(schedPath, 'utf8').split('\n');
-const loop = /next_comm=perf-exec next_pid=(\d+)/.exec(readFileSync(schedPath, 'utf8'))?.[1];
+function read(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    console.error(`${path}: cannot read it (${(err as Error).message}). Fix: pass the files bench/sched-window.sh wrote (OUT.sched, OUT.windows).`);
+    process.exit(2);
+  }
+}
+const schedText = read(schedPath);
+const windowsText = read(windowsPath);
+const lines = schedText.split('\n');
+const loop = /next_comm=perf-exec next_pid=(\d+)/.exec(schedText)?.[1];
 if (!loop) {
   console.error(`${schedPath}: no task named perf-exec, so no bench process to follow. Fix: record with bench/sched-window.sh (perf record … -- node …).`);
   process.exit(2);
@@ -53,19 +63,19 @@ let offCpu = '';
 for (const l of lines) {
   const m = SWITCH.exec(l);
   if (!m) continue;
-  const [, , , , cpu, ts, prevTid, state, nextComm, nextTid] = m as unknown as string[];
+  const [cpu, ts, prevTid, state, nextComm, nextTid] = [m[4]!, m[5]!, m[6]!, m[7]!, m[8]!, m[9]!];
   const t = Number(ts);
-  const cur = onCpu.get(cpu!);
+  const cur = onCpu.get(cpu);
   if (off && cpu === offCpu && cur && cur.tid !== loop) {
     const ms = (t - cur.since) * 1000;
     off.ran.set(cur.who, (off.ran.get(cur.who) ?? 0) + ms);
     if (own.has(cur.tid)) off.ownMs += ms;
   }
-  onCpu.set(cpu!, { who: `${nextComm}/${nextTid}`, tid: nextTid!, since: t });
+  onCpu.set(cpu, { who: `${nextComm}/${nextTid}`, tid: nextTid, since: t });
   if (prevTid === loop) {
     // Sleeping (S) is the loop waiting for work; R and D are it wanting its core.
-    off = state!.startsWith('S') || state!.startsWith('I') ? undefined : { at: t, ms: 0, state: state!, ran: new Map(), ownMs: 0 };
-    offCpu = cpu!;
+    off = state.startsWith('S') || state.startsWith('I') ? undefined : { at: t, ms: 0, state, ran: new Map(), ownMs: 0 };
+    offCpu = cpu;
   }
   if (nextTid === loop && off) {
     off.ms = (t - off.at) * 1000;
@@ -74,7 +84,7 @@ for (const l of lines) {
   }
 }
 
-const windows = readFileSync(windowsPath, 'utf8')
+const windows = windowsText
   .trim()
   .split('\n')
   .map((l) => l.split(' '))
