@@ -5,7 +5,7 @@
  *
  *   node --import tsx bench/perf-groups.ts OUT.script OUT.windows [hz]
  */
-import { readFileSync } from 'node:fs';
+import { parseLoadWindows, readBenchInput, type LoadWindow } from './support/load-windows.ts';
 
 const [scriptFile, windowsFile, hzArg] = process.argv.slice(2);
 if (!scriptFile || !windowsFile) {
@@ -40,25 +40,12 @@ function kind(sym: string, dso: string): string {
   return 'other native (Node, V8, libuv)';
 }
 
-interface Window {
-  client: string;
-  from: number;
-  to: number;
-  events: number;
-  samples: Map<string, number>;
-}
-const windows: Window[] = readFileSync(windowsFile, 'utf8')
-  .split('\n')
-  .filter(Boolean)
-  .map((l) => {
-    const [client, from, to, events] = l.split(' ');
-    return { client: client!, from: Number(from), to: Number(to), events: Number(events), samples: new Map<string, number>() };
-  })
-  .sort((a, b) => a.from - b.from);
+const FIX = 'give the samples and the windows bench/perf-window.sh wrote.';
+const windows: Array<LoadWindow & { samples: Map<string, number> }> = parseLoadWindows(readBenchInput(windowsFile, FIX)).map((x) => ({ ...x, samples: new Map<string, number>() }));
 
 // Samples come in time order: one pass, each placed in the window it fell in (or none: setup, drain checks).
 let w = 0;
-for (const line of readFileSync(scriptFile, 'utf8').split('\n')) {
+for (const line of readBenchInput(scriptFile, FIX).split('\n')) {
   const m = /^\s*([\d.]+):\s+[0-9a-f]+\s+(.*?)\s+\((.*)\)\s*$/.exec(line);
   if (!m) continue;
   const t = Number(m[1]);

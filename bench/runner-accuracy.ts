@@ -33,6 +33,7 @@ import { systemClock } from '../runtime/timing/clock.ts';
 import { runFloorClient } from './support/floor-client.ts';
 import { runUndiciFloorClient } from './support/undici-floor-client.ts';
 import { benchRunOptions } from './support/bench-run.ts';
+import { loadWindowLine } from './support/load-windows.ts';
 import { spawnSimulator } from './support/simulator-process.ts';
 import { openStealWindow, stealPercent } from './support/steal.ts';
 import { loopThread, yieldBackgroundThreads } from '../runtime/timing/background-threads.ts';
@@ -235,7 +236,7 @@ for (const rate of rates) {
       for (const i of order) {
         const { measured, cpu, window, verdict } = await clients[i]!.run(k);
         const events = contentEvents(measured);
-        if (values.windows) appendFileSync(values.windows, `${clients[i]!.key} ${window[0].toFixed(6)} ${window[1].toFixed(6)} ${events}\n`);
+        if (values.windows) appendFileSync(values.windows, loadWindowLine(clients[i]!.key, window, events));
         const t = tallies[i]!;
         t.measured.push(...measured);
         t.cpu = addCpu(t.cpu, cpu);

@@ -13,7 +13,7 @@
  *
  * The bench's main thread is the task perf started (its first context switch names it `perf-exec`).
  */
-import { readFileSync } from 'node:fs';
+import { parseLoadWindows, readBenchInput } from './support/load-windows.ts';
 
 const [schedPath, windowsPath, minArg] = process.argv.slice(2);
 if (!schedPath || !windowsPath) {
@@ -21,60 +21,48 @@ if (!schedPath || !windowsPath) {
   process.exit(2);
 }
 const minMs = Number(minArg ?? 1);
+const FIX = 'pass the files bench/sched-window.sh wrote (OUT.sched, OUT.windows).';
 
 interface Spell {
   at: number;
   ms: number;
   state: string;
-  /** ms each other task ran on the loop's core meanwhile, by "comm/tid". */
-  ran: Map<string, number>;
-  ownMs: number;
+  /** ms each other task ran on the loop's core meanwhile, by thread id (with its name). */
+  ran: Map<string, { comm: string; ms: number }>;
 }
 
 // "node 17124/17127 [000] 81492.066754: sched:sched_switch: prev_comm=… prev_pid=… prev_prio=… prev_state=R ==> next_comm=… next_pid=… next_prio=…"
 const SWITCH = /^\s*(.+?)\s+(\d+)\/(\d+)\s+\[(\d+)\]\s+([\d.]+): sched:sched_switch: prev_comm=.*? prev_pid=(\d+) .*?prev_state=(\S+) ==> next_comm=(.*?) next_pid=(\d+)/;
-function read(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (err) {
-    console.error(`${path}: cannot read it (${(err as Error).message}). Fix: pass the files bench/sched-window.sh wrote (OUT.sched, OUT.windows).`);
-    process.exit(2);
-  }
-}
-const schedText = read(schedPath);
-const windowsText = read(windowsPath);
-const lines = schedText.split('\n');
+const schedText = readBenchInput(schedPath, FIX);
+const windows = parseLoadWindows(readBenchInput(windowsPath, FIX));
 const loop = /next_comm=perf-exec next_pid=(\d+)/.exec(schedText)?.[1];
 if (!loop) {
   console.error(`${schedPath}: no task named perf-exec, so no bench process to follow. Fix: record with bench/sched-window.sh (perf record … -- node …).`);
   process.exit(2);
 }
-// The bench process's threads: every task that switched out under the bench's process id.
-const own = new Set<string>();
-for (const l of lines) {
-  const m = SWITCH.exec(l);
-  if (m && m[2] === loop) own.add(m[3]!);
-}
 
+// One pass: the loop's spells off its core, who ran on it meanwhile, and the bench process's
+// threads (every task that switched out under the bench's process id).
+const own = new Set<string>();
 const spells: Spell[] = [];
-const onCpu = new Map<string, { who: string; tid: string; since: number }>();
+const onCpu = new Map<string, { comm: string; tid: string; since: number }>();
 let off: Spell | undefined;
 let offCpu = '';
-for (const l of lines) {
+for (const l of schedText.split('\n')) {
   const m = SWITCH.exec(l);
   if (!m) continue;
-  const [cpu, ts, prevTid, state, nextComm, nextTid] = [m[4]!, m[5]!, m[6]!, m[7]!, m[8]!, m[9]!];
+  const [pid, tid, cpu, ts, prevTid, state, nextComm, nextTid] = [m[2]!, m[3]!, m[4]!, m[5]!, m[6]!, m[7]!, m[8]!, m[9]!];
+  if (pid === loop) own.add(tid);
   const t = Number(ts);
   const cur = onCpu.get(cpu);
   if (off && cpu === offCpu && cur && cur.tid !== loop) {
-    const ms = (t - cur.since) * 1000;
-    off.ran.set(cur.who, (off.ran.get(cur.who) ?? 0) + ms);
-    if (own.has(cur.tid)) off.ownMs += ms;
+    const r = off.ran.get(cur.tid) ?? { comm: cur.comm, ms: 0 };
+    off.ran.set(cur.tid, { comm: r.comm, ms: r.ms + (t - cur.since) * 1000 });
   }
-  onCpu.set(cpu, { who: `${nextComm}/${nextTid}`, tid: nextTid, since: t });
+  onCpu.set(cpu, { comm: nextComm, tid: nextTid, since: t });
   if (prevTid === loop) {
     // Sleeping (S) is the loop waiting for work; R and D are it wanting its core.
-    off = state.startsWith('S') || state.startsWith('I') ? undefined : { at: t, ms: 0, state, ran: new Map(), ownMs: 0 };
+    off = state.startsWith('S') || state.startsWith('I') ? undefined : { at: t, ms: 0, state, ran: new Map() };
     offCpu = cpu;
   }
   if (nextTid === loop && off) {
@@ -83,17 +71,13 @@ for (const l of lines) {
     off = undefined;
   }
 }
+const ownMs = (s: Spell): number => [...s.ran].reduce((a, [tid, r]) => a + (own.has(tid) ? r.ms : 0), 0);
 
-const windows = windowsText
-  .trim()
-  .split('\n')
-  .map((l) => l.split(' '))
-  .map(([client, a, b]) => ({ client: client!, from: Number(a), to: Number(b) }));
 const fmt = (x: number): string => x.toFixed(1);
 const who = (s: Spell): string =>
   [...s.ran]
-    .filter(([, ms]) => ms >= 0.5)
-    .map(([w, ms]) => `${w}${own.has(w.split('/').pop()!) ? ' (own)' : ''} ${fmt(ms)}`)
+    .filter(([, r]) => r.ms >= 0.5)
+    .map(([tid, r]) => `${r.comm}/${tid}${own.has(tid) ? ' (own)' : ''} ${fmt(r.ms)}`)
     .join(', ');
 
 console.log(`The bench's main thread (${loop}) off its core while runnable or blocked (R/D), spells of ≥ ${minMs} ms, by load window:\n`);
@@ -104,11 +88,11 @@ windows.forEach((w, i) => {
   const inside = spells.filter((s) => s.at >= w.from && s.at <= w.to);
   const ms = inside.reduce((a, s) => a + s.ms, 0);
   const max = Math.max(0, ...inside.map((s) => s.ms));
-  const ownMs = inside.reduce((a, s) => a + s.ownMs, 0);
+  const ownTotal = inside.reduce((a, s) => a + ownMs(s), 0);
   const c = byClient.get(w.client) ?? { n: 0, ms: 0, max: 0, own: 0, windows: 0 };
-  byClient.set(w.client, { n: c.n + inside.length, ms: c.ms + ms, max: Math.max(c.max, max), own: c.own + ownMs, windows: c.windows + 1 });
+  byClient.set(w.client, { n: c.n + inside.length, ms: c.ms + ms, max: Math.max(c.max, max), own: c.own + ownTotal, windows: c.windows + 1 });
   const long = inside.filter((s) => s.ms >= 5).map((s) => `${s.state} ${fmt(s.ms)} [${who(s)}]`);
-  console.log(`| ${i + 1} | ${w.client} | ${inside.length} | ${fmt(ms)} | ${fmt(max)} | ${fmt(ownMs)} | ${long.join('; ') || '–'} |`);
+  console.log(`| ${i + 1} | ${w.client} | ${inside.length} | ${fmt(ms)} | ${fmt(max)} | ${fmt(ownTotal)} | ${long.join('; ') || '–'} |`);
 });
 console.log('\nBy client (all its windows):\n');
 for (const [client, c] of byClient) console.log(`- ${client}: ${c.n} spells in ${c.windows} windows, ${fmt(c.ms)} ms, max ${fmt(c.max)} ms; the process's own threads ran ${fmt(c.own)} ms of it`);

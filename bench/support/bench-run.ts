@@ -23,7 +23,7 @@ export function benchRunOptions(o: { runId?: string; baseUrl: string; rate: numb
     clock: systemClock,
     interrupt: new AbortController().signal,
     graceMs: 10_000,
-    yieldThreads: o.yieldThreads ?? true,
+    yieldThreads: o.yieldThreads,
     onStatus: (s) => {
       if (s.phase === 'done') o.onLoadEnd?.();
       if (started || s.phase !== 'running') return;
